@@ -1,0 +1,94 @@
+/*
+ * us_config.h - everything a stack is created from.
+ *
+ * Fill a us_config with us_config_default() and change what you need before
+ * us_stack_create(). The stack copies the struct; later changes to the
+ * caller's copy have no effect. All sizes are fixed at creation: the stack
+ * never allocates after us_stack_create() returns.
+ */
+#ifndef USTACK_US_CONFIG_H
+#define USTACK_US_CONFIG_H
+
+#include "us_types.h"
+
+enum us_log_level {
+  US_LOG_ERROR = 0,
+  US_LOG_WARN = 1,
+  US_LOG_INFO = 2,
+  US_LOG_DEBUG = 3,
+  US_LOG_TRACE = 4,
+};
+
+/* Where log lines go. `fn` receives one finished line without a newline. */
+struct us_log_sink {
+  void (*fn)(void *ctx, enum us_log_level level, const char *line);
+  void *ctx;
+};
+
+/*
+ * Randomness. `fill` MUST write `len` unpredictable bytes (the platform uses
+ * getrandom()); tests inject a seeded generator so runs replay exactly.
+ */
+struct us_rand_source {
+  void (*fill)(void *ctx, void *buf, size_t len);
+  void *ctx;
+};
+
+struct us_config {
+  /* Interface. */
+  us_ip4_t addr;       /* our address */
+  uint8_t prefix_len;  /* on-link prefix, for broadcast detection */
+  uint16_t mtu;        /* link MTU in bytes (576..9000) */
+  uint8_t ttl;         /* TTL of datagrams we originate (MUST-49) */
+
+  /* Logging and randomness (both optional: no sink = silent). */
+  struct us_log_sink log;
+  enum us_log_level log_level;
+  struct us_rand_source rand;
+
+  /* Packet buffers. */
+  uint32_t pkt_count;         /* MTU-sized buffers in the pool */
+  uint32_t reass_contexts;    /* datagrams being reassembled at once */
+  uint32_t reass_bytes_max;   /* bytes held by all reassembly contexts */
+  us_time_t reass_timeout;    /* RFC 1122 3.3.2: 60..120 s suggested */
+
+  /* ICMP. */
+  uint32_t icmp_err_rate;     /* ICMP errors per second (token bucket) */
+  uint32_t icmp_err_burst;
+  uint32_t icmp_echo_rate;    /* echo replies per second; 0 = unlimited */
+  uint32_t icmp_echo_burst;
+
+  /* Sockets. */
+  uint32_t max_udp_sockets;
+  uint32_t udp_rx_queue;      /* datagrams queued per UDP socket */
+  uint32_t max_tcp_sockets;   /* all TCBs: listeners, half-open, TIME_WAIT */
+
+  /* TCP (RFC 9293, RFC 6298). */
+  uint32_t tcp_sndbuf;        /* send ring bytes per connection */
+  uint32_t tcp_rcvbuf;        /* receive ring bytes per connection */
+  uint32_t tcp_ooo_bytes_max; /* out-of-order bytes held per connection */
+  uint32_t tcp_ooo_bytes_total; /* ... and by all connections together */
+  uint32_t tcp_backlog_max;   /* cap on any listener's backlog */
+  uint32_t tcp_synack_retries;/* SYN-ACK retransmissions before giving up */
+  bool tcp_synack_timeout_rst;/* send RST when those run out (Linux: no) */
+  uint32_t tcp_syn_retries;   /* SYN retransmissions of an active open */
+  uint32_t tcp_r1;            /* retransmissions before "advise IP" (R1) */
+  uint32_t tcp_r2;            /* retransmissions before abort (R2) */
+  us_time_t tcp_rto_initial;  /* RFC 6298 2.1: 1 s */
+  us_time_t tcp_rto_min;      /* RFC 6298 2.4: 1 s (Linux uses 200 ms) */
+  us_time_t tcp_rto_max;      /* RFC 6298 2.5: at least 60 s */
+  us_time_t tcp_msl;          /* TIME_WAIT lasts 2*MSL (MUST-13) */
+  us_time_t tcp_delack;       /* delayed-ACK timeout, < 500 ms (MUST-40) */
+  us_time_t tcp_keepalive_idle;     /* MUST-28: default >= 2 h */
+  us_time_t tcp_keepalive_interval;
+  uint32_t tcp_keepalive_probes;
+  uint32_t tcp_challenge_ack_per_sec; /* per connection (RFC 5961, CVE-2016-5696) */
+  bool tcp_time_wait_rst_closes; /* true: RFC 9293 (RST closes TIME_WAIT); false: RFC 1337 */
+  bool tcp_syncookies;        /* answer with SYN cookies when the SYN queue is full */
+  uint32_t tcp_init_cwnd_segs;/* RFC 5681 IW (RFC 6928 allows 10) */
+};
+
+/* Fill `cfg` with defaults: 10.0.0.2/24, MTU 1500, the RFC timer values. */
+void us_config_default(struct us_config *cfg);
+
+#endif

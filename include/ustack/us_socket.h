@@ -1,0 +1,182 @@
+/*
+ * us_socket.h - non-blocking UDP and TCP sockets over a us_stack.
+ *
+ * Contracts shared by every call here:
+ *  - Sockets are handles (us_sock_t). A stale or foreign handle returns
+ *    US_ERR_BADF; it never touches another socket.
+ *  - Nothing blocks. Where a blocking API would wait, these return
+ *    US_ERR_AGAIN and the caller waits for a readiness event.
+ *  - Calls that may emit packets take `now`, the same clock as us_stack_poll.
+ *  - Application buffers are BORROWED: the stack copies from or into them.
+ *  - Readiness is delivered two ways: us_sock_events() tells the current
+ *    level, and us_stack_events() drains the list of sockets whose readiness
+ *    changed since the last drain (edge), so an event loop only visits the
+ *    sockets that need it. Events are never delivered by callback, so the
+ *    application may call any function here from its event handling.
+ */
+#ifndef USTACK_US_SOCKET_H
+#define USTACK_US_SOCKET_H
+
+#include "us_stack.h"
+
+/* Readiness bits. */
+enum {
+  US_EV_READABLE = 1u << 0,  /* recv would return data, EOF or an error */
+  US_EV_WRITABLE = 1u << 1,  /* send would accept at least one byte */
+  US_EV_CONNECTED = 1u << 2, /* the handshake completed */
+  US_EV_CLOSED = 1u << 3,    /* the connection is gone (see us_sock_error) */
+  US_EV_ACCEPT = 1u << 4,    /* a listener has a connection to accept */
+  US_EV_ERROR = 1u << 5,     /* a sticky error is set */
+};
+
+struct us_event {
+  us_sock_t sock;
+  uint32_t events; /* level at the time of the drain */
+};
+
+/* Drain up to `max` sockets whose readiness changed. Returns the count. */
+size_t us_stack_events(us_stack *s, struct us_event *out, size_t max);
+
+/* Current readiness of `sock` (0 for a bad handle). */
+uint32_t us_sock_events(us_stack *s, us_sock_t sock);
+
+/*
+ * The sticky error of `sock`: 0, or the us_err that ended its connection
+ * (US_ERR_CONNRESET, US_ERR_CONNREFUSED, US_ERR_TIMEDOUT, ...). Once set it
+ * stays until the socket is closed; every later call returns it.
+ */
+int us_sock_error(us_stack *s, us_sock_t sock);
+
+/* Opaque pointer for the application, returned by us_sock_user(). */
+int us_sock_set_user(us_stack *s, us_sock_t sock, void *user);
+void *us_sock_user(us_stack *s, us_sock_t sock);
+
+/* ---- UDP ---------------------------------------------------------------- */
+
+/* Open a UDP socket. */
+int us_udp_open(us_stack *s, us_sock_t *out);
+/* Bind to a local port; 0 picks a random ephemeral port (RFC 6056). */
+int us_udp_bind(us_stack *s, us_sock_t sock, uint16_t port);
+/* The local port (after bind), or 0. */
+uint16_t us_udp_local_port(us_stack *s, us_sock_t sock);
+/*
+ * Send one datagram. An unbound socket is bound to an ephemeral port first.
+ * Datagrams larger than the MTU are fragmented. Returns `len` or a us_err
+ * (US_ERR_MSGSIZE above 65507 bytes, US_ERR_NOMEM when no buffer).
+ */
+long us_udp_sendto(us_stack *s, us_sock_t sock, us_ip4_t dst, uint16_t dport,
+                   const void *buf, size_t len, us_time_t now);
+/*
+ * Receive one datagram into `buf`. A datagram longer than `cap` is truncated
+ * (the rest is discarded) and its full length is returned. Returns
+ * US_ERR_AGAIN when the queue is empty. `src`/`sport` may be NULL.
+ */
+long us_udp_recvfrom(us_stack *s, us_sock_t sock, void *buf, size_t cap,
+                     us_ip4_t *src, uint16_t *sport);
+/* Close: queued datagrams are freed; the handle becomes stale. */
+int us_udp_close(us_stack *s, us_sock_t sock);
+
+/* ---- TCP ---------------------------------------------------------------- */
+
+int us_tcp_socket(us_stack *s, us_sock_t *out);
+/* Bind a local port; 0 = ephemeral (randomised, RFC 6056). */
+int us_tcp_bind(us_stack *s, us_sock_t sock, uint16_t port);
+/* Passive open. `backlog` is clamped to cfg->tcp_backlog_max. */
+int us_tcp_listen(us_stack *s, us_sock_t sock, uint32_t backlog);
+/*
+ * Take one established connection from the accept queue. US_ERR_AGAIN when
+ * empty. `peer`/`pport` may be NULL.
+ */
+int us_tcp_accept(us_stack *s, us_sock_t lsock, us_sock_t *out, us_ip4_t *peer,
+                  uint16_t *pport);
+/*
+ * Active open. Returns US_ERR_INPROGRESS once the SYN is on its way; the
+ * socket becomes US_EV_CONNECTED (or gets a sticky error: CONNREFUSED,
+ * TIMEDOUT).
+ */
+int us_tcp_connect(us_stack *s, us_sock_t sock, us_ip4_t dst, uint16_t dport,
+                   us_time_t now);
+/*
+ * Queue up to `len` bytes for sending. Returns the count accepted (maybe
+ * less than `len`), US_ERR_AGAIN when the send buffer is full, US_ERR_PIPE
+ * after shutdown, US_ERR_NOTCONN before the handshake, or the sticky error.
+ */
+long us_tcp_send(us_stack *s, us_sock_t sock, const void *buf, size_t len,
+                 us_time_t now);
+/*
+ * Copy up to `cap` received bytes. Returns the count, 0 at end of stream
+ * (the peer's FIN, after all its data), US_ERR_AGAIN when nothing is
+ * there yet, or the sticky error.
+ */
+long us_tcp_recv(us_stack *s, us_sock_t sock, void *buf, size_t cap, us_time_t now);
+/* Bytes waiting to be read / waiting to be sent or acknowledged. */
+uint32_t us_tcp_recv_queued(us_stack *s, us_sock_t sock);
+uint32_t us_tcp_send_queued(us_stack *s, us_sock_t sock);
+/* Half-close: send FIN after the queued data; receiving goes on. */
+int us_tcp_shutdown(us_stack *s, us_sock_t sock, us_time_t now);
+/*
+ * Close. The handle becomes stale at once; the connection goes on with an
+ * orderly release (FIN) in the background. If received data was never read
+ * the connection is reset instead (RFC 2525 2.17).
+ */
+int us_tcp_close(us_stack *s, us_sock_t sock, us_time_t now);
+/* Abort: send RST, free everything now. */
+int us_tcp_abort(us_stack *s, us_sock_t sock, us_time_t now);
+
+enum us_tcp_opt {
+  US_TCP_NODELAY = 1,   /* 1 = Nagle off (MUST-17) */
+  US_TCP_KEEPALIVE = 2, /* 1 = keepalive on (MUST-24: off by default) */
+  US_TCP_KEEPIDLE = 3,  /* seconds */
+  US_TCP_KEEPINTVL = 4, /* seconds */
+  US_TCP_KEEPCNT = 5,
+  US_TCP_USER_TIMEOUT = 6, /* R2 as milliseconds; 0 = from config */
+};
+int us_tcp_setopt(us_stack *s, us_sock_t sock, enum us_tcp_opt opt, long value);
+int us_tcp_getopt(us_stack *s, us_sock_t sock, enum us_tcp_opt opt, long *value);
+
+/* Addresses of a TCP socket (any may be NULL). */
+int us_tcp_addrs(us_stack *s, us_sock_t sock, us_ip4_t *laddr, uint16_t *lport,
+                 us_ip4_t *raddr, uint16_t *rport);
+
+/* ---- Introspection (ustack-ss) ----------------------------------------- */
+
+enum us_tcp_state {
+  US_TCP_CLOSED = 0,
+  US_TCP_LISTEN,
+  US_TCP_SYN_SENT,
+  US_TCP_SYN_RECEIVED,
+  US_TCP_ESTABLISHED,
+  US_TCP_FIN_WAIT_1,
+  US_TCP_FIN_WAIT_2,
+  US_TCP_CLOSE_WAIT,
+  US_TCP_CLOSING,
+  US_TCP_LAST_ACK,
+  US_TCP_TIME_WAIT,
+  US_TCP_NSTATES
+};
+
+/* "ESTABLISHED", "SYN-RECEIVED", ... as RFC 9293 writes them. */
+const char *us_tcp_state_name(enum us_tcp_state st);
+
+struct us_tcp_info {
+  us_sock_t sock; /* US_SOCK_INVALID once the app has closed it */
+  enum us_tcp_state state;
+  us_ip4_t laddr, raddr;
+  uint16_t lport, rport;
+  uint32_t rcv_queued, snd_queued; /* bytes */
+  uint32_t snd_una, snd_nxt, snd_wnd, rcv_nxt, rcv_wnd;
+  uint32_t mss;
+  us_time_t srtt, rttvar, rto;     /* microseconds */
+  uint32_t cwnd, ssthresh;         /* bytes */
+  uint32_t retransmits;            /* total for this connection */
+  uint32_t backoff;                /* current RTO backoff exponent */
+  const char *timer;               /* "rto", "persist", "delack", "keepalive",
+                                      "time-wait", "synack", or "" */
+  us_time_t timer_at;              /* absolute deadline; US_TIME_NEVER */
+  uint64_t bytes_in, bytes_out;
+};
+
+/* Fill up to `max` entries, one per TCB (listeners too). Returns the count. */
+size_t us_tcp_list(us_stack *s, struct us_tcp_info *out, size_t max);
+
+#endif

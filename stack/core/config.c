@@ -1,0 +1,53 @@
+/*
+ * config.c - the defaults. Each value says where it comes from; where we
+ * follow Linux rather than the letter of an RFC, the comment says so.
+ */
+#include <string.h>
+
+#include "ustack/us_config.h"
+
+void us_config_default(struct us_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->addr = US_IP4(10, 0, 0, 2);
+  cfg->prefix_len = 24;
+  cfg->mtu = 1500;
+  cfg->ttl = 64; /* RFC 1700 / Linux default */
+  cfg->log_level = US_LOG_WARN;
+
+  cfg->pkt_count = 1024;
+  cfg->reass_contexts = 16;
+  cfg->reass_bytes_max = 16u * 65536u;
+  cfg->reass_timeout = US_SEC(30); /* Linux ipfrag_time; RFC 1122 3.3.2 suggests 60-120 s */
+
+  cfg->icmp_err_rate = 100;
+  cfg->icmp_err_burst = 50;
+  cfg->icmp_echo_rate = 1000; /* RFC 1812 4.3.2.8: rate-limit what we send */
+  cfg->icmp_echo_burst = 200;
+
+  cfg->max_udp_sockets = 64;
+  cfg->udp_rx_queue = 64;
+  cfg->max_tcp_sockets = 1024;
+
+  cfg->tcp_sndbuf = 256u * 1024u;
+  cfg->tcp_rcvbuf = 256u * 1024u;
+  cfg->tcp_ooo_bytes_max = 256u * 1024u;
+  cfg->tcp_ooo_bytes_total = 8u * 1024u * 1024u;
+  cfg->tcp_backlog_max = 128;
+  cfg->tcp_synack_retries = 5;          /* Linux tcp_synack_retries */
+  cfg->tcp_synack_timeout_rst = true;   /* RFC-friendly; Linux drops silently */
+  cfg->tcp_syn_retries = 7;             /* 1+2+...+64 s > 3 min (MUST-23) */
+  cfg->tcp_r1 = 3;                      /* RFC 9293 3.8.3: R1 at least 3 */
+  cfg->tcp_r2 = 15;                     /* Linux tcp_retries2; R2 >= 100 s */
+  cfg->tcp_rto_initial = US_SEC(1);     /* RFC 6298 2.1 */
+  cfg->tcp_rto_min = US_MSEC(200);      /* Linux; RFC 6298 2.4 says 1 s (SHOULD) */
+  cfg->tcp_rto_max = US_SEC(120);       /* RFC 6298 2.5: >= 60 s; Linux 120 s */
+  cfg->tcp_msl = US_SEC(30);            /* 2*MSL = 60 s, like Linux */
+  cfg->tcp_delack = US_MSEC(40);        /* MUST-40: < 500 ms; Linux minimum */
+  cfg->tcp_keepalive_idle = US_SEC(7200); /* MUST-28: >= 2 h */
+  cfg->tcp_keepalive_interval = US_SEC(75);
+  cfg->tcp_keepalive_probes = 9;
+  cfg->tcp_challenge_ack_per_sec = 10;  /* per connection: CVE-2016-5696 */
+  cfg->tcp_time_wait_rst_closes = false; /* RFC 1337: ignore RST in TIME-WAIT */
+  cfg->tcp_syncookies = true;
+  cfg->tcp_init_cwnd_segs = 10;         /* RFC 6928 */
+}

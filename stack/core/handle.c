@@ -1,0 +1,102 @@
+/*
+ * handle.c - socket handles and the readiness-event list (see handle.h).
+ *
+ * Handle encoding: v = gen << 16 | (index + 1). Index + 1 keeps v != 0 for
+ * every live handle, and generations start at 1 and skip 0 on wrap, so a
+ * handle value is never reused until the 16-bit generation wraps in one
+ * slot.
+ */
+#include "handle.h"
+
+#include <stdlib.h>
+
+#include "stack.h"
+
+int us_handle_table_init(struct us_handle_table *t, uint32_t count) {
+  if (count == 0 || count > 0xffff)
+    return -1;
+  t->count = count;
+  t->slots = calloc(count, sizeof *t->slots);
+  t->free_stack = calloc(count, sizeof *t->free_stack);
+  t->marked = calloc(count, sizeof *t->marked);
+  if (!t->slots || !t->free_stack || !t->marked) {
+    us_handle_table_fini(t);
+    return -1;
+  }
+  t->nfree = 0;
+  for (uint32_t i = count; i-- > 0;) {
+    t->slots[i].gen = 1;
+    t->free_stack[t->nfree++] = i;
+  }
+  t->nmarked = 0;
+  return 0;
+}
+
+void us_handle_table_fini(struct us_handle_table *t) {
+  free(t->slots);
+  free(t->free_stack);
+  free(t->marked);
+  t->slots = NULL;
+  t->free_stack = NULL;
+  t->marked = NULL;
+  t->count = t->nfree = t->nmarked = 0;
+}
+
+static us_sock_t make_handle(uint32_t index, uint16_t gen) {
+  return (us_sock_t){(uint32_t)gen << 16 | (index + 1)};
+}
+
+us_sock_t us_handle_alloc(struct us_stack *s, enum us_handle_kind kind, void *obj) {
+  struct us_handle_table *t = &s->handles;
+  if (t->nfree == 0 || us_stack_alloc_should_fail(s))
+    return US_SOCK_INVALID;
+  uint32_t i = t->free_stack[--t->nfree];
+  struct us_handle_slot *sl = &t->slots[i];
+  sl->kind = (uint8_t)kind;
+  sl->obj = obj;
+  sl->user = NULL;
+  /* `marked` is left alone: it says whether the index is on the event
+   * list, which may still hold it from the slot's previous life. */
+  return make_handle(i, sl->gen);
+}
+
+struct us_handle_slot *us_handle_slot(struct us_stack *s, us_sock_t h) {
+  struct us_handle_table *t = &s->handles;
+  uint32_t idx = (h.v & 0xffff);
+  if (idx == 0 || idx > t->count)
+    return NULL;
+  struct us_handle_slot *sl = &t->slots[idx - 1];
+  if (sl->kind == US_HK_FREE || sl->gen != (uint16_t)(h.v >> 16))
+    return NULL;
+  return sl;
+}
+
+void us_handle_free(struct us_stack *s, us_sock_t h) {
+  struct us_handle_table *t = &s->handles;
+  struct us_handle_slot *sl = us_handle_slot(s, h);
+  if (!sl)
+    return;
+  sl->kind = US_HK_FREE;
+  sl->obj = NULL;
+  sl->user = NULL;
+  sl->gen = (uint16_t)(sl->gen + 1);
+  if (sl->gen == 0)
+    sl->gen = 1;
+  /* A marked slot stays on the list (and keeps `marked`); the drain
+   * skips slots that are free or whose generation moved on. */
+  t->free_stack[t->nfree++] = (h.v & 0xffff) - 1;
+}
+
+void *us_handle_get(struct us_stack *s, us_sock_t h, enum us_handle_kind kind) {
+  struct us_handle_slot *sl = us_handle_slot(s, h);
+  return sl && sl->kind == kind ? sl->obj : NULL;
+}
+
+void us_handle_mark(struct us_stack *s, us_sock_t h) {
+  struct us_handle_table *t = &s->handles;
+  struct us_handle_slot *sl = us_handle_slot(s, h);
+  if (!sl || sl->marked)
+    return;
+  sl->marked = true;
+  t->marked[t->nmarked++] = (h.v & 0xffff) - 1;
+}

@@ -1,0 +1,66 @@
+/*
+ * handle.h - the socket handle table and the readiness-event list.
+ *
+ * One table serves every socket kind (UDP sockets live in stack/ip, TCP
+ * sockets in stack/tcp). A slot holds a generation, a kind and a pointer to
+ * the layer's object; a us_sock_t carries (generation << 16 | index + 1), so
+ * a handle kept after its slot was freed and reused fails the generation
+ * check. Layers mark a slot when its readiness may have changed; the
+ * application drains the marked slots with us_stack_events().
+ */
+#ifndef USTACK_CORE_HANDLE_H
+#define USTACK_CORE_HANDLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ustack/us_types.h"
+
+struct us_stack;
+
+enum us_handle_kind {
+  US_HK_FREE = 0,
+  US_HK_UDP = 1,
+  US_HK_TCP = 2,
+  US_HK_NKINDS
+};
+
+/* Each kind tells the table how to compute its current readiness. */
+typedef uint32_t (*us_handle_events_fn)(struct us_stack *s, void *obj);
+/* ... and its sticky error (0 or a us_err), for us_sock_error(). */
+typedef int (*us_handle_error_fn)(struct us_stack *s, void *obj);
+
+struct us_handle_slot {
+  uint16_t gen;
+  uint8_t kind;
+  bool marked; /* on the event list */
+  void *obj;
+  void *user;
+};
+
+struct us_handle_table {
+  struct us_handle_slot *slots;
+  uint32_t count;
+  uint32_t *free_stack; /* indices of free slots */
+  uint32_t nfree;
+  uint32_t *marked;     /* FIFO of marked slot indices */
+  uint32_t nmarked;
+  us_handle_events_fn events_fn[US_HK_NKINDS];
+  us_handle_error_fn error_fn[US_HK_NKINDS];
+};
+
+int us_handle_table_init(struct us_handle_table *t, uint32_t count);
+void us_handle_table_fini(struct us_handle_table *t);
+
+/* A new handle for `obj`; US_SOCK_INVALID when the table is full. */
+us_sock_t us_handle_alloc(struct us_stack *s, enum us_handle_kind kind, void *obj);
+/* Free the slot; the handle (and any copy of it) becomes stale. */
+void us_handle_free(struct us_stack *s, us_sock_t h);
+/* The object behind `h` if it is live and of `kind`, else NULL. */
+void *us_handle_get(struct us_stack *s, us_sock_t h, enum us_handle_kind kind);
+/* The slot behind `h` of any kind, or NULL. */
+struct us_handle_slot *us_handle_slot(struct us_stack *s, us_sock_t h);
+/* Put `h` on the event list (once). Stale handles are ignored. */
+void us_handle_mark(struct us_stack *s, us_sock_t h);
+
+#endif

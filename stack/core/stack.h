@@ -1,0 +1,103 @@
+/*
+ * stack.h - the stack object, seen from inside.
+ *
+ * struct us_stack holds all state of one stack: config, counters, pools,
+ * the handle table, and a pointer to each layer's state. There is no global
+ * mutable state anywhere, so two stacks run side by side in one process.
+ *
+ * Layers register themselves here at creation (stack/sock/stack.c does the
+ * assembly), so that lower layers reach upper ones only through these
+ * tables and the link-time arrows keep pointing down: IPv4 input dispatches
+ * to the protocol handler registered for the protocol number, and poll asks
+ * every registered layer for its next deadline.
+ */
+#ifndef USTACK_CORE_STACK_H
+#define USTACK_CORE_STACK_H
+
+#include "ustack/us_config.h"
+#include "ustack/us_device.h"
+#include "ustack/us_stats.h"
+#include "ustack/us_types.h"
+
+#include "handle.h"
+#include "pkt.h"
+
+struct us_stack;
+
+/*
+ * What a transport handler receives: the validated IPv4 header (its payload
+ * pointer and length are the transport segment, after reassembly and with
+ * link padding trimmed). Everything is BORROWED for the duration of the call.
+ */
+struct us_ip4_hdr;
+typedef void (*us_l4_input_fn)(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now);
+
+/*
+ * An ICMP error arrived quoting a datagram of this protocol that we sent.
+ * `quote` is the quoted transport header bytes (at least 8, maybe more);
+ * `qsrc`/`qdst` the quoted IP addresses. Borrowed for the call.
+ */
+typedef void (*us_l4_icmp_err_fn)(struct us_stack *s, uint8_t type, uint8_t code, uint32_t info,
+                                  uint32_t qsrc, uint32_t qdst, const uint8_t *quote,
+                                  size_t quote_len, us_time_t now);
+
+/* Run due work at `now`; return the layer's next deadline. */
+typedef us_time_t (*us_layer_poll_fn)(struct us_stack *s, us_time_t now);
+typedef void (*us_layer_fini_fn)(struct us_stack *s);
+
+#define US_MAX_LAYERS 8
+
+/* Each layer defines its own state struct (the names end in _layer:
+ * `enum us_tcp_state` is the public TCP state enum, so the TCP layer's
+ * private struct is `struct us_tcp_layer`). */
+struct us_ip_layer;
+struct us_udp_layer;
+struct us_tcp_layer;
+
+struct us_stack {
+  struct us_config cfg;
+  struct us_device dev;
+  enum us_log_level log_level;
+  us_time_t now; /* the latest time handed in (for logs) */
+
+  uint64_t stats[US_STAT_COUNT];
+
+  struct us_pkt_pool pkts; /* MTU-sized */
+  struct us_pkt_pool big;  /* 64 KiB */
+  struct us_handle_table handles;
+
+  /* Fallback generator when no rand source is configured (tests). */
+  uint64_t rand_state;
+
+  /* Test hook (SQLite-style fault simulation): when non-zero, the
+   * alloc_fail_at-th pool allocation from now fails. Counted in
+   * alloc_count. See us_stack_fail_alloc_at() in core/testing.h. */
+  uint64_t alloc_count;
+  uint64_t alloc_fail_at;
+
+  struct us_ip_layer *ip;
+  struct us_udp_layer *udp;
+  struct us_tcp_layer *tcp;
+
+  us_l4_input_fn l4_input[256];
+  us_l4_icmp_err_fn l4_icmp_err[256];
+
+  us_layer_poll_fn pollers[US_MAX_LAYERS];
+  us_layer_fini_fn finis[US_MAX_LAYERS];
+  unsigned nlayers;
+};
+
+/* Register a layer's poll and fini hooks (either may be NULL). */
+void us_stack_register_layer(struct us_stack *s, us_layer_poll_fn poll, us_layer_fini_fn fini);
+
+/*
+ * Hand one finished IPv4 datagram to the device. BORROWS `bytes`. All
+ * output goes through here, so it is the one place that counts and traces
+ * what leaves the stack.
+ */
+void us_stack_tx(struct us_stack *s, const uint8_t *bytes, size_t len);
+
+/* For the allocation-failure test hook: true if this allocation must fail. */
+bool us_stack_alloc_should_fail(struct us_stack *s);
+
+#endif

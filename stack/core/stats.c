@@ -1,0 +1,32 @@
+/* stats.c - the counter name and description tables (see us_stats.h). */
+#include <stddef.h>
+
+#include "ustack/us_stats.h"
+
+static const char *const stat_names[US_STAT_COUNT] = {
+#define X(name, desc) #name,
+#include "ustack/stats/core.def"
+#include "ustack/stats/ip.def"
+#include "ustack/stats/udp.def"
+#include "ustack/stats/tcp.def"
+#include "ustack/stats/tls.def"
+#undef X
+};
+
+static const char *const stat_descs[US_STAT_COUNT] = {
+#define X(name, desc) desc,
+#include "ustack/stats/core.def"
+#include "ustack/stats/ip.def"
+#include "ustack/stats/udp.def"
+#include "ustack/stats/tcp.def"
+#include "ustack/stats/tls.def"
+#undef X
+};
+
+const char *us_stat_name(enum us_stat id) {
+  return (unsigned)id < US_STAT_COUNT ? stat_names[id] : NULL;
+}
+
+const char *us_stat_desc(enum us_stat id) {
+  return (unsigned)id < US_STAT_COUNT ? stat_descs[id] : NULL;
+}

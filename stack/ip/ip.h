@@ -1,0 +1,56 @@
+/*
+ * ip.h - the IPv4 layer as seen by the layers above it (tcp, sock) and by
+ * the stack assembly in stack/sock/stack.c.
+ */
+#ifndef USTACK_IP_IP_H
+#define USTACK_IP_IP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/pkt.h"
+#include "ustack/us_types.h"
+#include "wire/ipv4.h"
+
+struct us_stack;
+
+/* Set up IPv4, ICMP and fragment reassembly; registers the ICMP handler and
+ * the layer's poll (reassembly timeouts). Returns 0 or a us_err. */
+int us_ip_init(struct us_stack *s);
+/* Set up UDP: registers protocol 17. Returns 0 or a us_err. */
+int us_udp_init(struct us_stack *s);
+
+/* One datagram from the link. BORROWS `b`. Validates, reassembles, and
+ * dispatches to the handler registered for the protocol. */
+void us_ip4_input(struct us_stack *s, const uint8_t *b, size_t len, us_time_t now);
+
+/*
+ * Send a datagram to `dst` from our address. CONSUMES `pkt`, whose data is
+ * the transport header and payload (with at least 20 bytes of headroom for
+ * the IP header). Datagrams larger than the MTU are fragmented unless `df`.
+ * Returns 0, US_ERR_MSGSIZE (too large, or DF and above the MTU) or
+ * US_ERR_NOMEM (no buffer for a fragment).
+ */
+int us_ip4_output(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t proto, bool df,
+                  us_time_t now);
+
+/* Address classes (RFC 1122 3.2.1.3, RFC 5735): used to refuse martian
+ * sources and broadcast/multicast destinations (MUST-57, MUST-63). */
+bool us_ip4_is_local(const struct us_stack *s, uint32_t addr);       /* our address */
+bool us_ip4_is_broadcast(const struct us_stack *s, uint32_t addr);   /* limited or subnet broadcast */
+bool us_ip4_is_multicast(uint32_t addr);
+/* A source no real peer can have: 0.0.0.0/8, 127/8, multicast, broadcast,
+ * 240/4, or our own address. */
+bool us_ip4_is_martian_src(const struct us_stack *s, uint32_t addr);
+
+/* Send ICMP destination unreachable about `orig` (the datagram as received,
+ * header + payload). Applies RFC 1122 3.2.2 (never about an ICMP error, a
+ * non-first fragment, a broadcast/multicast or martian datagram) and the
+ * rate limit. */
+void us_icmp_send_unreach(struct us_stack *s, const struct us_ip4_hdr *orig, uint8_t code,
+                          us_time_t now);
+
+/* Bytes held by reassembly, and contexts in use (for us_stack_pool_usage). */
+uint32_t us_ip_reass_active(const struct us_stack *s);
+
+#endif

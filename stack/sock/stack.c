@@ -1,0 +1,211 @@
+/*
+ * stack.c - assembling a stack from its layers, and the public entry
+ * points that span them: create, destroy, input, poll, events.
+ *
+ * This is the only file that knows every layer. Creation order is bottom
+ * up (core pools, then IPv4, UDP, TCP); each layer registers its protocol
+ * handlers and its poll/fini hooks in the core's tables, so lower layers
+ * never call upper ones directly.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/handle.h"
+#include "core/log.h"
+#include "core/stack.h"
+#include "core/stats.h"
+#include "ip/ip.h"
+#include "tcp/tcp.h"
+#include "ustack/us_socket.h"
+#include "ustack/us_stack.h"
+
+/* Checks that make the rest of the stack simpler; one log line each. */
+static bool config_valid(const struct us_config *c, const char **why) {
+  if (c->mtu < 576 || c->mtu > 9000)
+    *why = "mtu must be 576..9000 (RFC 1122 3.3.3: 576 is the minimum)";
+  else if (c->prefix_len > 32)
+    *why = "prefix length must be 0..32";
+  else if (c->pkt_count < 16)
+    *why = "pkt_count must be at least 16";
+  else if (c->max_udp_sockets + c->max_tcp_sockets == 0 ||
+           c->max_udp_sockets + c->max_tcp_sockets > 0xffff)
+    *why = "max_udp_sockets + max_tcp_sockets must be 1..65535";
+  else if (c->tcp_sndbuf < 4096 || c->tcp_rcvbuf < 4096)
+    *why = "TCP buffers must be at least 4096 bytes";
+  else if (c->tcp_rto_min <= 0 || c->tcp_rto_max < c->tcp_rto_min ||
+           c->tcp_rto_initial < c->tcp_rto_min)
+    *why = "need 0 < tcp_rto_min <= tcp_rto_initial and tcp_rto_min <= tcp_rto_max";
+  else if (c->tcp_delack <= 0 || c->tcp_delack >= US_MSEC(500))
+    *why = "tcp_delack must be in (0, 500 ms) (RFC 9293 MUST-40)";
+  else if (c->tcp_msl <= 0)
+    *why = "tcp_msl must be positive";
+  else if (c->addr == 0)
+    *why = "an address is required";
+  else
+    return true;
+  return false;
+}
+
+us_stack *us_stack_create(const struct us_config *cfg, const struct us_device *dev) {
+  const char *why = NULL;
+  if (!cfg || !config_valid(cfg, &why)) {
+    if (cfg && cfg->log.fn)
+      cfg->log.fn(cfg->log.ctx, US_LOG_ERROR, why ? why : "no config");
+    return NULL;
+  }
+  struct us_stack *s = calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  s->cfg = *cfg;
+  if (dev)
+    s->dev = *dev;
+  s->log_level = cfg->log_level;
+  s->rand_state = 0x5eed5eed5eed5eedull;
+  if (!cfg->rand.fill)
+    US_LOGW(s, "no random source configured: ISNs and ports are predictable");
+
+  /* Each MTU buffer holds a whole link datagram plus output headroom. */
+  uint32_t small = (uint32_t)cfg->mtu + US_PKT_HEADROOM;
+  uint32_t big_count = cfg->reass_contexts + 4;
+  uint32_t nsock = cfg->max_udp_sockets + cfg->max_tcp_sockets;
+  int err = 0;
+  if (us_pkt_pool_init(&s->pkts, cfg->pkt_count, small, 1) ||
+      us_pkt_pool_init(&s->big, big_count, US_PKT_BIG_SIZE, 2) ||
+      us_handle_table_init(&s->handles, nsock)) {
+    US_LOGE(s, "out of memory creating the stack pools");
+    err = US_ERR_NOMEM;
+  }
+  if (!err)
+    err = us_ip_init(s);
+  if (!err)
+    err = us_udp_init(s);
+  if (!err)
+    err = us_tcp_init(s);
+  if (err) {
+    US_LOGE(s, "stack creation failed: %s", us_strerror(err));
+    us_stack_destroy(s);
+    return NULL;
+  }
+  return s;
+}
+
+void us_stack_destroy(us_stack *s) {
+  if (!s)
+    return;
+  /* Upper layers first: they hold packets from the lower layers' pools. */
+  for (unsigned i = s->nlayers; i-- > 0;)
+    if (s->finis[i])
+      s->finis[i](s);
+  us_handle_table_fini(&s->handles);
+  us_pkt_pool_fini(&s->big);
+  us_pkt_pool_fini(&s->pkts);
+  free(s);
+}
+
+void us_stack_input(us_stack *s, const uint8_t *pkt, size_t len, us_time_t now) {
+  if (now > s->now)
+    s->now = now;
+  if (len == 0 || !pkt) {
+    US_STAT_INC(s, input_empty);
+    return;
+  }
+  if (len > 65535) {
+    US_STAT_INC(s, input_too_big);
+    return;
+  }
+  us_ip4_input(s, pkt, len, now);
+}
+
+us_time_t us_stack_poll(us_stack *s, us_time_t now) {
+  if (now > s->now)
+    s->now = now;
+  us_time_t next = US_TIME_NEVER;
+  for (unsigned i = 0; i < s->nlayers; i++) {
+    if (!s->pollers[i])
+      continue;
+    us_time_t t = s->pollers[i](s, now);
+    if (t < next)
+      next = t;
+  }
+  return next;
+}
+
+void us_stack_pool_usage(const us_stack *s, struct us_pool_usage *out) {
+  memset(out, 0, sizeof *out);
+  out->pkt_free = s->pkts.nfree;
+  out->pkt_total = s->pkts.count;
+  out->big_free = s->big.nfree;
+  out->big_total = s->big.count;
+  uint32_t used = 0, total = 0, ooo = 0;
+  us_tcp_pool_usage(s, &used, &total, &ooo);
+  out->tcb_total = total;
+  out->tcb_free = total - used;
+  out->ooo_bytes = ooo;
+  uint32_t udp_used = 0;
+  for (uint32_t i = 0; i < s->handles.count; i++)
+    if (s->handles.slots[i].kind == US_HK_UDP)
+      udp_used++;
+  out->udp_total = s->cfg.max_udp_sockets;
+  out->udp_free = out->udp_total - udp_used;
+  out->reass_active = us_ip_reass_active(s);
+}
+
+bool us_stack_pools_full(const us_stack *s) {
+  struct us_pool_usage u;
+  us_stack_pool_usage(s, &u);
+  return u.pkt_free == u.pkt_total && u.big_free == u.big_total && u.tcb_free == u.tcb_total &&
+         u.udp_free == u.udp_total && u.reass_active == 0 && u.ooo_bytes == 0 &&
+         s->handles.nfree == s->handles.count;
+}
+
+/* ---- events and generic socket calls (see us_socket.h) ------------------ */
+
+static uint32_t slot_events(us_stack *s, struct us_handle_slot *sl) {
+  us_handle_events_fn fn = s->handles.events_fn[sl->kind];
+  return fn ? fn(s, sl->obj) : 0;
+}
+
+size_t us_stack_events(us_stack *s, struct us_event *out, size_t max) {
+  struct us_handle_table *t = &s->handles;
+  size_t n = 0, i = 0;
+  for (; i < t->nmarked && n < max; i++) {
+    uint32_t idx = t->marked[i];
+    struct us_handle_slot *sl = &t->slots[idx];
+    sl->marked = false;
+    if (sl->kind == US_HK_FREE)
+      continue;
+    out[n].sock = (us_sock_t){(uint32_t)sl->gen << 16 | (idx + 1)};
+    out[n].events = slot_events(s, sl);
+    n++;
+  }
+  /* Keep what did not fit for the next drain, in order. */
+  memmove(t->marked, t->marked + i, (t->nmarked - i) * sizeof *t->marked);
+  t->nmarked -= (uint32_t)i;
+  return n;
+}
+
+uint32_t us_sock_events(us_stack *s, us_sock_t sock) {
+  struct us_handle_slot *sl = us_handle_slot(s, sock);
+  return sl ? slot_events(s, sl) : 0;
+}
+
+int us_sock_set_user(us_stack *s, us_sock_t sock, void *user) {
+  struct us_handle_slot *sl = us_handle_slot(s, sock);
+  if (!sl)
+    return US_ERR_BADF;
+  sl->user = user;
+  return 0;
+}
+
+void *us_sock_user(us_stack *s, us_sock_t sock) {
+  struct us_handle_slot *sl = us_handle_slot(s, sock);
+  return sl ? sl->user : NULL;
+}
+
+int us_sock_error(us_stack *s, us_sock_t sock) {
+  struct us_handle_slot *sl = us_handle_slot(s, sock);
+  if (!sl)
+    return US_ERR_BADF;
+  us_handle_error_fn fn = s->handles.error_fn[sl->kind];
+  return fn ? fn(s, sl->obj) : 0;
+}
