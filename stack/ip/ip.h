@@ -50,6 +50,22 @@ bool us_ip4_is_martian_src(const struct us_stack *s, uint32_t addr);
 void us_icmp_send_unreach(struct us_stack *s, const struct us_ip4_hdr *orig, uint8_t code,
                           us_time_t now);
 
+/*
+ * ICMP errors reach the transport through s->l4_icmp_err[proto] (see
+ * core/stack.h) only after icmp.c has checked the quote: inner version 4,
+ * inner IHL >= 5 with IHL*4 + 8 bytes present, an inner total length that
+ * covers them, and an inner source that is our address. The arguments:
+ * `type`/`code` as received; `info` is the ICMP header's second 32-bit
+ * word as on the wire (for destination unreachable code 4 the next-hop
+ * MTU is `info & 0xffff`, RFC 1191; for parameter problem the pointer is
+ * `info >> 24`); `quote`/`quote_len` are the quoted transport bytes (at
+ * least 8, never beyond the inner total length).
+ *
+ * Reassembled datagrams are delivered with their first fragment's header
+ * (MF and offset cleared, total length and checksum rewritten) stored
+ * right before the payload.
+ */
+
 /* Bytes held by reassembly, and contexts in use (for us_stack_pool_usage). */
 uint32_t us_ip_reass_active(const struct us_stack *s);
 

@@ -1,9 +1,15 @@
 /*
  * tcp.h - the TCP layer's entry points for the stack assembly and the
- * socket API (stack/sock). Internals live in the other tcp_*.h files.
+ * socket API (stack/sock), plus two hooks for tests. Internals live in
+ * tcp_int.h.
  */
 #ifndef USTACK_TCP_TCP_H
 #define USTACK_TCP_TCP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ustack/us_socket.h"
 
 struct us_stack;
 
@@ -15,5 +21,14 @@ int us_tcp_init(struct us_stack *s);
 /* TCBs in use and total, out-of-order bytes held (for us_stack_pool_usage). */
 void us_tcp_pool_usage(const struct us_stack *s, uint32_t *used, uint32_t *total,
                        uint32_t *ooo_bytes);
+
+/* How many times a TCB went from `from` to `to` (STYLE P8): tests assert
+ * "this scenario took exactly these edges". */
+uint64_t us_tcp_edge_count(const struct us_stack *s, enum us_tcp_state from,
+                           enum us_tcp_state to);
+
+/* Test hook: when `on`, every new connection uses `iss` as its initial
+ * send sequence number (to cross the 2^32 wrap early, HOSTILE SEQ-6). */
+void us_tcp_test_force_iss(struct us_stack *s, bool on, uint32_t iss);
 
 #endif

@@ -4,6 +4,7 @@
  */
 #include "harness.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/handle.h"

@@ -24,6 +24,8 @@
  * used: the harness builds and parses packets itself, with its own
  * checksum code, so it does not trust the stack's wire layer either.
  *
+ * Two stacks back to back: use h_link in harness.h.
+ *
  * Failures print the expected and the emitted segment with their times and
  * the segments still queued, then fail the cmocka test.
  */
@@ -63,6 +65,7 @@ struct th_seg {
   bool ack_any;          /* expect: do not check ack */
   bool seq_any;          /* expect: do not check seq */
   bool psh_check;        /* expect: PSH must match too (ignored otherwise) */
+  bool ack_opt;          /* expect: the ACK bit may be set or not (RST) */
 
   bool has_wnd;          /* inject: this window (else TH_P_WND); */
   uint32_t wnd;          /*   expect: the window must be exactly this */
@@ -128,6 +131,7 @@ struct th_conn {
   us_sock_t sock;        /* S's application socket for it */
   uint64_t s_sent;       /* bytes the app has handed to us_tcp_send */
   uint64_t p_read;       /* bytes the app has read from P's stream */
+  uint32_t p_nxt;        /* relative: highest seq P has sent, plus one */
   uint32_t p_salt, s_salt;
 };
 
@@ -168,6 +172,10 @@ void th_finish_(struct th *h, const char *file, int line);
 #define th_finish(h) th_finish_((h), __FILE__, __LINE__)
 /* Destroy the stack and free the harness (no checks). */
 void th_free(struct th *h);
+/* For cmocka: th_new with th_config() edited by `tweak` (may be NULL),
+ * stored in *state so that th_teardown frees it even when the test fails. */
+struct th *th_new_state(void **state, void (*tweak)(struct us_config *));
+int th_teardown(void **state);
 
 /* Select connection i (0..TH_MAX_CONN-1) as the one scripts talk about. */
 struct th_conn *th_use(struct th *h, int i);
@@ -201,6 +209,14 @@ void th_expect_nothing_until_(struct th *h, us_time_t t, const char *file, int l
 /* Run until S emits something, at most until tmax; the packet stays queued.
  * Returns true if one is queued. */
 bool th_run_until_packet(struct th *h, us_time_t tmax);
+/* Run to t; everything S emitted by then must be a pure ACK (no payload,
+ * no SYN/FIN/RST) of the current conn with relative seq `seq`. Returns the
+ * number of ACKs; *last_ack gets the last one's relative ack (unchanged if
+ * none). */
+#define th_expect_acks_until(h, t, seq, last_ack) \
+  th_expect_acks_until_((h), (t), (seq), (last_ack), __FILE__, __LINE__)
+int th_expect_acks_until_(struct th *h, us_time_t t, uint32_t seq, uint32_t *last_ack,
+                          const char *file, int line);
 /* The segment the last th_expect matched. */
 const struct th_pkt *th_last(struct th *h);
 /* Number of queued (emitted, not yet expected) datagrams; drop them all. */
@@ -272,35 +288,5 @@ void th_pat_fill(uint32_t salt, uint64_t off, uint8_t *buf, size_t n);
 /* Print and fail the test at file:line. */
 void th_fail(struct th *h, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-
-/* ---- Two stacks back to back ------------------------------------------------
- * A (10.0.0.2) and B (10.0.0.1) joined by a link with a fixed delay and an
- * optional seeded loss rate, on one virtual clock. */
-struct th_link_pkt {
-  us_time_t at;  /* delivery time */
-  size_t len;
-  uint8_t *buf;
-};
-struct th_link_dir {
-  struct th_link_pkt *v;
-  size_t head, count, cap;
-  uint64_t sent, dropped;
-};
-struct th_link {
-  us_stack *a, *b;
-  us_time_t now;
-  us_time_t delay;
-  uint32_t loss_ppm;      /* per direction, parts per million */
-  uint64_t rng_link, rng_a, rng_b;
-  struct th_link_dir a2b, b2a;
-};
-/* cfg_a/cfg_b may be NULL (th_config() with the addresses above). */
-struct th_link *th_link_new(const struct us_config *cfg_a, const struct us_config *cfg_b,
-                            uint64_t seed, us_time_t delay, uint32_t loss_ppm);
-/* Move the clock to the next event (a delivery or a deadline, at most
- * `tmax`), deliver what is due and poll both stacks. Returns false when
- * time would pass tmax. */
-bool th_link_step(struct th_link *l, us_time_t tmax);
-void th_link_free(struct th_link *l);
 
 #endif

@@ -1,0 +1,679 @@
+/*
+ * tun-limit - how fast can ONE thread move packets through a TUN device
+ * (IFF_TUN | IFF_NO_PI) when it does no protocol work? The reference that
+ * scripts/bench.sh puts beside ustack (DESIGN.md section 8).
+ *
+ * It opens the TUN like ustackd does (host address on the link, the "stack"
+ * address as the point-to-point peer, a prefix route into the TUN) and runs
+ * one of three measurements, each printing one `tun-limit MODE: key=value`
+ * line on stdout:
+ *
+ *   read      Upper bound of the host -> stack direction's device cost.
+ *             A thread with a kernel UDP socket sends MTU-sized datagrams
+ *             to the stack address as fast as it can; the main thread waits
+ *             in poll() and read()s the TUN until EAGAIN, counting packets
+ *             and nothing else. The figure is packets read per second; it
+ *             is bounded by the slower of the reader and the kernel's UDP
+ *             sender (both are printed so you can tell which).
+ *
+ *   write     Upper bound of the stack -> host direction's device cost.
+ *             One pre-built MTU-sized IPv4/UDP datagram (valid checksums)
+ *             from the stack address to a kernel UDP socket on the host
+ *             address is write()n as fast as possible; a thread counts what
+ *             the socket delivers (recvmmsg). A TUN write makes the kernel
+ *             run its IP/UDP receive inside write(), so this includes that
+ *             work, as it does for ustack. The figure is datagrams
+ *             DELIVERED per second.
+ *
+ *   tcp-sink  The cheapest possible TCP receiver behind the TUN, with the
+ *             kernel's TCP as the sender (run `usload send` at it): a
+ *             SYN gets a SYN-ACK (MSS, window scale), in-order data only
+ *             advances rcv_nxt, out-of-order data is dropped, ONE cumulative
+ *             ACK is written per wake-up (as ustack coalesces), the window
+ *             offered is ustack's default receive buffer (--window), the
+ *             FIN is answered with FIN-ACK. No checksum verification, no buffering,
+ *             no copy, no timers, no retransmission (a TUN does not lose).
+ *             This is the ceiling for ustack's host -> stack bulk transfer.
+ *
+ * "tcp_equiv_mbps" converts packets/s to TCP payload at this MTU
+ * (MTU - 40 bytes per packet, i.e. no TCP options), in 10^6 bytes/s, so
+ * the figures compare with a bulk TCP transfer's goodput.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUF_MAX 65536
+
+static struct {
+  const char *dev;
+  uint32_t host, addr; /* host order */
+  unsigned prefix, mtu;
+  uint16_t port;
+  double seconds;      /* read/write: length of the measurement */
+  unsigned timeout;    /* tcp-sink: bound on the whole connection */
+  uint32_t window;     /* tcp-sink: receive window offered, bytes */
+  bool no_config;
+} opt = {.dev = "tunlim0", .host = 0x0a630001, .addr = 0x0a630002, .prefix = 24, .mtu = 1500,
+         .port = 9000, .seconds = 3.0, .timeout = 60, .window = 256 * 1024};
+
+static atomic_bool g_stop;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+_Noreturn static void die(const char *what) {
+  fprintf(stderr, "tun-limit: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+_Noreturn static void usage(void) {
+  fprintf(stderr,
+          "usage: tun-limit [options] read|write|tcp-sink\n"
+          "  --dev NAME      TUN interface (default tunlim0; attached if it exists)\n"
+          "  --host A        the kernel's address on the link (default 10.99.0.1)\n"
+          "  --addr B        the 'stack' address, the link's peer (default 10.99.0.2)\n"
+          "  --prefix N      on-link prefix length (default 24)\n"
+          "  --mtu M         link MTU, 576..9000 (default 1500)\n"
+          "  --port P        UDP port (read/write) or TCP port (tcp-sink), default 9000\n"
+          "  --seconds S     read/write: measurement length (default 3, max 60)\n"
+          "  --timeout S     tcp-sink: bound on the connection (default 60)\n"
+          "  --window BYTES  tcp-sink: receive window (default 262144, ustack's default\n"
+          "                  tcp_rcvbuf; 1460..8388480)\n"
+          "  --no-config     use the device as it is configured (no addresses, MTU, up)\n");
+  exit(2);
+}
+
+/* --- the device --------------------------------------------------------- */
+
+static void set_sin(struct sockaddr *sa, uint32_t a) {
+  struct sockaddr_in sin;
+  memset(&sin, 0, sizeof sin);
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(a);
+  memcpy(sa, &sin, sizeof sin);
+}
+
+static void ifr_init(struct ifreq *ifr) {
+  memset(ifr, 0, sizeof *ifr);
+  snprintf(ifr->ifr_name, sizeof ifr->ifr_name, "%s", opt.dev);
+}
+
+/* Same configuration as stack/platform/tun.c (host address, the stack as
+ * the point-to-point peer, the prefix route, MTU, up), done with the same
+ * SIOCSIF* ioctls, written again here to stay independent of the stack. */
+static int tun_open(void) {
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    die("open /dev/net/tun");
+  struct ifreq ifr;
+  ifr_init(&ifr);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  if (ioctl(fd, TUNSETIFF, &ifr) != 0)
+    die("TUNSETIFF");
+  if (opt.no_config)
+    return fd;
+  int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sk < 0)
+    die("socket");
+  ifr_init(&ifr);
+  ifr.ifr_mtu = (int)opt.mtu;
+  if (ioctl(sk, SIOCSIFMTU, &ifr) != 0)
+    die("set MTU");
+  ifr_init(&ifr);
+  set_sin(&ifr.ifr_addr, opt.host);
+  if (ioctl(sk, SIOCSIFADDR, &ifr) != 0)
+    die("set address");
+  ifr_init(&ifr);
+  set_sin(&ifr.ifr_dstaddr, opt.addr);
+  if (ioctl(sk, SIOCSIFDSTADDR, &ifr) != 0)
+    die("set peer address");
+  ifr_init(&ifr);
+  set_sin(&ifr.ifr_netmask, (uint32_t)(0xffffffffu << (32 - opt.prefix)));
+  if (ioctl(sk, SIOCSIFNETMASK, &ifr) != 0)
+    die("set netmask");
+  ifr_init(&ifr);
+  if (ioctl(sk, SIOCGIFFLAGS, &ifr) != 0)
+    die("get flags");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(sk, SIOCSIFFLAGS, &ifr) != 0)
+    die("bring link up");
+  close(sk);
+  return fd;
+}
+
+/* --- checksums (RFC 1071) ----------------------------------------------- */
+
+static uint64_t sum16(const uint8_t *p, size_t n, uint64_t acc) {
+  for (; n >= 2; p += 2, n -= 2)
+    acc += (uint64_t)(p[0] << 8 | p[1]);
+  if (n)
+    acc += (uint64_t)p[0] << 8;
+  return acc;
+}
+
+static uint16_t fold(uint64_t acc) {
+  while (acc >> 16)
+    acc = (acc & 0xffff) + (acc >> 16);
+  return (uint16_t)~acc;
+}
+
+static void put16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v) {
+  put16(p, (uint16_t)(v >> 16));
+  put16(p + 2, (uint16_t)v);
+}
+
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) << 16 | get16(p + 2); }
+
+/* IPv4 header (no options, DF) for `total` bytes; checksum filled in. */
+static void build_ip(uint8_t *p, uint8_t proto, uint32_t src, uint32_t dst, size_t total) {
+  memset(p, 0, 20);
+  p[0] = 0x45;
+  put16(p + 2, (uint16_t)total);
+  put16(p + 6, 0x4000); /* DF: we never fragment */
+  p[8] = 64;
+  p[9] = proto;
+  put32(p + 12, src);
+  put32(p + 16, dst);
+  put16(p + 10, fold(sum16(p, 20, 0)));
+}
+
+/* Transport checksum over the RFC 793/768 pseudo-header and `seg`. */
+static uint16_t l4_csum(uint32_t src, uint32_t dst, uint8_t proto, const uint8_t *seg,
+                        size_t len) {
+  uint8_t ph[12];
+  put32(ph, src);
+  put32(ph + 4, dst);
+  ph[8] = 0;
+  ph[9] = proto;
+  put16(ph + 10, (uint16_t)len);
+  return fold(sum16(seg, len, sum16(ph, 12, 0)));
+}
+
+static void print_rates(const char *mode, uint64_t pkts, double secs, const char *extra) {
+  double pps = secs > 0 ? (double)pkts / secs : 0;
+  printf("tun-limit %s: packets=%" PRIu64 " seconds=%.3f pps=%.0f ip_mbps=%.1f "
+         "tcp_equiv_mbps=%.1f mtu=%u %s\n",
+         mode, pkts, secs, pps, pps * opt.mtu / 1e6, pps * (opt.mtu - 40) / 1e6, opt.mtu,
+         extra);
+}
+
+/* --- read: the kernel sends, we only read ------------------------------- */
+
+static uint64_t g_sent, g_send_errors;
+
+static void *udp_sender(void *arg) {
+  (void)arg;
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    die("sender socket");
+  struct sockaddr_in to;
+  memset(&to, 0, sizeof to);
+  to.sin_family = AF_INET;
+  to.sin_port = htons(opt.port);
+  to.sin_addr.s_addr = htonl(opt.addr);
+  if (connect(s, (struct sockaddr *)&to, sizeof to) != 0)
+    die("sender connect");
+  static uint8_t payload[BUF_MAX];
+  size_t n = opt.mtu - 28;
+  while (!atomic_load_explicit(&g_stop, memory_order_relaxed)) {
+    if (send(s, payload, n, 0) >= 0)
+      g_sent++;
+    else
+      g_send_errors++; /* e.g. ENOBUFS: counted, the thread keeps going */
+  }
+  close(s);
+  return NULL;
+}
+
+static int mode_read(int fd) {
+  static uint8_t buf[BUF_MAX];
+  pthread_t th;
+  if (pthread_create(&th, NULL, udp_sender, NULL) != 0) {
+    fprintf(stderr, "tun-limit: cannot start the sender thread\n");
+    return 1;
+  }
+  /* The first 0.2 s fill the queues and are not counted. */
+  double t_begin = now_s(), t0 = t_begin + 0.2, t1 = t0 + opt.seconds;
+  uint64_t pkts = 0, bytes = 0, other = 0, wakeups = 0;
+  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  for (;;) {
+    double t = now_s();
+    if (t >= t1)
+      break;
+    if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
+      die("poll");
+    t = now_s();
+    bool counted = t >= t0 && t < t1;
+    wakeups += counted;
+    for (int i = 0; i < 4096; i++) { /* a cap, like ustackd's batch */
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+          break;
+        die("read");
+      }
+      /* Count only our datagrams (IPv4, UDP); IPv6 neighbour discovery
+       * and the like are "other". */
+      bool ours = n >= 20 && (buf[0] >> 4) == 4 && buf[9] == 17;
+      if (!counted)
+        continue;
+      if (ours) {
+        pkts++;
+        bytes += (uint64_t)n;
+      } else {
+        other++;
+      }
+    }
+  }
+  atomic_store(&g_stop, true);
+  pthread_join(th, NULL);
+  double total = now_s() - t_begin;
+  char extra[160];
+  snprintf(extra, sizeof extra, "sender_pps=%.0f send_errors=%" PRIu64 " wakeups=%" PRIu64
+           " other=%" PRIu64,
+           (double)g_sent / total, g_send_errors, wakeups, other);
+  print_rates("read", pkts, opt.seconds, extra);
+  return pkts ? 0 : 1;
+}
+
+/* --- write: we write pre-built datagrams, the kernel delivers them ------ */
+
+static int g_rx_sock = -1;
+static uint64_t g_delivered;
+
+static void *udp_receiver(void *arg) {
+  (void)arg;
+  enum { VLEN = 64 };
+  static uint8_t bufs[VLEN][2048];
+  struct mmsghdr msgs[VLEN];
+  struct iovec iov[VLEN];
+  while (!atomic_load_explicit(&g_stop, memory_order_relaxed)) {
+    memset(msgs, 0, sizeof msgs);
+    for (int i = 0; i < VLEN; i++) {
+      iov[i].iov_base = bufs[i];
+      iov[i].iov_len = sizeof bufs[i];
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n = recvmmsg(g_rx_sock, msgs, VLEN, 0, NULL); /* SO_RCVTIMEO bounds it */
+    if (n > 0)
+      g_delivered += (uint64_t)n;
+  }
+  return NULL;
+}
+
+static int mode_write(int fd) {
+  g_rx_sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (g_rx_sock < 0)
+    die("receiver socket");
+  int big = 8 << 20;
+  if (setsockopt(g_rx_sock, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) != 0)
+    setsockopt(g_rx_sock, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
+  setsockopt(g_rx_sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  struct sockaddr_in me;
+  memset(&me, 0, sizeof me);
+  me.sin_family = AF_INET;
+  me.sin_port = htons(opt.port);
+  me.sin_addr.s_addr = htonl(opt.host);
+  if (bind(g_rx_sock, (struct sockaddr *)&me, sizeof me) != 0)
+    die("receiver bind");
+
+  /* One datagram, built once: the cost measured is the write alone. */
+  static uint8_t pkt[BUF_MAX];
+  size_t len = opt.mtu;
+  uint8_t *udp = pkt + 20;
+  put16(udp, opt.port);
+  put16(udp + 2, opt.port);
+  put16(udp + 4, (uint16_t)(len - 20));
+  for (size_t i = 8; i < len - 20; i++)
+    udp[i] = (uint8_t)i;
+  uint16_t c = l4_csum(opt.addr, opt.host, 17, udp, len - 20);
+  put16(udp + 6, c ? c : 0xffff); /* RFC 768: a computed 0 is sent as all ones */
+  build_ip(pkt, 17, opt.addr, opt.host, len);
+
+  pthread_t th;
+  if (pthread_create(&th, NULL, udp_receiver, NULL) != 0) {
+    fprintf(stderr, "tun-limit: cannot start the receiver thread\n");
+    return 1;
+  }
+  uint64_t written = 0, errors = 0;
+  double t0 = now_s(), t1 = t0 + opt.seconds, t = t0;
+  while (t < t1) {
+    for (int i = 0; i < 64; i++) {
+      if (write(fd, pkt, len) == (ssize_t)len)
+        written++;
+      else
+        errors++;
+    }
+    t = now_s();
+  }
+  double secs = t - t0;
+  /* Let the receiver drain what the socket already holds. */
+  struct timespec pause = {.tv_sec = 0, .tv_nsec = 300 * 1000 * 1000};
+  nanosleep(&pause, NULL);
+  atomic_store(&g_stop, true);
+  pthread_join(th, NULL);
+  close(g_rx_sock);
+  char extra[160];
+  snprintf(extra, sizeof extra,
+           "written=%" PRIu64 " write_pps=%.0f write_errors=%" PRIu64 " lost=%" PRIu64, written,
+           (double)written / secs, errors, written > g_delivered ? written - g_delivered : 0);
+  print_rates("write", g_delivered, secs, extra);
+  return g_delivered ? 0 : 1;
+}
+
+/* --- tcp-sink: a receiver with no protocol work beyond the ACK ---------- */
+
+enum { T_LISTEN, T_ESTABLISHED, T_LAST_ACK, T_DONE };
+
+struct sink {
+  int fd;
+  int state;
+  uint32_t peer;
+  uint16_t pport;
+  uint32_t iss, snd_nxt, rcv_nxt;
+  bool wscale_ok; /* the SYN carried window scale: we may scale too */
+  uint64_t bytes, segs, acks, ooo, wakeups;
+  double t_first, t_fin;
+};
+
+/*
+ * The window is what keeps this sink honest without buffering: the TUN's
+ * queue holds txqueuelen (500) packets and drops beyond that, and a sink
+ * that drops out-of-order data turns every such drop into a go-back-N
+ * stall. A window of 256 KB (ustack's default tcp_rcvbuf, ~180 full
+ * segments) can never overflow the queue, and is what ustack offers too.
+ */
+#define SINK_WSHIFT 7
+
+static void sink_send(struct sink *k, uint8_t flags, bool syn) {
+  uint8_t pkt[48];
+  size_t thl = syn ? 28 : 20;
+  if (syn && !k->wscale_ok)
+    thl = 24;
+  uint8_t *t = pkt + 20;
+  memset(t, 0, thl);
+  put16(t, opt.port);
+  put16(t + 2, k->pport);
+  put32(t + 4, syn ? k->iss : k->snd_nxt);
+  put32(t + 8, k->rcv_nxt);
+  t[12] = (uint8_t)(thl / 4 << 4);
+  t[13] = flags;
+  uint32_t wnd = opt.window;
+  if (!syn && k->wscale_ok)
+    wnd >>= SINK_WSHIFT; /* RFC 7323 2.3 */
+  put16(t + 14, (uint16_t)(wnd > 65535 ? 65535 : wnd)); /* a SYN is never scaled (2.2) */
+  if (syn) {
+    t[20] = 2; /* MSS, RFC 9293 3.7.1 */
+    t[21] = 4;
+    put16(t + 22, (uint16_t)(opt.mtu - 40));
+    if (k->wscale_ok) {
+      t[24] = 1; /* NOP, then window scale (RFC 7323 2.2) */
+      t[25] = 3;
+      t[26] = 3;
+      t[27] = SINK_WSHIFT;
+    }
+  }
+  put16(t + 16, l4_csum(opt.addr, k->peer, 6, t, thl));
+  build_ip(pkt, 6, opt.addr, k->peer, 20 + thl);
+  if (write(k->fd, pkt, 20 + thl) != (ssize_t)(20 + thl))
+    fprintf(stderr, "tun-limit: tcp-sink: write failed: %s\n", strerror(errno));
+  k->acks++;
+}
+
+static bool syn_has_wscale(const uint8_t *opts, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    uint8_t kind = opts[i];
+    if (kind == 0)
+      break;
+    if (kind == 1) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= n || opts[i + 1] < 2 || opts[i + 1] > n - i)
+      break; /* malformed: ignore the rest */
+    if (kind == 3 && opts[i + 1] == 3)
+      return true;
+    i += opts[i + 1];
+  }
+  return false;
+}
+
+/* One packet from the TUN. Returns true when an ACK is due. */
+static bool sink_input(struct sink *k, const uint8_t *p, size_t n, double now) {
+  if (n < 20 || (p[0] >> 4) != 4 || p[9] != 6)
+    return false;
+  size_t ihl = (size_t)(p[0] & 15) * 4;
+  size_t tot = get16(p + 2);
+  if (ihl < 20 || tot < ihl || tot > n || get32(p + 16) != opt.addr)
+    return false;
+  const uint8_t *t = p + ihl;
+  size_t tl = tot - ihl;
+  if (tl < 20)
+    return false;
+  size_t doff = (size_t)(t[12] >> 4) * 4;
+  if (doff < 20 || doff > tl || get16(t + 2) != opt.port)
+    return false;
+  uint32_t seq = get32(t + 4);
+  uint8_t flags = t[13];
+  size_t plen = tl - doff;
+  uint32_t src = get32(p + 12);
+  uint16_t sport = get16(t);
+
+  if (flags & 0x04) { /* RST */
+    if (k->state != T_LISTEN && src == k->peer && sport == k->pport) {
+      fprintf(stderr, "tun-limit: tcp-sink: the peer reset the connection\n");
+      k->state = T_DONE;
+      k->t_fin = -1;
+    }
+    return false;
+  }
+  if (flags & 0x02) { /* SYN: new connection, or the same SYN again */
+    if (k->state == T_LISTEN || (src == k->peer && sport == k->pport && seq + 1 == k->rcv_nxt)) {
+      k->peer = src;
+      k->pport = sport;
+      k->rcv_nxt = seq + 1;
+      k->iss = 0x1000;
+      k->snd_nxt = k->iss + 1;
+      k->wscale_ok = syn_has_wscale(t + 20, doff - 20);
+      k->state = T_ESTABLISHED;
+      sink_send(k, 0x12, true);
+    }
+    return false;
+  }
+  if (k->state == T_LISTEN || src != k->peer || sport != k->pport)
+    return false;
+  if (k->state == T_LAST_ACK && (flags & 0x10) && get32(t + 8) == k->snd_nxt && plen == 0 &&
+      !(flags & 0x01)) {
+    k->state = T_DONE; /* our FIN is acknowledged */
+    return false;
+  }
+  if (plen == 0 && !(flags & 0x01))
+    return false; /* a pure ACK needs no answer */
+  k->segs++;
+  if (seq != k->rcv_nxt) {
+    k->ooo++; /* out of order or a retransmission: the ACK repeats rcv_nxt */
+    return true;
+  }
+  if (plen && k->bytes == 0)
+    k->t_first = now;
+  k->rcv_nxt += (uint32_t)plen;
+  k->bytes += plen;
+  if ((flags & 0x01) && k->state == T_ESTABLISHED) {
+    k->rcv_nxt++;
+    k->t_fin = now;
+    k->state = T_LAST_ACK;
+  }
+  return true;
+}
+
+static int mode_tcp_sink(int fd) {
+  static uint8_t buf[BUF_MAX];
+  struct sink k;
+  memset(&k, 0, sizeof k);
+  k.fd = fd;
+  k.state = T_LISTEN;
+  bool fin_sent = false;
+  fprintf(stderr, "tun-limit: tcp-sink listening on %u.%u.%u.%u:%u\n", opt.addr >> 24,
+          (opt.addr >> 16) & 255, (opt.addr >> 8) & 255, opt.addr & 255, opt.port);
+  double deadline = now_s() + opt.timeout;
+  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  while (k.state != T_DONE) {
+    double t = now_s();
+    if (t >= deadline) {
+      fprintf(stderr, "tun-limit: tcp-sink: --timeout (%u s) expired\n", opt.timeout);
+      return 1;
+    }
+    int ms = (int)((deadline - t) * 1000) + 1;
+    if (poll(&pfd, 1, ms < 100 ? ms : 100) < 0 && errno != EINTR)
+      die("poll");
+    t = now_s();
+    bool ack = false;
+    int got = 0;
+    for (int i = 0; i < 4096; i++) {
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+          break;
+        die("read");
+      }
+      got++;
+      ack |= sink_input(&k, buf, (size_t)n, t);
+    }
+    k.wakeups += got > 0;
+    if (ack && k.state != T_DONE) {
+      /* One cumulative ACK per wake-up; the FIN goes with it once the
+       * peer's FIN arrived (we have nothing to send, RFC 9293 3.6). */
+      if (k.state == T_LAST_ACK && !fin_sent) {
+        sink_send(&k, 0x11, false);
+        k.snd_nxt++;
+        fin_sent = true;
+      } else if (k.state == T_LAST_ACK) {
+        k.snd_nxt--; /* the FIN again: the peer did not see it */
+        sink_send(&k, 0x11, false);
+        k.snd_nxt++;
+      } else {
+        sink_send(&k, 0x10, false);
+      }
+    }
+  }
+  if (k.t_fin < 0)
+    return 1;
+  double secs = k.t_fin - k.t_first;
+  printf("tun-limit tcp-sink: bytes=%" PRIu64 " seconds=%.3f mbps=%.1f segments=%" PRIu64
+         " acks=%" PRIu64 " wakeups=%" PRIu64 " out_of_order=%" PRIu64 " window=%u mtu=%u\n",
+         k.bytes, secs, secs > 0 ? (double)k.bytes / secs / 1e6 : 0.0, k.segs, k.acks,
+         k.wakeups, k.ooo, opt.window, opt.mtu);
+  return 0;
+}
+
+/* --- main --------------------------------------------------------------- */
+
+static uint32_t parse_ip(const char *s) {
+  struct in_addr a;
+  if (inet_pton(AF_INET, s, &a) != 1) {
+    fprintf(stderr, "tun-limit: '%s' is not an IPv4 address\n", s);
+    exit(2);
+  }
+  return ntohl(a.s_addr);
+}
+
+static unsigned long parse_ul(const char *s, unsigned long lo, unsigned long hi,
+                              const char *what) {
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) {
+    fprintf(stderr, "tun-limit: %s must be %lu..%lu, not '%s'\n", what, lo, hi, s);
+    exit(2);
+  }
+  return v;
+}
+
+int main(int argc, char **argv) {
+  const char *mode = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--no-config") == 0) {
+      opt.no_config = true;
+      continue;
+    }
+    if (strncmp(a, "--", 2) != 0) {
+      if (mode)
+        usage();
+      mode = a;
+      continue;
+    }
+    if (i + 1 >= argc)
+      usage();
+    const char *v = argv[++i];
+    if (strcmp(a, "--dev") == 0) {
+      if (strlen(v) == 0 || strlen(v) >= IFNAMSIZ || strchr(v, '/'))
+        usage();
+      opt.dev = v;
+    } else if (strcmp(a, "--host") == 0) {
+      opt.host = parse_ip(v);
+    } else if (strcmp(a, "--addr") == 0) {
+      opt.addr = parse_ip(v);
+    } else if (strcmp(a, "--prefix") == 0) {
+      opt.prefix = (unsigned)parse_ul(v, 1, 32, "--prefix");
+    } else if (strcmp(a, "--mtu") == 0) {
+      opt.mtu = (unsigned)parse_ul(v, 576, 9000, "--mtu");
+    } else if (strcmp(a, "--port") == 0) {
+      opt.port = (uint16_t)parse_ul(v, 1, 65535, "--port");
+    } else if (strcmp(a, "--seconds") == 0) {
+      opt.seconds = (double)parse_ul(v, 1, 60, "--seconds");
+    } else if (strcmp(a, "--window") == 0) {
+      opt.window = (uint32_t)parse_ul(v, 1460, 65535u << SINK_WSHIFT, "--window");
+    } else if (strcmp(a, "--timeout") == 0) {
+      opt.timeout = (unsigned)parse_ul(v, 1, 3600, "--timeout");
+    } else {
+      usage();
+    }
+  }
+  if (!mode)
+    usage();
+  int (*run)(int);
+  if (strcmp(mode, "read") == 0)
+    run = mode_read;
+  else if (strcmp(mode, "write") == 0)
+    run = mode_write;
+  else if (strcmp(mode, "tcp-sink") == 0)
+    run = mode_tcp_sink;
+  else
+    usage();
+  int fd = tun_open();
+  int rc = run(fd);
+  fflush(stdout);
+  close(fd);
+  return rc;
+}

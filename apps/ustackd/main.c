@@ -1,0 +1,697 @@
+/*
+ * ustackd - the ustack daemon: a TUN device, the stack, the services.
+ *
+ *   ustackd --dev tun0 --host 10.0.0.1 --addr 10.0.0.2 --prefix 24
+ *           [--mtu 1500] [--pcap FILE] [--udp-echo PORT] [--log-level LEVEL]
+ *
+ * The command line is a contract that scripts and tests build on: a wrong
+ * flag, a missing value, no permission on /dev/net/tun, an interface or an
+ * address already in use each give ONE line on stderr and a non-zero exit
+ * (2 for usage, 1 for everything else). On SIGINT/SIGTERM the daemon stops
+ * cleanly and prints the non-zero counters; SIGUSR1 prints them while it
+ * runs.
+ *
+ * Options are rows of a table; services are svc_desc rows (svc.h), each
+ * enabled by its own option.
+ */
+#include "clock.h"
+#include "ctl_server.h"
+#include "logsink.h"
+#include "loop.h"
+#include "pcap.h"
+#include "services_tcp.h"
+#include "svc.h"
+#include "sysrand.h"
+#include "tun.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROG "ustackd"
+
+/* ---- Services compiled into the daemon: add a row to enable yours. ---- */
+static const struct svc_desc *const services[] = {
+    &svc_udp_echo,
+};
+#define NSERVICES (sizeof services / sizeof services[0])
+
+#define MAX_SVC_INSTANCES 32
+#define ERRLEN 256
+
+struct svc_instance {
+  const struct svc_desc *desc;
+  void *state;
+  bool started, stopped;
+};
+
+struct ustackd {
+  /* From the command line. */
+  const char *dev;
+  us_ip4_t host, addr;
+  bool have_host, have_addr;
+  unsigned prefix;
+  unsigned mtu;
+  const char *pcap_path;
+  enum us_log_level log_level;
+  struct svc_instance svcs[MAX_SVC_INSTANCES];
+  unsigned nsvcs;
+  struct svc_tcp_opts tcp; /* TCP services (services_tcp.h) */
+  bool tcp_on, tcp_started;
+  const char *ctl_path;
+  long synack_retries, msl_sec; /* -1: stack default */
+
+  /* Running. */
+  struct us_log_sink log;
+  struct us_tun tun;
+  struct us_pcap *pcap;
+  struct us_pcap_tee tee;
+  us_stack *stack;
+  struct us_loop *loop;
+  int ctl_fd;
+  int exit_status; /* set by the client with --client-exit */
+};
+
+/* ---- Option table ---------------------------------------------------- */
+
+struct opt {
+  const char *name;
+  const char *metavar; /* NULL: a flag without a value */
+  const char *help;
+  int (*set)(struct ustackd *d, const char *arg, char *err, size_t errlen);
+};
+
+static int parse_ip4(const char *arg, us_ip4_t *out) {
+  struct in_addr a;
+  if (inet_pton(AF_INET, arg, &a) != 1)
+    return -1;
+  *out = ntohl(a.s_addr);
+  return 0;
+}
+
+static int parse_uint(const char *arg, unsigned lo, unsigned hi, unsigned *out) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long v = strtoul(arg, &end, 10);
+  if (*arg == '\0' || *arg == '-' || *end != '\0' || errno != 0 || v < lo || v > hi)
+    return -1;
+  *out = (unsigned)v;
+  return 0;
+}
+
+static int opt_dev(struct ustackd *d, const char *arg, char *err, size_t n) {
+  if (strlen(arg) == 0 || strlen(arg) >= US_TUN_NAME_MAX) {
+    snprintf(err, n, "--dev: bad interface name '%s' (1..%d characters)", arg,
+             US_TUN_NAME_MAX - 1);
+    return -1;
+  }
+  d->dev = arg;
+  return 0;
+}
+
+static int opt_host(struct ustackd *d, const char *arg, char *err, size_t n) {
+  if (parse_ip4(arg, &d->host) != 0) {
+    snprintf(err, n, "--host: '%s' is not an IPv4 address", arg);
+    return -1;
+  }
+  d->have_host = true;
+  return 0;
+}
+
+static int opt_addr(struct ustackd *d, const char *arg, char *err, size_t n) {
+  if (parse_ip4(arg, &d->addr) != 0) {
+    snprintf(err, n, "--addr: '%s' is not an IPv4 address", arg);
+    return -1;
+  }
+  d->have_addr = true;
+  return 0;
+}
+
+static int opt_prefix(struct ustackd *d, const char *arg, char *err, size_t n) {
+  if (parse_uint(arg, 1, 32, &d->prefix) != 0) {
+    snprintf(err, n, "--prefix: '%s' is not a prefix length (1..32)", arg);
+    return -1;
+  }
+  return 0;
+}
+
+static int opt_mtu(struct ustackd *d, const char *arg, char *err, size_t n) {
+  /* The stack's own bounds (us_config.h): 576 is the IPv4 minimum every
+   * host must accept (RFC 791), 9000 a jumbo frame. */
+  if (parse_uint(arg, 576, 9000, &d->mtu) != 0) {
+    snprintf(err, n, "--mtu: '%s' is not an MTU (576..9000)", arg);
+    return -1;
+  }
+  return 0;
+}
+
+static int opt_pcap(struct ustackd *d, const char *arg, char *err, size_t n) {
+  if (*arg == '\0') {
+    snprintf(err, n, "--pcap: empty file name");
+    return -1;
+  }
+  d->pcap_path = arg;
+  return 0;
+}
+
+static int opt_log_level(struct ustackd *d, const char *arg, char *err, size_t n) {
+  if (us_log_level_parse(arg, &d->log_level) != 0) {
+    snprintf(err, n, "--log-level: '%s' is not one of error, warn, info, debug, trace", arg);
+    return -1;
+  }
+  return 0;
+}
+
+static int parse_u64(const char *arg, uint64_t *out) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = strtoull(arg, &end, 10);
+  if (*arg == '\0' || *arg == '-' || *end != '\0' || errno != 0)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* --tcp-echo and friends: a port for one of the TCP services. */
+static int tcp_port(struct ustackd *d, const char *name, const char *arg, uint16_t *port,
+                    char *err, size_t n) {
+  char perr[64];
+  if (svc_parse_port(arg, port, perr, sizeof perr) != 0) {
+    snprintf(err, n, "%s: %s", name, perr);
+    return -1;
+  }
+  d->tcp_on = true;
+  return 0;
+}
+static int opt_tcp_echo(struct ustackd *d, const char *a, char *e, size_t n) {
+  return tcp_port(d, "--tcp-echo", a, &d->tcp.echo, e, n);
+}
+static int opt_tcp_discard(struct ustackd *d, const char *a, char *e, size_t n) {
+  return tcp_port(d, "--tcp-discard", a, &d->tcp.discard, e, n);
+}
+static int opt_tcp_chargen(struct ustackd *d, const char *a, char *e, size_t n) {
+  return tcp_port(d, "--tcp-chargen", a, &d->tcp.chargen, e, n);
+}
+static int opt_tcp_source(struct ustackd *d, const char *a, char *e, size_t n) {
+  return tcp_port(d, "--tcp-source", a, &d->tcp.source, e, n);
+}
+static int opt_tcp_sink(struct ustackd *d, const char *a, char *e, size_t n) {
+  return tcp_port(d, "--tcp-sink", a, &d->tcp.sink, e, n);
+}
+
+static int opt_u64(const char *name, const char *arg, uint64_t *out, char *err, size_t n) {
+  if (parse_u64(arg, out) != 0) {
+    snprintf(err, n, "%s: '%s' is not a non-negative integer", name, arg);
+    return -1;
+  }
+  return 0;
+}
+static int opt_source_bytes(struct ustackd *d, const char *a, char *e, size_t n) {
+  return opt_u64("--source-bytes", a, &d->tcp.source_bytes, e, n);
+}
+static int opt_seed(struct ustackd *d, const char *a, char *e, size_t n) {
+  return opt_u64("--seed", a, &d->tcp.seed, e, n);
+}
+static int opt_client_send(struct ustackd *d, const char *a, char *e, size_t n) {
+  return opt_u64("--client-send", a, &d->tcp.client_send, e, n);
+}
+static int opt_client_delay(struct ustackd *d, const char *a, char *e, size_t n) {
+  uint64_t ms;
+  if (opt_u64("--client-delay", a, &ms, e, n) != 0)
+    return -1;
+  if (ms > 3600u * 1000u) {
+    snprintf(e, n, "--client-delay: at most 3600000 ms");
+    return -1;
+  }
+  d->tcp.client_delay = US_MSEC(ms);
+  return 0;
+}
+static int opt_client_exit(struct ustackd *d, const char *a, char *e, size_t n) {
+  d->tcp.client_exit = true;
+  return 0;
+}
+
+static int opt_connect(struct ustackd *d, const char *arg, char *err, size_t n) {
+  char host[64];
+  const char *colon = strrchr(arg, ':');
+  size_t hl = colon ? (size_t)(colon - arg) : 0;
+  char perr[64];
+  if (!colon || hl == 0 || hl >= sizeof host) {
+    snprintf(err, n, "--connect: '%s' is not ADDR:PORT", arg);
+    return -1;
+  }
+  memcpy(host, arg, hl);
+  host[hl] = '\0';
+  if (parse_ip4(host, &d->tcp.connect_addr) != 0 ||
+      svc_parse_port(colon + 1, &d->tcp.connect_port, perr, sizeof perr) != 0) {
+    snprintf(err, n, "--connect: '%s' is not ADDR:PORT", arg);
+    return -1;
+  }
+  d->tcp_on = true;
+  return 0;
+}
+
+static int opt_ctl(struct ustackd *d, const char *arg, char *err, size_t n) {
+  if (*arg == '\0') {
+    snprintf(err, n, "--ctl: empty path");
+    return -1;
+  }
+  d->ctl_path = arg;
+  return 0;
+}
+
+static int opt_synack_retries(struct ustackd *d, const char *arg, char *err, size_t n) {
+  unsigned v;
+  if (parse_uint(arg, 0, 20, &v) != 0) {
+    snprintf(err, n, "--synack-retries: '%s' is not 0..20", arg);
+    return -1;
+  }
+  d->synack_retries = (long)v;
+  return 0;
+}
+
+static int opt_msl(struct ustackd *d, const char *arg, char *err, size_t n) {
+  unsigned v;
+  if (parse_uint(arg, 0, 3600, &v) != 0) {
+    snprintf(err, n, "--msl: '%s' is not 0..3600 seconds", arg);
+    return -1;
+  }
+  d->msl_sec = (long)v;
+  return 0;
+}
+
+static const struct opt options[] = {
+    {"--dev", "NAME", "TUN interface to create, or attach to if it exists (required)", opt_dev},
+    {"--host", "ADDR", "the host's (kernel's) address on the link (required)", opt_host},
+    {"--addr", "ADDR", "the stack's address (required)", opt_addr},
+    {"--prefix", "LEN", "on-link prefix length (default 24)", opt_prefix},
+    {"--mtu", "BYTES", "link MTU, 576..9000 (default 1500)", opt_mtu},
+    {"--pcap", "FILE", "write every packet in and out to FILE (pcap, LINKTYPE_RAW)", opt_pcap},
+    {"--log-level", "LEVEL", "error, warn, info (default), debug or trace", opt_log_level},
+    {"--ctl", "PATH", "control socket for ustack-ss (UNIX stream socket)", opt_ctl},
+    {"--tcp-echo", "PORT", "TCP echo service (RFC 862)", opt_tcp_echo},
+    {"--tcp-discard", "PORT", "TCP discard service (RFC 863)", opt_tcp_discard},
+    {"--tcp-chargen", "PORT", "TCP character generator (RFC 864)", opt_tcp_chargen},
+    {"--tcp-source", "PORT", "send --source-bytes of the seeded stream, then close first",
+     opt_tcp_source},
+    {"--source-bytes", "N", "bytes --tcp-source sends per connection", opt_source_bytes},
+    {"--tcp-sink", "PORT", "read everything; log bytes and SHA-256 per connection",
+     opt_tcp_sink},
+    {"--seed", "N", "seed of the --tcp-source / client stream (default 0)", opt_seed},
+    {"--connect", "ADDR:PORT", "active open: the stack connects to a server", opt_connect},
+    {"--client-send", "N", "bytes the --connect client sends before closing",
+     opt_client_send},
+    {"--client-delay", "MS", "start the --connect client MS milliseconds after start-up",
+     opt_client_delay},
+    {"--client-exit", NULL, "exit when the --connect client is done (its status)",
+     opt_client_exit},
+    {"--synack-retries", "N", "SYN-ACK retransmissions before giving up (0..20)",
+     opt_synack_retries},
+    {"--msl", "SECONDS", "maximum segment lifetime; TIME-WAIT lasts 2*MSL", opt_msl},
+    {"--help", NULL, "print this help and exit", NULL},
+};
+#define NOPTIONS (sizeof options / sizeof options[0])
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: " PROG " --dev NAME --host ADDR --addr ADDR [--prefix LEN] [options]\n\n"
+             "ustack, a userspace TCP/IP stack, answering on a TUN device.\n\noptions:\n");
+  for (size_t i = 0; i < NOPTIONS; i++) {
+    char lhs[48];
+    snprintf(lhs, sizeof lhs, "%s%s%s", options[i].name, options[i].metavar ? " " : "",
+             options[i].metavar ? options[i].metavar : "");
+    fprintf(f, "  %-22s %s\n", lhs, options[i].help);
+  }
+  fprintf(f, "\nservices (each option may be given more than once):\n");
+  for (size_t i = 0; i < NSERVICES; i++) {
+    char lhs[48];
+    snprintf(lhs, sizeof lhs, "%s%s%s", services[i]->option, services[i]->metavar ? " " : "",
+             services[i]->metavar ? services[i]->metavar : "");
+    fprintf(f, "  %-22s %s\n", lhs, services[i]->help);
+  }
+  fprintf(f, "\nexample (as root):\n  " PROG
+             " --dev tun0 --host 10.0.0.1 --addr 10.0.0.2 --prefix 24 --udp-echo 7\n"
+             "  ping 10.0.0.2\n\n"
+             "signals: SIGINT/SIGTERM stop (counters are printed), SIGUSR1 prints counters.\n");
+}
+
+/* Split "--name=value" or take the value from the next argument. */
+static int take_value(int argc, char **argv, int *i, const char *eq, const char **val) {
+  if (eq) {
+    *val = eq + 1;
+    return 0;
+  }
+  if (*i + 1 >= argc)
+    return -1;
+  *val = argv[++*i];
+  return 0;
+}
+
+/* Returns 0 to run, 1 when --help was printed, -1 on error (err filled). */
+static int parse_args(struct ustackd *d, int argc, char **argv, char *err, size_t n) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *eq = strchr(a, '=');
+    size_t name_len = eq ? (size_t)(eq - a) : strlen(a);
+    bool found = false;
+    for (size_t k = 0; k < NOPTIONS && !found; k++) {
+      const struct opt *o = &options[k];
+      if (strlen(o->name) != name_len || strncmp(o->name, a, name_len) != 0)
+        continue;
+      found = true;
+      if (!o->set) { /* --help */
+        usage(stdout);
+        return 1;
+      }
+      const char *val = NULL;
+      if (!o->metavar) {
+        if (eq) {
+          snprintf(err, n, "%s takes no value", o->name);
+          return -1;
+        }
+      } else if (take_value(argc, argv, &i, eq, &val) != 0) {
+        snprintf(err, n, "%s needs a value (%s)", o->name, o->metavar);
+        return -1;
+      }
+      if (o->set(d, val, err, n) != 0)
+        return -1;
+    }
+    for (size_t k = 0; k < NSERVICES && !found; k++) {
+      const struct svc_desc *sd = services[k];
+      if (strlen(sd->option) != name_len || strncmp(sd->option, a, name_len) != 0)
+        continue;
+      found = true;
+      const char *val = NULL;
+      if (sd->metavar && take_value(argc, argv, &i, eq, &val) != 0) {
+        snprintf(err, n, "%s needs a value (%s)", sd->option, sd->metavar);
+        return -1;
+      }
+      if (!sd->metavar && eq) {
+        snprintf(err, n, "%s takes no value", sd->option);
+        return -1;
+      }
+      if (d->nsvcs >= MAX_SVC_INSTANCES) {
+        snprintf(err, n, "too many services (at most %d)", MAX_SVC_INSTANCES);
+        return -1;
+      }
+      struct svc_instance *si = &d->svcs[d->nsvcs];
+      si->desc = sd;
+      char serr[ERRLEN] = "";
+      if (sd->parse && sd->parse(val, &si->state, serr, sizeof serr) != 0) {
+        snprintf(err, n, "%s: %s", sd->option, serr);
+        return -1;
+      }
+      d->nsvcs++;
+    }
+    if (!found) {
+      snprintf(err, n, "unknown option '%s' (try --help)", a);
+      return -1;
+    }
+  }
+  if (d->tcp.client_exit && !d->tcp.connect_port) {
+    snprintf(err, n, "--client-exit needs --connect ADDR:PORT");
+    return -1;
+  }
+  if (!d->dev || !d->have_host || !d->have_addr) {
+    snprintf(err, n, "missing %s (try --help)",
+             !d->dev ? "--dev NAME" : !d->have_host ? "--host ADDR" : "--addr ADDR");
+    return -1;
+  }
+  uint32_t mask = d->prefix >= 32 ? 0xffffffffu : ~(0xffffffffu >> d->prefix);
+  if (d->host == d->addr) {
+    snprintf(err, n, "--host and --addr must differ");
+    return -1;
+  }
+  if ((d->host & mask) != (d->addr & mask)) {
+    snprintf(err, n, "--host and --addr are not in the same /%u", d->prefix);
+    return -1;
+  }
+  if (d->prefix <= 30 && ((d->addr & ~mask) == 0 || (d->addr & ~mask) == ~mask)) {
+    snprintf(err, n, "--addr is the network or broadcast address of its /%u", d->prefix);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- Counters ---------------------------------------------------------- */
+
+static void print_counters(const struct ustackd *d, const char *when) {
+  fprintf(stderr, PROG ": counters %s (non-zero only):\n", when);
+  for (int i = 0; i < US_STAT_COUNT; i++) {
+    uint64_t v = us_stack_stat(d->stack, (enum us_stat)i);
+    if (v == 0)
+      continue;
+    const char *desc = us_stat_desc((enum us_stat)i);
+    fprintf(stderr, PROG ": counter %s = %llu (%s)\n", us_stat_name((enum us_stat)i),
+            (unsigned long long)v, desc ? desc : "");
+  }
+  const struct {
+    const char *name;
+    uint64_t v;
+    const char *desc;
+  } dev[] = {
+      {"tun_rx_packets", d->tun.rx_packets, "packets read from the TUN"},
+      {"tun_rx_errors", d->tun.rx_errors, "TUN read errors"},
+      {"tun_tx_packets", d->tun.tx_packets, "packets written to the TUN"},
+      {"tun_tx_eagain", d->tun.tx_eagain, "dropped on output: TUN queue full"},
+      {"tun_tx_errors", d->tun.tx_errors, "dropped on output: TUN write failed"},
+      {"pcap_records", us_pcap_records(d->pcap), "packets written to the pcap file"},
+      {"pcap_errors", us_pcap_errors(d->pcap), "pcap write errors (capture stopped)"},
+  };
+  for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
+    if (dev[i].v)
+      fprintf(stderr, PROG ": counter %s = %llu (%s)\n", dev[i].name,
+              (unsigned long long)dev[i].v, dev[i].desc);
+  struct us_pool_usage u;
+  us_stack_pool_usage(d->stack, &u);
+  fprintf(stderr,
+          PROG ": pools: pkt %u/%u free, big %u/%u, tcb %u/%u, udp %u/%u, reass %u active, "
+               "ooo %u bytes\n",
+          u.pkt_free, u.pkt_total, u.big_free, u.big_total, u.tcb_free, u.tcb_total,
+          u.udp_free, u.udp_total, u.reass_active, u.ooo_bytes);
+}
+
+static void on_signal(void *ctx, int signo, us_time_t now) {
+  struct ustackd *d = ctx;
+  if (signo == SIGUSR1)
+    print_counters(d, "now");
+}
+
+/* ---- Loop hooks -------------------------------------------------------- */
+
+static size_t dispatch_hook(void *ctx, us_stack *s, us_time_t now) {
+  return svc_dispatch(s, now);
+}
+
+static us_time_t svc_tick(void *ctx, us_time_t now) {
+  struct ustackd *d = ctx;
+  us_time_t next = svc_poll_all(d->stack, now);
+  if (d->tcp_started) {
+    us_time_t t = svc_tcp_poll(d->stack, now);
+    if (t < next)
+      next = t;
+    int status;
+    if (d->tcp.client_exit && svc_tcp_client_finished(&status)) {
+      d->exit_status = status;
+      us_loop_stop(d->loop);
+    }
+  }
+  return next;
+}
+
+static void ctl_ready(void *ctx, int fd, uint32_t events, us_time_t now) {
+  struct ustackd *d = ctx;
+  ctl_serve(fd, d->stack, now, NULL, NULL);
+}
+
+static void pcap_idle(void *ctx, us_time_t now) {
+  struct ustackd *d = ctx;
+  us_pcap_flush(d->pcap);
+}
+
+/* ---- Set-up and tear-down --------------------------------------------- */
+
+static void fail_line(const char *msg) { fprintf(stderr, PROG ": %s\n", msg); }
+
+/* Stop services in reverse order; each exactly once. A service that never
+ * started gets a NULL stack: it only frees its state. */
+static void stop_services(struct ustackd *d, us_time_t now) {
+  if (d->tcp_started) {
+    d->tcp_started = false;
+    svc_tcp_stop(d->stack, now);
+  }
+  for (unsigned i = d->nsvcs; i-- > 0;) {
+    struct svc_instance *si = &d->svcs[i];
+    if (si->stopped)
+      continue;
+    si->stopped = true;
+    if (si->desc->stop)
+      si->desc->stop(si->state, si->started ? d->stack : NULL, now);
+    si->state = NULL;
+  }
+}
+
+static void teardown(struct ustackd *d) {
+  stop_services(d, d->loop ? us_loop_now(d->loop) : us_clock_now());
+  if (d->ctl_fd >= 0)
+    ctl_close(d->ctl_fd, d->ctl_path);
+  d->ctl_fd = -1;
+  us_loop_destroy(d->loop);
+  d->loop = NULL;
+  if (d->stack)
+    us_stack_destroy(d->stack);
+  d->stack = NULL;
+  us_tun_close(&d->tun);
+  us_pcap_close(d->pcap);
+  d->pcap = NULL;
+}
+
+int main(int argc, char **argv) {
+  static struct ustackd d; /* large (service buffers): not on the stack */
+  char err[2 * ERRLEN] = ""; /* room for "option: service's message" */
+
+  d.prefix = 24;
+  d.mtu = 1500;
+  d.log_level = US_LOG_INFO;
+  d.tun.fd = -1;
+  d.ctl_fd = -1;
+  d.synack_retries = -1;
+  d.msl_sec = -1;
+  int pr = parse_args(&d, argc, argv, err, sizeof err);
+  if (pr != 0) {
+    if (pr < 0)
+      fail_line(err);
+    stop_services(&d, 0);
+    return pr < 0 ? 2 : 0;
+  }
+  /* A control socket whose client went away must not kill the daemon. */
+  signal(SIGPIPE, SIG_IGN);
+  d.log = us_stderr_log_sink(PROG);
+
+  int rc = 1;
+  if (d.pcap_path) {
+    d.pcap = us_pcap_open(d.pcap_path, err, sizeof err);
+    if (!d.pcap)
+      goto out;
+  }
+
+  struct us_tun_cfg tc = {
+      .name = d.dev, .host = d.host, .peer = d.addr, .prefix = (uint8_t)d.prefix,
+      .mtu = (uint16_t)d.mtu};
+  if (us_tun_open(&d.tun, &tc, err, sizeof err) != 0)
+    goto out;
+
+  /* Output chain: stack -> [pcap tee] -> TUN. Input chain: TUN ->
+   * [pcap tee] -> stack. Further wrappers (fault injection) go between the
+   * tee and the TUN so the capture shows what really crossed the link. */
+  struct us_device dev = us_tun_device(&d.tun);
+  struct us_rx_sink rx = {0}; /* filled once the stack exists */
+  if (d.pcap) {
+    d.tee.pcap = d.pcap;
+    d.tee.next_tx = dev;
+    dev = us_pcap_tee_device(&d.tee);
+  }
+
+  struct us_config cfg;
+  us_config_default(&cfg);
+  cfg.addr = d.addr;
+  cfg.prefix_len = (uint8_t)d.prefix;
+  cfg.mtu = (uint16_t)d.mtu;
+  cfg.log = d.log;
+  cfg.log_level = d.log_level;
+  cfg.rand = us_sysrand_source();
+  if (d.synack_retries >= 0)
+    cfg.tcp_synack_retries = (uint32_t)d.synack_retries;
+  if (d.msl_sec >= 0)
+    cfg.tcp_msl = US_SEC(d.msl_sec);
+  d.stack = us_stack_create(&cfg, &dev);
+  if (!d.stack) {
+    snprintf(err, sizeof err, "cannot create the stack (see the log above)");
+    goto out;
+  }
+  rx = (struct us_rx_sink){.rx = us_rx_stack_input, .ctx = d.stack};
+  if (d.pcap) {
+    d.tee.next_rx = rx;
+    rx = us_pcap_tee_rx_sink(&d.tee);
+  }
+
+  struct us_loop_cfg lc = {
+      .stack = d.stack,
+      .tun = &d.tun,
+      .rx = rx,
+      .dispatch = dispatch_hook,
+      .dispatch_ctx = &d,
+      .on_signal = on_signal,
+      .signal_ctx = &d,
+      .log = d.log,
+      .log_level = d.log_level,
+  };
+  d.loop = us_loop_create(&lc, err, sizeof err);
+  if (!d.loop)
+    goto out;
+  d.tee.now = us_loop_now_ref(d.loop);
+  us_loop_add_tick(d.loop, svc_tick, &d);
+  if (d.pcap)
+    us_loop_add_idle(d.loop, pcap_idle, &d);
+
+  us_time_t now = us_clock_now();
+  for (unsigned i = 0; i < d.nsvcs; i++) {
+    struct svc_instance *si = &d.svcs[i];
+    char serr[ERRLEN] = "";
+    if (si->desc->start && si->desc->start(si->state, d.stack, now, serr, sizeof serr) != 0) {
+      snprintf(err, sizeof err, "%s: %s", si->desc->option, serr);
+      goto out;
+    }
+    si->started = true;
+  }
+  if (d.tcp_on) {
+    if (svc_tcp_start(d.stack, &d.tcp, now, err, sizeof err) != 0)
+      goto out;
+    d.tcp_started = true;
+  }
+  if (d.ctl_path) {
+    d.ctl_fd = ctl_open(d.ctl_path, err, sizeof err);
+    if (d.ctl_fd < 0)
+      goto out;
+    int lrc = us_loop_add_fd(d.loop, d.ctl_fd, EPOLLIN, ctl_ready, &d);
+    if (lrc != 0) {
+      snprintf(err, sizeof err, "--ctl %s: cannot watch the socket: %s", d.ctl_path,
+               strerror(-lrc));
+      goto out;
+    }
+  }
+
+  char hs[INET_ADDRSTRLEN], as[INET_ADDRSTRLEN];
+  struct in_addr ia = {.s_addr = htonl(d.host)};
+  inet_ntop(AF_INET, &ia, hs, sizeof hs);
+  ia.s_addr = htonl(d.addr);
+  inet_ntop(AF_INET, &ia, as, sizeof as);
+  us_logf(&d.log, d.log_level, US_LOG_INFO, "up: %s, stack %s/%u, host side %s, mtu %u%s%s%s%s",
+          d.tun.name, as, d.prefix, hs, d.mtu, d.pcap ? ", pcap " : "",
+          d.pcap ? d.pcap_path : "", d.ctl_path ? ", ctl " : "", d.ctl_path ? d.ctl_path : "");
+
+  int r = us_loop_run(d.loop);
+  if (r < 0) {
+    snprintf(err, sizeof err, "stopped: the TUN device failed (see the log above)");
+  } else {
+    us_logf(&d.log, d.log_level, US_LOG_INFO, "stopping (%s)",
+            r > 0 ? strsignal(r) : "requested");
+    rc = d.exit_status;
+  }
+  /* Services close their sockets first, so the pool line shows leaks. */
+  now = us_loop_now(d.loop);
+  stop_services(&d, now);
+  us_stack_poll(d.stack, now);
+  us_pcap_flush(d.pcap);
+  print_counters(&d, "at exit");
+
+out:
+  if (rc != 0 && err[0])
+    fail_line(err);
+  teardown(&d);
+  return rc;
+}

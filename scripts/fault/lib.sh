@@ -1,0 +1,210 @@
+# shellcheck shell=bash
+# lib.sh - shared by the fault-injection scenarios in scripts/fault/.
+#
+# Each scenario: fault_begin NAME, fault_start SPEC [ustackd args], drive
+# traffic with the kernel as the peer, check, then fault_pass or fault_fail.
+# Every scenario prints exactly one result line:
+#
+#   PASS loss-5%-rx | injected: rx:loss=5% seed=42 | verified: 20971520 B up+down,
+#        sha256 match, retrans 312, 4.1 s
+#
+# Safety (DESIGN.md section 9): everything runs in a namespace created by
+# scripts/lib/netns.sh, deleted on exit (also on failure or Ctrl-C); only
+# PIDs started here are killed; loops are bounded in count and time.
+#
+# Exit codes: 0 pass, 1 fail, 77 cannot run (not root, no TUN, no ustackd)
+# unless CI=true, when a scenario that cannot run FAILS.
+#
+# Environment: FAULT_SEED (default: random, printed), USTACKD (binary),
+# FAULT_KEEP=1 keeps the work directory even on success.
+set -euo pipefail
+
+FAULT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+US_ROOT=${US_ROOT:-$(cd "$FAULT_LIB_DIR/../.." && pwd)}
+# shellcheck source=../lib/netns.sh
+source "$US_ROOT/scripts/lib/netns.sh"
+
+FAULT_NAME=""
+FAULT_WORK=""
+FAULT_SPEC=""
+FAULT_SEED=${FAULT_SEED:-}
+FAULT_LOG=""
+FAULT_T0=""
+FAULT_CTL=""
+
+# Start a scenario: check the machine, make the namespace and a work dir.
+fault_begin() {
+  FAULT_NAME=$1
+  local why
+  why=$(ns_cannot_run)
+  if [[ -n $why ]]; then
+    if [[ ${CI:-} == true ]]; then
+      echo "FAIL $FAULT_NAME | cannot run: $why (CI=true: a scenario that cannot run fails)"
+      exit 1
+    fi
+    echo "SKIP $FAULT_NAME | cannot run: $why"
+    exit 77
+  fi
+  if [[ -z $FAULT_SEED ]]; then FAULT_SEED=$(( (RANDOM << 15) | RANDOM )); fi
+  FAULT_WORK=$(mktemp -d "${TMPDIR:-/tmp}/ustack-fault-$FAULT_NAME.XXXXXX")
+  FAULT_CTL=$FAULT_WORK/ctl.sock
+  ns_on_exit "fault_finish_"
+  ns_create "fault"
+  FAULT_T0=$(date +%s.%N)
+}
+
+fault_finish_() {
+  local rc=${NS_EXIT_RC:-1}
+  [[ -n $FAULT_WORK ]] || return 0
+  if [[ $rc -eq 0 && -z ${FAULT_KEEP:-} ]]; then
+    rm -rf "$FAULT_WORK"
+  else
+    echo "($FAULT_NAME: logs kept in $FAULT_WORK; replay with FAULT_SEED=$FAULT_SEED)" >&2
+  fi
+}
+
+# Start ustackd with the injector: fault_start SPEC [more ustackd args].
+# The stack gets a short MSL (TIME-WAIT 2 s) and a control socket.
+fault_start() {
+  FAULT_SPEC=$1
+  shift
+  FAULT_LOG=$FAULT_WORK/ustackd.log
+  ns_start_ustackd "$FAULT_LOG" --fault "$FAULT_SPEC" --fault-seed "$FAULT_SEED" \
+    --ctl "$FAULT_CTL" --msl 1 "$@" ||
+    fault_fail "ustackd did not start (spec '$FAULT_SPEC')"
+}
+
+# Elapsed seconds since fault_begin, one decimal.
+fault_elapsed() {
+  awk -v a="$FAULT_T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'
+}
+
+fault_result_() {
+  local verdict=$1
+  shift
+  echo "$verdict $FAULT_NAME | injected: ${FAULT_SPEC:-none} seed=$FAULT_SEED | $* | $(fault_elapsed) s"
+}
+
+fault_pass() {
+  fault_result_ PASS "verified: $*"
+  exit 0
+}
+
+fault_fail() {
+  fault_result_ FAIL "$*"
+  if [[ -n $FAULT_LOG && -f $FAULT_LOG ]]; then
+    echo "--- ustackd log (last 30 lines) ---" >&2
+    tail -n 30 "$FAULT_LOG" >&2
+  fi
+  exit 1
+}
+
+# Deterministic bytes: fault_make_file PATH BYTES [SEED].
+fault_make_file() {
+  local path=$1 bytes=$2 seed=${3:-$FAULT_SEED}
+  openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass "pass:ustack-$seed" </dev/zero 2>/dev/null |
+    head -c "$bytes" >"$path"
+  [[ $(stat -c %s "$path") -eq $bytes ]] || fault_fail "could not make a $bytes-byte file"
+}
+
+fault_sha256() { sha256sum "$1" | cut -d' ' -f1; }
+
+# Stop ustackd (must exit 0, no sanitizer report) so its counters are in the log.
+fault_stop() {
+  local rc=0
+  ns_stop_ustackd || rc=$?
+  [[ $rc -eq 0 ]] || fault_fail "ustackd exited with status $rc"
+  if grep -qE 'AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:' "$FAULT_LOG"; then
+    fault_fail "sanitizer report in the ustackd log"
+  fi
+}
+
+# A stack counter from the daemon's last dump (0 if absent).
+fault_counter() {
+  local v
+  v=$(sed -n "s/^ustackd: counter $1 = \([0-9]*\).*/\1/p" "$FAULT_LOG" | tail -n 1)
+  echo "${v:-0}"
+}
+
+# An injector counter from the daemon's last dump: fault_inj_counter tx lost.
+fault_inj_counter() {
+  local v
+  v=$(grep "fault seed=[0-9]* $1:" "$FAULT_LOG" | tail -n 1 |
+    sed -n "s/.* $2=\([0-9]*\).*/\1/p")
+  echo "${v:-0}"
+}
+
+# Wait (bounded) until the log has a line matching REGEX; print it.
+fault_wait_log() {
+  local re=$1 secs=${2:-60} i
+  for ((i = 0; i < secs * 10; i++)); do
+    if grep -qE "$re" "$FAULT_LOG"; then
+      grep -E "$re" "$FAULT_LOG" | tail -n 1
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# Upload BYTES from the kernel to the daemon's --tcp-sink PORT and check
+# that the sink saw exactly those bytes. Sets FAULT_UP_BYTES, FAULT_UP_SHA.
+# (Call it directly, not in $(...): fault_fail must end the script.)
+fault_upload() {
+  local port=$1 bytes=$2 timeout=${3:-120}
+  local f=$FAULT_WORK/up.bin line got_bytes got_sha
+  fault_make_file "$f" "$bytes"
+  timeout "$timeout" ip netns exec "$NS" nc -N "$US_ADDR" "$port" <"$f" >/dev/null ||
+    fault_fail "upload of $bytes B to port $port did not finish within ${timeout}s"
+  line=$(fault_wait_log "tcp-sink: .*: [0-9]+ bytes sha256 [0-9a-f]{64}" 30) ||
+    fault_fail "the sink never reported the upload"
+  got_bytes=$(sed -n 's/.*: \([0-9]*\) bytes sha256.*/\1/p' <<<"$line")
+  got_sha=$(sed -n 's/.*sha256 \([0-9a-f]*\).*/\1/p' <<<"$line")
+  [[ $got_bytes -eq $bytes ]] || fault_fail "upload: sent $bytes B, the stack got $got_bytes B"
+  [[ $got_sha == "$(fault_sha256 "$f")" ]] || fault_fail "upload: SHA-256 differs"
+  FAULT_UP_BYTES=$got_bytes
+  FAULT_UP_SHA=$got_sha
+}
+
+# Download from the daemon's --tcp-source PORT and check bytes and SHA-256
+# against what the source says it sent. Sets FAULT_DOWN_BYTES, FAULT_DOWN_SHA.
+fault_download() {
+  local port=$1 bytes=$2 timeout=${3:-120}
+  local f=$FAULT_WORK/down.bin line want_sha got
+  timeout "$timeout" ip netns exec "$NS" nc -d "$US_ADDR" "$port" >"$f" ||
+    fault_fail "download from port $port did not finish within ${timeout}s"
+  got=$(stat -c %s "$f")
+  [[ $got -eq $bytes ]] || fault_fail "download: expected $bytes B, got $got B"
+  line=$(fault_wait_log "tcp-source: .*: [0-9]+ bytes sha256 [0-9a-f]{64}" 30) ||
+    fault_fail "the source never reported what it sent"
+  want_sha=$(sed -n 's/.*sha256 \([0-9a-f]*\).*/\1/p' <<<"$line")
+  [[ $want_sha == "$(fault_sha256 "$f")" ]] || fault_fail "download: SHA-256 differs"
+  FAULT_DOWN_BYTES=$got
+  FAULT_DOWN_SHA=$want_sha
+}
+
+# Capture on the TUN inside the namespace: fault_capture_start FILTER.
+# Sets FAULT_PCAP and FAULT_CAP_PID; waits (bounded) until tshark runs.
+fault_capture_start() {
+  FAULT_PCAP=$FAULT_WORK/capture.pcapng
+  command -v tshark >/dev/null || fault_fail "tshark is not installed (apt-get install tshark)"
+  ns_bg tshark -q -i "$US_DEV" -f "$1" -w "$FAULT_PCAP"
+  FAULT_CAP_PID=${NS_PIDS[-1]}
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [[ -s $FAULT_PCAP ]] && { sleep 0.5; return 0; }
+    sleep 0.1
+  done
+  fault_fail "tshark did not start capturing on $US_DEV"
+}
+
+fault_capture_stop() {
+  sleep 0.3
+  ns_kill_pid "$FAULT_CAP_PID"
+}
+
+# The capture as lines: time src dst flags(hex) seq ack len
+fault_capture_lines() {
+  tshark -r "$FAULT_PCAP" -T fields -E separator=' ' -e frame.time_relative -e ip.src \
+    -e ip.dst -e tcp.flags -e tcp.seq_raw -e tcp.ack_raw -e tcp.len 2>/dev/null
+}

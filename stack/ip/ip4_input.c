@@ -1,0 +1,170 @@
+/*
+ * ip4_input.c - IPv4 input (RFC 791, RFC 1122 3.2.1), and the layer's
+ * set-up.
+ *
+ * Input runs in a fixed order, each failure dropped and counted under its
+ * own reason: header validation (stack/wire parses it once), source
+ * routing, destination, source, then fragments go to reassembly and whole
+ * datagrams to the handler registered for their protocol.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/rand.h"
+#include "core/stack.h"
+#include "core/stats.h"
+#include "ip.h"
+#include "ip_internal.h"
+#include "ustack/us_err.h"
+#include "wire/icmp4.h"
+
+static void ip_fini(struct us_stack *s) {
+  if (!s->ip)
+    return;
+  us_reass_fini(s);
+  free(s->ip);
+  s->ip = NULL;
+}
+
+static us_time_t ip_poll(struct us_stack *s, us_time_t now) { return us_reass_poll(s, now); }
+
+int us_ip_init(struct us_stack *s) {
+  struct us_ip_layer *ip = calloc(1, sizeof *ip);
+  if (!ip)
+    return US_ERR_NOMEM;
+  s->ip = ip;
+  /* RFC 6864 4.1 / RFC 7739: a predictable ID sequence leaks traffic
+   * volume and helps blind fragment injection; start at a random value. */
+  ip->next_id = (uint16_t)us_rand_u32(s);
+  if (us_reass_init(s) != 0) {
+    ip_fini(s);
+    return US_ERR_NOMEM;
+  }
+  s->l4_input[US_IPPROTO_ICMP] = us_icmp_input;
+  us_stack_register_layer(s, ip_poll, ip_fini);
+  return 0;
+}
+
+bool us_tbucket_take(struct us_tbucket *tb, uint32_t rate, uint32_t burst, us_time_t now) {
+  if (rate == 0)
+    return true;
+  const int64_t one = 1000000; /* micro-tokens per token */
+  int64_t cap = (int64_t)(burst ? burst : 1) * one;
+  if (!tb->started) {
+    tb->started = true;
+    tb->credit = cap;
+    tb->last = now;
+  } else if (now > tb->last) {
+    /* Clamp the gap so gap * rate stays far from overflow; after 1000 s
+     * any bucket is full anyway. */
+    int64_t gap = now - tb->last;
+    if (gap > US_SEC(1000))
+      gap = US_SEC(1000);
+    tb->credit += gap * (int64_t)rate;
+    if (tb->credit > cap)
+      tb->credit = cap;
+    tb->last = now;
+  }
+  if (tb->credit < one)
+    return false;
+  tb->credit -= one;
+  return true;
+}
+
+void us_ip4_dispatch(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
+  us_l4_input_fn fn = s->l4_input[ip->proto];
+  if (fn) {
+    US_STAT_INC(s, ip_in_delivers);
+    fn(s, ip, now);
+    return;
+  }
+  US_STAT_INC(s, ip_in_unknown_protos);
+  /* RFC 1122 3.2.2.1: protocol unreachable for a protocol we lack (the
+   * send function applies the RFC 1122 3.2.2 exceptions). */
+  us_icmp_send_unreach(s, ip, US_ICMP_UNREACH_PROTO, now);
+}
+
+static void count_parse_error(struct us_stack *s, enum us_ip4_parse_result r) {
+  switch (r) {
+  case US_IP4_TOO_SHORT:
+    US_STAT_INC(s, ip_in_too_short);
+    break;
+  case US_IP4_BAD_VERSION:
+    US_STAT_INC(s, ip_in_bad_version);
+    break;
+  case US_IP4_BAD_IHL:
+    US_STAT_INC(s, ip_in_bad_ihl);
+    break;
+  case US_IP4_BAD_LEN:
+    US_STAT_INC(s, ip_in_bad_len);
+    break;
+  case US_IP4_BAD_CSUM:
+    US_STAT_INC(s, ip_in_bad_csum);
+    break;
+  case US_IP4_BAD_OPTIONS:
+    US_STAT_INC(s, ip_in_bad_options);
+    break;
+  case US_IP4_OK:
+    return;
+  }
+  /* The MIB-II aggregate counts every header error as well. */
+  US_STAT_INC(s, ip_in_hdr_errors);
+}
+
+void us_ip4_input(struct us_stack *s, const uint8_t *b, size_t len, us_time_t now) {
+  US_STAT_INC(s, ip_in_receives);
+  struct us_ip4_hdr ip;
+  enum us_ip4_parse_result r = us_ip4_parse(b, len, &ip);
+  if (r != US_IP4_OK) {
+    count_parse_error(s, r);
+    return;
+  }
+  if (ip.trimmed)
+    US_STAT_INC(s, ip_in_trimmed); /* link padding: never payload (RFC 1122 3.2.1) */
+
+  /* RFC 7126 4.3/4.4: hosts should drop LSRR/SSRR; RFC 1122 MUST-51..53
+   * asks to honour them. We drop them: a reply along an attacker-chosen
+   * route is how source routing is abused. */
+  if (ip.src_route) {
+    US_STAT_INC(s, ip_in_src_route);
+    return;
+  }
+
+  /* Destination (RFC 1122 3.2.1.3). Multicast: we join no group.
+   * Broadcast only makes sense for datagram protocols: UDP, and ICMP (whose
+   * echo handler refuses to answer broadcasts); TCP to a broadcast address
+   * is discarded (MUST-57). */
+  if (!us_ip4_is_local(s, ip.dst)) {
+    if (us_ip4_is_multicast(ip.dst)) {
+      US_STAT_INC(s, ip_in_multicast);
+      return;
+    }
+    if (!us_ip4_is_broadcast(s, ip.dst)) {
+      US_STAT_INC(s, ip_in_addr_errors);
+      return;
+    }
+    if (ip.proto != US_IPPROTO_UDP && ip.proto != US_IPPROTO_ICMP) {
+      US_STAT_INC(s, ip_in_bcast_proto);
+      return;
+    }
+  }
+
+  /* A martian source cannot be answered and is never a real peer
+   * (RFC 1122 3.2.1.3, MUST-63; LAND). */
+  if (us_ip4_is_martian_src(s, ip.src)) {
+    US_STAT_INC(s, ip_in_martian);
+    return;
+  }
+
+  /* TTL: RFC 1122 3.2.1.7 says a host MUST NOT discard a datagram just
+   * because its TTL is below 2, so a TTL of 0 is accepted. */
+
+  if (ip.mf || ip.frag_off != 0) {
+    us_reass_input(s, b, &ip, now);
+    return;
+  }
+  us_ip4_dispatch(s, &ip, now);
+}
+
+uint32_t us_ip_reass_active(const struct us_stack *s) { return s->ip ? s->ip->reass_used : 0; }

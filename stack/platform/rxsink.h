@@ -1,0 +1,23 @@
+/*
+ * rxsink.h - the input seam, the mirror image of us_device.
+ *
+ * The loop hands every packet it reads from the TUN to one us_rx_sink; by
+ * default that is us_stack_input. Wrappers (the pcap tee, the fault
+ * injector) are sinks that do their work and pass the packet to the next
+ * sink, so they stack the same way us_device wrappers do on output.
+ * The bytes are BORROWED for the duration of the call.
+ */
+#ifndef USTACK_PLATFORM_RXSINK_H
+#define USTACK_PLATFORM_RXSINK_H
+
+#include "ustack/us_types.h"
+
+struct us_rx_sink {
+  void (*rx)(void *ctx, const uint8_t *pkt, size_t len, us_time_t now);
+  void *ctx;
+};
+
+/* A sink that feeds a us_stack (ctx is the us_stack *). */
+void us_rx_stack_input(void *stack, const uint8_t *pkt, size_t len, us_time_t now);
+
+#endif

@@ -1,0 +1,371 @@
+/*
+ * tcb.c - the TCB pool, the connection hash table, listeners, buffer
+ * units, and the layer's creation (us_tcp_init).
+ *
+ * Everything is allocated in us_tcp_init(): max_tcp_sockets TCBs, a hash
+ * table with a power-of-two bucket count of at least that, and as many
+ * buffer units (sndbuf + rcvbuf bytes each). A unit is taken only when a
+ * connection reaches SYN-SENT or SYN-RECEIVED and is returned when it is
+ * no longer needed (CLOSED, or TIME-WAIT once the application has read
+ * everything), so listeners and TIME-WAIT hold none. The big block is
+ * reserved with malloc and never written until used, so untouched units
+ * cost address space, not memory.
+ *
+ * Every take from a pool first asks us_stack_alloc_should_fail() (the
+ * allocation-failure test hook of core/testing.h).
+ *
+ * The bucket of a 4-tuple is a keyed mix (salts from the random source), so
+ * a remote host cannot aim all its connections at one chain.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cc.h"
+#include "core/handle.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "core/stats.h"
+#include "tcp.h"
+#include "tcp_int.h"
+#include "wire/ipv4.h"
+
+/* ---- hash ------------------------------------------------------------- */
+
+static uint32_t tuple_hash(const struct us_tcp_layer *ts, us_ip4_t raddr, uint16_t rport,
+                           uint16_t lport) {
+  uint32_t h = (raddr ^ ts->hsalt1) * 0x9e3779b1u;
+  h ^= (((uint32_t)rport << 16 | lport) ^ ts->hsalt2) * 0x85ebca77u;
+  h ^= h >> 15;
+  h *= 0xc2b2ae3du;
+  h ^= h >> 13;
+  return h & ts->hmask;
+}
+
+void tcb_hash_insert(struct us_stack *s, struct us_tcb *t) {
+  struct us_tcp_layer *ts = s->tcp;
+  if (t->in_hash)
+    return;
+  uint32_t b = tuple_hash(ts, t->raddr, t->rport, t->lport);
+  t->hnext = ts->hash[b];
+  ts->hash[b] = t;
+  t->in_hash = true;
+}
+
+void tcb_hash_remove(struct us_stack *s, struct us_tcb *t) {
+  struct us_tcp_layer *ts = s->tcp;
+  if (!t->in_hash)
+    return;
+  struct us_tcb **pp = &ts->hash[tuple_hash(ts, t->raddr, t->rport, t->lport)];
+  while (*pp && *pp != t)
+    pp = &(*pp)->hnext;
+  if (*pp)
+    *pp = t->hnext;
+  t->hnext = NULL;
+  t->in_hash = false;
+}
+
+struct us_tcb *tcb_lookup(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                          uint16_t rport) {
+  struct us_tcp_layer *ts = s->tcp;
+  for (struct us_tcb *t = ts->hash[tuple_hash(ts, raddr, rport, lport)]; t; t = t->hnext)
+    if (t->rport == rport && t->lport == lport && t->raddr == raddr && t->laddr == laddr)
+      return t;
+  return NULL;
+}
+
+/* ---- listeners (few: a list) ----------------------------------------- */
+
+void tcb_listener_add(struct us_stack *s, struct us_tcb *t) {
+  t->hnext = s->tcp->listeners;
+  s->tcp->listeners = t;
+  t->is_listener = true;
+}
+
+void tcb_listener_remove(struct us_stack *s, struct us_tcb *t) {
+  if (!t->is_listener)
+    return;
+  struct us_tcb **pp = &s->tcp->listeners;
+  while (*pp && *pp != t)
+    pp = &(*pp)->hnext;
+  if (*pp)
+    *pp = t->hnext;
+  t->hnext = NULL;
+  t->is_listener = false;
+}
+
+struct us_tcb *tcb_listener_lookup(struct us_stack *s, us_ip4_t laddr, uint16_t lport) {
+  for (struct us_tcb *t = s->tcp->listeners; t; t = t->hnext)
+    if (t->lport == lport && (t->laddr == 0 || t->laddr == laddr))
+      return t;
+  return NULL;
+}
+
+/* A port is taken by a listener or a bound, unconnected socket; with
+ * `any_use`, also by any connection (for ephemeral choice). */
+bool tcb_port_used(struct us_stack *s, uint16_t port, bool any_use) {
+  for (struct us_tcb *t = s->tcp->active; t; t = t->anext) {
+    if (!t->bound || t->lport != port)
+      continue;
+    if (any_use || t->state == US_TCP_LISTEN || (t->state == US_TCP_CLOSED && !t->in_hash))
+      return true;
+  }
+  return false;
+}
+
+/* ---- queues ------------------------------------------------------------ */
+
+void tcb_q_push(struct us_tcb **head, struct us_tcb **tail, struct us_tcb *t) {
+  t->qnext = NULL;
+  t->qprev = *tail;
+  if (*tail)
+    (*tail)->qnext = t;
+  else
+    *head = t;
+  *tail = t;
+}
+
+void tcb_q_remove(struct us_tcb **head, struct us_tcb **tail, struct us_tcb *t) {
+  if (t->qprev)
+    t->qprev->qnext = t->qnext;
+  else
+    *head = t->qnext;
+  if (t->qnext)
+    t->qnext->qprev = t->qprev;
+  else
+    *tail = t->qprev;
+  t->qnext = t->qprev = NULL;
+}
+
+/* Take `t` off its listener's SYN queue or accept queue. */
+void tcb_unlink_listener(struct us_stack *s, struct us_tcb *t) {
+  struct us_tcb *l = t->listener;
+  if (!l)
+    return;
+  if (t->in_synq) {
+    tcb_q_remove(&l->synq_head, &l->synq_tail, t);
+    l->synq_len--;
+    t->in_synq = false;
+  }
+  if (t->in_acceptq) {
+    tcb_q_remove(&l->acq_head, &l->acq_tail, t);
+    l->acq_len--;
+    t->in_acceptq = false;
+    tcb_mark(s, l);
+  }
+  t->listener = NULL;
+}
+
+void tcb_pending_add(struct us_stack *s, struct us_tcb *t) {
+  if (t->on_pending)
+    return;
+  struct us_tcp_layer *ts = s->tcp;
+  t->pprev = NULL;
+  t->pnext = ts->pending;
+  if (ts->pending)
+    ts->pending->pprev = t;
+  ts->pending = t;
+  t->on_pending = true;
+}
+
+void tcb_pending_remove(struct us_stack *s, struct us_tcb *t) {
+  if (!t->on_pending)
+    return;
+  if (t->pprev)
+    t->pprev->pnext = t->pnext;
+  else
+    s->tcp->pending = t->pnext;
+  if (t->pnext)
+    t->pnext->pprev = t->pprev;
+  t->pnext = t->pprev = NULL;
+  t->on_pending = false;
+}
+
+void tcb_mark(struct us_stack *s, struct us_tcb *t) {
+  if (us_sock_valid(t->h))
+    us_handle_mark(s, t->h);
+}
+
+/* ---- buffer units ------------------------------------------------------ */
+
+bool tcb_buf_get(struct us_stack *s, struct us_tcb *t) {
+  struct us_tcp_layer *ts = s->tcp;
+  if (t->buf >= 0)
+    return true;
+  if (ts->nbuf_free == 0 || us_stack_alloc_should_fail(s)) {
+    US_STAT_INC(s, tcp_no_buffer);
+    return false;
+  }
+  int32_t u = ts->buf_free[--ts->nbuf_free];
+  uint8_t *mem = ts->bufmem + (size_t)u * ts->unit;
+  t->buf = u;
+  us_ring_init(&t->snd, mem, s->cfg.tcp_sndbuf);
+  us_ring_init(&t->rcv, mem + s->cfg.tcp_sndbuf, s->cfg.tcp_rcvbuf);
+  return true;
+}
+
+void tcb_buf_put(struct us_stack *s, struct us_tcb *t) {
+  struct us_tcp_layer *ts = s->tcp;
+  if (t->buf < 0)
+    return;
+  tcp_reass_clear(s, t);
+  ts->buf_free[ts->nbuf_free++] = t->buf;
+  t->buf = -1;
+  us_ring_init(&t->snd, NULL, 0);
+  us_ring_init(&t->rcv, NULL, 0);
+}
+
+/* Closed or TIME-WAIT connections give their unit back once nobody can
+ * read from it any more. */
+void tcb_maybe_release_buf(struct us_stack *s, struct us_tcb *t) {
+  if (t->buf < 0)
+    return;
+  if (t->state != US_TCP_CLOSED && t->state != US_TCP_TIME_WAIT)
+    return;
+  if (t->rcv.len == 0 || !us_sock_valid(t->h))
+    tcb_buf_put(s, t);
+}
+
+/* ---- TCB pool ---------------------------------------------------------- */
+
+struct us_tcb *tcb_alloc(struct us_stack *s) {
+  struct us_tcp_layer *ts = s->tcp;
+  if (!ts->free_list || us_stack_alloc_should_fail(s)) {
+    US_STAT_INC(s, tcp_no_tcb);
+    return NULL;
+  }
+  struct us_tcb *t = ts->free_list;
+  ts->free_list = t->hnext;
+  uint32_t idx = t->idx;
+  memset(t, 0, sizeof *t);
+  t->idx = idx;
+  t->in_use = true;
+  t->buf = -1;
+  t->state = US_TCP_CLOSED;
+  t->h = US_SOCK_INVALID;
+  for (int i = 0; i < TT_N; i++)
+    t->timer[i] = US_TIME_NEVER;
+  t->keep_idle = s->cfg.tcp_keepalive_idle;
+  t->keep_intvl = s->cfg.tcp_keepalive_interval;
+  t->keep_cnt = s->cfg.tcp_keepalive_probes;
+  t->mss = TCP_MSS_DEFAULT;
+  t->laddr = s->cfg.addr;
+  tcp_rtt_init(s, t);
+  t->anext = ts->active;
+  t->aprev = NULL;
+  if (ts->active)
+    ts->active->aprev = t;
+  ts->active = t;
+  ts->nused++;
+  return t;
+}
+
+void tcb_release(struct us_stack *s, struct us_tcb *t) {
+  struct us_tcp_layer *ts = s->tcp;
+  if (!t->in_use)
+    return;
+  if (t->is_listener) {
+    /* Children that were never accepted go with their listener. */
+    while (t->synq_head) {
+      struct us_tcb *c = t->synq_head;
+      tcb_unlink_listener(s, c);
+      tcb_release(s, c);
+    }
+    while (t->acq_head) {
+      struct us_tcb *c = t->acq_head;
+      tcb_unlink_listener(s, c);
+      tcb_release(s, c);
+    }
+    tcb_listener_remove(s, t);
+  }
+  tcb_unlink_listener(s, t);
+  tcb_hash_remove(s, t);
+  tcb_pending_remove(s, t);
+  tcb_buf_put(s, t);
+  if (t->state == US_TCP_ESTABLISHED || t->state == US_TCP_CLOSE_WAIT)
+    US_STAT_DEC(s, tcp_curr_estab);
+  if (t->aprev)
+    t->aprev->anext = t->anext;
+  else
+    ts->active = t->anext;
+  if (t->anext)
+    t->anext->aprev = t->aprev;
+  t->in_use = false;
+  t->hnext = ts->free_list;
+  ts->free_list = t;
+  ts->nused--;
+}
+
+void tcp_gc(struct us_stack *s, struct us_tcb *t) {
+  if (!t->in_use || us_sock_valid(t->h))
+    return;
+  if (t->state == US_TCP_CLOSED || t->dead)
+    tcb_release(s, t);
+}
+
+/* ---- layer ------------------------------------------------------------- */
+
+static void tcp_fini(struct us_stack *s) {
+  struct us_tcp_layer *ts = s->tcp;
+  if (!ts)
+    return;
+  free(ts->tcbs);
+  free(ts->hash);
+  free(ts->bufmem);
+  free(ts->buf_free);
+  free(ts);
+  s->tcp = NULL;
+}
+
+int us_tcp_init(struct us_stack *s) {
+  const struct us_config *c = &s->cfg;
+  struct us_tcp_layer *ts = calloc(1, sizeof *ts);
+  if (!ts)
+    return US_ERR_NOMEM;
+  s->tcp = ts;
+  uint32_t n = c->max_tcp_sockets;
+  uint32_t nb = 1;
+  while (nb < n && nb < (1u << 20))
+    nb <<= 1;
+  ts->ntcb = n;
+  ts->tcbs = n ? calloc(n, sizeof *ts->tcbs) : NULL;
+  ts->hash = calloc(nb, sizeof *ts->hash);
+  ts->hmask = nb - 1;
+  ts->unit = (size_t)c->tcp_sndbuf + c->tcp_rcvbuf;
+  ts->nbuf = n;
+  ts->bufmem = n ? malloc(ts->unit * n) : NULL;
+  ts->buf_free = n ? calloc(n, sizeof *ts->buf_free) : NULL;
+  if (n && (!ts->tcbs || !ts->hash || !ts->bufmem || !ts->buf_free)) {
+    tcp_fini(s);
+    return US_ERR_NOMEM;
+  }
+  for (uint32_t i = n; i-- > 0;) {
+    ts->tcbs[i].idx = i;
+    ts->tcbs[i].hnext = ts->free_list;
+    ts->free_list = &ts->tcbs[i];
+    ts->buf_free[ts->nbuf_free++] = (int32_t)i;
+  }
+  ts->hsalt1 = us_rand_u32(s);
+  ts->hsalt2 = us_rand_u32(s);
+  ts->cc = &tcp_cc_newreno;
+  tcp_isn_init(s);
+
+  s->l4_input[US_IPPROTO_TCP] = tcp_input;
+  s->l4_icmp_err[US_IPPROTO_TCP] = tcp_icmp_error;
+  s->handles.events_fn[US_HK_TCP] = tcp_events;
+  s->handles.error_fn[US_HK_TCP] = tcp_error;
+  us_stack_register_layer(s, tcp_poll, tcp_fini);
+  return 0;
+}
+
+void us_tcp_pool_usage(const struct us_stack *s, uint32_t *used, uint32_t *total,
+                       uint32_t *ooo_bytes) {
+  const struct us_tcp_layer *ts = s->tcp;
+  *used = ts ? ts->nused : 0;
+  *total = ts ? ts->ntcb : 0;
+  *ooo_bytes = ts ? ts->ooo_total : 0;
+}
+
+void us_tcp_test_force_iss(struct us_stack *s, bool on, uint32_t iss) {
+  s->tcp->iss_forced = on;
+  s->tcp->iss_value = iss;
+}

@@ -1,0 +1,855 @@
+/*
+ * tcp_input.c - segment arrival, RFC 9293 section 3.10.7, step by step.
+ *
+ * tcp_input() validates (checksum, header, options, addresses, flags),
+ * finds the TCB and hands the segment to one of:
+ *   tcp_input_closed()    3.10.7.1  no connection and no listener
+ *   tcp_input_listen()    3.10.7.2  a listener: SYN makes a child TCB
+ *   tcp_input_syn_sent()  3.10.7.3
+ *   tcp_input_time_wait() TIME-WAIT specifics (RFC 1337, FIN re-ACK,
+ *                         reopening by a new SYN), then the steps below
+ *   tcp_input_other()     3.10.7.4  the eight steps, in RFC order
+ * Each returns a verdict (STYLE P7), applied in one place
+ * (apply_verdict): continue, drop, drop and ACK, drop and RST.
+ *
+ * Input never sends an ACK itself: it marks the TCB (ack_now, or the
+ * delayed-ACK timer) and queues it; us_stack_poll() flushes all queued
+ * TCBs once per batch (MUST-58/59). RSTs that need no TCB go out at once.
+ *
+ * RFC 5961 is applied as RFC 9293 folds it in: an RST must carry exactly
+ * RCV.NXT to reset, an in-window RST or any SYN on a synchronized
+ * connection draws a challenge ACK, rate-limited per connection (never
+ * globally: CVE-2016-5696), and an ACK outside
+ * [SND.UNA - MAX.SND.WND, SND.NXT] is dropped with an ACK.
+ */
+#include "cc.h"
+#include "core/log.h"
+#include "core/assert.h"
+#include "core/stats.h"
+#include "ip/ip.h"
+#include "tcp_int.h"
+#include "wire/bytes.h"
+#include "wire/ipv4.h"
+
+enum tcp_verdict {
+  TV_CONTINUE, /* go on with the next step */
+  TV_DROP,     /* discard the segment (any ACK owed is already marked) */
+  TV_DROP_ACK, /* discard, and send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
+  TV_DROP_RST, /* discard, and answer with a RST built from the segment */
+  TV_REOPEN,   /* TIME-WAIT only: a new SYN may reuse the 4-tuple */
+};
+
+/* One segment being processed. `seg` may be trimmed by the first step;
+ * seq0/len0/flags0 keep what arrived, for RST replies and the RST check. */
+struct seg_in {
+  struct us_tcp_seg seg;
+  uint32_t seq0, len0;
+  uint8_t flags0;
+  us_ip4_t src, dst;
+  us_time_t now;
+};
+
+static uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+/* Our window-scale shift: the smallest that lets the whole receive buffer
+ * be advertised (RFC 7323 2.3), at most 14. */
+static uint8_t our_wscale(const struct us_stack *s) {
+  uint8_t ws = 0;
+  while (ws < US_TCP_WS_MAX && (s->cfg.tcp_rcvbuf >> ws) > 0xffff)
+    ws++;
+  return ws;
+}
+
+/* MSS policy (MUST-14..16, HOSTILE OPT-3): none or zero -> 536, tiny ->
+ * a floor of 64, and never more than what our MTU can carry. */
+static void apply_syn_options(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g,
+                              bool we_offered_ws) {
+  uint32_t peer = TCP_MSS_DEFAULT;
+  if (g->has_mss && g->mss != 0)
+    peer = g->mss < TCP_MSS_FLOOR ? TCP_MSS_FLOOR : g->mss;
+  t->rcv_mss = (uint16_t)(s->cfg.mtu - 40);
+  t->mss = (uint16_t)min32(peer, t->rcv_mss);
+  /* RFC 7323 2.2: scaling only if both SYNs carry WS. */
+  if (g->has_ws && we_offered_ws) {
+    if (g->ws_clamped)
+      US_LOGD(s, "tcp: peer window scale above 14, using 14 (RFC 7323 2.3)");
+    t->ws_ok = true;
+    t->snd_wscale = g->ws;
+    t->rcv_wscale = our_wscale(s);
+  } else {
+    t->ws_ok = false;
+    t->snd_wscale = 0;
+    t->rcv_wscale = 0;
+  }
+}
+
+/* RFC 5961 section 7: challenge ACKs are rate-limited, per connection. */
+static void challenge_ack(struct us_stack *s, struct us_tcb *t, us_time_t now) {
+  if (t->chal_count == 0 || now - t->chal_start >= US_SEC(1)) {
+    t->chal_start = now;
+    t->chal_count = 0;
+  }
+  if (t->chal_count >= s->cfg.tcp_challenge_ack_per_sec) {
+    US_STAT_INC(s, tcp_challenge_ack_limited);
+    return;
+  }
+  t->chal_count++;
+  US_STAT_INC(s, tcp_challenge_ack);
+  tcp_ack_needed(s, t);
+}
+
+void tcp_drop(struct us_stack *s, struct us_tcb *t, int err, const char *why) {
+  if (err && !t->err)
+    t->err = err;
+  tcp_timers_clear(t);
+  tcb_hash_remove(s, t);
+  t->ack_now = false;
+  if (err)
+    tcb_buf_put(s, t); /* RFC 9293 3.10.7.4: "flush all segment queues" */
+  tcp_set_state(s, t, US_TCP_CLOSED, why);
+  tcb_maybe_release_buf(s, t);
+  tcb_mark(s, t);
+}
+
+void tcp_enter_time_wait(struct us_stack *s, struct us_tcb *t, us_time_t now) {
+  tcp_timers_clear(t);
+  tcp_set_state(s, t, US_TCP_TIME_WAIT, "FIN exchange complete");
+  t->timer[TT_2MSL] = now + 2 * s->cfg.tcp_msl; /* MUST-13 */
+  tcb_maybe_release_buf(s, t);
+}
+
+/* A listener's child goes back to LISTEN (MUST-11): the child TCB is
+ * freed at the end of this input; the listener itself never left LISTEN. */
+static void back_to_listen(struct us_stack *s, struct us_tcb *t, const char *why) {
+  tcp_timers_clear(t);
+  tcb_hash_remove(s, t);
+  t->ack_now = false;
+  tcp_set_state(s, t, US_TCP_LISTEN, why);
+  t->dead = true;
+}
+
+/* The reply to a segment that has no place here (3.10.7.1 and the
+ * <SEQ=SEG.ACK><CTL=RST> cases): never to a RST. */
+static void reply_rst(struct us_stack *s, const struct seg_in *in) {
+  if (in->flags0 & US_TH_RST)
+    return;
+  if (in->flags0 & US_TH_ACK)
+    tcp_send_rst(s, in->dst, in->seg.dport, in->src, in->seg.sport, in->seg.ack, 0, false,
+                 in->now);
+  else
+    tcp_send_rst(s, in->dst, in->seg.dport, in->src, in->seg.sport, 0, in->seq0 + in->len0, true,
+                 in->now);
+}
+
+static void apply_verdict(struct us_stack *s, struct us_tcb *t, const struct seg_in *in,
+                          enum tcp_verdict v) {
+  switch (v) {
+  case TV_CONTINUE:
+  case TV_DROP:
+  case TV_REOPEN:
+    break;
+  case TV_DROP_ACK:
+    if (t && t->in_use && t->state != US_TCP_CLOSED && !(in->flags0 & US_TH_RST))
+      tcp_ack_needed(s, t);
+    break;
+  case TV_DROP_RST:
+    reply_rst(s, in);
+    break;
+  }
+}
+
+/* ---- 3.10.7.1 CLOSED -------------------------------------------------- */
+
+static void tcp_input_closed(struct us_stack *s, const struct seg_in *in) {
+  US_STAT_INC(s, tcp_no_socket);
+  /* "An incoming segment containing a RST is discarded. An incoming
+   * segment not containing a RST causes a RST to be sent": with ACK off,
+   * <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; with ACK on,
+   * <SEQ=SEG.ACK><CTL=RST>. reply_rst() does both. */
+  reply_rst(s, in);
+}
+
+/* ---- 3.10.7.2 LISTEN -------------------------------------------------- */
+
+static void tcp_input_listen(struct us_stack *s, struct us_tcb *l, const struct seg_in *in,
+                             bool iss_floor_set, uint32_t iss_floor) {
+  const struct us_tcp_seg *g = &in->seg;
+  /* First, check for a RST: ignore it. */
+  if (g->flags & US_TH_RST)
+    return;
+  /* Second, check for an ACK: <SEQ=SEG.ACK><CTL=RST>. */
+  if (g->flags & US_TH_ACK) {
+    reply_rst(s, in);
+    return;
+  }
+  /* Third, check for a SYN (the security check does not apply: no
+   * compartments here). Anything else is dropped (fourth). */
+  if (!(g->flags & US_TH_SYN)) {
+    US_STAT_INC(s, tcp_listen_drops);
+    return;
+  }
+  /* The SYN queue is bounded by the backlog; when full, the oldest
+   * half-open connection makes room (HOSTILE RES-1). */
+  if (l->synq_len >= l->backlog && l->synq_head) {
+    struct us_tcb *old = l->synq_head;
+    US_STAT_INC(s, tcp_synq_evicted);
+    US_STAT_INC(s, tcp_listen_drops);
+    tcb_unlink_listener(s, old);
+    tcb_release(s, old);
+  }
+  struct us_tcb *t = tcb_alloc(s);
+  if (!t) {
+    US_STAT_INC(s, tcp_listen_drops);
+    return;
+  }
+  if (!tcb_buf_get(s, t)) {
+    tcb_release(s, t);
+    US_STAT_INC(s, tcp_listen_drops);
+    return;
+  }
+  t->state = US_TCP_LISTEN; /* a copy of the listener, which moves on */
+  t->laddr = in->dst;
+  t->raddr = in->src;
+  t->lport = g->dport;
+  t->rport = g->sport;
+  t->bound = true;
+  t->passive = true;
+  t->nodelay = l->nodelay;
+  t->keepalive = l->keepalive;
+  t->keep_idle = l->keep_idle;
+  t->keep_intvl = l->keep_intvl;
+  t->keep_cnt = l->keep_cnt;
+  t->user_timeout = l->user_timeout;
+  t->listener = l;
+  t->in_synq = true;
+  tcb_q_push(&l->synq_head, &l->synq_tail, t);
+  l->synq_len++;
+
+  /* "Set RCV.NXT to SEG.SEQ+1, IRS is set to SEG.SEQ ... ISS should be
+   * selected". Data in the SYN is not acknowledged: the peer sends it again
+   * once the connection is established. */
+  t->irs = g->seq;
+  t->rcv_nxt = g->seq + 1;
+  t->rcv_adv = t->rcv_nxt;
+  t->rcv_up = t->rcv_nxt;
+  apply_syn_options(s, t, g, true);
+  t->iss = tcp_isn(s, t->laddr, t->lport, t->raddr, t->rport, in->now);
+  if (iss_floor_set && !us_seq_gt(t->iss, iss_floor))
+    t->iss = iss_floor; /* reopened TIME-WAIT: stay above the old space */
+  t->snd_una = t->snd_nxt = t->snd_max = t->iss;
+  t->snd_wnd = g->wnd; /* never scaled in a SYN (RFC 7323 2.2) */
+  t->max_snd_wnd = t->snd_wnd;
+  t->snd_wl1 = g->seq;
+  t->snd_wl2 = t->iss;
+  t->last_rx = in->now;
+  tcp_set_state(s, t, US_TCP_SYN_RECEIVED, "SYN on listener");
+  tcb_hash_insert(s, t);
+  /* <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, at the next flush. */
+  tcp_ack_needed(s, t);
+}
+
+/* ---- 3.10.7.3 SYN-SENT ------------------------------------------------ */
+
+static enum tcp_verdict tcp_input_syn_sent(struct us_stack *s, struct us_tcb *t,
+                                           struct seg_in *in) {
+  const struct us_tcp_seg *g = &in->seg;
+  bool ack_ok = false;
+  /* First, check the ACK bit: SEG.ACK =< ISS or SEG.ACK > SND.NXT is
+   * unacceptable: <SEQ=SEG.ACK><CTL=RST> unless the segment is a RST. */
+  if (g->flags & US_TH_ACK) {
+    if (!us_seq_gt(g->ack, t->iss) || us_seq_gt(g->ack, t->snd_max))
+      return (g->flags & US_TH_RST) ? TV_DROP : TV_DROP_RST;
+    ack_ok = us_seq_gt(g->ack, t->snd_una) && us_seq_le(g->ack, t->snd_max);
+  }
+  /* Second, the RST bit: only with an acceptable ACK (RFC 5961 3.2). */
+  if (g->flags & US_TH_RST) {
+    if (ack_ok)
+      tcp_drop(s, t, US_ERR_CONNREFUSED, "RST in SYN-SENT: connection refused");
+    return TV_DROP;
+  }
+  /* Third, security: nothing to check. Fourth, the SYN bit. */
+  if (!(g->flags & US_TH_SYN))
+    return TV_DROP; /* fifth: neither SYN nor RST */
+  t->irs = g->seq;
+  t->rcv_nxt = g->seq + 1;
+  t->rcv_up = t->rcv_nxt;
+  apply_syn_options(s, t, g, true);
+  t->rcv_adv = t->rcv_nxt + t->syn_wnd;
+  t->snd_wnd = g->wnd; /* unscaled in a SYN */
+  t->max_snd_wnd = t->snd_wnd;
+  t->snd_wl1 = g->seq;
+  t->snd_wl2 = g->ack;
+  t->last_rx = in->now;
+  if (ack_ok) {
+    /* Our SYN is acknowledged: ESTABLISHED, and <ACK=RCV.NXT>. Data or
+     * FIN in a SYN-ACK is not acknowledged; the peer sends it again. */
+    t->snd_una = g->ack;
+    t->syn_acked = true;
+    if (t->rtt_timing && !t->syn_rexmit)
+      tcp_rtt_sample(s, t, in->now - t->rtt_start);
+    t->rtt_timing = false;
+    t->nrexmit = 0;
+    t->backoff = 0;
+    t->timer[TT_RTO] = US_TIME_NEVER;
+    s->tcp->cc->init(t, &s->cfg);
+    tcp_set_state(s, t, US_TCP_ESTABLISHED, "SYN-ACK");
+    tcp_keepalive_arm(s, t, in->now);
+    tcp_ack_needed(s, t);
+    return TV_DROP;
+  }
+  /* Simultaneous open (MUST-10): <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. */
+  t->passive = false;
+  tcp_set_state(s, t, US_TCP_SYN_RECEIVED, "SYN in SYN-SENT (simultaneous open)");
+  tcp_ack_needed(s, t);
+  return TV_DROP;
+}
+
+/* ---- 3.10.7.4 other states, first step: sequence number --------------- */
+
+static enum tcp_verdict step1_check_seq(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
+  struct us_tcp_seg *g = &in->seg;
+  if (t->state == US_TCP_SYN_RECEIVED && (g->flags & US_TH_SYN) && g->seq == t->irs) {
+    /* The peer's SYN again, so its SYN is old: trim it ("only the new
+     * parts are processed"). Without ACK it is a retransmitted SYN: our
+     * answer is the SYN-ACK again (HOSTILE HS-1). With ACK it is the
+     * SYN-ACK of a simultaneous open (RFC 9293 figure 8, line 5). */
+    g->flags &= (uint8_t)~US_TH_SYN;
+    g->seq++;
+    if (!(g->flags & US_TH_ACK))
+      return TV_DROP_ACK;
+  }
+  uint32_t len = g->payload_len + ((g->flags & US_TH_SYN) ? 1u : 0u) +
+                 ((g->flags & US_TH_FIN) ? 1u : 0u);
+  uint32_t wnd = tcp_rcv_wnd(t);
+  uint32_t nxt = t->rcv_nxt;
+  bool ok;
+  bool zero_wnd_trim = false;
+  /* Table 6 of 3.10.7.4. */
+  if (len == 0)
+    ok = wnd == 0 ? g->seq == nxt : us_seq_in_window(g->seq, nxt, wnd);
+  else if (wnd == 0) {
+    /* "If the RCV.WND is zero, no segments will be acceptable, but special
+     * allowance should be made to accept valid ACKs, URGs, and RSTs"
+     * (MUST-66): a segment at RCV.NXT keeps its controls, loses its text. */
+    ok = g->seq == nxt;
+    zero_wnd_trim = ok;
+  } else
+    ok = us_seq_in_window(g->seq, nxt, wnd) || us_seq_in_window(g->seq + len - 1, nxt, wnd);
+  if (!ok) {
+    US_STAT_INC(s, tcp_seq_rejected);
+    if (g->flags & US_TH_RST)
+      return TV_DROP;
+    if ((g->flags & US_TH_SYN) && tcp_state_synchronized(t->state)) {
+      /* RFC 5961 4.2: a SYN, "irrespective of the sequence number",
+       * draws a (rate-limited) challenge ACK. */
+      US_STAT_INC(s, tcp_syn_challenge);
+      challenge_ack(s, t, in->now);
+      return TV_DROP;
+    }
+    return TV_DROP_ACK;
+  }
+  if (g->flags & US_TH_SYN)
+    return TV_CONTINUE; /* the fourth step drops it */
+  if (zero_wnd_trim && g->payload_len > 0) {
+    g->payload_len = 0;
+    g->flags &= (uint8_t)~US_TH_FIN; /* the FIN was behind the text */
+    tcp_ack_needed(s, t);
+  }
+  /* Trim the front: bytes below RCV.NXT are duplicates. */
+  if (us_seq_lt(g->seq, nxt)) {
+    uint32_t skip = nxt - g->seq;
+    if (skip >= g->payload_len) {
+      if ((g->flags & US_TH_FIN) && us_seq_lt(g->seq + g->payload_len, nxt))
+        g->flags &= (uint8_t)~US_TH_FIN; /* a FIN we already consumed */
+      g->payload += g->payload_len;
+      g->payload_len = 0;
+    } else {
+      g->payload += skip;
+      g->payload_len -= skip;
+    }
+    g->seq = nxt;
+    tcp_ack_needed(s, t); /* partly old: tell the peer where we are */
+  }
+  /* Trim the tail to the window. A FIN exactly at the edge needs no buffer
+   * space and is kept (HOSTILE CL-2: FIN on a zero window). */
+  uint32_t edge = nxt + wnd;
+  if (us_seq_gt(g->seq + g->payload_len, edge)) {
+    g->payload_len = edge - g->seq;
+    g->flags &= (uint8_t)~US_TH_FIN;
+    tcp_ack_needed(s, t);
+  }
+  return TV_CONTINUE;
+}
+
+/* Second step: the RST bit (RFC 5961 3.2). */
+static enum tcp_verdict step2_check_rst(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
+  if (!(in->seg.flags & US_TH_RST))
+    return TV_CONTINUE;
+  if (in->seq0 != t->rcv_nxt) {
+    /* In the window (step 1 dropped the rest) but not exact. */
+    challenge_ack(s, t, in->now);
+    return TV_DROP;
+  }
+  switch (t->state) {
+  case US_TCP_SYN_RECEIVED:
+    if (t->passive)
+      back_to_listen(s, t, "RST in SYN-RECEIVED (passive open, MUST-11)");
+    else
+      tcp_drop(s, t, US_ERR_CONNREFUSED, "RST in SYN-RECEIVED (active open)");
+    break;
+  case US_TCP_ESTABLISHED:
+  case US_TCP_CLOSE_WAIT:
+    US_STAT_INC(s, tcp_estab_resets);
+    tcp_drop(s, t, US_ERR_CONNRESET, "RST");
+    break;
+  case US_TCP_FIN_WAIT_1:
+  case US_TCP_FIN_WAIT_2:
+    tcp_drop(s, t, US_ERR_CONNRESET, "RST");
+    break;
+  case US_TCP_CLOSING:
+  case US_TCP_LAST_ACK:
+  case US_TCP_TIME_WAIT:
+    tcp_drop(s, t, 0, "RST while closing");
+    break;
+  default:
+    break;
+  }
+  return TV_DROP;
+}
+
+/* Third step: security and compartment. Nothing here uses them. */
+
+/* Fourth step: the SYN bit (RFC 5961 4). */
+static enum tcp_verdict step4_check_syn(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
+  if (!(in->seg.flags & US_TH_SYN))
+    return TV_CONTINUE;
+  if (t->state == US_TCP_SYN_RECEIVED && t->passive) {
+    /* "If the connection was initiated with a passive OPEN, then return
+     * this connection to the LISTEN state and return." */
+    back_to_listen(s, t, "SYN in SYN-RECEIVED (passive open)");
+    return TV_DROP;
+  }
+  US_STAT_INC(s, tcp_syn_challenge);
+  challenge_ack(s, t, in->now);
+  return TV_DROP;
+}
+
+/* New data acknowledged: SND.UNA < SEG.ACK =< SND.NXT. */
+static void ack_new(struct us_stack *s, struct us_tcb *t, uint32_t ack, us_time_t now) {
+  uint32_t acked = ack - t->snd_una;
+  if (!t->syn_acked) {
+    t->syn_acked = true; /* our SYN took one sequence number */
+    acked--;
+    s->tcp->cc->init(t, &s->cfg);
+  }
+  uint32_t data = min32(acked, t->snd.len);
+  if (data)
+    us_ring_discard(&t->snd, data);
+  acked -= data;
+  if (acked > 0 && t->fin_sent)
+    t->fin_acked = true;
+  t->snd_una = ack;
+  if (us_seq_lt(t->snd_nxt, t->snd_una))
+    t->snd_nxt = t->snd_una;
+  /* RFC 6298: sample only a range never retransmitted (Karn). */
+  if (t->rtt_timing && us_seq_gt(ack, t->rtt_seq)) {
+    tcp_rtt_sample(s, t, now - t->rtt_start);
+    t->rtt_timing = false;
+  }
+  t->backoff = 0;
+  t->nrexmit = 0;
+  if (tcp_state_synchronized(t->state) && s->tcp->cc->on_ack(t, data))
+    tcp_retransmit_first(s, t, now); /* NewReno partial ACK */
+  /* RFC 6298 5.2 and 5.3. */
+  if (t->snd_una == t->snd_max)
+    t->timer[TT_RTO] = US_TIME_NEVER;
+  else if (t->timer[TT_PERSIST] == US_TIME_NEVER)
+    t->timer[TT_RTO] = now + tcp_rto_current(s, t);
+  if (data)
+    tcb_mark(s, t); /* room in the send buffer: WRITABLE */
+}
+
+/* Fifth step: the ACK field. */
+static enum tcp_verdict step5_check_ack(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
+  const struct us_tcp_seg *g = &in->seg;
+  us_time_t now = in->now;
+  if (!(g->flags & US_TH_ACK))
+    return TV_DROP; /* "if the ACK bit is off, drop the segment" */
+  if (t->state == US_TCP_SYN_RECEIVED) {
+    if (!(us_seq_gt(g->ack, t->snd_una) && us_seq_le(g->ack, t->snd_max))) {
+      US_STAT_INC(s, tcp_bad_syn_rcvd_ack);
+      return TV_DROP_RST; /* <SEQ=SEG.ACK><CTL=RST> */
+    }
+    struct us_tcb *l = t->listener;
+    if (t->passive && l && l->acq_len >= l->backlog) {
+      /* Accept queue full: drop the ACK and stay in SYN-RECEIVED; the
+       * SYN-ACK retransmission tries again later (Linux does the same). */
+      US_STAT_INC(s, tcp_listen_overflows);
+      return TV_DROP;
+    }
+    tcp_set_state(s, t, US_TCP_ESTABLISHED, "ACK of SYN");
+    if (t->passive && l) {
+      tcb_q_remove(&l->synq_head, &l->synq_tail, t);
+      l->synq_len--;
+      t->in_synq = false;
+      tcb_q_push(&l->acq_head, &l->acq_tail, t);
+      l->acq_len++;
+      t->in_acceptq = true;
+      tcb_mark(s, l); /* ACCEPT */
+    }
+    t->snd_wnd = (uint32_t)g->wnd << t->snd_wscale;
+    t->max_snd_wnd = t->snd_wnd;
+    t->snd_wl1 = g->seq;
+    t->snd_wl2 = g->ack;
+    tcp_keepalive_arm(s, t, now);
+  }
+  /* RFC 5961 5.2: acceptable only in [SND.UNA - MAX.SND.WND, SND.NXT]. */
+  if (us_seq_gt(g->ack, t->snd_max)) {
+    US_STAT_INC(s, tcp_ack_unsent);
+    return TV_DROP_ACK;
+  }
+  if (us_seq_lt(g->ack, t->snd_una - t->max_snd_wnd)) {
+    US_STAT_INC(s, tcp_old_ack);
+    return TV_DROP_ACK;
+  }
+  uint32_t wnd = (uint32_t)g->wnd << t->snd_wscale;
+  if (us_seq_gt(g->ack, t->snd_una)) {
+    ack_new(s, t, g->ack, now);
+  } else if (g->ack == t->snd_una && t->snd_max != t->snd_una && g->payload_len == 0 &&
+             !(g->flags & (US_TH_SYN | US_TH_FIN)) && wnd == t->snd_wnd) {
+    /* RFC 5681 2: a duplicate ACK. */
+    US_STAT_INC(s, tcp_dup_acks);
+    if (s->tcp->cc->on_dupack(t)) {
+      s->tcp->cc->on_loss(t);
+      US_STAT_INC(s, tcp_fast_retrans);
+      tcp_retransmit_first(s, t, now);
+    }
+  } else if (g->payload_len == 0) {
+    US_STAT_INC(s, tcp_pure_acks);
+  }
+  /* Send window update: "If SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
+   * SND.WL2 =< SEG.ACK)". */
+  if (us_seq_lt(t->snd_wl1, g->seq) || (t->snd_wl1 == g->seq && us_seq_le(t->snd_wl2, g->ack))) {
+    t->snd_wnd = wnd;
+    t->snd_wl1 = g->seq;
+    t->snd_wl2 = g->ack;
+    if (wnd > t->max_snd_wnd)
+      t->max_snd_wnd = wnd;
+    if (wnd > 0 && t->timer[TT_PERSIST] != US_TIME_NEVER) {
+      t->timer[TT_PERSIST] = US_TIME_NEVER;
+      t->persist_backoff = 0;
+    }
+  }
+  switch (t->state) {
+  case US_TCP_FIN_WAIT_1:
+    if (t->fin_acked) {
+      tcp_set_state(s, t, US_TCP_FIN_WAIT_2, "ACK of FIN");
+      /* An orphan cannot be told about the peer's FIN: like Linux
+       * (tcp_fin_timeout), it gives FIN-WAIT-2 2*MSL at most. */
+      if (t->app_closed)
+        t->timer[TT_2MSL] = now + 2 * s->cfg.tcp_msl;
+    }
+    break;
+  case US_TCP_CLOSING:
+    if (t->fin_acked)
+      tcp_enter_time_wait(s, t, now);
+    break;
+  case US_TCP_LAST_ACK:
+    if (t->fin_acked) {
+      tcp_drop(s, t, 0, "ACK of FIN in LAST-ACK");
+      return TV_DROP;
+    }
+    break;
+  default:
+    break;
+  }
+  return TV_CONTINUE;
+}
+
+/* Sixth step: the URG bit. We keep RCV.UP = max(RCV.UP, SEG.UP) and
+ * deliver urgent data inline; the pointer is never used as an offset
+ * (HOSTILE URG-1). */
+static enum tcp_verdict step6_check_urg(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
+  (void)s;
+  const struct us_tcp_seg *g = &in->seg;
+  if ((g->flags & US_TH_URG) &&
+      (t->state == US_TCP_ESTABLISHED || t->state == US_TCP_FIN_WAIT_1 ||
+       t->state == US_TCP_FIN_WAIT_2)) {
+    uint32_t up = g->seq + g->urp;
+    if (us_seq_gt(up, t->rcv_up))
+      t->rcv_up = up;
+  }
+  return TV_CONTINUE;
+}
+
+/* Seventh step: the segment text. */
+static enum tcp_verdict step7_text(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
+  const struct us_tcp_seg *g = &in->seg;
+  if (g->payload_len == 0)
+    return TV_CONTINUE;
+  if (t->state != US_TCP_ESTABLISHED && t->state != US_TCP_FIN_WAIT_1 &&
+      t->state != US_TCP_FIN_WAIT_2)
+    return TV_CONTINUE; /* after the peer's FIN: "ignore the segment text" */
+  if (t->app_closed) {
+    /* Nobody will read this: reset rather than acknowledge what will never
+     * be delivered (Linux TCPAbortOnData, RFC 2525 2.17). */
+    US_STAT_INC(s, tcp_abort_on_data);
+    tcp_send_rst_tcb(s, t, in->now);
+    tcp_drop(s, t, US_ERR_CONNABORTED, "data after close");
+    return TV_DROP;
+  }
+  if (US_NEVER(t->buf < 0))
+    return TV_DROP;
+  if (g->seq == t->rcv_nxt) {
+    uint32_t n = us_ring_write(&t->rcv, g->payload, g->payload_len);
+    t->rcv_nxt += n;
+    t->bytes_in += n;
+    bool filled = false;
+    if (t->nooo > 0) {
+      tcp_reass_pull(s, t);
+      filled = true;
+    }
+    tcb_mark(s, t); /* READABLE */
+    /* 3.8.6.3 and RFC 5681 4.2: an ACK for at least every second
+     * full-sized segment, at once when a hole is being filled, otherwise
+     * within tcp_delack (MUST-40). */
+    if (n >= t->mss)
+      t->segs_unacked++;
+    if (filled || t->segs_unacked >= 2)
+      tcp_ack_needed(s, t);
+    else if (t->timer[TT_DELACK] == US_TIME_NEVER)
+      t->timer[TT_DELACK] = in->now + s->cfg.tcp_delack;
+  } else {
+    /* Beyond a hole: hold it, and send a duplicate ACK at once. */
+    tcp_reass_insert(s, t, g->seq, g->payload, g->payload_len);
+    tcp_ack_needed(s, t);
+  }
+  return TV_CONTINUE;
+}
+
+static void fin_arrived(struct us_stack *s, struct us_tcb *t, us_time_t now) {
+  t->rcv_nxt++;
+  t->fin_rcvd = true;
+  t->peer_fin_ooo = false;
+  tcp_ack_needed(s, t);
+  tcb_mark(s, t); /* READABLE: EOF */
+  switch (t->state) {
+  case US_TCP_SYN_RECEIVED:
+  case US_TCP_ESTABLISHED:
+    tcp_set_state(s, t, US_TCP_CLOSE_WAIT, "FIN");
+    break;
+  case US_TCP_FIN_WAIT_1:
+    if (t->fin_acked)
+      tcp_enter_time_wait(s, t, now);
+    else
+      tcp_set_state(s, t, US_TCP_CLOSING, "FIN (simultaneous close)");
+    break;
+  case US_TCP_FIN_WAIT_2:
+    tcp_enter_time_wait(s, t, now);
+    break;
+  default:
+    break;
+  }
+}
+
+/* Eighth step: the FIN bit. A FIN beyond a hole waits for the hole. */
+static enum tcp_verdict step8_check_fin(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
+  const struct us_tcp_seg *g = &in->seg;
+  if (t->fin_rcvd)
+    return TV_CONTINUE;
+  if (g->flags & US_TH_FIN) {
+    uint32_t fseq = g->seq + g->payload_len;
+    if (us_seq_gt(fseq, t->rcv_nxt) && (t->state == US_TCP_ESTABLISHED ||
+                                        t->state == US_TCP_FIN_WAIT_1 ||
+                                        t->state == US_TCP_FIN_WAIT_2)) {
+      t->peer_fin_ooo = true;
+      t->peer_fin_seq = fseq;
+    }
+  }
+  bool now_in_order = false;
+  if ((g->flags & US_TH_FIN) && g->seq + g->payload_len == t->rcv_nxt)
+    now_in_order = true;
+  if (t->peer_fin_ooo && t->peer_fin_seq == t->rcv_nxt)
+    now_in_order = true;
+  if (now_in_order)
+    fin_arrived(s, t, in->now);
+  return TV_CONTINUE;
+}
+
+static enum tcp_verdict tcp_input_other(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
+  enum tcp_verdict v;
+  if ((v = step1_check_seq(s, t, in)) != TV_CONTINUE)
+    return v;
+  if ((v = step2_check_rst(s, t, in)) != TV_CONTINUE)
+    return v;
+  if ((v = step4_check_syn(s, t, in)) != TV_CONTINUE)
+    return v;
+  if ((v = step5_check_ack(s, t, in)) != TV_CONTINUE)
+    return v;
+  if ((v = step6_check_urg(s, t, in)) != TV_CONTINUE)
+    return v;
+  if ((v = step7_text(s, t, in)) != TV_CONTINUE)
+    return v;
+  if (t->state == US_TCP_CLOSED)
+    return TV_DROP;
+  return step8_check_fin(s, t, in);
+}
+
+/* ---- TIME-WAIT ---------------------------------------------------------- */
+
+static enum tcp_verdict tcp_input_time_wait(struct us_stack *s, struct us_tcb *t,
+                                            struct seg_in *in) {
+  const struct us_tcp_seg *g = &in->seg;
+  if (g->flags & US_TH_RST) {
+    US_STAT_INC(s, tcp_time_wait_rst);
+    /* Our choice, cfg.tcp_time_wait_rst_closes (default false): RFC 1337
+     * section 3 ("TIME-WAIT assassination"): ignore RST in TIME-WAIT, so
+     * an old duplicate or forged RST cannot end the 2*MSL quarantine
+     * early. With the switch on, RFC 9293's second step applies (exact
+     * sequence number only). */
+    if (!s->cfg.tcp_time_wait_rst_closes)
+      return TV_DROP;
+    if (in->seq0 == t->rcv_nxt)
+      tcp_drop(s, t, 0, "RST in TIME-WAIT");
+    return TV_DROP;
+  }
+  if ((g->flags & US_TH_SYN) && !(g->flags & US_TH_ACK)) {
+    /* A new SYN above the old sequence space may reopen the pair, as Linux
+     * does (RFC 9293 3.6.1 allows it; RFC 6191 with timestamps). */
+    if (us_seq_gt(g->seq, t->rcv_nxt) && !us_sock_valid(t->h))
+      return TV_REOPEN;
+    return TV_DROP_ACK;
+  }
+  if ((g->flags & US_TH_FIN) && g->seq + g->payload_len + 1 == t->rcv_nxt) {
+    /* The peer's FIN again: our ACK was lost. ACK it and restart the
+     * 2*MSL timeout (RFC 9293 3.10.7.4, eighth step, TIME-WAIT). */
+    t->timer[TT_2MSL] = in->now + 2 * s->cfg.tcp_msl;
+    return TV_DROP_ACK;
+  }
+  if (in->len0 > 0 || in->seq0 != t->rcv_nxt)
+    return TV_DROP_ACK;
+  return TV_DROP;
+}
+
+/* ---- entry ---------------------------------------------------------------- */
+
+void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
+  US_STAT_INC(s, tcp_in_segs);
+  struct seg_in in;
+  enum us_tcp_parse_result pr = us_tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst,
+                                             &in.seg);
+  switch (pr) {
+  case US_TCP_PARSE_OK:
+    break;
+  case US_TCP_PARSE_BAD_CSUM:
+    US_STAT_INC(s, tcp_in_csum_errors);
+    US_STAT_INC(s, tcp_in_errs);
+    return;
+  case US_TCP_PARSE_BAD_OPTIONS:
+    /* MUST-7 suggests reset-and-log; we drop and count (no RST for what
+     * may be a forged segment). */
+    US_STAT_INC(s, tcp_bad_options);
+    US_STAT_INC(s, tcp_in_errs);
+    return;
+  default:
+    US_STAT_INC(s, tcp_bad_offset);
+    US_STAT_INC(s, tcp_in_errs);
+    return;
+  }
+  in.src = ip->src;
+  in.dst = ip->dst;
+  in.now = now;
+  in.seq0 = in.seg.seq;
+  in.flags0 = in.seg.flags;
+  in.len0 = in.seg.payload_len + ((in.seg.flags & US_TH_SYN) ? 1u : 0u) +
+            ((in.seg.flags & US_TH_FIN) ? 1u : 0u);
+
+  /* MUST-57/MUST-63: nothing to or from broadcast, multicast or martian
+   * addresses (this includes LAND: our own address as the source). */
+  if (!us_ip4_is_local(s, ip->dst) || us_ip4_is_broadcast(s, ip->dst) ||
+      us_ip4_is_multicast(ip->dst) || us_ip4_is_martian_src(s, ip->src) ||
+      in.seg.sport == 0 || in.seg.dport == 0) {
+    US_STAT_INC(s, tcp_bad_addr);
+    if (in.seg.flags & US_TH_SYN)
+      US_STAT_INC(s, tcp_martian_syn);
+    return;
+  }
+  /* SYN+FIN is never legitimate: drop it everywhere (as Linux and
+   * FreeBSD do). */
+  if ((in.seg.flags & (US_TH_SYN | US_TH_FIN)) == (US_TH_SYN | US_TH_FIN)) {
+    US_STAT_INC(s, tcp_bad_flags);
+    return;
+  }
+
+  struct us_tcb *t = tcb_lookup(s, ip->dst, in.seg.dport, ip->src, in.seg.sport);
+  if (!t) {
+    struct us_tcb *l = tcb_listener_lookup(s, ip->dst, in.seg.dport);
+    if (l)
+      tcp_input_listen(s, l, &in, false, 0);
+    else
+      tcp_input_closed(s, &in);
+    return;
+  }
+  enum tcp_verdict v;
+  switch (t->state) {
+  case US_TCP_SYN_SENT:
+    v = tcp_input_syn_sent(s, t, &in);
+    break;
+  case US_TCP_TIME_WAIT:
+    v = tcp_input_time_wait(s, t, &in);
+    break;
+  default:
+    v = tcp_input_other(s, t, &in);
+    break;
+  }
+  if (v == TV_REOPEN) {
+    uint32_t floor = t->snd_max + 65535u + 2u; /* as Linux: above the old ISS space */
+    US_STAT_INC(s, tcp_time_wait_recycled);
+    tcp_drop(s, t, 0, "TIME-WAIT reopened by a new SYN");
+    tcp_gc(s, t);
+    struct us_tcb *l = tcb_listener_lookup(s, ip->dst, in.seg.dport);
+    if (l)
+      tcp_input_listen(s, l, &in, true, floor);
+    else
+      tcp_input_closed(s, &in);
+    return;
+  }
+  if (t->in_use && t->state != US_TCP_CLOSED && v != TV_DROP_RST && !t->dead) {
+    /* Any acceptable segment shows the peer is alive (keep-alive idle). */
+    t->last_rx = now;
+    t->keep_sent = 0;
+    if (t->keepalive && t->timer[TT_KEEP] != US_TIME_NEVER)
+      t->timer[TT_KEEP] = now + t->keep_idle;
+  }
+  apply_verdict(s, t, &in, v);
+  if (t->in_use && !t->dead && t->state != US_TCP_CLOSED)
+    tcb_pending_add(s, t); /* ACKs may have opened room for new data */
+  tcp_gc(s, t);
+}
+
+/* ---- ICMP errors (RFC 5927, RFC 9293 3.9.2.2) ------------------------- */
+
+void tcp_icmp_error(struct us_stack *s, uint8_t type, uint8_t code, uint32_t info, uint32_t qsrc,
+                    uint32_t qdst, const uint8_t *quote, size_t quote_len, us_time_t now) {
+  (void)info;
+  (void)now;
+  if (quote_len < 8)
+    return;
+  uint16_t sport = us_get16(quote), dport = us_get16(quote + 2);
+  uint32_t seq = us_get32(quote + 4);
+  struct us_tcb *t = tcb_lookup(s, qsrc, sport, qdst, dport);
+  if (!t || t->state == US_TCP_LISTEN || t->state == US_TCP_TIME_WAIT) {
+    US_STAT_INC(s, tcp_icmp_ignored);
+    return;
+  }
+  /* RFC 5927 4.1: the quoted sequence number must be one we sent and have
+   * not seen acknowledged, else the error is stale or forged. */
+  if (!(us_seq_ge(seq, t->snd_una) && us_seq_lt(seq, t->snd_max))) {
+    US_STAT_INC(s, tcp_icmp_ignored);
+    return;
+  }
+  /* MUST-54..56 and RFC 5461: treat every ICMP error as soft. The
+   * connection goes on; if it later times out, the timeout is reported. */
+  US_STAT_INC(s, tcp_icmp_soft);
+  US_LOGD(s, "tcp: ICMP type %u code %u for port %u: soft error", type, code, sport);
+}

@@ -1,0 +1,276 @@
+/*
+ * tcp_int.h - state shared by the files of stack/tcp. Nothing outside
+ * stack/tcp includes this (the rest of the stack sees tcp.h and the public
+ * us_socket.h).
+ *
+ * The TCB keeps RFC 9293 vocabulary (section 3.3.1): snd_una, snd_nxt,
+ * snd_wnd, snd_wl1, snd_wl2, iss, rcv_nxt, rcv_wnd (here derived from
+ * rcv_adv), irs. Two additions:
+ *  - snd_max, the highest sequence number ever sent. After a retransmission
+ *    timeout snd_nxt goes back to snd_una (go-back-N) while snd_max keeps
+ *    the right edge of what the peer may legitimately acknowledge.
+ *  - rcv_adv, the right edge of the window we advertised. RCV.WND is
+ *    rcv_adv - rcv_nxt; the edge never moves left (RFC 9293 3.8.6).
+ *
+ * Invariants:
+ *  - snd_una <= snd_nxt <= snd_max (modulo 2^32).
+ *  - The send ring holds exactly the data bytes from snd_base() up: sent
+ *    but unacknowledged, then not yet sent. SYN and FIN take sequence
+ *    numbers but no ring bytes.
+ *  - The receive ring holds the in-order bytes the application has not read;
+ *    out-of-order bytes sit in the ring's free space at their offset from
+ *    rcv_nxt, recorded by tcb->ooo[] (tcp_reass.c).
+ *  - rcv_adv <= rcv_nxt + free space of the receive ring, so whatever the
+ *    peer may send fits.
+ *  - A TCB lives while it has an application handle or its state is not
+ *    CLOSED; tcp_gc() frees it at the end of each input, timer run or API
+ *    call, never in the middle of one.
+ */
+#ifndef USTACK_TCP_TCP_INT_H
+#define USTACK_TCP_TCP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/ring.h"
+#include "core/stack.h"
+#include "ustack/us_socket.h"
+#include "wire/seq.h"
+#include "wire/tcp.h"
+
+struct us_ip4_hdr;
+
+/* Timers: absolute deadlines, US_TIME_NEVER when off (STYLE P3). */
+enum tcp_timer {
+  TT_RTO,     /* retransmission: SYN, SYN-ACK, data, FIN (RFC 6298) */
+  TT_PERSIST, /* zero-window probe, and the sender-SWS override (3.8.6.2.1) */
+  TT_DELACK,  /* delayed ACK (3.8.6.3, MUST-40) */
+  TT_KEEP,    /* keep-alive (3.8.4) */
+  TT_2MSL,    /* TIME-WAIT (MUST-13); orphaned FIN-WAIT-2 */
+  TT_N
+};
+
+/* Out-of-order intervals per connection: bounds the per-segment work of an
+ * out-of-order flood (HOSTILE RES-2) besides the byte caps. */
+#define TCP_OOO_MAX 16
+
+struct tcp_ooo {
+  uint32_t start, end; /* [start, end) sequence numbers */
+};
+
+struct us_tcb {
+  /* Links. */
+  struct us_tcb *hnext;          /* hash chain, listener list, free list */
+  struct us_tcb *anext, *aprev;  /* all TCBs in use */
+  struct us_tcb *pnext, *pprev;  /* pending output (flushed by poll) */
+  struct us_tcb *qnext, *qprev;  /* listener's SYN queue or accept queue */
+  struct us_tcb *listener;       /* while on one of its queues */
+  uint32_t idx;
+
+  enum us_tcp_state state;
+  us_sock_t h;                   /* application handle, or invalid */
+  int err;                       /* sticky error (0 or us_err) */
+
+  bool in_use, in_hash, on_pending, in_acceptq, in_synq, is_listener;
+  bool passive;      /* SYN-RECEIVED came from LISTEN (MUST-11) */
+  bool dead;         /* a passive child that went back to LISTEN: free it */
+  bool app_closed;   /* us_tcp_close() was called: nobody reads any more */
+  bool syn_acked;    /* our SYN is acknowledged */
+  bool syn_rexmit;   /* our SYN was retransmitted (RFC 5681 3.1: IW = 1) */
+  bool fin_queued;   /* shutdown/close: FIN after the queued data */
+  bool fin_sent, fin_acked;
+  bool fin_rcvd;     /* the peer's FIN is consumed: EOF after the ring */
+  bool peer_fin_ooo; /* the peer's FIN arrived beyond a hole */
+  bool ack_now;      /* send an ACK at the next flush */
+  bool was_connected;
+  bool nodelay, keepalive;
+  bool ws_ok;        /* window scaling agreed (RFC 7323 2.2) */
+  bool bound;        /* lport chosen by bind/connect/listen */
+
+  /* Addresses (host order). */
+  us_ip4_t laddr, raddr;
+  uint16_t lport, rport;
+
+  /* Send sequence space (RFC 9293 3.3.1). */
+  uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, snd_up;
+  uint32_t max_snd_wnd;
+  uint32_t snd_fin_seq;  /* valid when fin_queued */
+  uint8_t snd_wscale, rcv_wscale;
+  uint16_t mss;          /* effective send MSS (MUST-16) */
+  uint16_t rcv_mss;      /* what we advertised */
+
+  /* Receive sequence space. */
+  uint32_t irs, rcv_nxt, rcv_adv, rcv_up;
+  uint32_t syn_wnd;      /* window we put in our SYN (unscaled) */
+  uint32_t peer_fin_seq; /* when peer_fin_ooo */
+  uint32_t segs_unacked; /* full-sized segments since our last ACK */
+
+  /* Buffers (a unit from the buffer pool; -1 when none). */
+  int32_t buf;
+  struct us_ring snd, rcv;
+  struct tcp_ooo ooo[TCP_OOO_MAX];
+  uint8_t nooo;
+  uint32_t ooo_bytes;
+
+  /* RTT (RFC 6298), in microseconds. srtt == 0 until the first sample. */
+  us_time_t srtt, rttvar, rto;
+  uint32_t backoff;
+  bool rtt_timing;
+  uint32_t rtt_seq;
+  us_time_t rtt_start;
+  uint32_t nrexmit;          /* consecutive timeouts of the same data (R1/R2) */
+  us_time_t first_rexmit_at; /* for US_TCP_USER_TIMEOUT */
+  uint32_t retransmits;      /* total, for ustack-ss */
+
+  /* Congestion control state (cc.h); the algorithm owns these fields. */
+  uint32_t cwnd, ssthresh, bytes_acked, dupacks, recover;
+  bool in_recovery;
+
+  /* Timers. */
+  us_time_t timer[TT_N];
+  uint32_t persist_backoff;
+
+  /* Keep-alive (MUST-24..29). */
+  us_time_t keep_idle, keep_intvl, user_timeout;
+  uint32_t keep_cnt, keep_sent;
+  us_time_t last_rx;
+
+  /* RFC 5961 challenge-ACK budget, per connection (CVE-2016-5696). */
+  us_time_t chal_start;
+  uint32_t chal_count;
+
+  /* Listener. */
+  uint32_t backlog, synq_len, acq_len;
+  struct us_tcb *synq_head, *synq_tail, *acq_head, *acq_tail;
+
+  uint64_t bytes_in, bytes_out;
+};
+
+struct tcp_cc_ops;
+
+struct us_tcp_layer {
+  struct us_tcb *tcbs;
+  uint32_t ntcb, nused;
+  struct us_tcb *free_list;
+  struct us_tcb *active;    /* every TCB in use */
+  struct us_tcb *pending;   /* TCBs with output to flush */
+  struct us_tcb *listeners; /* via hnext */
+  struct us_tcb **hash;
+  uint32_t hmask;
+  uint32_t hsalt1, hsalt2;
+
+  /* Buffer units: sndbuf + rcvbuf bytes each, taken at SYN-SENT or
+   * SYN-RECEIVED and returned when the connection no longer needs them. */
+  uint8_t *bufmem;
+  size_t unit;
+  int32_t *buf_free;
+  uint32_t nbuf, nbuf_free;
+
+  uint8_t isn_key[16];  /* RFC 6528 secret */
+  uint8_t port_key[16]; /* RFC 6056 secret */
+  uint32_t port_next;   /* RFC 6056 algorithm 3 counter */
+  bool iss_forced;
+  uint32_t iss_value;
+
+  uint32_t ooo_total;
+  const struct tcp_cc_ops *cc;
+  uint64_t edges[US_TCP_NSTATES][US_TCP_NSTATES];
+};
+
+/* ---- tcp_state.c ---- */
+void tcp_set_state(struct us_stack *s, struct us_tcb *t, enum us_tcp_state st, const char *why);
+bool tcp_state_synchronized(enum us_tcp_state st);
+
+/* ---- tcb.c ---- */
+int tcb_pool_init(struct us_stack *s);
+void tcb_pool_fini(struct us_stack *s);
+struct us_tcb *tcb_alloc(struct us_stack *s);
+void tcb_release(struct us_stack *s, struct us_tcb *t);
+void tcp_gc(struct us_stack *s, struct us_tcb *t);
+void tcb_hash_insert(struct us_stack *s, struct us_tcb *t);
+void tcb_hash_remove(struct us_stack *s, struct us_tcb *t);
+struct us_tcb *tcb_lookup(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                          uint16_t rport);
+struct us_tcb *tcb_listener_lookup(struct us_stack *s, us_ip4_t laddr, uint16_t lport);
+void tcb_listener_add(struct us_stack *s, struct us_tcb *t);
+void tcb_listener_remove(struct us_stack *s, struct us_tcb *t);
+bool tcb_port_used(struct us_stack *s, uint16_t port, bool any_use);
+bool tcb_buf_get(struct us_stack *s, struct us_tcb *t);
+void tcb_buf_put(struct us_stack *s, struct us_tcb *t);
+void tcb_maybe_release_buf(struct us_stack *s, struct us_tcb *t);
+void tcb_pending_add(struct us_stack *s, struct us_tcb *t);
+void tcb_pending_remove(struct us_stack *s, struct us_tcb *t);
+void tcb_q_push(struct us_tcb **head, struct us_tcb **tail, struct us_tcb *t);
+void tcb_q_remove(struct us_tcb **head, struct us_tcb **tail, struct us_tcb *t);
+void tcb_unlink_listener(struct us_stack *s, struct us_tcb *t);
+void tcb_mark(struct us_stack *s, struct us_tcb *t);
+static inline uint32_t tcb_snd_base(const struct us_tcb *t) {
+  return t->syn_acked ? t->snd_una : t->iss + 1;
+}
+
+/* ---- tcp_input.c ---- */
+void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now);
+void tcp_icmp_error(struct us_stack *s, uint8_t type, uint8_t code, uint32_t info, uint32_t qsrc,
+                    uint32_t qdst, const uint8_t *quote, size_t quote_len, us_time_t now);
+void tcp_enter_time_wait(struct us_stack *s, struct us_tcb *t, us_time_t now);
+/* End the connection: flush queues, set the sticky error, go to CLOSED. */
+void tcp_drop(struct us_stack *s, struct us_tcb *t, int err, const char *why);
+
+/* ---- tcp_output.c ---- */
+void tcp_output(struct us_stack *s, struct us_tcb *t, us_time_t now);
+void tcp_flush_pending(struct us_stack *s, us_time_t now);
+int tcp_send_syn(struct us_stack *s, struct us_tcb *t, us_time_t now);
+void tcp_send_rst_tcb(struct us_stack *s, struct us_tcb *t, us_time_t now);
+void tcp_send_rst(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                  uint16_t rport, uint32_t seq, uint32_t ack, bool with_ack, us_time_t now);
+void tcp_send_ack(struct us_stack *s, struct us_tcb *t, us_time_t now);
+void tcp_send_keepalive(struct us_stack *s, struct us_tcb *t, us_time_t now);
+void tcp_retransmit_first(struct us_stack *s, struct us_tcb *t, us_time_t now);
+void tcp_persist_probe(struct us_stack *s, struct us_tcb *t, us_time_t now);
+uint32_t tcp_rcv_wnd(const struct us_tcb *t);
+bool tcp_window_update_due(const struct us_tcb *t);
+void tcp_ack_needed(struct us_stack *s, struct us_tcb *t);
+
+/* ---- tcp_timer.c ---- */
+us_time_t tcp_poll(struct us_stack *s, us_time_t now);
+us_time_t tcb_next_deadline(const struct us_tcb *t, const char **name);
+void tcp_timers_clear(struct us_tcb *t);
+void tcp_keepalive_arm(struct us_stack *s, struct us_tcb *t, us_time_t now);
+
+/* ---- tcp_rtt.c (RFC 6298) ---- */
+void tcp_rtt_init(struct us_stack *s, struct us_tcb *t);
+void tcp_rtt_sample(struct us_stack *s, struct us_tcb *t, us_time_t r);
+us_time_t tcp_rto_current(const struct us_stack *s, const struct us_tcb *t);
+void tcp_rto_backoff(struct us_tcb *t);
+
+/* ---- tcp_reass.c ---- */
+/* Store an out-of-order segment; returns false if a cap refused it. */
+bool tcp_reass_insert(struct us_stack *s, struct us_tcb *t, uint32_t seq, const uint8_t *data,
+                      uint32_t len);
+/* After rcv_nxt advanced: commit the intervals now in order; returns bytes. */
+uint32_t tcp_reass_pull(struct us_stack *s, struct us_tcb *t);
+void tcp_reass_clear(struct us_stack *s, struct us_tcb *t);
+
+/* ---- tcp_isn.c ---- */
+void tcp_isn_init(struct us_stack *s);
+uint32_t tcp_isn(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                 uint16_t rport, us_time_t now);
+int tcp_pick_ephemeral(struct us_stack *s, us_ip4_t raddr, uint16_t rport, uint16_t *port);
+int tcp_pick_bind_port(struct us_stack *s, uint16_t *port);
+
+/* ---- tcp_api.c ---- */
+uint32_t tcp_events(struct us_stack *s, void *obj);
+int tcp_error(struct us_stack *s, void *obj);
+
+/* Ring helpers: like us_ring_discard, but never re-bases the ring, since
+ * out-of-order bytes sit past the data at fixed positions. */
+static inline void tcp_ring_consume(struct us_ring *r, uint32_t n) {
+  uint32_t h = r->head + n;
+  r->head = h >= r->cap ? h - r->cap : h;
+  r->len -= n;
+}
+
+#define TCP_MSS_DEFAULT 536 /* RFC 9293 3.7.1, MUST-15 */
+#define TCP_MSS_FLOOR 64    /* HOSTILE OPT-3; Linux uses 48 */
+
+#endif

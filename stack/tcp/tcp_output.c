@@ -1,0 +1,376 @@
+/*
+ * tcp_output.c - everything TCP sends.
+ *
+ * Segments are built in one place, emit(): a packet from the pool, the
+ * payload copied once from the send ring into it, the header written in
+ * front by us_tcp_build() (the only code that writes TCP headers), and the
+ * packet handed to us_ip4_output(), which consumes it.
+ *
+ * tcp_output() decides what a connection may send now: SYN-ACK while our
+ * SYN is unacknowledged; otherwise new data (or a go-back-N resend after a
+ * timeout) within min(SND.WND, cwnd), with sender silly-window avoidance
+ * and Nagle (RFC 9293 3.7.4 and 3.8.6.2.1), the FIN after the last byte,
+ * and a pure ACK if one is owed and nothing else carried it.
+ *
+ * ACK coalescing (MUST-58, MUST-59; DESIGN 8): input never sends an ACK
+ * itself. It sets ack_now (or arms the delayed-ACK timer) and puts the TCB
+ * on the pending list; us_stack_poll() flushes the list once per batch, so
+ * a burst of in-order segments is answered by one ACK, and a window update
+ * rides on it.
+ *
+ * The receive window (RFC 9293 3.8.6.2.2, receiver SWS avoidance): the
+ * right edge we advertise (rcv_adv) moves right only when it can move by at
+ * least min(RCV.BUFF/2, MSS), and never moves left.
+ */
+#include "cc.h"
+#include "core/log.h"
+#include "core/pkt.h"
+#include "core/stats.h"
+#include "ip/ip.h"
+#include "tcp_int.h"
+
+static uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+uint32_t tcp_rcv_wnd(const struct us_tcb *t) {
+  return us_seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+}
+
+static uint32_t sws_threshold(const struct us_tcb *t) {
+  return min32(t->rcv.cap / 2, t->rcv_mss ? t->rcv_mss : TCP_MSS_DEFAULT);
+}
+
+/* The window field for a non-SYN segment; advances rcv_adv. */
+static uint16_t window_field(struct us_tcb *t) {
+  if (t->buf < 0)
+    return 0;
+  uint32_t free = us_ring_free(&t->rcv);
+  uint32_t cur = tcp_rcv_wnd(t);
+  uint32_t w = cur;
+  if (free > cur && free - cur >= sws_threshold(t))
+    w = free;
+  uint32_t max = (uint32_t)0xffff << t->rcv_wscale;
+  if (w > max)
+    w = max;
+  uint32_t field = w >> t->rcv_wscale;
+  uint32_t edge = t->rcv_nxt + (field << t->rcv_wscale);
+  if (us_seq_gt(edge, t->rcv_adv))
+    t->rcv_adv = edge;
+  return (uint16_t)field;
+}
+
+/* True when the application made enough room that the peer, whose window
+ * was more than half closed, should hear about it now. */
+bool tcp_window_update_due(const struct us_tcb *t) {
+  if (t->buf < 0 || !tcp_state_synchronized(t->state) || t->fin_rcvd)
+    return false;
+  uint32_t free = us_ring_free(&t->rcv);
+  uint32_t cur = tcp_rcv_wnd(t);
+  return free > cur && free - cur >= sws_threshold(t) && cur < t->rcv.cap / 2;
+}
+
+void tcp_ack_needed(struct us_stack *s, struct us_tcb *t) {
+  t->ack_now = true;
+  tcb_pending_add(s, t);
+}
+
+/* Build and send one segment: `len` bytes of the send ring from `off`.
+ * Returns 0 or a us_err (no packet buffer: the caller's timer retries). */
+static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flags, uint32_t off,
+                uint32_t len, us_time_t now) {
+  struct us_tcp_seg h = {0};
+  h.sport = t->lport;
+  h.dport = t->rport;
+  h.seq = seq;
+  h.flags = flags;
+  if (flags & US_TH_ACK)
+    h.ack = t->rcv_nxt;
+  if (flags & US_TH_SYN) {
+    /* MUST-14/MUST-65: MSS only in SYNs. RFC 7323 2.2: the window of a
+     * SYN is never scaled; WS is offered in our SYN, and in a SYN-ACK
+     * only if the peer offered it. */
+    h.has_mss = true;
+    h.mss = t->rcv_mss;
+    if (!(flags & US_TH_ACK) || t->ws_ok) {
+      h.has_ws = true;
+      h.ws = t->rcv_wscale;
+    }
+    uint32_t w = t->buf >= 0 ? min32(us_ring_free(&t->rcv), 0xffff) : 0;
+    t->syn_wnd = w;
+    h.wnd = (uint16_t)w;
+    if ((flags & US_TH_ACK) && us_seq_gt(t->rcv_nxt + w, t->rcv_adv))
+      t->rcv_adv = t->rcv_nxt + w;
+  } else if (!(flags & US_TH_RST)) {
+    h.wnd = window_field(t);
+  }
+  size_t hl = us_tcp_hdr_len(&h);
+  struct us_pkt *p = us_pkt_alloc(s, hl + len);
+  if (!p)
+    return US_ERR_NOMEM;
+  uint8_t *d = us_pkt_put(p, hl + len);
+  if (!d) {
+    us_pkt_free(s, p);
+    return US_ERR_NOMEM;
+  }
+  if (len)
+    us_ring_peek(&t->snd, off, d + hl, len);
+  us_tcp_build(&h, d, hl, len, t->laddr, t->raddr);
+  if (flags & US_TH_ACK) {
+    t->ack_now = false;
+    t->timer[TT_DELACK] = US_TIME_NEVER;
+    t->segs_unacked = 0;
+  }
+  US_STAT_INC(s, tcp_out_segs);
+  if (flags & US_TH_RST)
+    US_STAT_INC(s, tcp_out_rsts);
+  /* DF off: we do no path-MTU discovery (ICMP errors are soft errors
+   * only), so let routers fragment rather than black-hole. */
+  us_ip4_output(s, p, t->raddr, US_IPPROTO_TCP, false, now);
+  return 0;
+}
+
+int tcp_send_syn(struct us_stack *s, struct us_tcb *t, us_time_t now) {
+  uint8_t fl = US_TH_SYN;
+  if (t->state != US_TCP_SYN_SENT)
+    fl |= US_TH_ACK;
+  int rc = emit(s, t, t->iss, fl, 0, 0, now);
+  /* Time the first SYN only (Karn). */
+  t->rtt_timing = t->snd_max == t->iss && rc == 0;
+  t->rtt_seq = t->iss;
+  t->rtt_start = now;
+  if (t->snd_nxt == t->iss) {
+    t->snd_nxt = t->iss + 1;
+    t->snd_max = t->iss + 1;
+  }
+  if (t->timer[TT_RTO] == US_TIME_NEVER)
+    t->timer[TT_RTO] = now + tcp_rto_current(s, t);
+  return rc;
+}
+
+void tcp_send_ack(struct us_stack *s, struct us_tcb *t, us_time_t now) {
+  emit(s, t, t->snd_nxt, US_TH_ACK, 0, 0, now);
+}
+
+/* RFC 9293 3.8.4: a keep-alive probe is an ACK with SEG.SEQ = SND.NXT-1,
+ * which the peer must answer with an ACK. */
+void tcp_send_keepalive(struct us_stack *s, struct us_tcb *t, us_time_t now) {
+  emit(s, t, t->snd_nxt - 1, US_TH_ACK, 0, 0, now);
+  US_STAT_INC(s, tcp_keepalive_probes);
+}
+
+void tcp_send_rst_tcb(struct us_stack *s, struct us_tcb *t, us_time_t now) {
+  emit(s, t, t->snd_nxt, US_TH_RST | US_TH_ACK, 0, 0, now);
+}
+
+void tcp_send_rst(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                  uint16_t rport, uint32_t seq, uint32_t ack, bool with_ack, us_time_t now) {
+  struct us_tcp_seg h = {0};
+  h.sport = lport;
+  h.dport = rport;
+  h.seq = seq;
+  h.ack = with_ack ? ack : 0;
+  h.flags = US_TH_RST | (with_ack ? US_TH_ACK : 0);
+  size_t hl = us_tcp_hdr_len(&h);
+  struct us_pkt *p = us_pkt_alloc(s, hl);
+  if (!p)
+    return;
+  uint8_t *d = us_pkt_put(p, hl);
+  if (!d) {
+    us_pkt_free(s, p);
+    return;
+  }
+  us_tcp_build(&h, d, hl, 0, laddr, raddr);
+  US_STAT_INC(s, tcp_out_segs);
+  US_STAT_INC(s, tcp_out_rsts);
+  us_ip4_output(s, p, raddr, US_IPPROTO_TCP, false, now);
+}
+
+/* Bookkeeping shared by every data/FIN segment we send. */
+static void sent_range(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint32_t len, bool fin,
+                       us_time_t now) {
+  bool rexmit = us_seq_lt(seq, t->snd_max);
+  if (rexmit) {
+    /* Karn (RFC 6298 3): no sample from a retransmitted range. */
+    t->rtt_timing = false;
+    t->retransmits++;
+    US_STAT_INC(s, tcp_retrans_segs);
+  } else if (!t->rtt_timing && (len > 0 || fin)) {
+    t->rtt_timing = true;
+    t->rtt_seq = seq;
+    t->rtt_start = now;
+  }
+  if (!rexmit)
+    t->bytes_out += len;
+  if (fin)
+    t->fin_sent = true;
+  uint32_t end = seq + len + (fin ? 1 : 0);
+  if (us_seq_gt(end, t->snd_max))
+    t->snd_max = end;
+}
+
+static us_time_t persist_interval(const struct us_stack *s, const struct us_tcb *t) {
+  us_time_t iv = t->rto;
+  for (uint32_t i = 0; i < t->persist_backoff && iv < s->cfg.tcp_rto_max; i++)
+    iv *= 2;
+  if (iv > s->cfg.tcp_rto_max)
+    iv = s->cfg.tcp_rto_max;
+  if (iv < s->cfg.tcp_rto_min)
+    iv = s->cfg.tcp_rto_min;
+  return iv;
+}
+
+static void arm_send_timers(struct us_stack *s, struct us_tcb *t, us_time_t now) {
+  if (t->snd_nxt != t->snd_una) {
+    if (t->timer[TT_RTO] == US_TIME_NEVER && t->timer[TT_PERSIST] == US_TIME_NEVER)
+      t->timer[TT_RTO] = now + tcp_rto_current(s, t); /* RFC 6298 5.1 */
+  } else {
+    uint32_t off = t->snd_nxt - t->snd_una;
+    bool unsent = off < t->snd.len;
+    if (unsent && t->timer[TT_PERSIST] == US_TIME_NEVER)
+      t->timer[TT_PERSIST] = now + persist_interval(s, t);
+  }
+}
+
+void tcp_output(struct us_stack *s, struct us_tcb *t, us_time_t now) {
+  switch (t->state) {
+  case US_TCP_CLOSED:
+  case US_TCP_LISTEN:
+  case US_TCP_SYN_SENT: /* the SYN goes out from connect() and the RTO */
+    t->ack_now = false;
+    return;
+  case US_TCP_TIME_WAIT:
+    if (t->ack_now)
+      tcp_send_ack(s, t, now);
+    return;
+  default:
+    break;
+  }
+  if (!t->syn_acked) {
+    /* SYN-RECEIVED: every ACK we owe is a (re)sent SYN-ACK. */
+    if (t->ack_now)
+      tcp_send_syn(s, t, now);
+    t->ack_now = false;
+    return;
+  }
+  if (t->buf < 0) {
+    if (t->ack_now)
+      tcp_send_ack(s, t, now);
+    return;
+  }
+  bool sent = false;
+  for (;;) {
+    uint32_t off = t->snd_nxt - t->snd_una;
+    uint32_t qlen = t->snd.len;
+    uint32_t avail = off < qlen ? qlen - off : 0;
+    bool fin_pending = t->fin_queued && us_seq_le(t->snd_nxt, t->snd_fin_seq);
+    uint32_t inflight = t->snd_nxt - t->snd_una;
+    uint32_t wnd = min32(t->snd_wnd, t->cwnd);
+    uint32_t usable = wnd > inflight ? wnd - inflight : 0;
+    uint32_t len = min32(min32(avail, usable), t->mss);
+    bool fin = fin_pending && len == avail;
+    if (len == 0 && !fin)
+      break;
+    if (len > 0 && len < t->mss && !fin) {
+      /* RFC 9293 3.8.6.2.1 (sender SWS) with Nagle (3.7.4): a short
+       * segment only if it empties the queue and nothing is in flight (or
+       * Nagle is off), or it is at least half the largest window seen. */
+      bool all = len == avail;
+      bool ok = (all && (t->nodelay || inflight == 0)) ||
+                (t->max_snd_wnd > 0 && len >= t->max_snd_wnd / 2);
+      if (!ok)
+        break;
+    }
+    uint8_t fl = US_TH_ACK;
+    if (len > 0 && off + len == qlen)
+      fl |= US_TH_PSH; /* MUST-61: PSH on the last queued segment */
+    if (fin)
+      fl |= US_TH_FIN;
+    if (emit(s, t, t->snd_nxt, fl, off, len, now) != 0)
+      break;
+    sent_range(s, t, t->snd_nxt, len, fin, now);
+    t->snd_nxt += len + (fin ? 1 : 0);
+    sent = true;
+    if (fin)
+      break;
+  }
+  if (!sent && t->ack_now)
+    tcp_send_ack(s, t, now);
+  arm_send_timers(s, t, now);
+}
+
+/* Retransmit the first unacknowledged segment (fast retransmit, NewReno
+ * partial ACK). snd_nxt is left alone. */
+void tcp_retransmit_first(struct us_stack *s, struct us_tcb *t, us_time_t now) {
+  if (!t->syn_acked) {
+    tcp_send_syn(s, t, now);
+    return;
+  }
+  if (t->buf < 0)
+    return;
+  uint32_t qlen = t->snd.len;
+  uint32_t len = min32(qlen, t->mss);
+  bool fin = t->fin_sent && len == qlen && us_seq_le(t->snd_una, t->snd_fin_seq);
+  if (len == 0 && !fin)
+    return;
+  uint8_t fl = US_TH_ACK | (fin ? US_TH_FIN : 0) | (len > 0 && len == qlen ? US_TH_PSH : 0);
+  if (emit(s, t, t->snd_una, fl, 0, len, now) == 0)
+    sent_range(s, t, t->snd_una, len, fin, now);
+}
+
+/* The persist timer fired (RFC 9293 3.8.6.1, MUST-36): with a zero window
+ * send one byte of new data (or resend the byte already probing); with a
+ * small window that SWS avoidance refused, send what fits (the "override
+ * timeout" of 3.8.6.2.1). */
+void tcp_persist_probe(struct us_stack *s, struct us_tcb *t, us_time_t now) {
+  t->timer[TT_PERSIST] = US_TIME_NEVER;
+  if (t->buf < 0 || !t->syn_acked)
+    return;
+  uint32_t off = t->snd_nxt - t->snd_una;
+  uint32_t qlen = t->snd.len;
+  if (t->snd_wnd == 0) {
+    if (off > 0) {
+      /* Our probe byte (or data the shrunken window cut off) is still
+       * unacknowledged: resend the first byte. */
+      if (qlen > 0 && emit(s, t, t->snd_una, US_TH_ACK, 0, 1, now) == 0)
+        sent_range(s, t, t->snd_una, 1, false, now);
+    } else if (off < qlen) {
+      if (emit(s, t, t->snd_nxt, US_TH_ACK, off, 1, now) == 0) {
+        sent_range(s, t, t->snd_nxt, 1, false, now);
+        t->snd_nxt += 1;
+      }
+    } else if (t->fin_queued && !t->fin_sent) {
+      tcp_output(s, t, now);
+      return;
+    } else {
+      return;
+    }
+    US_STAT_INC(s, tcp_zero_window_probes);
+    t->timer[TT_RTO] = US_TIME_NEVER;
+    if (t->persist_backoff < 30)
+      t->persist_backoff++;
+    t->timer[TT_PERSIST] = now + persist_interval(s, t);
+    return;
+  }
+  if (off < qlen) {
+    uint32_t inflight = off;
+    uint32_t wnd = min32(t->snd_wnd, t->cwnd);
+    uint32_t usable = wnd > inflight ? wnd - inflight : 0;
+    uint32_t len = min32(min32(qlen - off, usable), t->mss);
+    if (len > 0) {
+      uint8_t fl = US_TH_ACK | (off + len == qlen ? US_TH_PSH : 0);
+      if (emit(s, t, t->snd_nxt, fl, off, len, now) == 0) {
+        sent_range(s, t, t->snd_nxt, len, false, now);
+        t->snd_nxt += len;
+      }
+    }
+  }
+  tcp_output(s, t, now);
+}
+
+void tcp_flush_pending(struct us_stack *s, us_time_t now) {
+  while (s->tcp->pending) {
+    struct us_tcb *t = s->tcp->pending;
+    tcb_pending_remove(s, t);
+    tcp_output(s, t, now);
+    tcp_gc(s, t);
+  }
+}

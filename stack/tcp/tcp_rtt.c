@@ -1,0 +1,58 @@
+/*
+ * tcp_rtt.c - retransmission timeout per RFC 6298.
+ *
+ * One segment at a time is timed (rtt_seq/rtt_start); Karn's algorithm
+ * (RFC 6298 3, MUST-18) is kept by the sender: any retransmission clears
+ * rtt_timing, so an ambiguous ACK never yields a sample. Times are in
+ * microseconds; the clock granularity G is 1 us, so the max(G, K*RTTVAR)
+ * term is just K*RTTVAR. Bounds come from the config (tcp_rto_min,
+ * tcp_rto_max: RFC 6298 2.4 and 2.5).
+ */
+#include "tcp_int.h"
+
+#define RTT_K 4 /* RFC 6298 2.2 */
+
+static us_time_t clamp_rto(const struct us_stack *s, us_time_t rto) {
+  if (rto < s->cfg.tcp_rto_min)
+    rto = s->cfg.tcp_rto_min;
+  if (rto > s->cfg.tcp_rto_max)
+    rto = s->cfg.tcp_rto_max;
+  return rto;
+}
+
+void tcp_rtt_init(struct us_stack *s, struct us_tcb *t) {
+  t->srtt = 0;
+  t->rttvar = 0;
+  t->rto = s->cfg.tcp_rto_initial; /* RFC 6298 2.1 */
+  t->backoff = 0;
+  t->rtt_timing = false;
+}
+
+void tcp_rtt_sample(struct us_stack *s, struct us_tcb *t, us_time_t r) {
+  if (r <= 0)
+    r = 1;
+  if (t->srtt == 0) {
+    /* RFC 6298 2.2: the first measurement. */
+    t->srtt = r;
+    t->rttvar = r / 2;
+  } else {
+    /* RFC 6298 2.3, alpha = 1/8, beta = 1/4. */
+    us_time_t d = t->srtt > r ? t->srtt - r : r - t->srtt;
+    t->rttvar = (3 * t->rttvar + d) / 4;
+    t->srtt = (7 * t->srtt + r) / 8;
+  }
+  t->rto = clamp_rto(s, t->srtt + RTT_K * t->rttvar);
+}
+
+/* RFC 6298 5.5: the timer doubles with each expiry, up to the maximum. */
+us_time_t tcp_rto_current(const struct us_stack *s, const struct us_tcb *t) {
+  us_time_t rto = t->rto;
+  for (uint32_t i = 0; i < t->backoff && rto < s->cfg.tcp_rto_max; i++)
+    rto *= 2;
+  return clamp_rto(s, rto);
+}
+
+void tcp_rto_backoff(struct us_tcb *t) {
+  if (t->backoff < 30)
+    t->backoff++;
+}

@@ -1,0 +1,105 @@
+/*
+ * fuzz_common.h - helpers shared by the libFuzzer targets and the corpus
+ * generator: checksum fix-ups written independently of stack/wire (a bug
+ * in the code under test must not be able to "agree" with itself), and the
+ * record format of fuzz_stack.
+ *
+ * Record format of fuzz_stack (one input = a sequence of records):
+ *   u16 be  word: bit 15 = fix checksums (IP header and, when the lengths
+ *           allow it, TCP/UDP/ICMP); bit 14 = TCP seq/ack are offsets from
+ *           the established connection's next numbers (P's RCV side and
+ *           S's SND side), so mutations stay in the window; bits 0..13 =
+ *           length of the packet bytes that follow
+ *   u16 be  time delta before this packet, in milliseconds
+ *   bytes   the IPv4 datagram (cut short if the input ends)
+ * With both bits clear, the bytes reach us_stack_input exactly as given.
+ */
+#ifndef USTACK_FUZZ_COMMON_H
+#define USTACK_FUZZ_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FZ_FIX_CSUM 0x8000u
+#define FZ_REL_SEQ 0x4000u
+#define FZ_LEN_MASK 0x3fffu
+
+static inline uint16_t fz_get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t fz_get32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline void fz_put16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+static inline void fz_put32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+/* RFC 1071, byte at a time. */
+static inline uint32_t fz_sum(uint32_t acc, const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    acc += (i & 1) ? p[i] : (uint32_t)p[i] << 8;
+  return acc;
+}
+static inline uint16_t fz_fold(uint32_t acc) {
+  while (acc >> 16)
+    acc = (acc & 0xffff) + (acc >> 16);
+  return (uint16_t)~acc;
+}
+static inline uint32_t fz_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint32_t len) {
+  return (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + proto + (len & 0xffff);
+}
+
+/* Transport checksum at offset `at` of the segment t[0..tl) (pseudo-header
+ * from src/dst/proto). */
+static inline void fz_fix_l4(uint8_t *t, size_t tl, size_t at, uint32_t src, uint32_t dst,
+                             uint8_t proto) {
+  if (tl < at + 2 || tl > 0xffff)
+    return;
+  fz_put16(t + at, 0);
+  uint32_t acc = proto == 1 ? 0 : fz_pseudo(src, dst, proto, (uint32_t)tl);
+  uint16_t c = fz_fold(fz_sum(acc, t, tl));
+  if (proto == 17 && c == 0)
+    c = 0xffff;
+  fz_put16(t + at, c);
+}
+
+/* Make the IPv4 header checksum right, and the transport checksum when the
+ * header's lengths describe bytes that are really there (never reads or
+ * writes past len). Fragments keep their transport bytes. */
+static inline void fz_fix_ip(uint8_t *b, size_t len) {
+  if (len < 20)
+    return;
+  size_t ihl = (size_t)(b[0] & 15) * 4;
+  if (ihl < 20 || ihl > len)
+    return;
+  fz_put16(b + 10, 0);
+  fz_put16(b + 10, fz_fold(fz_sum(0, b, ihl)));
+  size_t tot = fz_get16(b + 2);
+  if (tot < ihl || tot > len || (fz_get16(b + 6) & 0x3fff) != 0)
+    return;
+  uint32_t src = fz_get32(b + 12), dst = fz_get32(b + 16);
+  uint8_t *t = b + ihl;
+  size_t tl = tot - ihl;
+  switch (b[9]) {
+  case 6:
+    fz_fix_l4(t, tl, 16, src, dst, 6);
+    break;
+  case 17:
+    /* UDP sums over its own length field; only fix when it matches. */
+    if (tl >= 8 && fz_get16(t + 4) == tl)
+      fz_fix_l4(t, tl, 6, src, dst, 17);
+    break;
+  case 1:
+    fz_fix_l4(t, tl, 2, src, dst, 1);
+    break;
+  default:
+    break;
+  }
+}
+
+#endif

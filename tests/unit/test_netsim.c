@@ -1,0 +1,540 @@
+/*
+ * test_netsim.c - two in-process stacks joined by the fault injector on a
+ * virtual clock (HOSTILE.md "Network faults", P12 (1)).
+ *
+ * Stack A (10.0.0.1) connects to stack B (10.0.0.2); both send `bytes`
+ * bytes at once (full duplex), then shut down their sending side, read to
+ * EOF and close. Every packet A emits goes through the injector's TX
+ * direction to B, every packet B emits through its RX direction to A. A
+ * packet the injector lets out is queued in the receiver's inbox and fed to
+ * us_stack_input by the main loop, never from inside another stack's
+ * output call.
+ *
+ * Each case checks: every byte against the seeded content oracle as it
+ * arrives (first bad offset reported), SHA-256 of what was sent equals
+ * SHA-256 of what arrived, exact byte counts, EOF exactly once and nothing
+ * after it, no sticky socket error, the injector's books balance, and both
+ * stacks' pools back to full after the close (TIME_WAIT is shortened).
+ * Then it prints a table of simulated throughput and retransmissions.
+ *
+ * Replay: a failure prints the seed. Environment:
+ *   NETSIM_SEED=N   base seed (default fixed), NETSIM_CASE=name (one case),
+ *   NETSIM_SCALE=x  multiply the transfer sizes (default 1; CI keeps the
+ *                   whole sweep well under a minute).
+ */
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "platform/fault.h"
+#include "sha256.h"
+
+#define NS_PORT 7000
+#define NS_CHUNK 16384
+#define NS_INBOX 4096
+#define NS_PKT_MAX 2048
+#define NS_KB 1024u
+#define NS_MB (1024u * 1024u)
+
+/* ---- The sweep ---------------------------------------------------------- */
+
+struct ns_case {
+  const char *name;
+  const char *spec; /* the base delay is added in front */
+  uint32_t bytes;   /* each way */
+  uint32_t buf;     /* tcp_sndbuf = tcp_rcvbuf */
+};
+
+/* 5 ms each way = 10 ms RTT under everything. */
+#define NS_BASE "both:delay=5ms;"
+
+static const struct ns_case cases[] = {
+    {"clean", "", 4 * NS_MB, 64 * NS_KB},
+    {"clean-16k", "", 1 * NS_MB, 16 * NS_KB},
+    {"clean-256k", "", 4 * NS_MB, 256 * NS_KB},
+    {"loss-1%", "both:loss=1%", 2 * NS_MB, 64 * NS_KB},
+    {"loss-5%", "both:loss=5%", 2 * NS_MB, 64 * NS_KB},
+    {"loss-5%-16k", "both:loss=5%", 512 * NS_KB, 16 * NS_KB},
+    {"loss-5%-256k", "both:loss=5%", 2 * NS_MB, 256 * NS_KB},
+    {"loss-10%", "both:loss=10%", 1 * NS_MB, 64 * NS_KB},
+    {"loss-20%", "both:loss=20%", 256 * NS_KB, 64 * NS_KB},
+    {"loss-30%", "both:loss=30%", 128 * NS_KB, 64 * NS_KB},
+    {"loss-30%-tx", "tx:loss=30%", 256 * NS_KB, 64 * NS_KB},
+    {"loss-5%-burst3", "both:loss=5%,burst=3", 1 * NS_MB, 64 * NS_KB},
+    {"reorder-5%", "both:reorder=5%,gap=3", 2 * NS_MB, 64 * NS_KB},
+    {"reorder-20%", "both:reorder=20%,gap=1", 2 * NS_MB, 256 * NS_KB},
+    {"reorder-hold", "both:reorder=2%,hold=30ms", 1 * NS_MB, 64 * NS_KB},
+    {"dup-5%", "both:dup=5%", 2 * NS_MB, 64 * NS_KB},
+    {"dup-20%-x2", "both:dup=20%,copies=2", 1 * NS_MB, 16 * NS_KB},
+    {"corrupt-2%", "both:corrupt=2%,bits=1", 2 * NS_MB, 64 * NS_KB},
+    {"truncate-1%", "both:truncate=1%", 1 * NS_MB, 64 * NS_KB},
+    {"jitter", "both:delay=10ms,jitter=8ms", 2 * NS_MB, 64 * NS_KB},
+    {"rate-20mbit", "both:rate=20mbit,qlen=30", 2 * NS_MB, 256 * NS_KB},
+    {"mix", "both:loss=2%;both:reorder=2%,gap=2;both:dup=2%;both:corrupt=1%", 1 * NS_MB,
+     64 * NS_KB},
+    {"synack-lost", "rx:match=tcp.synack,count=2,action=drop;tx:match=tcp.syn,count=1,"
+                    "action=drop", 256 * NS_KB, 64 * NS_KB},
+    {"blackhole-3s", "both:blackhole=200ms-3200ms", 1 * NS_MB, 64 * NS_KB},
+};
+#define NCASES (sizeof cases / sizeof cases[0])
+
+struct ns_result {
+  bool ran, ok;
+  uint64_t seed;
+  double secs;        /* simulated transfer time */
+  double mbps;        /* both directions, MB/s */
+  uint64_t retrans;   /* A + B */
+  uint64_t dropped;   /* by the injector, both directions */
+  uint64_t delivered;
+};
+static struct ns_result results[NCASES];
+
+/* ---- Inboxes: packets in flight to a stack ------------------------------ */
+
+struct inbox {
+  uint8_t *mem;
+  uint32_t len[NS_INBOX];
+  size_t head, count;
+  uint64_t overflow;
+};
+
+static void inbox_push(struct inbox *q, const uint8_t *p, size_t len) {
+  if (q->count == NS_INBOX || len > NS_PKT_MAX) {
+    q->overflow++; /* reported as a failure: the sim must not lose packets */
+    return;
+  }
+  size_t i = (q->head + q->count) % NS_INBOX;
+  memcpy(q->mem + i * NS_PKT_MAX, p, len);
+  q->len[i] = (uint32_t)len;
+  q->count++;
+}
+
+static size_t inbox_pop(struct inbox *q, uint8_t *out) {
+  size_t i = q->head;
+  size_t len = q->len[i];
+  memcpy(out, q->mem + i * NS_PKT_MAX, len);
+  q->head = (q->head + 1) % NS_INBOX;
+  q->count--;
+  return len;
+}
+
+/* ---- One endpoint's application ----------------------------------------- */
+
+struct ep {
+  const char *name;
+  us_stack *s;
+  us_sock_t sock;
+  uint64_t tx_seed, rx_seed;
+  uint64_t total, sent, rcvd;
+  uint32_t sndbuf;
+  bool shut, eof, closed;
+  int eofs;
+  long long bad_at;  /* first offset that did not match the oracle */
+  uint64_t after_eof;
+  int err;           /* sticky error or unexpected return */
+  struct h_sha256 sha_tx, sha_rx;
+};
+
+struct ns {
+  us_stack *a, *b;
+  struct h_rand ra, rb;
+  struct us_fault *f;
+  us_time_t now;
+  struct inbox in_a, in_b;
+  struct ep ea, eb;
+  us_sock_t listener;
+  uint8_t buf[NS_CHUNK];
+};
+
+static void to_a(void *ctx, const uint8_t *p, size_t len) { inbox_push(&((struct ns *)ctx)->in_a, p, len); }
+static void to_b(void *ctx, const uint8_t *p, size_t len) { inbox_push(&((struct ns *)ctx)->in_b, p, len); }
+
+static void dev_tx_a(void *ctx, const uint8_t *p, size_t len) {
+  struct ns *n = ctx;
+  us_fault_process(n->f, US_FAULT_TX, p, len, n->now, to_b, n);
+}
+static void dev_tx_b(void *ctx, const uint8_t *p, size_t len) {
+  struct ns *n = ctx;
+  us_fault_process(n->f, US_FAULT_RX, p, len, n->now, to_a, n);
+}
+
+static void ep_pump(struct ns *n, struct ep *e) {
+  if (!us_sock_valid(e->sock) || e->closed || e->err) return;
+  uint32_t ev = us_sock_events(e->s, e->sock);
+  if (ev & US_EV_ERROR) {
+    e->err = us_sock_error(e->s, e->sock);
+    return;
+  }
+  /* Send what the buffer takes. */
+  while (e->sent < e->total) {
+    size_t want = e->total - e->sent < NS_CHUNK ? (size_t)(e->total - e->sent) : NS_CHUNK;
+    /* Generate only what the send buffer can take: the oracle is not free
+     * and most rounds find the buffer full. */
+    uint32_t queued = us_tcp_send_queued(e->s, e->sock);
+    size_t room = queued < e->sndbuf ? e->sndbuf - queued : 0;
+    if (room == 0) break;
+    if (want > room) want = room;
+    h_oracle_fill(e->tx_seed, e->sent, n->buf, want);
+    long r = us_tcp_send(e->s, e->sock, n->buf, want, n->now);
+    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN) break;
+    if (r < 0) {
+      e->err = (int)r;
+      return;
+    }
+    h_sha256_update(&e->sha_tx, n->buf, (size_t)r);
+    e->sent += (uint64_t)r;
+    if ((size_t)r < want) break;
+  }
+  if (e->sent == e->total && !e->shut) {
+    int r = us_tcp_shutdown(e->s, e->sock, n->now);
+    if (r < 0) {
+      e->err = r;
+      return;
+    }
+    e->shut = true;
+  }
+  /* Read everything there is. */
+  for (int guard = 0; guard < 10000; guard++) {
+    long r = us_tcp_recv(e->s, e->sock, n->buf, NS_CHUNK, n->now);
+    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN) break;
+    if (r < 0) {
+      e->err = (int)r;
+      return;
+    }
+    if (r == 0) {
+      if (!e->eof) e->eofs++;
+      e->eof = true;
+      break;
+    }
+    if (e->eof) {
+      e->after_eof += (uint64_t)r;
+      continue;
+    }
+    if (e->bad_at < 0) {
+      long long bad = h_oracle_check(e->rx_seed, e->rcvd, n->buf, (size_t)r);
+      if (bad >= 0) e->bad_at = bad;
+    }
+    h_sha256_update(&e->sha_rx, n->buf, (size_t)r);
+    e->rcvd += (uint64_t)r;
+  }
+}
+
+static bool ep_done(const struct ep *e) {
+  return e->sent == e->total && e->shut && e->eof && e->rcvd == e->total;
+}
+
+/* ---- The simulation loop ------------------------------------------------ */
+
+static uint32_t g_buf; /* for the config tweak */
+
+static void ns_config(struct us_config *c, us_ip4_t addr, const char *name) {
+  us_config_default(c);
+  c->addr = addr;
+  c->log = h_log_sink(name);
+  c->log_level = h_log_level();
+  c->tcp_sndbuf = g_buf;
+  c->tcp_rcvbuf = g_buf;
+  c->tcp_msl = US_MSEC(500); /* TIME_WAIT 1 s: the test waits it out */
+  c->tcp_r2 = 30;            /* 30 % loss each way must not abort */
+  c->tcp_syn_retries = 12;
+}
+
+static void ns_init(struct ns *n, const struct ns_case *c, uint64_t seed) {
+  memset(n, 0, sizeof *n);
+  n->in_a.mem = malloc((size_t)NS_INBOX * NS_PKT_MAX);
+  n->in_b.mem = malloc((size_t)NS_INBOX * NS_PKT_MAX);
+  assert_non_null(n->in_a.mem);
+  assert_non_null(n->in_b.mem);
+  char spec[512], err[256] = "";
+  snprintf(spec, sizeof spec, "%s%s", NS_BASE, c->spec);
+  n->f = us_fault_create(spec, seed, err, sizeof err);
+  if (!n->f) fail_msg("netsim %s: spec rejected: %s", c->name, err);
+  g_buf = c->buf;
+  struct us_config ca, cb;
+  ns_config(&ca, US_IP4(10, 0, 0, 1), "A");
+  ns_config(&cb, US_IP4(10, 0, 0, 2), "B");
+  ca.rand = h_rand_source(&n->ra, seed);
+  cb.rand = h_rand_source(&n->rb, seed ^ 0x9e3779b97f4a7c15ull);
+  struct us_device da = {dev_tx_a, n}, db = {dev_tx_b, n};
+  n->a = us_stack_create(&ca, &da);
+  n->b = us_stack_create(&cb, &db);
+  assert_non_null(n->a);
+  assert_non_null(n->b);
+  n->now = US_SEC(1);
+
+  struct ep *ea = &n->ea, *eb = &n->eb;
+  ea->name = "A";
+  eb->name = "B";
+  ea->s = n->a;
+  eb->s = n->b;
+  ea->total = eb->total = c->bytes;
+  ea->sndbuf = eb->sndbuf = c->buf;
+  ea->tx_seed = eb->rx_seed = seed * 2 + 1;
+  eb->tx_seed = ea->rx_seed = seed * 2 + 2;
+  ea->bad_at = eb->bad_at = -1;
+  h_sha256_init(&ea->sha_tx);
+  h_sha256_init(&ea->sha_rx);
+  h_sha256_init(&eb->sha_tx);
+  h_sha256_init(&eb->sha_rx);
+}
+
+static void ns_fini(struct ns *n) {
+  us_stack_destroy(n->a);
+  us_stack_destroy(n->b);
+  us_fault_destroy(n->f);
+  free(n->in_a.mem);
+  free(n->in_b.mem);
+}
+
+/* Deliver what is in the inboxes, pump the apps, poll everything; repeat at
+ * the same instant while packets keep flowing, then jump to the next
+ * deadline. Returns false when nothing will ever happen again. */
+static bool ns_step(struct ns *n, bool pump) {
+  uint8_t pkt[NS_PKT_MAX];
+  for (int rounds = 0; rounds < 100000; rounds++) {
+    while (n->in_a.count || n->in_b.count) {
+      if (n->in_b.count) {
+        size_t len = inbox_pop(&n->in_b, pkt);
+        us_stack_input(n->b, pkt, len, n->now);
+      }
+      if (n->in_a.count) {
+        size_t len = inbox_pop(&n->in_a, pkt);
+        us_stack_input(n->a, pkt, len, n->now);
+      }
+    }
+    if (pump) {
+      if (!us_sock_valid(n->eb.sock)) {
+        us_sock_t s;
+        if (us_tcp_accept(n->b, n->listener, &s, NULL, NULL) == 0) n->eb.sock = s;
+      }
+      ep_pump(n, &n->ea);
+      ep_pump(n, &n->eb);
+    }
+    struct us_event evs[16];
+    while (us_stack_events(n->a, evs, 16) == 16) {}
+    while (us_stack_events(n->b, evs, 16) == 16) {}
+    us_time_t ta = us_stack_poll(n->a, n->now);
+    us_time_t tb = us_stack_poll(n->b, n->now);
+    us_time_t tf = us_fault_poll(n->f, n->now);
+    if (n->in_a.count || n->in_b.count) continue;
+    us_time_t next = ta < tb ? ta : tb;
+    if (tf < next) next = tf;
+    if (next == US_TIME_NEVER) return false;
+    n->now = next > n->now ? next : n->now + 1;
+    return true;
+  }
+  fail_msg("netsim: no progress at t=%" PRId64 " after 100000 rounds", n->now);
+  return false;
+}
+
+static void ns_failf(const struct ns_case *c, uint64_t seed, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void ns_failf(const struct ns_case *c, uint64_t seed, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fail_msg("netsim case '%s' (spec '%s%s', buf %u, %u bytes each way): %s\n"
+           "  replay: NETSIM_CASE=%s NETSIM_SEED=%" PRIu64 " ./test_netsim",
+           c->name, NS_BASE, c->spec, c->buf, c->bytes, msg, c->name, seed);
+}
+
+static uint64_t env_u64(const char *name, uint64_t dflt) {
+  const char *v = getenv(name);
+  return v && *v ? strtoull(v, NULL, 0) : dflt;
+}
+
+static void run_case(const struct ns_case *c0, size_t idx) {
+  struct ns_case c = *c0;
+  double scale = getenv("NETSIM_SCALE") ? atof(getenv("NETSIM_SCALE")) : 1.0;
+  if (scale > 0 && scale != 1.0) c.bytes = (uint32_t)(c.bytes * scale);
+  uint64_t seed = env_u64("NETSIM_SEED", 0x5eed0000) + idx;
+  struct ns *n = calloc(1, sizeof *n);
+  assert_non_null(n);
+  ns_init(n, &c, seed);
+
+  int rc = us_tcp_socket(n->b, &n->listener);
+  if (rc == 0) rc = us_tcp_bind(n->b, n->listener, NS_PORT);
+  if (rc == 0) rc = us_tcp_listen(n->b, n->listener, 4);
+  if (rc != 0) ns_failf(&c, seed, "listen: %s", us_strerror(rc));
+  rc = us_tcp_socket(n->a, &n->ea.sock);
+  if (rc != 0) ns_failf(&c, seed, "socket: %s", us_strerror(rc));
+  rc = us_tcp_connect(n->a, n->ea.sock, US_IP4(10, 0, 0, 2), NS_PORT, n->now);
+  if (rc != 0 && rc != US_ERR_INPROGRESS) ns_failf(&c, seed, "connect: %s", us_strerror(rc));
+
+  const us_time_t t0 = n->now;
+  const us_time_t limit = t0 + US_SEC(3600); /* simulated */
+  while (!(ep_done(&n->ea) && ep_done(&n->eb))) {
+    if (n->ea.err || n->eb.err)
+      ns_failf(&c, seed, "socket error A=%s B=%s at t=%.3fs (A sent %" PRIu64 " rcvd %" PRIu64
+                         ", B sent %" PRIu64 " rcvd %" PRIu64 ")",
+               us_err_name(n->ea.err), us_err_name(n->eb.err), (double)(n->now - t0) / 1e6,
+               n->ea.sent, n->ea.rcvd, n->eb.sent, n->eb.rcvd);
+    if (n->ea.bad_at >= 0 || n->eb.bad_at >= 0)
+      ns_failf(&c, seed, "corrupt byte delivered: A at offset %lld, B at offset %lld",
+               n->ea.bad_at, n->eb.bad_at);
+    if (n->now > limit || !ns_step(n, true))
+      ns_failf(&c, seed, "stalled at t=%.3fs: A sent %" PRIu64 " rcvd %" PRIu64 " eof %d, B sent %"
+                         PRIu64 " rcvd %" PRIu64 " eof %d",
+               (double)(n->now - t0) / 1e6, n->ea.sent, n->ea.rcvd, n->ea.eof, n->eb.sent,
+               n->eb.rcvd, n->eb.eof);
+  }
+  const us_time_t t_done = n->now;
+
+  /* Every byte, in order, identical. */
+  uint8_t d1[32], d2[32], d3[32], d4[32];
+  char x1[65], x2[65];
+  h_sha256_final(&n->ea.sha_tx, d1);
+  h_sha256_final(&n->eb.sha_rx, d2);
+  h_sha256_final(&n->eb.sha_tx, d3);
+  h_sha256_final(&n->ea.sha_rx, d4);
+  if (memcmp(d1, d2, 32) != 0) {
+    h_sha256_hex(d1, x1);
+    h_sha256_hex(d2, x2);
+    ns_failf(&c, seed, "A->B SHA-256 differs: sent %s, received %s", x1, x2);
+  }
+  if (memcmp(d3, d4, 32) != 0) {
+    h_sha256_hex(d3, x1);
+    h_sha256_hex(d4, x2);
+    ns_failf(&c, seed, "B->A SHA-256 differs: sent %s, received %s", x1, x2);
+  }
+  if (n->ea.rcvd != c.bytes || n->eb.rcvd != c.bytes || n->ea.eofs != 1 || n->eb.eofs != 1)
+    ns_failf(&c, seed, "counts: A rcvd %" PRIu64 " (eof %d), B rcvd %" PRIu64 " (eof %d)",
+             n->ea.rcvd, n->ea.eofs, n->eb.rcvd, n->eb.eofs);
+
+  /* Close both and let TIME_WAIT and every retransmission run out. */
+  us_tcp_close(n->a, n->ea.sock, n->now);
+  us_tcp_close(n->b, n->eb.sock, n->now);
+  us_tcp_close(n->b, n->listener, n->now);
+  n->ea.closed = n->eb.closed = true;
+  const us_time_t close_limit = n->now + US_SEC(1800);
+  while (!(us_stack_pools_full(n->a) && us_stack_pools_full(n->b) && us_fault_held(n->f) == 0)) {
+    if (n->now > close_limit || !ns_step(n, false)) break;
+  }
+  /* A few more reads after EOF must give nothing. */
+  if (n->ea.after_eof || n->eb.after_eof)
+    ns_failf(&c, seed, "bytes after EOF: A %" PRIu64 ", B %" PRIu64, n->ea.after_eof,
+             n->eb.after_eof);
+  if (n->in_a.overflow || n->in_b.overflow)
+    ns_failf(&c, seed, "simulator inbox overflow (%" PRIu64 ", %" PRIu64 ")", n->in_a.overflow,
+             n->in_b.overflow);
+  if (!us_stack_pools_full(n->a) || !us_stack_pools_full(n->b)) {
+    fprintf(stderr, "netsim %s: pools not full after close (seed %" PRIu64 ")\n", c.name, seed);
+    if (!us_stack_pools_full(n->a)) h_assert_pools_full(n->a);
+    h_assert_pools_full(n->b);
+    ns_failf(&c, seed, "pools not back to full");
+  }
+  /* The injector's books: every packet offered (plus copies) was either
+   * delivered or dropped, nothing is still held. */
+  uint64_t fdropped = 0, fdelivered = 0;
+  for (int d = 0; d < US_FAULT_NDIRS; d++) {
+    struct us_fault_counters fc;
+    us_fault_counters(n->f, (enum us_fault_dir)d, &fc);
+    if (fc.seen + fc.duplicated != fc.delivered + fc.dropped)
+      ns_failf(&c, seed, "injector books (dir %d): seen %" PRIu64 " + dup %" PRIu64
+                         " != delivered %" PRIu64 " + dropped %" PRIu64,
+               d, fc.seen, fc.duplicated, fc.delivered, fc.dropped);
+    fdropped += fc.dropped;
+    fdelivered += fc.delivered;
+  }
+  if (us_fault_held(n->f) != 0) ns_failf(&c, seed, "injector still holds packets");
+
+  struct ns_result *r = &results[idx];
+  r->ran = r->ok = true;
+  r->seed = seed;
+  r->secs = (double)(t_done - t0) / 1e6;
+  r->mbps = r->secs > 0 ? 2.0 * c.bytes / r->secs / 1e6 : 0;
+  r->retrans = us_stack_stat(n->a, US_STAT_tcp_retrans_segs) +
+               us_stack_stat(n->b, US_STAT_tcp_retrans_segs);
+  r->dropped = fdropped;
+  r->delivered = fdelivered;
+  ns_fini(n);
+  free(n);
+}
+
+/* ---- cmocka glue -------------------------------------------------------- */
+
+static void test_case(void **state) {
+  const struct ns_case *c = *state;
+  size_t idx = (size_t)(c - cases);
+  const char *only = getenv("NETSIM_CASE");
+  if (only && *only && strcmp(only, c->name) != 0) {
+    /* Deselected by the user: not counted as a pass. */
+    skip();
+  }
+  run_case(c, idx);
+}
+
+/* The hash the sweep trusts must itself be right (FIPS 180-4 examples). */
+static void test_sha256_vectors(void **state) {
+  (void)state;
+  static const struct {
+    const char *in, *hex;
+  } v[] = {
+      {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+      {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+      {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+  };
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+    struct h_sha256 c;
+    uint8_t d[32];
+    char hex[65];
+    h_sha256_init(&c);
+    /* Fed one byte at a time to cross the block boundary the hard way. */
+    for (size_t k = 0; v[i].in[k]; k++) h_sha256_update(&c, &v[i].in[k], 1);
+    h_sha256_final(&c, d);
+    h_sha256_hex(d, hex);
+    assert_string_equal(hex, v[i].hex);
+  }
+  struct h_sha256 c;
+  uint8_t d[32];
+  char hex[65];
+  uint8_t a[1000];
+  memset(a, 'a', sizeof a);
+  h_sha256_init(&c);
+  for (int i = 0; i < 1000; i++) h_sha256_update(&c, a, sizeof a);
+  h_sha256_final(&c, d);
+  h_sha256_hex(d, hex);
+  assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+static void test_print_table(void **state) {
+  (void)state;
+  size_t ran = 0;
+  printf("\n%-16s %-44s %6s %8s %8s %9s %8s %8s\n", "case", "impairment", "buf", "bytes",
+         "sim s", "MB/s", "retrans", "dropped");
+  for (size_t i = 0; i < NCASES; i++) {
+    const struct ns_result *r = &results[i];
+    if (!r->ran) continue;
+    ran++;
+    char imp[64];
+    snprintf(imp, sizeof imp, "%s", cases[i].spec[0] ? cases[i].spec : "(delay 5ms each way)");
+    printf("%-16s %-44.44s %5uk %7uk %8.3f %9.3f %8" PRIu64 " %8" PRIu64 "\n", cases[i].name,
+           imp, cases[i].buf / 1024, cases[i].bytes / 1024, r->secs, r->mbps, r->retrans,
+           r->dropped);
+  }
+  printf("(seed base %#" PRIx64 "; replay one case with NETSIM_CASE=name NETSIM_SEED=seed)\n",
+         env_u64("NETSIM_SEED", 0x5eed0000));
+  /* The table itself is the output; at least one case must have run. */
+  assert_true(ran > 0);
+}
+
+int main(void) {
+  struct CMUnitTest tests[NCASES + 2];
+  tests[0] = (struct CMUnitTest)cmocka_unit_test(test_sha256_vectors);
+  for (size_t i = 0; i < NCASES; i++) {
+    tests[i + 1] = (struct CMUnitTest){cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
+  }
+  tests[NCASES + 1] = (struct CMUnitTest)cmocka_unit_test(test_print_table);
+  return _cmocka_run_group_tests("netsim", tests, NCASES + 2, NULL, NULL);
+}

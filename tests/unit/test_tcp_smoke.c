@@ -1,0 +1,218 @@
+/*
+ * test_tcp_smoke.c - two stacks back to back on a virtual clock move a few
+ * megabytes both ways at once, then both sides close: the basics of the
+ * TCP layer end to end (handshake, data, windows, ACK clocking, FIN
+ * exchange, TIME-WAIT, pools back to full). A second run drops packets
+ * to exercise retransmission and reassembly; a third checks a refused
+ * connection.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "tcp/tcp.h"
+
+#define PORT 5000
+
+struct side {
+  us_sock_t sock;
+  uint64_t sent, rcvd;
+  bool shut, eof, closed;
+  uint64_t out_seed, in_seed;
+};
+
+struct xfer {
+  struct h_link *l;
+  us_sock_t lsock;
+  struct side a, b;
+  uint64_t total;
+  bool connect_failed;
+  int a_err;
+};
+
+static uint8_t chunk[65536];
+static uint8_t rbuf[65536];
+
+/* One application step for one side: send what fits, read what is there,
+ * shut down once everything is queued. */
+static void pump(us_stack *s, struct side *sd, uint64_t total, us_time_t now) {
+  if (!us_sock_valid(sd->sock))
+    return;
+  for (int k = 0; k < 64 && sd->sent < total; k++) {
+    size_t n = sizeof chunk;
+    if (total - sd->sent < n)
+      n = (size_t)(total - sd->sent);
+    h_oracle_fill(sd->out_seed, sd->sent, chunk, n);
+    long r = us_tcp_send(s, sd->sock, chunk, n, now);
+    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN)
+      break;
+    assert_true(r > 0);
+    sd->sent += (uint64_t)r;
+  }
+  if (sd->sent == total && !sd->shut) {
+    assert_int_equal(us_tcp_shutdown(s, sd->sock, now), 0);
+    sd->shut = true;
+  }
+  for (int k = 0; k < 256 && !sd->eof; k++) {
+    long r = us_tcp_recv(s, sd->sock, rbuf, sizeof rbuf, now);
+    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN)
+      break;
+    assert_true(r >= 0);
+    if (r == 0) {
+      sd->eof = true;
+      break;
+    }
+    assert_int_equal(h_oracle_check(sd->in_seed, sd->rcvd, rbuf, (size_t)r), -1);
+    sd->rcvd += (uint64_t)r;
+  }
+}
+
+static bool step(void *ctx) {
+  struct xfer *x = ctx;
+  us_time_t now = x->l->now;
+  if (!us_sock_valid(x->b.sock)) {
+    us_sock_t c;
+    if (us_tcp_accept(x->l->b, x->lsock, &c, NULL, NULL) == 0)
+      x->b.sock = c;
+  }
+  int err = us_sock_error(x->l->a, x->a.sock);
+  if (err) {
+    x->a_err = err;
+    return true;
+  }
+  pump(x->l->a, &x->a, x->total, now);
+  pump(x->l->b, &x->b, x->total, now);
+  return x->a.eof && x->b.eof && x->a.shut && x->b.shut;
+}
+
+static void small_cfg(struct us_config *c, us_ip4_t addr) {
+  us_config_default(c);
+  c->addr = addr;
+  c->max_tcp_sockets = 8;
+  c->tcp_msl = US_SEC(2);
+}
+
+static void run_transfer(uint64_t total, bool (*filter)(void *, int, uint8_t *, size_t *,
+                                                        us_time_t)) {
+  struct us_config ca, cb;
+  small_cfg(&ca, US_IP4(10, 0, 0, 1));
+  small_cfg(&cb, US_IP4(10, 0, 0, 2));
+  struct h_link l;
+  h_link_init(&l, &ca, &cb, 42, US_MSEC(1));
+  l.filter = filter;
+  l.filter_ctx = &l;
+
+  struct xfer x = {.l = &l, .total = total};
+  x.a.out_seed = 1;
+  x.a.in_seed = 2;
+  x.b.out_seed = 2;
+  x.b.in_seed = 1;
+  assert_int_equal(us_tcp_socket(l.b, &x.lsock), 0);
+  assert_int_equal(us_tcp_bind(l.b, x.lsock, PORT), 0);
+  assert_int_equal(us_tcp_listen(l.b, x.lsock, 8), 0);
+  assert_int_equal(us_tcp_socket(l.a, &x.a.sock), 0);
+  assert_int_equal(us_tcp_connect(l.a, x.a.sock, US_IP4(10, 0, 0, 2), PORT, l.now),
+                   US_ERR_INPROGRESS);
+
+  bool ok = h_link_run(&l, US_SEC(600), step, &x);
+  assert_int_equal(x.a_err, 0);
+  assert_true(ok);
+  assert_int_equal(x.a.rcvd, total);
+  assert_int_equal(x.b.rcvd, total);
+  print_message("  %llu bytes each way in %lld us virtual; segs out A %llu B %llu, "
+                "retrans A %llu B %llu, dupacks A %llu B %llu, ofo B %llu\n",
+                (unsigned long long)total, (long long)l.now,
+                (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_out_segs),
+                (unsigned long long)us_stack_stat(l.b, US_STAT_tcp_out_segs),
+                (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_retrans_segs),
+                (unsigned long long)us_stack_stat(l.b, US_STAT_tcp_retrans_segs),
+                (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_dup_acks),
+                (unsigned long long)us_stack_stat(l.b, US_STAT_tcp_dup_acks),
+                (unsigned long long)us_stack_stat(l.b, US_STAT_tcp_ofo_queue));
+  assert_true(us_stack_stat(l.a, US_STAT_tcp_active_opens) == 1);
+  assert_true(us_stack_stat(l.b, US_STAT_tcp_passive_opens) == 1);
+
+  /* Both sent FIN and got EOF: closing now is an orderly release. Whoever
+   * closes... both are in TIME-WAIT or CLOSED/LAST-ACK already. */
+  assert_int_equal(us_tcp_close(l.a, x.a.sock, l.now), 0);
+  assert_int_equal(us_tcp_close(l.b, x.b.sock, l.now), 0);
+  assert_int_equal(us_tcp_close(l.b, x.lsock, l.now), 0);
+  /* Stale handles fail cleanly. */
+  assert_int_equal(us_tcp_send(l.a, x.a.sock, "x", 1, l.now), US_ERR_BADF);
+
+  h_link_run(&l, l.now + US_SEC(10), NULL, NULL);
+  struct us_tcp_info info[8];
+  assert_int_equal(us_tcp_list(l.a, info, 8), 0);
+  assert_int_equal(us_tcp_list(l.b, info, 8), 0);
+  assert_int_equal(us_stack_stat(l.a, US_STAT_tcp_illegal_transitions), 0);
+  assert_int_equal(us_stack_stat(l.b, US_STAT_tcp_illegal_transitions), 0);
+  /* Nobody was reset. */
+  assert_int_equal(us_stack_stat(l.a, US_STAT_tcp_out_rsts), 0);
+  assert_int_equal(us_stack_stat(l.b, US_STAT_tcp_out_rsts), 0);
+  h_assert_pools_full(l.a);
+  h_assert_pools_full(l.b);
+  h_link_fini(&l);
+}
+
+static void test_transfer_both_ways(void **state) {
+  (void)state;
+  run_transfer(4u * 1024 * 1024, NULL);
+}
+
+/* Drop a deterministic 2% of packets each way (never the same one twice in
+ * a row, so the test stays fast). */
+static bool lossy(void *ctx, int dir, uint8_t *pkt, size_t *len, us_time_t now) {
+  (void)ctx;
+  (void)pkt;
+  (void)len;
+  (void)now;
+  static uint64_t n[2];
+  n[dir]++;
+  uint64_t h = (n[dir] * 0x9e3779b97f4a7c15ull) >> 57; /* 0..127 */
+  return h >= 3;
+}
+
+static void test_transfer_with_loss(void **state) {
+  (void)state;
+  run_transfer(1u * 1024 * 1024, lossy);
+}
+
+static bool a_has_error(void *ctx) {
+  struct xfer *x = ctx;
+  x->a_err = us_sock_error(x->l->a, x->a.sock);
+  return x->a_err != 0;
+}
+
+static void test_connect_refused(void **state) {
+  (void)state;
+  struct us_config ca, cb;
+  small_cfg(&ca, US_IP4(10, 0, 0, 1));
+  small_cfg(&cb, US_IP4(10, 0, 0, 2));
+  struct h_link l;
+  h_link_init(&l, &ca, &cb, 7, US_MSEC(1));
+  struct xfer x = {.l = &l};
+  assert_int_equal(us_tcp_socket(l.a, &x.a.sock), 0);
+  assert_int_equal(us_tcp_connect(l.a, x.a.sock, US_IP4(10, 0, 0, 2), 81, l.now),
+                   US_ERR_INPROGRESS);
+  assert_true(h_link_run(&l, US_SEC(5), a_has_error, &x));
+  assert_int_equal(x.a_err, US_ERR_CONNREFUSED);
+  char b[4];
+  assert_int_equal(us_tcp_recv(l.a, x.a.sock, b, sizeof b, l.now), US_ERR_CONNREFUSED);
+  assert_true(us_sock_events(l.a, x.a.sock) & US_EV_ERROR);
+  assert_int_equal(us_stack_stat(l.b, US_STAT_tcp_no_socket), 1);
+  assert_int_equal(us_tcp_edge_count(l.a, US_TCP_SYN_SENT, US_TCP_CLOSED), 1);
+  assert_int_equal(us_tcp_close(l.a, x.a.sock, l.now), 0);
+  h_link_run(&l, l.now + US_SEC(1), NULL, NULL);
+  h_assert_pools_full(l.a);
+  h_assert_pools_full(l.b);
+  h_link_fini(&l);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_transfer_both_ways),
+      cmocka_unit_test(test_transfer_with_loss),
+      cmocka_unit_test(test_connect_refused),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
