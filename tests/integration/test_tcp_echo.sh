@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# TCP echo (RFC 862) with the Linux kernel as the client: nc, then 1 MB of
+# random bytes through a non-blocking client that checks every byte, then
+# ustack-ss showing the listener and counters.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+it_begin tcp_echo
+source "$IT_DIR/tcp_lib.sh"
+it_start --tcp-echo 7 --tcp-discard 9 --tcp-chargen 19 --ctl "$IT_WORK/ctl.sock"
+
+msg="hello over ustack tcp $$"
+got=$(printf '%s\n' "$msg" | ns_exec timeout 10 nc -N -w 5 "$US_ADDR" 7 || true)
+[[ $got == "$msg" ]] || it_fail "nc echo: sent '$msg', got '$got'"
+it_ok "nc: '$msg' came back"
+
+it_peer echo "$US_ADDR" 7 1000000 || it_fail "1 MB echo"
+it_ok "1 MB echoed byte-exact"
+
+head -c 200000 /dev/urandom | ns_exec timeout 20 nc -N -w 5 "$US_ADDR" 9 >/dev/null ||
+  it_fail "discard"
+it_ok "discard took 200000 bytes"
+
+cg=$(ns_exec timeout 10 nc -w 2 -d "$US_ADDR" 19 </dev/null | head -c 148 || true)
+line1=$(printf '%s' "$cg" | head -n 1 | tr -d '\r')
+[[ $line1 == ' !"#$%&'"'"'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\]^_`abcdefg' ]] ||
+  it_fail "chargen first line: '$line1'"
+it_ok "chargen sends the RFC 864 pattern"
+
+ss_out=$(it_ss) || it_fail "ustack-ss failed"
+grep -qE '^LISTEN .*10\.0\.0\.2:7 ' <<<"$ss_out" || it_fail "ustack-ss shows no listener on 7: $ss_out"
+it_ok "ustack-ss lists the listeners"
+stats=$(it_ss -s) || it_fail "ustack-ss -s failed"
+grep -qE '^tcp_passive_opens +[1-9]' <<<"$stats" || it_fail "no PassiveOpens in: $stats"
+it_ok "ustack-ss -s shows tcp_passive_opens (PassiveOpens)"
+
+it_stop
+it_end
