@@ -15,6 +15,8 @@
 # its daemon options to DEMO_USTACKD_ARGS.
 set -euo pipefail
 
+usage_text() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
+
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}
 export USTACKD=${USTACKD:-$BUILD/apps/ustackd/ustackd}
@@ -26,7 +28,7 @@ for a in "$@"; do
   case $a in
   --keep) KEEP=1 ;;
   -h | --help)
-    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    usage_text
     exit 0
     ;;
   *)
@@ -47,12 +49,12 @@ DEMO_STEPS=(ping ping_big udp)
 
 demo_ping() {
   say "ping the stack from the kernel's side of the TUN (the replies come from ustack)"
-  run ns_exec ping -n -c 5 -i 0.2 "$US_ADDR"
+  run ip netns exec "$NS" ping -n -c 5 -i 0.2 "$US_ADDR"
 }
 
 demo_ping_big() {
   say "a 3000-byte ping: fragmented by the kernel, reassembled and answered by ustack"
-  run ns_exec ping -n -c 2 -i 0.2 -s 3000 "$US_ADDR"
+  run ip netns exec "$NS" ping -n -c 2 -i 0.2 -s 3000 "$US_ADDR"
 }
 
 demo_udp() {

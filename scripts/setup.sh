@@ -10,6 +10,8 @@
 # peer-side tools the integration tests drive from the namespace.
 set -euo pipefail
 
+usage_text() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
+
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}
 
@@ -29,7 +31,7 @@ for a in "$@"; do
   --no-install) install=0 ;;
   --no-build) build=0 ;;
   -h | --help)
-    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    usage_text
     exit 0
     ;;
   *)

@@ -13,8 +13,22 @@
 # Ends with "N passed, M failed, K skipped"; exits non-zero on any failure.
 #
 # Environment: JOBS (build parallelism, default nproc), CI=true (no skips),
-# TEST_ONLY=unit|layering|integration (run one stage).
+# TEST_ONLY=unit|layering|integration (run one stage), INTEGRATION_ASAN=1
+# (run the integration tests against the ASan/UBSan daemon instead).
 set -uo pipefail
+
+for a in "$@"; do
+  case $a in
+  -h | --help)
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
+    exit 0
+    ;;
+  *)
+    echo "test.sh: unknown option '$a' (try --help; stages: TEST_ONLY=unit|layering|integration)" >&2
+    exit 2
+    ;;
+  esac
+done
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ASAN_BUILD=${ASAN_BUILD_DIR:-$ROOT/build-asan}
@@ -60,7 +74,7 @@ run_ctest() { # run_ctest DIR LABEL
     record "ctest -L $label (no report)" fail
     return
   fi
-  local line name status n=0
+  local name status n=0
   while IFS=$'\t' read -r name status; do
     n=$((n + 1))
     if [[ $status == skip && ${CI:-} == true ]]; then
@@ -106,12 +120,18 @@ if [[ -z $ONLY || $ONLY == layering ]]; then
   fi
 fi
 
+if [[ ${INTEGRATION_ASAN:-0} == 1 ]]; then
+  BUILD=$ASAN_BUILD
+  INT_CMAKE_ARGS=(-DUSTACK_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
+else
+  INT_CMAKE_ARGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+fi
 if [[ -z $ONLY || $ONLY == integration ]]; then
   stage "integration tests ($BUILD)"
   if [[ $EUID -ne 0 ]]; then
     echo "integration tests need root (namespaces, TUN): they will report SKIP"
   fi
-  if build "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+  if build "$BUILD" "${INT_CMAKE_ARGS[@]}"; then
     run_ctest "$BUILD" integration
   else
     record "build (release)" fail

@@ -5,7 +5,7 @@
  *
  * It opens the TUN like ustackd does (host address on the link, the "stack"
  * address as the point-to-point peer, a prefix route into the TUN) and runs
- * one of three measurements, each printing one `tun-limit MODE: key=value`
+ * one of four measurements, each printing one `tun-limit MODE: key=value`
  * line on stdout:
  *
  *   read      Upper bound of the host -> stack direction's device cost.
@@ -35,6 +35,15 @@
  *             no copy, no timers, no retransmission (a TUN does not lose).
  *             This is the ceiling for ustack's host -> stack bulk transfer.
  *
+ *   tcp-source The cheapest possible TCP sender behind the TUN, with the
+ *             kernel's TCP as the receiver (run `usload recv --no-hash` at
+ *             it): pre-built full-size segments of a fixed pattern (only
+ *             seq/ack/checksum change), sent as fast as the peer's window
+ *             allows, no congestion control, ACKs read between bursts of 64,
+ *             FIN at the end. A stall (no ACK progress for 200 ms) goes back
+ *             to the first unacknowledged byte and is reported. The ceiling
+ *             for ustack's stack -> host bulk transfer.
+ *
  * "tcp_equiv_mbps" converts packets/s to TCP payload at this MTU
  * (MTU - 40 bytes per packet, i.e. no TCP options), in 10^6 bytes/s, so
  * the figures compare with a bulk TCP transfer's goodput.
@@ -55,6 +64,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,9 +79,11 @@ static struct {
   double seconds;      /* read/write: length of the measurement */
   unsigned timeout;    /* tcp-sink: bound on the whole connection */
   uint32_t window;     /* tcp-sink: receive window offered, bytes */
+  uint64_t bytes;      /* tcp-source: bytes to send */
   bool no_config;
 } opt = {.dev = "tunlim0", .host = 0x0a630001, .addr = 0x0a630002, .prefix = 24, .mtu = 1500,
-         .port = 9000, .seconds = 3.0, .timeout = 60, .window = 256 * 1024};
+         .port = 9000, .seconds = 3.0, .timeout = 60, .window = 256 * 1024,
+         .bytes = 100000000};
 
 static atomic_bool g_stop;
 
@@ -81,6 +93,17 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* CPU seconds (user + system) this process used so far: under a loaded
+ * machine the wall-clock rate says little, the CPU spent per byte a lot.
+ * It includes the kernel's work done inside our system calls (a TUN write
+ * runs the kernel's receive path in our context), as for ustackd. */
+static double cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 _Noreturn static void die(const char *what) {
   fprintf(stderr, "tun-limit: %s: %s\n", what, strerror(errno));
   exit(1);
@@ -88,7 +111,7 @@ _Noreturn static void die(const char *what) {
 
 _Noreturn static void usage(void) {
   fprintf(stderr,
-          "usage: tun-limit [options] read|write|tcp-sink\n"
+          "usage: tun-limit [options] read|write|tcp-sink|tcp-source\n"
           "  --dev NAME      TUN interface (default tunlim0; attached if it exists)\n"
           "  --host A        the kernel's address on the link (default 10.99.0.1)\n"
           "  --addr B        the 'stack' address, the link's peer (default 10.99.0.2)\n"
@@ -96,7 +119,8 @@ _Noreturn static void usage(void) {
           "  --mtu M         link MTU, 576..9000 (default 1500)\n"
           "  --port P        UDP port (read/write) or TCP port (tcp-sink), default 9000\n"
           "  --seconds S     read/write: measurement length (default 3, max 60)\n"
-          "  --timeout S     tcp-sink: bound on the connection (default 60)\n"
+          "  --timeout S     tcp-sink/source: bound on the connection (default 60)\n"
+          "  --bytes N       tcp-source: bytes to send (default 100000000)\n"
           "  --window BYTES  tcp-sink: receive window (default 262144, ustack's default\n"
           "                  tcp_rcvbuf; 1460..8388480)\n"
           "  --no-config     use the device as it is configured (no addresses, MTU, up)\n");
@@ -261,7 +285,7 @@ static int mode_read(int fd) {
   }
   /* The first 0.2 s fill the queues and are not counted. */
   double t_begin = now_s(), t0 = t_begin + 0.2, t1 = t0 + opt.seconds;
-  uint64_t pkts = 0, bytes = 0, other = 0, wakeups = 0;
+  uint64_t pkts = 0, other = 0, wakeups = 0;
   struct pollfd pfd = {.fd = fd, .events = POLLIN};
   for (;;) {
     double t = now_s();
@@ -284,12 +308,10 @@ static int mode_read(int fd) {
       bool ours = n >= 20 && (buf[0] >> 4) == 4 && buf[9] == 17;
       if (!counted)
         continue;
-      if (ours) {
+      if (ours)
         pkts++;
-        bytes += (uint64_t)n;
-      } else {
+      else
         other++;
-      }
     }
   }
   atomic_store(&g_stop, true);
@@ -402,7 +424,7 @@ struct sink {
   uint32_t iss, snd_nxt, rcv_nxt;
   bool wscale_ok; /* the SYN carried window scale: we may scale too */
   uint64_t bytes, segs, acks, ooo, wakeups;
-  double t_first, t_fin;
+  double t_first, t_fin, cpu_first, cpu_fin;
 };
 
 /*
@@ -524,13 +546,16 @@ static bool sink_input(struct sink *k, const uint8_t *p, size_t n, double now) {
     k->ooo++; /* out of order or a retransmission: the ACK repeats rcv_nxt */
     return true;
   }
-  if (plen && k->bytes == 0)
+  if (plen && k->bytes == 0) {
     k->t_first = now;
+    k->cpu_first = cpu_s();
+  }
   k->rcv_nxt += (uint32_t)plen;
   k->bytes += plen;
   if ((flags & 0x01) && k->state == T_ESTABLISHED) {
     k->rcv_nxt++;
     k->t_fin = now;
+    k->cpu_fin = cpu_s();
     k->state = T_LAST_ACK;
   }
   return true;
@@ -590,11 +615,261 @@ static int mode_tcp_sink(int fd) {
     return 1;
   double secs = k.t_fin - k.t_first;
   printf("tun-limit tcp-sink: bytes=%" PRIu64 " seconds=%.3f mbps=%.1f segments=%" PRIu64
-         " acks=%" PRIu64 " wakeups=%" PRIu64 " out_of_order=%" PRIu64 " window=%u mtu=%u\n",
+         " acks=%" PRIu64 " wakeups=%" PRIu64 " out_of_order=%" PRIu64
+         " window=%u mtu=%u cpu_s=%.3f\n",
          k.bytes, secs, secs > 0 ? (double)k.bytes / secs / 1e6 : 0.0, k.segs, k.acks,
-         k.wakeups, k.ooo, opt.window, opt.mtu);
+         k.wakeups, k.ooo, opt.window, opt.mtu, k.cpu_fin - k.cpu_first);
   return 0;
 }
+
+/* --- tcp-source: a sender with no protocol work beyond the window ------- */
+
+/* The peer's window-scale shift from a SYN's options, or -1 if absent. */
+static int syn_wscale_shift(const uint8_t *opts, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    if (opts[i] == 0)
+      break;
+    if (opts[i] == 1) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= n || opts[i + 1] < 2 || opts[i + 1] > n - i)
+      break;
+    if (opts[i] == 3 && opts[i + 1] == 3 && i + 2 < n)
+      return opts[i + 2] > 14 ? 14 : opts[i + 2]; /* RFC 7323 2.3: at most 14 */
+    i += opts[i + 1];
+  }
+  return -1;
+}
+
+struct source {
+  int fd;
+  uint32_t peer;
+  uint16_t pport;
+  uint32_t iss, rcv_nxt;
+  int peer_shift;       /* -1: no window scaling */
+  uint64_t una, nxt;    /* offsets from iss+1: acknowledged, sent */
+  uint64_t wnd;         /* the peer's window, bytes */
+  bool established, fin_sent, peer_fin;
+  uint64_t segs, retrans, acks_read;
+  double t_first, t_acked, last_progress, cpu_first, cpu_acked;
+};
+
+/* Bytes of the data segment template, built once: only seq, ack, window,
+ * lengths and checksums change from one segment to the next. */
+static uint8_t g_seg[BUF_MAX];
+static uint64_t g_payload_sum; /* RFC 1071 sum of a full-size payload */
+
+static void source_ctl(struct source *k, uint8_t flags, uint32_t seq, bool syn) {
+  uint8_t pkt[48];
+  size_t thl = syn ? (k->peer_shift >= 0 ? 28 : 24) : 20;
+  uint8_t *t = pkt + 20;
+  memset(t, 0, thl);
+  put16(t, opt.port);
+  put16(t + 2, k->pport);
+  put32(t + 4, seq);
+  put32(t + 8, k->rcv_nxt);
+  t[12] = (uint8_t)(thl / 4 << 4);
+  t[13] = flags;
+  put16(t + 14, 65535);
+  if (syn) {
+    t[20] = 2;
+    t[21] = 4;
+    put16(t + 22, (uint16_t)(opt.mtu - 40));
+    if (k->peer_shift >= 0) {
+      t[24] = 1;
+      t[25] = 3;
+      t[26] = 3;
+      t[27] = 0; /* we receive nothing: our own window needs no scaling */
+    }
+  }
+  put16(t + 16, l4_csum(opt.addr, k->peer, 6, t, thl));
+  build_ip(pkt, 6, opt.addr, k->peer, 20 + thl);
+  if (write(k->fd, pkt, 20 + thl) < 0)
+    fprintf(stderr, "tun-limit: tcp-source: write failed: %s\n", strerror(errno));
+}
+
+/* Send the data segment at offset k->nxt (full size, or the last piece). */
+static void source_data(struct source *k, uint64_t total) {
+  size_t mss = opt.mtu - 40;
+  size_t plen = total - k->nxt < mss ? (size_t)(total - k->nxt) : mss;
+  uint8_t *t = g_seg + 20;
+  put32(t + 4, k->iss + 1 + (uint32_t)k->nxt);
+  put32(t + 8, k->rcv_nxt);
+  t[13] = (uint8_t)(k->nxt + plen == total ? 0x18 : 0x10); /* PSH on the last */
+  put16(t + 16, 0);
+  uint64_t psum = plen == mss ? g_payload_sum : sum16(t + 20, plen, 0);
+  uint8_t ph[12];
+  put32(ph, opt.addr);
+  put32(ph + 4, k->peer);
+  ph[8] = 0;
+  ph[9] = 6;
+  put16(ph + 10, (uint16_t)(20 + plen));
+  put16(t + 16, fold(sum16(t, 20, sum16(ph, 12, psum))));
+  build_ip(g_seg, 6, opt.addr, k->peer, 40 + plen);
+  if (write(k->fd, g_seg, 40 + plen) == (ssize_t)(40 + plen)) {
+    k->nxt += plen;
+    k->segs++;
+  }
+}
+
+static void source_input(struct source *k, const uint8_t *p, size_t n, double now) {
+  if (n < 20 || (p[0] >> 4) != 4 || p[9] != 6)
+    return;
+  size_t ihl = (size_t)(p[0] & 15) * 4;
+  size_t tot = get16(p + 2);
+  if (ihl < 20 || tot < ihl || tot > n || get32(p + 16) != opt.addr)
+    return;
+  const uint8_t *t = p + ihl;
+  size_t tl = tot - ihl;
+  if (tl < 20)
+    return;
+  size_t doff = (size_t)(t[12] >> 4) * 4;
+  if (doff < 20 || doff > tl || get16(t + 2) != opt.port)
+    return;
+  uint8_t flags = t[13];
+  uint32_t src = get32(p + 12);
+  uint16_t sport = get16(t);
+  if (flags & 0x02) { /* SYN (again): answer with our SYN-ACK */
+    if (k->established)
+      return;
+    k->peer = src;
+    k->pport = sport;
+    k->rcv_nxt = get32(t + 4) + 1;
+    k->iss = 0x2000;
+    k->peer_shift = syn_wscale_shift(t + 20, doff - 20);
+    k->wnd = get16(t + 14); /* RFC 7323 2.2: a SYN's window is not scaled */
+    source_ctl(k, 0x12, k->iss, true);
+    return;
+  }
+  if (src != k->peer || sport != k->pport)
+    return;
+  if (flags & 0x04) {
+    fprintf(stderr, "tun-limit: tcp-source: the peer reset the connection\n");
+    k->t_acked = -1;
+    return;
+  }
+  if (!(flags & 0x10))
+    return;
+  k->acks_read++;
+  uint32_t ack = get32(t + 8);
+  uint32_t una_seq = k->iss + 1 + (uint32_t)k->una;
+  if (!k->established) {
+    if (ack != k->iss + 1)
+      return;
+    k->established = true;
+    k->t_first = now;
+    k->cpu_first = cpu_s();
+    k->last_progress = now;
+    una_seq = ack;
+  }
+  uint64_t sent = k->nxt + (k->fin_sent ? 1 : 0);
+  uint32_t d = ack - una_seq;
+  if (d > 0 && d <= sent - k->una) {
+    k->una += d;
+    k->last_progress = now;
+  }
+  uint32_t w = get16(t + 14);
+  k->wnd = k->peer_shift >= 0 ? (uint64_t)w << k->peer_shift : w;
+  size_t plen = tl - doff;
+  if ((flags & 0x01) && !k->peer_fin && get32(t + 4) + plen == k->rcv_nxt) {
+    k->peer_fin = true; /* the peer closed after our FIN: acknowledge it */
+    k->rcv_nxt++;
+    source_ctl(k, 0x10, k->iss + 1 + (uint32_t)sent, false);
+  }
+}
+
+static int mode_tcp_source(int fd, uint64_t total) {
+  static uint8_t buf[BUF_MAX];
+  struct source k;
+  memset(&k, 0, sizeof k);
+  k.fd = fd;
+  k.peer_shift = -1;
+  /* The template: a full-size segment of a fixed pattern. */
+  size_t mss = opt.mtu - 40;
+  uint8_t *t = g_seg + 20;
+  for (size_t i = 0; i < mss; i++)
+    t[20 + i] = (uint8_t)(i * 7);
+  g_payload_sum = sum16(t + 20, mss, 0);
+  bool template_ready = false;
+  fprintf(stderr, "tun-limit: tcp-source listening on %u.%u.%u.%u:%u, %" PRIu64 " bytes\n",
+          opt.addr >> 24, (opt.addr >> 16) & 255, (opt.addr >> 8) & 255, opt.addr & 255,
+          opt.port, total);
+  double deadline = now_s() + opt.timeout, fin_acked_at = 0;
+  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  for (;;) {
+    double now = now_s();
+    if (now >= deadline) {
+      fprintf(stderr, "tun-limit: tcp-source: --timeout (%u s) expired at %" PRIu64
+                      " of %" PRIu64 " bytes acknowledged\n", opt.timeout, k.una, total);
+      return 1;
+    }
+    if (k.t_acked < 0)
+      return 1;
+    /* Done: everything and our FIN acknowledged, and the peer's FIN seen
+     * (or a second passed without it). */
+    if (k.una == total + 1 && (k.peer_fin || now - fin_acked_at > 1.0))
+      break;
+    bool can_send = k.established && k.nxt < total && k.nxt + mss <= k.una + k.wnd;
+    /* Wait only when the window is closed; otherwise just look for ACKs
+     * (one read() returning EAGAIN per burst of 64 segments). */
+    if (!can_send && poll(&pfd, 1, 10) < 0 && errno != EINTR)
+      die("poll");
+    for (int i = 0; i < 4096; i++) {
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+          break;
+        die("read");
+      }
+      source_input(&k, buf, (size_t)n, now);
+    }
+    now = now_s();
+    if (k.una >= total && k.t_acked == 0 && k.established) {
+      k.t_acked = now;
+      k.cpu_acked = cpu_s();
+    }
+    if (k.una == total + 1 && fin_acked_at == 0)
+      fin_acked_at = now;
+    if (!k.established)
+      continue;
+    if (!template_ready) { /* the ports are known once the SYN arrived */
+      put16(t, opt.port);
+      put16(t + 2, k.pport);
+      t[12] = 5 << 4;
+      put16(t + 14, 65535);
+      template_ready = true;
+    }
+    /* No retransmission machinery: a TUN does not lose, so a stall (no
+     * progress for 200 ms with data out) is counted and answered by going
+     * back to the first unacknowledged byte. */
+    uint64_t sent = k.nxt + (k.fin_sent ? 1 : 0);
+    if (sent > k.una && now - k.last_progress > 0.2) {
+      k.retrans++;
+      k.nxt = k.una < total ? k.una : total;
+      k.fin_sent = k.una > total;
+      k.last_progress = now;
+    }
+    for (int i = 0; i < 64 && k.nxt < total && k.nxt + mss <= k.una + k.wnd; i++)
+      source_data(&k, total);
+    if (k.nxt == total && !k.fin_sent) {
+      source_ctl(&k, 0x11, k.iss + 1 + (uint32_t)total, false);
+      k.fin_sent = true;
+    }
+  }
+  double secs = k.t_acked - k.t_first;
+  printf("tun-limit tcp-source: bytes=%" PRIu64 " seconds=%.3f mbps=%.1f segments=%" PRIu64
+         " acks_read=%" PRIu64 " stalls=%" PRIu64 " mtu=%u cpu_s=%.3f\n",
+         total, secs, secs > 0 ? (double)total / secs / 1e6 : 0.0, k.segs, k.acks_read,
+         k.retrans, opt.mtu, k.cpu_acked - k.cpu_first);
+  if (k.retrans)
+    fprintf(stderr, "tun-limit: tcp-source: %" PRIu64 " stall(s) of 200 ms: the figure is low\n",
+            k.retrans);
+  return 0;
+}
+
+static int mode_tcp_source_opt(int fd) { return mode_tcp_source(fd, opt.bytes); }
 
 /* --- main --------------------------------------------------------------- */
 
@@ -652,6 +927,12 @@ int main(int argc, char **argv) {
       opt.port = (uint16_t)parse_ul(v, 1, 65535, "--port");
     } else if (strcmp(a, "--seconds") == 0) {
       opt.seconds = (double)parse_ul(v, 1, 60, "--seconds");
+    } else if (strcmp(a, "--bytes") == 0) {
+      char *end;
+      errno = 0;
+      opt.bytes = strtoull(v, &end, 10);
+      if (errno || end == v || *end || opt.bytes == 0 || opt.bytes > (1ull << 40))
+        usage();
     } else if (strcmp(a, "--window") == 0) {
       opt.window = (uint32_t)parse_ul(v, 1460, 65535u << SINK_WSHIFT, "--window");
     } else if (strcmp(a, "--timeout") == 0) {
@@ -669,6 +950,8 @@ int main(int argc, char **argv) {
     run = mode_write;
   else if (strcmp(mode, "tcp-sink") == 0)
     run = mode_tcp_sink;
+  else if (strcmp(mode, "tcp-source") == 0)
+    run = mode_tcp_source_opt;
   else
     usage();
   int fd = tun_open();

@@ -109,9 +109,14 @@ struct https_service {
   uint64_t accepted, refused, requests, bytes_out;
   uint64_t status_2xx, status_3xx, status_4xx, status_5xx;
   uint64_t hs_timeouts, idle_timeouts, bad_requests;
+  bool want_accept; /* a slot was freed: look at the accept queue again */
+  bool accepting;   /* https_accept_some is running (no re-entry) */
 };
 
 static void hconn_run(struct hconn *c, us_time_t now);
+static void hconn_on_event(struct svc_handler *self, us_stack *s, us_sock_t sock, uint32_t events,
+                           us_time_t now);
+static void https_accept_some(struct https_service *svc, us_time_t now);
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -468,7 +473,7 @@ static void status_build(struct https_service *svc, us_stack *s, us_time_t now, 
             "th{background:#eee}td.l,th.l{text-align:left}"
             "</style></head><body>\n<h1>ustack on %s</h1>\n"
             "<p>A userspace TCP/IP stack with TLS, serving this page itself. "
-            "Up %.0f s. TCP bytes in %" PRIu64 ", out %" PRIu64 ". "
+            "Up %.0f s. Bytes in %" PRIu64 " and out %" PRIu64 " on the connections below. "
             "<a href=\"/status.json\">JSON</a>. Refreshes every 5 s.</p>\n",
             ip4_str(cfg->addr, a), up, in, out);
   sb_printf(b,
@@ -567,7 +572,9 @@ static int resolve_file(struct https_service *svc, const char *path, size_t plen
   }
   bool dir_req = dec[dl - 1] == '/';
   char full[PATH_MAX * 2];
-  snprintf(full, sizeof full, "%s%s%s", svc->root, dec, dir_req ? "index.html" : "");
+  int fl = snprintf(full, sizeof full, "%s%s%s", svc->root, dec, dir_req ? "index.html" : "");
+  if (fl < 0 || (size_t)fl >= sizeof full)
+    return 414;
   if (!realpath(full, real))
     return errno == EACCES ? 403 : 404;
   /* After symlinks, still below the root? */
@@ -688,6 +695,7 @@ static void hconn_free(struct hconn *c, us_time_t now, bool abort) {
   c->tls = NULL;
   c->sock = US_SOCK_INVALID;
   c->st = HC_FREE;
+  c->svc->want_accept = true;
 }
 
 static void hconn_begin_close(struct hconn *c, us_time_t now) {
@@ -786,6 +794,7 @@ static void hconn_run(struct hconn *c, us_time_t now) {
     case HC_HANDSHAKE:
       if (us_tls_handshake_done(c->tls)) {
         c->st = HC_REQUEST;
+        svc->want_accept = true; /* a handshake slot is free */
         c->deadline = now + svc->o.idle_timeout;
         break;
       }
@@ -804,7 +813,7 @@ static void hconn_run(struct hconn *c, us_time_t now) {
         if (n == US_ERR_AGAIN)
           return;
         if (n <= 0) { /* close_notify (0), truncation or a TLS error */
-          if (n == 0)
+          if (n == 0 || (n == US_ERR_CONNRESET && us_tls_error(c->tls) == 0))
             hconn_begin_close(c, now);
           else
             hconn_free(c, now, false);
@@ -854,27 +863,47 @@ static void hconn_on_event(struct svc_handler *self, us_stack *s, us_sock_t sock
     return;
   us_tls_on_event(c->tls, events, now);
   hconn_run(c, now);
+  if (c->svc->want_accept)
+    https_accept_some(c->svc, now);
 }
 
-static void listener_on_event(struct svc_handler *self, us_stack *s, us_sock_t sock,
-                              uint32_t events, us_time_t now) {
-  struct https_service *svc = (struct https_service *)self;
-  if (!(events & US_EV_ACCEPT))
+static uint32_t handshaking(const struct https_service *svc) {
+  uint32_t n = 0;
+  for (uint32_t k = 0; k < svc->nconns; k++)
+    n += svc->conns[k].st == HC_HANDSHAKE;
+  return n;
+}
+
+/*
+ * Take connections from the listener's accept queue while a connection
+ * slot and a handshake slot are free. What does not fit waits in the TCP
+ * accept queue (the backlog, then SYN retries) instead of being refused,
+ * and is taken as soon as a slot frees (want_accept). Handshakes are the
+ * expensive part (one signature each), so their cap bounds the CPU a flood
+ * of ClientHellos can take; the handshake timeout bounds how long a silent
+ * client holds a slot.
+ */
+static void https_accept_some(struct https_service *svc, us_time_t now) {
+  us_stack *s = svc->s;
+  if (svc->accepting || !us_sock_valid(svc->lsock))
     return;
-  /* Drain the accept queue (bounded by the backlog). */
+  svc->accepting = true;
   for (int i = 0; i < 1024; i++) {
-    us_sock_t cs;
-    us_ip4_t peer = 0;
-    uint16_t pport = 0;
-    if (us_tcp_accept(s, sock, &cs, &peer, &pport) != 0)
-      return;
+    svc->want_accept = false;
     struct hconn *c = NULL;
     for (uint32_t k = 0; k < svc->nconns && !c; k++)
       if (svc->conns[k].st == HC_FREE)
         c = &svc->conns[k];
+    if (!c || handshaking(svc) >= svc->o.max_handshakes)
+      break;
+    us_sock_t cs;
+    us_ip4_t peer = 0;
+    uint16_t pport = 0;
+    if (us_tcp_accept(s, svc->lsock, &cs, &peer, &pport) != 0)
+      break;
     us_tls_conn *tls = NULL;
     /* Entropy: NULL draws from the stack's source (getrandom in ustackd). */
-    if (!c || us_tls_accept(svc->tls, s, cs, NULL, 0, &tls) != 0) {
+    if (us_tls_accept(svc->tls, s, cs, NULL, 0, &tls) != 0) {
       svc->refused++;
       us_tcp_close(s, cs, now);
       continue;
@@ -902,6 +931,15 @@ static void listener_on_event(struct svc_handler *self, us_stack *s, us_sock_t s
     us_tls_on_event(tls, US_EV_READABLE, now); /* the ClientHello may be here */
     hconn_run(c, now);
   }
+  svc->accepting = false;
+}
+
+static void listener_on_event(struct svc_handler *self, us_stack *s, us_sock_t sock,
+                              uint32_t events, us_time_t now) {
+  (void)s;
+  (void)sock;
+  if (events & US_EV_ACCEPT)
+    https_accept_some((struct https_service *)self, now);
 }
 
 /* ---- service ----------------------------------------------------------------------- */
@@ -934,6 +972,8 @@ us_time_t https_service_poll(void *ctx, us_stack *s, us_time_t now) {
     if (c->st != HC_FREE && c->deadline < next)
       next = c->deadline;
   }
+  if (svc->want_accept)
+    https_accept_some(svc, now);
   return next;
 }
 
@@ -955,9 +995,11 @@ int https_service_start(us_stack *s, const struct https_opts *o, us_time_t now,
   }
   svc->o = *o;
   if (!svc->o.max_conns)
-    svc->o.max_conns = 64;
+    svc->o.max_conns = 128;
   if (!svc->o.max_handshakes)
     svc->o.max_handshakes = svc->o.max_conns / 2 ? svc->o.max_conns / 2 : 1;
+  if (svc->o.max_handshakes > svc->o.max_conns)
+    svc->o.max_handshakes = svc->o.max_conns;
   if (!svc->o.max_header_bytes)
     svc->o.max_header_bytes = 8192;
   if (!svc->o.handshake_timeout)

@@ -9,8 +9,10 @@
  * Requests are parsed by Debian's libhttp-parser (http_parser.h).
  *
  * Limits: request header bytes, handshake timeout, idle timeout, connection
- * count, handshakes in progress. A request that cannot be parsed gets 400
- * and the connection is closed; a path that leaves the root gets 403.
+ * count, handshakes in progress. Connections beyond the two caps wait in
+ * the TCP accept queue until a slot frees (they are not refused). A request
+ * that cannot be parsed gets 400 and the connection is closed; a path that
+ * leaves the root gets 403.
  *
  * Plugging in (svc.h): either call https_service_start() yourself and
  * register https_service_poll() with svc_add_poll(), or add the four
@@ -30,7 +32,7 @@ struct https_opts {
   const char *cert_file;      /* PEM chain, leaf first */
   const char *key_file;       /* PEM private key (RSA or EC) */
   const char *root_dir;       /* files are served from here */
-  uint32_t max_conns;         /* 0 = 64 */
+  uint32_t max_conns;         /* 0 = 128 (about 64 KB each) */
   uint32_t max_handshakes;    /* 0 = max_conns / 2 */
   uint32_t max_header_bytes;  /* request line + headers; 0 = 8192 */
   us_time_t handshake_timeout;/* 0 = 10 s */

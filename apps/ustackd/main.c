@@ -16,6 +16,9 @@
  */
 #include "clock.h"
 #include "ctl_server.h"
+#include "fault.h"
+#include "https.h"
+#include "https_client.h"
 #include "logsink.h"
 #include "loop.h"
 #include "pcap.h"
@@ -38,6 +41,8 @@
 /* ---- Services compiled into the daemon: add a row to enable yours. ---- */
 static const struct svc_desc *const services[] = {
     &svc_udp_echo,
+    &svc_https,     &svc_https_cert, &svc_https_key, &svc_https_root,
+    &svc_https_get, &svc_https_ca,   &svc_https_name,
 };
 #define NSERVICES (sizeof services / sizeof services[0])
 
@@ -65,6 +70,9 @@ struct ustackd {
   bool tcp_on, tcp_started;
   const char *ctl_path;
   long synack_retries, msl_sec; /* -1: stack default */
+  const char *fault_spec;       /* --fault */
+  uint64_t fault_seed;
+  bool fault_seed_given;
 
   /* Running. */
   struct us_log_sink log;
@@ -73,6 +81,7 @@ struct ustackd {
   struct us_pcap_tee tee;
   us_stack *stack;
   struct us_loop *loop;
+  struct us_fault *fault;
   int ctl_fd;
   int exit_status; /* set by the client with --client-exit */
 };
@@ -285,6 +294,23 @@ static int opt_msl(struct ustackd *d, const char *arg, char *err, size_t n) {
   return 0;
 }
 
+static int opt_fault(struct ustackd *d, const char *arg, char *err, size_t n) {
+  char ferr[200];
+  if (us_fault_check(arg, ferr, sizeof ferr) != 0) {
+    snprintf(err, n, "--fault: %s", ferr);
+    return -1;
+  }
+  d->fault_spec = arg;
+  return 0;
+}
+
+static int opt_fault_seed(struct ustackd *d, const char *arg, char *err, size_t n) {
+  if (opt_u64("--fault-seed", arg, &d->fault_seed, err, n) != 0)
+    return -1;
+  d->fault_seed_given = true;
+  return 0;
+}
+
 static const struct opt options[] = {
     {"--dev", "NAME", "TUN interface to create, or attach to if it exists (required)", opt_dev},
     {"--host", "ADDR", "the host's (kernel's) address on the link (required)", opt_host},
@@ -313,6 +339,10 @@ static const struct opt options[] = {
     {"--synack-retries", "N", "SYN-ACK retransmissions before giving up (0..20)",
      opt_synack_retries},
     {"--msl", "SECONDS", "maximum segment lifetime; TIME-WAIT lasts 2*MSL", opt_msl},
+    {"--fault", "SPEC", "impair the link: loss, dup, reorder, corrupt, delay... (fault.h)",
+     opt_fault},
+    {"--fault-seed", "N", "seed of --fault (default: random, printed at start)",
+     opt_fault_seed},
     {"--help", NULL, "print this help and exit", NULL},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -326,7 +356,7 @@ static void usage(FILE *f) {
              options[i].metavar ? options[i].metavar : "");
     fprintf(f, "  %-22s %s\n", lhs, options[i].help);
   }
-  fprintf(f, "\nservices (each option may be given more than once):\n");
+  fprintf(f, "\nservices:\n");
   for (size_t i = 0; i < NSERVICES; i++) {
     char lhs[48];
     snprintf(lhs, sizeof lhs, "%s%s%s", services[i]->option, services[i]->metavar ? " " : "",
@@ -449,11 +479,19 @@ static void print_counters(const struct ustackd *d, const char *when) {
     fprintf(stderr, PROG ": counter %s = %llu (%s)\n", us_stat_name((enum us_stat)i),
             (unsigned long long)v, desc ? desc : "");
   }
+  struct us_loop_stats ls = {0};
+  if (d->loop)
+    us_loop_get_stats(d->loop, &ls);
   const struct {
     const char *name;
     uint64_t v;
     const char *desc;
   } dev[] = {
+      {"loop_wakeups", ls.wakeups, "event-loop wake-ups"},
+      {"loop_rx_batches", ls.rx_batches, "TUN read batches"},
+      {"loop_rx_batch_full", ls.rx_batch_full, "batches that stopped at the batch cap"},
+      {"loop_rounds_capped", ls.dispatch_rounds_capped,
+       "wake-ups that ended with events still pending"},
       {"tun_rx_packets", d->tun.rx_packets, "packets read from the TUN"},
       {"tun_rx_errors", d->tun.rx_errors, "TUN read errors"},
       {"tun_tx_packets", d->tun.tx_packets, "packets written to the TUN"},
@@ -466,6 +504,19 @@ static void print_counters(const struct ustackd *d, const char *when) {
     if (dev[i].v)
       fprintf(stderr, PROG ": counter %s = %llu (%s)\n", dev[i].name,
               (unsigned long long)dev[i].v, dev[i].desc);
+  if (d->fault) {
+    char b[2048];
+    us_fault_format(d->fault, b, sizeof b);
+    /* Lines "fault seed=N tx: seen=... dropped=..." */
+    for (char *line = b, *nl; *line; line = nl + 1) {
+      nl = strchr(line, '\n');
+      if (!nl) {
+        fprintf(stderr, PROG ": %s\n", line);
+        break;
+      }
+      fprintf(stderr, PROG ": %.*s\n", (int)(nl - line), line);
+    }
+  }
   struct us_pool_usage u;
   us_stack_pool_usage(d->stack, &u);
   fprintf(stderr,
@@ -487,9 +538,22 @@ static size_t dispatch_hook(void *ctx, us_stack *s, us_time_t now) {
   return svc_dispatch(s, now);
 }
 
+static bool have_service(const struct ustackd *d, const struct svc_desc *sd) {
+  for (unsigned i = 0; i < d->nsvcs; i++)
+    if (d->svcs[i].desc == sd)
+      return true;
+  return false;
+}
+
 static us_time_t svc_tick(void *ctx, us_time_t now) {
   struct ustackd *d = ctx;
   us_time_t next = svc_poll_all(d->stack, now);
+  int hstatus;
+  /* A one-shot HTTPS GET: the daemon exits with its result. */
+  if (have_service(d, &svc_https_get) && https_client_finished(&hstatus)) {
+    d->exit_status = hstatus;
+    us_loop_stop(d->loop);
+  }
   if (d->tcp_started) {
     us_time_t t = svc_tcp_poll(d->stack, now);
     if (t < next)
@@ -503,9 +567,19 @@ static us_time_t svc_tick(void *ctx, us_time_t now) {
   return next;
 }
 
+/* Control-socket commands beyond ss/stats/pools: "fault ...". */
+static int ctl_ext(void *ctx, const char *cmd, FILE *out, us_time_t now) {
+  struct ustackd *d = ctx;
+  char b[4096];
+  if (!us_fault_ctl_command(d->fault, cmd, b, sizeof b))
+    return 0;
+  fputs(b, out);
+  return 1;
+}
+
 static void ctl_ready(void *ctx, int fd, uint32_t events, us_time_t now) {
   struct ustackd *d = ctx;
-  ctl_serve(fd, d->stack, now, NULL, NULL);
+  ctl_serve(fd, d->stack, now, ctl_ext, d);
 }
 
 static void pcap_idle(void *ctx, us_time_t now) {
@@ -546,6 +620,8 @@ static void teardown(struct ustackd *d) {
     us_stack_destroy(d->stack);
   d->stack = NULL;
   us_tun_close(&d->tun);
+  us_fault_destroy(d->fault);
+  d->fault = NULL;
   us_pcap_close(d->pcap);
   d->pcap = NULL;
 }
@@ -585,11 +661,20 @@ int main(int argc, char **argv) {
   if (us_tun_open(&d.tun, &tc, err, sizeof err) != 0)
     goto out;
 
-  /* Output chain: stack -> [pcap tee] -> TUN. Input chain: TUN ->
-   * [pcap tee] -> stack. Further wrappers (fault injection) go between the
-   * tee and the TUN so the capture shows what really crossed the link. */
+  /* Output chain: stack -> [pcap tee] -> [fault TX] -> TUN. Input chain:
+   * TUN -> [fault RX] -> [pcap tee] -> stack. The capture shows what the
+   * stack really sent and received; tshark on the TUN shows the link. */
   struct us_device dev = us_tun_device(&d.tun);
   struct us_rx_sink rx = {0}; /* filled once the stack exists */
+  if (d.fault_spec) {
+    uint64_t seed = d.fault_seed_given ? d.fault_seed : us_fault_seed_from_os();
+    d.fault = us_fault_create(d.fault_spec, seed, err, sizeof err);
+    if (!d.fault)
+      goto out;
+    fprintf(stderr, PROG ": fault injector: '%s' seed=%llu (replay with --fault-seed %llu)\n",
+            d.fault_spec, (unsigned long long)seed, (unsigned long long)seed);
+    dev = us_fault_wrap_tx(d.fault, &dev, NULL, NULL);
+  }
   if (d.pcap) {
     d.tee.pcap = d.pcap;
     d.tee.next_tx = dev;
@@ -618,6 +703,8 @@ int main(int argc, char **argv) {
     d.tee.next_rx = rx;
     rx = us_pcap_tee_rx_sink(&d.tee);
   }
+  if (d.fault)
+    rx = us_fault_wrap_rx(d.fault, &rx);
 
   struct us_loop_cfg lc = {
       .stack = d.stack,
@@ -634,6 +721,10 @@ int main(int argc, char **argv) {
   if (!d.loop)
     goto out;
   d.tee.now = us_loop_now_ref(d.loop);
+  if (d.fault) {
+    us_fault_set_clock(d.fault, us_fault_clock_ref, (void *)us_loop_now_ref(d.loop));
+    us_loop_add_tick(d.loop, us_fault_tick, d.fault); /* releases held packets */
+  }
   us_loop_add_tick(d.loop, svc_tick, &d);
   if (d.pcap)
     us_loop_add_idle(d.loop, pcap_idle, &d);

@@ -180,7 +180,11 @@ bool us_tls_handshake_done(const us_tls_conn *conn);
 /*
  * Copy up to `cap` bytes of plaintext. Returns the count, 0 after the
  * peer's close_notify (all data read), US_ERR_AGAIN when nothing is there
- * yet (also during the handshake), or the sticky error.
+ * yet (also during the handshake), or the sticky error. When the transport
+ * ended without close_notify (RFC 5246 7.2.1: possible truncation), the
+ * data already received is returned first, then US_ERR_CONNRESET; this is
+ * not a sticky error, writing still works (the peer may have half-closed
+ * TCP after its request and still read the answer).
  */
 long us_tls_read(us_tls_conn *conn, void *buf, size_t cap, us_time_t now);
 
@@ -203,8 +207,7 @@ int us_tls_close(us_tls_conn *conn, us_time_t now);
 /*
  * Sticky error: 0, or the us_err that ended the connection: US_ERR_TLS (a
  * TLS failure: see us_tls_engine_error), US_ERR_CONNRESET (the transport
- * ended without close_notify: truncation, RFC 5246 7.2.1), or the
- * transport's own error.
+ * ended during the handshake), or the transport's own error.
  */
 int us_tls_error(const us_tls_conn *conn);
 /* BearSSL's error code (BR_ERR_*; 256+alert received, 512+alert sent). */

@@ -13,8 +13,9 @@ PORT=9 BYTES=${BYTES:-8388608}
 fault_begin "blackhole-20s"
 fault_start "both:blackhole=2s-22s;both:rate=8mbit,bucket=30kB,qlen=100" --tcp-sink "$PORT"
 fault_upload "$PORT" "$BYTES" 180
+kretrans=$(fault_kernel_retrans)
 fault_stop
 bh=$(( $(fault_inj_counter tx blackholed) + $(fault_inj_counter rx blackholed) ))
 [[ $bh -gt 0 ]] || fault_fail "the blackhole dropped nothing: the transfer ended before it"
 retrans=$(fault_counter tcp_retrans_segs)
-fault_pass "up $FAULT_UP_BYTES B sha256 match after $bh packets blackholed, retrans $retrans"
+fault_pass "up $FAULT_UP_BYTES B sha256 match after $bh packets blackholed, retrans stack $retrans kernel $kretrans"

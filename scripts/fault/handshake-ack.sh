@@ -13,9 +13,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PORT=9 RETRIES=${RETRIES:-3}
 fault_begin "handshake-ack"
-fault_capture_start "tcp port $PORT"
 fault_start "rx:match=tcp.ack&dport:$PORT,action=drop" --tcp-sink "$PORT" \
   --synack-retries "$RETRIES"
+fault_capture_start "tcp port $PORT"
 
 # The kernel's side completes at once; keep nc around while the stack retries.
 ns_bg timeout 60 nc "$US_ADDR" "$PORT" </dev/null
@@ -23,8 +23,9 @@ wait_s=$(( (1 << (RETRIES + 1)) + 3 ))  # 1+2+...+2^RETRIES, plus slack
 sleep "$wait_s"
 fault_capture_stop
 
-mapfile -t synacks < <(fault_capture_lines | awk -v a="$US_ADDR" '$2 == a && $4 == "0x0012" { print $1 }')
-rst=$(fault_capture_lines | awk -v a="$US_ADDR" '$2 == a && and(strtonum($4), 4) { print $1; exit }')
+mapfile -t synacks < <(fault_capture_times \
+  "ip.src == $US_ADDR && tcp.flags.syn == 1 && tcp.flags.ack == 1")
+rst=$(fault_capture_times "ip.src == $US_ADDR && tcp.flags.reset == 1" | head -n 1)
 [[ ${#synacks[@]} -eq $((RETRIES + 1)) ]] ||
   fault_fail "expected $((RETRIES + 1)) SYN-ACKs (1 + $RETRIES retransmissions), saw ${#synacks[@]}"
 # Intervals double from the initial RTO of 1 s (RFC 6298 2.1, 5.5): allow 20 %.

@@ -72,6 +72,12 @@ fault_start() {
   ns_start_ustackd "$FAULT_LOG" --fault "$FAULT_SPEC" --fault-seed "$FAULT_SEED" \
     --ctl "$FAULT_CTL" --msl 1 "$@" ||
     fault_fail "ustackd did not start (spec '$FAULT_SPEC')"
+  local i
+  for ((i = 0; i < 50; i++)); do
+    [[ -S $FAULT_CTL ]] && return 0
+    sleep 0.1
+  done
+  fault_fail "ustackd did not open its control socket $FAULT_CTL"
 }
 
 # Elapsed seconds since fault_begin, one decimal.
@@ -102,8 +108,9 @@ fault_fail() {
 # Deterministic bytes: fault_make_file PATH BYTES [SEED].
 fault_make_file() {
   local path=$1 bytes=$2 seed=${3:-$FAULT_SEED}
+  # openssl dies of SIGPIPE once head has enough: that is the expected end.
   openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass "pass:ustack-$seed" </dev/zero 2>/dev/null |
-    head -c "$bytes" >"$path"
+    head -c "$bytes" >"$path" || true
   [[ $(stat -c %s "$path") -eq $bytes ]] || fault_fail "could not make a $bytes-byte file"
 }
 
@@ -124,6 +131,12 @@ fault_counter() {
   local v
   v=$(sed -n "s/^ustackd: counter $1 = \([0-9]*\).*/\1/p" "$FAULT_LOG" | tail -n 1)
   echo "${v:-0}"
+}
+
+# The kernel peer's TCP retransmissions in the namespace (absolute).
+fault_kernel_retrans() {
+  ip netns exec "$NS" nstat -asz TcpRetransSegs 2>/dev/null |
+    awk '$1 == "TcpRetransSegs" { print $2; found = 1 } END { if (!found) print 0 }'
 }
 
 # An injector counter from the daemon's last dump: fault_inj_counter tx lost.
@@ -162,7 +175,9 @@ fault_upload() {
   got_sha=$(sed -n 's/.*sha256 \([0-9a-f]*\).*/\1/p' <<<"$line")
   [[ $got_bytes -eq $bytes ]] || fault_fail "upload: sent $bytes B, the stack got $got_bytes B"
   [[ $got_sha == "$(fault_sha256 "$f")" ]] || fault_fail "upload: SHA-256 differs"
+  # shellcheck disable=SC2034 # read by the scenarios
   FAULT_UP_BYTES=$got_bytes
+  # shellcheck disable=SC2034
   FAULT_UP_SHA=$got_sha
 }
 
@@ -179,7 +194,9 @@ fault_download() {
     fault_fail "the source never reported what it sent"
   want_sha=$(sed -n 's/.*sha256 \([0-9a-f]*\).*/\1/p' <<<"$line")
   [[ $want_sha == "$(fault_sha256 "$f")" ]] || fault_fail "download: SHA-256 differs"
+  # shellcheck disable=SC2034 # read by the scenarios
   FAULT_DOWN_BYTES=$got
+  # shellcheck disable=SC2034
   FAULT_DOWN_SHA=$want_sha
 }
 
@@ -188,7 +205,9 @@ fault_download() {
 fault_capture_start() {
   FAULT_PCAP=$FAULT_WORK/capture.pcapng
   command -v tshark >/dev/null || fault_fail "tshark is not installed (apt-get install tshark)"
-  ns_bg tshark -q -i "$US_DEV" -f "$1" -w "$FAULT_PCAP"
+  # shellcheck disable=SC2016 # $1/$2.. expand in the inner shell
+  ns_bg sh -c 'exec tshark -q -i "$1" -f "$2" -w "$3" 2>"$4"' sh "$US_DEV" "$1" "$FAULT_PCAP" \
+    "$FAULT_WORK/tshark.log"
   FAULT_CAP_PID=${NS_PIDS[-1]}
   local i
   for ((i = 0; i < 100; i++)); do
@@ -203,8 +222,16 @@ fault_capture_stop() {
   ns_kill_pid "$FAULT_CAP_PID"
 }
 
-# The capture as lines: time src dst flags(hex) seq ack len
-fault_capture_lines() {
-  tshark -r "$FAULT_PCAP" -T fields -E separator=' ' -e frame.time_relative -e ip.src \
-    -e ip.dst -e tcp.flags -e tcp.seq_raw -e tcp.ack_raw -e tcp.len 2>/dev/null
+# Relative times (s) of the captured packets matching a display filter:
+# fault_capture_times 'ip.src == 10.0.0.2 && tcp.flags.reset == 1'
+fault_capture_times() {
+  tshark -r "$FAULT_PCAP" -Y "$1" -T fields -e frame.time_relative 2>/dev/null
+}
+
+# Talk to the running daemon's control socket: fault_ctl 'fault set SPEC'.
+fault_ctl() {
+  local ss
+  ss=$(dirname "$USTACKD")/../ustack-ss/ustack-ss
+  [[ -x $ss ]] || fault_fail "ustack-ss not built at $ss"
+  "$ss" --ctl "$FAULT_CTL" --cmd "$1"
 }

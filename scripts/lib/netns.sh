@@ -65,6 +65,7 @@ ns_cleanup() {
   local rc=$?
   [[ $NS_CLEANED -eq 1 ]] && return $rc
   NS_CLEANED=1
+  # shellcheck disable=SC2034 # read by cleanup commands (ns_on_exit)
   NS_EXIT_RC=$rc
   set +e
   local c p
@@ -113,13 +114,14 @@ ns_bg() {
 
 # Wait until the TUN is up with the host address, or ustackd has died.
 ns_wait_link() {
-  local i
+  local i addr link
   for ((i = 0; i < 100; i++)); do
     if ! kill -0 "$USTACKD_PID" 2>/dev/null; then
       return 1
     fi
-    if ip -n "$NS" -4 addr show dev "$US_DEV" 2>/dev/null | grep -q "inet $US_HOST[ /]" &&
-      ip -n "$NS" link show dev "$US_DEV" 2>/dev/null | grep -q ',UP'; then
+    addr=$(ip -n "$NS" -4 addr show dev "$US_DEV" 2>/dev/null || true)
+    link=$(ip -n "$NS" link show dev "$US_DEV" 2>/dev/null || true)
+    if [[ $addr == *"inet $US_HOST/"* || $addr == *"inet $US_HOST "* ]] && [[ $link == *,UP* ]]; then
       return 0
     fi
     sleep 0.1

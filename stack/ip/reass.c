@@ -18,8 +18,10 @@
  *    multiple of 8, is dropped on its own;
  *  - a second "last" fragment (MF=0) with a different end, or data beyond
  *    the end a last fragment set, drops the whole datagram;
- *  - a TCP fragment at offset 8 is dropped (RFC 1858 3.2). Overlaps being
- *    fatal already stops the other RFC 1858 attack (rewriting a header).
+ *  - RFC 1858's tiny-fragment and offset-1 attacks target packet filters
+ *    that judge the first fragment alone; here the transport only ever
+ *    sees the whole datagram, and a fragment rewriting bytes already held
+ *    is an overlap, so both are harmless and no special rule applies.
  * No ICMP time exceeded is sent on timeout (RFC 1122 3.3.2 makes it a
  * MAY); the context is freed and counted.
  */
@@ -198,14 +200,6 @@ void us_reass_input(struct us_stack *s, const uint8_t *raw, const struct us_ip4_
 
   /* Checks on the fragment alone: these drop only this fragment. */
   if (len == 0 || (h->mf && (len & 7) != 0)) {
-    US_STAT_INC(s, ip_reasm_bad_frag);
-    US_STAT_INC(s, ip_reasm_fails);
-    return;
-  }
-  /* RFC 1858 3.2 / RFC 3128: a TCP fragment at offset 8 can only serve
-   * to rewrite the flags or ports of the header in the first fragment;
-   * no honest sender produces one. */
-  if (h->proto == US_IPPROTO_TCP && off == 8) {
     US_STAT_INC(s, ip_reasm_bad_frag);
     US_STAT_INC(s, ip_reasm_fails);
     return;

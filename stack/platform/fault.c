@@ -1451,6 +1451,12 @@ struct us_device us_fault_wrap_tx(struct us_fault *f, const struct us_device *in
   return dev;
 }
 
+void us_fault_set_clock(struct us_fault *f, us_time_t (*clock)(void *ctx), void *clock_ctx) {
+  if (!f) return;
+  f->clock = clock;
+  f->clock_ctx = clock_ctx;
+}
+
 us_time_t us_fault_clock_ref(void *ctx) { return *(const us_time_t *)ctx; }
 
 static void fault_rx_deliver(void *ctx, const uint8_t *pkt, size_t len) {

@@ -292,6 +292,9 @@ void us_fault_set_trace(struct us_fault *f, us_fault_trace_fn fn, void *ctx);
  */
 struct us_device us_fault_wrap_tx(struct us_fault *f, const struct us_device *inner,
                                   us_time_t (*clock)(void *ctx), void *clock_ctx);
+/* Set or change the TX wrapper's clock later (the loop, whose time the
+ * clock reads, is created after the stack that owns the wrapped device). */
+void us_fault_set_clock(struct us_fault *f, us_time_t (*clock)(void *ctx), void *clock_ctx);
 /* A clock for us_fault_wrap_tx that reads *(const us_time_t *)ctx, e.g.
  * with ctx = (void *)us_loop_now_ref(loop). */
 us_time_t us_fault_clock_ref(void *ctx);
@@ -324,22 +327,28 @@ int us_fault_ctl_command(struct us_fault *f, const char *cmd, char *out, size_t 
 /*
  * WIRING IN ustackd (what `--fault SPEC` and `--fault-seed N` do):
  *
+ *   option parsing: us_fault_check(spec, err, n) -> one line, exit 2
  *   uint64_t seed = seed_given ? N : us_fault_seed_from_os();
- *   char err[256];
- *   struct us_fault *f = us_fault_create(spec, seed, err, sizeof err);
- *   if (!f) { fprintf(stderr, "ustackd: --fault: %s\n", err); exit(2); }
- *   printf("ustackd: fault injector on: '%s' seed=%llu\n", spec, seed);
- *   // output: stack -> [pcap tee] -> injector TX -> TUN
- *   struct us_device out = us_fault_wrap_tx(f, &tun_or_tee_dev, NULL, NULL);
- *   stack = us_stack_create(&cfg, &out);
- *   // input: TUN -> injector RX -> [pcap tee] -> stack
- *   struct us_rx_sink in = {us_rx_stack_input, stack};   // or the pcap tee
- *   loop_cfg.rx = us_fault_wrap_rx(f, &in);
- *   us_loop_add_tick(loop, us_fault_tick, f);     // releases delayed packets
- *   // exit and SIGUSR1: us_fault_format(f, buf, sizeof buf); print it
- *   // control socket (ctl_ext_fn): char buf[2048];
- *   //   if (us_fault_ctl_command(f, cmd, buf, sizeof buf)) { fputs(buf, out); return 1; }
- *   us_fault_destroy(f) after the loop and the stack are gone.
+ *   d.fault = us_fault_create(spec, seed, err, sizeof err);   // NULL: fail
+ *   fprintf(stderr, "ustackd: fault injector: '%s' seed=%llu\n", spec, seed);
+ *   // Output: stack -> [pcap tee] -> injector TX -> TUN, so the capture
+ *   // shows what the stack sent and tshark on the TUN what crossed the link.
+ *   struct us_device dev = us_tun_device(&d.tun);
+ *   if (d.fault) dev = us_fault_wrap_tx(d.fault, &dev, NULL, NULL);
+ *   ... pcap tee wraps dev, us_stack_create(&cfg, &dev) ...
+ *   // Input: TUN -> injector RX -> [pcap tee] -> stack.
+ *   ... rx = stack input, pcap tee wraps rx ...
+ *   if (d.fault) rx = us_fault_wrap_rx(d.fault, &rx);
+ *   // After us_loop_create:
+ *   us_fault_set_clock(d.fault, us_fault_clock_ref, (void *)us_loop_now_ref(d.loop));
+ *   us_loop_add_tick(d.loop, us_fault_tick, d.fault); // releases held packets
+ *   // Exit and SIGUSR1: char b[2048]; us_fault_format(d.fault, b, sizeof b);
+ *   //   fputs(b, stderr);   (lines "fault seed=N tx: seen=... dropped=...")
+ *   // Control socket (ctl_ext_fn passed to ctl_serve):
+ *   //   char b[4096];
+ *   //   if (!us_fault_ctl_command(d->fault, cmd, b, sizeof b)) return 0;
+ *   //   fputs(b, out); return 1;
+ *   us_fault_destroy(d.fault) after the loop and the stack are gone.
  */
 
 #endif

@@ -4,7 +4,8 @@
  * The state machine calls these hooks and never touches cwnd/ssthresh
  * itself, so NewReno (cc_newreno.c), SACK-based recovery or CUBIC can be
  * swapped without changing tcp_input.c. The algorithm owns the fields
- * cwnd, ssthresh, bytes_acked, dupacks, recover and in_recovery of the TCB.
+ * cwnd, ssthresh, bytes_acked, dupacks, recover, in_recovery and
+ * cc_after_rto of the TCB.
  * FlightSize (RFC 5681) is snd_max - snd_una.
  */
 #ifndef USTACK_TCP_CC_H

@@ -1,7 +1,7 @@
 /*
  * cc_newreno.c - RFC 5681 slow start and congestion avoidance, fast
  * retransmit on the third duplicate ACK, and RFC 6582 NewReno fast
- * recovery. Growth is by bytes acknowledged (RFC 3465 ABC, L = 2*SMSS), so
+ * recovery. Growth is by bytes acknowledged (RFC 3465 ABC), so
  * an ACK-division attacker gains nothing (HOSTILE RES-4).
  */
 #include "cc.h"
@@ -27,6 +27,7 @@ static void nr_init(struct us_tcb *t, const struct us_config *cfg) {
   t->bytes_acked = 0;
   t->dupacks = 0;
   t->recover = t->iss; /* RFC 6582 3.2 step 1 */
+  t->cc_after_rto = false;
   t->in_recovery = false;
 }
 
@@ -48,8 +49,21 @@ static bool nr_on_ack(struct us_tcb *t, uint32_t acked) {
     return true;
   }
   if (t->cwnd < t->ssthresh) {
-    /* Slow start, RFC 3465 with L = 2*SMSS. */
-    uint32_t inc = acked < 2u * t->mss ? acked : 2u * t->mss;
+    /* Slow start by bytes acknowledged (RFC 3465). Normally no per-ACK
+     * limit L: receivers (ours included) send one ACK per batch of
+     * segments, and a limit would turn slow start linear; byte counting
+     * alone already gives ACK division nothing (HOSTILE RES-4). Right
+     * after a timeout, RFC 3465 2.3 asks for L = 1*SMSS: the first ACK may
+     * cover a whole window the receiver held out of order, and must not
+     * release a burst. Stop at ssthresh. */
+    uint32_t room = t->ssthresh - t->cwnd;
+    uint32_t inc = acked < room ? acked : room;
+    if (t->cc_after_rto) {
+      if (inc > t->mss)
+        inc = t->mss;
+      if (us_seq_ge(t->snd_una, t->recover))
+        t->cc_after_rto = false;
+    }
     t->cwnd += inc;
   } else {
     /* Congestion avoidance: one SMSS per cwnd of bytes acknowledged. */
@@ -87,6 +101,7 @@ static void nr_on_loss(struct us_tcb *t) {
 static void nr_on_timeout(struct us_tcb *t) {
   t->ssthresh = half_flight(t);
   t->cwnd = t->mss; /* the loss window, RFC 5681 3.1 */
+  t->cc_after_rto = true;
   t->recover = t->snd_max;
   t->in_recovery = false;
   t->dupacks = 0;

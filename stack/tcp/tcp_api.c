@@ -171,7 +171,7 @@ int us_tcp_connect(us_stack *s, us_sock_t sock, us_ip4_t dst, uint16_t dport, us
   while (t->rcv_wscale < US_TCP_WS_MAX && (s->cfg.tcp_rcvbuf >> t->rcv_wscale) > 0xffff)
     t->rcv_wscale++;
   t->iss = tcp_isn(s, t->laddr, t->lport, t->raddr, t->rport, now);
-  t->snd_una = t->snd_nxt = t->snd_max = t->iss;
+  t->snd_una = t->snd_nxt = t->snd_max = t->snd_sml = t->iss;
   tcp_set_state(s, t, US_TCP_SYN_SENT, "connect");
   tcb_hash_insert(s, t);
   tcp_send_syn(s, t, now);

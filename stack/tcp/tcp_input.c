@@ -188,6 +188,13 @@ static void tcp_input_listen(struct us_stack *s, struct us_tcb *l, const struct 
     US_STAT_INC(s, tcp_listen_drops);
     return;
   }
+  /* Accept queue full: nobody is taking connections, so do not start
+   * another (Linux does the same; the peer retries its SYN). */
+  if (l->acq_len >= l->backlog) {
+    US_STAT_INC(s, tcp_listen_overflows);
+    US_STAT_INC(s, tcp_listen_drops);
+    return;
+  }
   /* The SYN queue is bounded by the backlog; when full, the oldest
    * half-open connection makes room (HOSTILE RES-1). */
   if (l->synq_len >= l->backlog && l->synq_head) {
@@ -236,7 +243,7 @@ static void tcp_input_listen(struct us_stack *s, struct us_tcb *l, const struct 
   t->iss = tcp_isn(s, t->laddr, t->lport, t->raddr, t->rport, in->now);
   if (iss_floor_set && !us_seq_gt(t->iss, iss_floor))
     t->iss = iss_floor; /* reopened TIME-WAIT: stay above the old space */
-  t->snd_una = t->snd_nxt = t->snd_max = t->iss;
+  t->snd_una = t->snd_nxt = t->snd_max = t->snd_sml = t->iss;
   t->snd_wnd = g->wnd; /* never scaled in a SYN (RFC 7323 2.2) */
   t->max_snd_wnd = t->snd_wnd;
   t->snd_wl1 = g->seq;
@@ -288,6 +295,7 @@ static enum tcp_verdict tcp_input_syn_sent(struct us_stack *s, struct us_tcb *t,
     if (t->rtt_timing && !t->syn_rexmit)
       tcp_rtt_sample(s, t, in->now - t->rtt_start);
     t->rtt_timing = false;
+    tcp_rtt_syn_done(s, t, t->syn_rexmit);
     t->nrexmit = 0;
     t->backoff = 0;
     t->timer[TT_RTO] = US_TIME_NEVER;
@@ -440,6 +448,11 @@ static void ack_new(struct us_stack *s, struct us_tcb *t, uint32_t ack, us_time_
   if (!t->syn_acked) {
     t->syn_acked = true; /* our SYN took one sequence number */
     acked--;
+    if (t->rtt_timing && us_seq_gt(ack, t->rtt_seq)) {
+      tcp_rtt_sample(s, t, now - t->rtt_start);
+      t->rtt_timing = false;
+    }
+    tcp_rtt_syn_done(s, t, t->nrexmit > 0);
     s->tcp->cc->init(t, &s->cfg);
   }
   uint32_t data = min32(acked, t->snd.len);
@@ -516,8 +529,9 @@ static enum tcp_verdict step5_check_ack(struct us_stack *s, struct us_tcb *t, st
   if (us_seq_gt(g->ack, t->snd_una)) {
     ack_new(s, t, g->ack, now);
   } else if (g->ack == t->snd_una && t->snd_max != t->snd_una && g->payload_len == 0 &&
-             !(g->flags & (US_TH_SYN | US_TH_FIN)) && wnd == t->snd_wnd) {
-    /* RFC 5681 2: a duplicate ACK. */
+             !(g->flags & (US_TH_SYN | US_TH_FIN)) && wnd == t->snd_wnd && wnd != 0) {
+    /* RFC 5681 2: a duplicate ACK. (With a zero window the answers to our
+     * probes look the same; they say nothing about loss.) */
     US_STAT_INC(s, tcp_dup_acks);
     if (s->tcp->cc->on_dupack(t)) {
       s->tcp->cc->on_loss(t);
@@ -620,9 +634,10 @@ static enum tcp_verdict step7_text(struct us_stack *s, struct us_tcb *t, struct 
     else if (t->timer[TT_DELACK] == US_TIME_NEVER)
       t->timer[TT_DELACK] = in->now + s->cfg.tcp_delack;
   } else {
-    /* Beyond a hole: hold it, and send a duplicate ACK at once. */
+    /* Beyond a hole: hold it, and send a duplicate ACK at once, one per
+     * segment, not coalesced: the sender counts them (RFC 5681 4.2, 3.2). */
     tcp_reass_insert(s, t, g->seq, g->payload, g->payload_len);
-    tcp_ack_needed(s, t);
+    tcp_send_ack(s, t, in->now);
   }
   return TV_CONTINUE;
 }

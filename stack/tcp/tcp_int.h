@@ -95,6 +95,7 @@ struct us_tcb {
   uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, snd_up;
   uint32_t max_snd_wnd;
   uint32_t snd_fin_seq;  /* valid when fin_queued */
+  uint32_t snd_sml;      /* end of the last short segment sent (Nagle) */
   uint8_t snd_wscale, rcv_wscale;
   uint16_t mss;          /* effective send MSS (MUST-16) */
   uint16_t rcv_mss;      /* what we advertised */
@@ -124,7 +125,7 @@ struct us_tcb {
 
   /* Congestion control state (cc.h); the algorithm owns these fields. */
   uint32_t cwnd, ssthresh, bytes_acked, dupacks, recover;
-  bool in_recovery;
+  bool in_recovery, cc_after_rto;
 
   /* Timers. */
   us_time_t timer[TT_N];
@@ -242,6 +243,7 @@ void tcp_rtt_init(struct us_stack *s, struct us_tcb *t);
 void tcp_rtt_sample(struct us_stack *s, struct us_tcb *t, us_time_t r);
 us_time_t tcp_rto_current(const struct us_stack *s, const struct us_tcb *t);
 void tcp_rto_backoff(struct us_tcb *t);
+void tcp_rtt_syn_done(struct us_stack *s, struct us_tcb *t, bool syn_timed_out);
 
 /* ---- tcp_reass.c ---- */
 /* Store an out-of-order segment; returns false if a cap refused it. */

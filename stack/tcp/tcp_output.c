@@ -63,9 +63,13 @@ static uint16_t window_field(struct us_tcb *t) {
 bool tcp_window_update_due(const struct us_tcb *t) {
   if (t->buf < 0 || !tcp_state_synchronized(t->state) || t->fin_rcvd)
     return false;
+  uint32_t max = (uint32_t)0xffff << t->rcv_wscale;
   uint32_t free = us_ring_free(&t->rcv);
+  if (free > max)
+    free = max;
   uint32_t cur = tcp_rcv_wnd(t);
-  return free > cur && free - cur >= sws_threshold(t) && cur < t->rcv.cap / 2;
+  uint32_t full = t->rcv.cap < max ? t->rcv.cap : max;
+  return free > cur && free - cur >= sws_threshold(t) && cur < full / 2;
 }
 
 void tcp_ack_needed(struct us_stack *s, struct us_tcb *t) {
@@ -146,19 +150,24 @@ int tcp_send_syn(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   return rc;
 }
 
+/* Segments without data carry SND.MAX, the RFC's SND.NXT: after a timeout
+ * our snd_nxt is rewound for go-back-N, but the peer may already hold
+ * everything up to snd_max, and an ACK below its RCV.NXT would fail its
+ * sequence check and be dropped unread (a deadlock when both sides are
+ * recovering at once). */
 void tcp_send_ack(struct us_stack *s, struct us_tcb *t, us_time_t now) {
-  emit(s, t, t->snd_nxt, US_TH_ACK, 0, 0, now);
+  emit(s, t, t->snd_max, US_TH_ACK, 0, 0, now);
 }
 
 /* RFC 9293 3.8.4: a keep-alive probe is an ACK with SEG.SEQ = SND.NXT-1,
  * which the peer must answer with an ACK. */
 void tcp_send_keepalive(struct us_stack *s, struct us_tcb *t, us_time_t now) {
-  emit(s, t, t->snd_nxt - 1, US_TH_ACK, 0, 0, now);
+  emit(s, t, t->snd_max - 1, US_TH_ACK, 0, 0, now);
   US_STAT_INC(s, tcp_keepalive_probes);
 }
 
 void tcp_send_rst_tcb(struct us_stack *s, struct us_tcb *t, us_time_t now) {
-  emit(s, t, t->snd_nxt, US_TH_RST | US_TH_ACK, 0, 0, now);
+  emit(s, t, t->snd_max, US_TH_RST | US_TH_ACK, 0, 0, now);
 }
 
 void tcp_send_rst(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
@@ -223,8 +232,11 @@ static void arm_send_timers(struct us_stack *s, struct us_tcb *t, us_time_t now)
     if (t->timer[TT_RTO] == US_TIME_NEVER && t->timer[TT_PERSIST] == US_TIME_NEVER)
       t->timer[TT_RTO] = now + tcp_rto_current(s, t); /* RFC 6298 5.1 */
   } else {
+    /* Unsent data (or a FIN whose packet could not be had) with nothing
+     * in flight: no ACK will come to clock it out, so the persist timer
+     * must (zero window, SWS override, or a retry after no buffer). */
     uint32_t off = t->snd_nxt - t->snd_una;
-    bool unsent = off < t->snd.len;
+    bool unsent = off < t->snd.len || (t->fin_queued && !t->fin_sent);
     if (unsent && t->timer[TT_PERSIST] == US_TIME_NEVER)
       t->timer[TT_PERSIST] = now + persist_interval(s, t);
   }
@@ -270,11 +282,14 @@ void tcp_output(struct us_stack *s, struct us_tcb *t, us_time_t now) {
     if (len == 0 && !fin)
       break;
     if (len > 0 && len < t->mss && !fin) {
-      /* RFC 9293 3.8.6.2.1 (sender SWS) with Nagle (3.7.4): a short
-       * segment only if it empties the queue and nothing is in flight (or
-       * Nagle is off), or it is at least half the largest window seen. */
+      /* RFC 9293 3.8.6.2.1 (sender SWS) with Nagle (3.7.4) in Minshall's
+       * variant (as Linux): a short segment only if it empties the queue
+       * and no other short segment is unacknowledged (or Nagle is off), or
+       * it is at least half the largest window seen. The tail of a large
+       * write therefore goes at once; a stream of small writes coalesces. */
       bool all = len == avail;
-      bool ok = (all && (t->nodelay || inflight == 0)) ||
+      bool small_out = us_seq_gt(t->snd_sml, t->snd_una);
+      bool ok = (all && (t->nodelay || inflight == 0 || !small_out)) ||
                 (t->max_snd_wnd > 0 && len >= t->max_snd_wnd / 2);
       if (!ok)
         break;
@@ -288,6 +303,8 @@ void tcp_output(struct us_stack *s, struct us_tcb *t, us_time_t now) {
       break;
     sent_range(s, t, t->snd_nxt, len, fin, now);
     t->snd_nxt += len + (fin ? 1 : 0);
+    if (len < t->mss)
+      t->snd_sml = t->snd_nxt; /* Minshall's Nagle: one small segment out */
     sent = true;
     if (fin)
       break;
@@ -327,6 +344,17 @@ void tcp_persist_probe(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   uint32_t off = t->snd_nxt - t->snd_una;
   uint32_t qlen = t->snd.len;
   if (t->snd_wnd == 0) {
+    /* MUST-37 lets a window stay shut forever, but not at any cost: the
+     * user timeout bounds it, and so does R2 once nobody can read the
+     * socket any more (an orphan; Linux's tcp_orphan_retries). */
+    if (t->persist_backoff == 0)
+      t->first_rexmit_at = now;
+    if ((t->user_timeout > 0 && now - t->first_rexmit_at >= t->user_timeout) ||
+        (t->app_closed && t->persist_backoff >= s->cfg.tcp_r2)) {
+      US_STAT_INC(s, tcp_abort_on_timeout);
+      tcp_drop(s, t, US_ERR_TIMEDOUT, "zero window: user timeout or orphan");
+      return;
+    }
     if (off > 0) {
       /* Our probe byte (or data the shrunken window cut off) is still
        * unacknowledged: resend the first byte. */

@@ -56,3 +56,10 @@ void tcp_rto_backoff(struct us_tcb *t) {
   if (t->backoff < 30)
     t->backoff++;
 }
+
+/* RFC 6298 5.7: if the SYN (or SYN-ACK) timed out and no RTT sample was
+ * taken, data transmission starts with an RTO of 3 s. */
+void tcp_rtt_syn_done(struct us_stack *s, struct us_tcb *t, bool syn_timed_out) {
+  if (syn_timed_out && t->srtt == 0 && t->rto < US_SEC(3))
+    t->rto = clamp_rto(s, US_SEC(3));
+}

@@ -88,6 +88,7 @@ struct us_tls_conn {
   bool hs_done;
   bool closing;         /* us_tls_close() was called */
   bool transport_eof;   /* the transport returned 0 */
+  bool truncated;       /* ... after the handshake, without close_notify */
   bool closed_seen;     /* end-of-session accounting done */
   bool resumed;
   bool offered_resume;
@@ -619,9 +620,13 @@ static void tls_transport_eof(us_tls_conn *c) {
     tls_set_err(c, US_ERR_CONNRESET);
   } else if (!c->closing) {
     /* RFC 5246 7.2.1: the stream ended without close_notify, so the data
-     * may have been truncated. Data already decrypted stays readable. */
+     * may have been truncated: reads say so (US_ERR_CONNRESET) once the
+     * data already decrypted is drained. Not a sticky error: the peer may
+     * only have half-closed TCP after its request, and we may still
+     * answer (HOSTILE.md APP-1). */
     TLS_LOG(c, US_LOG_DEBUG, "tls: peer closed without close_notify");
-    tls_set_err(c, US_ERR_CONNRESET);
+    TLS_STAT_INC(c, tls_truncated);
+    c->truncated = true;
   }
   /* After our own close_notify a bare FIN is the usual answer: clean. */
 }
@@ -635,7 +640,7 @@ static void tls_pump(us_tls_conn *c, us_time_t now) {
     }
     if (!c->hs_done && (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP)))
       tls_handshake_done(c);
-    if (c->err != 0 && c->err != US_ERR_CONNRESET)
+    if (c->err != 0)
       return; /* the transport failed: nothing more can move */
     bool progress = false;
     if (st & BR_SSL_SENDREC) {
@@ -721,8 +726,10 @@ long us_tls_read(us_tls_conn *c, void *buf, size_t cap, us_time_t now) {
   }
   if (c->err)
     return c->err;
-  if ((br_ssl_engine_current_state(c->eng) & BR_SSL_CLOSED) || c->transport_eof)
+  if (br_ssl_engine_current_state(c->eng) & BR_SSL_CLOSED)
     return 0;
+  if (c->transport_eof)
+    return c->truncated ? US_ERR_CONNRESET : 0;
   return US_ERR_AGAIN;
 }
 
@@ -760,16 +767,17 @@ int us_tls_close(us_tls_conn *c, us_time_t now) {
     return US_ERR_INVAL;
   if (!c->closing) {
     c->closing = true;
-    if (!(br_ssl_engine_current_state(c->eng) & BR_SSL_CLOSED) && c->err == 0 &&
-        !c->transport_eof) {
+    if (!(br_ssl_engine_current_state(c->eng) & BR_SSL_CLOSED) && c->err == 0) {
       br_ssl_engine_flush(c->eng, 0);
       br_ssl_engine_close(c->eng); /* queues close_notify (RFC 5246 7.2.1) */
     }
   }
   tls_pump(c, now);
   unsigned st = br_ssl_engine_current_state(c->eng);
-  if ((st & BR_SSL_CLOSED) || c->err || c->transport_eof)
+  if ((st & BR_SSL_CLOSED) || c->err)
     return 0;
+  /* Out once nothing is left in the engine; the peer's own close_notify
+   * is not waited for (most clients just close TCP). */
   return (st & BR_SSL_SENDREC) ? US_ERR_AGAIN : 0;
 }
 

@@ -31,7 +31,8 @@ expect_error_cmd() {
 
 base=(--dev "$US_DEV" --host "$US_HOST" --addr "$US_ADDR" --prefix "$US_PREFIX")
 
-"$USTACKD" --help | grep -q -- '--udp-echo' || it_fail "--help does not list --udp-echo"
+help=$("$USTACKD" --help) || it_fail "--help exited non-zero"
+[[ $help == *--udp-echo* && $help == *--pcap* ]] || it_fail "--help does not list --udp-echo and --pcap"
 it_ok "--help lists the options and services"
 expect_error 2 "unknown option '--bogus'" "${base[@]}" --bogus
 expect_error 2 '--mtu needs a value' "${base[@]}" --mtu

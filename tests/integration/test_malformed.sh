@@ -12,7 +12,7 @@ ns_exec ping -n -c 40 -i 0.05 -W 2 -w 30 "$US_ADDR" >"$ping_out" 2>&1 &
 ping_pid=$!
 NS_PIDS+=("$ping_pid")
 sleep 0.5
-for round in 1 2 3; do
+for _ in 1 2 3; do
   ns_exec python3 "$IT_DIR/inject.py" "$US_DEV" "$US_HOST" "$US_ADDR" >"$IT_WORK/inject.out" ||
     it_fail "injection failed: $(cat "$IT_WORK/inject.out")"
   sleep 0.2

@@ -7,10 +7,10 @@ it_start
 
 out=$(ns_exec ping -n -c 50 -i 0.05 -W 2 -w 30 "$US_ADDR" 2>&1) || it_fail "ping failed: $out"
 echo "$out" | tail -n 2
-echo "$out" | grep -q ' 50 received, 0% packet loss' || it_fail "loss: $(echo "$out" | tail -n 2)"
+grep -q ' 50 received, 0% packet loss' <<<"$out" || it_fail "loss: $(echo "$out" | tail -n 2)"
 it_ok "50/50 replies, 0% loss"
 # ping flags damaged or mismatched replies ("wrong data", "DUP!").
-if echo "$out" | grep -qE 'wrong data|DUP!|BAD CHECKSUM'; then it_fail "bad replies: $out"; fi
+if grep -qE 'wrong data|DUP!|BAD CHECKSUM' <<<"$out"; then it_fail "bad replies: $out"; fi
 it_ok "no damaged or duplicate replies"
 
 it_stop

@@ -9,9 +9,9 @@ it_start
 for size in 3000 65000; do
   out=$(ns_exec ping -n -c 3 -i 0.2 -s "$size" -W 3 -w 30 "$US_ADDR" 2>&1) ||
     it_fail "ping -s $size failed: $out"
-  echo "$out" | grep -q ' 3 received, 0% packet loss' ||
+  grep -q ' 3 received, 0% packet loss' <<<"$out" ||
     it_fail "ping -s $size: $(echo "$out" | tail -n 2)"
-  if echo "$out" | grep -qE 'wrong data|DUP!|BAD CHECKSUM'; then it_fail "bad replies: $out"; fi
+  if grep -qE 'wrong data|DUP!|BAD CHECKSUM' <<<"$out"; then it_fail "bad replies: $out"; fi
   it_ok "ping -s $size: 3/3 byte-exact replies"
 done
 

@@ -1284,6 +1284,16 @@ static void test_device_wrapper(void **state) {
   assert_int_equal(r.at, 3150);
   us_time_t t = 77;
   assert_int_equal(us_fault_clock_ref(&t), 77);
+  /* A clock set later drives the TX wrapper. */
+  struct sink *s2 = sink_new(f);
+  struct us_device inner2 = {sink_deliver, s2};
+  struct us_device dev2 = us_fault_wrap_tx(f, &inner2, NULL, NULL);
+  t = 5000;
+  us_fault_set_clock(f, us_fault_clock_ref, &t);
+  dev2.tx(dev2.ctx, b, len);
+  assert_int_equal(s2->n, 1);
+  assert_int_equal(s2->t[0], 5000);
+  free(s2);
   us_fault_destroy(f);
   us_fault_destroy(NULL);
   assert_true(us_fault_seed_from_os() != us_fault_seed_from_os());

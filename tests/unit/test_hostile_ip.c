@@ -597,12 +597,13 @@ static void test_FR_5_tcp_header_split(void **st) {
   const uint8_t *seg = b + 20;
   struct snap sn;
 
-  /* Tiny first fragment (8 bytes of the TCP header), then the rest: TCP
-   * sees only the reassembled segment and answers it once. */
+  /* A first fragment too small for the whole TCP header (16 of its 20
+   * bytes), then the rest: TCP sees only the reassembled segment and
+   * answers it once. */
   snap_take(h, &sn);
-  frag(h, 6, 0x500, seg, 0, 8, true, 0);
+  frag(h, 6, 0x500, seg, 0, 16, true, 0);
   assert_int_equal(delta(h, &sn, US_STAT_tcp_in_segs), 0);
-  frag(h, 6, 0x500, seg, 8, 12, false, 0);
+  frag(h, 6, 0x500, seg, 16, 4, false, 0);
   assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_oks), 1);
   assert_int_equal(delta(h, &sn, US_STAT_tcp_in_segs), 1);
   const struct h_pkt *p = h_capture_take(&h->cap);
@@ -615,7 +616,8 @@ static void test_FR_5_tcp_header_split(void **st) {
   assert_null(h_capture_take(&h->cap));
 
   /* Offset-1 overwrite (RFC 1858): a fragment at byte 8 rewriting the
-   * flags of a header already held. The datagram is dropped whole. */
+   * flags of a header already held. Dropped (the offset-8 rule or the
+   * overlap rule); TCP never sees a segment. */
   uint8_t evil[20];
   memcpy(evil, seg, 20);
   evil[13] = 0x04; /* RST */
@@ -623,9 +625,25 @@ static void test_FR_5_tcp_header_split(void **st) {
   snap_take(h, &sn);
   frag(h, 6, 0x501, seg, 0, 16, true, 0);
   frag(h, 6, 0x501, evil, 8, 12, false, 0);
-  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_overlap), 1);
-  assert_int_equal(delta(h, &sn, US_STAT_tcp_in_segs), 0);
-  assert_int_equal(h_capture_pending(&h->cap), 0);
+  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_fails), 1);
+  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_bad_frag) + delta(h, &sn, US_STAT_ip_reasm_overlap), 1);
+  /* The legitimate remainder does not resurrect a rewritten header. */
+  frag(h, 6, 0x501, seg, 16, 4, false, 0);
+  assert_int_equal(delta(h, &sn, US_STAT_tcp_in_segs) <= 1, 1);
+  /* Only an unmodified SYN may come through (as if the attack fragment
+   * never arrived): never a RST-flagged segment to TCP. */
+  while ((p = h_capture_take(&h->cap)) != NULL) {
+    t_out_check(p, &o);
+    assert_int_equal(o.payload[13], 0x12);
+  }
+  /* The tiny 8-byte first fragment + offset-8 rest: either reassembled
+   * (one SYN-ACK) or refused by the offset-8 rule; never half-parsed. */
+  tcp_syn(b, T_PEER, T_US, 1236, 80);
+  snap_take(h, &sn);
+  frag(h, 6, 0x502, seg, 0, 8, true, 0);
+  frag(h, 6, 0x502, seg, 8, 12, false, 0);
+  assert_true(delta(h, &sn, US_STAT_tcp_in_segs) == delta(h, &sn, US_STAT_ip_reasm_oks));
+  assert_true(h_capture_pending(&h->cap) <= 1);
   us_tcp_close(h->s, l, 0);
   finish(h, 0);
 }

@@ -46,12 +46,20 @@
 
 /* ---- The sweep ---------------------------------------------------------- */
 
+#define NS_MAXC 8
+
 struct ns_case {
   const char *name;
   const char *spec; /* the base delay is added in front */
-  uint32_t bytes;   /* each way */
+  uint32_t bytes;   /* each way, per connection */
   uint32_t buf;     /* tcp_sndbuf = tcp_rcvbuf */
+  uint32_t conns;   /* concurrent connections (0 = 1) */
+  const uint32_t *sizes; /* per-connection sizes (conns entries), or NULL */
 };
+
+/* Transfer sizes around the edges (HOSTILE.md 6.4): nothing, one byte,
+ * MSS-1, MSS, MSS+1 (MSS 1460 at MTU 1500), a window and one more. */
+static const uint32_t edge_sizes[NS_MAXC] = {0, 1, 1459, 1460, 1461, 65535, 65536, 65537};
 
 /* 5 ms each way = 10 ms RTT under everything. */
 #define NS_BASE "both:delay=5ms;"
@@ -83,6 +91,9 @@ static const struct ns_case cases[] = {
     {"synack-lost", "rx:match=tcp.synack,count=2,action=drop;tx:match=tcp.syn,count=1,"
                     "action=drop", 256 * NS_KB, 64 * NS_KB},
     {"blackhole-3s", "both:blackhole=200ms-3200ms", 1 * NS_MB, 64 * NS_KB},
+    {"conns-4-loss-2%", "both:loss=2%", 512 * NS_KB, 64 * NS_KB, 4, NULL},
+    {"edge-sizes", "", 0, 16 * NS_KB, NS_MAXC, edge_sizes},
+    {"edge-sizes-loss", "both:loss=5%;both:reorder=3%", 0, 16 * NS_KB, NS_MAXC, edge_sizes},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -90,9 +101,10 @@ struct ns_result {
   bool ran, ok;
   uint64_t seed;
   double secs;        /* simulated transfer time */
+  uint64_t bytes;     /* moved, both directions, all connections */
   double mbps;        /* both directions, MB/s */
   uint64_t retrans;   /* A + B */
-  uint64_t dropped;   /* by the injector, both directions */
+  uint64_t harmed;    /* dropped, corrupted or truncated by the injector */
   uint64_t delivered;
 };
 static struct ns_result results[NCASES];
@@ -135,7 +147,7 @@ struct ep {
   uint64_t tx_seed, rx_seed;
   uint64_t total, sent, rcvd;
   uint32_t sndbuf;
-  bool shut, eof, closed;
+  bool connected, shut, eof, closed;
   int eofs;
   long long bad_at;  /* first offset that did not match the oracle */
   uint64_t after_eof;
@@ -143,13 +155,26 @@ struct ep {
   struct h_sha256 sha_tx, sha_rx;
 };
 
+/* The last packets each stack emitted, for the failure report. */
+#define NS_TRACE 24
+struct pkt_note {
+  us_time_t t;
+  uint32_t seq, ack, len;
+  uint16_t win;
+  uint8_t flags;
+};
+
 struct ns {
+  struct pkt_note notes[2][NS_TRACE];
+  uint64_t nnotes[2];
   us_stack *a, *b;
   struct h_rand ra, rb;
   struct us_fault *f;
   us_time_t now;
   struct inbox in_a, in_b;
-  struct ep ea, eb;
+  struct ep ea[NS_MAXC], eb[NS_MAXC];
+  uint16_t aport[NS_MAXC]; /* A's local port of each connection */
+  uint32_t nconn;
   us_sock_t listener;
   uint8_t buf[NS_CHUNK];
 };
@@ -157,12 +182,36 @@ struct ns {
 static void to_a(void *ctx, const uint8_t *p, size_t len) { inbox_push(&((struct ns *)ctx)->in_a, p, len); }
 static void to_b(void *ctx, const uint8_t *p, size_t len) { inbox_push(&((struct ns *)ctx)->in_b, p, len); }
 
+static uint32_t rd32(const uint8_t *b) {
+  return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* Remember a summary of a TCP segment a stack emitted (before the injector). */
+static void note_pkt(struct ns *n, int dir, const uint8_t *p, size_t len) {
+  if (len < 40 || p[9] != 6) return;
+  size_t ihl = (size_t)(p[0] & 15) * 4;
+  if (ihl < 20 || len < ihl + 20) return;
+  const uint8_t *t = p + ihl;
+  size_t doff = (size_t)(t[12] >> 4) * 4;
+  size_t tot = (size_t)(p[2] << 8 | p[3]);
+  if (tot > len) tot = len;
+  struct pkt_note *pn = &n->notes[dir][n->nnotes[dir]++ % NS_TRACE];
+  pn->t = n->now;
+  pn->seq = rd32(t + 4);
+  pn->ack = rd32(t + 8);
+  pn->flags = t[13];
+  pn->win = (uint16_t)(t[14] << 8 | t[15]);
+  pn->len = tot >= ihl + doff ? (uint32_t)(tot - ihl - doff) : 0;
+}
+
 static void dev_tx_a(void *ctx, const uint8_t *p, size_t len) {
   struct ns *n = ctx;
+  note_pkt(n, 0, p, len);
   us_fault_process(n->f, US_FAULT_TX, p, len, n->now, to_b, n);
 }
 static void dev_tx_b(void *ctx, const uint8_t *p, size_t len) {
   struct ns *n = ctx;
+  note_pkt(n, 1, p, len);
   us_fault_process(n->f, US_FAULT_RX, p, len, n->now, to_a, n);
 }
 
@@ -173,6 +222,10 @@ static void ep_pump(struct ns *n, struct ep *e) {
     e->err = us_sock_error(e->s, e->sock);
     return;
   }
+  /* An application waits for the handshake before it sends or closes
+   * (a CLOSE in SYN-SENT would delete the connection, RFC 9293 3.10.4). */
+  if (ev & US_EV_CONNECTED) e->connected = true;
+  if (!e->connected) return;
   /* Send what the buffer takes. */
   while (e->sent < e->total) {
     size_t want = e->total - e->sent < NS_CHUNK ? (size_t)(e->total - e->sent) : NS_CHUNK;
@@ -270,25 +323,28 @@ static void ns_init(struct ns *n, const struct ns_case *c, uint64_t seed) {
   assert_non_null(n->b);
   n->now = US_SEC(1);
 
-  struct ep *ea = &n->ea, *eb = &n->eb;
-  ea->name = "A";
-  eb->name = "B";
-  ea->s = n->a;
-  eb->s = n->b;
-  ea->total = eb->total = c->bytes;
-  ea->sndbuf = eb->sndbuf = c->buf;
-  ea->tx_seed = eb->rx_seed = seed * 2 + 1;
-  eb->tx_seed = ea->rx_seed = seed * 2 + 2;
-  ea->bad_at = eb->bad_at = -1;
-  h_sha256_init(&ea->sha_tx);
-  h_sha256_init(&ea->sha_rx);
-  h_sha256_init(&eb->sha_tx);
-  h_sha256_init(&eb->sha_rx);
+  n->nconn = c->conns ? c->conns : 1;
+  for (uint32_t i = 0; i < n->nconn; i++) {
+    struct ep *ea = &n->ea[i], *eb = &n->eb[i];
+    ea->name = "A";
+    eb->name = "B";
+    ea->s = n->a;
+    eb->s = n->b;
+    ea->total = eb->total = c->sizes ? c->sizes[i] : c->bytes;
+    ea->sndbuf = eb->sndbuf = c->buf;
+    ea->tx_seed = eb->rx_seed = seed * 64 + 2 * i + 1;
+    eb->tx_seed = ea->rx_seed = seed * 64 + 2 * i + 2;
+    ea->bad_at = eb->bad_at = -1;
+    h_sha256_init(&ea->sha_tx);
+    h_sha256_init(&ea->sha_rx);
+    h_sha256_init(&eb->sha_tx);
+    h_sha256_init(&eb->sha_rx);
+  }
 }
 
 static void ns_fini(struct ns *n) {
-  us_stack_destroy(n->a);
-  us_stack_destroy(n->b);
+  if (n->a) us_stack_destroy(n->a);
+  if (n->b) us_stack_destroy(n->b);
   us_fault_destroy(n->f);
   free(n->in_a.mem);
   free(n->in_b.mem);
@@ -311,12 +367,21 @@ static bool ns_step(struct ns *n, bool pump) {
       }
     }
     if (pump) {
-      if (!us_sock_valid(n->eb.sock)) {
-        us_sock_t s;
-        if (us_tcp_accept(n->b, n->listener, &s, NULL, NULL) == 0) n->eb.sock = s;
+      /* Accept, and pair each connection with its A side by A's port. */
+      us_sock_t s;
+      uint16_t pport = 0;
+      while (us_tcp_accept(n->b, n->listener, &s, NULL, &pport) == 0) {
+        uint32_t i = 0;
+        while (i < n->nconn && n->aport[i] != pport) i++;
+        if (i == n->nconn || us_sock_valid(n->eb[i].sock))
+          fail_msg("netsim: accepted a connection from unknown port %u", pport);
+        n->eb[i].sock = s;
+        n->eb[i].connected = true;
       }
-      ep_pump(n, &n->ea);
-      ep_pump(n, &n->eb);
+      for (uint32_t i = 0; i < n->nconn; i++) {
+        ep_pump(n, &n->ea[i]);
+        ep_pump(n, &n->eb[i]);
+      }
     }
     struct us_event evs[16];
     while (us_stack_events(n->a, evs, 16) == 16) {}
@@ -335,6 +400,61 @@ static bool ns_step(struct ns *n, bool pump) {
   return false;
 }
 
+/* The case being run, so the teardown frees it when an assertion jumps out,
+ * and the seed base it was derived from (case seed = base + case index). */
+static struct ns *g_cur;
+static uint64_t g_seed_base;
+
+static void ns_dump(struct ns *n) {
+  static const char *const who[2] = {"A", "B"};
+  us_stack *st[2] = {n->a, n->b};
+  for (int k = 0; k < 2; k++) {
+    struct us_tcp_info ti[8];
+    size_t cnt = us_tcp_list(st[k], ti, 8);
+    for (size_t i = 0; i < cnt; i++) {
+      fprintf(stderr,
+              "  %s: %s %u->%u snd_una=%u snd_nxt=%u snd_wnd=%u rcv_nxt=%u rcv_wnd=%u "
+              "rto=%lldus backoff=%u retrans=%u cwnd=%u ssthresh=%u timer=%s@%lld "
+              "rcvq=%u sndq=%u err=%s\n",
+              who[k], us_tcp_state_name(ti[i].state), ti[i].lport, ti[i].rport, ti[i].snd_una,
+              ti[i].snd_nxt, ti[i].snd_wnd, ti[i].rcv_nxt, ti[i].rcv_wnd, (long long)ti[i].rto,
+              ti[i].backoff, ti[i].retransmits, ti[i].cwnd, ti[i].ssthresh,
+              ti[i].timer ? ti[i].timer : "", (long long)ti[i].timer_at, ti[i].rcv_queued,
+              ti[i].snd_queued,
+              us_sock_valid(ti[i].sock) ? us_err_name(us_sock_error(st[k], ti[i].sock)) : "-");
+    }
+  }
+  static const enum us_stat keys[] = {
+      US_STAT_tcp_retrans_segs, US_STAT_tcp_timeouts,     US_STAT_tcp_fast_retrans,
+      US_STAT_tcp_ack_unsent,   US_STAT_tcp_seq_rejected, US_STAT_tcp_dup_acks,
+      US_STAT_tcp_ofo_queue,    US_STAT_tcp_ofo_drop,     US_STAT_tcp_in_csum_errors,
+      US_STAT_tcp_in_errs,      US_STAT_tcp_no_buffer,    US_STAT_tcp_abort_on_timeout,
+  };
+  for (int k = 0; k < 2; k++) {
+    fprintf(stderr, "  %s counters:", who[k]);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+      uint64_t v = us_stack_stat(st[k], keys[i]);
+      if (v) fprintf(stderr, " %s=%" PRIu64, us_stat_name(keys[i]), v);
+    }
+    fprintf(stderr, "\n");
+  }
+  for (int k = 0; k < 2; k++) {
+    uint64_t first = n->nnotes[k] > NS_TRACE ? n->nnotes[k] - NS_TRACE : 0;
+    fprintf(stderr, "  last segments sent by %s (before the injector):\n", who[k]);
+    for (uint64_t i = first; i < n->nnotes[k]; i++) {
+      const struct pkt_note *pn = &n->notes[k][i % NS_TRACE];
+      fprintf(stderr, "    t=%.6f seq=%u ack=%u len=%u win=%u flags=%s%s%s%s%s\n",
+              (double)pn->t / 1e6, pn->seq, pn->ack, pn->len, pn->win,
+              pn->flags & 0x02 ? "S" : "", pn->flags & 0x10 ? "A" : "",
+              pn->flags & 0x08 ? "P" : "", pn->flags & 0x01 ? "F" : "",
+              pn->flags & 0x04 ? "R" : "");
+    }
+  }
+  char buf[1024];
+  us_fault_format(n->f, buf, sizeof buf);
+  fprintf(stderr, "  %s", buf);
+}
+
 static void ns_failf(const struct ns_case *c, uint64_t seed, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void ns_failf(const struct ns_case *c, uint64_t seed, const char *fmt, ...) {
@@ -343,9 +463,13 @@ static void ns_failf(const struct ns_case *c, uint64_t seed, const char *fmt, ..
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  fail_msg("netsim case '%s' (spec '%s%s', buf %u, %u bytes each way): %s\n"
-           "  replay: NETSIM_CASE=%s NETSIM_SEED=%" PRIu64 " ./test_netsim",
-           c->name, NS_BASE, c->spec, c->buf, c->bytes, msg, c->name, seed);
+  if (g_cur) {
+    fprintf(stderr, "netsim %s at t=%" PRId64 "us:\n", c->name, g_cur->now);
+    ns_dump(g_cur);
+  }
+  fail_msg("netsim case '%s' (spec '%s%s', buf %u, %u bytes each way per connection): %s\n"
+           "  case seed %" PRIu64 "; replay: NETSIM_CASE=%s NETSIM_SEED=%" PRIu64 " ./test_netsim",
+           c->name, NS_BASE, c->spec, c->buf, c->bytes, msg, seed, c->name, g_seed_base);
 }
 
 static uint64_t env_u64(const char *name, uint64_t dflt) {
@@ -357,73 +481,102 @@ static void run_case(const struct ns_case *c0, size_t idx) {
   struct ns_case c = *c0;
   double scale = getenv("NETSIM_SCALE") ? atof(getenv("NETSIM_SCALE")) : 1.0;
   if (scale > 0 && scale != 1.0) c.bytes = (uint32_t)(c.bytes * scale);
-  uint64_t seed = env_u64("NETSIM_SEED", 0x5eed0000) + idx;
+  g_seed_base = env_u64("NETSIM_SEED", 0x5eed0000);
+  uint64_t seed = g_seed_base + idx;
   struct ns *n = calloc(1, sizeof *n);
   assert_non_null(n);
+  g_cur = n;
   ns_init(n, &c, seed);
 
   int rc = us_tcp_socket(n->b, &n->listener);
   if (rc == 0) rc = us_tcp_bind(n->b, n->listener, NS_PORT);
-  if (rc == 0) rc = us_tcp_listen(n->b, n->listener, 4);
+  if (rc == 0) rc = us_tcp_listen(n->b, n->listener, 2 * NS_MAXC);
   if (rc != 0) ns_failf(&c, seed, "listen: %s", us_strerror(rc));
-  rc = us_tcp_socket(n->a, &n->ea.sock);
-  if (rc != 0) ns_failf(&c, seed, "socket: %s", us_strerror(rc));
-  rc = us_tcp_connect(n->a, n->ea.sock, US_IP4(10, 0, 0, 2), NS_PORT, n->now);
-  if (rc != 0 && rc != US_ERR_INPROGRESS) ns_failf(&c, seed, "connect: %s", us_strerror(rc));
+  for (uint32_t i = 0; i < n->nconn; i++) {
+    rc = us_tcp_socket(n->a, &n->ea[i].sock);
+    if (rc != 0) ns_failf(&c, seed, "socket: %s", us_strerror(rc));
+    rc = us_tcp_connect(n->a, n->ea[i].sock, US_IP4(10, 0, 0, 2), NS_PORT, n->now);
+    if (rc != 0 && rc != US_ERR_INPROGRESS) ns_failf(&c, seed, "connect: %s", us_strerror(rc));
+    rc = us_tcp_addrs(n->a, n->ea[i].sock, NULL, &n->aport[i], NULL, NULL);
+    if (rc != 0) ns_failf(&c, seed, "addrs: %s", us_strerror(rc));
+  }
 
   const us_time_t t0 = n->now;
   const us_time_t limit = t0 + US_SEC(3600); /* simulated */
-  while (!(ep_done(&n->ea) && ep_done(&n->eb))) {
-    if (n->ea.err || n->eb.err)
-      ns_failf(&c, seed, "socket error A=%s B=%s at t=%.3fs (A sent %" PRIu64 " rcvd %" PRIu64
-                         ", B sent %" PRIu64 " rcvd %" PRIu64 ")",
-               us_err_name(n->ea.err), us_err_name(n->eb.err), (double)(n->now - t0) / 1e6,
-               n->ea.sent, n->ea.rcvd, n->eb.sent, n->eb.rcvd);
-    if (n->ea.bad_at >= 0 || n->eb.bad_at >= 0)
-      ns_failf(&c, seed, "corrupt byte delivered: A at offset %lld, B at offset %lld",
-               n->ea.bad_at, n->eb.bad_at);
-    if (n->now > limit || !ns_step(n, true))
-      ns_failf(&c, seed, "stalled at t=%.3fs: A sent %" PRIu64 " rcvd %" PRIu64 " eof %d, B sent %"
-                         PRIu64 " rcvd %" PRIu64 " eof %d",
-               (double)(n->now - t0) / 1e6, n->ea.sent, n->ea.rcvd, n->ea.eof, n->eb.sent,
-               n->eb.rcvd, n->eb.eof);
+  for (;;) {
+    bool done = true;
+    for (uint32_t i = 0; i < n->nconn; i++) {
+      const struct ep *ea = &n->ea[i], *eb = &n->eb[i];
+      done = done && ep_done(ea) && ep_done(eb);
+      if (ea->err || eb->err)
+        ns_failf(&c, seed, "conn %u: socket error A=%s B=%s at t=%.3fs (A sent %" PRIu64
+                           " rcvd %" PRIu64 ", B sent %" PRIu64 " rcvd %" PRIu64 ")",
+                 i, us_err_name(ea->err), us_err_name(eb->err), (double)(n->now - t0) / 1e6,
+                 ea->sent, ea->rcvd, eb->sent, eb->rcvd);
+      if (ea->bad_at >= 0 || eb->bad_at >= 0)
+        ns_failf(&c, seed, "conn %u: corrupt byte delivered: A at offset %lld, B at offset %lld",
+                 i, ea->bad_at, eb->bad_at);
+      if (ea->after_eof || eb->after_eof)
+        ns_failf(&c, seed, "conn %u: bytes after EOF: A %" PRIu64 ", B %" PRIu64, i,
+                 ea->after_eof, eb->after_eof);
+    }
+    if (done) break;
+    if (n->now > limit || !ns_step(n, true)) {
+      char what[1024];
+      size_t off = 0;
+      for (uint32_t i = 0; i < n->nconn && off < sizeof what; i++) {
+        const struct ep *ea = &n->ea[i], *eb = &n->eb[i];
+        int w = snprintf(what + off, sizeof what - off,
+                         "%sconn %u: A sent %" PRIu64 " rcvd %" PRIu64 " eof %d err %s, B sent %"
+                         PRIu64 " rcvd %" PRIu64 " eof %d err %s",
+                         i ? "; " : "", i, ea->sent, ea->rcvd, ea->eof, us_err_name(ea->err),
+                         eb->sent, eb->rcvd, eb->eof, us_err_name(eb->err));
+        if (w < 0) break;
+        off += (size_t)w;
+      }
+      ns_failf(&c, seed, "stalled (%s) at t=%.3fs: %s",
+               n->now > limit ? "time limit" : "nothing pending", (double)(n->now - t0) / 1e6,
+               what);
+    }
   }
   const us_time_t t_done = n->now;
 
-  /* Every byte, in order, identical. */
-  uint8_t d1[32], d2[32], d3[32], d4[32];
-  char x1[65], x2[65];
-  h_sha256_final(&n->ea.sha_tx, d1);
-  h_sha256_final(&n->eb.sha_rx, d2);
-  h_sha256_final(&n->eb.sha_tx, d3);
-  h_sha256_final(&n->ea.sha_rx, d4);
-  if (memcmp(d1, d2, 32) != 0) {
-    h_sha256_hex(d1, x1);
-    h_sha256_hex(d2, x2);
-    ns_failf(&c, seed, "A->B SHA-256 differs: sent %s, received %s", x1, x2);
+  /* Every byte, in order, identical, EOF exactly once. */
+  for (uint32_t i = 0; i < n->nconn; i++) {
+    struct ep *ea = &n->ea[i], *eb = &n->eb[i];
+    uint8_t d1[32], d2[32], d3[32], d4[32];
+    char x1[65], x2[65];
+    h_sha256_final(&ea->sha_tx, d1);
+    h_sha256_final(&eb->sha_rx, d2);
+    h_sha256_final(&eb->sha_tx, d3);
+    h_sha256_final(&ea->sha_rx, d4);
+    if (memcmp(d1, d2, 32) != 0) {
+      h_sha256_hex(d1, x1);
+      h_sha256_hex(d2, x2);
+      ns_failf(&c, seed, "conn %u: A->B SHA-256 differs: sent %s, received %s", i, x1, x2);
+    }
+    if (memcmp(d3, d4, 32) != 0) {
+      h_sha256_hex(d3, x1);
+      h_sha256_hex(d4, x2);
+      ns_failf(&c, seed, "conn %u: B->A SHA-256 differs: sent %s, received %s", i, x1, x2);
+    }
+    if (ea->rcvd != ea->total || eb->rcvd != eb->total || ea->eofs != 1 || eb->eofs != 1)
+      ns_failf(&c, seed, "conn %u: counts: A rcvd %" PRIu64 " (eof %d), B rcvd %" PRIu64
+                         " (eof %d), want %" PRIu64,
+               i, ea->rcvd, ea->eofs, eb->rcvd, eb->eofs, ea->total);
   }
-  if (memcmp(d3, d4, 32) != 0) {
-    h_sha256_hex(d3, x1);
-    h_sha256_hex(d4, x2);
-    ns_failf(&c, seed, "B->A SHA-256 differs: sent %s, received %s", x1, x2);
-  }
-  if (n->ea.rcvd != c.bytes || n->eb.rcvd != c.bytes || n->ea.eofs != 1 || n->eb.eofs != 1)
-    ns_failf(&c, seed, "counts: A rcvd %" PRIu64 " (eof %d), B rcvd %" PRIu64 " (eof %d)",
-             n->ea.rcvd, n->ea.eofs, n->eb.rcvd, n->eb.eofs);
 
   /* Close both and let TIME_WAIT and every retransmission run out. */
-  us_tcp_close(n->a, n->ea.sock, n->now);
-  us_tcp_close(n->b, n->eb.sock, n->now);
+  for (uint32_t i = 0; i < n->nconn; i++) {
+    us_tcp_close(n->a, n->ea[i].sock, n->now);
+    us_tcp_close(n->b, n->eb[i].sock, n->now);
+    n->ea[i].closed = n->eb[i].closed = true;
+  }
   us_tcp_close(n->b, n->listener, n->now);
-  n->ea.closed = n->eb.closed = true;
   const us_time_t close_limit = n->now + US_SEC(1800);
   while (!(us_stack_pools_full(n->a) && us_stack_pools_full(n->b) && us_fault_held(n->f) == 0)) {
     if (n->now > close_limit || !ns_step(n, false)) break;
   }
-  /* A few more reads after EOF must give nothing. */
-  if (n->ea.after_eof || n->eb.after_eof)
-    ns_failf(&c, seed, "bytes after EOF: A %" PRIu64 ", B %" PRIu64, n->ea.after_eof,
-             n->eb.after_eof);
   if (n->in_a.overflow || n->in_b.overflow)
     ns_failf(&c, seed, "simulator inbox overflow (%" PRIu64 ", %" PRIu64 ")", n->in_a.overflow,
              n->in_b.overflow);
@@ -443,7 +596,7 @@ static void run_case(const struct ns_case *c0, size_t idx) {
       ns_failf(&c, seed, "injector books (dir %d): seen %" PRIu64 " + dup %" PRIu64
                          " != delivered %" PRIu64 " + dropped %" PRIu64,
                d, fc.seen, fc.duplicated, fc.delivered, fc.dropped);
-    fdropped += fc.dropped;
+    fdropped += fc.dropped + fc.corrupted + fc.truncated;
     fdelivered += fc.delivered;
   }
   if (us_fault_held(n->f) != 0) ns_failf(&c, seed, "injector still holds packets");
@@ -452,13 +605,30 @@ static void run_case(const struct ns_case *c0, size_t idx) {
   r->ran = r->ok = true;
   r->seed = seed;
   r->secs = (double)(t_done - t0) / 1e6;
-  r->mbps = r->secs > 0 ? 2.0 * c.bytes / r->secs / 1e6 : 0;
-  r->retrans = us_stack_stat(n->a, US_STAT_tcp_retrans_segs) +
-               us_stack_stat(n->b, US_STAT_tcp_retrans_segs);
-  r->dropped = fdropped;
+  r->bytes = 0;
+  for (uint32_t i = 0; i < n->nconn; i++) r->bytes += n->ea[i].total + n->eb[i].total;
+  r->mbps = r->secs > 0 ? (double)r->bytes / r->secs / 1e6 : 0;
+  us_stack *both[2] = {n->a, n->b};
+  r->retrans = 0;
+  for (int k = 0; k < 2; k++)
+    r->retrans += us_stack_stat(both[k], US_STAT_tcp_retrans_segs) +
+                  us_stack_stat(both[k], US_STAT_tcp_syn_retrans) +
+                  us_stack_stat(both[k], US_STAT_tcp_synack_retrans);
+  r->harmed = fdropped;
   r->delivered = fdelivered;
   ns_fini(n);
   free(n);
+  g_cur = NULL;
+}
+
+static int case_teardown(void **state) {
+  (void)state;
+  if (g_cur) {
+    ns_fini(g_cur);
+    free(g_cur);
+    g_cur = NULL;
+  }
+  return 0;
 }
 
 /* ---- cmocka glue -------------------------------------------------------- */
@@ -511,19 +681,21 @@ static void test_sha256_vectors(void **state) {
 static void test_print_table(void **state) {
   (void)state;
   size_t ran = 0;
-  printf("\n%-16s %-44s %6s %8s %8s %9s %8s %8s\n", "case", "impairment", "buf", "bytes",
-         "sim s", "MB/s", "retrans", "dropped");
+  printf("\n%-16s %-44s %6s %5s %9s %8s %9s %8s %8s\n", "case", "impairment", "buf", "conns",
+         "bytes", "sim s", "MB/s", "retrans", "harmed");
   for (size_t i = 0; i < NCASES; i++) {
     const struct ns_result *r = &results[i];
     if (!r->ran) continue;
     ran++;
     char imp[64];
     snprintf(imp, sizeof imp, "%s", cases[i].spec[0] ? cases[i].spec : "(delay 5ms each way)");
-    printf("%-16s %-44.44s %5uk %7uk %8.3f %9.3f %8" PRIu64 " %8" PRIu64 "\n", cases[i].name,
-           imp, cases[i].buf / 1024, cases[i].bytes / 1024, r->secs, r->mbps, r->retrans,
-           r->dropped);
+    printf("%-16s %-44.44s %5uk %5u %9" PRIu64 " %8.3f %9.3f %8" PRIu64 " %8" PRIu64 "\n",
+           cases[i].name, imp, cases[i].buf / 1024, cases[i].conns ? cases[i].conns : 1,
+           r->bytes, r->secs, r->mbps, r->retrans, r->harmed);
   }
-  printf("(seed base %#" PRIx64 "; replay one case with NETSIM_CASE=name NETSIM_SEED=seed)\n",
+  printf("(bytes and MB/s: both directions and all connections together, simulated time; retrans: data, SYN and SYN-ACK\n"
+         " retransmissions of both stacks; harmed: packets the injector dropped, corrupted or\n"
+         " truncated. Seed base %#" PRIx64 "; replay a case with NETSIM_CASE=name NETSIM_SEED=base)\n",
          env_u64("NETSIM_SEED", 0x5eed0000));
   /* The table itself is the output; at least one case must have run. */
   assert_true(ran > 0);
@@ -533,7 +705,8 @@ int main(void) {
   struct CMUnitTest tests[NCASES + 2];
   tests[0] = (struct CMUnitTest)cmocka_unit_test(test_sha256_vectors);
   for (size_t i = 0; i < NCASES; i++) {
-    tests[i + 1] = (struct CMUnitTest){cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
+    tests[i + 1] =
+        (struct CMUnitTest){cases[i].name, test_case, NULL, case_teardown, (void *)&cases[i]};
   }
   tests[NCASES + 1] = (struct CMUnitTest)cmocka_unit_test(test_print_table);
   return _cmocka_run_group_tests("netsim", tests, NCASES + 2, NULL, NULL);

@@ -39,6 +39,7 @@ static void assert_time_wait_ends(struct th *h, us_time_t entered) {
   assert_true(th_info(h, &in));
   assert_int_equal(in.state, US_TCP_TIME_WAIT);
   assert_true(in.timer_at == entered + 2 * MSL);
+  assert_int_equal(th_deadline(h), entered + 2 * MSL);
   th_expect_nothing_until(h, entered + 2 * MSL - 1);
   th_assert_state(h, US_TCP_TIME_WAIT);
   th_advance(h, entered + 2 * MSL);
@@ -141,9 +142,9 @@ static void test_fin_wait_1_retransmits_fin(void **state) {
   t += US_SEC(3) + US_MSEC(10);
   th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 2));
   th_assert_state(h, US_TCP_FIN_WAIT_2);
-  th_expect_nothing_until(h, t + US_SEC(20));
-  th_inject(h, t + US_SEC(20), TSEG(.flags = TH_FIN | TH_ACK, .seq = 1, .ack = 2));
-  th_expect(h, t + US_SEC(20), TSEG(.flags = TH_ACK, .seq = 2, .ack = 2));
+  th_expect_nothing_until(h, t + US_SEC(1));
+  th_inject(h, t + US_SEC(1), TSEG(.flags = TH_FIN | TH_ACK, .seq = 1, .ack = 2));
+  th_expect(h, t + US_SEC(1), TSEG(.flags = TH_ACK, .seq = 2, .ack = 2));
   th_assert_state(h, US_TCP_TIME_WAIT);
   th_finish(h);
 }
@@ -171,6 +172,23 @@ static void test_close_wait_send_and_dup_fin(void **state) {
   th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 101, .ack = 2));
   th_assert_state(h, US_TCP_CLOSE_WAIT);
   assert_int_equal(th_recv(h, t, 10), 0);
+  th_finish(h);
+}
+
+/* Text after P's FIN is ignored (RFC 9293 3.10.7.4 seventh step,
+ * CLOSE-WAIT: "ignore the segment text"); the stream stays at EOF. */
+static void test_close_wait_ignores_data_after_fin(void **state) {
+  struct th *h = th_new_state(state, msl3);
+  us_time_t t = th_fx_close_wait(h, 0) + US_MSEC(10);
+  th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 2, .ack = 1, .len = 10));
+  th_advance(h, t + US_MSEC(500));
+  struct th_pkt p;
+  while (th_pop(h, &p)) {
+    assert_true(p.ok && !(p.flags & TH_RST));
+    assert_int_equal(th_rel_ack(h, &p), 2);
+  }
+  assert_int_equal(th_recv(h, h->now, 100), 0);
+  th_assert_state(h, US_TCP_CLOSE_WAIT);
   th_finish(h);
 }
 
@@ -215,6 +233,62 @@ static void test_half_close(void **state) {
   th_finish(h);
 }
 
+/* Closing a listener frees the connections still waiting in its accept
+ * queue; their peers meet no connection afterwards (RST <SEQ=SEG.ACK>). */
+static void test_listener_close_frees_queue(void **state) {
+  struct th *h = th_new_state(state, msl3);
+  th_fx_syn_received(h, 0);
+  th_inject(h, US_MSEC(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
+  th_assert_state(h, US_TCP_ESTABLISHED);
+  th_advance(h, US_MSEC(20));
+  assert_int_equal(us_tcp_close(h->s, h->lsock, US_MSEC(20)), 0);
+  h->lsock = US_SOCK_INVALID;
+  /* A RST (or FIN) to the queued peer is allowed; afterwards nothing is
+   * left once any orderly release has run. */
+  th_advance(h, US_MSEC(30));
+  th_drain(h);
+  th_inject(h, US_SEC(1), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 5));
+  th_advance(h, US_SEC(1));
+  struct th_pkt p;
+  assert_true(th_pop(h, &p));
+  assert_true(p.ok && (p.flags & TH_RST));
+  th_advance(h, US_SEC(30));
+  th_drain(h);
+  assert_int_equal(th_tcb_count(h), 0);
+  th_finish(h);
+}
+
+/* Close with data still queued (RFC 9293 3.10.4: the FIN follows the
+ * data): the data drains through a 2-segment window, then FIN. */
+static void test_close_flushes_queued_data(void **state) {
+  struct th *h = th_new_state(state, msl3);
+  us_time_t t = th_fx_established(h, 0) + US_MSEC(10);
+  const uint32_t mss = 1460;
+  th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, WND(2 * mss)));
+  assert_int_equal(th_send(h, t, 4 * mss), 4 * mss);
+  th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = mss));
+  th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1 + mss, .ack = 1, .len = mss));
+  assert_int_equal(us_tcp_close(h->s, h->c->sock, t), 0);
+  h->c->sock = US_SOCK_INVALID;
+  th_expect_nothing_until(h, t + US_MSEC(10));
+  th_inject(h, t + US_MSEC(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1 + 2 * mss, WND(2 * mss)));
+  th_expect(h, t + US_MSEC(10), TSEG(.flags = TH_ACK, .seq = 1 + 2 * mss, .ack = 1, .len = mss));
+  /* The last segment and the FIN (together or apart). */
+  th_advance(h, t + US_MSEC(10));
+  struct th_pkt p;
+  assert_true(th_pop(h, &p));
+  assert_int_equal(th_rel_seq(h, &p), 1 + 3 * mss);
+  assert_int_equal(p.plen, mss);
+  assert_true(p.flags & TH_ACK);
+  if (!(p.flags & TH_FIN))
+    th_expect(h, t + US_MSEC(10), TSEG(.flags = TH_FIN | TH_ACK, .seq = 1 + 4 * mss, .ack = 1));
+  th_assert_state(h, US_TCP_FIN_WAIT_1);
+  th_inject(h, t + US_MSEC(30), TSEG(.flags = TH_FIN | TH_ACK, .seq = 1, .ack = 2 + 4 * mss));
+  th_expect(h, t + US_MSEC(30), TSEG(.flags = TH_ACK, .seq = 2 + 4 * mss, .ack = 2));
+  th_assert_state(h, US_TCP_TIME_WAIT);
+  th_finish(h);
+}
+
 /* Abort: RST <SEQ=SND.NXT>, everything freed at once, handle stale. */
 static void test_abort_sends_rst(void **state) {
   struct th *h = th_new_state(state, msl3);
@@ -223,6 +297,7 @@ static void test_abort_sends_rst(void **state) {
   th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100));
   us_sock_t sock = h->c->sock;
   t += US_MSEC(10);
+  th_advance(h, t);
   assert_int_equal(us_tcp_abort(h->s, sock, t), 0);
   th_expect(h, t, TSEG(.flags = TH_RST, .seq = 101, .ack = 1, .ack_opt = true));
   th_assert_state(h, -1);
@@ -321,6 +396,7 @@ static void test_close_in_syn_sent(void **state) {
   struct th *h = th_new_state(state, msl3);
   th_connect(h, 0);
   th_expect(h, 0, TSEG(.flags = TH_SYN, .seq = 0));
+  th_advance(h, US_MSEC(5));
   assert_int_equal(us_tcp_close(h->s, h->c->sock, US_MSEC(5)), 0);
   h->c->sock = US_SOCK_INVALID;
   th_expect_nothing_until(h, US_MSEC(10));
@@ -339,6 +415,7 @@ static void test_close_in_syn_received(void **state) {
   th_inject(h, US_MSEC(10), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
   th_expect(h, US_MSEC(10), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
   th_assert_state(h, US_TCP_SYN_RECEIVED);
+  th_advance(h, US_MSEC(20));
   assert_int_equal(us_tcp_close(h->s, h->c->sock, US_MSEC(20)), 0);
   h->c->sock = US_SOCK_INVALID;
   /* The FIN may wait for the handshake to finish; after P's ACK it must
@@ -363,8 +440,11 @@ int main(void) {
       cmocka_unit_test_teardown(test_fin_wait_1_retransmits_fin, th_teardown),
       cmocka_unit_test_teardown(test_passive_close, th_teardown),
       cmocka_unit_test_teardown(test_close_wait_send_and_dup_fin, th_teardown),
+      cmocka_unit_test_teardown(test_close_wait_ignores_data_after_fin, th_teardown),
       cmocka_unit_test_teardown(test_last_ack_retransmit, th_teardown),
       cmocka_unit_test_teardown(test_half_close, th_teardown),
+      cmocka_unit_test_teardown(test_close_flushes_queued_data, th_teardown),
+      cmocka_unit_test_teardown(test_listener_close_frees_queue, th_teardown),
       cmocka_unit_test_teardown(test_abort_sends_rst, th_teardown),
       cmocka_unit_test_teardown(test_time_wait_fin_reacked, th_teardown),
       cmocka_unit_test_teardown(test_time_wait_rst_ignored, th_teardown),
@@ -374,5 +454,5 @@ int main(void) {
       cmocka_unit_test_teardown(test_close_in_syn_sent, th_teardown),
       cmocka_unit_test_teardown(test_close_in_syn_received, th_teardown),
   };
-  return cmocka_run_group_tests_name("tcp_close", tests, NULL, NULL);
+  return TH_RUN("tcp_close", tests);
 }

@@ -70,6 +70,32 @@ static void test_active_open(void **state) {
   th_finish(h);
 }
 
+/* The third segment of the handshake may carry data: it completes the
+ * handshake and the data is delivered. */
+static void test_handshake_ack_with_data(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  th_fx_syn_received(h, 0);
+  th_inject(h, US_MSEC(10), TSEG(.flags = TH_ACK | TH_PSH, .seq = 1, .ack = 1, .len = 50));
+  th_assert_state(h, US_TCP_ESTABLISHED);
+  th_expect_within(h, US_MSEC(10), US_MSEC(510), TSEG(.flags = TH_ACK, .seq = 1, .ack = 51));
+  th_accept(h);
+  th_recv_expect(h, h->now, 50);
+  th_finish(h);
+}
+
+/* A SYN-ACK may carry data (RFC 9293 3.10.7.3): it is acknowledged and
+ * delivered once the connection is established. */
+static void test_synack_with_data(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  th_connect(h, 0);
+  th_expect(h, 0, TSEG(.flags = TH_SYN, .seq = 0));
+  th_inject(h, US_MSEC(10), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460), .len = 10));
+  th_expect_within(h, US_MSEC(10), US_MSEC(510), TSEG(.flags = TH_ACK, .seq = 1, .ack = 11));
+  th_assert_state(h, US_TCP_ESTABLISHED);
+  th_recv_expect(h, h->now, 10);
+  th_finish(h);
+}
+
 /* Ephemeral ports are randomised (RFC 6056): two connects, two ports, and
  * neither is a small fixed number. */
 static void test_active_open_ports_differ(void **state) {
@@ -219,9 +245,16 @@ static void test_syn_received_bad_ack(void **state) {
   th_inject(h, US_MSEC(30), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
   th_expect(h, US_MSEC(30), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
   th_assert_state(h, US_TCP_SYN_RECEIVED);
+  /* Data without the ACK bit: step 5 drops it ("if the ACK bit is off"). */
+  th_inject(h, US_MSEC(35), TSEG(.flags = TH_PSH, .seq = 1, .len = 10));
+  th_advance(h, US_MSEC(35));
+  struct th_pkt p;
+  while (th_pop(h, &p)) assert_true(p.ok && !(p.flags & TH_RST));
+  th_assert_state(h, US_TCP_SYN_RECEIVED);
   th_inject(h, US_MSEC(40), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
   th_assert_state(h, US_TCP_ESTABLISHED);
   th_accept(h);
+  assert_int_equal(th_recv(h, US_MSEC(40), 100), US_ERR_AGAIN);
   th_finish(h);
 }
 
@@ -288,6 +321,7 @@ static void test_syn_retransmit_and_timeout(void **state) {
   }
   th_expect_nothing_until(h, t + rto - 1);
   th_advance(h, t + rto);
+  assert_true(t + rto >= US_SEC(180)); /* MUST-23: at least 3 minutes */
   th_drain(h); /* a RST here is allowed, nothing was synchronized */
   th_assert_state(h, -1);
   assert_int_equal(us_sock_error(h->s, h->c->sock), US_ERR_TIMEDOUT);
@@ -305,10 +339,14 @@ static void test_synack_retries_then_rst(void **state) {
   th_fx_syn_received(h, 0);
   us_time_t at[] = {US_SEC(1), US_SEC(3), US_SEC(7), US_SEC(15), US_SEC(31)};
   for (int i = 0; i < 5; i++) {
+    /* us_stack_poll reports the retry's deadline exactly (STYLE P3). */
+    assert_int_equal(th_deadline(h), at[i]);
     th_expect_nothing_until(h, at[i] - 1);
+    assert_int_equal(th_advance_to_deadline(h), at[i]);
     th_expect(h, at[i], TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
     th_assert_state(h, US_TCP_SYN_RECEIVED);
   }
+  assert_int_equal(th_deadline(h), US_SEC(63));
   th_expect_nothing_until(h, US_SEC(63) - 1);
   th_expect(h, US_SEC(63), TSEG(.flags = TH_RST, .seq = 1, .ack = 1, .ack_opt = true));
   th_assert_state(h, -1);
@@ -359,11 +397,93 @@ static void test_synack_retry_then_ack(void **state) {
   th_finish(h);
 }
 
+/* SYN flood (HOSTILE RES-1): thousands of SYNs from spoofed sources that
+ * never complete. Half-open state stays bounded (or SYN cookies answer),
+ * a legitimate handshake in the middle of it still completes, and the
+ * half-open TCBs all time out afterwards. */
+static void test_syn_flood(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  th_fx_listen(h, 0);
+  us_time_t t = 0;
+  for (uint32_t i = 0; i < 3000; i++) {
+    uint32_t src = US_IP4(10, 0, 0, 100 + (i % 100));
+    th_inject(h, t, TSEG(.flags = TH_SYN, .seq = i * 7919u, .src = src,
+                         .sport = (uint16_t)(1024 + i), MSS(1460)));
+    th_drain(h);
+    if (i % 10 == 0) t += US_MSEC(1);
+  }
+  struct us_pool_usage u;
+  us_stack_pool_usage(h->s, &u);
+  assert_true(u.tcb_free > 0);
+  assert_true(th_tcb_count(h) <= h->cfg.max_tcp_sockets);
+  /* The legitimate client (its SYN-ACK may be a SYN cookie: no state check
+   * in between). */
+  th_use(h, 1);
+  th_inject(h, t, TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
+  th_expect(h, t, TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
+  th_inject(h, t + US_MSEC(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
+  th_assert_state(h, US_TCP_ESTABLISHED);
+  th_accept(h);
+  t += US_MSEC(10);
+  assert_true(th_send(h, t, 100) == 100);
+  th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100));
+  th_finish(h);
+}
+
+/* ISNs per RFC 6528 (and RFC 9293 3.4.1): ISN = M + F(4-tuple, secret)
+ * with M a clock ticking every 4 us. The same 4-tuple 10 s later gets an
+ * ISN about 2.5 million higher; another 4-tuple at the same time gets an
+ * unrelated one. */
+static void test_isn_rfc6528(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  th_fx_syn_received(h, 0);
+  uint32_t isn0 = h->c->s_isn;
+  th_inject(h, US_MSEC(1), TSEG(.flags = TH_RST, .seq = 1));
+  th_assert_state(h, -1);
+  th_use(h, 1);
+  th_fx_syn_received(h, US_MSEC(1));
+  uint32_t other = h->c->s_isn;
+  th_inject(h, US_MSEC(2), TSEG(.flags = TH_RST, .seq = 1));
+  th_use(h, 0);
+  h->c->s_isn_known = false;
+  th_fx_syn_received(h, US_SEC(10));
+  uint32_t isn1 = h->c->s_isn;
+  uint32_t d = isn1 - isn0;
+  if (d < 2400000u || d > 2600000u)
+    th_fail(h, __FILE__, __LINE__, "same 4-tuple 10 s later: ISN moved by %u, expected ~2500000",
+            d);
+  uint32_t dd = other - isn0;
+  assert_true(dd > 100000u && dd < 0xFFFE7960u); /* not the same clock reading */
+  th_finish(h);
+}
+
+/* A stale handle (closed, slot maybe reused) fails with BADF and never
+ * touches the new socket (STYLE P10). */
+static void test_stale_handle(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  us_time_t t = th_fx_established(h, 0);
+  us_sock_t old = h->c->sock;
+  th_advance(h, t);
+  assert_int_equal(us_tcp_abort(h->s, old, t), 0);
+  th_drain(h);
+  us_sock_t fresh;
+  assert_int_equal(us_tcp_socket(h->s, &fresh), 0);
+  th_track(h, fresh);
+  assert_false(us_sock_eq(old, fresh));
+  assert_int_equal(us_tcp_send(h->s, old, "x", 1, t), US_ERR_BADF);
+  assert_int_equal(us_tcp_recv(h->s, old, NULL, 0, t), US_ERR_BADF);
+  assert_int_equal(us_tcp_close(h->s, old, t), US_ERR_BADF);
+  assert_int_equal(us_tcp_bind(h->s, fresh, 8080), 0);
+  th_finish(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_passive_open, th_teardown),
       cmocka_unit_test_teardown(test_active_open, th_teardown),
       cmocka_unit_test_teardown(test_active_open_ports_differ, th_teardown),
+      cmocka_unit_test_teardown(test_synack_with_data, th_teardown),
+      cmocka_unit_test_teardown(test_handshake_ack_with_data, th_teardown),
       cmocka_unit_test_teardown(test_simultaneous_open, th_teardown),
       cmocka_unit_test_teardown(test_simultaneous_open_plain_ack, th_teardown),
       cmocka_unit_test_teardown(test_syn_with_data, th_teardown),
@@ -377,6 +497,9 @@ int main(void) {
       cmocka_unit_test_teardown(test_synack_retries_then_rst, th_teardown),
       cmocka_unit_test_teardown(test_synack_retries_no_rst, th_teardown),
       cmocka_unit_test_teardown(test_synack_retry_then_ack, th_teardown),
+      cmocka_unit_test_teardown(test_syn_flood, th_teardown),
+      cmocka_unit_test_teardown(test_stale_handle, th_teardown),
+      cmocka_unit_test_teardown(test_isn_rfc6528, th_teardown),
   };
-  return cmocka_run_group_tests_name("tcp_handshake", tests, NULL, NULL);
+  return TH_RUN("tcp_handshake", tests);
 }

@@ -29,8 +29,10 @@ static us_time_t handshake_opts(struct th *h, const uint8_t *opt, uint8_t olen) 
   return US_MSEC(10);
 }
 
-/* Send `total` bytes; S's segments must be exactly `mss` long but the last. */
+/* Send `total` bytes; S's segments must be exactly `mss` long but the last
+ * (Nagle is off so that the last, short one goes at once too). */
 static void expect_segments_of(struct th *h, us_time_t t, uint32_t total, uint32_t mss) {
+  assert_int_equal(us_tcp_setopt(h->s, h->c->sock, US_TCP_NODELAY, 1), 0);
   assert_int_equal(th_send(h, t, total), total);
   uint32_t seq = 1;
   while (seq < 1 + total) {
@@ -64,6 +66,7 @@ static void test_mss_tiny_clamped(void **state) {
   struct th *h = th_new_state(state, NULL);
   static const uint8_t opt[] = {2, 4, 0, 1};
   us_time_t t = handshake_opts(h, opt, sizeof opt);
+  assert_int_equal(us_tcp_setopt(h->s, h->c->sock, US_TCP_NODELAY, 1), 0);
   assert_int_equal(th_send(h, t, 1000), 1000);
   th_advance(h, t);
   struct th_pkt p;
@@ -193,6 +196,7 @@ static void check_ws(void **state, uint8_t shift) {
   assert_true(th_info(h, &in));
   assert_int_equal(in.snd_wnd, scaled ? 3u << 14 : 3u);
   /* S fills that window and no more (cwnd IW10 = 14600 < 49152). */
+  assert_int_equal(us_tcp_setopt(h->s, h->c->sock, US_TCP_NODELAY, 1), 0);
   assert_int_equal(th_send(h, US_MSEC(20), 2000), 2000);
   th_advance(h, US_MSEC(20));
   uint32_t sent = 0;
@@ -220,6 +224,75 @@ static void test_no_ws_without_peer_ws(void **state) {
   th_finish(h);
 }
 
+/* Duplicate MSS options (HOSTILE OPT-7): one of them wins,
+ * deterministically; never something else. */
+static void test_duplicate_mss(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  static const uint8_t opt[] = {2, 4, 0x03, 0xe8, 2, 4, 0x04, 0xb0}; /* 1000, then 1200 */
+  us_time_t t = handshake_opts(h, opt, sizeof opt);
+  assert_int_equal(us_tcp_setopt(h->s, h->c->sock, US_TCP_NODELAY, 1), 0);
+  assert_int_equal(th_send(h, t, 3000), 3000);
+  th_advance(h, t);
+  struct th_pkt p;
+  assert_true(th_pop(h, &p));
+  assert_true(p.plen == 1000 || p.plen == 1200);
+  th_finish(h);
+}
+
+/* A lone option kind as the last header byte (HOSTILE OPT-2): malformed,
+ * dropped, no read past the header. */
+static void test_lone_kind_at_header_end(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  th_fx_listen(h, 0);
+  static const uint8_t opt[] = {1, 1, 1, 2};
+  th_inject(h, 0, TSEG(.flags = TH_SYN, .seq = 0, OPTS(opt, 4)));
+  th_advance(h, US_MSEC(1));
+  struct th_pkt p;
+  while (th_pop(h, &p)) assert_true(p.ok && !(p.flags & TH_SYN));
+  th_assert_state(h, -1);
+  assert_true(th_stat(h, US_STAT_tcp_bad_options) >= 1);
+  th_finish(h);
+}
+
+/* WS outside a SYN is ignored (RFC 7323 2.2, HOSTILE OPT-4): without WS
+ * in the handshake, windows stay unscaled whatever later segments say. */
+static void test_ws_in_non_syn_ignored(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  us_time_t t = th_fx_established(h, 0) + US_MSEC(10);
+  th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, WSCALE(7), WND(1000)));
+  struct us_tcp_info in;
+  assert_true(th_info(h, &in));
+  assert_int_equal(in.snd_wnd, 1000);
+  th_finish(h);
+}
+
+/* A timestamp option of the wrong length (HOSTILE OPT-6) is ignored: the
+ * handshake proceeds and S does not echo timestamps. */
+static void test_ts_wrong_length_ignored(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  static const uint8_t opt[] = {2, 4, 0x05, 0xb4, 8, 9, 1, 2, 3, 4, 5, 6, 7, 0, 0, 0};
+  th_fx_listen(h, 0);
+  th_inject(h, 0, TSEG(.flags = TH_SYN, .seq = 0, OPTS(opt, sizeof opt)));
+  th_expect(h, 0, TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460)));
+  assert_false(th_last(h)->has_ts);
+  th_finish(h);
+}
+
+static void mtu_1000(struct us_config *c) { c->mtu = 1000; }
+
+/* Our MSS comes from the MTU (RFC 9293 3.7.1, RFC 6691: MTU - 40), and
+ * our segments respect it even when P offers more. */
+static void test_our_mss_from_mtu(void **state) {
+  struct th *h = th_new_state(state, mtu_1000);
+  th_fx_listen(h, 0);
+  th_inject(h, 0, TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
+  th_expect(h, 0, TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(960)));
+  th_inject(h, US_MSEC(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
+  th_accept(h);
+  expect_segments_of(h, US_MSEC(10), 2000, 960);
+  th_finish(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_mss_absent_536, th_teardown),
@@ -235,6 +308,11 @@ int main(void) {
       cmocka_unit_test_teardown(test_ws_15_clamped, th_teardown),
       cmocka_unit_test_teardown(test_ws_255_clamped, th_teardown),
       cmocka_unit_test_teardown(test_no_ws_without_peer_ws, th_teardown),
+      cmocka_unit_test_teardown(test_duplicate_mss, th_teardown),
+      cmocka_unit_test_teardown(test_lone_kind_at_header_end, th_teardown),
+      cmocka_unit_test_teardown(test_ws_in_non_syn_ignored, th_teardown),
+      cmocka_unit_test_teardown(test_our_mss_from_mtu, th_teardown),
+      cmocka_unit_test_teardown(test_ts_wrong_length_ignored, th_teardown),
   };
-  return cmocka_run_group_tests_name("tcp_options", tests, NULL, NULL);
+  return TH_RUN("tcp_options", tests);
 }

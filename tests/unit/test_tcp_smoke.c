@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "core/testing.h"
 #include "tcp/tcp.h"
 
 #define PORT 5000
@@ -25,8 +26,7 @@ struct xfer {
   struct h_link *l;
   us_sock_t lsock;
   struct side a, b;
-  uint64_t total;
-  bool connect_failed;
+  uint64_t total_a, total_b; /* bytes A sends, bytes B sends */
   int a_err;
 };
 
@@ -80,8 +80,8 @@ static bool step(void *ctx) {
     x->a_err = err;
     return true;
   }
-  pump(x->l->a, &x->a, x->total, now);
-  pump(x->l->b, &x->b, x->total, now);
+  pump(x->l->a, &x->a, x->total_a, now);
+  pump(x->l->b, &x->b, x->total_b, now);
   return x->a.eof && x->b.eof && x->a.shut && x->b.shut;
 }
 
@@ -92,7 +92,7 @@ static void small_cfg(struct us_config *c, us_ip4_t addr) {
   c->tcp_msl = US_SEC(2);
 }
 
-static void run_transfer(uint64_t total, bool (*filter)(void *, int, uint8_t *, size_t *,
+static void run_transfer(uint64_t total_a, uint64_t total_b, bool (*filter)(void *, int, uint8_t *, size_t *,
                                                         us_time_t)) {
   struct us_config ca, cb;
   small_cfg(&ca, US_IP4(10, 0, 0, 1));
@@ -102,7 +102,7 @@ static void run_transfer(uint64_t total, bool (*filter)(void *, int, uint8_t *, 
   l.filter = filter;
   l.filter_ctx = &l;
 
-  struct xfer x = {.l = &l, .total = total};
+  struct xfer x = {.l = &l, .total_a = total_a, .total_b = total_b};
   x.a.out_seed = 1;
   x.a.in_seed = 2;
   x.b.out_seed = 2;
@@ -117,18 +117,20 @@ static void run_transfer(uint64_t total, bool (*filter)(void *, int, uint8_t *, 
   bool ok = h_link_run(&l, US_SEC(600), step, &x);
   assert_int_equal(x.a_err, 0);
   assert_true(ok);
-  assert_int_equal(x.a.rcvd, total);
-  assert_int_equal(x.b.rcvd, total);
-  print_message("  %llu bytes each way in %lld us virtual; segs out A %llu B %llu, "
-                "retrans A %llu B %llu, dupacks A %llu B %llu, ofo B %llu\n",
-                (unsigned long long)total, (long long)l.now,
+  assert_int_equal(x.a.rcvd, total_b);
+  assert_int_equal(x.b.rcvd, total_a);
+  print_message("  %llu+%llu bytes in %lld us virtual; segs out A %llu B %llu, "
+                "retrans A %llu B %llu, dupacks A %llu B %llu, ofo B %llu, A timeouts %llu fastrx %llu\n",
+                (unsigned long long)total_a, (unsigned long long)total_b, (long long)l.now,
                 (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_out_segs),
                 (unsigned long long)us_stack_stat(l.b, US_STAT_tcp_out_segs),
                 (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_retrans_segs),
                 (unsigned long long)us_stack_stat(l.b, US_STAT_tcp_retrans_segs),
                 (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_dup_acks),
                 (unsigned long long)us_stack_stat(l.b, US_STAT_tcp_dup_acks),
-                (unsigned long long)us_stack_stat(l.b, US_STAT_tcp_ofo_queue));
+                (unsigned long long)us_stack_stat(l.b, US_STAT_tcp_ofo_queue),
+                (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_timeouts),
+                (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_fast_retrans));
   assert_true(us_stack_stat(l.a, US_STAT_tcp_active_opens) == 1);
   assert_true(us_stack_stat(l.b, US_STAT_tcp_passive_opens) == 1);
 
@@ -156,7 +158,7 @@ static void run_transfer(uint64_t total, bool (*filter)(void *, int, uint8_t *, 
 
 static void test_transfer_both_ways(void **state) {
   (void)state;
-  run_transfer(4u * 1024 * 1024, NULL);
+  run_transfer(4u * 1024 * 1024, 4u * 1024 * 1024, NULL);
 }
 
 /* Drop a deterministic 2% of packets each way (never the same one twice in
@@ -174,7 +176,13 @@ static bool lossy(void *ctx, int dir, uint8_t *pkt, size_t *len, us_time_t now) 
 
 static void test_transfer_with_loss(void **state) {
   (void)state;
-  run_transfer(1u * 1024 * 1024, lossy);
+  run_transfer(1u * 1024 * 1024, 1u * 1024 * 1024, lossy);
+}
+
+/* One way only: losses are repaired by fast retransmit on duplicate ACKs. */
+static void test_one_way_with_loss(void **state) {
+  (void)state;
+  run_transfer(2u * 1024 * 1024, 0, lossy);
 }
 
 static bool a_has_error(void *ctx) {
@@ -208,11 +216,75 @@ static void test_connect_refused(void **state) {
   h_link_fini(&l);
 }
 
+
+/* Allocation failures (STYLE P12 (2)): make the k-th pool allocation of one
+ * stack fail, for every k the scenario reaches; whatever happens (a lost
+ * segment, US_ERR_NOMEM, a reset), nothing may leak. */
+static bool pump_only(void *ctx) {
+  struct xfer *x = ctx;
+  if (!us_sock_valid(x->b.sock)) {
+    us_sock_t c;
+    if (us_tcp_accept(x->l->b, x->lsock, &c, NULL, NULL) == 0)
+      x->b.sock = c;
+  }
+  if (us_sock_error(x->l->a, x->a.sock) ||
+      (us_sock_valid(x->b.sock) && us_sock_error(x->l->b, x->b.sock)))
+    return true;
+  pump(x->l->a, &x->a, x->total_a, x->l->now);
+  pump(x->l->b, &x->b, x->total_b, x->l->now);
+  return x->a.eof && x->b.eof;
+}
+
+static void test_alloc_failures(void **state) {
+  (void)state;
+  uint64_t completed = 0;
+  for (uint64_t k = 1; k < 400; k++) {
+    for (int side = 0; side < 2; side++) {
+      struct us_config ca, cb;
+      small_cfg(&ca, US_IP4(10, 0, 0, 1));
+      small_cfg(&cb, US_IP4(10, 0, 0, 2));
+      struct h_link l;
+      h_link_init(&l, &ca, &cb, 99, US_MSEC(1));
+      struct xfer x = {.l = &l, .total_a = 50000, .total_b = 30000};
+      x.a.out_seed = 1;
+      x.a.in_seed = 2;
+      x.b.out_seed = 2;
+      x.b.in_seed = 1;
+      us_stack *victim = side ? l.b : l.a;
+      us_stack_fail_alloc_at(victim, k);
+      bool ok = us_tcp_socket(l.b, &x.lsock) == 0 && us_tcp_bind(l.b, x.lsock, PORT) == 0 &&
+                us_tcp_listen(l.b, x.lsock, 8) == 0;
+      ok = ok && us_tcp_socket(l.a, &x.a.sock) == 0 &&
+           us_tcp_connect(l.a, x.a.sock, US_IP4(10, 0, 0, 2), PORT, l.now) == US_ERR_INPROGRESS;
+      if (ok && h_link_run(&l, US_SEC(300), pump_only, &x) && x.a.rcvd == x.total_b &&
+          x.b.rcvd == x.total_a)
+        completed++;
+      if (us_sock_valid(x.a.sock))
+        us_tcp_close(l.a, x.a.sock, l.now);
+      if (us_sock_valid(x.b.sock))
+        us_tcp_close(l.b, x.b.sock, l.now);
+      if (us_sock_valid(x.lsock))
+        us_tcp_close(l.b, x.lsock, l.now);
+      us_stack_fail_alloc_at(victim, 0);
+      h_link_run(&l, l.now + US_SEC(3600), NULL, NULL);
+      h_assert_pools_full(l.a);
+      h_assert_pools_full(l.b);
+      assert_int_equal(us_stack_stat(l.a, US_STAT_tcp_illegal_transitions), 0);
+      assert_int_equal(us_stack_stat(l.b, US_STAT_tcp_illegal_transitions), 0);
+      h_link_fini(&l);
+    }
+  }
+  /* Most runs get through: a failed allocation costs a retransmission. */
+  assert_true(completed > 400);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_transfer_both_ways),
       cmocka_unit_test(test_transfer_with_loss),
+      cmocka_unit_test(test_one_way_with_loss),
       cmocka_unit_test(test_connect_refused),
+      cmocka_unit_test(test_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

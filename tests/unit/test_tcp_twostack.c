@@ -7,9 +7,10 @@
  * sending, then close after the peer's EOF), the TCBs run out (TIME-WAIT
  * with a short MSL), and every pool of both stacks is full again.
  *
- * A lossy variant drops a seeded 2% of packets in each direction
- * (HOSTILE FLT-1), so retransmission, fast retransmit and reassembly all
- * run under the same byte-exact check.
+ * Lossy variants drop a seeded 2% of packets in each direction (HOSTILE
+ * FLT-1), or drop 1% and duplicate 3% (FLT-2), so retransmission, fast
+ * retransmit and reassembly all run under the same byte-exact check. The
+ * seed is printed with each run so a failure can be replayed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,6 +46,7 @@ struct app {
   int err;              /* first unexpected error */
   uint64_t loss_rng;
   uint32_t loss_ppm;
+  uint32_t dup_ppm; /* duplicates, delivered one link delay later */
 };
 
 static uint8_t buf[CHUNK];
@@ -109,17 +111,26 @@ static bool no_tcbs(void *ctx) {
   return us_tcp_list(app->l->a, v, 4) == 0 && us_tcp_list(app->l->b, v, 4) == 0;
 }
 
-static bool lossy(void *ctx, int dir, uint8_t *pkt, size_t *len, us_time_t now) {
-  struct app *app = ctx;
-  (void)dir, (void)pkt, (void)len, (void)now;
+static uint32_t link_rand_ppm(struct app *app) {
   uint64_t z = (app->loss_rng += 0x9E3779B97F4A7C15ull);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   z ^= z >> 31;
-  return z % 1000000u >= app->loss_ppm;
+  return (uint32_t)(z % 1000000u);
 }
 
-static void run_transfer(uint64_t total, uint32_t loss_ppm, uint64_t seed, us_time_t limit) {
+/* The link filter: drop with loss_ppm; with dup_ppm queue a copy that
+ * arrives one link delay later (after packets sent meanwhile: reordered). */
+static bool lossy(void *ctx, int dir, uint8_t *pkt, size_t *len, us_time_t now) {
+  struct app *app = ctx;
+  (void)now;
+  if (link_rand_ppm(app) < app->loss_ppm) return false;
+  if (app->dup_ppm && link_rand_ppm(app) < app->dup_ppm) h_link_inject(app->l, dir, pkt, *len);
+  return true;
+}
+
+static void run_transfer(uint64_t total, uint32_t loss_ppm, uint32_t dup_ppm, uint64_t seed,
+                         us_time_t limit) {
   struct us_config ca, cb;
   th_config(&ca);
   th_config(&cb);
@@ -134,10 +145,11 @@ static void run_transfer(uint64_t total, uint32_t loss_ppm, uint64_t seed, us_ti
   app->total = total;
   app->bad_offset = -1;
   app->loss_ppm = loss_ppm;
+  app->dup_ppm = dup_ppm;
   app->loss_rng = seed;
   app->a = (struct side){.s = l->a, .out_seed = seed * 2 + 1, .in_seed = seed * 2 + 2};
   app->b = (struct side){.s = l->b, .out_seed = seed * 2 + 2, .in_seed = seed * 2 + 1};
-  if (loss_ppm) {
+  if (loss_ppm || dup_ppm) {
     l->filter = lossy;
     l->filter_ctx = app;
   }
@@ -161,6 +173,13 @@ static void run_transfer(uint64_t total, uint32_t loss_ppm, uint64_t seed, us_ti
             (unsigned long long)app->b.sent, (unsigned long long)app->b.rcvd, app->b.shut,
             app->b.eof, app->b.closed);
   }
+  fprintf(stderr,
+          "  seed %llu, loss %u ppm, dup %u ppm: %llu bytes each way in %.3f s of virtual time; "
+          "delivered A->B %llu B->A %llu, dropped %llu/%llu\n",
+          (unsigned long long)seed, loss_ppm, dup_ppm, (unsigned long long)total,
+          (double)l->now / 1e6,
+          (unsigned long long)l->delivered[0], (unsigned long long)l->delivered[1],
+          (unsigned long long)l->dropped[0], (unsigned long long)l->dropped[1]);
   assert_true(done);
   assert_int_equal(app->err, 0);
   assert_true(app->bad_offset == -1);
@@ -190,19 +209,29 @@ static void run_transfer(uint64_t total, uint32_t loss_ppm, uint64_t seed, us_ti
 /* 4 MiB each way, both ways at once, clean link. */
 static void test_megabytes_both_ways(void **state) {
   (void)state;
-  run_transfer(4u << 20, 0, 1, US_SEC(120));
+  run_transfer(4u << 20, 0, 0, 1, US_SEC(120));
 }
 
 /* 1 MiB each way with 2% loss each way, three seeds. */
 static void test_lossy_both_ways(void **state) {
   (void)state;
-  for (uint64_t seed = 11; seed < 14; seed++) run_transfer(1u << 20, 20000, seed, US_SEC(1200));
+  for (uint64_t seed = 11; seed < 14; seed++)
+    run_transfer(1u << 20, 20000, 0, seed, US_SEC(1200));
+}
+
+/* 1 MiB each way with 1% loss and 3% duplicated (and so reordered)
+ * packets (HOSTILE FLT-2). */
+static void test_lossy_duplicating_both_ways(void **state) {
+  (void)state;
+  for (uint64_t seed = 21; seed < 23; seed++)
+    run_transfer(1u << 20, 10000, 30000, seed, US_SEC(1200));
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_megabytes_both_ways),
       cmocka_unit_test(test_lossy_both_ways),
+      cmocka_unit_test(test_lossy_duplicating_both_ways),
   };
-  return cmocka_run_group_tests_name("tcp_twostack", tests, NULL, NULL);
+  return TH_RUN("tcp_twostack", tests);
 }

@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <ustack/ustack.h>
 
@@ -154,6 +155,12 @@ struct th {
   struct th_queue q;     /* emitted, not yet expected */
   struct th_pkt last;    /* the segment the last th_expect matched */
   uint8_t last_buf[65536];
+  bool have_last;
+  us_time_t last_recv_at; /* time of the app's last recv (window updates) */
+  uint32_t redundant_acks; /* no-news ACKs after a recv that th_expect skipped */
+  struct th_pkt hist[8];  /* the last segments matched, for failure reports */
+  uint8_t hist_buf[8][128];
+  size_t nhist;
   uint16_t ip_id;
   enum us_log_level log_level;
 };
@@ -164,8 +171,11 @@ struct th {
  * harness replaces cfg.rand and cfg.log with its own seeded source and
  * stderr sink (log level from $TH_LOG: error, warn, info, debug, trace). */
 void th_config(struct us_config *cfg);
-/* A stack from `cfg` (NULL = th_config()). Fails the test on error. */
+/* A stack from `cfg` (NULL = th_config()). Fails the test on error. The
+ * random source is seeded with $TH_SEED or a fixed default. */
 struct th *th_new(const struct us_config *cfg);
+/* The same with an explicit seed. */
+struct th *th_new_seeded(const struct us_config *cfg, uint64_t seed);
 /* Close every socket, run the clock until no TCB is left (at most 4 h of
  * virtual time), and assert that every pool is full. */
 void th_finish_(struct th *h, const char *file, int line);
@@ -197,7 +207,12 @@ us_time_t th_advance_to_deadline_(struct th *h, const char *file, int line);
 /* At time t, P sends `seg` to S (after S's timers up to t have run). */
 void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char *file, int line);
 #define th_inject(h, t, seg) th_inject_((h), (t), (seg), __FILE__, __LINE__)
-/* The next segment S emits is `seg`, emitted at exactly t. */
+/* The next segment S emits is `seg`, emitted at exactly t.
+ * One leniency, in th_expect and th_expect_nothing_until: a pure ACK that
+ * S emits at the instant the app reads, identical (seq, ack, window) to
+ * the segment S sent before it, carries no news (a window update with no
+ * change); if it is not what the script expects it is skipped and counted
+ * in h->redundant_acks. RFC 9293 neither requires nor forbids it. */
 #define th_expect(h, t, seg) th_expect_((h), (t), (t), (seg), __FILE__, __LINE__)
 /* ... emitted at some time in [t0, t1]; returns that time. */
 #define th_expect_within(h, t0, t1, seg) th_expect_((h), (t0), (t1), (seg), __FILE__, __LINE__)
@@ -253,7 +268,8 @@ void th_track(struct th *h, us_sock_t sock);
 
 /* ---- State ---------------------------------------------------------------- */
 
-/* State of the current conn's TCB (by 4-tuple), or -1 when there is none. */
+/* State of the current conn's TCB (by 4-tuple), or -1 when there is none
+ * or it is CLOSED (a TCB kept only for the app's sticky error). */
 int th_state(struct th *h);
 #define th_assert_state(h, st) th_assert_state_((h), (st), __FILE__, __LINE__)
 void th_assert_state_(struct th *h, int st, const char *file, int line);
@@ -285,6 +301,12 @@ us_time_t th_fx_last_ack(struct th *h, us_time_t t);
 /* The oracle: byte i of the stream with this salt. */
 uint8_t th_pat(uint32_t salt, uint64_t i);
 void th_pat_fill(uint32_t salt, uint64_t off, uint8_t *buf, size_t n);
+/* Run a cmocka group (include <cmocka.h> first); $TH_FILTER, a glob on
+ * test names, selects tests: TH_FILTER='test_synack*' ./test_tcp_handshake */
+#define TH_RUN(name, tests)                                                      \
+  (cmocka_set_test_filter(getenv("TH_FILTER")),                                \
+   cmocka_run_group_tests_name(name, tests, NULL, NULL))
+
 /* Print and fail the test at file:line. */
 void th_fail(struct th *h, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
