@@ -6,8 +6,10 @@
 #
 # A network namespace of our own holds the TUN. ustackd owns 10.0.0.2 and
 # the kernel's side of the link is 10.0.0.1; the kernel in the namespace
-# pings the stack, talks UDP to it, and everything is captured to a pcap
-# that tshark reads back. Nothing leaves the namespace; it is deleted on
+# pings the stack, talks UDP and TCP to it, and fetches
+# https://10.0.0.2/ with curl: TLS (BearSSL) over ustack's TCP. A demo CA
+# and server certificate are made with openssl in out/demo-certs the first
+# time. Everything is captured to a pcap that tshark reads back. Nothing leaves the namespace; it is deleted on
 # exit, also on Ctrl-C or failure.
 #
 # Steps are functions named demo_<step>, run in the order of DEMO_STEPS;
@@ -44,8 +46,15 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 DEMO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ustack-demo.XXXXXX")
 DEMO_LOG=$DEMO_DIR/ustackd.log
 DEMO_PCAP=$DEMO_DIR/demo.pcap
-DEMO_USTACKD_ARGS=(--pcap "$DEMO_PCAP" --udp-echo 7)
-DEMO_STEPS=(ping ping_big udp)
+DEMO_CERTS=${DEMO_CERTS:-$ROOT/out/demo-certs}
+DEMO_WWW=$DEMO_DIR/www
+DEMO_CTL=$DEMO_DIR/ctl.sock
+USTACK_SS=$BUILD/apps/ustack-ss/ustack-ss
+DEMO_USTACKD_ARGS=(--pcap "$DEMO_PCAP" --ctl "$DEMO_CTL" --udp-echo 7 --tcp-echo 7
+  --tcp-discard 9 --tcp-chargen 19
+  --https 443 --cert "$DEMO_CERTS/server.pem" --key "$DEMO_CERTS/server-key.pem"
+  --root "$DEMO_WWW")
+DEMO_STEPS=(ping ping_big udp tcp https)
 
 demo_ping() {
   say "ping the stack from the kernel's side of the TUN (the replies come from ustack)"
@@ -61,6 +70,40 @@ demo_udp() {
   say "UDP echo (port 7) through the stack's socket API"
   printf '$ echo "hello, ustack" | nc -u -w1 %s 7\n' "$US_ADDR"
   echo "hello, ustack" | ns_exec timeout 5 nc -u -w1 "$US_ADDR" 7
+}
+
+demo_tcp() {
+  say "TCP echo (port 7): the kernel's TCP talking to ustack's RFC 9293 state machine"
+  printf '$ echo "hello over TCP" | nc -N %s 7\n' "$US_ADDR"
+  echo "hello over TCP" | ns_exec timeout 5 nc -N -w 3 "$US_ADDR" 7
+  say "the stack's connections, as ustack-ss sees them (like ss -tani)"
+  run "$USTACK_SS" --ctl "$DEMO_CTL"
+}
+
+demo_https() {
+  say "HTTPS: curl, with the demo CA, fetching a page from the stack (TLS over ustack's TCP)"
+  printf '$ curl --cacert %s https://%s/\n' "$DEMO_CERTS/ca.pem" "$US_ADDR"
+  ns_exec timeout 20 curl -sS --cacert "$DEMO_CERTS/ca.pem" "https://$US_ADDR/" |
+    tee "$DEMO_DIR/index.html"
+}
+
+# The web root and the certificates the HTTPS service needs.
+demo_prepare() {
+  if [[ ! -f $DEMO_CERTS/server.pem ]]; then
+    say "making a demo CA and a server certificate for $US_ADDR in $DEMO_CERTS (openssl)"
+  fi
+  "$ROOT/scripts/gen-certs.sh" "$DEMO_CERTS" >/dev/null
+  mkdir -p "$DEMO_WWW"
+  cat >"$DEMO_WWW/index.html" <<HTML
+<!doctype html>
+<html><head><meta charset="utf-8"><title>ustack</title></head>
+<body>
+<h1>Hello from ustack</h1>
+<p>This page came over TLS (BearSSL) on ustack's own TCP/IP stack, read from a
+TUN device in user space. No kernel TCP code served it.</p>
+<p>See the stack live: <a href="/status">/status</a> (or <a href="/status.json">/status.json</a>).</p>
+</body></html>
+HTML
 }
 
 demo_capture() {
@@ -88,6 +131,7 @@ main() {
     echo "demo.sh: cannot run: $why" >&2
     exit 1
   fi
+  demo_prepare
   ns_create demo
   say "namespace $NS: ustackd owns $US_ADDR on $US_DEV, the kernel is $US_HOST"
   printf '$ ustackd --dev %s --host %s --addr %s --prefix %s %s\n' "$US_DEV" "$US_HOST" \
@@ -103,8 +147,14 @@ main() {
   if [[ $KEEP -eq 1 ]]; then
     say "ustackd keeps running. Try, in another terminal:"
     echo "  sudo ip netns exec $NS ping $US_ADDR"
-    echo "  sudo ip netns exec $NS nc -u $US_ADDR 7"
+    echo "  sudo ip netns exec $NS nc -u $US_ADDR 7            # UDP echo"
+    echo "  sudo ip netns exec $NS nc $US_ADDR 7               # TCP echo (9 discard, 19 chargen)"
+    echo "  sudo ip netns exec $NS curl --cacert $DEMO_CERTS/ca.pem https://$US_ADDR/status"
+    echo "  sudo $USTACK_SS --ctl $DEMO_CTL        # connections;  -s for counters"
     echo "  sudo kill -USR1 $USTACKD_PID    # print the stack's counters here"
+    echo "The status page in a browser: the namespace is private, so run the browser in it:"
+    echo "  sudo ip netns exec $NS chromium --no-sandbox --user-data-dir=\$(mktemp -d) https://$US_ADDR/status"
+    echo "  (trust $DEMO_CERTS/ca.pem, or accept the warning)"
     echo "Press Ctrl-C to stop; the namespace is then deleted."
     tail -n +1 -f "$DEMO_LOG" &
     NS_PIDS+=("$!")
@@ -117,7 +167,15 @@ main() {
   grep -E 'counter|pools' "$DEMO_LOG" | sed 's/^ustackd: //'
   demo_capture
   say "done: the namespace $NS is deleted on exit. Run with --keep to play with the stack."
+  echo "To stop a --keep run: Ctrl-C (the daemon, the namespace and the TUN all go away)."
   echo "The capture and the log stay in $DEMO_DIR (wireshark $DEMO_PCAP)."
+  if [[ -s $DEMO_DIR/index.html ]]; then
+    say "the HTTPS page curl fetched from ustack (https://$US_ADDR/, verified with $DEMO_CERTS/ca.pem):"
+    cat "$DEMO_DIR/index.html"
+  else
+    echo "demo.sh: the HTTPS fetch failed (see $DEMO_LOG)" >&2
+    return 1
+  fi
 }
 
 main
