@@ -22,6 +22,8 @@ PACKAGES=(
   iproute2 iputils-ping netcat-openbsd curl openssl # peers in the namespace
   tcpdump tshark nftables hping3 python3          # capture, faults, raw packets
   procps util-linux                               # sysctl, setpriv
+  chromium libnss3-tools fonts-liberation         # the status page in a real browser
+  libclang-rt-14-dev                              # libFuzzer runtime for clang
 )
 
 install=1
