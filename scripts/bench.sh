@@ -235,8 +235,9 @@ run_median() {
   RESULT_CPU=$(awk '$2 ~ /^[0-9.]+$/ {print $2}' "$WORK/measure.all" | median)
   [[ -n $RESULT ]]
 }
-# CPU seconds per 10^9 bytes: per_gb CPU_SECONDS BYTES
-per_gb() { awk -v c="$1" -v b="$2" 'BEGIN { printf "%.2f", c / (b / 1e9) }'; }
+# CPU seconds per 10^9 bytes: per_gb CPU_SECONDS BYTES; "-" below 0.05 s,
+# where the kernel's tick-based accounting (10 ms) makes it meaningless.
+per_gb() { awk -v c="$1" -v b="$2" 'BEGIN { if (c + 0 < 0.05) print "-"; else printf "%.2f", c / (b / 1e9) }'; }
 # ustackd's CPU time so far, in seconds (utime + stime from /proc).
 ustackd_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$USTACKD_PID/stat"; }
 

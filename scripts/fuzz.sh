@@ -38,12 +38,13 @@ if ! command -v clang >/dev/null 2>&1; then
 fi
 
 echo "== configuring $build (clang, ASan+UBSan, libFuzzer)"
+mkdir -p "$build"
 CC=clang cmake -S "$here" -B "$build" -DUSTACK_FUZZ=ON -DUSTACK_SANITIZE=ON \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build.cmake.log" 2>&1 || {
-  cat "$build.cmake.log" >&2; echo "fuzz.sh: configure failed" >&2; exit 2; }
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build/fuzz-cmake.log" 2>&1 || {
+  cat "$build/fuzz-cmake.log" >&2; echo "fuzz.sh: configure failed" >&2; exit 2; }
 echo "== building ${targets[*]}"
-cmake --build "$build" -j2 --target "${targets[@]}" >"$build.build.log" 2>&1 || {
-  tail -40 "$build.build.log" >&2; echo "fuzz.sh: build failed" >&2; exit 2; }
+cmake --build "$build" -j2 --target "${targets[@]}" >"$build/fuzz-build.log" 2>&1 || {
+  tail -40 "$build/fuzz-build.log" >&2; echo "fuzz.sh: build failed" >&2; exit 2; }
 
 scratch="$(mktemp -d /tmp/ustack-fuzz.XXXXXX)"
 trap 'rm -rf "$scratch"' EXIT

@@ -8,13 +8,15 @@
  * one of four measurements, each printing one `tun-limit MODE: key=value`
  * line on stdout:
  *
- *   read      Upper bound of the host -> stack direction's device cost.
+ *   read      The host -> stack direction's device cost without bursts.
  *             A thread with a kernel UDP socket sends MTU-sized datagrams
  *             to the stack address as fast as it can; the main thread waits
  *             in poll() and read()s the TUN until EAGAIN, counting packets
- *             and nothing else. The figure is packets read per second; it
- *             is bounded by the slower of the reader and the kernel's UDP
- *             sender (both are printed so you can tell which).
+ *             and nothing else. The figure is packets read per second,
+ *             bounded by the slower of the reader and the kernel's UDP
+ *             sender (both are printed). A steady sender lets the reader
+ *             find about one packet per wake-up, so this is the unbatched
+ *             case; TCP's bursts batch better (see tcp-sink).
  *
  *   write     Upper bound of the stack -> host direction's device cost.
  *             One pre-built MTU-sized IPv4/UDP datagram (valid checksums)
@@ -31,9 +33,10 @@
  *             advances rcv_nxt, out-of-order data is dropped, ONE cumulative
  *             ACK is written per wake-up (as ustack coalesces), the window
  *             offered is ustack's default receive buffer (--window), the
- *             FIN is answered with FIN-ACK. No checksum verification, no buffering,
- *             no copy, no timers, no retransmission (a TUN does not lose).
- *             This is the ceiling for ustack's host -> stack bulk transfer.
+ *             FIN is answered with FIN-ACK. No checksum verification, no
+ *             buffering, no copy, no timers, no retransmission (a window
+ *             below the TUN's queue length means nothing is lost). This is
+ *             the ceiling for ustack's host -> stack bulk transfer.
  *
  *   tcp-source The cheapest possible TCP sender behind the TUN, with the
  *             kernel's TCP as the receiver (run `usload recv --no-hash` at

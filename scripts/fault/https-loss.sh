@@ -31,5 +31,4 @@ got=$(stat -c %s "$out")
 kretrans=$(fault_kernel_retrans)
 fault_stop
 retrans=$(fault_counter tcp_retrans_segs)
-dropped=$(( $(fault_inj_counter tx dropped) + $(fault_inj_counter rx dropped) ))
-fault_pass "HTTPS GET $got B sha256 match, retrans stack $retrans kernel $kretrans, injector dropped $dropped"
+fault_pass "HTTPS GET $got B sha256 match, retrans stack $retrans kernel $kretrans, $(fault_inj_summary)"

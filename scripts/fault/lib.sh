@@ -147,6 +147,17 @@ fault_inj_counter() {
   echo "${v:-0}"
 }
 
+# What the injector did, both directions, non-zero counters only:
+# "injector: dropped 40, corrupted 10" (or "injector: nothing").
+fault_inj_summary() {
+  local c v out=""
+  for c in dropped duplicated reordered corrupted truncated delayed rate_queued; do
+    v=$(( $(fault_inj_counter tx "$c") + $(fault_inj_counter rx "$c") ))
+    [[ $v -eq 0 ]] || out+="${out:+, }$c $v"
+  done
+  echo "injector: ${out:-nothing}"
+}
+
 # Wait (bounded) until the log has a line matching REGEX; print it.
 fault_wait_log() {
   local re=$1 secs=${2:-60} i
@@ -167,8 +178,12 @@ fault_upload() {
   local port=$1 bytes=$2 timeout=${3:-120}
   local f=$FAULT_WORK/up.bin line got_bytes got_sha
   fault_make_file "$f" "$bytes"
-  timeout "$timeout" ip netns exec "$NS" nc -N "$US_ADDR" "$port" <"$f" >/dev/null ||
-    fault_fail "upload of $bytes B to port $port did not finish within ${timeout}s"
+  local rc=0
+  timeout "$timeout" ip netns exec "$NS" nc -N "$US_ADDR" "$port" <"$f" >/dev/null \
+    2>"$FAULT_WORK/nc-up.err" || rc=$?
+  [[ $rc -ne 124 ]] || fault_fail "upload of $bytes B to port $port did not finish within ${timeout}s"
+  [[ $rc -eq 0 ]] ||
+    fault_fail "upload of $bytes B to port $port: nc exited with status $rc: $(tail -n 1 "$FAULT_WORK/nc-up.err")"
   line=$(fault_wait_log "tcp-sink: .*: [0-9]+ bytes sha256 [0-9a-f]{64}" 30) ||
     fault_fail "the sink never reported the upload"
   got_bytes=$(sed -n 's/.*: \([0-9]*\) bytes sha256.*/\1/p' <<<"$line")
@@ -186,8 +201,12 @@ fault_upload() {
 fault_download() {
   local port=$1 bytes=$2 timeout=${3:-120}
   local f=$FAULT_WORK/down.bin line want_sha got
-  timeout "$timeout" ip netns exec "$NS" nc -d "$US_ADDR" "$port" >"$f" ||
-    fault_fail "download from port $port did not finish within ${timeout}s"
+  local rc=0
+  timeout "$timeout" ip netns exec "$NS" nc -d "$US_ADDR" "$port" >"$f" \
+    2>"$FAULT_WORK/nc-down.err" || rc=$?
+  [[ $rc -ne 124 ]] || fault_fail "download from port $port did not finish within ${timeout}s"
+  [[ $rc -eq 0 ]] ||
+    fault_fail "download from port $port: nc exited with status $rc: $(tail -n 1 "$FAULT_WORK/nc-down.err")"
   got=$(stat -c %s "$f")
   [[ $got -eq $bytes ]] || fault_fail "download: expected $bytes B, got $got B"
   line=$(fault_wait_log "tcp-source: .*: [0-9]+ bytes sha256 [0-9a-f]{64}" 30) ||

@@ -55,6 +55,7 @@ end=$((SECONDS + minutes * 60))
 while ((SECONDS < end && round < 100000)); do
   round=$((round + 1))
   spec=${profiles[RANDOM % ${#profiles[@]}]}
+  t_round=$SECONDS
   reply=$(fault_ctl "fault set $spec")
   [[ $reply == ok:* ]] || fault_fail "round $round: 'fault set $spec' answered: $reply"
   pids=() kinds=() ports=() files=()
@@ -87,8 +88,9 @@ while ((SECONDS < end && round < 100000)); do
       fault_fail "round $round ('$spec'): ${kinds[k]}load via port $p: got '${line##*: }', want '$want'"
     transfers=$((transfers + 1))
     moved=$((moved + $(stat -c %s "$f")))
-    [[ ${kinds[k]} == down ]] && rm -f "$f"
+    if [[ ${kinds[k]} == down ]]; then rm -f "$f"; fi
   done
+  echo "  round $round: '${spec:-no fault}' ok ($((SECONDS - t_round)) s)" >&2
 done
 
 fault_ctl "fault clear" >/dev/null
@@ -103,5 +105,6 @@ now_pools=$(fault_ctl pools)
 [[ $now_pools == "$baseline" ]] ||
   fault_fail "pools not back to baseline: before [$(tr '\n' ' ' <<<"$baseline")] after [$(tr '\n' ' ' <<<"$now_pools")]"
 fault_stop
+# shellcheck disable=SC2034 # printed by fault_pass
 FAULT_SPEC="random profiles, $conns+$conns connections per round"
 fault_pass "$round rounds, $transfers transfers, $moved B, every SHA-256 matched; connections and pools back to baseline"

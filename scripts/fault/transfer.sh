@@ -24,5 +24,4 @@ fault_download "$SOURCE_PORT" "$bytes" 300
 kretrans=$(fault_kernel_retrans)
 fault_stop
 retrans=$(fault_counter tcp_retrans_segs)
-dropped=$(( $(fault_inj_counter tx dropped) + $(fault_inj_counter rx dropped) ))
-fault_pass "up $FAULT_UP_BYTES B sha256 match, down $FAULT_DOWN_BYTES B sha256 match, retrans stack $retrans kernel $kretrans, injector dropped $dropped"
+fault_pass "up $FAULT_UP_BYTES B sha256 match, down $FAULT_DOWN_BYTES B sha256 match, retrans stack $retrans kernel $kretrans, $(fault_inj_summary)"

@@ -1155,16 +1155,7 @@ void us_fault_process(struct us_fault *f, enum us_fault_dir dir, const uint8_t *
     if (L->dup > 0 && rng_chance(d->rng, L->dup)) copies = L->copies;
     if (L->reorder > 0 && rng_chance(d->rng, L->reorder)) held = true;
   }
-  if (keep < len) {
-    d->c.truncated++;
-    trace(f, dir, US_FAULT_EV_TRUNCATE, idx, (int64_t)keep);
-  }
   if (bits > 0 && keep == 0) bits = 0;
-  if (bits > 0) d->c.corrupted++;
-  if (copies > 0) {
-    d->c.duplicated += copies;
-    trace(f, dir, US_FAULT_EV_DUP, idx, copies);
-  }
 
   /* Shaper (GCRA, equivalent to a token bucket of depth `bucket` filled
    * at `rate`): a packet may leave at tat - tau; leaving advances tat by
@@ -1206,11 +1197,10 @@ void us_fault_process(struct us_fault *f, enum us_fault_dir dir, const uint8_t *
   }
   due += extra;
 
-  flow_note(f, &pi, true);
-
   bool modify = keep < len || bits > 0 || copies > 0;
   if (!held && !modify && due <= now && d->nqueued == 0 && f->depth == 0) {
     /* The fast path: untouched, on time, nothing queued ahead. */
+    flow_note(f, &pi, true);
     emit(f, dir, pkt, len, deliver, ctx, idx);
     release_due(f, now);
     return;
@@ -1221,8 +1211,21 @@ void us_fault_process(struct us_fault *f, enum us_fault_dir dir, const uint8_t *
     d->c.queue_full++;
     d->c.dropped++;
     trace(f, dir, US_FAULT_EV_QUEUE_FULL, idx, 0);
+    flow_note(f, &pi, false);
     release_due(f, now);
     return;
+  }
+  /* Counted only now that the packet will go out: the books stay
+   * balanced (seen + duplicated == delivered + dropped). */
+  flow_note(f, &pi, true);
+  if (keep < len) {
+    d->c.truncated++;
+    trace(f, dir, US_FAULT_EV_TRUNCATE, idx, (int64_t)keep);
+  }
+  if (bits > 0) d->c.corrupted++;
+  if (copies > 0) {
+    d->c.duplicated += copies;
+    trace(f, dir, US_FAULT_EV_DUP, idx, copies);
   }
   memcpy(s->data, pkt, keep);
   s->len = (uint32_t)keep;

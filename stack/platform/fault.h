@@ -17,6 +17,11 @@
  * spec + the same seed + the same traffic at the same times gives the same
  * decisions, bit for bit: a failing run is replayed from its seed.
  *
+ * Books: per direction, once nothing is held,
+ *   seen + duplicated == delivered + dropped
+ * (a packet is counted as duplicated/corrupted/truncated only when it is
+ * actually let out).
+ *
  * Memory: every packet the injector keeps (delayed, held for reordering,
  * rate-limited, or modified) lives in a slot of a pool allocated by
  * us_fault_create(); nothing is allocated afterwards. When no slot is free
@@ -35,9 +40,12 @@
  *   item    := key '=' value                  (spaces around tokens ignored)
  *
  * A clause that contains `match=` is a RULE; any other clause sets LINK
- * IMPAIRMENTS of its direction(s). Clauses for the same direction add up;
- * a later clause overrides a key set by an earlier one. A key may appear
- * only once per clause.
+ * IMPAIRMENTS of its direction(s). A key may appear only once per clause.
+ * Impairments come in groups (loss+burst, truncate+keep, corrupt+bits,
+ * dup+copies, reorder+gap+hold, rate+bucket+qlen, delay+jitter): a
+ * modifier must sit in the same clause as its main key, and a later clause
+ * that names a main key replaces that whole group for its direction(s).
+ * Clauses for different groups add up.
  *
  * Values:  PCT  = number followed by '%' (0%..100%, e.g. 5%, 0.5%)
  *          TIME = number with a unit: us, ms, s (e.g. 20ms, 1.5s, 250us)

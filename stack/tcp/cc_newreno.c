@@ -85,10 +85,19 @@ static bool nr_on_dupack(struct us_tcb *t) {
     t->cwnd += t->mss;
     return false;
   }
+  /* RFC 5827 early retransmit: with fewer than four segments in flight
+   * and nothing new to send, three duplicates can never come; the
+   * threshold is the number of segments in flight minus one. */
+  uint32_t thresh = DUPACK_THRESH;
+  uint32_t fl = flight(t);
+  uint32_t segs = t->mss ? (fl + t->mss - 1) / t->mss : DUPACK_THRESH + 1;
+  bool unsent = t->snd.len > fl;
+  if (segs < DUPACK_THRESH + 1 && !unsent)
+    thresh = segs > 1 ? segs - 1 : 1;
   /* RFC 6582 3.2 step 2: only if the ACK covers more than `recover` (we
    * keep recover as one past the highest byte sent, so >=), so
    * one loss event does not cause two reductions. */
-  return t->dupacks == DUPACK_THRESH && us_seq_ge(t->snd_una, t->recover);
+  return t->dupacks == thresh && us_seq_ge(t->snd_una, t->recover);
 }
 
 static void nr_on_loss(struct us_tcb *t) {

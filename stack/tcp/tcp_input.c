@@ -69,6 +69,8 @@ static void apply_syn_options(struct us_stack *s, struct us_tcb *t, const struct
     peer = g->mss < TCP_MSS_FLOOR ? TCP_MSS_FLOOR : g->mss;
   t->rcv_mss = (uint16_t)(s->cfg.mtu - 40);
   t->mss = (uint16_t)min32(peer, t->rcv_mss);
+  /* RFC 2018: we always offer SACK-permitted, so the peer's decides. */
+  t->sack_ok = g->sack_perm;
   /* RFC 7323 2.2: scaling only if both SYNs carry WS. */
   if (g->has_ws && we_offered_ws) {
     if (g->ws_clamped)
@@ -171,54 +173,22 @@ static void tcp_input_closed(struct us_stack *s, const struct seg_in *in) {
 
 /* ---- 3.10.7.2 LISTEN -------------------------------------------------- */
 
-static void tcp_input_listen(struct us_stack *s, struct us_tcb *l, const struct seg_in *in,
-                             bool iss_floor_set, uint32_t iss_floor) {
-  const struct us_tcp_seg *g = &in->seg;
-  /* First, check for a RST: ignore it. */
-  if (g->flags & US_TH_RST)
-    return;
-  /* Second, check for an ACK: <SEQ=SEG.ACK><CTL=RST>. */
-  if (g->flags & US_TH_ACK) {
-    reply_rst(s, in);
-    return;
-  }
-  /* Third, check for a SYN (the security check does not apply: no
-   * compartments here). Anything else is dropped (fourth). */
-  if (!(g->flags & US_TH_SYN)) {
-    US_STAT_INC(s, tcp_listen_drops);
-    return;
-  }
-  /* Accept queue full: nobody is taking connections, so do not start
-   * another (Linux does the same; the peer retries its SYN). */
-  if (l->acq_len >= l->backlog) {
-    US_STAT_INC(s, tcp_listen_overflows);
-    US_STAT_INC(s, tcp_listen_drops);
-    return;
-  }
-  /* The SYN queue is bounded by the backlog; when full, the oldest
-   * half-open connection makes room (HOSTILE RES-1). */
-  if (l->synq_len >= l->backlog && l->synq_head) {
-    struct us_tcb *old = l->synq_head;
-    US_STAT_INC(s, tcp_synq_evicted);
-    US_STAT_INC(s, tcp_listen_drops);
-    tcb_unlink_listener(s, old);
-    tcb_release(s, old);
-  }
+/* A listener's child: a TCB with a buffer unit, a copy of the listener's
+ * options, on the listener's SYN queue, in state LISTEN until the caller
+ * moves it to SYN-RECEIVED. NULL when a pool is empty. */
+static struct us_tcb *child_new(struct us_stack *s, struct us_tcb *l, const struct seg_in *in) {
   struct us_tcb *t = tcb_alloc(s);
-  if (!t) {
-    US_STAT_INC(s, tcp_listen_drops);
-    return;
-  }
+  if (!t)
+    return NULL;
   if (!tcb_buf_get(s, t)) {
     tcb_release(s, t);
-    US_STAT_INC(s, tcp_listen_drops);
-    return;
+    return NULL;
   }
   t->state = US_TCP_LISTEN; /* a copy of the listener, which moves on */
   t->laddr = in->dst;
   t->raddr = in->src;
-  t->lport = g->dport;
-  t->rport = g->sport;
+  t->lport = in->seg.dport;
+  t->rport = in->seg.sport;
   t->bound = true;
   t->passive = true;
   t->nodelay = l->nodelay;
@@ -231,7 +201,101 @@ static void tcp_input_listen(struct us_stack *s, struct us_tcb *l, const struct 
   t->in_synq = true;
   tcb_q_push(&l->synq_head, &l->synq_tail, t);
   l->synq_len++;
+  t->last_rx = in->now;
+  return t;
+}
 
+/* An ACK at a listener may complete a SYN-cookie handshake: rebuild the
+ * connection in SYN-RECEIVED from the cookie, so the normal steps then
+ * take it to ESTABLISHED. NULL if the cookie is not ours. */
+static struct us_tcb *cookie_child(struct us_stack *s, struct us_tcb *l, const struct seg_in *in) {
+  const struct us_tcp_seg *g = &in->seg;
+  uint16_t mss;
+  uint32_t irs = g->seq - 1, iss = g->ack - 1;
+  if (!tcp_syncookie_check(s, in->dst, g->dport, in->src, g->sport, irs, iss, in->now, &mss)) {
+    US_STAT_INC(s, tcp_syncookies_failed);
+    return NULL;
+  }
+  US_STAT_INC(s, tcp_syncookies_recv);
+  struct us_tcb *t = child_new(s, l, in);
+  if (!t) {
+    US_STAT_INC(s, tcp_listen_drops);
+    return NULL;
+  }
+  t->irs = irs;
+  t->rcv_nxt = irs + 1;
+  t->rcv_up = t->rcv_nxt;
+  t->rcv_adv = t->rcv_nxt + tcp_cookie_window(s);
+  t->rcv_mss = (uint16_t)(s->cfg.mtu - 40);
+  t->mss = mss < t->rcv_mss ? mss : t->rcv_mss;
+  t->iss = iss;
+  t->snd_una = t->snd_sml = iss;
+  t->snd_nxt = t->snd_max = iss + 1;
+  t->snd_wl1 = irs;
+  t->snd_wl2 = iss;
+  tcp_set_state(s, t, US_TCP_SYN_RECEIVED, "ACK with a valid SYN cookie");
+  tcb_hash_insert(s, t);
+  t->timer[TT_RTO] = in->now + tcp_rto_current(s, t);
+  return t;
+}
+
+/* Returns a TCB that the caller must process the segment with (a
+ * completed SYN-cookie handshake), else NULL. */
+static struct us_tcb *tcp_input_listen(struct us_stack *s, struct us_tcb *l,
+                                       const struct seg_in *in, bool iss_floor_set,
+                                       uint32_t iss_floor) {
+  const struct us_tcp_seg *g = &in->seg;
+  /* First, check for a RST: ignore it. */
+  if (g->flags & US_TH_RST)
+    return NULL;
+  /* Second, check for an ACK: <SEQ=SEG.ACK><CTL=RST> (unless it returns
+   * one of our SYN cookies). */
+  if (g->flags & US_TH_ACK) {
+    if (s->cfg.tcp_syncookies && !(g->flags & US_TH_SYN)) {
+      if (l->acq_len >= l->backlog) {
+        US_STAT_INC(s, tcp_listen_overflows);
+        return NULL; /* the peer retransmits */
+      }
+      struct us_tcb *t = cookie_child(s, l, in);
+      if (t)
+        return t;
+    }
+    reply_rst(s, in);
+    return NULL;
+  }
+  /* Third, check for a SYN (the security check does not apply: no
+   * compartments here). Anything else is dropped (fourth). */
+  if (!(g->flags & US_TH_SYN)) {
+    US_STAT_INC(s, tcp_listen_drops);
+    return NULL;
+  }
+  /* Accept queue full: nobody is taking connections, so do not start
+   * another (Linux does the same; the peer retries its SYN). */
+  if (l->acq_len >= l->backlog) {
+    US_STAT_INC(s, tcp_listen_overflows);
+    US_STAT_INC(s, tcp_listen_drops);
+    return NULL;
+  }
+  /* SYN queue full (a flood, HOSTILE RES-1): the oldest half-open
+   * connection makes room. With cfg.tcp_syncookies the new one's ISS is a
+   * SYN cookie and its SYN-ACK offers only what a cookie can rebuild (no
+   * window scaling, no SACK), so if it is evicted in turn before the
+   * peer's ACK comes, that ACK still completes the handshake. */
+  bool cookie = false;
+  if (l->synq_len >= l->backlog && l->synq_head) {
+    struct us_tcb *old = l->synq_head;
+    US_STAT_INC(s, tcp_synq_evicted);
+    if (!s->cfg.tcp_syncookies)
+      US_STAT_INC(s, tcp_listen_drops);
+    tcb_unlink_listener(s, old);
+    tcb_release(s, old);
+    cookie = s->cfg.tcp_syncookies;
+  }
+  struct us_tcb *t = child_new(s, l, in);
+  if (!t) {
+    US_STAT_INC(s, tcp_listen_drops);
+    return NULL;
+  }
   /* "Set RCV.NXT to SEG.SEQ+1, IRS is set to SEG.SEQ ... ISS should be
    * selected". Data in the SYN is not acknowledged: the peer sends it again
    * once the connection is established. */
@@ -243,19 +307,33 @@ static void tcp_input_listen(struct us_stack *s, struct us_tcb *l, const struct 
   t->iss = tcp_isn(s, t->laddr, t->lport, t->raddr, t->rport, in->now);
   if (iss_floor_set && !us_seq_gt(t->iss, iss_floor))
     t->iss = iss_floor; /* reopened TIME-WAIT: stay above the old space */
+  if (cookie) {
+    uint16_t pm = TCP_MSS_DEFAULT;
+    if (g->has_mss && g->mss != 0)
+      pm = g->mss;
+    t->iss = tcp_syncookie_make(s, t->laddr, t->lport, t->raddr, t->rport, g->seq, pm, in->now);
+    t->ws_ok = t->sack_ok = false;
+    t->snd_wscale = t->rcv_wscale = 0;
+    US_STAT_INC(s, tcp_syncookies_sent);
+  }
   t->snd_una = t->snd_nxt = t->snd_max = t->snd_sml = t->iss;
   t->snd_wnd = g->wnd; /* never scaled in a SYN (RFC 7323 2.2) */
   t->max_snd_wnd = t->snd_wnd;
   t->snd_wl1 = g->seq;
   t->snd_wl2 = t->iss;
-  t->last_rx = in->now;
   tcp_set_state(s, t, US_TCP_SYN_RECEIVED, "SYN on listener");
   tcb_hash_insert(s, t);
   /* <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, at the next flush. */
   tcp_ack_needed(s, t);
+  return NULL;
 }
 
 /* ---- 3.10.7.3 SYN-SENT ------------------------------------------------ */
+
+static enum tcp_verdict step1_check_seq(struct us_stack *s, struct us_tcb *t, struct seg_in *in);
+static enum tcp_verdict step6_check_urg(struct us_stack *s, struct us_tcb *t, struct seg_in *in);
+static enum tcp_verdict step7_text(struct us_stack *s, struct us_tcb *t, struct seg_in *in);
+static enum tcp_verdict step8_check_fin(struct us_stack *s, struct us_tcb *t, struct seg_in *in);
 
 static enum tcp_verdict tcp_input_syn_sent(struct us_stack *s, struct us_tcb *t,
                                            struct seg_in *in) {
@@ -288,8 +366,7 @@ static enum tcp_verdict tcp_input_syn_sent(struct us_stack *s, struct us_tcb *t,
   t->snd_wl2 = g->ack;
   t->last_rx = in->now;
   if (ack_ok) {
-    /* Our SYN is acknowledged: ESTABLISHED, and <ACK=RCV.NXT>. Data or
-     * FIN in a SYN-ACK is not acknowledged; the peer sends it again. */
+    /* Our SYN is acknowledged: ESTABLISHED, and <ACK=RCV.NXT>. */
     t->snd_una = g->ack;
     t->syn_acked = true;
     if (t->rtt_timing && !t->syn_rexmit)
@@ -303,6 +380,18 @@ static enum tcp_verdict tcp_input_syn_sent(struct us_stack *s, struct us_tcb *t,
     tcp_set_state(s, t, US_TCP_ESTABLISHED, "SYN-ACK");
     tcp_keepalive_arm(s, t, in->now);
     tcp_ack_needed(s, t);
+    if (g->payload_len > 0 || (g->flags & US_TH_FIN)) {
+      /* "Continue processing at the sixth step": text and FIN after the
+       * SYN's sequence number, trimmed to the window like any segment. */
+      in->seg.seq++;
+      in->seg.flags &= (uint8_t)~US_TH_SYN;
+      if (step1_check_seq(s, t, in) == TV_CONTINUE) {
+        step6_check_urg(s, t, in);
+        step7_text(s, t, in);
+        if (t->state != US_TCP_CLOSED)
+          step8_check_fin(s, t, in);
+      }
+    }
     return TV_DROP;
   }
   /* Simultaneous open (MUST-10): <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. */
@@ -312,7 +401,10 @@ static enum tcp_verdict tcp_input_syn_sent(struct us_stack *s, struct us_tcb *t,
   return TV_DROP;
 }
 
-/* ---- 3.10.7.4 other states, first step: sequence number --------------- */
+/* ---- RFC 9293 3.10.7.4 other states ------------------------------------ */
+
+/* 3.10.7.4 first: check the sequence number (Table 6), then trim the
+ * segment to the window. */
 
 static enum tcp_verdict step1_check_seq(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
   struct us_tcp_seg *g = &in->seg;
@@ -389,7 +481,7 @@ static enum tcp_verdict step1_check_seq(struct us_stack *s, struct us_tcb *t, st
   return TV_CONTINUE;
 }
 
-/* Second step: the RST bit (RFC 5961 3.2). */
+/* 3.10.7.4 second: check the RST bit (with RFC 5961 3.2). */
 static enum tcp_verdict step2_check_rst(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
   if (!(in->seg.flags & US_TH_RST))
     return TV_CONTINUE;
@@ -425,9 +517,9 @@ static enum tcp_verdict step2_check_rst(struct us_stack *s, struct us_tcb *t, st
   return TV_DROP;
 }
 
-/* Third step: security and compartment. Nothing here uses them. */
+/* 3.10.7.4 third: security and compartment. Nothing here uses them. */
 
-/* Fourth step: the SYN bit (RFC 5961 4). */
+/* 3.10.7.4 fourth: check the SYN bit (with RFC 5961 4). */
 static enum tcp_verdict step4_check_syn(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
   if (!(in->seg.flags & US_TH_SYN))
     return TV_CONTINUE;
@@ -442,7 +534,8 @@ static enum tcp_verdict step4_check_syn(struct us_stack *s, struct us_tcb *t, st
   return TV_DROP;
 }
 
-/* New data acknowledged: SND.UNA < SEG.ACK =< SND.NXT. */
+/* 3.10.7.4 fifth, ESTABLISHED: "If SND.UNA < SEG.ACK =< SND.NXT, then set
+ * SND.UNA <- SEG.ACK" and remove what it covers from the send ring. */
 static void ack_new(struct us_stack *s, struct us_tcb *t, uint32_t ack, us_time_t now) {
   uint32_t acked = ack - t->snd_una;
   if (!t->syn_acked) {
@@ -471,8 +564,15 @@ static void ack_new(struct us_stack *s, struct us_tcb *t, uint32_t ack, us_time_
   }
   t->backoff = 0;
   t->nrexmit = 0;
-  if (tcp_state_synchronized(t->state) && s->tcp->cc->on_ack(t, data))
-    tcp_retransmit_first(s, t, now); /* NewReno partial ACK */
+  tcp_sack_trim(t);
+  if (tcp_state_synchronized(t->state) && s->tcp->cc->on_ack(t, data)) {
+    /* A partial ACK in recovery: the next hole goes now (RFC 6582 3.2
+     * step 5); with SACK, the next one not already resent. */
+    if (t->nsb > 0)
+      tcp_retransmit_hole(s, t, now);
+    else
+      tcp_retransmit_first(s, t, now);
+  }
   /* RFC 6298 5.2 and 5.3. */
   if (t->snd_una == t->snd_max)
     t->timer[TT_RTO] = US_TIME_NEVER;
@@ -482,7 +582,7 @@ static void ack_new(struct us_stack *s, struct us_tcb *t, uint32_t ack, us_time_
     tcb_mark(s, t); /* room in the send buffer: WRITABLE */
 }
 
-/* Fifth step: the ACK field. */
+/* 3.10.7.4 fifth: check the ACK field (with RFC 5961 5). */
 static enum tcp_verdict step5_check_ack(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
   const struct us_tcp_seg *g = &in->seg;
   us_time_t now = in->now;
@@ -526,17 +626,25 @@ static enum tcp_verdict step5_check_ack(struct us_stack *s, struct us_tcb *t, st
     return TV_DROP_ACK;
   }
   uint32_t wnd = (uint32_t)g->wnd << t->snd_wscale;
+  bool sack_new = t->sack_ok && g->sack_count > 0 && tcp_sack_update(t, g);
+  bool classic_dup = g->payload_len == 0 && !(g->flags & (US_TH_SYN | US_TH_FIN)) &&
+                     wnd == t->snd_wnd;
   if (us_seq_gt(g->ack, t->snd_una)) {
     ack_new(s, t, g->ack, now);
-  } else if (g->ack == t->snd_una && t->snd_max != t->snd_una && g->payload_len == 0 &&
-             !(g->flags & (US_TH_SYN | US_TH_FIN)) && wnd == t->snd_wnd && wnd != 0) {
-    /* RFC 5681 2: a duplicate ACK. (With a zero window the answers to our
-     * probes look the same; they say nothing about loss.) */
+  } else if (g->ack == t->snd_una && t->snd_max != t->snd_una && t->snd_wnd != 0 &&
+             (classic_dup || sack_new)) {
+    /* RFC 5681 2: a duplicate ACK; with SACK, any ACK reporting newly
+     * SACKed data counts too (RFC 6675 2). With a zero window the answers
+     * to our probes look the same and say nothing about loss. */
     US_STAT_INC(s, tcp_dup_acks);
     if (s->tcp->cc->on_dupack(t)) {
       s->tcp->cc->on_loss(t);
       US_STAT_INC(s, tcp_fast_retrans);
+      t->rexmit_nxt = t->snd_una;
       tcp_retransmit_first(s, t, now);
+      t->rexmit_nxt = t->snd_una + (t->snd.len < t->mss ? t->snd.len : t->mss);
+    } else if (t->in_recovery && t->nsb > 0) {
+      tcp_retransmit_hole(s, t, now);
     }
   } else if (g->payload_len == 0) {
     US_STAT_INC(s, tcp_pure_acks);
@@ -580,7 +688,7 @@ static enum tcp_verdict step5_check_ack(struct us_stack *s, struct us_tcb *t, st
   return TV_CONTINUE;
 }
 
-/* Sixth step: the URG bit. We keep RCV.UP = max(RCV.UP, SEG.UP) and
+/* 3.10.7.4 sixth: check the URG bit. We keep RCV.UP = max(RCV.UP, SEG.UP) and
  * deliver urgent data inline; the pointer is never used as an offset
  * (HOSTILE URG-1). */
 static enum tcp_verdict step6_check_urg(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
@@ -596,7 +704,7 @@ static enum tcp_verdict step6_check_urg(struct us_stack *s, struct us_tcb *t, st
   return TV_CONTINUE;
 }
 
-/* Seventh step: the segment text. */
+/* 3.10.7.4 seventh: process the segment text. */
 static enum tcp_verdict step7_text(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
   const struct us_tcp_seg *g = &in->seg;
   if (g->payload_len == 0)
@@ -667,7 +775,8 @@ static void fin_arrived(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   }
 }
 
-/* Eighth step: the FIN bit. A FIN beyond a hole waits for the hole. */
+/* 3.10.7.4 eighth: check the FIN bit. A FIN beyond a hole waits for the
+ * hole (HOSTILE CL-2). */
 static enum tcp_verdict step8_check_fin(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
   const struct us_tcp_seg *g = &in->seg;
   if (t->fin_rcvd)
@@ -799,11 +908,14 @@ void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
   struct us_tcb *t = tcb_lookup(s, ip->dst, in.seg.dport, ip->src, in.seg.sport);
   if (!t) {
     struct us_tcb *l = tcb_listener_lookup(s, ip->dst, in.seg.dport);
-    if (l)
-      tcp_input_listen(s, l, &in, false, 0);
-    else
+    if (!l) {
       tcp_input_closed(s, &in);
-    return;
+      return;
+    }
+    t = tcp_input_listen(s, l, &in, false, 0);
+    if (!t)
+      return;
+    /* A SYN cookie came back: the new TCB takes the segment from here. */
   }
   enum tcp_verdict v;
   switch (t->state) {
@@ -824,7 +936,7 @@ void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
     tcp_gc(s, t);
     struct us_tcb *l = tcb_listener_lookup(s, ip->dst, in.seg.dport);
     if (l)
-      tcp_input_listen(s, l, &in, true, floor);
+      tcp_input_listen(s, l, &in, true, floor); /* a SYN: never a cookie ACK */
     else
       tcp_input_closed(s, &in);
     return;

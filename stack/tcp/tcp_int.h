@@ -58,6 +58,8 @@ struct tcp_ooo {
   uint32_t start, end; /* [start, end) sequence numbers */
 };
 
+#define TCP_SB_MAX 8
+
 struct us_tcb {
   /* Links. */
   struct us_tcb *hnext;          /* hash chain, listener list, free list */
@@ -85,6 +87,7 @@ struct us_tcb {
   bool was_connected;
   bool nodelay, keepalive;
   bool ws_ok;        /* window scaling agreed (RFC 7323 2.2) */
+  bool sack_ok;      /* SACK-permitted both ways (RFC 2018): we send blocks */
   bool bound;        /* lport chosen by bind/connect/listen */
 
   /* Addresses (host order). */
@@ -112,6 +115,14 @@ struct us_tcb {
   struct tcp_ooo ooo[TCP_OOO_MAX];
   uint8_t nooo;
   uint32_t ooo_bytes;
+  uint32_t ooo_recent;   /* start of the latest out-of-order segment */
+
+  /* SACK scoreboard (RFC 2018, RFC 6675 in spirit): what the peer says it
+   * holds above SND.UNA, sorted and disjoint; rexmit_nxt is where the next
+   * hole search starts during recovery. */
+  struct tcp_ooo sb[TCP_SB_MAX];
+  uint8_t nsb;
+  uint32_t rexmit_nxt;
 
   /* RTT (RFC 6298), in microseconds. srtt == 0 until the first sample. */
   us_time_t srtt, rttvar, rto;
@@ -169,6 +180,7 @@ struct us_tcp_layer {
 
   uint8_t isn_key[16];  /* RFC 6528 secret */
   uint8_t port_key[16]; /* RFC 6056 secret */
+  uint8_t cookie_key[16]; /* SYN cookie secret */
   uint32_t port_next;   /* RFC 6056 algorithm 3 counter */
   bool iss_forced;
   uint32_t iss_value;
@@ -224,6 +236,7 @@ int tcp_send_syn(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_send_rst_tcb(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_send_rst(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
                   uint16_t rport, uint32_t seq, uint32_t ack, bool with_ack, us_time_t now);
+uint16_t tcp_cookie_window(const struct us_stack *s);
 void tcp_send_ack(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_send_keepalive(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_retransmit_first(struct us_stack *s, struct us_tcb *t, us_time_t now);
@@ -252,6 +265,19 @@ bool tcp_reass_insert(struct us_stack *s, struct us_tcb *t, uint32_t seq, const 
 /* After rcv_nxt advanced: commit the intervals now in order; returns bytes. */
 uint32_t tcp_reass_pull(struct us_stack *s, struct us_tcb *t);
 void tcp_reass_clear(struct us_stack *s, struct us_tcb *t);
+
+/* ---- tcp_sack.c ---- */
+bool tcp_sack_update(struct us_tcb *t, const struct us_tcp_seg *g);
+void tcp_sack_trim(struct us_tcb *t);
+bool tcp_sack_next_hole(const struct us_tcb *t, uint32_t *seq, uint32_t *len);
+void tcp_retransmit_hole(struct us_stack *s, struct us_tcb *t, us_time_t now);
+
+/* ---- tcp_syncookie.c ---- */
+uint32_t tcp_syncookie_make(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                            uint16_t rport, uint32_t irs, uint16_t peer_mss, us_time_t now);
+bool tcp_syncookie_check(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                         uint16_t rport, uint32_t irs, uint32_t cookie, us_time_t now,
+                         uint16_t *mss);
 
 /* ---- tcp_isn.c ---- */
 void tcp_isn_init(struct us_stack *s);

@@ -26,6 +26,7 @@
 void tcp_isn_init(struct us_stack *s) {
   us_rand_bytes(s, s->tcp->isn_key, sizeof s->tcp->isn_key);
   us_rand_bytes(s, s->tcp->port_key, sizeof s->tcp->port_key);
+  us_rand_bytes(s, s->tcp->cookie_key, sizeof s->tcp->cookie_key);
   s->tcp->port_next = us_rand_u32(s);
 }
 

@@ -77,6 +77,38 @@ void tcp_ack_needed(struct us_stack *s, struct us_tcb *t) {
   tcb_pending_add(s, t);
 }
 
+/* RFC 2018 section 4: report what we hold out of order, the block with
+ * the latest segment first, then the others from the highest down (the
+ * builder keeps as many as fit in the option space). */
+static void fill_sack(const struct us_tcb *t, struct us_tcp_seg *h) {
+  unsigned n = 0, first = t->nooo;
+  for (unsigned i = 0; i < t->nooo; i++)
+    if (us_seq_ge(t->ooo_recent, t->ooo[i].start) && us_seq_lt(t->ooo_recent, t->ooo[i].end))
+      first = i;
+  if (first < t->nooo) {
+    h->sack[n].left = t->ooo[first].start;
+    h->sack[n].right = t->ooo[first].end;
+    n++;
+  }
+  for (unsigned i = t->nooo; i-- > 0 && n < US_TCP_SACK_MAX_BLOCKS;) {
+    if (i == first)
+      continue;
+    h->sack[n].left = t->ooo[i].start;
+    h->sack[n].right = t->ooo[i].end;
+    n++;
+  }
+  h->sack_count = (uint8_t)n;
+}
+
+/* RFC 3042 limited transmit: on the first and second duplicate ACK, one
+ * new segment each may go beyond cwnd, so a small window still produces
+ * the duplicates fast retransmit needs. (Reads the cc's dupack count.) */
+static uint32_t limited_transmit(const struct us_tcb *t) {
+  if (t->in_recovery || t->dupacks == 0 || t->dupacks > 2)
+    return 0;
+  return t->dupacks * (uint32_t)t->mss;
+}
+
 /* Build and send one segment: `len` bytes of the send ring from `off`.
  * Returns 0 or a us_err (no packet buffer: the caller's timer retries). */
 static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flags, uint32_t off,
@@ -98,6 +130,7 @@ static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flag
       h.has_ws = true;
       h.ws = t->rcv_wscale;
     }
+    h.sack_perm = !(flags & US_TH_ACK) || t->sack_ok;
     uint32_t w = t->buf >= 0 ? min32(us_ring_free(&t->rcv), 0xffff) : 0;
     t->syn_wnd = w;
     h.wnd = (uint16_t)w;
@@ -105,8 +138,17 @@ static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flag
       t->rcv_adv = t->rcv_nxt + w;
   } else if (!(flags & US_TH_RST)) {
     h.wnd = window_field(t);
+    if (t->sack_ok && t->nooo > 0)
+      fill_sack(t, &h);
   }
   size_t hl = us_tcp_hdr_len(&h);
+  /* MUST-16 / RFC 6691: options come out of the MSS. A full-sized data
+   * segment drops SACK blocks rather than exceed the MTU (the pure ACKs
+   * carry them). */
+  while (h.sack_count > 0 && hl - US_TCP_HDR_MIN + len > t->mss) {
+    h.sack_count--;
+    hl = us_tcp_hdr_len(&h);
+  }
   struct us_pkt *p = us_pkt_alloc(s, hl + len);
   if (!p)
     return US_ERR_NOMEM;
@@ -193,6 +235,13 @@ void tcp_send_rst(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t r
   us_ip4_output(s, p, raddr, US_IPPROTO_TCP, false, now);
 }
 
+/* The window a SYN-ACK carried when a SYN cookie was its ISS: unscaled
+ * (no WS offered), at most 64 KB; emit() computes the same for a child
+ * with an empty ring, so a connection rebuilt from the cookie agrees. */
+uint16_t tcp_cookie_window(const struct us_stack *s) {
+  return (uint16_t)(s->cfg.tcp_rcvbuf < 0xffff ? s->cfg.tcp_rcvbuf : 0xffff);
+}
+
 /* Bookkeeping shared by every data/FIN segment we send. */
 static void sent_range(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint32_t len, bool fin,
                        us_time_t now) {
@@ -275,7 +324,7 @@ void tcp_output(struct us_stack *s, struct us_tcb *t, us_time_t now) {
     uint32_t avail = off < qlen ? qlen - off : 0;
     bool fin_pending = t->fin_queued && us_seq_le(t->snd_nxt, t->snd_fin_seq);
     uint32_t inflight = t->snd_nxt - t->snd_una;
-    uint32_t wnd = min32(t->snd_wnd, t->cwnd);
+    uint32_t wnd = min32(t->snd_wnd, t->cwnd + limited_transmit(t));
     uint32_t usable = wnd > inflight ? wnd - inflight : 0;
     uint32_t len = min32(min32(avail, usable), t->mss);
     bool fin = fin_pending && len == avail;
@@ -331,6 +380,22 @@ void tcp_retransmit_first(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   uint8_t fl = US_TH_ACK | (fin ? US_TH_FIN : 0) | (len > 0 && len == qlen ? US_TH_PSH : 0);
   if (emit(s, t, t->snd_una, fl, 0, len, now) == 0)
     sent_range(s, t, t->snd_una, len, fin, now);
+}
+
+/* Retransmit the next SACK hole, if the scoreboard shows one (tcp_sack.c). */
+void tcp_retransmit_hole(struct us_stack *s, struct us_tcb *t, us_time_t now) {
+  uint32_t seq, len;
+  if (t->buf < 0 || !t->syn_acked || !tcp_sack_next_hole(t, &seq, &len))
+    return;
+  uint32_t off = seq - t->snd_una;
+  if (off >= t->snd.len)
+    return;
+  if (len > t->snd.len - off)
+    len = t->snd.len - off;
+  if (emit(s, t, seq, US_TH_ACK, off, len, now) == 0) {
+    sent_range(s, t, seq, len, false, now);
+    t->rexmit_nxt = seq + len;
+  }
 }
 
 /* The persist timer fired (RFC 9293 3.8.6.1, MUST-36): with a zero window

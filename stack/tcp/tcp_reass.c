@@ -62,6 +62,7 @@ bool tcp_reass_insert(struct us_stack *s, struct us_tcb *t, uint32_t seq, const 
     return false;
   }
   us_ring_write_at(&t->rcv, off, data, len);
+  t->ooo_recent = seq;
   for (unsigned i = 0; i < n; i++)
     t->ooo[i] = out[i];
   if (n < t->nooo + 1u)

@@ -101,6 +101,9 @@ static void rto_fire(struct us_stack *s, struct us_tcb *t, us_time_t now) {
     return;
   }
   US_STAT_INC(s, tcp_timeouts);
+  US_LOGD(s, "tcp port %u: RTO una=%u nxt=+%u max=+%u cwnd=%u rec=%d sb=%u dup=%u n=%u",
+          t->lport, t->snd_una, t->snd_nxt - t->snd_una, t->snd_max - t->snd_una, t->cwnd,
+          (int)t->in_recovery, t->nsb, t->dupacks, t->nrexmit);
   if (t->nrexmit == 0)
     t->first_rexmit_at = now;
   bool give_up = t->user_timeout > 0 ? now - t->first_rexmit_at >= t->user_timeout
@@ -117,6 +120,8 @@ static void rto_fire(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   tcp_rto_backoff(t);
   t->rtt_timing = false;
   t->snd_nxt = t->snd_una; /* go back N: resend from the first hole */
+  t->nsb = 0;               /* RFC 2018 8: the receiver may have reneged */
+  t->rexmit_nxt = t->snd_una;
   tcp_output(s, t, now);
   if (t->timer[TT_RTO] == US_TIME_NEVER && t->snd_nxt != t->snd_una &&
       t->timer[TT_PERSIST] == US_TIME_NEVER)

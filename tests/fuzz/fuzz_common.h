@@ -8,8 +8,11 @@
  *   u16 be  word: bit 15 = fix checksums (IP header and, when the lengths
  *           allow it, TCP/UDP/ICMP); bit 14 = TCP seq/ack are offsets from
  *           the established connection's next numbers (P's RCV side and
- *           S's SND side), so mutations stay in the window; bits 0..13 =
- *           length of the packet bytes that follow
+ *           S's SND side), so mutations stay in the window; bit 13 = TCP
+ *           ack is an offset from S's ISS+1 of its active open (towards
+ *           10.0.0.1:5000, left in SYN-SENT), so a SYN-ACK can complete
+ *           it (a destination port of 0 becomes that connection's local
+ *           port); bits 0..12 = length of the packet bytes that follow
  *   u16 be  time delta before this packet, in milliseconds
  *   bytes   the IPv4 datagram (cut short if the input ends)
  * With both bits clear, the bytes reach us_stack_input exactly as given.
@@ -22,7 +25,8 @@
 
 #define FZ_FIX_CSUM 0x8000u
 #define FZ_REL_SEQ 0x4000u
-#define FZ_LEN_MASK 0x3fffu
+#define FZ_REL_ACTIVE 0x2000u
+#define FZ_LEN_MASK 0x1fffu
 
 static inline uint16_t fz_get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t fz_get32(const uint8_t *p) {

@@ -59,7 +59,8 @@ struct fz {
   us_sock_t conns[MAX_SOCKS];
   uint32_t sent[MAX_SOCKS];
   size_t nconns;
-  uint32_t s_iss;
+  uint32_t s_iss, a_iss;
+  uint16_t a_port;
   bool checking; /* validate S's output (off only while building state) */
 };
 
@@ -243,10 +244,15 @@ static void setup(struct fz *f) {
   /* An active open left in SYN-SENT. */
   if (us_tcp_socket(f->s, &f->active) != 0)
     FAIL("socket failed");
+  f->last_tcp_len = 0;
   int r = us_tcp_connect(f->s, f->active, P_ADDR, 5000, f->now);
   if (r != US_ERR_INPROGRESS && r != 0)
     FAIL("connect failed: %d", r);
   us_stack_poll(f->s, f->now);
+  if (f->last_tcp_len < 40 || f->last_tcp[20 + 13] != 0x02)
+    FAIL("no SYN for the active open");
+  f->a_iss = fz_get32(f->last_tcp + 20 + 4);
+  f->a_port = fz_get16(f->last_tcp + 20);
   f->checking = true;
 }
 
@@ -317,6 +323,45 @@ static void app(struct fz *f) {
   us_stack_poll(f->s, f->now);
 }
 
+/* Invariants of every TCB and pool, checked after every record. Bounds
+ * are deliberately loose: a violation is a real inconsistency. */
+static void check_invariants(struct fz *f) {
+  const struct us_config *c = us_stack_config(f->s);
+  struct us_pool_usage u;
+  us_stack_pool_usage(f->s, &u);
+  if (u.ooo_bytes > c->tcp_ooo_bytes_total)
+    FAIL("out-of-order bytes %u above the global cap %u", u.ooo_bytes, c->tcp_ooo_bytes_total);
+  if (u.reass_active > c->reass_contexts)
+    FAIL("%u reassembly contexts, cap %u", u.reass_active, c->reass_contexts);
+  if (u.pkt_free > u.pkt_total || u.big_free > u.big_total || u.tcb_free > u.tcb_total ||
+      u.udp_free > u.udp_total)
+    FAIL("a pool has more free items than it has items");
+  struct us_tcp_info ti[32];
+  size_t n = us_tcp_list(f->s, ti, 32);
+  if (n > 32)
+    n = 32;
+  for (size_t i = 0; i < n; i++) {
+    const struct us_tcp_info *t = &ti[i];
+    if (t->state >= US_TCP_NSTATES)
+      FAIL("TCB in state %d", (int)t->state);
+    if (t->state == US_TCP_LISTEN || t->state == US_TCP_CLOSED)
+      continue;
+    if ((int32_t)(t->snd_nxt - t->snd_una) < 0)
+      FAIL("%s: SND.NXT %u before SND.UNA %u", us_tcp_state_name(t->state), t->snd_nxt,
+           t->snd_una);
+    if (t->snd_nxt - t->snd_una > c->tcp_sndbuf + 2)
+      FAIL("%s: %u bytes in flight, send buffer %u", us_tcp_state_name(t->state),
+           t->snd_nxt - t->snd_una, c->tcp_sndbuf);
+    if (t->rcv_queued > c->tcp_rcvbuf || t->snd_queued > c->tcp_sndbuf)
+      FAIL("%s: queued %u/%u beyond buffers", us_tcp_state_name(t->state), t->rcv_queued,
+           t->snd_queued);
+    if (t->rcv_wnd > c->tcp_rcvbuf)
+      FAIL("%s: RCV.WND %u beyond the receive buffer", us_tcp_state_name(t->state), t->rcv_wnd);
+    if (t->state != US_TCP_SYN_SENT && (t->mss == 0 || t->mss > (uint32_t)c->mtu - 40))
+      FAIL("%s: MSS %u", us_tcp_state_name(t->state), t->mss);
+  }
+}
+
 static void feed(struct fz *f, uint16_t word, const uint8_t *bytes, size_t len) {
   uint8_t *b = malloc(len ? len : 1);
   if (!b)
@@ -327,6 +372,13 @@ static void feed(struct fz *f, uint16_t word, const uint8_t *bytes, size_t len) 
     uint8_t *t = b + (size_t)(b[0] & 15) * 4;
     fz_put32(t + 4, fz_get32(t + 4) + P_ISN + 1);
     fz_put32(t + 8, fz_get32(t + 8) + f->s_iss + 1);
+  }
+  if ((word & FZ_REL_ACTIVE) && len >= 40 && b[9] == 6 && (b[0] & 15) >= 5 &&
+      (size_t)(b[0] & 15) * 4 + 20 <= len) {
+    uint8_t *t = b + (size_t)(b[0] & 15) * 4;
+    fz_put32(t + 8, fz_get32(t + 8) + f->a_iss + 1);
+    if (fz_get16(t + 2) == 0)
+      fz_put16(t + 2, f->a_port);
   }
   if (word & FZ_FIX_CSUM)
     fz_fix_ip(b, len);
@@ -373,6 +425,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     feed(&f, word, data + off, len);
     off += len;
     app(&f);
+    check_invariants(&f);
   }
   /* Tear down: the application lets go of everything, then time runs on
    * until every timer is done (2 days of virtual time at most). */

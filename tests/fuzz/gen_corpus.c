@@ -376,6 +376,23 @@ static void stack_vectors(void) {
   rec_add(&r, F, 1, pkt, ip(pkt, P, S, 1, NULL, 0, q, sizeof q, 0));
   put("fuzz_stack", "icmp_errors", r.buf, r.n);
 
+  /* The active open completed by a SYN-ACK, then data both ways, then an
+   * RST (SYN-SENT paths; HS-2). */
+  r.n = 0;
+  {
+    const uint16_t FA = FZ_FIX_CSUM | FZ_REL_ACTIVE;
+    uint8_t t[60 + 100];
+    size_t tl = tcp(t, 5000, 0, 9000, 0, 0x12, 65535, 0, (const uint8_t[]){2, 4, 5, 0xb4}, 4, 0, P, S);
+    rec_add(&r, FA, 5, pkt, ip(pkt, P, S, 6, NULL, 0, t, tl, 0x4000));
+    tl = tcp(t, 5000, 0, 9001, 0, 0x18, 65535, 0, NULL, 0, 100, P, S);
+    rec_add(&r, FA, 5, pkt, ip(pkt, P, S, 6, NULL, 0, t, tl, 0x4000));
+    tl = tcp(t, 5000, 0, 9101, 1500, 0x10, 65535, 0, NULL, 0, 0, P, S);
+    rec_add(&r, FA, 50, pkt, ip(pkt, P, S, 6, NULL, 0, t, tl, 0x4000));
+    tl = tcp(t, 5000, 0, 9101, 0, 0x04, 0, 0, NULL, 0, 0, P, S);
+    rec_add(&r, F, 50, pkt, ip(pkt, P, S, 6, NULL, 0, t, tl, 0x4000));
+  }
+  put("fuzz_stack", "active_open", r.buf, r.n);
+
   /* Raw malformed datagrams (no fix-ups). */
   r.n = 0;
   uint8_t m[40];

@@ -320,6 +320,44 @@ static void test_determinism(void **state) {
   assert_true(h1 != h3);
 }
 
+/* TX decisions do not depend on RX traffic: each direction has its own
+ * PRNG stream, so adding or removing traffic one way replays the other. */
+struct txlog {
+  uint64_t hash;
+};
+static void trace_tx_only(void *ctx, const struct us_fault_event *ev) {
+  struct txlog *t = ctx;
+  if (ev->dir != US_FAULT_TX || ev->kind == US_FAULT_EV_DELIVER) return;
+  uint64_t v[3] = {(uint64_t)ev->kind, ev->pkt_index, (uint64_t)ev->arg};
+  for (int i = 0; i < 3; i++) {
+    t->hash ^= v[i];
+    t->hash *= 0x100000001b3ull;
+  }
+}
+
+static uint64_t run_tx(bool with_rx) {
+  struct us_fault *f = mk("both:loss=10%,burst=2;both:dup=5%;both:corrupt=5%,bits=3", 99);
+  struct sink *s = sink_new(f);
+  struct txlog t = {0xcbf29ce484222325ull};
+  us_fault_set_trace(f, trace_tx_only, &t);
+  uint8_t b[MAXPKT];
+  for (uint32_t i = 0; i < 2000; i++) {
+    size_t len = mk_udp(b, 1, 2, 50 + i % 50, i);
+    us_fault_process(f, US_FAULT_TX, b, len, i, sink_deliver, s);
+    if (with_rx && i % 3 == 0)
+      for (int k = 0; k < 1 + (int)(i % 4); k++)
+        us_fault_process(f, US_FAULT_RX, b, len, i, sink_deliver, s);
+  }
+  us_fault_destroy(f);
+  free(s);
+  return t.hash;
+}
+
+static void test_direction_independence(void **state) {
+  (void)state;
+  assert_true(run_tx(false) == run_tx(true));
+}
+
 /* ---- 3. Loss ------------------------------------------------------------ */
 
 struct losslog {
@@ -1159,6 +1197,29 @@ static void test_queue_full(void **state) {
   us_fault_destroy(f);
   free(s);
   assert_null(us_fault_create_ex("", 1, &(struct us_fault_limits){1u << 21, 0}, err, sizeof err));
+
+  /* The books balance whatever drops what: dup + truncate + corrupt in
+   * front of a short shaper queue and a small slot pool. */
+  struct us_fault_limits lim2 = {16, 2048};
+  f = us_fault_create_ex("tx:dup=30%,copies=2;tx:truncate=20%;tx:corrupt=20%;"
+                         "tx:rate=1mbit,qlen=8;tx:reorder=10%;tx:loss=5%",
+                         3, &lim2, err, sizeof err);
+  assert_non_null(f);
+  s = sink_new(f);
+  us_time_t now = 0;
+  for (uint32_t i = 0; i < 3000; i++, now += 300) {
+    len = mk_udp(b, 1, 2, 200 + i % 700, i);
+    us_fault_process(f, US_FAULT_TX, b, len, now, sink_deliver, s);
+  }
+  drain(f, now, now + 100000000);
+  assert_int_equal(us_fault_held(f), 0);
+  us_fault_counters(f, US_FAULT_TX, &c);
+  assert_int_equal(c.seen + c.duplicated, c.delivered + c.dropped);
+  assert_int_equal(c.dropped, c.lost + c.rate_dropped + c.queue_full);
+  assert_true(c.rate_dropped > 0 && c.duplicated > 0 && c.lost > 0);
+  assert_int_equal(s->n, c.delivered);
+  us_fault_destroy(f);
+  free(s);
   assert_non_null(strstr(err, "limits"));
 }
 
@@ -1304,6 +1365,7 @@ int main(void) {
       cmocka_unit_test(test_grammar_accepts),
       cmocka_unit_test(test_grammar_rejects),
       cmocka_unit_test(test_determinism),
+      cmocka_unit_test(test_direction_independence),
       cmocka_unit_test(test_loss_rate),
       cmocka_unit_test(test_loss_burst),
       cmocka_unit_test(test_dup),

@@ -291,6 +291,15 @@ static void test_IC_5_blind_icmp_reset(void **st) {
     th_icmp_error(t, 3, soft[i], 0, una + 500);
     th_assert_state(t, US_TCP_ESTABLISHED);
   }
+  /* Source quench about the connection: ignored (RFC 6633, MUST-55):
+   * the congestion window does not move. */
+  struct us_tcp_info q0, q1;
+  assert_true(th_info(t, &q0));
+  th_icmp_error(t, 4, 0, 0, una);
+  assert_true(th_info(t, &q1));
+  assert_int_equal(q1.cwnd, q0.cwnd);
+  assert_int_equal(q1.ssthresh, q0.ssthresh);
+  th_assert_state(t, US_TCP_ESTABLISHED);
   /* Time exceeded and parameter problem are soft too. */
   th_icmp_error(t, 11, 0, 0, una);
   th_icmp_error(t, 12, 0, 0, una);

@@ -181,6 +181,62 @@ static void test_RES_1_syn_flood(void **st) {
   finish(t);
 }
 
+/* RES-1, the realistic case (issue 6: "SYN cookies once the queue is
+ * full"): at 10 000 SYNs/s a real client's ACK comes one RTT (10 ms, 100
+ * flood SYNs) after its SYN. Evicting the oldest half-open connection
+ * alone loses it; SYN cookies (or any scheme that keeps it) serve it. */
+static void test_RES_1_syn_flood_rtt(void **st) {
+  (void)st;
+  struct th *t = th_new(NULL);
+  th_fx_listen(t, 0);
+  uint64_t rng = 0xc00c1e;
+  uint8_t b[64];
+  us_time_t now = MS(10);
+  struct snap sn;
+  snap_take(t->s, &sn);
+  /* The flood is on: the SYN queue is full. */
+  for (int i = 0; i < 200; i++, now += US_USEC(100)) {
+    th_advance(t, now);
+    raw_seg(b, spoofed_src(&rng), (uint16_t)rng_next(&rng), TH_S_ADDR, TH_S_PORT,
+            (uint32_t)rng_next(&rng), 0, TH_SYN);
+    us_stack_input(t->s, b, 40, now);
+    us_stack_poll(t->s, now);
+  }
+  th_advance(t, now);
+  th_drain(t);
+  /* The real client's SYN. */
+  th_inject(t, now, TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
+  th_expect(t, now, TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
+  /* One RTT of flood. */
+  for (int i = 0; i < 100; i++) {
+    now += US_USEC(100);
+    th_advance(t, now);
+    raw_seg(b, spoofed_src(&rng), (uint16_t)rng_next(&rng), TH_S_ADDR, TH_S_PORT,
+            (uint32_t)rng_next(&rng), 0, TH_SYN);
+    us_stack_input(t->s, b, 40, now);
+    us_stack_poll(t->s, now);
+  }
+  th_advance(t, now);
+  th_drain(t);
+  /* Its ACK: the connection must be established. */
+  th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
+  int st2 = th_state(t);
+  if (st2 != US_TCP_ESTABLISHED) {
+    unsigned long long ev = delta(t->s, &sn, US_STAT_tcp_listen_drops);
+    unsigned long long ck = delta(t->s, &sn, US_STAT_tcp_syncookies_sent);
+    th_free(t);
+    fail_msg("real client lost in a SYN flood (state %d, %llu SYN-queue evictions, %llu cookies "
+             "sent): no SYN cookies",
+             st2, ev, ck);
+  }
+  th_accept(t);
+  th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100));
+  th_recv_expect(t, now, 100);
+  if (delta(t->s, &sn, US_STAT_tcp_syncookies_sent) > 0)
+    assert_true(delta(t->s, &sn, US_STAT_tcp_syncookies_recv) >= 1);
+  finish(t);
+}
+
 /* ---- RES-2: out-of-order flood --------------------------------------------------- */
 
 static void tweak_ooo(struct us_config *c) {
@@ -477,6 +533,7 @@ static void test_ISN_1_unpredictable(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_RES_1_syn_flood),
+      cmocka_unit_test(test_RES_1_syn_flood_rtt),
       cmocka_unit_test(test_RES_2_ooo_flood),
       cmocka_unit_test(test_RES_3_connection_caps),
       cmocka_unit_test(test_RES_4_ack_division),

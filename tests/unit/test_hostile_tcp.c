@@ -342,10 +342,13 @@ static void test_OPT_4_window_scale(void **st) {
 
 /* ---- OPT-5: bogus SACK blocks ----------------------------------------------------------------- */
 
-static void test_OPT_5_bogus_sack(void **st) {
-  (void)st;
+/* Run with SACK not negotiated (blocks must be ignored) and negotiated
+ * (P's SYN offers SACK-permitted: the scoreboard must reject them). */
+static void opt5_run(bool sack_ok) {
   struct th *t = th_new(NULL);
-  us_time_t now = th_fx_established(t, 0) + MS(10);
+  static const uint8_t syn_sack[] = {2, 4, 5, 0xb4, 1, 1, 4, 2};
+  us_time_t now = sack_ok ? established_with_opts(t, 0, syn_sack, sizeof syn_sack) + MS(10)
+                          : th_fx_established(t, 0) + MS(10);
   assert_int_equal(th_send(t, now, 3000), 3000);
   th_drain(t);
   struct us_tcp_info in;
@@ -403,6 +406,12 @@ static void test_OPT_5_bogus_sack(void **st) {
   assert_int_equal(us_tcp_send_queued(t->s, t->c->sock), 0);
 #undef SACK1
   finish(t);
+}
+
+static void test_OPT_5_bogus_sack(void **st) {
+  (void)st;
+  opt5_run(false);
+  opt5_run(true);
 }
 
 /* ---- OPT-6: malformed timestamps; TS missing after negotiation ---------------------------- */
@@ -861,6 +870,20 @@ static void test_HS_1_syn_received(void **st) {
   th_assert_state(t, US_TCP_ESTABLISHED);
   th_accept(t);
   finish(t);
+
+  /* SYN-RECEIVED reached from SYN-SENT (simultaneous open): a RST means
+   * "connection refused" to the application (MUST-11). */
+  t = th_new(NULL);
+  th_connect(t, 0);
+  th_expect(t, 0, TSEG(.flags = TH_SYN, .seq = 0));
+  th_inject(t, MS(10), TSEG(.flags = TH_SYN, .seq = 0));
+  th_expect(t, MS(10), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
+  th_assert_state(t, US_TCP_SYN_RECEIVED);
+  th_inject(t, MS(20), TSEG(.flags = TH_RST, .seq = 1));
+  th_expect_nothing_until(t, MS(30));
+  assert_int_equal(th_state(t), -1);
+  assert_int_equal(us_sock_error(t->s, t->c->sock), US_ERR_CONNREFUSED);
+  finish(t);
 }
 
 /* ---- HS-2: SYN-SENT ---------------------------------------------------------------------------- */
@@ -1118,6 +1141,13 @@ static void test_CL_2_fin_cases(void **st) {
   th_expect(t, now + MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 202));
   th_assert_state(t, US_TCP_CLOSE_WAIT);
   assert_int_equal(us_tcp_recv_queued(t->s, t->c->sock), 0);
+  /* Data after the FIN is never data: no extra bytes after EOF. */
+  th_inject(t, now + MS(15), TSEG(.flags = TH_ACK, .seq = 202, .ack = 1, .len = 50));
+  assert_int_equal(us_tcp_recv_queued(t->s, t->c->sock), 0);
+  assert_int_equal(th_recv(t, now + MS(15), 10), 0);
+  th_assert_state(t, US_TCP_CLOSE_WAIT);
+  th_advance(t, now + MS(16));
+  th_drain(t);
   /* ... and in LAST-ACK. */
   th_advance(t, now + MS(20));
   assert_int_equal(us_tcp_close(t->s, t->c->sock, now + MS(20)), 0);
@@ -1249,6 +1279,49 @@ static void test_WIN_1_zero_window_forever(void **st) {
   th_inject(t, end + US_SEC(5), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1001));
   assert_int_equal(us_tcp_send_queued(t->s, t->c->sock), 0);
   finish(t);
+
+  /* The resources are bounded anyway: (a) a user timeout ends it with
+   * TIMEDOUT even though P answers every probe; (b) once the application
+   * has closed (an orphan), the probes are bounded too. */
+  for (int orphan = 0; orphan < 2; orphan++) {
+    t = th_new(NULL);
+    now = th_fx_established(t, 0) + MS(10);
+    if (!orphan)
+      assert_int_equal(us_tcp_setopt(t->s, t->c->sock, US_TCP_USER_TIMEOUT, 60000), 0);
+    th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, WND(0)));
+    assert_int_equal(th_send(t, now, 1000), 1000);
+    us_sock_t k = t->c->sock;
+    if (orphan) {
+      th_advance(t, now + MS(1));
+      assert_int_equal(us_tcp_close(t->s, k, now + MS(1)), 0);
+      t->c->sock = US_SOCK_INVALID;
+    }
+    end = now + US_SEC(4 * 3600);
+    int n = 0;
+    while (th_state(t) == US_TCP_ESTABLISHED || th_state(t) == US_TCP_FIN_WAIT_1) {
+      us_time_t d = th_deadline(t);
+      if (d == US_TIME_NEVER || d > end)
+        break;
+      th_advance_to_deadline(t);
+      struct th_pkt q;
+      while (th_pop(t, &q)) {
+        n++;
+        if (!(q.flags & TH_RST))
+          th_inject(t, q.at, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, WND(0)));
+        th_drain(t);
+      }
+      assert_true(n < 500);
+    }
+    if (th_state(t) != -1)
+      fail_msg("%s: zero window held the connection for 4 hours (%d probes)",
+               orphan ? "orphan" : "user timeout", n);
+    if (!orphan) {
+      assert_int_equal(us_sock_error(t->s, k), US_ERR_TIMEDOUT);
+      if (t->now > now + US_SEC(60) + t->cfg.tcp_rto_max + US_SEC(1))
+        fail_msg("user timeout 60 s: aborted only after %.1f s", (double)(t->now - now) / 1e6);
+    }
+    finish(t);
+  }
 }
 
 /* ---- WIN-2: the peer shrinks its window with data in flight -------------------------------------- */
