@@ -467,7 +467,7 @@ static void status_build(struct https_service *svc, us_stack *s, us_time_t now, 
             "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
             "<meta http-equiv=\"refresh\" content=\"5\">"
             "<title>ustack status</title><style>"
-            "body{font-family:sans-serif;margin:2em;color:#222}"
+            "body{font-family:sans-serif;margin:1em;color:#222;font-size:13px}"
             "table{border-collapse:collapse;margin-bottom:1.5em}"
             "td,th{border:1px solid #bbb;padding:2px 8px;text-align:right}"
             "th{background:#eee}td.l,th.l{text-align:left}"
@@ -504,8 +504,10 @@ static void status_build(struct https_service *svc, us_stack *s, us_time_t now, 
     sb_html(b, tls_column(svc, ti[i].sock));
     sb_add(b, "</td></tr>\n", 11);
   }
-  sb_add(b, "</table>\n<h2>Counters (non-zero)</h2>\n<table><tr><th class=l>counter</th>"
-            "<th>value</th><th class=l>meaning</th></tr>\n", 100);
+  static const char counters_head[] =
+      "</table>\n<h2>Counters (non-zero)</h2>\n<table><tr><th class=l>counter</th>"
+      "<th>value</th><th class=l>meaning</th></tr>\n";
+  sb_add(b, counters_head, sizeof counters_head - 1);
   for (int id = 0; id < US_STAT_COUNT; id++) {
     uint64_t v = us_stack_stat(s, (enum us_stat)id);
     const char *name = us_stat_name((enum us_stat)id);
