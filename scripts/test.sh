@@ -6,15 +6,15 @@
 #   1. unit tests (cmocka) under AddressSanitizer + UndefinedBehaviorSanitizer
 #      (build-asan/, ctest -L unit)
 #   2. scripts/check-layering.sh: the protocol core makes no system calls
-#   3. integration tests (build/, ctest -L integration): namespaces, a TUN,
-#      ustackd, the kernel as the peer. They need root; without it they
+#   3. integration tests (ctest -L integration) against the ASan/UBSan
+#      daemon of step 1: namespaces, a TUN, ustackd, the kernel as the peer. They need root; without it they
 #      are skipped with a message, except with CI=true, where a test that
 #      cannot run FAILS.
 # Ends with "N passed, M failed, K skipped"; exits non-zero on any failure.
 #
 # Environment: JOBS (build parallelism, default nproc), CI=true (no skips),
-# TEST_ONLY=unit|layering|integration (run one stage), INTEGRATION_ASAN=1
-# (run the integration tests against the ASan/UBSan daemon instead).
+# TEST_ONLY=unit|layering|integration (run one stage), INTEGRATION_ASAN=0
+# (run the integration tests against the optimised build instead).
 set -uo pipefail
 
 for a in "$@"; do
@@ -120,7 +120,11 @@ if [[ -z $ONLY || $ONLY == layering ]]; then
   fi
 fi
 
-if [[ ${INTEGRATION_ASAN:-0} == 1 ]]; then
+# By default the integration tests run against the ASan/UBSan daemon (the
+# same tree as the unit tests): every run checks ustackd for memory errors
+# and leaks at shutdown while the real kernel talks to it. INTEGRATION_ASAN=0
+# runs them against the optimised build instead.
+if [[ ${INTEGRATION_ASAN:-1} == 1 ]]; then
   BUILD=$ASAN_BUILD
   INT_CMAKE_ARGS=(-DUSTACK_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
 else
