@@ -13,7 +13,7 @@
 # Ends with "N passed, M failed, K skipped"; exits non-zero on any failure.
 #
 # Environment: JOBS (build parallelism, default nproc), CI=true (no skips),
-# TEST_ONLY=unit|layering|integration (run one stage), INTEGRATION_ASAN=0
+# TEST_ONLY=unit|layering|integration|fault (run one stage), INTEGRATION_ASAN=0
 # (run the integration tests against the optimised build instead).
 set -uo pipefail
 
@@ -24,7 +24,7 @@ for a in "$@"; do
     exit 0
     ;;
   *)
-    echo "test.sh: unknown option '$a' (try --help; stages: TEST_ONLY=unit|layering|integration)" >&2
+    echo "test.sh: unknown option '$a' (try --help; stages: TEST_ONLY=unit|layering|integration|fault)" >&2
     exit 2
     ;;
   esac
@@ -145,6 +145,27 @@ if [[ -z $ONLY || $ONLY == integration ]]; then
     if cmake --build "$BUILD" -j"$JOBS" --target ustackd >>"$RESULTS/cmake.log" 2>&1; then
       run_ctest "$BUILD" integration
     fi
+  fi
+fi
+
+# Fault injection against the real kernel (scripts/fault): loss, reordering,
+# duplication, corruption, delay, rate limits, blackholes, a vanished peer,
+# each transfer checked byte for byte. --quick keeps it to a few minutes.
+if [[ -z $ONLY || $ONLY == fault ]]; then
+  stage "fault-injection scenarios (scripts/fault/run-all --quick)"
+  if [[ -x $BUILD/apps/ustackd/ustackd ]]; then
+    USTACKD=$BUILD/apps/ustackd/ustackd "$ROOT/scripts/fault/run-all" --quick |
+      tee "$RESULTS/fault.log"
+    while read -r verdict name _; do
+      case $verdict in
+      PASS) record "fault.$name" pass ;;
+      FAIL) record "fault.$name" fail ;;
+      SKIP) if [[ ${CI:-} == true ]]; then record "fault.$name" fail; else record "fault.$name" skip; fi ;;
+      esac
+    done < <(grep -E '^(PASS|FAIL|SKIP) ' "$RESULTS/fault.log")
+    grep -qE '^(PASS|FAIL|SKIP) ' "$RESULTS/fault.log" || record "fault scenarios (none ran)" fail
+  else
+    record "fault scenarios (no ustackd built)" fail
   fi
 fi
 

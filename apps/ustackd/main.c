@@ -70,6 +70,7 @@ struct ustackd {
   bool tcp_on, tcp_started;
   const char *ctl_path;
   long synack_retries, msl_sec; /* -1: stack default */
+  long tcp_r2, rto_max_ms;       /* -1: stack default */
   const char *fault_spec;       /* --fault */
   uint64_t fault_seed;
   bool fault_seed_given;
@@ -294,6 +295,28 @@ static int opt_msl(struct ustackd *d, const char *arg, char *err, size_t n) {
   return 0;
 }
 
+static int opt_tcp_r2(struct ustackd *d, const char *arg, char *err, size_t n) {
+  unsigned v;
+  if (parse_uint(arg, 1, 100, &v) != 0) {
+    snprintf(err, n, "--tcp-r2: '%s' is not 1..100 retransmissions", arg);
+    return -1;
+  }
+  d->tcp_r2 = (long)v;
+  return 0;
+}
+
+static int opt_rto_max(struct ustackd *d, const char *arg, char *err, size_t n) {
+  unsigned v;
+  /* RFC 6298 2.5 asks for a cap of at least 60 s; shorter caps are for
+   * fault scenarios that must finish in seconds. */
+  if (parse_uint(arg, 200, 600000, &v) != 0) {
+    snprintf(err, n, "--rto-max: '%s' is not 200..600000 milliseconds", arg);
+    return -1;
+  }
+  d->rto_max_ms = (long)v;
+  return 0;
+}
+
 static int opt_fault(struct ustackd *d, const char *arg, char *err, size_t n) {
   char ferr[200];
   if (us_fault_check(arg, ferr, sizeof ferr) != 0) {
@@ -339,6 +362,9 @@ static const struct opt options[] = {
     {"--synack-retries", "N", "SYN-ACK retransmissions before giving up (0..20)",
      opt_synack_retries},
     {"--msl", "SECONDS", "maximum segment lifetime; TIME-WAIT lasts 2*MSL", opt_msl},
+    {"--tcp-r2", "N", "retransmissions before a connection is aborted (R2, default 15)",
+     opt_tcp_r2},
+    {"--rto-max", "MS", "cap on the retransmission timeout (default 120000)", opt_rto_max},
     {"--fault", "SPEC", "impair the link: loss, dup, reorder, corrupt, delay... (fault.h)",
      opt_fault},
     {"--fault-seed", "N", "seed of --fault (default: random, printed at start)",
@@ -637,6 +663,8 @@ int main(int argc, char **argv) {
   d.ctl_fd = -1;
   d.synack_retries = -1;
   d.msl_sec = -1;
+  d.tcp_r2 = -1;
+  d.rto_max_ms = -1;
   int pr = parse_args(&d, argc, argv, err, sizeof err);
   if (pr != 0) {
     if (pr < 0)
@@ -693,6 +721,13 @@ int main(int argc, char **argv) {
     cfg.tcp_synack_retries = (uint32_t)d.synack_retries;
   if (d.msl_sec >= 0)
     cfg.tcp_msl = US_SEC(d.msl_sec);
+  if (d.tcp_r2 >= 0)
+    cfg.tcp_r2 = (uint32_t)d.tcp_r2;
+  if (d.rto_max_ms >= 0) {
+    cfg.tcp_rto_max = US_MSEC(d.rto_max_ms);
+    if (cfg.tcp_rto_initial > cfg.tcp_rto_max)
+      cfg.tcp_rto_initial = cfg.tcp_rto_max;
+  }
   d.stack = us_stack_create(&cfg, &dev);
   if (!d.stack) {
     snprintf(err, sizeof err, "cannot create the stack (see the log above)");
