@@ -7,13 +7,16 @@
 #      (build-asan/, ctest -L unit)
 #   2. scripts/check-layering.sh: the protocol core makes no system calls
 #   3. integration tests (ctest -L integration) against the ASan/UBSan
-#      daemon of step 1: namespaces, a TUN, ustackd, the kernel as the peer. They need root; without it they
-#      are skipped with a message, except with CI=true, where a test that
-#      cannot run FAILS.
+#      daemon of step 1: namespaces, a TUN, ustackd, the kernel as the peer.
+#      They need root; without it they are skipped with a message, except
+#      with CI=true, where a test that cannot run FAILS.
+#   4. fuzz targets (scripts/fuzz.sh), FUZZ_SECONDS each under ASan/UBSan
+#   5. fault-injection scenarios (scripts/fault/run-all --quick), kernel peer
 # Ends with "N passed, M failed, K skipped"; exits non-zero on any failure.
 #
 # Environment: JOBS (build parallelism, default nproc), CI=true (no skips),
-# TEST_ONLY=unit|layering|integration|fault (run one stage), INTEGRATION_ASAN=0
+# TEST_ONLY=unit|layering|integration|fuzz|fault (run one stage),
+# FUZZ_SECONDS (per fuzz target, default 30), INTEGRATION_ASAN=0
 # (run the integration tests against the optimised build instead).
 set -uo pipefail
 
@@ -24,7 +27,7 @@ for a in "$@"; do
     exit 0
     ;;
   *)
-    echo "test.sh: unknown option '$a' (try --help; stages: TEST_ONLY=unit|layering|integration|fault)" >&2
+    echo "test.sh: unknown option '$a' (try --help; stages: TEST_ONLY=unit|layering|integration|fuzz|fault)" >&2
     exit 2
     ;;
   esac
@@ -146,6 +149,20 @@ if [[ -z $ONLY || $ONLY == integration ]]; then
       run_ctest "$BUILD" integration
     fi
   fi
+fi
+
+# Fuzzing (tests/fuzz, libFuzzer under ASan/UBSan): each target for a
+# bounded time from the seed corpus; a crash, leak or timeout fails.
+if [[ -z $ONLY || $ONLY == fuzz ]]; then
+  stage "fuzz targets, ${FUZZ_SECONDS:-30} s each (scripts/fuzz.sh)"
+  "$ROOT/scripts/fuzz.sh" --seconds "${FUZZ_SECONDS:-30}" | tee "$RESULTS/fuzz.log"
+  rc=${PIPESTATUS[0]}
+  n=0
+  while read -r target verdict _; do
+    n=$((n + 1))
+    if [[ $verdict == ok ]]; then record "fuzz.$target" pass; else record "fuzz.$target" fail; fi
+  done < <(sed -n '/^== fuzz summary/,$p' "$RESULTS/fuzz.log" | grep -E '^fuzz_')
+  if [[ $n -eq 0 || ($rc -ne 0 && $failed -eq 0) ]]; then record "fuzz (exit $rc)" fail; fi
 fi
 
 # Fault injection against the real kernel (scripts/fault): loss, reordering,

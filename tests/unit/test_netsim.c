@@ -154,7 +154,7 @@ struct ep {
   long long bad_at;  /* first offset that did not match the oracle */
   uint64_t after_eof;
   int err;           /* sticky error or unexpected return */
-  struct h_sha256 sha_tx, sha_rx;
+  struct us_sha256 sha_tx, sha_rx;
 };
 
 /* The last packets each stack emitted, for the failure report. */
@@ -244,7 +244,7 @@ static void ep_pump(struct ns *n, struct ep *e) {
       e->err = (int)r;
       return;
     }
-    h_sha256_update(&e->sha_tx, n->buf, (size_t)r);
+    us_sha256_update(&e->sha_tx, n->buf, (size_t)r);
     e->sent += (uint64_t)r;
     if ((size_t)r < want) break;
   }
@@ -277,7 +277,7 @@ static void ep_pump(struct ns *n, struct ep *e) {
       long long bad = h_oracle_check(e->rx_seed, e->rcvd, n->buf, (size_t)r);
       if (bad >= 0) e->bad_at = bad;
     }
-    h_sha256_update(&e->sha_rx, n->buf, (size_t)r);
+    us_sha256_update(&e->sha_rx, n->buf, (size_t)r);
     e->rcvd += (uint64_t)r;
   }
 }
@@ -337,10 +337,10 @@ static void ns_init(struct ns *n, const struct ns_case *c, uint64_t seed) {
     ea->tx_seed = eb->rx_seed = seed * 64 + 2 * i + 1;
     eb->tx_seed = ea->rx_seed = seed * 64 + 2 * i + 2;
     ea->bad_at = eb->bad_at = -1;
-    h_sha256_init(&ea->sha_tx);
-    h_sha256_init(&ea->sha_rx);
-    h_sha256_init(&eb->sha_tx);
-    h_sha256_init(&eb->sha_rx);
+    us_sha256_init(&ea->sha_tx);
+    us_sha256_init(&ea->sha_rx);
+    us_sha256_init(&eb->sha_tx);
+    us_sha256_init(&eb->sha_rx);
   }
 }
 
@@ -542,18 +542,18 @@ static void run_case(const struct ns_case *c0, size_t idx) {
     struct ep *ea = &n->ea[i], *eb = &n->eb[i];
     uint8_t d1[32], d2[32], d3[32], d4[32];
     char x1[65], x2[65];
-    h_sha256_final(&ea->sha_tx, d1);
-    h_sha256_final(&eb->sha_rx, d2);
-    h_sha256_final(&eb->sha_tx, d3);
-    h_sha256_final(&ea->sha_rx, d4);
+    us_sha256_final(&ea->sha_tx, d1);
+    us_sha256_final(&eb->sha_rx, d2);
+    us_sha256_final(&eb->sha_tx, d3);
+    us_sha256_final(&ea->sha_rx, d4);
     if (memcmp(d1, d2, 32) != 0) {
-      h_sha256_hex(d1, x1);
-      h_sha256_hex(d2, x2);
+      us_sha256_hex(d1, x1);
+      us_sha256_hex(d2, x2);
       ns_failf(&c, seed, "conn %u: A->B SHA-256 differs: sent %s, received %s", i, x1, x2);
     }
     if (memcmp(d3, d4, 32) != 0) {
-      h_sha256_hex(d3, x1);
-      h_sha256_hex(d4, x2);
+      us_sha256_hex(d3, x1);
+      us_sha256_hex(d4, x2);
       ns_failf(&c, seed, "conn %u: B->A SHA-256 differs: sent %s, received %s", i, x1, x2);
     }
     if (ea->rcvd != ea->total || eb->rcvd != eb->total || ea->eofs != 1 || eb->eofs != 1)
@@ -658,25 +658,25 @@ static void test_sha256_vectors(void **state) {
        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
   };
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-    struct h_sha256 c;
+    struct us_sha256 c;
     uint8_t d[32];
     char hex[65];
-    h_sha256_init(&c);
+    us_sha256_init(&c);
     /* Fed one byte at a time to cross the block boundary the hard way. */
-    for (size_t k = 0; v[i].in[k]; k++) h_sha256_update(&c, &v[i].in[k], 1);
-    h_sha256_final(&c, d);
-    h_sha256_hex(d, hex);
+    for (size_t k = 0; v[i].in[k]; k++) us_sha256_update(&c, &v[i].in[k], 1);
+    us_sha256_final(&c, d);
+    us_sha256_hex(d, hex);
     assert_string_equal(hex, v[i].hex);
   }
-  struct h_sha256 c;
+  struct us_sha256 c;
   uint8_t d[32];
   char hex[65];
   uint8_t a[1000];
   memset(a, 'a', sizeof a);
-  h_sha256_init(&c);
-  for (int i = 0; i < 1000; i++) h_sha256_update(&c, a, sizeof a);
-  h_sha256_final(&c, d);
-  h_sha256_hex(d, hex);
+  us_sha256_init(&c);
+  for (int i = 0; i < 1000; i++) us_sha256_update(&c, a, sizeof a);
+  us_sha256_final(&c, d);
+  us_sha256_hex(d, hex);
   assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
