@@ -8,7 +8,8 @@
  *   u16 be  word: bit 15 = fix checksums (IP header and, when the lengths
  *           allow it, TCP/UDP/ICMP); bit 14 = TCP seq/ack are offsets from
  *           the established connection's next numbers (P's RCV side and
- *           S's SND side), so mutations stay in the window; bit 13 = TCP
+ *           S's SND side), so mutations stay in the window (SACK block
+ *           edges are offsets from S's ISS+1 too); bit 13 = TCP
  *           ack is an offset from S's ISS+1 of its active open (towards
  *           10.0.0.1:5000, left in SYN-SENT), so a SYN-ACK can complete
  *           it (a destination port of 0 becomes that connection's local

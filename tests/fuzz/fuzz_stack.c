@@ -5,8 +5,8 @@
  * Every input starts from the same state, made by really exchanging
  * packets: S (10.0.0.2) with a UDP echo socket on port 7, a TCP listener on
  * port 80, one connection from P (10.0.0.1:40000) that completed its
- * handshake and was accepted, and one active open of S towards
- * 10.0.0.1:5000 left in SYN-SENT. Then each record moves the virtual clock,
+ * handshake (MSS, window scale 7, SACK permitted) and was accepted, and
+ * one active open of S towards 10.0.0.1:5000 left in SYN-SENT. Then each record moves the virtual clock,
  * is handed to us_stack_input, and an "application" reacts to every event:
  * accepts, reads everything, writes a little, echoes UDP, closes on EOF or
  * error.
@@ -145,9 +145,9 @@ static void dev_tx(void *ctx, const uint8_t *pkt, size_t len) {
 /* ---- building packets (set-up only) ------------------------------------ */
 
 static void send_tcp(struct fz *f, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
-                     uint8_t flags, bool mss) {
+                     uint8_t flags, bool syn_opts) {
   uint8_t b[64];
-  size_t thl = mss ? 24 : 20;
+  size_t thl = syn_opts ? 32 : 20;
   size_t tot = 20 + thl;
   memset(b, 0, sizeof b);
   b[0] = 0x45;
@@ -164,10 +164,11 @@ static void send_tcp(struct fz *f, uint16_t sport, uint16_t dport, uint32_t seq,
   t[12] = (uint8_t)((thl / 4) << 4);
   t[13] = flags;
   fz_put16(t + 14, 65535);
-  if (mss) {
-    t[20] = 2;
-    t[21] = 4;
-    fz_put16(t + 22, 1460);
+  if (syn_opts) {
+    /* MSS 1460, window scale 7, SACK permitted: the connection runs with
+     * every option S implements, so their code is reachable. */
+    static const uint8_t o[12] = {2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 4, 2};
+    memcpy(t + 20, o, sizeof o);
   }
   fz_fix_ip(b, tot);
   us_stack_input(f->s, b, tot, f->now);
@@ -370,8 +371,27 @@ static void feed(struct fz *f, uint16_t word, const uint8_t *bytes, size_t len) 
   if ((word & FZ_REL_SEQ) && len >= 40 && b[9] == 6 && (b[0] & 15) >= 5 &&
       (size_t)(b[0] & 15) * 4 + 20 <= len) {
     uint8_t *t = b + (size_t)(b[0] & 15) * 4;
+    size_t tl = len - (size_t)(b[0] & 15) * 4;
     fz_put32(t + 4, fz_get32(t + 4) + P_ISN + 1);
     fz_put32(t + 8, fz_get32(t + 8) + f->s_iss + 1);
+    /* SACK block edges are offsets in S's sequence space too (a bounded
+     * walk of our own; malformed options are left for the stack). */
+    size_t hl = (size_t)(t[12] >> 4) * 4;
+    for (size_t i = 20; hl <= tl && i < hl;) {
+      uint8_t kind = t[i];
+      if (kind == 0)
+        break;
+      if (kind == 1) {
+        i++;
+        continue;
+      }
+      if (i + 1 >= hl || t[i + 1] < 2 || t[i + 1] > hl - i)
+        break;
+      if (kind == 5)
+        for (size_t e = i + 2; e + 4 <= i + t[i + 1]; e += 4)
+          fz_put32(t + e, fz_get32(t + e) + f->s_iss + 1);
+      i += t[i + 1];
+    }
   }
   if ((word & FZ_REL_ACTIVE) && len >= 40 && b[9] == 6 && (b[0] & 15) >= 5 &&
       (size_t)(b[0] & 15) * 4 + 20 <= len) {

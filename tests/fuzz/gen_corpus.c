@@ -319,6 +319,24 @@ static void stack_vectors(void) {
   rec_add(&r, FR, 1, pkt, conn_seg(pkt, 40000, 10, 0, 0x10, 65535, 0, sack, sizeof sack, 0));
   put("fuzz_stack", "conn_zwnd_urg_sack", r.buf, r.n);
 
+  /* SACK recovery on the connection: S has data out (the application
+   * writes 1500 bytes per event); P reports holes with duplicate ACKs and
+   * SACK blocks (offsets from S's ISS+1), then acknowledges everything. */
+  r.n = 0;
+  for (int i = 0; i < 4; i++)
+    rec_add(&r, FR, 1, pkt, conn_seg(pkt, 40000, 0, 0, 0x18, 65535, 0, NULL, 0, 10));
+  {
+    uint8_t sk[20] = {1, 1, 5, 18};
+    fz_put32(sk + 4, 1500);
+    fz_put32(sk + 8, 3000);
+    fz_put32(sk + 12, 4500);
+    fz_put32(sk + 16, 6000);
+    for (int i = 0; i < 4; i++)
+      rec_add(&r, FR, 1, pkt, conn_seg(pkt, 40000, 40, 0, 0x10, 65535, 0, sk, sizeof sk, 0));
+    rec_add(&r, FR, 300, pkt, conn_seg(pkt, 40000, 40, 6000, 0x10, 65535, 0, NULL, 0, 0));
+  }
+  put("fuzz_stack", "conn_sack", r.buf, r.n);
+
   /* A new SYN with options to the listener, SYN+FIN, flag soup. */
   r.n = 0;
   const uint8_t synopt[] = {2, 4, 0, 0, 1, 3, 3, 200, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0};

@@ -412,6 +412,48 @@ static void test_OPT_5_bogus_sack(void **st) {
   (void)st;
   opt5_run(false);
   opt5_run(true);
+
+  /* With SACK negotiated, bogus blocks mixed with a real one: only the
+   * real hole is retransmitted, SACKed data is not resent, and nothing
+   * beyond SND.NXT is believed. */
+  struct th *t = th_new(NULL);
+  static const uint8_t syn_sack[] = {2, 4, 5, 0xb4, 1, 1, 4, 2};
+  us_time_t now = established_with_opts(t, 0, syn_sack, sizeof syn_sack) + MS(10);
+  assert_int_equal(th_send(t, now, 7300), 7300);
+  th_advance(t, now + MS(1));
+  th_drain(t);
+  uint32_t iss = t->c->s_isn;
+  uint8_t o[28] = {1, 1, 5, 26};
+  wr32(o + 4, iss + 1461);       /* real: segments 2..5 arrived */
+  wr32(o + 8, iss + 7301);
+  wr32(o + 12, iss + 7301);      /* bogus: beyond SND.NXT */
+  wr32(o + 16, iss + 90000);
+  wr32(o + 20, iss + 100);       /* bogus: left > right */
+  wr32(o + 24, iss + 50);
+  us_time_t at = now + MS(20);
+  for (int i = 0; i < 3; i++)
+    th_inject(t, at, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, OPTS(o, 28)));
+  /* Whatever S sends in the next 300 ms (before any RTO) is the hole. */
+  struct th_pkt p;
+  int rexmit = 0;
+  while (th_run_until_packet(t, at + MS(300))) {
+    while (th_pop(t, &p)) {
+      if (p.plen == 0)
+        continue;
+      if (th_rel_seq(t, &p) != 1)
+        fail_msg("resent seq %u (len %u), which was SACKed", th_rel_seq(t, &p), p.plen);
+      rexmit++;
+    }
+    if (t->now >= at + MS(300))
+      break;
+  }
+  assert_true(rexmit >= 1);
+  th_inject(t, at + MS(300), TSEG(.flags = TH_ACK, .seq = 1, .ack = 7301));
+  struct us_tcp_info in;
+  assert_true(th_info(t, &in));
+  assert_int_equal(in.snd_una, in.snd_nxt);
+  assert_int_equal(us_tcp_send_queued(t->s, t->c->sock), 0);
+  finish(t);
 }
 
 /* ---- OPT-6: malformed timestamps; TS missing after negotiation ---------------------------- */
