@@ -5,8 +5,9 @@
  * record format of fuzz_stack.
  *
  * Record format of fuzz_stack (one input = a sequence of records):
- *   u16 be  word: bit 15 = fix checksums (IP header and, when the lengths
- *           allow it, TCP/UDP/ICMP); bit 14 = TCP seq/ack are offsets from
+ *   u16 be  word: bit 15 = fix lengths and checksums (IPv4 total length
+ *           and UDP length set from the bytes present, then the IP header
+ *           and TCP/UDP/ICMP checksums); bit 14 = TCP seq/ack are offsets from
  *           the established connection's next numbers (P's RCV side and
  *           S's SND side), so mutations stay in the window (SACK block
  *           edges are offsets from S's ISS+1 too); bit 13 = TCP
@@ -73,9 +74,21 @@ static inline void fz_fix_l4(uint8_t *t, size_t tl, size_t at, uint32_t src, uin
   fz_put16(t + at, c);
 }
 
-/* Make the IPv4 header checksum right, and the transport checksum when the
- * header's lengths describe bytes that are really there (never reads or
+/* Make the lengths agree with the bytes present (IPv4 total length; UDP
+ * length) so mutations that change a packet's size stay deliverable, then
+ * the IPv4 header checksum, and the transport checksum (never reads or
  * writes past len). Fragments keep their transport bytes. */
+static inline void fz_fix_lengths(uint8_t *b, size_t len) {
+  if (len < 20 || len > 0xffff)
+    return;
+  size_t ihl = (size_t)(b[0] & 15) * 4;
+  if (ihl < 20 || ihl > len)
+    return;
+  fz_put16(b + 2, (uint16_t)len);
+  if (b[9] == 17 && (fz_get16(b + 6) & 0x3fff) == 0 && len - ihl >= 8)
+    fz_put16(b + ihl + 4, (uint16_t)(len - ihl));
+}
+
 static inline void fz_fix_ip(uint8_t *b, size_t len) {
   if (len < 20)
     return;

@@ -400,8 +400,10 @@ static void feed(struct fz *f, uint16_t word, const uint8_t *bytes, size_t len) 
     if (fz_get16(t + 2) == 0)
       fz_put16(t + 2, f->a_port);
   }
-  if (word & FZ_FIX_CSUM)
+  if (word & FZ_FIX_CSUM) {
+    fz_fix_lengths(b, len);
     fz_fix_ip(b, len);
+  }
   us_stack_input(f->s, b, len, f->now);
   free(b);
 }

@@ -274,7 +274,9 @@ static void test_IC_5_blind_icmp_reset(void **st) {
   uint32_t una = in.snd_una, nxt = in.snd_nxt;
   assert_true(nxt - una == 1000);
 
-  /* Out of range: ignored, whatever the code. */
+  /* Out of range: ignored, whatever the code (counted as such). */
+  struct snap sn;
+  snap_take(t->s, &sn);
   static const uint32_t outside[] = {0, 1, 1000, 1001, 0x80000000u};
   for (size_t i = 0; i < 5; i++) {
     for (uint8_t code = 0; code <= 5; code++) {
@@ -284,6 +286,8 @@ static void test_IC_5_blind_icmp_reset(void **st) {
       assert_int_equal(us_sock_error(t->s, t->c->sock), 0);
     }
   }
+  assert_int_equal(delta(t->s, &sn, US_STAT_tcp_icmp_ignored), 5 * 6 * 2);
+  assert_int_equal(delta(t->s, &sn, US_STAT_tcp_icmp_soft), 0);
   /* In range, codes 0, 1, 5 (net, host, source route failed): soft errors,
    * never an abort (MUST-56, RFC 5927 section 5). */
   static const uint8_t soft[] = {0, 1, 5};
@@ -291,6 +295,7 @@ static void test_IC_5_blind_icmp_reset(void **st) {
     th_icmp_error(t, 3, soft[i], 0, una + 500);
     th_assert_state(t, US_TCP_ESTABLISHED);
   }
+  assert_int_equal(delta(t->s, &sn, US_STAT_tcp_icmp_soft), 3);
   /* Source quench about the connection: ignored (RFC 6633, MUST-55):
    * the congestion window does not move. */
   struct us_tcp_info q0, q1;

@@ -11,6 +11,11 @@
  * left and asserts that every pool is full. The suite by "tcptest" covers
  * the ordinary behaviour (handshake, close, data, timers); these tests are
  * about hostile or broken peers.
+ *
+ * Timestamps (RFC 7323) are not implemented by ustack today: OPT-6 and
+ * TS-1 then check that TS options are ignored without harm (no PAWS drop,
+ * S never sends a TSopt); both switch to the PAWS checks by themselves as
+ * soon as S answers a SYN with a timestamp.
  */
 #include <setjmp.h>
 #include <stdarg.h>
