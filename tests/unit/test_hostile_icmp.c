@@ -56,19 +56,6 @@ static size_t icmp_dgram(uint8_t *out, uint32_t src, uint32_t dst, uint8_t type,
   return n;
 }
 
-static void finish(struct h_stack *h, us_time_t now) {
-  us_time_t end = now + h->cfg.reass_timeout + US_SEC(300);
-  for (int i = 0; i < 100000; i++) {
-    us_time_t d = h_poll(h, now);
-    if (d == US_TIME_NEVER || d > end)
-      break;
-    now = d > now ? d : now + 1;
-  }
-  h_poll(h, end);
-  h_capture_reset(&h->cap);
-  h_assert_pools_full(h->s);
-}
-
 static int setup(void **st) {
   struct h_stack *h = calloc(1, sizeof *h);
   assert_non_null(h);
@@ -119,7 +106,7 @@ static void test_IC_1_echo_sizes(void **st) {
     assert_int_equal(delta(h->s, &sn, US_STAT_icmp_out_echo_reps), 1);
     check_echo_reply(h, b + 20, n - 20);
   }
-  finish(h, US_SEC(1));
+  h_finish(h, US_SEC(1));
 }
 
 /* ---- IC-2: bad checksum, shorter than the ICMP header ---------------------------- */
@@ -147,7 +134,7 @@ static void test_IC_2_bad_or_short(void **st) {
     assert_int_equal(delta(h->s, &sn, US_STAT_icmp_in_errors), 1);
     assert_int_equal(h_capture_pending(&h->cap), 0);
   }
-  finish(h, 0);
+  h_finish(h, 0);
 }
 
 /* ---- IC-3: broadcast echo, timestamp, address mask, redirect, quench ------------- */
@@ -178,7 +165,7 @@ static void test_IC_3_no_reply(void **st) {
     assert_int_equal(h_capture_pending(&h->cap), 0);
     assert_int_equal(delta(h->s, &sn, US_STAT_icmp_out_echo_reps), 0);
   }
-  finish(h, 0);
+  h_finish(h, 0);
 }
 
 /* ---- IC-4: inbound errors with bad quotes ---------------------------------------- */
@@ -236,7 +223,7 @@ static void test_IC_4_bad_quotes(void **st) {
     assert_int_equal(delta(h->s, &sn, US_STAT_icmp_in_bad_quote), 1);
     assert_int_equal(h_capture_pending(&h->cap), 0);
   }
-  finish(h, 0);
+  h_finish(h, 0);
 }
 
 /* ---- IC-5 / IC-6: ICMP errors against an established connection -------------------- */
@@ -430,7 +417,7 @@ static void test_IC_7_no_error_about(void **st) {
   h_poll(h, h->cfg.reass_timeout + US_SEC(1));
   assert_int_equal(delta(h->s, &sn, US_STAT_ip_reasm_timeout), 1);
   assert_int_equal(h_capture_pending(&h->cap), 0);
-  finish(h, h->cfg.reass_timeout + US_SEC(1));
+  h_finish(h, h->cfg.reass_timeout + US_SEC(1));
 }
 
 /* ---- IC-8: echo flood ------------------------------------------------------------------- */
@@ -475,7 +462,7 @@ static void test_IC_8_echo_flood(void **st) {
   uint64_t errs = delta(h->s, &sn, US_STAT_icmp_out_dest_unreachs);
   assert_true(errs <= h->cfg.icmp_err_burst + h->cfg.icmp_err_rate + 1);
   assert_true(delta(h->s, &sn, US_STAT_icmp_out_rate_limited) >= 10000 - errs);
-  finish(h, US_SEC(3));
+  h_finish(h, US_SEC(3));
 }
 
 int main(void) {

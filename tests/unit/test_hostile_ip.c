@@ -62,19 +62,6 @@ static void expect_silent_drop(struct h_stack *h, const struct snap *sn, enum us
 
 /* Run the clock past every timer (reassembly timeout included) and check
  * that every pool is full. */
-static void finish(struct h_stack *h, us_time_t now) {
-  us_time_t end = now + h->cfg.reass_timeout + US_SEC(300);
-  for (int i = 0; i < 100000; i++) {
-    us_time_t d = h_poll(h, now);
-    if (d == US_TIME_NEVER || d > end)
-      break;
-    now = d > now ? d : now + 1;
-  }
-  h_poll(h, end);
-  h_capture_reset(&h->cap);
-  h_assert_pools_full(h->s);
-}
-
 static int setup(void **st) {
   struct h_stack *h = calloc(1, sizeof *h);
   assert_non_null(h);
@@ -159,7 +146,7 @@ static void test_IP_1_version(void **st) {
     assert_int_equal(delta(h, &sn, US_STAT_ip_in_hdr_errors), 1);
   }
   us_udp_close(h->s, u);
-  finish(h, 0);
+  h_finish(h, 0);
 }
 
 /* ---- IP-2: IHL < 5 ------------------------------------------------------------ */
@@ -176,7 +163,7 @@ static void test_IP_2_ihl_below_5(void **st) {
     feed(h, b, 20, 0);
     expect_silent_drop(h, &sn, US_STAT_ip_in_bad_ihl);
   }
-  finish(h, 0);
+  h_finish(h, 0);
 }
 
 /* ---- IP-3: IHL*4 beyond the total length or the bytes received ------------------ */
@@ -207,7 +194,7 @@ static void test_IP_3_ihl_beyond(void **st) {
   snap_take(h, &sn);
   feed(h, b, 28, 0);
   expect_silent_drop(h, &sn, US_STAT_ip_in_bad_len);
-  finish(h, 0);
+  h_finish(h, 0);
 }
 
 /* ---- IP-4: total length 0, or below IHL*4 -------------------------------------- */
@@ -226,7 +213,7 @@ static void test_IP_4_total_len_small(void **st) {
     feed(h, b, n, 0);
     expect_silent_drop(h, &sn, US_STAT_ip_in_bad_len);
   }
-  finish(h, 0);
+  h_finish(h, 0);
 }
 
 /* ---- IP-5: total length beyond the bytes received ------------------------------- */
@@ -250,7 +237,7 @@ static void test_IP_5_total_len_beyond(void **st) {
   feed(h, b, n - 1, 0);
   expect_silent_drop(h, &sn, US_STAT_ip_in_bad_len);
   us_udp_close(h->s, u);
-  finish(h, 0);
+  h_finish(h, 0);
 }
 
 /* ---- IP-6: trailing padding is trimmed, never payload ----------------------------- */
@@ -272,7 +259,7 @@ static void test_IP_6_padding_trimmed(void **st) {
   for (int i = 0; i < 10; i++)
     assert_int_equal(got[i], 0x30 + i);
   us_udp_close(h->s, u);
-  finish(h, 0);
+  h_finish(h, 0);
 }
 
 /* ---- IP-7: bad header checksum ------------------------------------------------------ */
@@ -294,7 +281,7 @@ static void test_IP_7_bad_checksum(void **st) {
   feed(h, b, n, 0);
   expect_silent_drop(h, &sn, US_STAT_ip_in_bad_csum);
   us_udp_close(h->s, u);
-  finish(h, 0);
+  h_finish(h, 0);
 }
 
 /* ---- IP-8: IP options ----------------------------------------------------------------- */
@@ -345,7 +332,7 @@ static void test_IP_8_options(void **st) {
   feed(h, b, n, 0);
   expect_silent_drop(h, &sn, US_STAT_ip_in_src_route);
   us_udp_close(h->s, u);
-  finish(h, 0);
+  h_finish(h, 0);
 }
 
 /* ---- IP-9: SYN from a martian source, LAND ------------------------------------------------ */
@@ -376,7 +363,7 @@ static void test_IP_9_martian_syn(void **st) {
   assert_int_equal(h_capture_pending(&h->cap), 0);
   assert_int_equal(tcb_count(h), 1);
   us_tcp_close(h->s, l, 0);
-  finish(h, 0);
+  h_finish(h, 0);
 }
 
 /* ---- IP-10: TCP to a broadcast or multicast destination --------------------------------- */
@@ -401,7 +388,7 @@ static void test_IP_10_tcp_to_broadcast(void **st) {
     assert_int_equal(tcb_count(h), 1);
   }
   us_tcp_close(h->s, l, 0);
-  finish(h, 0);
+  h_finish(h, 0);
 }
 
 /* ---- IP-11: unknown protocol -> protocol unreachable with an exact quote ----------------- */
@@ -439,7 +426,7 @@ static void test_IP_11_unknown_proto(void **st) {
     assert_int_equal(delta(h, &sn, US_STAT_icmp_out_dest_unreachs), 1);
     check_proto_unreach(h, b, n);
   }
-  finish(h, US_SEC(4));
+  h_finish(h, US_SEC(4));
 }
 
 /* ---- fragments ------------------------------------------------------------------------------ */
@@ -482,7 +469,7 @@ static void test_FR_1_overlap(void **st) {
   frag(h, 1, 0x101, m, 0, 24, true, 0);
   assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_overlap), 1);
   assert_int_equal(h_capture_pending(&h->cap), 0);
-  finish(h, 0);
+  h_finish(h, 0);
 }
 
 /* FR-2: ping of death. */
@@ -502,7 +489,7 @@ static void test_FR_2_oversize(void **st) {
   frag(h, 1, 0x201, m, 0x1fff * 8, 16, false, 0);
   assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_oversize), 1);
   assert_int_equal(reass_active(h), 0);
-  finish(h, 0);
+  h_finish(h, 0);
 }
 
 /* FR-3: zero-length fragment; several "last" fragments; MF after the last. */
@@ -541,7 +528,7 @@ static void test_FR_3_contradictions(void **st) {
   assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_bad_frag), 1);
   assert_int_equal(h_capture_pending(&h->cap), 0);
   assert_int_equal(delta(h, &sn, US_STAT_icmp_in_echos), 0);
-  finish(h, 0);
+  h_finish(h, 0);
 }
 
 /* FR-4: a flood of incomplete datagrams. */
@@ -585,7 +572,7 @@ static void test_FR_4_flood(void **st) {
   assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_oks), 1);
   assert_int_equal(delta(h, &sn, US_STAT_icmp_out_echo_reps), 1);
   assert_true(h_capture_pending(&h->cap) >= 1);
-  finish(h, t);
+  h_finish(h, t);
 }
 
 /* FR-5: a TCP header split across fragments. */
@@ -645,7 +632,7 @@ static void test_FR_5_tcp_header_split(void **st) {
   assert_true(delta(h, &sn, US_STAT_tcp_in_segs) == delta(h, &sn, US_STAT_ip_reasm_oks));
   assert_true(h_capture_pending(&h->cap) <= 1);
   us_tcp_close(h->s, l, 0);
-  finish(h, 0);
+  h_finish(h, 0);
 }
 
 int main(void) {

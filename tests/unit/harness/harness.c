@@ -135,6 +135,19 @@ void h_assert_pools_full(us_stack *s) {
   assert_true(us_stack_pools_full(s));
 }
 
+void h_finish(struct h_stack *h, us_time_t now) {
+  us_time_t end = now + h->cfg.reass_timeout + US_SEC(300);
+  for (int i = 0; i < 100000; i++) {
+    us_time_t d = h_poll(h, now);
+    if (d == US_TIME_NEVER || d > end)
+      break;
+    now = d > now ? d : now + 1; /* a deadline poll did not clear: never spin */
+  }
+  h_poll(h, end);
+  h_capture_reset(&h->cap);
+  h_assert_pools_full(h->s);
+}
+
 /* ---- packets ------------------------------------------------------------------- */
 
 size_t h_ip4_wrap(uint8_t *out, uint32_t src, uint32_t dst, uint8_t proto, const void *payload,

@@ -68,6 +68,11 @@ void h_stack_fini(struct h_stack *h);
 void h_input(struct h_stack *h, const uint8_t *pkt, size_t len, us_time_t now);
 us_time_t h_poll(struct h_stack *h, us_time_t now);
 
+/* End of a test: run the clock past every timer (reassembly timeout
+ * included, then 300 s more), drop the captured packets, and assert that
+ * every pool is full. */
+void h_finish(struct h_stack *h, us_time_t now);
+
 /* Assert every pool of `s` is full (no buffer, TCB, socket or context
  * held), printing what is not. */
 void h_assert_pools_full(us_stack *s);
