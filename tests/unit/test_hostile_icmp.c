@@ -22,19 +22,6 @@
 
 #define BCAST US_IP4(10, 0, 0, 255)
 
-struct snap {
-  uint64_t v[US_STAT_COUNT];
-};
-
-static void snap_take(us_stack *s, struct snap *sn) {
-  for (int i = 0; i < US_STAT_COUNT; i++)
-    sn->v[i] = us_stack_stat(s, (enum us_stat)i);
-}
-
-static uint64_t delta(us_stack *s, const struct snap *sn, enum us_stat id) {
-  return us_stack_stat(s, id) - sn->v[id];
-}
-
 static void feed(struct h_stack *h, const uint8_t *b, size_t len, us_time_t now) {
   uint8_t *c = malloc(len ? len : 1);
   assert_non_null(c);
@@ -100,10 +87,10 @@ static void test_IC_1_echo_sizes(void **st) {
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
     size_t n = icmp_dgram(b, T_PEER, T_US, 8, 0, 0xbeef0000u | (uint32_t)i, data, sizes[i]);
     assert_true(n <= 1500);
-    struct snap sn;
-    snap_take(h->s, &sn);
+    struct h_snap sn;
+    h_snap_take(h->s, &sn);
     feed(h, b, n, US_MSEC((int)i));
-    assert_int_equal(delta(h->s, &sn, US_STAT_icmp_out_echo_reps), 1);
+    assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_icmp_out_echo_reps), 1);
     check_echo_reply(h, b + 20, n - 20);
   }
   h_finish(h, US_SEC(1));
@@ -116,11 +103,11 @@ static void test_IC_2_bad_or_short(void **st) {
   uint8_t b[128], data[16] = {1, 2, 3};
   size_t n = icmp_dgram(b, T_PEER, T_US, 8, 0, 1, data, 16);
   b[20 + 2] ^= 0x40; /* ICMP checksum */
-  struct snap sn;
-  snap_take(h->s, &sn);
+  struct h_snap sn;
+  h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
-  assert_int_equal(delta(h->s, &sn, US_STAT_icmp_in_errors), 1);
-  assert_int_equal(delta(h->s, &sn, US_STAT_icmp_in_echos), 0);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_icmp_in_errors), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_icmp_in_echos), 0);
   assert_int_equal(h_capture_pending(&h->cap), 0);
 
   /* 2, 0 and 7 bytes of ICMP (total length 22, 20, 27). */
@@ -129,9 +116,9 @@ static void test_IC_2_bad_or_short(void **st) {
     uint8_t m[8] = {8, 0, 0xf7, 0xff, 0, 0, 0, 0};
     struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 1};
     n = t_ip_build(b, &ih, m, shorts[i]);
-    snap_take(h->s, &sn);
+    h_snap_take(h->s, &sn);
     feed(h, b, n, 0);
-    assert_int_equal(delta(h->s, &sn, US_STAT_icmp_in_errors), 1);
+    assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_icmp_in_errors), 1);
     assert_int_equal(h_capture_pending(&h->cap), 0);
   }
   h_finish(h, 0);
@@ -157,13 +144,13 @@ static void test_IC_3_no_reply(void **st) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     size_t n = icmp_dgram(b, T_PEER, cases[i].dst, cases[i].type, 0, 0x01000000, data, 12);
-    struct snap sn;
-    snap_take(h->s, &sn);
+    struct h_snap sn;
+    h_snap_take(h->s, &sn);
     feed(h, b, n, 0);
-    if (delta(h->s, &sn, cases[i].why) != 1)
+    if (h_snap_delta(h->s, &sn, cases[i].why) != 1)
       fail_msg("case %zu: %s did not move", i, us_stat_name(cases[i].why));
     assert_int_equal(h_capture_pending(&h->cap), 0);
-    assert_int_equal(delta(h->s, &sn, US_STAT_icmp_out_echo_reps), 0);
+    assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_icmp_out_echo_reps), 0);
   }
   h_finish(h, 0);
 }
@@ -205,11 +192,11 @@ static void test_IC_4_bad_quotes(void **st) {
     t_put16(q + 2, cases[i].qtot);
     for (uint8_t code = 0; code < 5; code++) {
       size_t n = icmp_dgram(b, T_PEER, T_US, 3, code, code == 4 ? 576 : 0, q, cases[i].qlen);
-      struct snap sn;
-      snap_take(h->s, &sn);
+      struct h_snap sn;
+      h_snap_take(h->s, &sn);
       feed(h, b, n, 0);
-      assert_int_equal(delta(h->s, &sn, US_STAT_icmp_in_dest_unreachs), 1);
-      if (cases[i].why != US_STAT_COUNT && delta(h->s, &sn, cases[i].why) != 1)
+      assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_icmp_in_dest_unreachs), 1);
+      if (cases[i].why != US_STAT_COUNT && h_snap_delta(h->s, &sn, cases[i].why) != 1)
         fail_msg("case %zu code %u: not counted as a bad quote", i, code);
       assert_int_equal(h_capture_pending(&h->cap), 0);
     }
@@ -217,10 +204,10 @@ static void test_IC_4_bad_quotes(void **st) {
   /* Time exceeded and parameter problem with a truncated quote too. */
   for (uint8_t type = 11; type <= 12; type++) {
     size_t n = icmp_dgram(b, T_PEER, T_US, type, 0, 0, q, 12);
-    struct snap sn;
-    snap_take(h->s, &sn);
+    struct h_snap sn;
+    h_snap_take(h->s, &sn);
     feed(h, b, n, 0);
-    assert_int_equal(delta(h->s, &sn, US_STAT_icmp_in_bad_quote), 1);
+    assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_icmp_in_bad_quote), 1);
     assert_int_equal(h_capture_pending(&h->cap), 0);
   }
   h_finish(h, 0);
@@ -262,8 +249,8 @@ static void test_IC_5_blind_icmp_reset(void **st) {
   assert_true(nxt - una == 1000);
 
   /* Out of range: ignored, whatever the code (counted as such). */
-  struct snap sn;
-  snap_take(t->s, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   static const uint32_t outside[] = {0, 1, 1000, 1001, 0x80000000u};
   for (size_t i = 0; i < 5; i++) {
     for (uint8_t code = 0; code <= 5; code++) {
@@ -273,8 +260,8 @@ static void test_IC_5_blind_icmp_reset(void **st) {
       assert_int_equal(us_sock_error(t->s, t->c->sock), 0);
     }
   }
-  assert_int_equal(delta(t->s, &sn, US_STAT_tcp_icmp_ignored), 5 * 6 * 2);
-  assert_int_equal(delta(t->s, &sn, US_STAT_tcp_icmp_soft), 0);
+  assert_int_equal(h_snap_delta(t->s, &sn, US_STAT_tcp_icmp_ignored), 5 * 6 * 2);
+  assert_int_equal(h_snap_delta(t->s, &sn, US_STAT_tcp_icmp_soft), 0);
   /* In range, codes 0, 1, 5 (net, host, source route failed): soft errors,
    * never an abort (MUST-56, RFC 5927 section 5). */
   static const uint8_t soft[] = {0, 1, 5};
@@ -282,7 +269,7 @@ static void test_IC_5_blind_icmp_reset(void **st) {
     th_icmp_error(t, 3, soft[i], 0, una + 500);
     th_assert_state(t, US_TCP_ESTABLISHED);
   }
-  assert_int_equal(delta(t->s, &sn, US_STAT_tcp_icmp_soft), 3);
+  assert_int_equal(h_snap_delta(t->s, &sn, US_STAT_tcp_icmp_soft), 3);
   /* Source quench about the connection: ignored (RFC 6633, MUST-55):
    * the congestion window does not move. */
   struct us_tcp_info q0, q1;
@@ -363,7 +350,7 @@ static void test_IC_6_frag_needed_mtu(void **st) {
 static void test_IC_7_no_error_about(void **st) {
   struct h_stack *h = *st;
   uint8_t b[128], pay[16] = {0};
-  struct snap sn;
+  struct h_snap sn;
 
   /* Positive control: unicast unknown protocol does get an answer. */
   struct t_ip ok = {.src = T_PEER, .dst = T_US, .proto = 0x22};
@@ -377,7 +364,7 @@ static void test_IC_7_no_error_about(void **st) {
   t_put32(q + 12, T_US);
   t_put32(q + 16, T_PEER);
   n = icmp_dgram(b, T_PEER, T_US, 3, 2, 0, q, sizeof q);
-  snap_take(h->s, &sn);
+  h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
   assert_int_equal(h_capture_pending(&h->cap), 0);
   /* An ICMP error of an unknown type (42): not a query, no answer. */
@@ -412,10 +399,10 @@ static void test_IC_7_no_error_about(void **st) {
    * (no time exceeded either, RFC 1122 3.3.2 MAY, and never for offset != 0). */
   struct t_ip fr = {.src = T_PEER, .dst = T_US, .proto = 0x22, .id = 99, .frag_off = 64};
   n = t_ip_build(b, &fr, pay, 16);
-  snap_take(h->s, &sn);
+  h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
   h_poll(h, h->cfg.reass_timeout + US_SEC(1));
-  assert_int_equal(delta(h->s, &sn, US_STAT_ip_reasm_timeout), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_timeout), 1);
   assert_int_equal(h_capture_pending(&h->cap), 0);
   h_finish(h, h->cfg.reass_timeout + US_SEC(1));
 }
@@ -426,8 +413,8 @@ static void test_IC_8_echo_flood(void **st) {
   struct h_stack *h = *st;
   uint8_t b[128], data[56];
   memset(data, 0x61, sizeof data);
-  struct snap sn;
-  snap_take(h->s, &sn);
+  struct h_snap sn;
+  h_snap_take(h->s, &sn);
   /* 10 000 requests in one second of virtual time. */
   for (int i = 0; i < 10000; i++) {
     size_t n = icmp_dgram(b, T_PEER, T_US, 8, 0, (uint32_t)i, data, sizeof data);
@@ -440,8 +427,8 @@ static void test_IC_8_echo_flood(void **st) {
     assert_int_equal(u.pkt_free, u.pkt_total);
     h_capture_reset(&h->cap);
   }
-  uint64_t reps = delta(h->s, &sn, US_STAT_icmp_out_echo_reps);
-  uint64_t limited = delta(h->s, &sn, US_STAT_icmp_out_echo_rate_limited);
+  uint64_t reps = h_snap_delta(h->s, &sn, US_STAT_icmp_out_echo_reps);
+  uint64_t limited = h_snap_delta(h->s, &sn, US_STAT_icmp_out_echo_rate_limited);
   /* Token bucket: burst + rate * 1 s. */
   uint64_t cap = h->cfg.icmp_echo_burst + h->cfg.icmp_echo_rate + 1;
   if (reps > cap)
@@ -451,7 +438,7 @@ static void test_IC_8_echo_flood(void **st) {
   assert_int_equal(reps + limited, 10000);
 
   /* ICMP errors have their own, lower limit. */
-  snap_take(h->s, &sn);
+  h_snap_take(h->s, &sn);
   for (int i = 0; i < 10000; i++) {
     struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 0x22, .id = (uint16_t)i};
     size_t n = t_ip_build(b, &ih, data, 8);
@@ -459,9 +446,9 @@ static void test_IC_8_echo_flood(void **st) {
     h_input(h, b, n, now);
     h_capture_reset(&h->cap);
   }
-  uint64_t errs = delta(h->s, &sn, US_STAT_icmp_out_dest_unreachs);
+  uint64_t errs = h_snap_delta(h->s, &sn, US_STAT_icmp_out_dest_unreachs);
   assert_true(errs <= h->cfg.icmp_err_burst + h->cfg.icmp_err_rate + 1);
-  assert_true(delta(h->s, &sn, US_STAT_icmp_out_rate_limited) >= 10000 - errs);
+  assert_true(h_snap_delta(h->s, &sn, US_STAT_icmp_out_rate_limited) >= 10000 - errs);
   h_finish(h, US_SEC(3));
 }
 

@@ -25,19 +25,6 @@
 
 /* ---- helpers --------------------------------------------------------------- */
 
-struct snap {
-  uint64_t v[US_STAT_COUNT];
-};
-
-static void snap_take(struct h_stack *h, struct snap *sn) {
-  for (int i = 0; i < US_STAT_COUNT; i++)
-    sn->v[i] = us_stack_stat(h->s, (enum us_stat)i);
-}
-
-static uint64_t delta(struct h_stack *h, const struct snap *sn, enum us_stat id) {
-  return us_stack_stat(h->s, id) - sn->v[id];
-}
-
 /* Hand in `len` bytes from an exact-size heap copy (ASan sees over-reads). */
 static void feed(struct h_stack *h, const uint8_t *b, size_t len, us_time_t now) {
   uint8_t *c = malloc(len ? len : 1);
@@ -50,13 +37,13 @@ static void feed(struct h_stack *h, const uint8_t *b, size_t len, us_time_t now)
 
 /* The datagram was dropped silently under `reason`: counted once, nothing
  * delivered to a transport, nothing emitted. */
-static void expect_silent_drop(struct h_stack *h, const struct snap *sn, enum us_stat reason) {
-  if (delta(h, sn, reason) != 1)
+static void expect_silent_drop(struct h_stack *h, const struct h_snap *sn, enum us_stat reason) {
+  if (h_snap_delta(h->s, sn, reason) != 1)
     fail_msg("counter %s moved by %llu, expected 1", us_stat_name(reason),
-             (unsigned long long)delta(h, sn, reason));
-  assert_int_equal(delta(h, sn, US_STAT_ip_in_delivers), 0);
-  assert_int_equal(delta(h, sn, US_STAT_udp_in_datagrams), 0);
-  assert_int_equal(delta(h, sn, US_STAT_tcp_in_segs), 0);
+             (unsigned long long)h_snap_delta(h->s, sn, reason));
+  assert_int_equal(h_snap_delta(h->s, sn, US_STAT_ip_in_delivers), 0);
+  assert_int_equal(h_snap_delta(h->s, sn, US_STAT_udp_in_datagrams), 0);
+  assert_int_equal(h_snap_delta(h->s, sn, US_STAT_tcp_in_segs), 0);
   assert_int_equal(h_capture_pending(&h->cap), 0);
 }
 
@@ -138,12 +125,12 @@ static void test_IP_1_version(void **st) {
   size_t n = udp_dgram(b, 7, 8, NULL, 0);
   us_sock_t u = udp_sock(h, 7);
   for (size_t i = 0; i < 4; i++) {
-    struct snap sn;
-    snap_take(h, &sn);
+    struct h_snap sn;
+    h_snap_take(h->s, &sn);
     b[0] = (uint8_t)(versions[i] << 4 | 5);
     feed(h, b, n, 0);
     expect_silent_drop(h, &sn, US_STAT_ip_in_bad_version);
-    assert_int_equal(delta(h, &sn, US_STAT_ip_in_hdr_errors), 1);
+    assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_in_hdr_errors), 1);
   }
   us_udp_close(h->s, u);
   h_finish(h, 0);
@@ -156,8 +143,8 @@ static void test_IP_2_ihl_below_5(void **st) {
   uint8_t b[64];
   udp_dgram(b, 7, 8, NULL, 0);
   for (int ihl = 0; ihl < 5; ihl++) {
-    struct snap sn;
-    snap_take(h, &sn);
+    struct h_snap sn;
+    h_snap_take(h->s, &sn);
     b[0] = (uint8_t)(0x40 | ihl);
     /* Exactly 20 bytes: nothing past byte 20 may be read. */
     feed(h, b, 20, 0);
@@ -177,8 +164,8 @@ static void test_IP_3_ihl_beyond(void **st) {
   b[0] = 0x4f;
   t_put16(b + 10, 0);
   t_put16(b + 10, t_csum(b, 20));
-  struct snap sn;
-  snap_take(h, &sn);
+  struct h_snap sn;
+  h_snap_take(h->s, &sn);
   feed(h, b, 20, 0);
   expect_silent_drop(h, &sn, US_STAT_ip_in_bad_ihl);
 
@@ -191,7 +178,7 @@ static void test_IP_3_ihl_beyond(void **st) {
   t_put32(b + 12, T_PEER);
   t_put32(b + 16, T_US);
   t_put16(b + 10, t_csum(b, 24));
-  snap_take(h, &sn);
+  h_snap_take(h->s, &sn);
   feed(h, b, 28, 0);
   expect_silent_drop(h, &sn, US_STAT_ip_in_bad_len);
   h_finish(h, 0);
@@ -208,8 +195,8 @@ static void test_IP_4_total_len_small(void **st) {
     t_put16(b + 2, tots[i]);
     t_put16(b + 10, 0);
     t_put16(b + 10, t_csum(b, 20));
-    struct snap sn;
-    snap_take(h, &sn);
+    struct h_snap sn;
+    h_snap_take(h->s, &sn);
     feed(h, b, n, 0);
     expect_silent_drop(h, &sn, US_STAT_ip_in_bad_len);
   }
@@ -227,13 +214,13 @@ static void test_IP_5_total_len_beyond(void **st) {
   t_put16(b + 2, 1500);
   t_put16(b + 10, 0);
   t_put16(b + 10, t_csum(b, 20));
-  struct snap sn;
-  snap_take(h, &sn);
+  struct h_snap sn;
+  h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
   expect_silent_drop(h, &sn, US_STAT_ip_in_bad_len);
   /* One byte short. */
   n = udp_dgram(b, 7, 12, NULL, 0);
-  snap_take(h, &sn);
+  h_snap_take(h->s, &sn);
   feed(h, b, n - 1, 0);
   expect_silent_drop(h, &sn, US_STAT_ip_in_bad_len);
   us_udp_close(h->s, u);
@@ -248,11 +235,11 @@ static void test_IP_6_padding_trimmed(void **st) {
   us_sock_t u = udp_sock(h, 7);
   size_t n = udp_dgram(b, 7, 10, NULL, 0);
   memset(b + n, 0xee, 18); /* Ethernet-style padding */
-  struct snap sn;
-  snap_take(h, &sn);
+  struct h_snap sn;
+  h_snap_take(h->s, &sn);
   feed(h, b, n + 18, 0);
-  assert_int_equal(delta(h, &sn, US_STAT_ip_in_trimmed), 1);
-  assert_int_equal(delta(h, &sn, US_STAT_udp_in_datagrams), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_in_trimmed), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_udp_in_datagrams), 1);
   uint8_t got[64];
   long r = us_udp_recvfrom(h->s, u, got, sizeof got, NULL, NULL);
   assert_int_equal(r, 10); /* the padding is not data */
@@ -270,14 +257,14 @@ static void test_IP_7_bad_checksum(void **st) {
   us_sock_t u = udp_sock(h, 7);
   size_t n = udp_dgram(b, 7, 8, NULL, 0);
   b[10] ^= 0x01;
-  struct snap sn;
-  snap_take(h, &sn);
+  struct h_snap sn;
+  h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
   expect_silent_drop(h, &sn, US_STAT_ip_in_bad_csum);
   /* A flipped bit elsewhere in the header, checksum left as it was. */
   n = udp_dgram(b, 7, 8, NULL, 0);
   b[8] ^= 0x10;
-  snap_take(h, &sn);
+  h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
   expect_silent_drop(h, &sn, US_STAT_ip_in_bad_csum);
   us_udp_close(h->s, u);
@@ -290,7 +277,7 @@ static void test_IP_8_options(void **st) {
   struct h_stack *h = *st;
   uint8_t b[128];
   us_sock_t u = udp_sock(h, 7);
-  struct snap sn;
+  struct h_snap sn;
   uint8_t got[64];
 
   /* Malformed: length 0, length 1, past the header, kind with no length. */
@@ -298,7 +285,7 @@ static void test_IP_8_options(void **st) {
                                    {0x88, 40, 1, 1}, {1, 1, 1, 0x44}};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     size_t n = udp_dgram(b, 7, 8, bad[i], 4);
-    snap_take(h, &sn);
+    h_snap_take(h->s, &sn);
     feed(h, b, n, 0);
     expect_silent_drop(h, &sn, US_STAT_ip_in_bad_options);
   }
@@ -307,28 +294,28 @@ static void test_IP_8_options(void **st) {
   uint8_t nops[40];
   memset(nops, 1, sizeof nops);
   size_t n = udp_dgram(b, 7, 8, nops, 40);
-  snap_take(h, &sn);
+  h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
-  assert_int_equal(delta(h, &sn, US_STAT_udp_in_datagrams), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_udp_in_datagrams), 1);
   assert_int_equal(us_udp_recvfrom(h->s, u, got, sizeof got, NULL, NULL), 8);
 
   /* Unknown option with a valid length: ignored (MUST-50), delivered. */
   static const uint8_t unk[8] = {0x9e, 6, 1, 2, 3, 4, 0, 0};
   n = udp_dgram(b, 7, 8, unk, 8);
-  snap_take(h, &sn);
+  h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
-  assert_int_equal(delta(h, &sn, US_STAT_udp_in_datagrams), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_udp_in_datagrams), 1);
   assert_int_equal(us_udp_recvfrom(h->s, u, got, sizeof got, NULL, NULL), 8);
 
   /* LSRR and SSRR: dropped (RFC 7126 policy, documented in ip4_input.c). */
   static const uint8_t lsrr[8] = {131, 7, 4, 10, 0, 0, 9, 0};
   static const uint8_t ssrr[8] = {137, 7, 4, 10, 0, 0, 9, 0};
   n = udp_dgram(b, 7, 8, lsrr, 8);
-  snap_take(h, &sn);
+  h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
   expect_silent_drop(h, &sn, US_STAT_ip_in_src_route);
   n = udp_dgram(b, 7, 8, ssrr, 8);
-  snap_take(h, &sn);
+  h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
   expect_silent_drop(h, &sn, US_STAT_ip_in_src_route);
   us_udp_close(h->s, u);
@@ -346,8 +333,8 @@ static void test_IP_9_martian_syn(void **st) {
   uint8_t b[64];
   for (size_t i = 0; i < sizeof srcs / sizeof srcs[0]; i++) {
     size_t n = tcp_syn(b, srcs[i], T_US, 1234, 80);
-    struct snap sn;
-    snap_take(h, &sn);
+    struct h_snap sn;
+    h_snap_take(h->s, &sn);
     feed(h, b, n, 0);
     /* Dropped before TCP by the IP layer's source check. */
     expect_silent_drop(h, &sn, US_STAT_ip_in_martian);
@@ -355,10 +342,10 @@ static void test_IP_9_martian_syn(void **st) {
   }
   /* LAND: our own address as source, sport == dport. */
   size_t n = tcp_syn(b, T_US, T_US, 80, 80);
-  struct snap sn;
-  snap_take(h, &sn);
+  struct h_snap sn;
+  h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
-  if (delta(h, &sn, US_STAT_ip_in_martian) + delta(h, &sn, US_STAT_tcp_martian_syn) != 1)
+  if (h_snap_delta(h->s, &sn, US_STAT_ip_in_martian) + h_snap_delta(h->s, &sn, US_STAT_tcp_martian_syn) != 1)
     fail_msg("LAND SYN not counted as martian");
   assert_int_equal(h_capture_pending(&h->cap), 0);
   assert_int_equal(tcb_count(h), 1);
@@ -381,8 +368,8 @@ static void test_IP_10_tcp_to_broadcast(void **st) {
   uint8_t b[64];
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     size_t n = tcp_syn(b, T_PEER, cases[i].dst, 1234, 80);
-    struct snap sn;
-    snap_take(h, &sn);
+    struct h_snap sn;
+    h_snap_take(h->s, &sn);
     feed(h, b, n, 0);
     expect_silent_drop(h, &sn, cases[i].why);
     assert_int_equal(tcb_count(h), 1);
@@ -419,11 +406,11 @@ static void test_IP_11_unknown_proto(void **st) {
   for (size_t i = 0; i < 4; i++) {
     struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 0x22, .id = (uint16_t)(100 + i)};
     size_t n = t_ip_build(b, &ih, pay, lens[i]);
-    struct snap sn;
-    snap_take(h, &sn);
+    struct h_snap sn;
+    h_snap_take(h->s, &sn);
     feed(h, b, n, US_SEC((int)i));
-    assert_int_equal(delta(h, &sn, US_STAT_ip_in_unknown_protos), 1);
-    assert_int_equal(delta(h, &sn, US_STAT_icmp_out_dest_unreachs), 1);
+    assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_in_unknown_protos), 1);
+    assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_icmp_out_dest_unreachs), 1);
     check_proto_unreach(h, b, n);
   }
   h_finish(h, US_SEC(4));
@@ -453,21 +440,21 @@ static void test_FR_1_overlap(void **st) {
   struct h_stack *h = *st;
   uint8_t m[64];
   echo_req(m, 48, 1);
-  struct snap sn;
-  snap_take(h, &sn);
+  struct h_snap sn;
+  h_snap_take(h->s, &sn);
   frag(h, 1, 0x100, m, 0, 24, true, 0);
   frag(h, 1, 0x100, m, 16, 32, false, 0); /* starts inside the first */
-  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_overlap), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_overlap), 1);
   /* The whole datagram is gone: the missing parts do not complete it. */
   frag(h, 1, 0x100, m, 24, 24, false, 0);
-  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_oks), 0);
-  assert_int_equal(delta(h, &sn, US_STAT_icmp_in_echos), 0);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_oks), 0);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_icmp_in_echos), 0);
   assert_int_equal(h_capture_pending(&h->cap), 0);
   /* An exact duplicate is an overlap too. */
-  snap_take(h, &sn);
+  h_snap_take(h->s, &sn);
   frag(h, 1, 0x101, m, 0, 24, true, 0);
   frag(h, 1, 0x101, m, 0, 24, true, 0);
-  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_overlap), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_overlap), 1);
   assert_int_equal(h_capture_pending(&h->cap), 0);
   h_finish(h, 0);
 }
@@ -477,17 +464,17 @@ static void test_FR_2_oversize(void **st) {
   struct h_stack *h = *st;
   static uint8_t m[65536 + 64];
   memset(m, 0x55, sizeof m);
-  struct snap sn;
-  snap_take(h, &sn);
+  struct h_snap sn;
+  h_snap_take(h->s, &sn);
   frag(h, 1, 0x200, m, 0, 64, true, 0);
   frag(h, 1, 0x200, m, 0x1fff * 8, 16, false, 0); /* 65528 + 16 > 65535 */
-  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_oversize), 1);
-  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_oks), 0);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_oversize), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_oks), 0);
   assert_int_equal(h_capture_pending(&h->cap), 0);
   /* On its own, with no earlier fragment. */
-  snap_take(h, &sn);
+  h_snap_take(h->s, &sn);
   frag(h, 1, 0x201, m, 0x1fff * 8, 16, false, 0);
-  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_oversize), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_oversize), 1);
   assert_int_equal(reass_active(h), 0);
   h_finish(h, 0);
 }
@@ -497,37 +484,37 @@ static void test_FR_3_contradictions(void **st) {
   struct h_stack *h = *st;
   uint8_t m[128];
   echo_req(m, 64, 3);
-  struct snap sn;
+  struct h_snap sn;
 
   /* Zero-length fragment (MF set, no payload), alone. */
-  snap_take(h, &sn);
+  h_snap_take(h->s, &sn);
   frag(h, 1, 0x300, m, 16, 0, true, 0);
-  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_bad_frag), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_bad_frag), 1);
   assert_int_equal(reass_active(h), 0);
 
   /* Two last fragments ending at different places. */
-  snap_take(h, &sn);
+  h_snap_take(h->s, &sn);
   frag(h, 1, 0x301, m, 0, 16, true, 0);
   frag(h, 1, 0x301, m, 32, 32, false, 0); /* end 64 */
   frag(h, 1, 0x301, m, 16, 8, false, 0);  /* end 24: contradicts */
-  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_bad_frag), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_bad_frag), 1);
   frag(h, 1, 0x301, m, 16, 16, true, 0);  /* would have completed the first story */
-  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_oks), 0);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_oks), 0);
 
   /* MF set on a fragment beyond the known end. */
-  snap_take(h, &sn);
+  h_snap_take(h->s, &sn);
   frag(h, 1, 0x302, m, 0, 16, true, 0);
   frag(h, 1, 0x302, m, 32, 16, false, 0); /* end 48, hole at 16..32 */
   frag(h, 1, 0x302, m, 48, 8, true, 0);   /* MF past the end */
-  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_bad_frag), 1);
-  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_oks), 0);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_bad_frag), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_oks), 0);
 
   /* MF with a length that is not a multiple of 8. */
-  snap_take(h, &sn);
+  h_snap_take(h->s, &sn);
   frag(h, 1, 0x303, m, 0, 12, true, 0);
-  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_bad_frag), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_bad_frag), 1);
   assert_int_equal(h_capture_pending(&h->cap), 0);
-  assert_int_equal(delta(h, &sn, US_STAT_icmp_in_echos), 0);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_icmp_in_echos), 0);
   h_finish(h, 0);
 }
 
@@ -544,8 +531,8 @@ static void test_FR_4_flood(void **st) {
   h_stack_init(h, 0xf4, tweak_small_reass);
   uint8_t m[2048];
   echo_req(m, 1024, 4);
-  struct snap sn;
-  snap_take(h, &sn);
+  struct h_snap sn;
+  h_snap_take(h->s, &sn);
   uint64_t rng = 12345;
   for (uint32_t i = 0; i < 5000; i++) {
     rng = rng * 6364136223846793005ull + 1442695040888963407ull;
@@ -557,20 +544,20 @@ static void test_FR_4_flood(void **st) {
     us_stack_pool_usage(h->s, &u);
     assert_int_equal(u.pkt_free, u.pkt_total);
   }
-  assert_true(delta(h, &sn, US_STAT_ip_reasm_no_context) + delta(h, &sn, US_STAT_ip_reasm_no_bytes) >
+  assert_true(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_no_context) + h_snap_delta(h->s, &sn, US_STAT_ip_reasm_no_bytes) >
               4000);
   assert_int_equal(h_capture_pending(&h->cap), 0);
   /* After the timeout every context is gone... */
   us_time_t t = US_MSEC(5000) + US_SEC(31);
   h_poll(h, t);
   assert_int_equal(reass_active(h), 0);
-  assert_true(delta(h, &sn, US_STAT_ip_reasm_timeout) >= 8);
+  assert_true(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_timeout) >= 8);
   /* ...and a legitimate fragmented ping is answered again. */
   echo_req(m, 1024, 5);
   for (uint16_t off = 0; off < 1024; off += 256)
     frag(h, 1, 0x7777, m, off, 256, off + 256 < 1024, t);
-  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_oks), 1);
-  assert_int_equal(delta(h, &sn, US_STAT_icmp_out_echo_reps), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_oks), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_icmp_out_echo_reps), 1);
   assert_true(h_capture_pending(&h->cap) >= 1);
   h_finish(h, t);
 }
@@ -582,17 +569,17 @@ static void test_FR_5_tcp_header_split(void **st) {
   uint8_t b[64];
   tcp_syn(b, T_PEER, T_US, 1234, 80);
   const uint8_t *seg = b + 20;
-  struct snap sn;
+  struct h_snap sn;
 
   /* A first fragment too small for the whole TCP header (16 of its 20
    * bytes), then the rest: TCP sees only the reassembled segment and
    * answers it once. */
-  snap_take(h, &sn);
+  h_snap_take(h->s, &sn);
   frag(h, 6, 0x500, seg, 0, 16, true, 0);
-  assert_int_equal(delta(h, &sn, US_STAT_tcp_in_segs), 0);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_tcp_in_segs), 0);
   frag(h, 6, 0x500, seg, 16, 4, false, 0);
-  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_oks), 1);
-  assert_int_equal(delta(h, &sn, US_STAT_tcp_in_segs), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_oks), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_tcp_in_segs), 1);
   const struct h_pkt *p = h_capture_take(&h->cap);
   assert_non_null(p);
   struct t_out o;
@@ -609,14 +596,14 @@ static void test_FR_5_tcp_header_split(void **st) {
   memcpy(evil, seg, 20);
   evil[13] = 0x04; /* RST */
   tcp_syn(b, T_PEER, T_US, 1235, 80);
-  snap_take(h, &sn);
+  h_snap_take(h->s, &sn);
   frag(h, 6, 0x501, seg, 0, 16, true, 0);
   frag(h, 6, 0x501, evil, 8, 12, false, 0);
-  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_fails), 1);
-  assert_int_equal(delta(h, &sn, US_STAT_ip_reasm_bad_frag) + delta(h, &sn, US_STAT_ip_reasm_overlap), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_fails), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_bad_frag) + h_snap_delta(h->s, &sn, US_STAT_ip_reasm_overlap), 1);
   /* The legitimate remainder does not resurrect a rewritten header. */
   frag(h, 6, 0x501, seg, 16, 4, false, 0);
-  assert_int_equal(delta(h, &sn, US_STAT_tcp_in_segs) <= 1, 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_tcp_in_segs) <= 1, 1);
   /* Only an unmodified SYN may come through (as if the attack fragment
    * never arrived): never a RST-flagged segment to TCP. */
   while ((p = h_capture_take(&h->cap)) != NULL) {
@@ -626,10 +613,10 @@ static void test_FR_5_tcp_header_split(void **st) {
   /* The tiny 8-byte first fragment + offset-8 rest: either reassembled
    * (one SYN-ACK) or refused by the offset-8 rule; never half-parsed. */
   tcp_syn(b, T_PEER, T_US, 1236, 80);
-  snap_take(h, &sn);
+  h_snap_take(h->s, &sn);
   frag(h, 6, 0x502, seg, 0, 8, true, 0);
   frag(h, 6, 0x502, seg, 8, 12, false, 0);
-  assert_true(delta(h, &sn, US_STAT_tcp_in_segs) == delta(h, &sn, US_STAT_ip_reasm_oks));
+  assert_true(h_snap_delta(h->s, &sn, US_STAT_tcp_in_segs) == h_snap_delta(h->s, &sn, US_STAT_ip_reasm_oks));
   assert_true(h_capture_pending(&h->cap) <= 1);
   us_tcp_close(h->s, l, 0);
   h_finish(h, 0);

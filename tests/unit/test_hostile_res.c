@@ -24,19 +24,6 @@
 
 #define MS(x) US_MSEC(x)
 
-struct snap {
-  uint64_t v[US_STAT_COUNT];
-};
-
-static void snap_take(us_stack *s, struct snap *sn) {
-  for (int i = 0; i < US_STAT_COUNT; i++)
-    sn->v[i] = us_stack_stat(s, (enum us_stat)i);
-}
-
-static uint64_t delta(us_stack *s, const struct snap *sn, enum us_stat id) {
-  return us_stack_stat(s, id) - sn->v[id];
-}
-
 static void finish(struct th *t) {
   th_drain(t);
   th_finish(t);
@@ -121,8 +108,8 @@ static void test_RES_1_syn_flood(void **st) {
   us_time_t now = th_fx_established(t, 0) + MS(10);
   uint32_t backlog = 16; /* th_fx_listen's */
   struct us_pool_usage u0 = usage(t->s);
-  struct snap sn;
-  snap_take(t->s, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   uint64_t rng = 0xf100d;
   uint8_t b[64];
   uint32_t min_tcb_free = u0.tcb_free;
@@ -166,8 +153,8 @@ static void test_RES_1_syn_flood(void **st) {
   if (held > backlog + 2)
     fail_msg("SYN flood held %u TCBs (backlog %u)", held, backlog);
   /* Some SYNs were turned away or evicted, or answered by cookies. */
-  uint64_t shed = delta(t->s, &sn, US_STAT_tcp_listen_drops) +
-                  delta(t->s, &sn, US_STAT_tcp_syncookies_sent);
+  uint64_t shed = h_snap_delta(t->s, &sn, US_STAT_tcp_listen_drops) +
+                  h_snap_delta(t->s, &sn, US_STAT_tcp_syncookies_sent);
   assert_true(shed >= 10000 - backlog - 10);
   th_drain(t);
   /* Once the flood stops, half-open connections time out; the two real
@@ -192,8 +179,8 @@ static void test_RES_1_syn_flood_rtt(void **st) {
   uint64_t rng = 0xc00c1e;
   uint8_t b[64];
   us_time_t now = MS(10);
-  struct snap sn;
-  snap_take(t->s, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   /* The flood is on: the SYN queue is full. */
   for (int i = 0; i < 200; i++, now += US_USEC(100)) {
     th_advance(t, now);
@@ -222,8 +209,8 @@ static void test_RES_1_syn_flood_rtt(void **st) {
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
   int st2 = th_state(t);
   if (st2 != US_TCP_ESTABLISHED) {
-    unsigned long long ev = delta(t->s, &sn, US_STAT_tcp_listen_drops);
-    unsigned long long ck = delta(t->s, &sn, US_STAT_tcp_syncookies_sent);
+    unsigned long long ev = h_snap_delta(t->s, &sn, US_STAT_tcp_listen_drops);
+    unsigned long long ck = h_snap_delta(t->s, &sn, US_STAT_tcp_syncookies_sent);
     th_free(t);
     fail_msg("real client lost in a SYN flood (state %d, %llu SYN-queue evictions, %llu cookies "
              "sent): no SYN cookies",
@@ -232,8 +219,8 @@ static void test_RES_1_syn_flood_rtt(void **st) {
   th_accept(t);
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100));
   th_recv_expect(t, now, 100);
-  if (delta(t->s, &sn, US_STAT_tcp_syncookies_sent) > 0)
-    assert_true(delta(t->s, &sn, US_STAT_tcp_syncookies_recv) >= 1);
+  if (h_snap_delta(t->s, &sn, US_STAT_tcp_syncookies_sent) > 0)
+    assert_true(h_snap_delta(t->s, &sn, US_STAT_tcp_syncookies_recv) >= 1);
   finish(t);
 }
 
@@ -254,8 +241,8 @@ static void test_RES_2_ooo_flood(void **st) {
   us_time_t now = th_fx_established(t, 0) + MS(10);
   th_use(t, 1);
   now = th_fx_established(t, now) + MS(10);
-  struct snap sn;
-  snap_take(t->s, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   /* 5000 one-byte segments on A, each leaving a hole before it. */
   th_use(t, 0);
   for (uint32_t i = 0; i < 5000; i++) {
@@ -266,8 +253,8 @@ static void test_RES_2_ooo_flood(void **st) {
       th_drain(t);
   }
   th_drain(t);
-  assert_true(delta(t->s, &sn, US_STAT_tcp_ofo_drop) >= 4000);
-  assert_true(delta(t->s, &sn, US_STAT_tcp_ofo_queue) >= 1);
+  assert_true(h_snap_delta(t->s, &sn, US_STAT_tcp_ofo_drop) >= 4000);
+  assert_true(h_snap_delta(t->s, &sn, US_STAT_tcp_ofo_queue) >= 1);
   /* Beyond the window: ACK, not queued. */
   size_t ooo_before = usage(t->s).ooo_bytes;
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 5000000, .ack = 1, .len = 100));
@@ -306,8 +293,8 @@ static void test_RES_3_connection_caps(void **st) {
   cfg.tcp_backlog_max = 4;
   struct th *t = th_new(&cfg);
   th_listen(t, TH_S_PORT, 100); /* clamped to 4 */
-  struct snap sn;
-  snap_take(t->s, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   uint8_t b[64];
   us_time_t now = MS(10);
   /* 50 clients complete handshakes; the application accepts nothing. */
@@ -345,8 +332,8 @@ static void test_RES_3_connection_caps(void **st) {
     accepted++;
   }
   assert_true(accepted >= 1 && accepted <= 4);
-  assert_true(delta(t->s, &sn, US_STAT_tcp_listen_overflows) + delta(t->s, &sn, US_STAT_tcp_listen_drops) +
-                  delta(t->s, &sn, US_STAT_tcp_no_tcb) >=
+  assert_true(h_snap_delta(t->s, &sn, US_STAT_tcp_listen_overflows) + h_snap_delta(t->s, &sn, US_STAT_tcp_listen_drops) +
+                  h_snap_delta(t->s, &sn, US_STAT_tcp_no_tcb) >=
               40);
   /* A well-behaved client is served once there is room. */
   th_use(t, 0);
@@ -391,12 +378,12 @@ static void test_RES_4_ack_division(void **st) {
   th_drain(t);
 
   /* 100 duplicate ACKs: at most one fast retransmission per window. */
-  struct snap sn;
-  snap_take(t->s, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   for (int i = 0; i < 100; i++)
     th_inject(t, now + MS(1), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1 + mss));
-  assert_true(delta(t->s, &sn, US_STAT_tcp_fast_retrans) <= 1);
-  assert_true(delta(t->s, &sn, US_STAT_tcp_retrans_segs) <= 2);
+  assert_true(h_snap_delta(t->s, &sn, US_STAT_tcp_fast_retrans) <= 1);
+  assert_true(h_snap_delta(t->s, &sn, US_STAT_tcp_retrans_segs) <= 2);
   assert_true(th_info(t, &in));
   assert_true(in.snd_nxt - in.snd_una <= 60000);
   th_drain(t);

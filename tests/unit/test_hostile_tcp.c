@@ -27,6 +27,7 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
 #include "tcp_harness.h"
 #include "tcp/tcp.h" /* us_tcp_test_force_iss */
 
@@ -34,22 +35,9 @@
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-struct snap {
-  uint64_t v[US_STAT_COUNT];
-};
-
-static void snap_take(struct th *t, struct snap *sn) {
-  for (int i = 0; i < US_STAT_COUNT; i++)
-    sn->v[i] = us_stack_stat(t->s, (enum us_stat)i);
-}
-
-static uint64_t delta(struct th *t, const struct snap *sn, enum us_stat id) {
-  return us_stack_stat(t->s, id) - sn->v[id];
-}
-
 #define ASSERT_DELTA(t, sn, id, n)                                                                 \
   do {                                                                                             \
-    uint64_t d_ = delta((t), (sn), US_STAT_##id);                                                  \
+    uint64_t d_ = h_snap_delta((t)->s, (sn), US_STAT_##id);                                                  \
     if (d_ != (uint64_t)(n))                                                                       \
       fail_msg("%s:%d: counter " #id " moved by %llu, expected %llu", __FILE__, __LINE__,         \
                (unsigned long long)d_, (unsigned long long)(n));                                   \
@@ -162,9 +150,9 @@ static void test_TH_1_bad_checksum(void **st) {
   (void)st;
   struct th *t = th_new(NULL);
   th_fx_listen(t, 0);
-  struct snap sn;
+  struct h_snap sn;
   /* A SYN with a bad checksum: no SYN-ACK, no RST, no TCB. */
-  snap_take(t, &sn);
+  h_snap_take(t->s, &sn);
   th_inject(t, 0, TSEG(.flags = TH_SYN, .seq = 0, MSS(1460), .bad_csum = true));
   ASSERT_DELTA(t, &sn, tcp_in_csum_errors, 1);
   th_expect_nothing_until(t, MS(100));
@@ -172,7 +160,7 @@ static void test_TH_1_bad_checksum(void **st) {
 
   us_time_t now = th_fx_established(t, MS(200)) + MS(10);
   /* Data with a corrupted checksum: not delivered, not ACKed. */
-  snap_take(t, &sn);
+  h_snap_take(t->s, &sn);
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100, .bad_csum = true));
   ASSERT_DELTA(t, &sn, tcp_in_csum_errors, 1);
   th_expect_nothing_until(t, now + MS(500));
@@ -181,7 +169,7 @@ static void test_TH_1_bad_checksum(void **st) {
   /* Right bytes, but summed for another destination address (pseudo-header
    * mismatch): same treatment. */
   now += MS(600);
-  snap_take(t, &sn);
+  h_snap_take(t->s, &sn);
   raw_inject(t, now, &(struct raw){.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100,
                                    .csum_dst = US_IP4(10, 0, 0, 3)});
   ASSERT_DELTA(t, &sn, tcp_in_csum_errors, 1);
@@ -199,8 +187,8 @@ static void test_TH_2_bad_data_offset(void **st) {
   (void)st;
   struct th *t = th_new(NULL);
   th_fx_listen(t, 0);
-  struct snap sn;
-  snap_take(t, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   for (uint8_t doff = 0; doff < 5; doff++)
     th_inject(t, 0, TSEG(.flags = TH_SYN, .seq = 0, .raw_doff = true, .doff = doff));
   /* DO = 15 on a 24-byte segment. */
@@ -212,7 +200,7 @@ static void test_TH_2_bad_data_offset(void **st) {
   assert_int_equal(th_tcb_count(t), 1);
 
   us_time_t now = th_fx_established(t, MS(200)) + MS(10);
-  snap_take(t, &sn);
+  h_snap_take(t->s, &sn);
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .raw_doff = true, .doff = 15, .len = 4));
   th_inject(t, now, TSEG(.flags = TH_RST, .seq = 1, .raw_doff = true, .doff = 3));
   ASSERT_DELTA(t, &sn, tcp_bad_offset, 2);
@@ -230,8 +218,8 @@ static void test_OPT_1_option_len_0_1(void **st) {
   static const uint8_t len0[] = {0x22, 0, 1, 1};
   static const uint8_t len1[] = {0x22, 1, 1, 1};
   static const uint8_t mss0[] = {2, 0, 5, 0xb4}; /* a known kind with length 0 */
-  struct snap sn;
-  snap_take(t, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   th_inject(t, 0, TSEG(.flags = TH_SYN, .seq = 0, OPTS(len0, 4)));
   th_inject(t, 0, TSEG(.flags = TH_SYN, .seq = 0, OPTS(len1, 4)));
   th_inject(t, 0, TSEG(.flags = TH_SYN, .seq = 0, OPTS(mss0, 4)));
@@ -240,7 +228,7 @@ static void test_OPT_1_option_len_0_1(void **st) {
   assert_int_equal(th_tcb_count(t), 1);
 
   us_time_t now = th_fx_established(t, MS(200)) + MS(10);
-  snap_take(t, &sn);
+  h_snap_take(t->s, &sn);
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 50, OPTS(len0, 4)));
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 50, OPTS(len1, 4)));
   ASSERT_DELTA(t, &sn, tcp_bad_options, 2);
@@ -259,8 +247,8 @@ static void test_OPT_2_option_past_end(void **st) {
   static const uint8_t past[] = {2, 4, 5, 0xb4, 0x22, 30, 0, 0};
   static const uint8_t lone[] = {1, 1, 1, 2}; /* MSS kind as the last header byte */
   static const uint8_t ts_past[] = {1, 1, 8, 10, 0, 0, 0, 1};
-  struct snap sn;
-  snap_take(t, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   th_inject(t, 0, TSEG(.flags = TH_SYN, .seq = 0, OPTS(past, 8)));
   th_inject(t, 0, TSEG(.flags = TH_SYN, .seq = 0, OPTS(lone, 4)));
   th_inject(t, 0, TSEG(.flags = TH_SYN, .seq = 0, OPTS(ts_past, 8)));
@@ -389,8 +377,8 @@ static void opt5_run(bool sack_ok) {
   uint8_t bad[40] = {1, 1, 5, 11};
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, OPTS(bad, 16)));
   uint8_t five[40] = {1, 1, 5, 42};
-  struct snap sn;
-  snap_take(t, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, OPTS(five, 40)));
   ASSERT_DELTA(t, &sn, tcp_bad_options, 1);
   /* Four valid-looking blocks, all junk. */
@@ -536,9 +524,9 @@ static void test_FL_1_flag_soup(void **st) {
   (void)st;
   struct th *t = th_new(NULL);
   th_fx_listen(t, 0);
-  struct snap sn;
+  struct h_snap sn;
   /* To LISTEN. RST: ignored. */
-  snap_take(t, &sn);
+  h_snap_take(t->s, &sn);
   th_inject(t, 0, TSEG(.flags = TH_RST, .seq = 0));
   th_expect_nothing_until(t, MS(10));
   /* SYN+FIN, SYN+RST, XMAS: dropped, no SYN-ACK (as Linux). */
@@ -569,7 +557,7 @@ static void test_FL_1_flag_soup(void **st) {
 
   /* To ESTABLISHED: without ACK, dropped (no data, no reply). */
   us_time_t now = MS(60);
-  snap_take(t, &sn);
+  h_snap_take(t->s, &sn);
   th_inject(t, now, TSEG(.flags = TH_PSH, .seq = 1, .len = 10));
   th_inject(t, now, TSEG(.flags = TH_FIN, .seq = 1));
   th_inject(t, now, TSEG(.flags = 0, .seq = 1, .len = 10));
@@ -586,9 +574,9 @@ static void test_FL_1_flag_soup(void **st) {
   now += MS(400);
   th_advance(t, now);
   th_drain(t);
-  snap_take(t, &sn);
+  h_snap_take(t->s, &sn);
   th_inject(t, now, TSEG(.flags = TH_SYN | TH_FIN | TH_ACK, .seq = 11, .ack = 1));
-  if (delta(t, &sn, US_STAT_tcp_bad_flags) == 1)
+  if (h_snap_delta(t->s, &sn, US_STAT_tcp_bad_flags) == 1)
     th_expect_nothing_until(t, now + MS(10)); /* refused as impossible */
   else
     th_expect(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 11)); /* challenge */
@@ -636,9 +624,9 @@ static void test_SEQ_1_rst_checks(void **st) {
   (void)st;
   struct th *t = th_new(NULL);
   us_time_t now = th_fx_established(t, 0) + MS(10);
-  struct snap sn;
+  struct h_snap sn;
   /* Outside the window: silent. */
-  snap_take(t, &sn);
+  h_snap_take(t->s, &sn);
   th_inject(t, now, TSEG(.flags = TH_RST, .seq = 1u + 70000u));
   th_inject(t, now, TSEG(.flags = TH_RST, .seq = 0u - 100u));
   th_expect_nothing_until(t, now + MS(100));
@@ -669,8 +657,8 @@ static void test_SEQ_2_syn_in_established(void **st) {
   (void)st;
   struct th *t = th_new(NULL);
   us_time_t now = th_fx_established(t, 0) + MS(10);
-  struct snap sn;
-  snap_take(t, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   static const uint32_t seqs[] = {1, 500, 0, 0x80000000u};
   for (size_t i = 0; i < 4; i++) {
     th_inject(t, now, TSEG(.flags = TH_SYN, .seq = seqs[i], .len = 20));
@@ -696,8 +684,8 @@ static void test_SEQ_3_bad_acks(void **st) {
   th_expect(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 1000));
   struct us_tcp_info in0, in;
   assert_true(th_info(t, &in0));
-  struct snap sn;
-  snap_take(t, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   /* ACK of data never sent. */
   now += MS(10);
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 5001));
@@ -737,8 +725,8 @@ static void test_SEQ_4_challenge_ack_limit(void **st) {
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100));
   th_recv_expect(t, now, 100);
   th_drain(t);
-  struct snap sn;
-  snap_take(t, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   /* 100 in-window RSTs and SYNs on A within one second. */
   for (int i = 0; i < 100; i++) {
     us_time_t at = now + MS(i * 9);
@@ -747,12 +735,12 @@ static void test_SEQ_4_challenge_ack_limit(void **st) {
     else
       th_inject(t, at, TSEG(.flags = TH_SYN, .seq = 1000u + (uint32_t)i));
   }
-  uint64_t chal = delta(t, &sn, US_STAT_tcp_challenge_ack);
+  uint64_t chal = h_snap_delta(t->s, &sn, US_STAT_tcp_challenge_ack);
   uint32_t cap = t->cfg.tcp_challenge_ack_per_sec;
   if (chal > cap + 1)
     fail_msg("%llu challenge ACKs in 1 s on one connection (cap %u)", (unsigned long long)chal, cap);
   assert_true(chal >= 1);
-  assert_true(delta(t, &sn, US_STAT_tcp_challenge_ack_limited) >= 100 - chal - 1);
+  assert_true(h_snap_delta(t->s, &sn, US_STAT_tcp_challenge_ack_limited) >= 100 - chal - 1);
   th_assert_state(t, US_TCP_ESTABLISHED);
   size_t sent = th_queued(t);
   assert_true(sent <= cap + 1);
@@ -888,8 +876,8 @@ static void test_HS_1_syn_received(void **st) {
   (void)st;
   struct th *t = th_new(NULL);
   th_fx_syn_received(t, 0);
-  struct snap sn;
-  snap_take(t, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   /* ACK one too low and one too high: <SEQ=SEG.ACK><CTL=RST>, stay. */
   th_inject(t, MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 0));
   th_expect(t, MS(10), TSEG(.flags = TH_RST, .seq = 0));
@@ -1036,8 +1024,8 @@ static void test_HS_4_listener_and_closed(void **st) {
   (void)st;
   struct th *t = th_new(NULL);
   th_fx_listen(t, 0);
-  struct snap sn;
-  snap_take(t, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   th_inject(t, 0, TSEG(.flags = TH_RST | TH_ACK, .seq = 0, .ack_abs = true, .ack = 99));
   th_expect_nothing_until(t, MS(10));
   th_inject(t, MS(10), TSEG(.flags = TH_ACK, .seq = 0, .ack_abs = true, .ack = 4242));
@@ -1056,7 +1044,7 @@ static void test_HS_4_listener_and_closed(void **st) {
   /* A SYN to a closed port: <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK>. */
   th_use(t, 2);
   t->c->s_port = 81;
-  snap_take(t, &sn);
+  h_snap_take(t->s, &sn);
   th_inject(t, MS(50), TSEG(.flags = TH_SYN, .seq = 0, .dport = 81, .sport = 40002));
   th_expect(t, MS(50), TSEG(.flags = TH_RST | TH_ACK, .seq_abs = true, .seq = 0, .ack = 1));
   ASSERT_DELTA(t, &sn, tcp_no_socket, 1);
@@ -1095,8 +1083,8 @@ static void test_TS_1_paws(void **st) {
   th_inject(t, MS(20), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 10, OPTS(o, 12)));
   th_recv_expect(t, MS(20), 10);
   th_drain(t);
-  struct snap sn;
-  snap_take(t, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   /* TSval = last - 100, new data. */
   ts_opts(o, 1900, 0);
   th_inject(t, MS(30), TSEG(.flags = TH_ACK, .seq = 11, .ack = 1, .len = 10, OPTS(o, 12)));
@@ -1109,7 +1097,7 @@ static void test_TS_1_paws(void **st) {
     /* Timestamps are not implemented: the option is ignored, the data is
      * data, and S never sends a timestamp of its own. */
     th_recv_expect(t, MS(30), 10);
-    assert_int_equal(delta(t, &sn, US_STAT_tcp_paws_dropped), 0);
+    assert_int_equal(h_snap_delta(t->s, &sn, US_STAT_tcp_paws_dropped), 0);
     struct th_pkt p;
     th_advance(t, MS(300));
     while (th_pop(t, &p))
@@ -1125,8 +1113,8 @@ static void test_CL_1_time_wait(void **st) {
   (void)st;
   struct th *t = th_new(NULL);
   us_time_t now = th_fx_time_wait(t, 0) + MS(10);
-  struct snap sn;
-  snap_take(t, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   /* RST: RFC 1337 by default (tcp_time_wait_rst_closes = false): ignored. */
   uint32_t p = t->c->p_nxt; /* RCV.NXT, after P's FIN */
   th_inject(t, now, TSEG(.flags = TH_RST, .seq = p));
@@ -1146,7 +1134,7 @@ static void test_CL_1_time_wait(void **st) {
   th_assert_state(t, US_TCP_TIME_WAIT);
   th_drain(t);
   /* A new SYN with a higher one: the 4-tuple may be reused. */
-  snap_take(t, &sn);
+  h_snap_take(t->s, &sn);
   t->c->s_isn_known = false;
   uint32_t old_isn = t->c->p_isn;
   t->c->p_isn = old_isn + p + 100000;
@@ -1257,8 +1245,8 @@ static void test_CL_3_close_cases(void **st) {
   us_time_t now = th_fx_established(t, 0) + MS(10);
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 50));
   th_drain(t);
-  struct snap sn;
-  snap_take(t, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   th_advance(t, now + MS(10));
   assert_int_equal(us_tcp_close(t->s, t->c->sock, now + MS(10)), 0);
   t->c->sock = US_SOCK_INVALID;
@@ -1287,8 +1275,8 @@ static void test_WIN_1_zero_window_forever(void **st) {
   us_time_t now = th_fx_established(t, 0) + MS(10);
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, WND(0)));
   assert_int_equal(th_send(t, now, 1000), 1000);
-  struct snap sn;
-  snap_take(t, &sn);
+  struct h_snap sn;
+  h_snap_take(t->s, &sn);
   /* P answers every probe with a zero window, for 10 minutes. */
   us_time_t last = now, prev_gap = 0;
   int probes = 0;
@@ -1311,7 +1299,7 @@ static void test_WIN_1_zero_window_forever(void **st) {
   }
   assert_true(probes >= 3);
   assert_true(probes <= 40);
-  assert_true(delta(t, &sn, US_STAT_tcp_zero_window_probes) >= (uint64_t)probes - 1);
+  assert_true(h_snap_delta(t->s, &sn, US_STAT_tcp_zero_window_probes) >= (uint64_t)probes - 1);
   /* MUST-37: the connection is still there. */
   th_assert_state(t, US_TCP_ESTABLISHED);
   /* The window opens: the data goes and is acknowledged. */

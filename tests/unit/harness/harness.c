@@ -135,6 +135,15 @@ void h_assert_pools_full(us_stack *s) {
   assert_true(us_stack_pools_full(s));
 }
 
+void h_snap_take(us_stack *s, struct h_snap *sn) {
+  for (int i = 0; i < US_STAT_COUNT; i++)
+    sn->v[i] = us_stack_stat(s, (enum us_stat)i);
+}
+
+uint64_t h_snap_delta(us_stack *s, const struct h_snap *sn, enum us_stat id) {
+  return us_stack_stat(s, id) - sn->v[id];
+}
+
 void h_finish(struct h_stack *h, us_time_t now) {
   us_time_t end = now + h->cfg.reass_timeout + US_SEC(300);
   for (int i = 0; i < 100000; i++) {

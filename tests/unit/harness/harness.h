@@ -68,6 +68,14 @@ void h_stack_fini(struct h_stack *h);
 void h_input(struct h_stack *h, const uint8_t *pkt, size_t len, us_time_t now);
 us_time_t h_poll(struct h_stack *h, us_time_t now);
 
+/* Counter snapshots: take one before an input, then ask how much a
+ * counter moved ("was it dropped for the right reason?"). */
+struct h_snap {
+  uint64_t v[US_STAT_COUNT];
+};
+void h_snap_take(us_stack *s, struct h_snap *sn);
+uint64_t h_snap_delta(us_stack *s, const struct h_snap *sn, enum us_stat id);
+
 /* End of a test: run the clock past every timer (reassembly timeout
  * included, then 300 s more), drop the captured packets, and assert that
  * every pool is full. */
