@@ -24,6 +24,8 @@ PACKAGES=(
   procps util-linux                               # sysctl, setpriv
   chromium libnss3-tools fonts-liberation         # the status page in a real browser
   libclang-rt-14-dev                              # libFuzzer runtime for clang
+  wrk apache2-utils slowhttptest testssl.sh nmap  # the load and attack tools users run
+  valgrind liblwip-dev                            # profiling; lwIP for the benchmark
 )
 
 install=1
