@@ -10,6 +10,13 @@
  *
  * The source service and the client close first, so ustack's side walks
  * FIN-WAIT-1, FIN-WAIT-2 and TIME-WAIT; the sink waits for the peer's FIN.
+ *
+ * Only the sink, the source and the client hash what they move (SHA-256,
+ * logged at the end, to prove every byte arrived). Echo, discard and
+ * chargen are what users and scripts/bench.sh measure the stack with, so
+ * they do no per-byte work beyond the copy the socket API needs. The
+ * pending buffer is allocated on a connection's first output, so an idle
+ * connection costs only its small struct (docs/PERFORMANCE.md).
  */
 #include "services_tcp.h"
 
@@ -38,8 +45,9 @@ struct conn {
   uint64_t out_target;  /* source/client: bytes to send */
   bool eof_seen;        /* the peer's FIN arrived */
   bool shut;            /* we sent our FIN (shutdown/close) */
+  bool hashed;          /* sink, source, client: SHA-256 of what moves */
   struct us_sha256 sha_in, sha_out;
-  uint8_t pending[PENDING_MAX]; /* echo: bytes read but not yet sent */
+  uint8_t *pending;     /* PENDING_MAX bytes once needed, else NULL */
   size_t pend_off, pend_len;
   uint32_t chargen_pos;
   struct conn *next;
@@ -76,6 +84,7 @@ static struct conn *conn_new(us_stack *s, enum kind k, us_sock_t sock) {
   c->h.on_event = conn_on_event;
   c->kind = k;
   c->sock = sock;
+  c->hashed = k == K_SINK || k == K_SOURCE || k == K_CLIENT;
   us_sha256_init(&c->sha_in);
   us_sha256_init(&c->sha_out);
   us_tcp_addrs(s, sock, NULL, NULL, &c->peer, &c->pport);
@@ -92,7 +101,15 @@ static void conn_free(struct conn *c) {
       break;
     }
   }
+  free(c->pending);
   free(c);
+}
+
+/* The pending buffer, allocated on first use; NULL when out of memory. */
+static uint8_t *pending_buf(struct conn *c) {
+  if (!c->pending)
+    c->pending = malloc(PENDING_MAX);
+  return c->pending;
 }
 
 static void digest_hex(struct us_sha256 *sh, char hex[65]) {
@@ -141,7 +158,8 @@ static bool flush_pending(us_stack *s, struct conn *c, us_time_t now, int *err) 
       *err = (int)n;
       return false;
     }
-    us_sha256_update(&c->sha_out, c->pending + c->pend_off, (size_t)n);
+    if (c->hashed)
+      us_sha256_update(&c->sha_out, c->pending + c->pend_off, (size_t)n);
     c->bytes_out += (uint64_t)n;
     c->pend_off += (size_t)n;
     c->pend_len -= (size_t)n;
@@ -151,9 +169,11 @@ static bool flush_pending(us_stack *s, struct conn *c, us_time_t now, int *err) 
 }
 
 /* Fill `pending` from the service's generator (chargen, source, client). */
-static void generate(struct conn *c) {
+static int generate(struct conn *c) {
   if (c->pend_len > 0)
-    return;
+    return 0;
+  if (!pending_buf(c))
+    return US_ERR_NOMEM;
   if (c->kind == K_CHARGEN) {
     /* RFC 864: lines of 72 printable characters, each starting one
      * character further along the 95-character cycle. */
@@ -166,12 +186,13 @@ static void generate(struct conn *c) {
       c->chargen_pos = (c->chargen_pos + 1) % 95;
     }
     c->pend_len = n;
-    return;
+    return 0;
   }
   uint64_t left = c->out_target - c->bytes_out;
   size_t n = left < PENDING_MAX ? (size_t)left : PENDING_MAX;
   us_stream_fill(g.o.seed, c->bytes_out, c->pending, n);
   c->pend_len = n;
+  return 0;
 }
 
 static bool wants_output(const struct conn *c) {
@@ -202,8 +223,11 @@ static int read_input(us_stack *s, struct conn *c, us_time_t now) {
       return 0;
     }
     c->bytes_in += (uint64_t)n;
-    us_sha256_update(&c->sha_in, buf, (size_t)n);
+    if (c->hashed)
+      us_sha256_update(&c->sha_in, buf, (size_t)n);
     if (c->kind == K_ECHO) {
+      if (!pending_buf(c))
+        return US_ERR_NOMEM;
       memcpy(c->pending, buf, (size_t)n);
       c->pend_off = 0;
       c->pend_len = (size_t)n;
@@ -232,7 +256,7 @@ static void conn_on_event(struct svc_handler *self, us_stack *s, us_sock_t sock,
       break;
     if (!wants_output(c))
       break;
-    generate(c);
+    err = generate(c);
   }
   if (!err && c->kind == K_ECHO && c->pend_len == 0 && !c->eof_seen)
     err = read_input(s, c, now); /* pending drained: read what waited */
