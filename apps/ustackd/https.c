@@ -672,6 +672,19 @@ static void handle_request(struct hconn *c, us_time_t now) {
     close(fd);
     return;
   }
+  /* A small file goes with its head, in one TLS record. */
+  if (size <= HTTPS_CHUNK) {
+    sb_grow(&c->out, (size_t)size);
+    ssize_t r = c->out.oom ? -1 : pread(fd, c->out.p + c->out.len, (size_t)size, 0);
+    close(fd);
+    if (r != (ssize_t)size) { /* shrank or failed: Content-Length cannot hold */
+      c->out.len = 0;
+      respond_error(c, 500, true);
+      return;
+    }
+    c->out.len += (size_t)size;
+    return;
+  }
   c->fd = fd;
   c->file_off = 0;
   c->file_left = size;
@@ -930,6 +943,10 @@ static void https_accept_some(struct https_service *svc, us_time_t now) {
     c->accepted_at = now;
     c->deadline = now + svc->o.handshake_timeout;
     us_sock_set_user(s, cs, &c->h);
+    /* Request/response: every response is complete when written, so
+     * nothing is gained by Nagle holding its tail (RFC 9293 3.7.4 lets an
+     * application turn it off, MUST-17). */
+    us_tcp_setopt(s, cs, US_TCP_NODELAY, 1);
     us_tls_on_event(tls, US_EV_READABLE, now); /* the ClientHello may be here */
     hconn_run(c, now);
   }

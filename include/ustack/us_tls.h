@@ -49,7 +49,9 @@
  * the rest of a full-size record and the connection stalls.
  *
  * Memory. A context allocates all its connection slots at creation
- * (max_conns of them, about 45 KB each); us_tls_accept/connect take a slot
+ * (max_conns of them, about 62 KB each: the engine, its 33 KB buffer, and a
+ * 16 KB staging area that gathers a whole flight of records into one TCP
+ * send); us_tls_accept/connect take a slot
  * and fail with US_ERR_NOMEM when none is free. Nothing is allocated later.
  *
  * Threading: like the stack, one thread at a time.

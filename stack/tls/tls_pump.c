@@ -13,6 +13,17 @@
  * socket event and inside us_tls_read/us_tls_write/us_tls_close, so the
  * application never calls it directly. We never use br_sslio_*: it blocks.
  *
+ * Flights. BearSSL hands out one record at a time (it builds the next
+ * record only once the previous one is acknowledged), so a flight such as
+ * ChangeCipherSpec + Finished, or ServerHello .. ServerHelloDone, is
+ * several SENDREC windows in a row. Sending each window to TCP as it comes
+ * would make the last, short record wait behind Nagle (RFC 9293 3.7.4)
+ * for the peer's delayed ACK: about 40 ms on Linux, per flight. So the
+ * pump first copies every record the engine has ready into `flight`, and
+ * only when the engine has nothing more (or `flight` is full) hands the
+ * whole set to the transport in one send. What the transport does not take
+ * stays in `flight` and goes first next time.
+ *
  * Invariants:
  *  - A connection belongs to exactly one context slot while in_use.
  *  - hs_active is true from accept/connect until the handshake ends (done,
@@ -60,6 +71,10 @@ static const char *tls_alpn[] = {"http/1.1"}; /* RFC 7301 */
  * only guards against a transport that lies about progress. */
 #define TLS_PUMP_MAX 4096
 
+/* Outgoing ciphertext gathered before one transport send: room for one
+ * maximum-size record (BearSSL's whole output buffer). */
+#define TLS_FLIGHT_MAX BR_SSL_BUFSIZE_OUTPUT
+
 /* Days from 0000-01-01 (proleptic Gregorian, BearSSL's origin) to
  * 1970-01-01 (the Unix epoch). */
 #define TLS_DAYS_TO_EPOCH 719528
@@ -99,8 +114,11 @@ struct us_tls_conn {
   struct us_tls_transport tr;
   void *owner; /* us_tls_server_ctx or us_tls_client_ctx */
   unsigned char offered_id[32];
-  /* Last: not cleared when a slot is reused (BearSSL sets it up). */
+  size_t flight_len; /* ciphertext in `flight` not yet taken by the transport */
+  /* Last: not cleared when a slot is reused (BearSSL sets up iobuf;
+   * flight_len says how much of flight is meaningful). */
   unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
+  unsigned char flight[TLS_FLIGHT_MAX];
 };
 
 struct us_tls_server_ctx {
@@ -631,10 +649,48 @@ static void tls_transport_eof(us_tls_conn *c) {
   /* After our own close_notify a bare FIN is the usual answer: clean. */
 }
 
+/* Copy what the engine has ready into `flight` and acknowledge it, so the
+ * engine can build its next record. true if anything moved. */
+static bool tls_flight_collect(us_tls_conn *c) {
+  size_t len;
+  unsigned char *buf = br_ssl_engine_sendrec_buf(c->eng, &len);
+  size_t room = sizeof c->flight - c->flight_len;
+  size_t n = len < room ? len : room;
+  if (!buf || n == 0)
+    return false;
+  memcpy(c->flight + c->flight_len, buf, n);
+  c->flight_len += n;
+  br_ssl_engine_sendrec_ack(c->eng, n);
+  return true;
+}
+
+/* Hand `flight` to the transport in one send. 1 if bytes left, 0 if the
+ * transport took nothing (or there was nothing), -1 on a transport error
+ * (set as the sticky error). */
+static int tls_flight_push(us_tls_conn *c, us_time_t now) {
+  if (c->flight_len == 0)
+    return 0;
+  long n = c->tr.send(c->tr.ctx, c->flight, c->flight_len, now);
+  if (n == US_ERR_AGAIN)
+    return 0;
+  if (n <= 0) {
+    tls_hs_end(c, false);
+    tls_set_err(c, n < 0 ? (int)n : US_ERR_IO);
+    return -1;
+  }
+  size_t took = (size_t)n > c->flight_len ? c->flight_len : (size_t)n;
+  memmove(c->flight, c->flight + took, c->flight_len - took);
+  c->flight_len -= took;
+  return 1;
+}
+
 static void tls_pump(us_tls_conn *c, us_time_t now) {
   for (int i = 0; i < TLS_PUMP_MAX; i++) {
     unsigned st = br_ssl_engine_current_state(c->eng);
     if (st & BR_SSL_CLOSED) {
+      /* The last records (close_notify, an alert) may still be here. */
+      if (c->err == 0)
+        (void)tls_flight_push(c, now);
       tls_engine_closed(c);
       return;
     }
@@ -642,20 +698,14 @@ static void tls_pump(us_tls_conn *c, us_time_t now) {
       tls_handshake_done(c);
     if (c->err != 0)
       return; /* the transport failed: nothing more can move */
+    /* Gather the whole flight first; send once the engine has no more. */
+    if ((st & BR_SSL_SENDREC) && tls_flight_collect(c))
+      continue;
     bool progress = false;
-    if (st & BR_SSL_SENDREC) {
-      size_t len;
-      unsigned char *buf = br_ssl_engine_sendrec_buf(c->eng, &len);
-      long n = c->tr.send(c->tr.ctx, buf, len, now);
-      if (n > 0) {
-        br_ssl_engine_sendrec_ack(c->eng, (size_t)n > len ? len : (size_t)n);
-        progress = true;
-      } else if (n != US_ERR_AGAIN) {
-        tls_hs_end(c, false);
-        tls_set_err(c, n < 0 ? (int)n : US_ERR_IO);
-        return;
-      }
-    }
+    int pushed = tls_flight_push(c, now);
+    if (pushed < 0)
+      return;
+    progress = pushed > 0;
     if ((st & BR_SSL_RECVREC) && !c->transport_eof) {
       size_t len;
       unsigned char *buf = br_ssl_engine_recvrec_buf(c->eng, &len);
@@ -774,10 +824,14 @@ int us_tls_close(us_tls_conn *c, us_time_t now) {
   }
   tls_pump(c, now);
   unsigned st = br_ssl_engine_current_state(c->eng);
-  if ((st & BR_SSL_CLOSED) || c->err)
+  if (c->err)
     return 0;
-  /* Out once nothing is left in the engine; the peer's own close_notify
-   * is not waited for (most clients just close TCP). */
+  /* Out once nothing is left in the engine or in `flight`; the peer's own
+   * close_notify is not waited for (most clients just close TCP). */
+  if (c->flight_len > 0)
+    return US_ERR_AGAIN;
+  if (st & BR_SSL_CLOSED)
+    return 0;
   return (st & BR_SSL_SENDREC) ? US_ERR_AGAIN : 0;
 }
 

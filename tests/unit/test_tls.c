@@ -84,6 +84,7 @@ struct q {
   size_t head, len;
   bool eof;
   uint64_t moved;
+  unsigned sends; /* transport send calls that moved bytes */
 };
 
 struct end {
@@ -107,6 +108,7 @@ static long p_send(void *ctx, const void *b, size_t len, us_time_t now) {
   memcpy(e->tx->buf + e->tx->len, b, n);
   e->tx->len += n;
   e->tx->moved += n;
+  e->tx->sends++;
   return (long)n;
 }
 
@@ -626,6 +628,63 @@ static void test_deterministic(void **st) {
   }
 }
 
+/* Record content types in the bytes queued in `q` (RFC 5246 6.2.1: type,
+ * version, 16-bit length), in order; returns how many. */
+static size_t record_types(const struct q *q, uint8_t *types, size_t max) {
+  size_t n = 0;
+  for (size_t off = 0; off + 5 <= q->len && n < max;) {
+    const uint8_t *h = q->buf + q->head + off;
+    types[n++] = h[0];
+    off += 5 + ((size_t)h[3] << 8 | h[4]);
+  }
+  return n;
+}
+
+/*
+ * Each flight leaves in ONE transport send, however many records it holds:
+ * ServerHello..ServerHelloDone, and ChangeCipherSpec + Finished (two
+ * records). Sent record by record, TCP's Nagle would hold the last short
+ * record until the peer's delayed ACK (about 40 ms) on every handshake.
+ */
+static void test_flight_in_one_send(void **st) {
+  (void)st;
+  seed_entropy(11);
+  struct pair *p = pair_new(SIZE_MAX);
+  p->sctx = server_ctx("rsa/server.pem", "rsa/server-key.pem", 1);
+  p->cctx = client_ctx("rsa/ca.pem");
+  pair_start(p, "ustack.test", T_2027, false);
+  uint8_t types[16];
+
+  us_tls_on_event(p->cli, US_EV_WRITABLE, p->now); /* ClientHello */
+  assert_int_equal(p->c2s.sends, 1);
+  us_tls_on_event(p->srv, US_EV_READABLE, p->now); /* ServerHello..Done */
+  assert_int_equal(p->s2c.sends, 1);
+  assert_true(p->s2c.len > 1000); /* the certificate chain is in it */
+
+  us_tls_on_event(p->cli, US_EV_READABLE, p->now); /* CKE, CCS, Finished */
+  assert_int_equal(p->c2s.sends, 2);
+  p->s2c.head += p->s2c.len; /* drop what the client already consumed */
+  p->s2c.len = 0;
+  us_tls_on_event(p->srv, US_EV_READABLE, p->now); /* CCS, Finished */
+  assert_int_equal(p->s2c.sends, 2);
+  size_t nrec = record_types(&p->s2c, types, sizeof types);
+  assert_int_equal(nrec, 2);
+  assert_int_equal(types[0], 20); /* change_cipher_spec */
+  assert_int_equal(types[1], 22); /* handshake (Finished) */
+  us_tls_on_event(p->cli, US_EV_READABLE, p->now);
+  assert_true(us_tls_handshake_done(p->srv));
+  assert_true(us_tls_handshake_done(p->cli));
+
+  /* Application data still leaves at once, in one send per write. */
+  unsigned before = p->s2c.sends;
+  assert_int_equal(us_tls_write(p->srv, "HTTP/1.1 200 OK\r\n\r\n", 19, p->now), 19);
+  assert_int_equal(p->s2c.sends, before + 1);
+  pair_run(p);
+  char got[32];
+  assert_int_equal(us_tls_read(p->cli, got, sizeof got, p->now), 19);
+  pair_destroy(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ec_handshake_and_data),
@@ -642,6 +701,7 @@ int main(void) {
       cmocka_unit_test(test_session_resumption),
       cmocka_unit_test(test_slots_exhausted),
       cmocka_unit_test(test_deterministic),
+      cmocka_unit_test(test_flight_in_one_send),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
