@@ -135,9 +135,10 @@ static void write_pools(us_stack *s, FILE *out) {
   us_stack_pool_usage(s, &u);
   fprintf(out,
           "pkt %u/%u free\nbig %u/%u free\ntcb %u/%u free\nudp %u/%u free\n"
-          "reass_active %u\nooo_bytes %u\n",
+          "reass_active %u\nooo_bytes %u\ntcp_sndbuf %u/%u free\ntcp_rcvbuf %u/%u free\n",
           u.pkt_free, u.pkt_total, u.big_free, u.big_total, u.tcb_free, u.tcb_total, u.udp_free,
-          u.udp_total, u.reass_active, u.ooo_bytes);
+          u.udp_total, u.reass_active, u.ooo_bytes, u.tcp_sndbuf_free, u.tcp_buf_total,
+          u.tcp_rcvbuf_free, u.tcp_buf_total);
 }
 
 static void serve_one(int cfd, us_stack *s, us_time_t now, ctl_ext_fn ext, void *ext_ctx) {

@@ -71,6 +71,8 @@ struct ustackd {
   const char *ctl_path;
   long synack_retries, msl_sec; /* -1: stack default */
   long tcp_r2, rto_max_ms;       /* -1: stack default */
+  uint32_t max_conns, sndbuf, rcvbuf; /* 0: stack default */
+  uint64_t buf_mem;                   /* 0: stack default */
   const char *fault_spec;       /* --fault */
   uint64_t fault_seed;
   bool fault_seed_given;
@@ -317,6 +319,68 @@ static int opt_rto_max(struct ustackd *d, const char *arg, char *err, size_t n) 
   return 0;
 }
 
+static int opt_max_conns(struct ustackd *d, const char *arg, char *err, size_t n) {
+  unsigned v;
+  if (parse_uint(arg, 1, US_TCP_MAX_CONNS, &v) != 0) {
+    snprintf(err, n, "--max-conns: '%s' is not 1..%u", arg, US_TCP_MAX_CONNS);
+    return -1;
+  }
+  d->max_conns = v;
+  return 0;
+}
+
+/* A byte count: digits with an optional K, M or G (powers of 1024). */
+static int parse_bytes(const char *arg, uint64_t lo, uint64_t hi, uint64_t *out) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = strtoull(arg, &end, 10);
+  if (*arg == '\0' || *arg == '-' || end == arg || errno != 0)
+    return -1;
+  unsigned shift = 0;
+  if (*end == 'k' || *end == 'K')
+    shift = 10;
+  else if (*end == 'm' || *end == 'M')
+    shift = 20;
+  else if (*end == 'g' || *end == 'G')
+    shift = 30;
+  if (shift)
+    end++;
+  if (*end != '\0' || v > (hi >> shift))
+    return -1;
+  v <<= shift;
+  if (v < lo)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static int opt_tcpbuf(const char *name, const char *arg, uint32_t *out, char *err, size_t n) {
+  uint64_t v;
+  if (parse_bytes(arg, US_TCP_BUF_MIN, US_TCP_BUF_MAX, &v) != 0) {
+    snprintf(err, n, "%s: '%s' is not 4096..16777216 bytes (K and M suffixes allowed)", name,
+             arg);
+    return -1;
+  }
+  *out = (uint32_t)v;
+  return 0;
+}
+
+static int opt_sndbuf(struct ustackd *d, const char *a, char *e, size_t n) {
+  return opt_tcpbuf("--sndbuf", a, &d->sndbuf, e, n);
+}
+
+static int opt_rcvbuf(struct ustackd *d, const char *a, char *e, size_t n) {
+  return opt_tcpbuf("--rcvbuf", a, &d->rcvbuf, e, n);
+}
+
+static int opt_buf_mem(struct ustackd *d, const char *arg, char *err, size_t n) {
+  if (parse_bytes(arg, 2u * US_TCP_BUF_MIN, 1ull << 40, &d->buf_mem) != 0) {
+    snprintf(err, n, "--buf-mem: '%s' is not 8192 bytes..1T (K, M and G suffixes allowed)", arg);
+    return -1;
+  }
+  return 0;
+}
+
 static int opt_fault(struct ustackd *d, const char *arg, char *err, size_t n) {
   char ferr[200];
   if (us_fault_check(arg, ferr, sizeof ferr) != 0) {
@@ -365,6 +429,12 @@ static const struct opt options[] = {
     {"--tcp-r2", "N", "retransmissions before a connection is aborted (R2, default 15)",
      opt_tcp_r2},
     {"--rto-max", "MS", "cap on the retransmission timeout (default 120000)", opt_rto_max},
+    {"--max-conns", "N", "TCP sockets in all: listeners, connections, TIME-WAIT (default 1024)",
+     opt_max_conns},
+    {"--sndbuf", "BYTES", "send buffer per connection, 4K..16M (default 256K)", opt_sndbuf},
+    {"--rcvbuf", "BYTES", "receive buffer per connection, 4K..16M (default 256K)", opt_rcvbuf},
+    {"--buf-mem", "BYTES", "memory for all TCP buffers; a connection holds one only while data "
+                           "is queued (default 64M)", opt_buf_mem},
     {"--fault", "SPEC", "impair the link: loss, dup, reorder, corrupt, delay... (fault.h)",
      opt_fault},
     {"--fault-seed", "N", "seed of --fault (default: random, printed at start)",
@@ -468,6 +538,15 @@ static int parse_args(struct ustackd *d, int argc, char **argv, char *err, size_
       return -1;
     }
   }
+  struct us_config def;
+  us_config_default(&def);
+  uint64_t sb = d->sndbuf ? d->sndbuf : def.tcp_sndbuf, rb = d->rcvbuf ? d->rcvbuf : def.tcp_rcvbuf;
+  uint64_t mem = d->buf_mem ? d->buf_mem : def.tcp_buf_mem;
+  if (mem < sb + rb) {
+    snprintf(err, n, "--buf-mem: %llu bytes cannot hold one send and one receive buffer (%llu)",
+             (unsigned long long)mem, (unsigned long long)(sb + rb));
+    return -1;
+  }
   if (d->tcp.client_exit && !d->tcp.connect_port) {
     snprintf(err, n, "--client-exit needs --connect ADDR:PORT");
     return -1;
@@ -547,9 +626,10 @@ static void print_counters(const struct ustackd *d, const char *when) {
   us_stack_pool_usage(d->stack, &u);
   fprintf(stderr,
           PROG ": pools: pkt %u/%u free, big %u/%u, tcb %u/%u, udp %u/%u, reass %u active, "
-               "ooo %u bytes\n",
+               "ooo %u bytes, sndbuf %u/%u, rcvbuf %u/%u\n",
           u.pkt_free, u.pkt_total, u.big_free, u.big_total, u.tcb_free, u.tcb_total,
-          u.udp_free, u.udp_total, u.reass_active, u.ooo_bytes);
+          u.udp_free, u.udp_total, u.reass_active, u.ooo_bytes, u.tcp_sndbuf_free,
+          u.tcp_buf_total, u.tcp_rcvbuf_free, u.tcp_buf_total);
 }
 
 static void on_signal(void *ctx, int signo, us_time_t now) {
@@ -723,6 +803,14 @@ int main(int argc, char **argv) {
     cfg.tcp_msl = US_SEC(d.msl_sec);
   if (d.tcp_r2 >= 0)
     cfg.tcp_r2 = (uint32_t)d.tcp_r2;
+  if (d.max_conns)
+    cfg.max_tcp_sockets = d.max_conns;
+  if (d.sndbuf)
+    cfg.tcp_sndbuf = d.sndbuf;
+  if (d.rcvbuf)
+    cfg.tcp_rcvbuf = d.rcvbuf;
+  if (d.buf_mem)
+    cfg.tcp_buf_mem = d.buf_mem;
   if (d.rto_max_ms >= 0) {
     cfg.tcp_rto_max = US_MSEC(d.rto_max_ms);
     if (cfg.tcp_rto_initial > cfg.tcp_rto_max)

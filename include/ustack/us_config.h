@@ -61,11 +61,18 @@ struct us_config {
   /* Sockets. */
   uint32_t max_udp_sockets;
   uint32_t udp_rx_queue;      /* datagrams queued per UDP socket */
-  uint32_t max_tcp_sockets;   /* all TCBs: listeners, half-open, TIME_WAIT */
+  uint32_t max_tcp_sockets;   /* all TCBs: listeners, half-open, TIME_WAIT
+                                 (1..US_TCP_MAX_CONNS, with the UDP ones) */
 
   /* TCP (RFC 9293, RFC 6298). */
-  uint32_t tcp_sndbuf;        /* send ring bytes per connection */
-  uint32_t tcp_rcvbuf;        /* receive ring bytes per connection */
+  uint32_t tcp_sndbuf;        /* send buffer bytes per connection */
+  uint32_t tcp_rcvbuf;        /* receive buffer bytes per connection */
+  /* Bytes of send and receive buffers for all connections together
+   * (docs/MEMORY.md). A connection takes a buffer only while it has data
+   * queued and returns it when drained, so an idle connection holds none;
+   * the pool has tcp_buf_mem / (tcp_sndbuf + tcp_rcvbuf) buffers of each
+   * kind. */
+  uint64_t tcp_buf_mem;
   uint32_t tcp_ooo_bytes_max; /* out-of-order bytes held per connection */
   uint32_t tcp_ooo_bytes_total; /* ... and by all connections together */
   uint32_t tcp_backlog_max;   /* cap on any listener's backlog */
@@ -87,6 +94,11 @@ struct us_config {
   bool tcp_syncookies;        /* answer with SYN cookies when the SYN queue is full */
   uint32_t tcp_init_cwnd_segs;/* RFC 5681 IW (RFC 6928 allows 10) */
 };
+
+/* Limits checked by us_stack_create(). */
+#define US_TCP_MAX_CONNS 1000000u
+#define US_TCP_BUF_MIN 4096u
+#define US_TCP_BUF_MAX (16u * 1024u * 1024u)
 
 /* Fill `cfg` with defaults: 10.0.0.2/24, MTU 1500, the RFC timer values. */
 void us_config_default(struct us_config *cfg);

@@ -52,6 +52,7 @@ struct us_pool_usage {
   uint32_t pkt_free, pkt_total;
   uint32_t big_free, big_total;
   uint32_t tcb_free, tcb_total;
+  uint32_t tcp_sndbuf_free, tcp_rcvbuf_free, tcp_buf_total; /* each pool */
   uint32_t udp_free, udp_total;
   uint32_t reass_active;
   uint32_t ooo_bytes;

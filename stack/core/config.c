@@ -30,6 +30,7 @@ void us_config_default(struct us_config *cfg) {
 
   cfg->tcp_sndbuf = 256u * 1024u;
   cfg->tcp_rcvbuf = 256u * 1024u;
+  cfg->tcp_buf_mem = 64u * 1024u * 1024u; /* 128 send + 128 receive buffers */
   cfg->tcp_ooo_bytes_max = 256u * 1024u;
   cfg->tcp_ooo_bytes_total = 8u * 1024u * 1024u;
   cfg->tcp_backlog_max = 128;

@@ -1,9 +1,9 @@
 /*
  * handle.c - socket handles and the readiness-event list (see handle.h).
  *
- * Handle encoding: v = gen << 16 | (index + 1). Index + 1 keeps v != 0 for
+ * Handle encoding: v = gen << 20 | (index + 1). Index + 1 keeps v != 0 for
  * every live handle, and generations start at 1 and skip 0 on wrap, so a
- * handle value is never reused until the 16-bit generation wraps in one
+ * handle value is never reused until the 12-bit generation wraps in one
  * slot.
  */
 #include "handle.h"
@@ -13,7 +13,7 @@
 #include "stack.h"
 
 int us_handle_table_init(struct us_handle_table *t, uint32_t count) {
-  if (count == 0 || count > 0xffff)
+  if (count == 0 || count > US_HANDLE_MAX)
     return -1;
   t->count = count;
   t->slots = calloc(count, sizeof *t->slots);
@@ -42,10 +42,6 @@ void us_handle_table_fini(struct us_handle_table *t) {
   t->count = t->nfree = t->nmarked = 0;
 }
 
-static us_sock_t make_handle(uint32_t index, uint16_t gen) {
-  return (us_sock_t){(uint32_t)gen << 16 | (index + 1)};
-}
-
 us_sock_t us_handle_alloc(struct us_stack *s, enum us_handle_kind kind, void *obj) {
   struct us_handle_table *t = &s->handles;
   if (t->nfree == 0 || us_stack_alloc_should_fail(s))
@@ -57,16 +53,16 @@ us_sock_t us_handle_alloc(struct us_stack *s, enum us_handle_kind kind, void *ob
   sl->user = NULL;
   /* `marked` is left alone: it says whether the index is on the event
    * list, which may still hold it from the slot's previous life. */
-  return make_handle(i, sl->gen);
+  return us_handle_make(i, sl->gen);
 }
 
 struct us_handle_slot *us_handle_slot(struct us_stack *s, us_sock_t h) {
   struct us_handle_table *t = &s->handles;
-  uint32_t idx = (h.v & 0xffff);
+  uint32_t idx = us_handle_index1(h);
   if (idx == 0 || idx > t->count)
     return NULL;
   struct us_handle_slot *sl = &t->slots[idx - 1];
-  if (sl->kind == US_HK_FREE || sl->gen != (uint16_t)(h.v >> 16))
+  if (sl->kind == US_HK_FREE || sl->gen != (uint16_t)(h.v >> US_HANDLE_IDX_BITS))
     return NULL;
   return sl;
 }
@@ -79,12 +75,12 @@ void us_handle_free(struct us_stack *s, us_sock_t h) {
   sl->kind = US_HK_FREE;
   sl->obj = NULL;
   sl->user = NULL;
-  sl->gen = (uint16_t)(sl->gen + 1);
+  sl->gen = (uint16_t)((sl->gen + 1) & US_HANDLE_GEN_MASK);
   if (sl->gen == 0)
     sl->gen = 1;
   /* A marked slot stays on the list (and keeps `marked`); the drain
    * skips slots that are free or whose generation moved on. */
-  t->free_stack[t->nfree++] = (h.v & 0xffff) - 1;
+  t->free_stack[t->nfree++] = us_handle_index1(h) - 1;
 }
 
 void *us_handle_get(struct us_stack *s, us_sock_t h, enum us_handle_kind kind) {
@@ -98,5 +94,5 @@ void us_handle_mark(struct us_stack *s, us_sock_t h) {
   if (!sl || sl->marked)
     return;
   sl->marked = true;
-  t->marked[t->nmarked++] = (h.v & 0xffff) - 1;
+  t->marked[t->nmarked++] = us_handle_index1(h) - 1;
 }

@@ -3,9 +3,10 @@
  *
  * One table serves every socket kind (UDP sockets live in stack/ip, TCP
  * sockets in stack/tcp). A slot holds a generation, a kind and a pointer to
- * the layer's object; a us_sock_t carries (generation << 16 | index + 1), so
+ * the layer's object; a us_sock_t carries (generation << 20 | index + 1), so
  * a handle kept after its slot was freed and reused fails the generation
- * check. Layers mark a slot when its readiness may have changed; the
+ * check. 20 index bits allow about a million sockets (--max-conns); the
+ * generation has the 12 bits left. Layers mark a slot when its readiness may have changed; the
  * application drains the marked slots with us_stack_events().
  */
 #ifndef USTACK_CORE_HANDLE_H
@@ -30,8 +31,12 @@ typedef uint32_t (*us_handle_events_fn)(struct us_stack *s, void *obj);
 /* ... and its sticky error (0 or a us_err), for us_sock_error(). */
 typedef int (*us_handle_error_fn)(struct us_stack *s, void *obj);
 
+#define US_HANDLE_IDX_BITS 20
+#define US_HANDLE_MAX ((1u << US_HANDLE_IDX_BITS) - 1u)
+#define US_HANDLE_GEN_MASK ((1u << (32 - US_HANDLE_IDX_BITS)) - 1u)
+
 struct us_handle_slot {
-  uint16_t gen;
+  uint16_t gen; /* 1..US_HANDLE_GEN_MASK */
   uint8_t kind;
   bool marked; /* on the event list */
   void *obj;
@@ -60,6 +65,12 @@ void us_handle_free(struct us_stack *s, us_sock_t h);
 void *us_handle_get(struct us_stack *s, us_sock_t h, enum us_handle_kind kind);
 /* The slot behind `h` of any kind, or NULL. */
 struct us_handle_slot *us_handle_slot(struct us_stack *s, us_sock_t h);
+/* The handle value of slot `index` in generation `gen`. */
+static inline us_sock_t us_handle_make(uint32_t index, uint16_t gen) {
+  return (us_sock_t){(uint32_t)gen << US_HANDLE_IDX_BITS | (index + 1)};
+}
+static inline uint32_t us_handle_index1(us_sock_t h) { return h.v & US_HANDLE_MAX; }
+
 /* Put `h` on the event list (once). Stale handles are ignored. */
 void us_handle_mark(struct us_stack *s, us_sock_t h);
 

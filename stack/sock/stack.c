@@ -28,10 +28,15 @@ static bool config_valid(const struct us_config *c, const char **why) {
   else if (c->pkt_count < 16)
     *why = "pkt_count must be at least 16";
   else if (c->max_udp_sockets + c->max_tcp_sockets == 0 ||
-           c->max_udp_sockets + c->max_tcp_sockets > 0xffff)
-    *why = "max_udp_sockets + max_tcp_sockets must be 1..65535";
-  else if (c->tcp_sndbuf < 4096 || c->tcp_rcvbuf < 4096)
-    *why = "TCP buffers must be at least 4096 bytes";
+           (uint64_t)c->max_udp_sockets + c->max_tcp_sockets > US_HANDLE_MAX)
+    *why = "max_udp_sockets + max_tcp_sockets must be 1..1048575";
+  else if (c->max_tcp_sockets > US_TCP_MAX_CONNS)
+    *why = "max_tcp_sockets must be at most 1000000";
+  else if (c->tcp_sndbuf < US_TCP_BUF_MIN || c->tcp_rcvbuf < US_TCP_BUF_MIN ||
+           c->tcp_sndbuf > US_TCP_BUF_MAX || c->tcp_rcvbuf > US_TCP_BUF_MAX)
+    *why = "TCP buffers must be 4096..16777216 bytes";
+  else if (c->tcp_buf_mem / ((uint64_t)c->tcp_sndbuf + c->tcp_rcvbuf) < 1)
+    *why = "tcp_buf_mem must hold at least one send and one receive buffer";
   else if (c->tcp_rto_min <= 0 || c->tcp_rto_max < c->tcp_rto_min ||
            c->tcp_rto_initial < c->tcp_rto_min)
     *why = "need 0 < tcp_rto_min <= tcp_rto_initial and tcp_rto_min <= tcp_rto_max";
@@ -141,6 +146,7 @@ void us_stack_pool_usage(const us_stack *s, struct us_pool_usage *out) {
   out->tcb_total = total;
   out->tcb_free = total - used;
   out->ooo_bytes = ooo;
+  us_tcp_buf_usage(s, &out->tcp_sndbuf_free, &out->tcp_rcvbuf_free, &out->tcp_buf_total);
   uint32_t udp_used = 0;
   for (uint32_t i = 0; i < s->handles.count; i++)
     if (s->handles.slots[i].kind == US_HK_UDP)
@@ -154,6 +160,7 @@ bool us_stack_pools_full(const us_stack *s) {
   struct us_pool_usage u;
   us_stack_pool_usage(s, &u);
   return u.pkt_free == u.pkt_total && u.big_free == u.big_total && u.tcb_free == u.tcb_total &&
+         u.tcp_sndbuf_free == u.tcp_buf_total && u.tcp_rcvbuf_free == u.tcp_buf_total &&
          u.udp_free == u.udp_total && u.reass_active == 0 && u.ooo_bytes == 0 &&
          s->handles.nfree == s->handles.count;
 }
@@ -174,7 +181,7 @@ size_t us_stack_events(us_stack *s, struct us_event *out, size_t max) {
     sl->marked = false;
     if (sl->kind == US_HK_FREE)
       continue;
-    out[n].sock = (us_sock_t){(uint32_t)sl->gen << 16 | (idx + 1)};
+    out[n].sock = us_handle_make(idx, sl->gen);
     out[n].events = slot_events(s, sl);
     n++;
   }

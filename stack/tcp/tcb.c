@@ -3,13 +3,12 @@
  * units, and the layer's creation (us_tcp_init).
  *
  * Everything is allocated in us_tcp_init(): max_tcp_sockets TCBs, a hash
- * table with a power-of-two bucket count of at least that, and as many
- * buffer units (sndbuf + rcvbuf bytes each). A unit is taken only when a
- * connection reaches SYN-SENT or SYN-RECEIVED and is returned when it is
- * no longer needed (CLOSED, or TIME-WAIT once the application has read
- * everything), so listeners and TIME-WAIT hold none. The big block is
- * reserved with malloc and never written until used, so untouched units
- * cost address space, not memory.
+ * table with a power-of-two bucket count of at least that, and the two
+ * buffer pools (send and receive, sized by tcp_buf_mem). Buffers are
+ * attached only while data is queued (see "buffer pools" below), so
+ * listeners, idle connections and TIME-WAIT hold none. Every block is
+ * reserved with malloc/calloc and never written until used, so untouched
+ * TCBs and buffers cost address space, not memory (docs/MEMORY.md).
  *
  * Every take from a pool first asks us_stack_alloc_should_fail() (the
  * allocation-failure test hook of core/testing.h).
@@ -21,6 +20,7 @@
 #include <string.h>
 
 #include "cc.h"
+#include "core/assert.h"
 #include "core/handle.h"
 #include "core/log.h"
 #include "core/rand.h"
@@ -185,40 +185,118 @@ void tcb_mark(struct us_stack *s, struct us_tcb *t) {
     us_handle_mark(s, t->h);
 }
 
-/* ---- buffer units ------------------------------------------------------ */
+/* ---- buffer pools -------------------------------------------------------
+ *
+ * Two pools of fixed-size buffers, one of tcp_sndbuf bytes per buffer and
+ * one of tcp_rcvbuf, each tcp_buf_mem / (sndbuf + rcvbuf) buffers long. A
+ * ring is attached when data needs it (us_tcp_send, or a segment's text)
+ * and detached as soon as it is empty again, so an idle connection holds
+ * none (DESIGN 8). Free buffers are a LIFO stack, so the buffers in use
+ * are the recently touched ones and the rest of the block stays untouched
+ * address space. A detached ring has buf == NULL and len == cap == 0, so
+ * code that only reads ring lengths need not know about attachment.
+ */
 
-bool tcb_buf_get(struct us_stack *s, struct us_tcb *t) {
-  struct us_tcp_layer *ts = s->tcp;
-  if (t->buf >= 0)
+static int ring_pool_init(struct tcp_ring_pool *p, uint32_t count, uint32_t size) {
+  p->size = size;
+  p->count = count;
+  p->nfree = 0;
+  p->mem = malloc((size_t)count * size);
+  p->free = calloc(count, sizeof *p->free);
+  if (!p->mem || !p->free)
+    return -1;
+  for (uint32_t i = count; i-- > 0;)
+    p->free[p->nfree++] = i;
+  return 0;
+}
+
+static void ring_pool_fini(struct tcp_ring_pool *p) {
+  free(p->mem);
+  free(p->free);
+  p->mem = NULL;
+  p->free = NULL;
+}
+
+static bool ring_take(struct us_stack *s, struct tcp_ring_pool *p, struct us_ring *r) {
+  if (r->buf)
     return true;
-  if (ts->nbuf_free == 0 || us_stack_alloc_should_fail(s)) {
-    US_STAT_INC(s, tcp_no_buffer);
+  if (p->nfree == 0 || us_stack_alloc_should_fail(s))
     return false;
-  }
-  int32_t u = ts->buf_free[--ts->nbuf_free];
-  uint8_t *mem = ts->bufmem + (size_t)u * ts->unit;
-  t->buf = u;
-  us_ring_init(&t->snd, mem, s->cfg.tcp_sndbuf);
-  us_ring_init(&t->rcv, mem + s->cfg.tcp_sndbuf, s->cfg.tcp_rcvbuf);
+  uint32_t i = p->free[--p->nfree];
+  us_ring_init(r, p->mem + (size_t)i * p->size, p->size);
   return true;
 }
 
-void tcb_buf_put(struct us_stack *s, struct us_tcb *t) {
-  struct us_tcp_layer *ts = s->tcp;
-  if (t->buf < 0)
+static void ring_give(struct tcp_ring_pool *p, struct us_ring *r) {
+  if (!r->buf)
     return;
-  tcp_reass_clear(s, t);
-  ts->buf_free[ts->nbuf_free++] = t->buf;
-  t->buf = -1;
-  us_ring_init(&t->snd, NULL, 0);
-  us_ring_init(&t->rcv, NULL, 0);
+  US_ASSERT(p->nfree < p->count);
+  p->free[p->nfree++] = (uint32_t)((size_t)(r->buf - p->mem) / p->size);
+  us_ring_init(r, NULL, 0);
 }
 
-/* Closed or TIME-WAIT connections give their unit back once nobody can
- * read from it any more. */
-void tcb_maybe_release_buf(struct us_stack *s, struct us_tcb *t) {
-  if (t->buf < 0)
+bool tcb_snd_attach(struct us_stack *s, struct us_tcb *t) {
+  if (ring_take(s, &s->tcp->sndp, &t->snd))
+    return true;
+  US_STAT_INC(s, tcp_snd_no_buffer);
+  t->snd_wait = true; /* made WRITABLE when a send buffer comes back */
+  return false;
+}
+
+bool tcb_rcv_attach(struct us_stack *s, struct us_tcb *t) {
+  if (ring_take(s, &s->tcp->rcvp, &t->rcv))
+    return true;
+  US_STAT_INC(s, tcp_no_buffer);
+  return false;
+}
+
+/* A send buffer came back to an empty pool: the connections whose send
+ * found none are told they may write again. Only under exhaustion. */
+static void snd_waiters_wake(struct us_stack *s) {
+  for (struct us_tcb *t = s->tcp->active; t; t = t->anext)
+    if (t->snd_wait) {
+      t->snd_wait = false;
+      tcb_mark(s, t);
+    }
+}
+
+void tcb_snd_release_if_empty(struct us_stack *s, struct us_tcb *t) {
+  if (!t->snd.buf || t->snd.len > 0)
     return;
+  struct tcp_ring_pool *p = &s->tcp->sndp;
+  ring_give(p, &t->snd);
+  if (p->nfree == 1)
+    snd_waiters_wake(s);
+}
+
+void tcb_rcv_release_if_empty(struct us_stack *s, struct us_tcb *t) {
+  if (t->rcv.buf && t->rcv.len == 0 && t->nooo == 0)
+    ring_give(&s->tcp->rcvp, &t->rcv);
+}
+
+/* Receive space for the window: the free room of the ring, or a whole
+ * buffer when none is attached yet and the pool could give one. With the
+ * pool empty an idle connection offers nothing new (the edge it already
+ * advertised stays: it never moves left). */
+uint32_t tcb_rcv_space(const struct us_stack *s, const struct us_tcb *t) {
+  if (t->rcv.buf)
+    return us_ring_free(&t->rcv);
+  return s->tcp->rcvp.nfree > 0 ? s->cfg.tcp_rcvbuf : 0;
+}
+
+/* Flush both queues ("flush all segment queues", RFC 9293 3.10.7.4). */
+void tcb_buf_put(struct us_stack *s, struct us_tcb *t) {
+  tcp_reass_clear(s, t);
+  t->rcv.len = 0;
+  t->snd.len = 0;
+  tcb_rcv_release_if_empty(s, t);
+  tcb_snd_release_if_empty(s, t);
+  t->snd_wait = false;
+}
+
+/* Closed or TIME-WAIT connections give their buffers back once nobody can
+ * read from them any more. */
+void tcb_maybe_release_buf(struct us_stack *s, struct us_tcb *t) {
   if (t->state != US_TCP_CLOSED && t->state != US_TCP_TIME_WAIT)
     return;
   if (t->rcv.len == 0 || !us_sock_valid(t->h))
@@ -239,7 +317,6 @@ struct us_tcb *tcb_alloc(struct us_stack *s) {
   memset(t, 0, sizeof *t);
   t->idx = idx;
   t->in_use = true;
-  t->buf = -1;
   t->state = US_TCP_CLOSED;
   t->h = US_SOCK_INVALID;
   for (int i = 0; i < TT_N; i++)
@@ -310,8 +387,8 @@ static void tcp_fini(struct us_stack *s) {
     return;
   free(ts->tcbs);
   free(ts->hash);
-  free(ts->bufmem);
-  free(ts->buf_free);
+  ring_pool_fini(&ts->sndp);
+  ring_pool_fini(&ts->rcvp);
   free(ts);
   s->tcp = NULL;
 }
@@ -330,11 +407,12 @@ int us_tcp_init(struct us_stack *s) {
   ts->tcbs = n ? calloc(n, sizeof *ts->tcbs) : NULL;
   ts->hash = calloc(nb, sizeof *ts->hash);
   ts->hmask = nb - 1;
-  ts->unit = (size_t)c->tcp_sndbuf + c->tcp_rcvbuf;
-  ts->nbuf = n;
-  ts->bufmem = n ? malloc(ts->unit * n) : NULL;
-  ts->buf_free = n ? calloc(n, sizeof *ts->buf_free) : NULL;
-  if (n && (!ts->tcbs || !ts->hash || !ts->bufmem || !ts->buf_free)) {
+  uint64_t nbuf = c->tcp_buf_mem / ((uint64_t)c->tcp_sndbuf + c->tcp_rcvbuf);
+  if (nbuf > n)
+    nbuf = n; /* more than one per connection would never be used */
+  if ((n && (!ts->tcbs || !ts->hash)) ||
+      ring_pool_init(&ts->sndp, (uint32_t)nbuf, c->tcp_sndbuf) ||
+      ring_pool_init(&ts->rcvp, (uint32_t)nbuf, c->tcp_rcvbuf)) {
     tcp_fini(s);
     return US_ERR_NOMEM;
   }
@@ -342,7 +420,6 @@ int us_tcp_init(struct us_stack *s) {
     ts->tcbs[i].idx = i;
     ts->tcbs[i].hnext = ts->free_list;
     ts->free_list = &ts->tcbs[i];
-    ts->buf_free[ts->nbuf_free++] = (int32_t)i;
   }
   ts->hsalt1 = us_rand_u32(s);
   ts->hsalt2 = us_rand_u32(s);
@@ -363,6 +440,14 @@ void us_tcp_pool_usage(const struct us_stack *s, uint32_t *used, uint32_t *total
   *used = ts ? ts->nused : 0;
   *total = ts ? ts->ntcb : 0;
   *ooo_bytes = ts ? ts->ooo_total : 0;
+}
+
+void us_tcp_buf_usage(const struct us_stack *s, uint32_t *snd_free, uint32_t *rcv_free,
+                      uint32_t *total) {
+  const struct us_tcp_layer *ts = s->tcp;
+  *snd_free = ts ? ts->sndp.nfree : 0;
+  *rcv_free = ts ? ts->rcvp.nfree : 0;
+  *total = ts ? ts->sndp.count : 0;
 }
 
 void us_tcp_test_force_iss(struct us_stack *s, bool on, uint32_t iss) {

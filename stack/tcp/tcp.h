@@ -19,6 +19,9 @@ struct us_stack;
 int us_tcp_init(struct us_stack *s);
 
 /* TCBs in use and total, out-of-order bytes held (for us_stack_pool_usage). */
+/* Free send and receive buffers, and the size of each pool. */
+void us_tcp_buf_usage(const struct us_stack *s, uint32_t *snd_free, uint32_t *rcv_free,
+                      uint32_t *total);
 void us_tcp_pool_usage(const struct us_stack *s, uint32_t *used, uint32_t *total,
                        uint32_t *ooo_bytes);
 

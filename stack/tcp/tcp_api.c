@@ -24,7 +24,6 @@ static struct us_tcb *get(struct us_stack *s, us_sock_t sock) {
 }
 
 uint32_t tcp_events(struct us_stack *s, void *obj) {
-  (void)s;
   const struct us_tcb *t = obj;
   uint32_t ev = 0;
   if (t->err)
@@ -34,10 +33,12 @@ uint32_t tcp_events(struct us_stack *s, void *obj) {
       ev |= US_EV_ACCEPT | US_EV_READABLE;
     return ev;
   }
-  if ((t->buf >= 0 && t->rcv.len > 0) || t->fin_rcvd)
+  if (t->rcv.len > 0 || t->fin_rcvd)
     ev |= US_EV_READABLE;
-  if ((t->state == US_TCP_ESTABLISHED || t->state == US_TCP_CLOSE_WAIT) && !t->fin_queued &&
-      t->buf >= 0 && us_ring_free(&t->snd) > 0)
+  /* Writable with room in the attached send ring, or with none attached
+   * while the pool has one to give. */
+  bool room = t->snd.buf ? us_ring_free(&t->snd) > 0 : s->tcp->sndp.nfree > 0;
+  if ((t->state == US_TCP_ESTABLISHED || t->state == US_TCP_CLOSE_WAIT) && !t->fin_queued && room)
     ev |= US_EV_WRITABLE;
   if (t->was_connected)
     ev |= US_EV_CONNECTED;
@@ -159,8 +160,6 @@ int us_tcp_connect(us_stack *s, us_sock_t sock, us_ip4_t dst, uint16_t dport, us
   } else if (tcb_lookup(s, s->cfg.addr, t->lport, dst, dport)) {
     return US_ERR_ADDRINUSE;
   }
-  if (!tcb_buf_get(s, t))
-    return US_ERR_NOMEM;
   t->laddr = s->cfg.addr;
   t->raddr = dst;
   t->rport = dport;
@@ -202,6 +201,8 @@ long us_tcp_send(us_stack *s, us_sock_t sock, const void *buf, size_t len, us_ti
     return 0;
   if (!buf)
     return US_ERR_INVAL;
+  if (!tcb_snd_attach(s, t))
+    return US_ERR_AGAIN; /* WRITABLE is marked when a buffer comes back */
   uint32_t n = us_ring_write(&t->snd, buf, len > 0x7fffffffu ? 0x7fffffffu : (uint32_t)len);
   if (n == 0)
     return US_ERR_AGAIN;
@@ -214,13 +215,14 @@ long us_tcp_recv(us_stack *s, us_sock_t sock, void *buf, size_t cap, us_time_t n
   struct us_tcb *t = get(s, sock);
   if (!t)
     return US_ERR_BADF;
-  if (t->buf >= 0 && t->rcv.len > 0 && cap > 0) {
+  if (t->rcv.len > 0 && cap > 0) {
     if (!buf)
       return US_ERR_INVAL;
     uint32_t want = cap > t->rcv.len ? t->rcv.len : (uint32_t)cap;
     uint32_t n = us_ring_peek(&t->rcv, 0, buf, want);
     tcp_ring_consume(&t->rcv, n);
-    if (tcp_window_update_due(t))
+    tcb_rcv_release_if_empty(s, t); /* drained: the buffer goes back */
+    if (tcp_window_update_due(s, t))
       tcp_ack_needed(s, t); /* sent by the next us_stack_poll() */
     tcb_maybe_release_buf(s, t);
     return (long)n;
@@ -238,12 +240,12 @@ long us_tcp_recv(us_stack *s, us_sock_t sock, void *buf, size_t cap, us_time_t n
 
 uint32_t us_tcp_recv_queued(us_stack *s, us_sock_t sock) {
   struct us_tcb *t = get(s, sock);
-  return t && t->buf >= 0 ? t->rcv.len : 0;
+  return t ? t->rcv.len : 0;
 }
 
 uint32_t us_tcp_send_queued(us_stack *s, us_sock_t sock) {
   struct us_tcb *t = get(s, sock);
-  return t && t->buf >= 0 ? t->snd.len : 0;
+  return t ? t->snd.len : 0;
 }
 
 /* Queue our FIN after everything already in the send ring. */
@@ -302,7 +304,7 @@ int us_tcp_close(us_stack *s, us_sock_t sock, us_time_t now) {
   struct us_tcb *t = get(s, sock);
   if (!t)
     return US_ERR_BADF;
-  bool unread = t->buf >= 0 && t->rcv.len > 0;
+  bool unread = t->rcv.len > 0;
   switch (t->state) {
   case US_TCP_CLOSED:
   case US_TCP_TIME_WAIT:
@@ -458,8 +460,8 @@ size_t us_tcp_list(us_stack *s, struct us_tcp_info *out, size_t max) {
     i->raddr = t->raddr;
     i->lport = t->lport;
     i->rport = t->rport;
-    i->rcv_queued = t->buf >= 0 ? t->rcv.len : 0;
-    i->snd_queued = t->buf >= 0 ? t->snd.len : 0;
+    i->rcv_queued = t->rcv.len;
+    i->snd_queued = t->snd.len;
     i->snd_una = t->snd_una;
     i->snd_nxt = t->snd_nxt;
     i->snd_wnd = t->snd_wnd;

@@ -173,17 +173,13 @@ static void tcp_input_closed(struct us_stack *s, const struct seg_in *in) {
 
 /* ---- 3.10.7.2 LISTEN -------------------------------------------------- */
 
-/* A listener's child: a TCB with a buffer unit, a copy of the listener's
- * options, on the listener's SYN queue, in state LISTEN until the caller
+/* A listener's child: a TCB (no buffers until data comes), a copy of the
+ * listener's options, on the listener's SYN queue, in state LISTEN until the caller
  * moves it to SYN-RECEIVED. NULL when a pool is empty. */
 static struct us_tcb *child_new(struct us_stack *s, struct us_tcb *l, const struct seg_in *in) {
   struct us_tcb *t = tcb_alloc(s);
   if (!t)
     return NULL;
-  if (!tcb_buf_get(s, t)) {
-    tcb_release(s, t);
-    return NULL;
-  }
   t->state = US_TCP_LISTEN; /* a copy of the listener, which moves on */
   t->laddr = in->dst;
   t->raddr = in->src;
@@ -551,6 +547,7 @@ static void ack_new(struct us_stack *s, struct us_tcb *t, uint32_t ack, us_time_
   uint32_t data = min32(acked, t->snd.len);
   if (data)
     us_ring_discard(&t->snd, data);
+  tcb_snd_release_if_empty(s, t); /* all acknowledged: the buffer goes back */
   acked -= data;
   if (acked > 0 && t->fin_sent)
     t->fin_acked = true;
@@ -720,8 +717,13 @@ static enum tcp_verdict step7_text(struct us_stack *s, struct us_tcb *t, struct 
     tcp_drop(s, t, US_ERR_CONNABORTED, "data after close");
     return TV_DROP;
   }
-  if (US_NEVER(t->buf < 0))
+  if (!tcb_rcv_attach(s, t)) {
+    /* The receive pool is empty: the text is not accepted (nor a FIN
+     * behind it); the peer retransmits it and the ACK says where we are.
+     * Nothing acknowledged is ever lost. */
+    tcp_ack_needed(s, t);
     return TV_DROP;
+  }
   if (g->seq == t->rcv_nxt) {
     uint32_t n = us_ring_write(&t->rcv, g->payload, g->payload_len);
     t->rcv_nxt += n;
@@ -745,6 +747,7 @@ static enum tcp_verdict step7_text(struct us_stack *s, struct us_tcb *t, struct 
     /* Beyond a hole: hold it, and send a duplicate ACK at once, one per
      * segment, not coalesced: the sender counts them (RFC 5681 4.2, 3.2). */
     tcp_reass_insert(s, t, g->seq, g->payload, g->payload_len);
+    tcb_rcv_release_if_empty(s, t); /* refused by a cap: nothing held */
     tcp_send_ack(s, t, in->now);
   }
   return TV_CONTINUE;

@@ -20,8 +20,13 @@
  *  - The receive ring holds the in-order bytes the application has not read;
  *    out-of-order bytes sit in the ring's free space at their offset from
  *    rcv_nxt, recorded by tcb->ooo[] (tcp_reass.c).
- *  - rcv_adv <= rcv_nxt + free space of the receive ring, so whatever the
- *    peer may send fits.
+ *  - rcv_adv <= rcv_nxt + free space of the receive ring (a whole buffer
+ *    when none is attached), so whatever the peer may send fits once a
+ *    buffer is attached.
+ *  - A ring is attached only while it holds data: the send ring from
+ *    us_tcp_send until everything is acknowledged, the receive ring from
+ *    the first byte of text (in order or not) until the application has
+ *    read everything and no out-of-order range is held.
  *  - A TCB lives while it has an application handle or its state is not
  *    CLOSED; tcp_gc() frees it at the end of each input, timer run or API
  *    call, never in the middle of one.
@@ -89,6 +94,7 @@ struct us_tcb {
   bool ws_ok;        /* window scaling agreed (RFC 7323 2.2) */
   bool sack_ok;      /* SACK-permitted both ways (RFC 2018): we send blocks */
   bool bound;        /* lport chosen by bind/connect/listen */
+  bool snd_wait;     /* a send found the send-buffer pool empty */
 
   /* Addresses (host order). */
   us_ip4_t laddr, raddr;
@@ -109,8 +115,8 @@ struct us_tcb {
   uint32_t peer_fin_seq; /* when peer_fin_ooo */
   uint32_t segs_unacked; /* full-sized segments since our last ACK */
 
-  /* Buffers (a unit from the buffer pool; -1 when none). */
-  int32_t buf;
+  /* Buffers: rings from the layer's pools, attached only while they hold
+   * data (buf == NULL, len == 0 otherwise; tcb.c "buffer pools"). */
   struct us_ring snd, rcv;
   struct tcp_ooo ooo[TCP_OOO_MAX];
   uint8_t nooo;
@@ -160,6 +166,13 @@ struct us_tcb {
 
 struct tcp_cc_ops;
 
+/* A pool of equal-sized ring buffers; free indices on a LIFO stack. */
+struct tcp_ring_pool {
+  uint8_t *mem;
+  uint32_t *free;
+  uint32_t size, count, nfree;
+};
+
 struct us_tcp_layer {
   struct us_tcb *tcbs;
   uint32_t ntcb, nused;
@@ -171,12 +184,8 @@ struct us_tcp_layer {
   uint32_t hmask;
   uint32_t hsalt1, hsalt2;
 
-  /* Buffer units: sndbuf + rcvbuf bytes each, taken at SYN-SENT or
-   * SYN-RECEIVED and returned when the connection no longer needs them. */
-  uint8_t *bufmem;
-  size_t unit;
-  int32_t *buf_free;
-  uint32_t nbuf, nbuf_free;
+  /* Send and receive buffers (tcb.c "buffer pools"). */
+  struct tcp_ring_pool sndp, rcvp;
 
   uint8_t isn_key[16];  /* RFC 6528 secret */
   uint8_t port_key[16]; /* RFC 6056 secret */
@@ -208,7 +217,11 @@ struct us_tcb *tcb_listener_lookup(struct us_stack *s, us_ip4_t laddr, uint16_t 
 void tcb_listener_add(struct us_stack *s, struct us_tcb *t);
 void tcb_listener_remove(struct us_stack *s, struct us_tcb *t);
 bool tcb_port_used(struct us_stack *s, uint16_t port, bool any_use);
-bool tcb_buf_get(struct us_stack *s, struct us_tcb *t);
+bool tcb_snd_attach(struct us_stack *s, struct us_tcb *t);
+bool tcb_rcv_attach(struct us_stack *s, struct us_tcb *t);
+void tcb_snd_release_if_empty(struct us_stack *s, struct us_tcb *t);
+void tcb_rcv_release_if_empty(struct us_stack *s, struct us_tcb *t);
+uint32_t tcb_rcv_space(const struct us_stack *s, const struct us_tcb *t);
 void tcb_buf_put(struct us_stack *s, struct us_tcb *t);
 void tcb_maybe_release_buf(struct us_stack *s, struct us_tcb *t);
 void tcb_pending_add(struct us_stack *s, struct us_tcb *t);
@@ -242,7 +255,7 @@ void tcp_send_keepalive(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_retransmit_first(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_persist_probe(struct us_stack *s, struct us_tcb *t, us_time_t now);
 uint32_t tcp_rcv_wnd(const struct us_tcb *t);
-bool tcp_window_update_due(const struct us_tcb *t);
+bool tcp_window_update_due(const struct us_stack *s, const struct us_tcb *t);
 void tcp_ack_needed(struct us_stack *s, struct us_tcb *t);
 
 /* ---- tcp_timer.c ---- */

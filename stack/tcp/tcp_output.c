@@ -35,18 +35,18 @@ uint32_t tcp_rcv_wnd(const struct us_tcb *t) {
   return us_seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
 }
 
-static uint32_t sws_threshold(const struct us_tcb *t) {
-  return min32(t->rcv.cap / 2, t->rcv_mss ? t->rcv_mss : TCP_MSS_DEFAULT);
+static uint32_t sws_threshold(const struct us_stack *s, const struct us_tcb *t) {
+  return min32(s->cfg.tcp_rcvbuf / 2, t->rcv_mss ? t->rcv_mss : TCP_MSS_DEFAULT);
 }
 
-/* The window field for a non-SYN segment; advances rcv_adv. */
-static uint16_t window_field(struct us_tcb *t) {
-  if (t->buf < 0)
-    return 0;
-  uint32_t free = us_ring_free(&t->rcv);
+/* The window field for a non-SYN segment; advances rcv_adv. The space is
+ * what a receive buffer can take (tcb_rcv_space: none when the pool is
+ * empty and no ring is attached). */
+static uint16_t window_field(const struct us_stack *s, struct us_tcb *t) {
+  uint32_t free = tcb_rcv_space(s, t);
   uint32_t cur = tcp_rcv_wnd(t);
   uint32_t w = cur;
-  if (free > cur && free - cur >= sws_threshold(t))
+  if (free > cur && free - cur >= sws_threshold(s, t))
     w = free;
   uint32_t max = (uint32_t)0xffff << t->rcv_wscale;
   if (w > max)
@@ -60,16 +60,16 @@ static uint16_t window_field(struct us_tcb *t) {
 
 /* True when the application made enough room that the peer, whose window
  * was more than half closed, should hear about it now. */
-bool tcp_window_update_due(const struct us_tcb *t) {
-  if (t->buf < 0 || !tcp_state_synchronized(t->state) || t->fin_rcvd)
+bool tcp_window_update_due(const struct us_stack *s, const struct us_tcb *t) {
+  if (!tcp_state_synchronized(t->state) || t->fin_rcvd)
     return false;
   uint32_t max = (uint32_t)0xffff << t->rcv_wscale;
-  uint32_t free = us_ring_free(&t->rcv);
+  uint32_t free = tcb_rcv_space(s, t);
   if (free > max)
     free = max;
   uint32_t cur = tcp_rcv_wnd(t);
-  uint32_t full = t->rcv.cap < max ? t->rcv.cap : max;
-  return free > cur && free - cur >= sws_threshold(t) && cur < full / 2;
+  uint32_t full = min32(s->cfg.tcp_rcvbuf, max);
+  return free > cur && free - cur >= sws_threshold(s, t) && cur < full / 2;
 }
 
 void tcp_ack_needed(struct us_stack *s, struct us_tcb *t) {
@@ -131,13 +131,13 @@ static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flag
       h.ws = t->rcv_wscale;
     }
     h.sack_perm = !(flags & US_TH_ACK) || t->sack_ok;
-    uint32_t w = t->buf >= 0 ? min32(us_ring_free(&t->rcv), 0xffff) : 0;
+    uint32_t w = min32(tcb_rcv_space(s, t), 0xffff);
     t->syn_wnd = w;
     h.wnd = (uint16_t)w;
     if ((flags & US_TH_ACK) && us_seq_gt(t->rcv_nxt + w, t->rcv_adv))
       t->rcv_adv = t->rcv_nxt + w;
   } else if (!(flags & US_TH_RST)) {
-    h.wnd = window_field(t);
+    h.wnd = window_field(s, t);
     if (t->sack_ok && t->nooo > 0)
       fill_sack(t, &h);
   }
@@ -312,11 +312,6 @@ void tcp_output(struct us_stack *s, struct us_tcb *t, us_time_t now) {
     t->ack_now = false;
     return;
   }
-  if (t->buf < 0) {
-    if (t->ack_now)
-      tcp_send_ack(s, t, now);
-    return;
-  }
   bool sent = false;
   for (;;) {
     uint32_t off = t->snd_nxt - t->snd_una;
@@ -370,8 +365,6 @@ void tcp_retransmit_first(struct us_stack *s, struct us_tcb *t, us_time_t now) {
     tcp_send_syn(s, t, now);
     return;
   }
-  if (t->buf < 0)
-    return;
   uint32_t qlen = t->snd.len;
   uint32_t len = min32(qlen, t->mss);
   bool fin = t->fin_sent && len == qlen && us_seq_le(t->snd_una, t->snd_fin_seq);
@@ -385,7 +378,7 @@ void tcp_retransmit_first(struct us_stack *s, struct us_tcb *t, us_time_t now) {
 /* Retransmit the next SACK hole, if the scoreboard shows one (tcp_sack.c). */
 void tcp_retransmit_hole(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   uint32_t seq, len;
-  if (t->buf < 0 || !t->syn_acked || !tcp_sack_next_hole(t, &seq, &len))
+  if (!t->syn_acked || !tcp_sack_next_hole(t, &seq, &len))
     return;
   uint32_t off = seq - t->snd_una;
   if (off >= t->snd.len)
@@ -404,7 +397,7 @@ void tcp_retransmit_hole(struct us_stack *s, struct us_tcb *t, us_time_t now) {
  * timeout" of 3.8.6.2.1). */
 void tcp_persist_probe(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   t->timer[TT_PERSIST] = US_TIME_NEVER;
-  if (t->buf < 0 || !t->syn_acked)
+  if (!t->syn_acked)
     return;
   uint32_t off = t->snd_nxt - t->snd_una;
   uint32_t qlen = t->snd.len;
