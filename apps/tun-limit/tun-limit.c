@@ -47,6 +47,16 @@
  *             to the first unacknowledged byte and is reported. The ceiling
  *             for ustack's stack -> host bulk transfer.
  *
+ *   reflect   The cheapest possible answers to small exchanges, for the
+ *             request/response, connection-rate and ping rows: ICMP echo
+ *             requests get their reply; TCP on --port is answered with no
+ *             state at all: a SYN gets a SYN-ACK (MSS only), a segment with
+ *             data gets that data back with an ACK (seq = the peer's ACK,
+ *             so an echo client sees an echo server), a FIN gets a FIN-ACK,
+ *             a pure ACK or RST nothing. One write() per answer. Runs until
+ *             SIGTERM or --seconds; prints packets, answers and cpu_s.
+ *             The ceiling for ustack's echo, connect/close and ping rates.
+ *
  * "tcp_equiv_mbps" converts packets/s to TCP payload at this MTU
  * (MTU - 40 bytes per packet, i.e. no TCP options), in 10^6 bytes/s, so
  * the figures compare with a bulk TCP transfer's goodput.
@@ -59,6 +69,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -79,7 +90,8 @@ static struct {
   uint32_t host, addr; /* host order */
   unsigned prefix, mtu;
   uint16_t port;
-  double seconds;      /* read/write: length of the measurement */
+  double seconds;      /* read/write/reflect: length of the measurement */
+  bool seconds_given;
   unsigned timeout;    /* tcp-sink: bound on the whole connection */
   uint32_t window;     /* tcp-sink: receive window offered, bytes */
   uint64_t bytes;      /* tcp-source: bytes to send */
@@ -114,14 +126,15 @@ _Noreturn static void die(const char *what) {
 
 _Noreturn static void usage(void) {
   fprintf(stderr,
-          "usage: tun-limit [options] read|write|tcp-sink|tcp-source\n"
+          "usage: tun-limit [options] read|write|tcp-sink|tcp-source|reflect\n"
           "  --dev NAME      TUN interface (default tunlim0; attached if it exists)\n"
           "  --host A        the kernel's address on the link (default 10.99.0.1)\n"
           "  --addr B        the 'stack' address, the link's peer (default 10.99.0.2)\n"
           "  --prefix N      on-link prefix length (default 24)\n"
           "  --mtu M         link MTU, 576..9000 (default 1500)\n"
-          "  --port P        UDP port (read/write) or TCP port (tcp-sink), default 9000\n"
-          "  --seconds S     read/write: measurement length (default 3, max 60)\n"
+          "  --port P        UDP port (read/write) or TCP port (tcp-*, reflect), default 9000\n"
+          "  --seconds S     read/write: measurement length (default 3, max 3600);\n"
+          "                  reflect: stop after S seconds (default: at SIGTERM)\n"
           "  --timeout S     tcp-sink/source: bound on the connection (default 60)\n"
           "  --bytes N       tcp-source: bytes to send (default 100000000)\n"
           "  --window BYTES  tcp-sink: receive window (default 262144, ustack's default\n"
@@ -874,6 +887,123 @@ static int mode_tcp_source(int fd, uint64_t total) {
 
 static int mode_tcp_source_opt(int fd) { return mode_tcp_source(fd, opt.bytes); }
 
+/* --- reflect: stateless answers (echo, SYN-ACK, FIN-ACK, ICMP echo) ----- */
+
+static void on_stop(int sig) {
+  (void)sig;
+  atomic_store(&g_stop, true);
+}
+
+/* An ICMP echo request (RFC 792) to our address becomes its reply, in
+ * place: swap the addresses, type 0, checksum again. */
+static bool reflect_icmp(uint8_t *p, size_t ihl, size_t tot) {
+  uint8_t *ic = p + ihl;
+  size_t il = tot - ihl;
+  if (il < 8 || ic[0] != 8)
+    return false;
+  ic[0] = 0;
+  put16(ic + 2, 0);
+  put16(ic + 2, fold(sum16(ic, il, 0)));
+  uint32_t src = get32(p + 12);
+  put32(p + 12, get32(p + 16));
+  put32(p + 16, src);
+  put16(p + 10, 0);
+  put16(p + 10, fold(sum16(p, ihl, 0)));
+  return true;
+}
+
+/* A TCP segment to our port becomes its answer in `out`; its length, or 0
+ * for none. No state: every field comes from the segment itself. */
+static size_t reflect_tcp(const uint8_t *p, size_t ihl, size_t tot, uint8_t *out) {
+  const uint8_t *t = p + ihl;
+  size_t tl = tot - ihl;
+  if (tl < 20)
+    return 0;
+  size_t doff = (size_t)(t[12] >> 4) * 4;
+  if (doff < 20 || doff > tl || get16(t + 2) != opt.port)
+    return 0;
+  uint8_t flags = t[13];
+  size_t plen = tl - doff;
+  uint32_t seq = get32(t + 4);
+  uint8_t *o = out + 20;
+  size_t thl = 20;
+  uint8_t oflags;
+  uint32_t oseq, oack;
+  if (flags & 0x04)
+    return 0; /* RST */
+  if ((flags & 0x12) == 0x02) { /* SYN */
+    oflags = 0x12;
+    oseq = 0x1000; /* fixed ISS: the 4-tuple tells connections apart */
+    oack = seq + 1;
+    thl = 24;
+    plen = 0;
+  } else if (plen == 0 && !(flags & 0x01)) {
+    return 0; /* a pure ACK needs no answer */
+  } else {
+    oflags = (uint8_t)(0x10 | (flags & 0x08) | (flags & 0x01)); /* ACK, PSH, FIN */
+    oseq = get32(t + 8);
+    oack = seq + (uint32_t)plen + (flags & 0x01);
+  }
+  memset(o, 0, thl);
+  put16(o, opt.port);
+  put16(o + 2, get16(t));
+  put32(o + 4, oseq);
+  put32(o + 8, oack);
+  o[12] = (uint8_t)(thl / 4 << 4);
+  o[13] = oflags;
+  put16(o + 14, 65535);
+  if (thl == 24) {
+    o[20] = 2; /* MSS, RFC 9293 3.7.1 */
+    o[21] = 4;
+    put16(o + 22, (uint16_t)(opt.mtu - 40));
+  }
+  memcpy(o + thl, t + doff, plen);
+  put16(o + 16, l4_csum(opt.addr, get32(p + 12), 6, o, thl + plen));
+  build_ip(out, 6, opt.addr, get32(p + 12), 20 + thl + plen);
+  return 20 + thl + plen;
+}
+
+static int mode_reflect(int fd) {
+  static uint8_t buf[BUF_MAX], out[BUF_MAX];
+  uint64_t pkts = 0, answers = 0;
+  signal(SIGTERM, on_stop);
+  signal(SIGINT, on_stop);
+  double cpu0 = cpu_s(), t0 = now_s(), end = t0 + (opt.seconds_given ? opt.seconds : 3600);
+  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  while (!atomic_load(&g_stop) && now_s() < end) {
+    if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
+      die("poll");
+    for (;;) {
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+          break;
+        die("read");
+      }
+      pkts++;
+      if (n < 20 || (buf[0] >> 4) != 4)
+        continue;
+      size_t ihl = (size_t)(buf[0] & 15) * 4;
+      size_t tot = get16(buf + 2);
+      if (ihl < 20 || tot < ihl || tot > (size_t)n || get32(buf + 16) != opt.addr)
+        continue;
+      const uint8_t *w = NULL;
+      size_t wl = 0;
+      if (buf[9] == 1 && reflect_icmp(buf, ihl, tot)) {
+        w = buf;
+        wl = tot;
+      } else if (buf[9] == 6 && (wl = reflect_tcp(buf, ihl, tot, out)) > 0) {
+        w = out;
+      }
+      if (w && write(fd, w, wl) == (ssize_t)wl)
+        answers++;
+    }
+  }
+  printf("tun-limit reflect: packets=%" PRIu64 " answers=%" PRIu64 " seconds=%.3f cpu_s=%.3f\n",
+         pkts, answers, now_s() - t0, cpu_s() - cpu0);
+  return 0;
+}
+
 /* --- main --------------------------------------------------------------- */
 
 static uint32_t parse_ip(const char *s) {
@@ -929,7 +1059,8 @@ int main(int argc, char **argv) {
     } else if (strcmp(a, "--port") == 0) {
       opt.port = (uint16_t)parse_ul(v, 1, 65535, "--port");
     } else if (strcmp(a, "--seconds") == 0) {
-      opt.seconds = (double)parse_ul(v, 1, 60, "--seconds");
+      opt.seconds = (double)parse_ul(v, 1, 3600, "--seconds");
+      opt.seconds_given = true;
     } else if (strcmp(a, "--bytes") == 0) {
       char *end;
       errno = 0;
@@ -955,6 +1086,8 @@ int main(int argc, char **argv) {
     run = mode_tcp_sink;
   else if (strcmp(mode, "tcp-source") == 0)
     run = mode_tcp_source_opt;
+  else if (strcmp(mode, "reflect") == 0)
+    run = mode_reflect;
   else
     usage();
   int fd = tun_open();
