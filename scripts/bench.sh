@@ -1,98 +1,135 @@
 #!/usr/bin/env bash
-# bench.sh - ustack's bulk TCP throughput beside two references measured in
-# the same run (DESIGN.md section 8, issue 3 "First benchmark"):
+# bench.sh - ustack measured beside references taken in the same run
+# (docs/PERFORMANCE.md says how to read it; DESIGN.md section 8):
 #
-#   (a) the TUN limit: apps/tun-limit, one thread moving packets through a
-#       TUN with no protocol work: a TCP sink that only ACKs (the kernel's
-#       TCP sends), a TCP source that only fills the kernel's window (the
-#       kernel receives), and raw UDP write and read rates;
-#   (b) the kernel's own TCP between two namespaces over a veth pair
-#       (apps/usload on both ends);
-#   (c) ustack: ustackd --tcp-sink / --tcp-source, driven by apps/usload
-#       (kernel sockets) in ustackd's namespace: host -> stack into the
-#       sink, stack -> host from the source; and the connection rate
-#       (usload conns against the sink, beside the kernel over veth).
+#   TUN limit  apps/tun-limit: one thread on a TUN set up like ustackd's,
+#              doing no protocol work: an ACK-only TCP sink, a window-only
+#              TCP source, and "reflect" (stateless echo, SYN-ACK, FIN-ACK,
+#              ICMP echo reply) for request/response, connections and ping.
+#   kernel     Linux's TCP between two namespaces over a veth pair,
+#              apps/usload on both ends (its epoll server, same modes as
+#              ustackd's services), openssl s_server for TLS handshakes.
+#   lwIP       apps/lwip-ref (Debian's liblwip, raw API, a TUN netif), when
+#              it is built: discard, chargen, echo, ping.
+#   ustack     ustackd with discard, chargen, echo, sink, source, HTTPS (and
+#              --http when this ustackd has it); again with --no-offload
+#              when it has that option.
 #
-#   sudo scripts/bench.sh [--bytes N] [--ref-bytes N] [--repeat K] ...
+#   sudo scripts/bench.sh [--only LIST] [--repeat K] [--quick] ...
 #
-# Prints a table: test, MB/s (10^6 bytes of TCP payload per second), the
-# ratio to the TUN limit and to the kernel in the same direction, and the
-# CPU the stack side (tun-limit or ustackd) spent per GB, which stays
-# meaningful when other work shares the machine; then conn/s. There
-# are no pass/fail thresholds (figures are ratios, never timed tests), but
-# the script exits non-zero if any transfer fails, is short, or its SHA-256
-# differs from what was sent. Every step is bounded by --timeout.
+# What is measured (sections for --only): bulk (MB/s both ways and the
+# stack side's CPU seconds per GB), rr (100-byte echo at 10 and 100
+# connections: transactions/s, p99), conns (connect/close cycles per s),
+# http (wrk keep-alive over HTTP and HTTPS; TLS handshakes/s with openssl
+# s_time), ping (RTT median and p99), idle (ustackd's RSS while 10k and 100k
+# idle connections are held, and whether ping and a new connection are still
+# served), verify (a SHA-256-checked transfer each way through ustack).
 #
-# Safety (DESIGN.md section 9): all packets stay in namespaces this script
-# creates (us-bench-<pid>-*); they are deleted on exit, also on failure or
-# Ctrl-C; only PIDs started here are killed.
+# Nothing but the transfer is inside a clock: the timed runs send a buffer
+# filled beforehand and only count bytes (apps/usload's header); integrity
+# is proven by the separate verified transfers. Progress goes to stderr; the
+# result is a markdown table on stdout. No pass/fail thresholds: the exit
+# status is non-zero only when a transfer fails its check or a tool fails.
+#
+# Safety (DESIGN.md section 9): every packet stays in namespaces this script
+# creates (us-bench-*), deleted on exit, also on failure or Ctrl-C; only
+# processes started here (all inside those namespaces) are killed; every
+# step is bounded by --timeout and every load by a count or a duration.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}
-BYTES=100000000      # ustack transfers
-REF_BYTES=400000000  # kernel and TUN-sink transfers (they are much faster)
-SECONDS_TUN=2        # length of the TUN read/write measurements
-REPEAT=1
-TIMEOUT=120          # bound on any single step, seconds
+BYTES=200000000      # ustack and lwIP bulk transfers
+REF_BYTES=1000000000 # kernel and TUN-limit bulk transfers (they are faster)
+VERIFY_BYTES=50000000
+REPEAT=3
+RR_SECONDS=3
+RR_SIZE=100
+CONNS=5000
+PARALLEL=50
+HTTP_SECONDS=3
+HTTP_CONNS=10
+PINGS=300
+IDLE="10000,100000"
+TIMEOUT=180          # bound on any single step, seconds
 SEED=20261123
 MTU=1500
 WINDOW=262144        # the TUN sink's window: ustack's default tcp_rcvbuf
-CONNS=5000           # connection-rate test: cycles (0 = skip)
-PARALLEL=50          # ... of which at most this many at once
-ONLY="tun,kernel,ustack"
+ONLY="bulk,rr,conns,http,ping,idle,verify"
+TARGETS="tun,kernel,lwip,ustack"
 DO_BUILD=1
 
 usage() {
   cat <<EOF
 usage: sudo $0 [options]
-  --bytes N        bytes per ustack transfer (default $BYTES)
-  --ref-bytes N    bytes per kernel / TUN-sink transfer (default $REF_BYTES)
-  --seconds S      TUN read/write measurement length (default $SECONDS_TUN)
-  --repeat K       run each measurement K times, report the median (default 1)
-  --timeout S      bound on each step (default $TIMEOUT)
-  --conns N        connection cycles for the conn/s rows, 0 = none (default $CONNS)
-  --parallel P     connections in flight in that test (default $PARALLEL)
-  --mtu M          MTU of the TUNs and the veth (default $MTU)
-  --seed S         stream seed (default $SEED)
-  --only LIST      comma-separated subset of: tun,kernel,ustack (default all)
-  --build-dir DIR  build directory (default \$BUILD_DIR or $ROOT/build)
-  --no-build       use the binaries as they are
+  --only LIST       sections, comma-separated (default $ONLY)
+  --targets LIST    what to measure: tun,kernel,lwip,ustack (default all)
+  --repeat K        run each measurement K times, report the median (default $REPEAT)
+  --quick           small counts to check the script: --repeat 1, 20 MB, 1 s, 1000 idle
+  --bytes N         bytes per ustack / lwIP bulk transfer (default $BYTES)
+  --ref-bytes N     bytes per kernel / TUN-limit bulk transfer (default $REF_BYTES)
+  --verify-bytes N  bytes of each SHA-256-checked transfer (default $VERIFY_BYTES)
+  --rr-seconds S    length of each request/response run (default $RR_SECONDS)
+  --conns N         connect/close cycles per run (default $CONNS), --parallel P in flight ($PARALLEL)
+  --http-seconds S  length of each wrk / s_time run (default $HTTP_SECONDS)
+  --pings N         pings per RTT measurement, 10 ms apart (default $PINGS)
+  --idle LIST       idle connection counts to hold (default $IDLE)
+  --timeout S       bound on each step (default $TIMEOUT)
+  --mtu M           MTU of the TUNs and the veth (default $MTU)
+  --seed S          stream seed of the verified transfers (default $SEED)
+  --build-dir DIR   build directory (default \$BUILD_DIR or $ROOT/build)
+  --no-build        use the binaries as they are
 EOF
   exit 2
 }
 
 while [[ $# -gt 0 ]]; do
   case $1 in
+  --only) ONLY=$2; shift 2 ;;
+  --targets) TARGETS=$2; shift 2 ;;
+  --repeat) REPEAT=$2; shift 2 ;;
+  --quick)
+    REPEAT=1 BYTES=20000000 REF_BYTES=50000000 VERIFY_BYTES=5000000 RR_SECONDS=1 CONNS=500
+    HTTP_SECONDS=1 PINGS=50 IDLE=1000
+    shift ;;
   --bytes) BYTES=$2; shift 2 ;;
   --ref-bytes) REF_BYTES=$2; shift 2 ;;
-  --seconds) SECONDS_TUN=$2; shift 2 ;;
-  --repeat) REPEAT=$2; shift 2 ;;
-  --timeout) TIMEOUT=$2; shift 2 ;;
-  --mtu) MTU=$2; shift 2 ;;
+  --verify-bytes) VERIFY_BYTES=$2; shift 2 ;;
+  --rr-seconds) RR_SECONDS=$2; shift 2 ;;
   --conns) CONNS=$2; shift 2 ;;
   --parallel) PARALLEL=$2; shift 2 ;;
+  --http-seconds) HTTP_SECONDS=$2; shift 2 ;;
+  --pings) PINGS=$2; shift 2 ;;
+  --idle) IDLE=$2; shift 2 ;;
+  --timeout) TIMEOUT=$2; shift 2 ;;
+  --mtu) MTU=$2; shift 2 ;;
   --seed) SEED=$2; shift 2 ;;
-  --only) ONLY=$2; shift 2 ;;
   --build-dir) BUILD=$2; shift 2 ;;
   --no-build) DO_BUILD=0; shift ;;
   -h | --help) usage ;;
   *) echo "bench: unknown argument '$1'" >&2; usage ;;
   esac
 done
-# The client closes first, so each cycle leaves a TIME-WAIT (and holds an
-# ephemeral port) in the client's namespace for 60 s: stay well below the
-# 28k ports of the default range over all repetitions.
-[[ $CONNS =~ ^[0-9]+$ ]] && ((CONNS * ${REPEAT//[^0-9]/0} <= 25000)) ||
-  { echo "bench: --conns times --repeat must be at most 25000" >&2; exit 2; }
-for v in BYTES REF_BYTES SECONDS_TUN REPEAT TIMEOUT MTU SEED PARALLEL; do
+for v in BYTES REF_BYTES VERIFY_BYTES REPEAT RR_SECONDS CONNS PARALLEL HTTP_SECONDS PINGS TIMEOUT MTU SEED; do
   [[ ${!v} =~ ^[0-9]+$ && ${!v} -gt 0 ]] || { echo "bench: $v must be a positive integer" >&2; exit 2; }
 done
-((REPEAT <= 20 && SECONDS_TUN <= 60 && TIMEOUT <= 3600)) ||
-  { echo "bench: --repeat <= 20, --seconds <= 60, --timeout <= 3600" >&2; exit 2; }
+((REPEAT <= 20 && RR_SECONDS <= 60 && HTTP_SECONDS <= 60 && PINGS <= 10000 && TIMEOUT <= 3600 &&
+  PARALLEL <= 1000)) ||
+  { echo "bench: --repeat <= 20, --rr-seconds and --http-seconds <= 60, --pings <= 10000, --parallel <= 1000, --timeout <= 3600" >&2; exit 2; }
+# The client closes first, so each cycle leaves a TIME-WAIT (and holds an
+# ephemeral port, of the 64k the namespaces get below) for 60 s.
+((CONNS * REPEAT <= 25000)) || { echo "bench: --conns times --repeat must be at most 25000" >&2; exit 2; }
+[[ $IDLE =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "bench: --idle takes counts like 10000,100000" >&2; exit 2; }
+for n in ${IDLE//,/ }; do
+  ((n >= 1 && n <= 200000)) || { echo "bench: --idle counts are 1..200000" >&2; exit 2; }
+done
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
+target() { [[ ",$TARGETS," == *",$1,"* ]]; }
 for w in ${ONLY//,/ }; do
-  [[ $w == tun || $w == kernel || $w == ustack ]] || { echo "bench: --only: unknown test '$w'" >&2; exit 2; }
+  [[ ,bulk,rr,conns,http,ping,idle,verify, == *",$w,"* ]] || { echo "bench: --only: unknown section '$w'" >&2; exit 2; }
+done
+for w in ${TARGETS//,/ }; do
+  [[ ,tun,kernel,lwip,ustack, == *",$w,"* ]] || { echo "bench: --targets: unknown target '$w'" >&2; exit 2; }
 done
 
 [[ $EUID -eq 0 ]] || { echo "bench: needs root (namespaces, TUN)" >&2; exit 1; }
@@ -101,16 +138,21 @@ done
 USLOAD=$BUILD/apps/usload/usload
 TUNLIMIT=$BUILD/apps/tun-limit/tun-limit
 USTACKD=$BUILD/apps/ustackd/ustackd
+LWIPREF=$BUILD/apps/lwip-ref/lwip-ref
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ustack-bench.XXXXXX")
 # Measurements run in command substitutions (subshells), so failures are
 # recorded in a file, not a variable.
 FAILURES=$WORK/failures
+NOTES=$WORK/notes
 : >"$FAILURES"
+: >"$NOTES"
 fail() { echo "bench: FAIL: $*" >&2; echo "$*" >>"$FAILURES"; }
+note() { echo "bench: note: $*" >&2; echo "$*" >>"$NOTES"; }
+say() { echo "bench: $*" >&2; }
 
 # --- namespaces and cleanup ------------------------------------------------
 # scripts/lib/netns.sh runs ustackd in a namespace of its own and owns the
-# EXIT trap; the reference namespaces below are registered with it.
+# EXIT trap; the other namespaces are registered with it.
 export USTACKD US_DEV=tun0 US_HOST=10.0.0.1 US_ADDR=10.0.0.2 US_PREFIX=24
 # shellcheck source=lib/netns.sh
 source "$ROOT/scripts/lib/netns.sh"
@@ -122,20 +164,21 @@ bench_cleanup() {
     kill -TERM "$MEASURE_PID" 2>/dev/null
     wait "$MEASURE_PID" 2>/dev/null
   fi
-  # What the measurement started runs inside our namespaces.
-  for n in "${MY_NS[@]}"; do
-    for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-    ip netns del "$n" 2>/dev/null
+  # Whatever the measurements started runs inside our namespaces.
+  for n in "${MY_NS[@]}" "$NS"; do
+    [[ -n $n ]] || continue
+    for p in $(ip netns pids "$n" 2>/dev/null); do
+      [[ $p == "${USTACKD_PID:-x}" ]] || kill -KILL "$p" 2>/dev/null
+    done
   done
+  for n in "${MY_NS[@]}"; do ip netns del "$n" 2>/dev/null; done
   rm -rf "$WORK"
 }
 ns_create bench || exit 1 # sets the EXIT/INT/TERM traps
 ns_on_exit bench_cleanup
 
-# The connection test's client closes first and leaves a TIME-WAIT per
-# cycle; Linux's connect() slows to seconds per port once about half of the
-# ephemeral range is in TIME-WAIT (measured: 10k of 28k). A wider range, in
-# our namespaces only, keeps the client out of the way.
+# Connection tests leave a TIME-WAIT per cycle on the client; a wide port
+# range, in our namespaces only, keeps connect() fast.
 wide_ports() { ip netns exec "$1" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" >/dev/null 2>&1 || true; }
 wide_ports "$NS"
 
@@ -149,15 +192,27 @@ my_ns() { # my_ns NAME: a namespace of ours, lo up, IPv4 only
     net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
 }
 
-# Background command (inside a measurement); sets BG_PID. The function
-# that starts it also waits for it; cleanup finds it in our namespaces.
-bg() {
-  "$@" &
+# A server in the background, in namespace $1; its PID in BG_PID. Cleanup
+# finds anything left in our namespaces.
+bg_in() {
+  local n=$1
+  shift
+  ip netns exec "$n" "$@" &
   BG_PID=$!
 }
-
-# Wait (bounded) until a TCP port listens in a namespace.
-wait_listen() { # wait_listen NS PORT
+stop_pid() { # stop_pid PID: TERM, bounded wait, KILL
+  local i
+  [[ -n ${1:-} ]] || return 0
+  kill -TERM "$1" 2>/dev/null
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+  return 0
+}
+wait_listen() { # wait_listen NS PORT (bounded)
   local i
   for ((i = 0; i < 100; i++)); do
     ip netns exec "$1" ss -Htln "sport = :$2" 2>/dev/null | grep -q . && return 0
@@ -165,331 +220,574 @@ wait_listen() { # wait_listen NS PORT
   done
   return 1
 }
-
-# key=value from a result line: kv LINE KEY
-kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1" | head -n1; }
-
-# median of the numbers on stdin
+wait_addr() { # wait_addr NS DEV ADDR: until the device has the address (bounded)
+  local i
+  for ((i = 0; i < 100; i++)); do
+    ip -n "$1" -4 addr show dev "$2" 2>/dev/null | grep -q "inet $3" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1" | head -n1; } # kv LINE KEY
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print ""; else if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
-
-# --- build -----------------------------------------------------------------
-if ((DO_BUILD)); then
-  echo "bench: building in $BUILD" >&2
-  if [[ ! -f $BUILD/CMakeCache.txt ]]; then
-    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$WORK/cmake.log" 2>&1 ||
-      { tail -n 30 "$WORK/cmake.log"; echo "bench: cmake failed" >&2; exit 1; }
-  fi
-  cmake --build "$BUILD" -j2 --target usload tun-limit >"$WORK/build.log" 2>&1 ||
-    { tail -n 30 "$WORK/build.log"; echo "bench: building the tools failed" >&2; exit 1; }
-  if want ustack && ! cmake --build "$BUILD" -j2 --target ustackd >"$WORK/build-ustackd.log" 2>&1; then
-    tail -n 20 "$WORK/build-ustackd.log" >&2
-    fail "ustackd does not build (log above)"
-  fi
-fi
-for b in "$USLOAD" "$TUNLIMIT"; do
-  [[ -x $b ]] || { echo "bench: $b is missing" >&2; exit 1; }
-done
-if grep -q '^USTACK_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
-  echo "bench: WARNING: $BUILD is built with sanitizers; figures are not representative" >&2
-fi
+# CPU seconds (user + system) a process used so far; includes the kernel
+# work done inside its system calls (a TUN write runs the kernel's receive).
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null; }
+per_gb() { # per_gb CPU_SECONDS BYTES; "-" below 0.05 s (10 ms ticks)
+  awk -v c="$1" -v b="$2" 'BEGIN { if (c == "" || c + 0 < 0.05) print "-"; else printf "%.2f", c / (b / 1e9) }'
+}
+rss_mb() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
 
 # --- results ---------------------------------------------------------------
-# One row per test: name, direction (in = host -> stack, out = stack ->
-# host), MB/s. The TUN limit and the kernel of each direction are the rows
-# tagged ref=tun / ref=kernel.
-ROWS=()
-CONN_ROWS=()
-REF_TUN_in="" REF_TUN_out="" REF_KERNEL_in="" REF_KERNEL_out="" REF_KERNEL_conn=""
-CPU_TUN_in="" CPU_TUN_out=""
-add_row() { # add_row NAME DIR [tun|kernel]: from RESULT and RESULT_CPU
-  ROWS+=("$1|$2|$RESULT|${RESULT_CPU:--}")
-  case ${3:-} in
-  tun)
-    printf -v "REF_TUN_$2" '%s' "$RESULT"
-    printf -v "CPU_TUN_$2" '%s' "$RESULT_CPU"
-    ;;
-  kernel) printf -v "REF_KERNEL_$2" '%s' "$RESULT" ;;
-  esac
+# VAL[KEY|TARGET] = the median over --repeat runs; targets: tun, kernel,
+# lwip, ustack. ROW_ORDER lists the keys in print order, ROW_LABEL/UNIT name
+# them.
+declare -A VAL ROW_LABEL ROW_UNIT
+ROW_ORDER=()
+row() { # row KEY UNIT LABEL
+  ROW_ORDER+=("$1")
+  ROW_UNIT[$1]=$2
+  ROW_LABEL[$1]=$3
 }
-# run_median FUNC ARGS...: FUNC prints "RATE [CPU]" (CPU: the stack side's
-# CPU seconds per 10^9 bytes, or "-"); sets RESULT and RESULT_CPU to the
-# medians over REPEAT runs. Each run is a background job the script waits
-# for, so a signal is handled at once (bash defers traps while a foreground
-# command such as $(...) runs) and cleanup can kill it.
-RESULT="" RESULT_CPU=""
-run_median() {
-  local i pid
-  RESULT="" RESULT_CPU=""
+# measure KEY TARGET FUNC ARGS...: FUNC prints "VALUE [CPU]" on stdout;
+# REPEAT runs; VAL[KEY|TARGET] and VAL[KEY.cpu|TARGET] get the medians.
+# Each run is a background job waited for, so Ctrl-C is handled at once
+# (bash defers traps during a foreground $(...)) and cleanup can end it.
+measure() {
+  # shellcheck disable=SC2034 # tgt is used in the VAL[...] keys
+  local key=$1 tgt=$2 i pid rc
+  shift 2
   : >"$WORK/measure.all"
   for ((i = 0; i < REPEAT; i++)); do
     "$@" >"$WORK/measure.out" &
     pid=$!
     MEASURE_PID=$pid
     wait "$pid"
-    local rc=$?
-    MEASURE_PID="" # reaped: its PID is no longer ours to kill
+    rc=$?
+    MEASURE_PID=""
     ((rc == 0)) || return 1
     head -n1 "$WORK/measure.out" >>"$WORK/measure.all"
   done
-  RESULT=$(awk '{print $1}' "$WORK/measure.all" | median)
-  RESULT_CPU=$(awk '$2 ~ /^[0-9.]+$/ {print $2}' "$WORK/measure.all" | median)
-  [[ -n $RESULT ]]
+  VAL[$key|$tgt]=$(awk '{print $1}' "$WORK/measure.all" | median)
+  local c
+  c=$(awk '$2 ~ /^[0-9.]+$/ {print $2}' "$WORK/measure.all" | median)
+  [[ -n $c ]] && VAL[$key.cpu|$tgt]=$c
+  return 0
 }
-# CPU seconds per 10^9 bytes: per_gb CPU_SECONDS BYTES; "-" below 0.05 s,
-# where the kernel's tick-based accounting (10 ms) makes it meaningless.
-per_gb() { awk -v c="$1" -v b="$2" 'BEGIN { if (c + 0 < 0.05) print "-"; else printf "%.2f", c / (b / 1e9) }'; }
-# ustackd's CPU time so far, in seconds (utime + stime from /proc).
-ustackd_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$USTACKD_PID/stat"; }
 
-LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
-echo "bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+# --- build -----------------------------------------------------------------
+if ((DO_BUILD)); then
+  say "building in $BUILD"
+  if [[ ! -f $BUILD/CMakeCache.txt ]]; then
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$WORK/cmake.log" 2>&1 ||
+      { tail -n 30 "$WORK/cmake.log"; echo "bench: cmake failed" >&2; exit 1; }
+  fi
+  cmake --build "$BUILD" -j2 --target usload tun-limit ustackd >"$WORK/build.log" 2>&1 ||
+    { tail -n 30 "$WORK/build.log"; echo "bench: the build failed" >&2; exit 1; }
+  if target lwip && grep -q 'lwip-ref' "$ROOT/apps/CMakeLists.txt" 2>/dev/null; then
+    cmake --build "$BUILD" -j2 --target lwip-ref >"$WORK/build-lwip.log" 2>&1 ||
+      note "lwip-ref did not build (see apps/lwip-ref); no lwIP column"
+  fi
+fi
+for b in "$USLOAD" "$TUNLIMIT" "$USTACKD"; do
+  [[ -x $b ]] || { echo "bench: $b is missing" >&2; exit 1; }
+done
+if grep -q '^USTACK_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
+  note "$BUILD is built with sanitizers: figures are not representative"
+fi
+HELP=$("$USTACKD" --help 2>&1)
+has_opt() { grep -q -- "^ *$1[ =]" <<<"$HELP"; }
+HAVE_NOOFF=0 HAVE_HTTP=0 HAVE_MAXCONNS=0 HAVE_LWIP=0
+has_opt --no-offload && HAVE_NOOFF=1
+has_opt --http && HAVE_HTTP=1
+has_opt --max-conns && HAVE_MAXCONNS=1
+[[ -x $LWIPREF ]] && target lwip && HAVE_LWIP=1
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+say "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) CPUs ($CPU_MODEL), load $LOAD_BEFORE"
+
+# --- the rows --------------------------------------------------------------
+row in MB/s "bulk host -> stack (kernel sends into discard)"
+row in.cpu "s/GB" "  CPU of the stack side per GB, host -> stack"
+row out MB/s "bulk stack -> host (kernel reads chargen)"
+row out.cpu "s/GB" "  CPU of the stack side per GB, stack -> host"
+if ((HAVE_NOOFF)); then
+  row in_nooff MB/s "bulk host -> stack, ustackd --no-offload"
+  row in_nooff.cpu "s/GB" "  CPU per GB, host -> stack, --no-offload"
+  row out_nooff MB/s "bulk stack -> host, ustackd --no-offload"
+  row out_nooff.cpu "s/GB" "  CPU per GB, stack -> host, --no-offload"
+fi
+row rr10 "trans/s" "echo $RR_SIZE B request/response, 10 connections"
+row rr10.p99 "us" "  p99 latency, 10 connections"
+row rr100 "trans/s" "echo $RR_SIZE B request/response, 100 connections"
+row rr100.p99 "us" "  p99 latency, 100 connections"
+row conn "conn/s" "new connections (connect, FIN, FIN back; $PARALLEL in flight)"
+row http "req/s" "HTTP keep-alive GET of 100 B, wrk $HTTP_CONNS connections"
+row https "req/s" "HTTPS keep-alive GET of 100 B, wrk $HTTP_CONNS connections"
+row tls "hs/s" "TLS 1.2 full handshakes, openssl s_time -new (ECDSA P-256)"
+row ping50 "us" "ping RTT median ($PINGS pings, 10 ms apart)"
+row ping99 "us" "ping RTT p99"
+row rss0 "MB" "ustackd RSS, listening, no connections"
+for n in ${IDLE//,/ }; do
+  row "rss$n" "MB" "ustackd RSS with $n idle connections"
+  row "kb$n" "KB" "  RSS per idle connection ($n)"
+done
+
+# --- shared measurements ---------------------------------------------------
+# Each prints "VALUE [CPU-per-GB]" on stdout for measure().
+
+# bulk_send NS ADDR PORT BYTES [PID]: timed, prefilled, to a discard-like
+# server; CPU per GB of PID (the stack side) if given.
+bulk_send() {
+  local ns=$1 addr=$2 port=$3 bytes=$4 pid=${5:-} line c0="" c1=""
+  [[ -n $pid ]] && c0=$(cpu_of "$pid")
+  line=$(timeout "$TIMEOUT" ip netns exec "$ns" "$USLOAD" --timeout "$TIMEOUT" send "$addr" "$port" "$bytes") ||
+    { fail "usload send to $addr:$port failed: $line"; return 1; }
+  [[ -n $pid ]] && c1=$(cpu_of "$pid")
+  say "  $line${pid:+ (stack CPU $(awk -v a="$c1" -v b="$c0" 'BEGIN{printf "%.2f", a-b}') s)}"
+  echo "$(kv "$line" mbps) $([[ -n $pid ]] && per_gb "$(awk -v a="$c1" -v b="$c0" 'BEGIN{print a-b}')" "$bytes")"
+}
+# bulk_recv NS ADDR PORT BYTES [PID]: timed, count only, from a chargen-like
+# server (read BYTES, then close).
+bulk_recv() {
+  local ns=$1 addr=$2 port=$3 bytes=$4 pid=${5:-} line c0="" c1=""
+  [[ -n $pid ]] && c0=$(cpu_of "$pid")
+  line=$(timeout "$TIMEOUT" ip netns exec "$ns" "$USLOAD" --timeout "$TIMEOUT" --bytes "$bytes" \
+    recv "$addr" "$port") || { fail "usload recv from $addr:$port failed: $line"; return 1; }
+  [[ -n $pid ]] && c1=$(cpu_of "$pid")
+  say "  $line${pid:+ (stack CPU $(awk -v a="$c1" -v b="$c0" 'BEGIN{printf "%.2f", a-b}') s)}"
+  echo "$(kv "$line" mbps) $([[ -n $pid ]] && per_gb "$(awk -v a="$c1" -v b="$c0" 'BEGIN{print a-b}')" "$bytes")"
+}
+# rr NS ADDR PORT P: transactions/s, with the p99 in $WORK/rr.p99
+rr() {
+  local line
+  line=$(timeout "$TIMEOUT" ip netns exec "$1" "$USLOAD" --timeout "$TIMEOUT" --parallel "$4" \
+    --size "$RR_SIZE" --seconds "$RR_SECONDS" rr "$2" "$3") || { fail "usload rr to $2:$3 failed: $line"; return 1; }
+  say "  $line"
+  echo "$(kv "$line" tps) $(kv "$line" p99_us)"
+}
+conns() { # conns NS ADDR PORT: connect/close cycles per second
+  local line
+  line=$(timeout "$TIMEOUT" ip netns exec "$1" "$USLOAD" --timeout "$TIMEOUT" --parallel "$PARALLEL" \
+    conns "$2" "$3" "$CONNS") || { fail "usload conns to $2:$3 failed: $line"; return 1; }
+  say "  $line"
+  kv "$line" conn_per_s
+}
+# ping_rtt NS ADDR: "median p99" in microseconds, from ping's own times
+ping_rtt() {
+  local out got
+  out=$(timeout "$TIMEOUT" ip netns exec "$1" ping -n -c "$PINGS" -i 0.01 -W 1 "$2" 2>&1)
+  got=$(grep -c 'time=' <<<"$out")
+  ((got > 0)) || { fail "ping $2: no reply"; return 1; }
+  ((got == PINGS)) || note "ping $2: $got of $PINGS replies"
+  grep -o 'time=[0-9.]*' <<<"$out" | cut -d= -f2 | sort -g |
+    awk '{a[NR]=$1*1000} END {printf "%.0f %.0f\n", a[int((NR+1)/2)], a[int((NR-1)*0.99)+1]}'
+}
+# wrk_rate NS URL: requests per second (keep-alive), non-2xx is a failure
+wrk_rate() {
+  local out
+  out=$(timeout "$TIMEOUT" ip netns exec "$1" wrk -t1 -c"$HTTP_CONNS" -d"${HTTP_SECONDS}s" "$2" 2>&1) ||
+    { fail "wrk $2 failed: $(tail -n 3 <<<"$out")"; return 1; }
+  if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
+    fail "wrk $2: $(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ')"
+    return 1
+  fi
+  say "  wrk $2: $(grep -E 'requests in|Requests/sec' <<<"$out" | tr -s ' ' | tr '\n' ' ')"
+  awk '/^Requests\/sec:/ {print $2}' <<<"$out"
+}
+# tls_rate NS ADDR:PORT: full TLS 1.2 handshakes per second (s_time -new)
+tls_rate() {
+  local out
+  out=$(timeout "$TIMEOUT" ip netns exec "$1" openssl s_time -connect "$2" -new -tls1_2 \
+    -time "$HTTP_SECONDS" 2>&1) || { fail "openssl s_time $2 failed: $(tail -n 3 <<<"$out")"; return 1; }
+  say "  s_time $2: $(grep 'real seconds' <<<"$out" | head -n1)"
+  awk '/connections in [0-9.]+ real seconds/ { n = $1; s = $4 } END { if (s > 0) printf "%.0f\n", n / s; else exit 1 }' <<<"$out" ||
+    { fail "openssl s_time $2: no result"; return 1; }
+}
+
+# The rr and ping helpers print two figures; split them into two rows.
+measure2() { # measure2 KEY KEY2 TARGET FUNC ARGS: first figure -> KEY, second -> KEY2
+  local k=$1 k2=$2 t=$3
+  shift 3
+  measure "$k" "$t" "$@" || return 1
+  VAL[$k2|$t]=$(awk '$2 ~ /^[0-9.]+$/ {print $2}' "$WORK/measure.all" | median)
+  unset "VAL[$k.cpu|$t]"
+}
 
 # --- (a) the TUN limit -----------------------------------------------------
 TUN_HOST=10.99.0.1 TUN_ADDR=10.99.0.2
-tun_rw() { # tun_rw read|write: tcp_equiv MB/s
-  local line
-  line=$(timeout "$TIMEOUT" ip netns exec "$TNS" "$TUNLIMIT" --dev tunlim0 --host "$TUN_HOST" \
-    --addr "$TUN_ADDR" --mtu "$MTU" --seconds "$SECONDS_TUN" --port 9000 "$1" 2>>"$WORK/tun.err") ||
-    { fail "tun-limit $1 failed: $(tail -n 3 "$WORK/tun.err")"; return 1; }
-  echo "  $line" >&2
-  kv "$line" tcp_equiv_mbps
+tun_run() { # tun_run ARGS...: tun-limit in $TNS in the background (BG_PID)
+  bg_in "$TNS" "$TUNLIMIT" --dev tunlim0 --host "$TUN_HOST" --addr "$TUN_ADDR" --mtu "$MTU" "$@"
 }
-tun_sink() { # the kernel's TCP into the ACK-only sink: MB/s (seen by usload)
-  local line sink_line
-  bg timeout "$TIMEOUT" ip netns exec "$TNS" "$TUNLIMIT" --dev tunlim0 --host "$TUN_HOST" \
-    --addr "$TUN_ADDR" --mtu "$MTU" --port 9000 --window "$WINDOW" --timeout "$TIMEOUT" \
-    tcp-sink >"$WORK/sink.out" 2>"$WORK/sink.err"
-  local pid=$BG_PID
-  local i
-  for ((i = 0; i < 100; i++)); do
-    ip -n "$TNS" -4 addr show dev tunlim0 2>/dev/null | grep -q "inet $TUN_HOST" && break
-    sleep 0.05
-  done
-  line=$(ip netns exec "$TNS" "$USLOAD" --timeout "$TIMEOUT" --seed "$SEED" \
-    send $TUN_ADDR 9000 "$REF_BYTES") || { fail "usload send into tun-limit tcp-sink failed"; wait "$pid"; return 1; }
+tun_sink() { # the kernel's TCP into the ACK-only sink
+  local line sink_line pid
+  tun_run --port 9000 --window "$WINDOW" --timeout "$TIMEOUT" tcp-sink >"$WORK/sink.out" 2>"$WORK/sink.err"
+  pid=$BG_PID
+  wait_addr "$TNS" tunlim0 "$TUN_HOST" || { fail "tun-limit did not come up"; stop_pid "$pid"; return 1; }
+  line=$(timeout "$TIMEOUT" ip netns exec "$TNS" "$USLOAD" --timeout "$TIMEOUT" send $TUN_ADDR 9000 "$REF_BYTES") ||
+    { fail "usload send into tun-limit tcp-sink failed"; stop_pid "$pid"; return 1; }
   wait "$pid" || { fail "tun-limit tcp-sink failed: $(cat "$WORK/sink.err")"; return 1; }
   sink_line=$(cat "$WORK/sink.out")
-  echo "  $sink_line" >&2
+  say "  $line"
+  say "  $sink_line"
   [[ $(kv "$sink_line" bytes) == "$REF_BYTES" ]] ||
     { fail "tun-limit tcp-sink got $(kv "$sink_line" bytes) bytes, not $REF_BYTES"; return 1; }
   echo "$(kv "$line" mbps) $(per_gb "$(kv "$sink_line" cpu_s)" "$REF_BYTES")"
 }
-tun_source() { # the kernel's TCP receiving from the window-only source
-  local line src_line pid i
-  bg timeout "$TIMEOUT" ip netns exec "$TNS" "$TUNLIMIT" --dev tunlim0 --host "$TUN_HOST" \
-    --addr "$TUN_ADDR" --mtu "$MTU" --port 9000 --bytes "$REF_BYTES" --timeout "$TIMEOUT" \
-    tcp-source >"$WORK/source.out" 2>"$WORK/source.err"
+tun_source() { # the kernel's TCP reading from the window-only source
+  local line src_line pid
+  tun_run --port 9000 --bytes "$REF_BYTES" --timeout "$TIMEOUT" tcp-source >"$WORK/source.out" 2>"$WORK/source.err"
   pid=$BG_PID
-  for ((i = 0; i < 100; i++)); do
-    ip -n "$TNS" -4 addr show dev tunlim0 2>/dev/null | grep -q "inet $TUN_HOST" && break
-    sleep 0.05
-  done
-  line=$(ip netns exec "$TNS" "$USLOAD" --timeout "$TIMEOUT" --no-hash --expect "$REF_BYTES" \
-    recv "$TUN_ADDR" 9000) || { fail "usload recv from tun-limit tcp-source failed"; wait "$pid"; return 1; }
+  wait_addr "$TNS" tunlim0 "$TUN_HOST" || { fail "tun-limit did not come up"; stop_pid "$pid"; return 1; }
+  line=$(timeout "$TIMEOUT" ip netns exec "$TNS" "$USLOAD" --timeout "$TIMEOUT" --expect "$REF_BYTES" \
+    recv "$TUN_ADDR" 9000) || { fail "usload recv from tun-limit tcp-source failed"; stop_pid "$pid"; return 1; }
   wait "$pid" || { fail "tun-limit tcp-source failed: $(cat "$WORK/source.err")"; return 1; }
   src_line=$(cat "$WORK/source.out")
-  echo "  $src_line" >&2
-  grep -q 'stall' "$WORK/source.err" && echo "  (tcp-source: $(grep stall "$WORK/source.err"))" >&2
+  say "  $line"
+  say "  $src_line"
+  grep -q 'stall' "$WORK/source.err" && say "  (tcp-source: $(grep stall "$WORK/source.err"))"
   echo "$(kv "$line" mbps) $(per_gb "$(kv "$src_line" cpu_s)" "$REF_BYTES")"
 }
 
-if want tun; then
-  echo "bench: (a) TUN limit" >&2
-  my_ns tun && TNS="us-bench-$$-tun"
-  run_median tun_sink && add_row "TUN limit: TCP sink, kernel sender" in tun
-  run_median tun_source && add_row "TUN limit: TCP source, kernel receiver" out tun
-  run_median tun_rw write && add_row "TUN limit: write (UDP, pre-built)" out
-  run_median tun_rw read && add_row "TUN limit: read (UDP, kernel sender)" in
+if target tun && { want bulk || want rr || want conns || want ping; }; then
+  say "(a) TUN limit"
+  if my_ns tun; then
+    TNS="us-bench-$$-tun"
+    if want bulk; then
+      measure in tun tun_sink
+      measure out tun tun_source
+    fi
+    if want rr || want conns || want ping; then
+      tun_run --port 9000 --seconds "$((TIMEOUT * 4))" reflect >"$WORK/reflect.out" 2>"$WORK/reflect.err"
+      REFLECT_PID=$BG_PID
+      if wait_addr "$TNS" tunlim0 "$TUN_HOST"; then
+        want rr && measure2 rr10 rr10.p99 tun rr "$TNS" "$TUN_ADDR" 9000 10
+        want rr && measure2 rr100 rr100.p99 tun rr "$TNS" "$TUN_ADDR" 9000 100
+        want conns && measure conn tun conns "$TNS" "$TUN_ADDR" 9000
+        want ping && measure2 ping50 ping99 tun ping_rtt "$TNS" "$TUN_ADDR"
+      else
+        fail "tun-limit reflect did not come up: $(cat "$WORK/reflect.err")"
+      fi
+      stop_pid "$REFLECT_PID"
+      say "  $(cat "$WORK/reflect.out")"
+    fi
+  else
+    fail "cannot create the TUN-limit namespace"
+  fi
 fi
 
 # --- (b) the kernel over veth ----------------------------------------------
-# Two namespaces, one veth pair at the same MTU. The veth keeps its default
-# offloads (TSO/GSO/GRO): this is the kernel's TCP as it really runs.
+# Two namespaces, one veth pair at the same MTU with its default offloads
+# (TSO/GSO/GRO): the kernel's TCP as it really runs. B serves (usload
+# serve: discard 9, chargen 19, echo 7, http 80; openssl s_server 443),
+# A is the client.
 K_A=10.98.0.1 K_B=10.98.0.2
-kernel_send() { # A -> B: usload send into usload serve
-  local line srv
-  bg timeout "$TIMEOUT" ip netns exec "$KB" "$USLOAD" --timeout "$TIMEOUT" --seed "$SEED" \
-    --expect "$REF_BYTES" serve 9100 >"$WORK/kserve.out" 2>"$WORK/kserve.err"
-  local pid=$BG_PID
-  wait_listen "$KB" 9100 || { fail "usload serve did not listen"; return 1; }
-  line=$(ip netns exec "$KA" "$USLOAD" --timeout "$TIMEOUT" --seed "$SEED" \
-    send $K_B 9100 "$REF_BYTES") || { fail "kernel: usload send failed"; wait "$pid"; return 1; }
-  wait "$pid" || { fail "kernel: the receiving usload serve failed: $(cat "$WORK/kserve.err")"; return 1; }
-  srv=$(cat "$WORK/kserve.out")
-  [[ $(kv "$srv" sha256) == "$(kv "$line" sha256)" && -n $(kv "$line" sha256) ]] ||
-    { fail "kernel send: SHA-256 differs (sent $(kv "$line" sha256), received $(kv "$srv" sha256))"; return 1; }
-  echo "  $line" >&2
-  kv "$line" mbps
-}
-kernel_recv() { # B -> A: usload recv from usload serve --send
-  local line srv
-  bg timeout "$TIMEOUT" ip netns exec "$KB" "$USLOAD" --timeout "$TIMEOUT" --seed "$SEED" \
-    --send "$REF_BYTES" serve 9101 >"$WORK/kserve.out" 2>"$WORK/kserve.err"
-  local pid=$BG_PID
-  wait_listen "$KB" 9101 || { fail "usload serve did not listen"; return 1; }
-  line=$(ip netns exec "$KA" "$USLOAD" --timeout "$TIMEOUT" --seed "$SEED" \
-    --expect "$REF_BYTES" recv $K_B 9101) || { fail "kernel: usload recv failed: $line"; wait "$pid"; return 1; }
-  wait "$pid" || { fail "kernel: the sending usload serve failed: $(cat "$WORK/kserve.err")"; return 1; }
-  srv=$(cat "$WORK/kserve.out")
-  [[ $(kv "$srv" sha256) == "$(kv "$line" sha256)" && $(kv "$line" verified) == yes ]] ||
-    { fail "kernel recv: SHA-256 differs (sent $(kv "$srv" sha256), received $(kv "$line" sha256))"; return 1; }
-  echo "  $line" >&2
-  kv "$line" mbps
-}
-
-# Connection rate: N cycles of connect, FIN from the client, FIN back,
-# close (usload conns), at most --parallel at once, against a server that
-# closes on EOF. The client closes first, so TIME-WAIT stays on its side.
-kernel_conns() {
-  local line pid
-  bg timeout "$TIMEOUT" ip netns exec "$KB" "$USLOAD" --timeout "$TIMEOUT" --no-hash \
-    --count "$CONNS" serve 9102 >/dev/null 2>"$WORK/kserve.err"
-  pid=$BG_PID
-  wait_listen "$KB" 9102 || { fail "usload serve did not listen"; return 1; }
-  line=$(ip netns exec "$KA" "$USLOAD" --timeout "$TIMEOUT" --parallel "$PARALLEL" \
-    conns $K_B 9102 "$CONNS") || { fail "kernel: usload conns failed: $line"; wait "$pid"; return 1; }
-  wait "$pid" || { fail "kernel: usload serve (conns) failed: $(cat "$WORK/kserve.err")"; return 1; }
-  echo "  $line" >&2
-  kv "$line" conn_per_s
-}
-
-if want kernel; then
-  echo "bench: (b) kernel TCP over veth" >&2
+if target kernel; then
+  say "(b) kernel TCP over veth"
   if my_ns ka && my_ns kb; then
     KA="us-bench-$$-ka" KB="us-bench-$$-kb"
-    ip link add vbench$$a netns "$KA" type veth peer name vbench$$b netns "$KB" &&
+    if ip link add vbench$$a netns "$KA" type veth peer name vbench$$b netns "$KB" &&
       ip -n "$KA" link set vbench$$a mtu "$MTU" up &&
       ip -n "$KB" link set vbench$$b mtu "$MTU" up &&
       ip -n "$KA" addr add $K_A/24 dev vbench$$a &&
-      ip -n "$KB" addr add $K_B/24 dev vbench$$b || fail "cannot set up the veth pair"
-    run_median kernel_send && add_row "kernel TCP, veth: A -> B" in kernel
-    run_median kernel_recv && add_row "kernel TCP, veth: B -> A" out kernel
-    if ((CONNS > 0)) && run_median kernel_conns; then
-      CONN_ROWS+=("kernel TCP, veth: A -> B|$RESULT")
-      REF_KERNEL_conn=$RESULT
+      ip -n "$KB" addr add $K_B/24 dev vbench$$b; then
+      KPIDS=()
+      for m in discard:9 chargen:19 echo:7 http:80; do
+        bg_in "$KB" "$USLOAD" --timeout "$((TIMEOUT * 10))" --mode "${m%%:*}" --size 100 \
+          serve "${m##*:}" 2>>"$WORK/kserve.err"
+        KPIDS+=("$BG_PID")
+        wait_listen "$KB" "${m##*:}" || fail "usload serve --mode ${m%%:*} did not listen"
+      done
+      if want bulk; then
+        measure in kernel bulk_send "$KA" $K_B 9 "$REF_BYTES"
+        measure out kernel bulk_recv "$KA" $K_B 19 "$REF_BYTES"
+      fi
+      if want rr; then
+        measure2 rr10 rr10.p99 kernel rr "$KA" $K_B 7 10
+        measure2 rr100 rr100.p99 kernel rr "$KA" $K_B 7 100
+      fi
+      want conns && measure conn kernel conns "$KA" $K_B 9
+      want http && measure http kernel wrk_rate "$KA" "http://$K_B:80/"
+      want ping && measure2 ping50 ping99 kernel ping_rtt "$KA" $K_B
+      for p in "${KPIDS[@]}"; do stop_pid "$p"; done
+    else
+      fail "cannot set up the veth pair"
     fi
   else
     fail "cannot create the kernel namespaces"
   fi
 fi
 
-# --- (c) ustack ------------------------------------------------------------
-# ustackd in netns.sh's namespace ($NS) with a TUN; usload is the kernel
-# peer in the same namespace. The sink logs "N bytes sha256 H" per
-# connection and the source sends the seeded stream, so both directions are
-# checked end to end.
-SINK_PORT=9001 SOURCE_PORT=9002
-ustack_log_line() { # ustack_log_line PATTERN: wait (bounded) for a log line
-  local i l
-  for ((i = 0; i < 40; i++)); do
-    l=$(grep -E "$1" "$WORK/ustackd.log" | tail -n1)
-    [[ -n $l ]] && { echo "$l"; return 0; }
-    sleep 0.05
-  done
-  return 1
+# --- certificates for HTTPS (ustack) and s_server (kernel) -------------------
+CERTS=$WORK/certs
+WWW=$WORK/www
+mkdir -p "$WWW"
+head -c 100 /dev/zero | tr '\0' 'x' >"$WWW/index.html"
+HAVE_CERTS=0
+if want http; then
+  if sh "$ROOT/scripts/gen-certs.sh" "$CERTS" >"$WORK/certs.log" 2>&1; then
+    HAVE_CERTS=1
+  else
+    fail "scripts/gen-certs.sh failed: $(tail -n 2 "$WORK/certs.log")"
+  fi
+fi
+if target kernel && want http && ((HAVE_CERTS)) && [[ -n ${KB:-} ]]; then
+  # The kernel's TLS reference: OpenSSL's s_server on kernel TCP, the same
+  # certificate; a different TLS library, so only the order of magnitude.
+  bg_in "$KB" timeout "$((TIMEOUT * 2))" openssl s_server -quiet -accept 443 -cert "$CERTS/server.pem" \
+    -key "$CERTS/server-key.pem" -www >/dev/null 2>"$WORK/s_server.err"
+  SSRV_PID=$BG_PID
+  if wait_listen "$KB" 443; then
+    measure tls kernel tls_rate "$KA" "$K_B:443"
+  else
+    fail "openssl s_server did not listen"
+  fi
+  stop_pid "$SSRV_PID"
+fi
+
+# --- (c) lwIP ----------------------------------------------------------------
+L_HOST=10.97.0.1 L_ADDR=10.97.0.2
+if ((HAVE_LWIP)) && { want bulk || want rr || want ping || want conns; }; then
+  say "(c) lwIP (apps/lwip-ref)"
+  if my_ns lwip; then
+    LNS="us-bench-$$-lwip"
+    bg_in "$LNS" "$LWIPREF" --dev tunlw0 --host "$L_HOST" --addr "$L_ADDR" --mtu "$MTU" \
+      >"$WORK/lwip.log" 2>&1
+    LWIP_PID=$BG_PID
+    if wait_addr "$LNS" tunlw0 "$L_HOST"; then
+      if want bulk; then
+        measure in lwip bulk_send "$LNS" "$L_ADDR" 9 "$BYTES" "$LWIP_PID"
+        measure out lwip bulk_recv "$LNS" "$L_ADDR" 19 "$BYTES" "$LWIP_PID"
+      fi
+      if want rr; then
+        measure2 rr10 rr10.p99 lwip rr "$LNS" "$L_ADDR" 7 10
+        measure2 rr100 rr100.p99 lwip rr "$LNS" "$L_ADDR" 7 100
+      fi
+      want conns && measure conn lwip conns "$LNS" "$L_ADDR" 9
+      want ping && measure2 ping50 ping99 lwip ping_rtt "$LNS" "$L_ADDR"
+    else
+      fail "lwip-ref did not bring tunlw0 up: $(tail -n 5 "$WORK/lwip.log")"
+    fi
+    stop_pid "$LWIP_PID"
+  else
+    fail "cannot create the lwIP namespace"
+  fi
+fi
+
+# --- (d) ustack --------------------------------------------------------------
+HTTP_PORT=8080 HTTPS_PORT=443
+ustackd_start() { # ustackd_start LOG EXTRA-ARGS...
+  local log=$1 max=1024 n
+  shift
+  local args=(--mtu "$MTU" --tcp-echo 7 --tcp-discard 9 --tcp-chargen 19 --tcp-sink 5001
+    --tcp-source 5002 --source-bytes "$VERIFY_BYTES" --seed "$SEED")
+  if ((HAVE_CERTS)); then
+    args+=(--https "$HTTPS_PORT" --cert "$CERTS/server.pem" --key "$CERTS/server-key.pem" --root "$WWW")
+    ((HAVE_HTTP)) && args+=(--http "$HTTP_PORT")
+  fi
+  if ((HAVE_MAXCONNS)); then
+    for n in ${IDLE//,/ }; do ((n + 1000 > max)) && max=$((n + 1000)); done
+    args+=(--max-conns "$max")
+  fi
+  ns_start_ustackd "$log" "${args[@]}" "$@"
 }
-ustack_in() { # host -> stack: usload send into --tcp-sink
-  local line logl before cpu0
+ustackd_stop() { # stop, and check its exit and log
+  local log=$1 rc=0
+  ns_stop_ustackd || rc=$?
+  ((rc == 0)) || fail "ustackd exited with status $rc (log: $(tail -n 3 "$log" | tr '\n' ' '))"
+  if grep -qiE 'AddressSanitizer|runtime error|assert' "$log"; then
+    sed 's/^/  | /' "$log" | tail -n 30 >&2
+    fail "ustackd reported an error"
+  fi
+}
+
+# Verified transfers: the seeded stream through the sink (ustackd logs its
+# SHA-256) and from the source (usload compares every byte), hashed after
+# the clock; their speed is not in the table.
+verify_in() {
+  local line logl before i
   before=$(grep -c 'tcp-sink:' "$WORK/ustackd.log")
-  cpu0=$(ustackd_cpu)
-  line=$(ns_exec "$USLOAD" --timeout "$TIMEOUT" --seed "$SEED" send "$US_ADDR" $SINK_PORT "$BYTES") ||
-    { fail "ustack: usload send into the sink failed"; return 1; }
-  local cpu
-  cpu=$(awk -v a="$(ustackd_cpu)" -v b="$cpu0" 'BEGIN { printf "%.2f", a - b }')
-  local i
-  for ((i = 0; i < 40; i++)); do
+  line=$(timeout "$TIMEOUT" ip netns exec "$NS" "$USLOAD" --timeout "$TIMEOUT" --seed "$SEED" send "$US_ADDR" 5001 "$VERIFY_BYTES") ||
+    { fail "verify: usload send into the sink failed"; return 1; }
+  for ((i = 0; i < 100; i++)); do
     (($(grep -c 'tcp-sink:' "$WORK/ustackd.log") > before)) && break
     sleep 0.05
   done
   logl=$(grep 'tcp-sink:' "$WORK/ustackd.log" | tail -n1)
-  [[ $logl == *" $BYTES bytes sha256 $(kv "$line" sha256)"* ]] ||
-    { fail "ustack sink: sent $BYTES bytes sha256 $(kv "$line" sha256); ustackd logged: ${logl:-nothing}"; return 1; }
-  echo "  $line (ustackd CPU $cpu s)" >&2
-  echo "$(kv "$line" mbps) $(per_gb "$cpu" "$BYTES")"
+  if [[ $logl == *" $VERIFY_BYTES bytes sha256 $(kv "$line" sha256)"* ]]; then
+    note "verified: host -> stack, $VERIFY_BYTES bytes into --tcp-sink, SHA-256 $(kv "$line" sha256 | cut -c1-16)... matches"
+  else
+    fail "verify: sent $VERIFY_BYTES bytes sha256 $(kv "$line" sha256); ustackd logged: ${logl:-nothing}"
+  fi
 }
-ustack_conns() { # connection cycles against the sink (it closes on EOF)
+verify_out() {
   local line
-  line=$(ns_exec "$USLOAD" --timeout "$TIMEOUT" --parallel "$PARALLEL" \
-    conns "$US_ADDR" $SINK_PORT "$CONNS") || { fail "ustack: usload conns failed: $line"; return 1; }
-  echo "  $line" >&2
-  kv "$line" conn_per_s
-}
-ustack_out() { # stack -> host: usload recv from --tcp-source
-  local line cpu0 cpu
-  cpu0=$(ustackd_cpu)
-  line=$(ns_exec "$USLOAD" --timeout "$TIMEOUT" --seed "$SEED" --expect "$BYTES" \
-    recv "$US_ADDR" $SOURCE_PORT) || { fail "ustack: usload recv from the source failed: $line"; return 1; }
-  cpu=$(awk -v a="$(ustackd_cpu)" -v b="$cpu0" 'BEGIN { printf "%.2f", a - b }')
-  [[ $(kv "$line" verified) == yes ]] ||
-    { fail "ustack source: content differs from the stream: $line"; return 1; }
-  echo "  $line (ustackd CPU $cpu s)" >&2
-  echo "$(kv "$line" mbps) $(per_gb "$cpu" "$BYTES")"
+  line=$(timeout "$TIMEOUT" ip netns exec "$NS" "$USLOAD" --timeout "$TIMEOUT" --seed "$SEED" --expect "$VERIFY_BYTES" \
+    recv "$US_ADDR" 5002) || { fail "verify: usload recv from the source failed: $line"; return 1; }
+  if [[ $(kv "$line" verified) == yes ]]; then
+    note "verified: stack -> host, $VERIFY_BYTES bytes from --tcp-source, every byte equal to the stream"
+  else
+    fail "verify: the source's bytes differ from the stream: $line"
+  fi
 }
 
-if want ustack; then
-  echo "bench: (c) ustack" >&2
-  # ustackd's sink and source hash every byte with SHA-256 (apps/common);
-  # measure what that alone costs here, to read the CPU column against.
-  SHA_LINE=$("$USLOAD" sha 200 2>/dev/null) && SHA_CPU=$(per_gb "$(kv "$SHA_LINE" cpu_s)" 200000000)
-  if [[ ! -x $USTACKD ]]; then
-    fail "ustackd is not built at $USTACKD"
-  elif ! "$USTACKD" --help 2>&1 | grep -q -- '--tcp-sink'; then
-    fail "this ustackd has no --tcp-sink/--tcp-source"
-  elif ! ns_start_ustackd "$WORK/ustackd.log" --mtu "$MTU" --tcp-sink $SINK_PORT \
-    --tcp-source $SOURCE_PORT --source-bytes "$BYTES" --seed "$SEED"; then
-    fail "ustackd did not start"
+# Idle connections: usload hold from extra addresses on the kernel's side of
+# the TUN (each process keeps at most HOLD_PER connections: the descriptor
+# limit here is 20000 without CAP_SYS_RESOURCE), then ustackd's RSS, and
+# whether ping and a new connection are still served.
+HOLD_PER=15000
+HOLD_NEXT=20 # next extra address: 10.0.0.HOLD_NEXT
+idle_test() { # idle_test N
+  local n=$1 procs i left k pids=() held=0 failed=0 line rss rss0 alive
+  procs=$(((n + HOLD_PER - 1) / HOLD_PER))
+  ((HOLD_NEXT + procs < 250)) || { note "idle $n: out of extra addresses"; return 0; }
+  rss0=$(rss_mb "$USTACKD_PID")
+  left=$n
+  for ((i = 0; i < procs; i++)); do
+    k=$((left < HOLD_PER ? left : HOLD_PER))
+    left=$((left - k))
+    local a=10.0.0.$((HOLD_NEXT++))
+    ip -n "$NS" addr add "$a/32" dev "$US_DEV" 2>/dev/null
+    ip netns exec "$NS" "$USLOAD" --timeout "$((TIMEOUT * 3))" --seconds "$((TIMEOUT * 2))" \
+      --parallel 200 --from "$a" hold "$US_ADDR" 9 "$k" >"$WORK/hold.$i" 2>"$WORK/hold.$i.err" &
+    pids+=($!)
+  done
+  for ((i = 0; i < procs; i++)); do # bounded: each hold gives up after 100 failures
+    local w
+    for ((w = 0; w < TIMEOUT * 10; w++)); do
+      grep -q 'usload hold:' "$WORK/hold.$i" 2>/dev/null && break
+      kill -0 "${pids[$i]}" 2>/dev/null || break
+      sleep 0.1
+    done
+    line=$(grep 'usload hold:' "$WORK/hold.$i" 2>/dev/null)
+    say "  $line"
+    local h f
+    h=$(kv "$line" held) f=$(kv "$line" failed)
+    held=$((held + ${h:-0})) failed=$((failed + ${f:-0}))
+  done
+  sleep 1 # let ustackd settle (the last handshakes' ACKs)
+  rss=$(rss_mb "$USTACKD_PID")
+  VAL[rss$n|ustack]=$rss
+  ((held > 0)) && VAL[kb$n|ustack]=$(awk -v a="$rss" -v b="$rss0" -v h="$held" 'BEGIN { printf "%.2f", (a - b) * 1024 / h }')
+  alive="ping "
+  ns_exec ping -n -c 3 -i 0.2 -W 2 "$US_ADDR" >/dev/null 2>&1 && alive+="answered" || alive+="NOT answered"
+  alive+=", a new connection "
+  ns_exec "$USLOAD" --timeout 20 conns "$US_ADDR" 9 1 >/dev/null 2>&1 && alive+="served" || alive+="NOT served"
+  ROW_LABEL[rss$n]="ustackd RSS with $n idle connections asked, $held held"
+  note "idle $n: asked $n, held $held ($failed failed to open$( ((HAVE_MAXCONNS)) || echo "; this ustackd has no --max-conns, so its default pool bounds it")), RSS $rss MB (from $rss0 MB); while held: $alive"
+  [[ $alive == *NOT* ]] && fail "idle $n: $alive"
+  for i in "${pids[@]}"; do stop_pid "$i"; done
+  # Wait (bounded) until ustackd has let them go, before the next count.
+  for ((i = 0; i < 100; i++)); do
+    [[ $(ip netns exec "$NS" ss -Htn state established 2>/dev/null | head -n 1) == "" ]] && break
+    sleep 0.1
+  done
+  return 0
+}
+
+if target ustack; then
+  say "(d) ustack"
+  if ! ustackd_start "$WORK/ustackd.log"; then
+    fail "ustackd did not start: $(tail -n 3 "$WORK/ustackd.log")"
   else
-    run_median ustack_in && add_row "ustack: host -> stack (sink)" in
-    run_median ustack_out && add_row "ustack: stack -> host (source)" out
-    if ((CONNS > 0)) && run_median ustack_conns; then
-      CONN_ROWS+=("ustack: host -> stack (sink)|$RESULT")
+    if want bulk; then
+      measure in ustack bulk_send "$NS" "$US_ADDR" 9 "$BYTES" "$USTACKD_PID"
+      measure out ustack bulk_recv "$NS" "$US_ADDR" 19 "$BYTES" "$USTACKD_PID"
     fi
-    ns_stop_ustackd || fail "ustackd exited with status $? (log: $WORK/ustackd.log)"
-    if grep -qiE 'AddressSanitizer|runtime error|assert' "$WORK/ustackd.log"; then
-      sed 's/^/  | /' "$WORK/ustackd.log" | tail -n 30 >&2
-      fail "ustackd reported an error"
+    if want rr; then
+      measure2 rr10 rr10.p99 ustack rr "$NS" "$US_ADDR" 7 10
+      measure2 rr100 rr100.p99 ustack rr "$NS" "$US_ADDR" 7 100
+    fi
+    want conns && measure conn ustack conns "$NS" "$US_ADDR" 9
+    if want http; then
+      if ((HAVE_HTTP && HAVE_CERTS)); then
+        measure http ustack wrk_rate "$NS" "http://$US_ADDR:$HTTP_PORT/"
+      else
+        note "HTTP over ustack: not available (this ustackd has no --http)"
+        VAL[http|ustack]="n/a"
+      fi
+      if ((HAVE_CERTS)); then
+        measure https ustack wrk_rate "$NS" "https://$US_ADDR:$HTTPS_PORT/"
+        measure tls ustack tls_rate "$NS" "$US_ADDR:$HTTPS_PORT"
+      fi
+    fi
+    want ping && measure2 ping50 ping99 ustack ping_rtt "$NS" "$US_ADDR"
+    if want verify; then
+      verify_in
+      verify_out
+    fi
+    if want idle; then
+      VAL[rss0|ustack]=$(rss_mb "$USTACKD_PID")
+      for n in ${IDLE//,/ }; do
+        say "  idle: $n connections"
+        idle_test "$n"
+      done
+    fi
+    ustackd_stop "$WORK/ustackd.log"
+  fi
+  if ((HAVE_NOOFF)) && want bulk; then
+    say "(d') ustack --no-offload"
+    if ustackd_start "$WORK/ustackd-nooff.log" --no-offload; then
+      measure in_nooff ustack bulk_send "$NS" "$US_ADDR" 9 "$BYTES" "$USTACKD_PID"
+      measure out_nooff ustack bulk_recv "$NS" "$US_ADDR" 19 "$BYTES" "$USTACKD_PID"
+      ustackd_stop "$WORK/ustackd-nooff.log"
+    else
+      fail "ustackd --no-offload did not start: $(tail -n 3 "$WORK/ustackd-nooff.log")"
     fi
   fi
 fi
 
-# --- the table -------------------------------------------------------------
+# --- the table ---------------------------------------------------------------
+# Rows without any figure (a section not run) are left out. References of
+# the --no-offload rows are the same direction's.
+ref_key() { local k=${1/_nooff/}; echo "$k"; }
 ratio() { # ratio VALUE REF
-  [[ -n $2 && -n $1 ]] && awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }' || echo "-"
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "-" }'
 }
+fmt() { # numbers: 3 significant figures at most, no exponent
+  awk -v v="$1" 'BEGIN { if (v !~ /^[0-9.]+$/) { print (v == "" ? "-" : v); exit }
+    if (v >= 100) printf "%.0f", v; else if (v >= 10) printf "%.1f", v; else printf "%.2f", v }'
+}
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 echo
-printf '%-46s %8s %7s %7s  %8s %7s\n' "test (in = host -> stack, out = stack -> host)" "MB/s" "xTUN" "xkernel" \
-  "CPU s/GB" "xTUN"
-printf '%-46s %8s %7s %7s  %8s %7s\n' "$(printf '%.0s-' {1..46})" "--------" "-------" "-------" "--------" "-------"
-for r in "${ROWS[@]}"; do
-  IFS='|' read -r name dir mb cpu <<<"$r"
-  tun_ref="REF_TUN_$dir" k_ref="REF_KERNEL_$dir" cpu_ref="CPU_TUN_$dir"
-  printf '%-46s %8.1f %7s %7s  %8s %7s\n' "$name ($dir)" "$mb" "$(ratio "$mb" "${!tun_ref}")" \
-    "$(ratio "$mb" "${!k_ref}")" "$cpu" "$( [[ $cpu == - ]] && echo - || ratio "$cpu" "${!cpu_ref}")"
+echo "| measurement | unit | ustack | TUN limit | kernel | lwIP | ustack xTUN | ustack xkernel | ustack xlwIP |"
+echo "|---|---|--:|--:|--:|--:|--:|--:|--:|"
+for k in "${ROW_ORDER[@]}"; do
+  r=$(ref_key "$k")
+  u=${VAL[$k|ustack]:-}
+  # The CPU rows come from the bulk rows' second figure.
+  if [[ $k == *.cpu ]]; then
+    base=${k%.cpu}
+    u=${VAL[$base.cpu|ustack]:-}
+    rb=$(ref_key "$base")
+    t=${VAL[$rb.cpu|tun]:-} kn="-" l=${VAL[$rb.cpu|lwip]:-}
+  else
+    t=${VAL[$r|tun]:-} kn=${VAL[$r|kernel]:-} l=${VAL[$r|lwip]:-}
+  fi
+  [[ -z $u && -z $t && ( -z $kn || $kn == - ) && -z $l ]] && continue
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${ROW_LABEL[$k]}" "${ROW_UNIT[$k]}" \
+    "$(fmt "$u")" "$(fmt "$t")" "$(fmt "$kn")" "$(fmt "$l")" "$(ratio "$u" "$t")" "$(ratio "$u" "$kn")" "$(ratio "$u" "$l")"
 done
-if [[ -n ${SHA_CPU:-} ]]; then
-  echo "(of ustack's CPU s/GB, about $SHA_CPU is the services' own SHA-256 of every byte: usload sha, one core)"
-fi
-if ((${#CONN_ROWS[@]})); then
-  echo
-  printf '%-46s %8s %7s %7s\n' "connections ($CONNS, $PARALLEL in flight)" "conn/s" "" "xkernel"
-  for r in "${CONN_ROWS[@]}"; do
-    IFS='|' read -r name cps <<<"$r"
-    printf '%-46s %8.0f %7s %7s\n' "$name" "$cps" "" "$(ratio "$cps" "$REF_KERNEL_conn")"
-  done
-fi
 echo
-echo "MB/s = 10^6 bytes of TCP payload per second, median of $REPEAT run(s); ustack transfers $BYTES bytes,"
-echo "references $REF_BYTES bytes; MTU $MTU. xTUN and xkernel divide by the same direction's reference."
-echo "TUN rows: one thread, no protocol work (apps/tun-limit, see its header). The TCP sink only ACKs"
-echo "(window $WINDOW = ustack's tcp_rcvbuf); the TCP source sends pre-built segments within the"
-echo "kernel's window; write/read are MTU-sized UDP packets/s shown as TCP payload (MTU - 40 each)."
-echo "Kernel rows: two namespaces over veth, default offloads (TSO/GRO), both ends usload."
-echo "CPU s/GB: CPU seconds (user + system, incl. the kernel work inside its system calls) that the"
-echo "stack side (tun-limit or ustackd) spent per 10^9 bytes; robust to other load, unlike MB/s."
-((${#CONN_ROWS[@]})) && echo "conn/s: usload conns (connect, FIN, FIN back, close); the client closes first."
-LOAD_AFTER=$(cut -d' ' -f1 /proc/loadavg)
-echo "Load average before/after: $LOAD_BEFORE / $LOAD_AFTER on $(nproc) CPUs."
-if awk -v a="$LOAD_BEFORE" -v b="$LOAD_AFTER" 'BEGIN { exit !(a > 0.5 || b > 2.5) }'; then
+echo "Machine: $(nproc) CPUs, $CPU_MODEL; Linux $(uname -r); load average before $LOAD_BEFORE, after $LOAD_AFTER."
+echo "ustack $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'); median of $REPEAT run(s); MTU $MTU;" \
+  "bulk: $BYTES bytes through ustack and lwIP, $REF_BYTES through the kernel and the TUN limit."
+echo "ustackd options found: --no-offload $( ((HAVE_NOOFF)) && echo yes || echo no), --http $( ((HAVE_HTTP)) && echo yes || echo no)," \
+  "--max-conns $( ((HAVE_MAXCONNS)) && echo yes || echo no); lwIP reference $( ((HAVE_LWIP)) && echo built || echo 'not built')."
+echo "xTUN, xkernel, xlwIP: the ustack figure divided by the reference's (for us and s/GB rows lower is better)."
+echo "MB/s: 10^6 bytes of TCP payload per second, timed by usload with nothing but the transfer in the"
+echo "clock (a prefilled buffer, bytes counted). CPU s/GB: CPU seconds the stack process (ustackd,"
+echo "tun-limit, lwip-ref) spent per 10^9 bytes, incl. the kernel work in its system calls; '-' for the"
+echo "kernel, whose TCP runs in softirq context. TLS: ustack is BearSSL, the kernel column is OpenSSL's"
+echo "s_server. HTTP(S): ustackd --http/--https serving a 100-byte index.html; the kernel column is"
+echo "usload's minimal HTTP responder (no HTTPS reference)."
+if [[ -s $NOTES ]]; then
+  echo
+  sed 's/^/- /' "$NOTES"
+fi
+if awk -v a="${LOAD_BEFORE%% *}" -v b="${LOAD_AFTER%% *}" 'BEGIN { exit !(a > 0.5 || b > 2.5) }'; then
+  echo
   echo "NOTE: other work was running on this machine: absolute figures are noisy; compare the ratios."
 fi
 if [[ -s $FAILURES ]]; then

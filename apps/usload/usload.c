@@ -9,8 +9,8 @@
  *   usload rr    HOST PORT         request/response: --parallel connections each
  *                                  send --size bytes and wait for them back
  *   usload conns HOST PORT N       N connect/shutdown/EOF/close cycles
- *   usload hold  HOST PORT N       open N connections and keep them until stdin
- *                                  closes (idle-connection memory)
+ *   usload hold  HOST PORT N       open N connections and keep them idle for
+ *                                  --seconds or until SIGTERM (memory per connection)
  *   usload serve PORT              an epoll server: --mode discard, echo,
  *                                  source, chargen or http
  *   usload sha   MBYTES            speed of our SHA-256 (a reference line)
@@ -115,7 +115,7 @@ _Noreturn static void usage(void) {
           "  --parallel P    conns, rr, hold: connections at once (conns, hold <= %d)\n"
           "  --size B        rr: request and response bytes (default 100, <= %d);\n"
           "                  serve --mode http: response body bytes\n"
-          "  --seconds S     rr: measure for S seconds (default 5)\n"
+          "  --seconds S     rr: measure for S seconds (default 5); hold: hold that long\n"
           "  --rr-count N    rr: stop after N transactions\n"
           "  --from A,B,...  hold: source addresses, used in turn\n"
           "  --bind ADDR     serve: listen on ADDR only\n",
@@ -637,7 +637,7 @@ static int do_rr(const char *host, uint16_t port) {
 }
 
 /* Open N connections (--parallel connecting at once, each given 5 s) and
- * hold them, idle, until stdin reaches EOF or --timeout. Prints one line
+ * hold them, idle, for --seconds (SIGTERM ends it sooner). Prints one line
  * when the opening is over (held and failed counts) so a script can
  * measure the server while they are held. Opening stops after 100
  * failures: the server is full. */
@@ -704,10 +704,11 @@ static int do_hold(const char *host, uint16_t port, uint64_t n) {
   printf("usload hold: held=%" PRIu64 " failed=%" PRIu64 " seconds=%.3f%s%s\n", held, failed,
          now_s() - t0, first_err ? " first_error=" : "", first_err ? strerror(first_err) : "");
   fflush(stdout);
-  /* Hold until stdin closes (the script says so) or --timeout exits us. */
-  char b[64];
-  while (read(0, b, sizeof b) > 0)
-    ;
+  /* Hold for --seconds; SIGTERM (the script is done measuring) or
+   * --timeout end us sooner, and the kernel closes every connection. */
+  double until = now_s() + opt.seconds;
+  while (now_s() < until)
+    usleep(100000);
   for (uint64_t i = 0; i < held; i++)
     close(fds[i]);
   free(fds);
