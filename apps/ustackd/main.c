@@ -73,6 +73,7 @@ struct ustackd {
   long tcp_r2, rto_max_ms;       /* -1: stack default */
   uint32_t max_conns, sndbuf, rcvbuf; /* 0: stack default */
   uint64_t buf_mem;                   /* 0: stack default */
+  bool no_timestamps, no_pmtud;  /* RFC 7323 / RFC 1191 switched off */
   const char *fault_spec;       /* --fault */
   uint64_t fault_seed;
   bool fault_seed_given;
@@ -297,6 +298,16 @@ static int opt_msl(struct ustackd *d, const char *arg, char *err, size_t n) {
   return 0;
 }
 
+static int opt_no_timestamps(struct ustackd *d, const char *a, char *e, size_t n) {
+  d->no_timestamps = true;
+  return 0;
+}
+
+static int opt_no_pmtud(struct ustackd *d, const char *a, char *e, size_t n) {
+  d->no_pmtud = true;
+  return 0;
+}
+
 static int opt_tcp_r2(struct ustackd *d, const char *arg, char *err, size_t n) {
   unsigned v;
   if (parse_uint(arg, 1, 100, &v) != 0) {
@@ -435,6 +446,10 @@ static const struct opt options[] = {
     {"--rcvbuf", "BYTES", "receive buffer per connection, 4K..16M (default 256K)", opt_rcvbuf},
     {"--buf-mem", "BYTES", "memory for all TCP buffers; a connection holds one only while data "
                            "is queued (default 64M)", opt_buf_mem},
+    {"--no-timestamps", NULL, "neither offer nor accept TCP timestamps (RFC 7323, PAWS)",
+     opt_no_timestamps},
+    {"--no-pmtud", NULL, "no path MTU discovery: TCP without DF, frag-needed ignored",
+     opt_no_pmtud},
     {"--fault", "SPEC", "impair the link: loss, dup, reorder, corrupt, delay... (fault.h)",
      opt_fault},
     {"--fault-seed", "N", "seed of --fault (default: random, printed at start)",
@@ -811,6 +826,8 @@ int main(int argc, char **argv) {
     cfg.tcp_rcvbuf = d.rcvbuf;
   if (d.buf_mem)
     cfg.tcp_buf_mem = d.buf_mem;
+  cfg.tcp_timestamps = !d.no_timestamps;
+  cfg.tcp_pmtud = !d.no_pmtud;
   if (d.rto_max_ms >= 0) {
     cfg.tcp_rto_max = US_MSEC(d.rto_max_ms);
     if (cfg.tcp_rto_initial > cfg.tcp_rto_max)

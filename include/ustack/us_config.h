@@ -93,6 +93,8 @@ struct us_config {
   bool tcp_time_wait_rst_closes; /* true: RFC 9293 (RST closes TIME_WAIT); false: RFC 1337 */
   bool tcp_syncookies;        /* answer with SYN cookies when the SYN queue is full */
   uint32_t tcp_init_cwnd_segs;/* RFC 5681 IW (RFC 6928 allows 10) */
+  bool tcp_timestamps;        /* RFC 7323 timestamps and PAWS: offer and accept */
+  bool tcp_pmtud;             /* RFC 1191: DF on TCP, obey fragmentation needed */
 };
 
 /* Limits checked by us_stack_create(). */

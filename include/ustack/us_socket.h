@@ -174,6 +174,9 @@ struct us_tcp_info {
                                       "time-wait", "synack", or "" */
   us_time_t timer_at;              /* absolute deadline; US_TIME_NEVER */
   uint64_t bytes_in, bytes_out;
+  bool ts_ok;                      /* RFC 7323 timestamps negotiated */
+  uint32_t rtt_samples;            /* RTT measurements taken so far */
+  uint32_t pmtu;                   /* path MTU estimate (RFC 1191) */
 };
 
 /* Fill up to `max` entries, one per TCB (listeners too). Returns the count. */

@@ -51,4 +51,6 @@ void us_config_default(struct us_config *cfg) {
   cfg->tcp_time_wait_rst_closes = false; /* RFC 1337: ignore RST in TIME-WAIT */
   cfg->tcp_syncookies = true;
   cfg->tcp_init_cwnd_segs = 10;         /* RFC 6928 */
+  cfg->tcp_timestamps = true;           /* RFC 7323; Linux tcp_timestamps=1 */
+  cfg->tcp_pmtud = true;                /* RFC 1191; Linux ip_no_pmtu_disc=0 */
 }

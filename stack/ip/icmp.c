@@ -3,7 +3,8 @@
  *
  * Input: echo requests are answered (rate-limited, never to a broadcast);
  * errors about datagrams we sent are checked and passed to the protocol
- * that sent them; the rest is counted and ignored.
+ * that sent them (for "fragmentation needed", with the next-hop MTU made
+ * usable: RFC 1191); the rest is counted and ignored.
  *
  * Output: destination unreachable, under the RFC 1122 3.2.2 rules and a
  * token bucket. The quote is the offending IP header (with its options)
@@ -56,6 +57,27 @@ static void echo_reply(struct us_stack *s, const struct us_ip4_hdr *ip,
     US_STAT_INC(s, icmp_out_echo_reps);
 }
 
+/* RFC 1191 section 7: the MTU plateaus, for routers that report none. */
+static const uint16_t mtu_plateaus[] = {32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68};
+
+/* Fragmentation needed (type 3 code 4): the next-hop MTU is the low 16
+ * bits of the second word (RFC 1191 4). A router that predates RFC 1191
+ * sends 0: estimate with the largest plateau below the quoted datagram's
+ * length (RFC 1191 5 and 7), or 0 when none is below it (the datagram was
+ * smaller than any MTU: the report is bogus). The transport judges the
+ * value against its own estimate and floor. */
+static uint32_t frag_needed_mtu(struct us_stack *s, uint32_t rest, size_t qtot) {
+  US_STAT_INC(s, icmp_in_frag_needed);
+  uint32_t mtu = rest & 0xffffu;
+  if (mtu != 0)
+    return mtu;
+  US_STAT_INC(s, icmp_in_frag_needed_plateau);
+  for (size_t i = 0; i < sizeof mtu_plateaus / sizeof mtu_plateaus[0]; i++)
+    if (mtu_plateaus[i] < qtot)
+      return mtu_plateaus[i];
+  return 0;
+}
+
 /* An error quoting one of our datagrams: check the quote before anything
  * reads it (Ripple20 CVE-2020-11898/11910), then pass the transport bytes
  * to the protocol's handler. */
@@ -88,12 +110,15 @@ static void error_input(struct us_stack *s, const struct us_icmp4_hdr *h, us_tim
   size_t tlen = qlen - ihl;
   if (tlen > qtot - ihl)
     tlen = qtot - ihl;
+  uint32_t info = h->rest;
+  if (h->type == US_ICMP_DEST_UNREACH && h->code == US_ICMP_UNREACH_NEEDFRAG)
+    info = frag_needed_mtu(s, h->rest, qtot);
   us_l4_icmp_err_fn fn = s->l4_icmp_err[proto];
   if (!fn) {
     US_STAT_INC(s, icmp_in_err_no_handler);
     return;
   }
-  fn(s, h->type, h->code, h->rest, qsrc, qdst, q + ihl, tlen, now);
+  fn(s, h->type, h->code, info, qsrc, qdst, q + ihl, tlen, now);
 }
 
 void us_icmp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {

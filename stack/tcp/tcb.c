@@ -325,6 +325,7 @@ struct us_tcb *tcb_alloc(struct us_stack *s) {
   t->keep_intvl = s->cfg.tcp_keepalive_interval;
   t->keep_cnt = s->cfg.tcp_keepalive_probes;
   t->mss = TCP_MSS_DEFAULT;
+  t->pmtu = s->cfg.mtu; /* RFC 1191: start from the link MTU */
   t->laddr = s->cfg.addr;
   tcp_rtt_init(s, t);
   t->anext = ts->active;

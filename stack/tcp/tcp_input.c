@@ -29,6 +29,7 @@
 #include "ip/ip.h"
 #include "tcp_int.h"
 #include "wire/bytes.h"
+#include "wire/icmp4.h"
 #include "wire/ipv4.h"
 
 enum tcp_verdict {
@@ -61,14 +62,18 @@ static uint8_t our_wscale(const struct us_stack *s) {
 }
 
 /* MSS policy (MUST-14..16, HOSTILE OPT-3): none or zero -> 536, tiny ->
- * a floor of 64, and never more than what our MTU can carry. */
+ * a floor of 64, and never more than what the path MTU can carry, less
+ * TSopt when timestamps are on (tcp_pmtu.c). */
 static void apply_syn_options(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g,
-                              bool we_offered_ws) {
+                              bool we_offered_ws, us_time_t now) {
   uint32_t peer = TCP_MSS_DEFAULT;
   if (g->has_mss && g->mss != 0)
     peer = g->mss < TCP_MSS_FLOOR ? TCP_MSS_FLOOR : g->mss;
   t->rcv_mss = (uint16_t)(s->cfg.mtu - 40);
-  t->mss = (uint16_t)min32(peer, t->rcv_mss);
+  t->peer_mss = (uint16_t)peer;
+  /* RFC 7323 3.2: we offer TSopt in every SYN we send (cfg permitting). */
+  tcp_ts_syn(s, t, g, true, now);
+  tcp_mss_update(s, t);
   /* RFC 2018: we always offer SACK-permitted, so the peer's decides. */
   t->sack_ok = g->sack_perm;
   /* RFC 7323 2.2: scaling only if both SYNs carry WS. */
@@ -223,7 +228,11 @@ static struct us_tcb *cookie_child(struct us_stack *s, struct us_tcb *l, const s
   t->rcv_up = t->rcv_nxt;
   t->rcv_adv = t->rcv_nxt + tcp_cookie_window(s);
   t->rcv_mss = (uint16_t)(s->cfg.mtu - 40);
-  t->mss = mss < t->rcv_mss ? mss : t->rcv_mss;
+  /* The cookie keeps the MSS only: timestamps, window scaling and SACK
+   * were not offered in its SYN-ACK (docs/TCP.md). */
+  t->peer_mss = mss;
+  t->ts_ok = false;
+  tcp_mss_update(s, t);
   t->iss = iss;
   t->snd_una = t->snd_sml = iss;
   t->snd_nxt = t->snd_max = iss + 1;
@@ -299,7 +308,7 @@ static struct us_tcb *tcp_input_listen(struct us_stack *s, struct us_tcb *l,
   t->rcv_nxt = g->seq + 1;
   t->rcv_adv = t->rcv_nxt;
   t->rcv_up = t->rcv_nxt;
-  apply_syn_options(s, t, g, true);
+  apply_syn_options(s, t, g, true, in->now);
   t->iss = tcp_isn(s, t->laddr, t->lport, t->raddr, t->rport, in->now);
   if (iss_floor_set && !us_seq_gt(t->iss, iss_floor))
     t->iss = iss_floor; /* reopened TIME-WAIT: stay above the old space */
@@ -308,8 +317,9 @@ static struct us_tcb *tcp_input_listen(struct us_stack *s, struct us_tcb *l,
     if (g->has_mss && g->mss != 0)
       pm = g->mss;
     t->iss = tcp_syncookie_make(s, t->laddr, t->lport, t->raddr, t->rport, g->seq, pm, in->now);
-    t->ws_ok = t->sack_ok = false;
+    t->ws_ok = t->sack_ok = t->ts_ok = false;
     t->snd_wscale = t->rcv_wscale = 0;
+    tcp_mss_update(s, t);
     US_STAT_INC(s, tcp_syncookies_sent);
   }
   t->snd_una = t->snd_nxt = t->snd_max = t->snd_sml = t->iss;
@@ -354,7 +364,7 @@ static enum tcp_verdict tcp_input_syn_sent(struct us_stack *s, struct us_tcb *t,
   t->irs = g->seq;
   t->rcv_nxt = g->seq + 1;
   t->rcv_up = t->rcv_nxt;
-  apply_syn_options(s, t, g, true);
+  apply_syn_options(s, t, g, true, in->now);
   t->rcv_adv = t->rcv_nxt + t->syn_wnd;
   t->snd_wnd = g->wnd; /* unscaled in a SYN */
   t->max_snd_wnd = t->snd_wnd;
@@ -627,6 +637,10 @@ static enum tcp_verdict step5_check_ack(struct us_stack *s, struct us_tcb *t, st
   bool classic_dup = g->payload_len == 0 && !(g->flags & (US_TH_SYN | US_TH_FIN)) &&
                      wnd == t->snd_wnd;
   if (us_seq_gt(g->ack, t->snd_una)) {
+    /* RFC 7323 4.1: with timestamps, every ACK of new data is an RTT
+     * sample (the SYN's is timed: ack_new). */
+    if (t->syn_acked && tcp_ts_rtt_sample(s, t, g, now))
+      t->rtt_timing = false;
     ack_new(s, t, g->ack, now);
   } else if (g->ack == t->snd_una && t->snd_max != t->snd_una && t->snd_wnd != 0 &&
              (classic_dup || sack_new)) {
@@ -805,8 +819,19 @@ static enum tcp_verdict step8_check_fin(struct us_stack *s, struct us_tcb *t, st
 
 static enum tcp_verdict tcp_input_other(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
   enum tcp_verdict v;
+  /* RFC 7323 3.2 and 5.3 (R1), ahead of the sequence check (appendix D). */
+  switch (tcp_ts_check(s, t, &in->seg, in->now)) {
+  case TS_OK:
+    break;
+  case TS_DROP:
+    return TV_DROP;
+  case TS_DROP_ACK:
+    return TV_DROP_ACK;
+  }
   if ((v = step1_check_seq(s, t, in)) != TV_CONTINUE)
     return v;
+  /* RFC 7323 4.3 (2): an acceptable segment may refresh TS.Recent. */
+  tcp_ts_update_recent(t, &in->seg, in->seq0, in->now);
   if ((v = step2_check_rst(s, t, in)) != TV_CONTINUE)
     return v;
   if ((v = step4_check_syn(s, t, in)) != TV_CONTINUE)
@@ -961,8 +986,6 @@ void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
 
 void tcp_icmp_error(struct us_stack *s, uint8_t type, uint8_t code, uint32_t info, uint32_t qsrc,
                     uint32_t qdst, const uint8_t *quote, size_t quote_len, us_time_t now) {
-  (void)info;
-  (void)now;
   if (quote_len < 8)
     return;
   uint16_t sport = us_get16(quote), dport = us_get16(quote + 2);
@@ -978,7 +1001,13 @@ void tcp_icmp_error(struct us_stack *s, uint8_t type, uint8_t code, uint32_t inf
     US_STAT_INC(s, tcp_icmp_ignored);
     return;
   }
-  /* MUST-54..56 and RFC 5461: treat every ICMP error as soft. The
+  if (type == US_ICMP_DEST_UNREACH && code == US_ICMP_UNREACH_NEEDFRAG) {
+    /* RFC 1191: the next-hop MTU, checked by icmp.c, in the low 16 bits. */
+    tcp_pmtu_frag_needed(s, t, info & 0xffffu, now);
+    tcp_gc(s, t);
+    return;
+  }
+  /* MUST-54..56 and RFC 5461: treat every other ICMP error as soft. The
    * connection goes on; if it later times out, the timeout is reported. */
   US_STAT_INC(s, tcp_icmp_soft);
   US_LOGD(s, "tcp: ICMP type %u code %u for port %u: soft error", type, code, sport);

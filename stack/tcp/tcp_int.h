@@ -93,6 +93,8 @@ struct us_tcb {
   bool nodelay, keepalive;
   bool ws_ok;        /* window scaling agreed (RFC 7323 2.2) */
   bool sack_ok;      /* SACK-permitted both ways (RFC 2018): we send blocks */
+  bool ts_ok;        /* timestamps in both SYNs (RFC 7323 3.2): TSopt on all */
+  bool pmtu_no_df;   /* the path MTU hit the floor: send without DF */
   bool bound;        /* lport chosen by bind/connect/listen */
   bool snd_wait;     /* a send found the send-buffer pool empty */
 
@@ -108,12 +110,20 @@ struct us_tcb {
   uint8_t snd_wscale, rcv_wscale;
   uint16_t mss;          /* effective send MSS (MUST-16) */
   uint16_t rcv_mss;      /* what we advertised */
+  uint16_t peer_mss;     /* what the peer's SYN allowed (after our policy) */
+  uint16_t pmtu;         /* path MTU estimate (RFC 1191), starts at the link MTU */
 
   /* Receive sequence space. */
   uint32_t irs, rcv_nxt, rcv_adv, rcv_up;
   uint32_t syn_wnd;      /* window we put in our SYN (unscaled) */
   uint32_t peer_fin_seq; /* when peer_fin_ooo */
   uint32_t segs_unacked; /* full-sized segments since our last ACK */
+  uint32_t last_ack_sent; /* RFC 7323 4.3: ACK field of our last segment */
+
+  /* Timestamps (RFC 7323). Our clock is ms from `now` plus ts_offset. */
+  uint32_t ts_offset;    /* per-connection keyed offset (RFC 7323 5.4) */
+  uint32_t ts_recent;    /* TS.Recent: the TSval we echo */
+  us_time_t ts_recent_at; /* when TS.Recent was set (the 24-day rule, 5.5) */
 
   /* Buffers: rings from the layer's pools, attached only while they hold
    * data (buf == NULL, len == 0 otherwise; tcb.c "buffer pools"). */
@@ -139,6 +149,7 @@ struct us_tcb {
   uint32_t nrexmit;          /* consecutive timeouts of the same data (R1/R2) */
   us_time_t first_rexmit_at; /* for US_TCP_USER_TIMEOUT */
   uint32_t retransmits;      /* total, for ustack-ss */
+  uint32_t rtt_samples;      /* RTT measurements taken (timed or TSecr) */
 
   /* Congestion control state (cc.h); the algorithm owns these fields. */
   uint32_t cwnd, ssthresh, bytes_acked, dupacks, recover;
@@ -267,9 +278,41 @@ void tcp_keepalive_arm(struct us_stack *s, struct us_tcb *t, us_time_t now);
 /* ---- tcp_rtt.c (RFC 6298) ---- */
 void tcp_rtt_init(struct us_stack *s, struct us_tcb *t);
 void tcp_rtt_sample(struct us_stack *s, struct us_tcb *t, us_time_t r);
+/* The same with the gains divided by `n` samples expected per RTT
+ * (RFC 7323 appendix G); n == 1 is RFC 6298. */
+void tcp_rtt_sample_n(struct us_stack *s, struct us_tcb *t, us_time_t r, uint32_t n);
 us_time_t tcp_rto_current(const struct us_stack *s, const struct us_tcb *t);
 void tcp_rto_backoff(struct us_tcb *t);
 void tcp_rtt_syn_done(struct us_stack *s, struct us_tcb *t, bool syn_timed_out);
+
+/* ---- tcp_ts.c (RFC 7323 timestamps and PAWS) ---- */
+#define TCP_TS_OPTLEN 12 /* NOP NOP TS(10), as emitted beside the other options */
+uint32_t tcp_ts_now(const struct us_tcb *t, us_time_t now);
+void tcp_ts_init(struct us_stack *s, struct us_tcb *t);
+/* Negotiation from the peer's SYN (or SYN-ACK): sets ts_ok, TS.Recent. */
+void tcp_ts_syn(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g, bool we_offer,
+                us_time_t now);
+/* Fill the TS option of a segment we are about to send. */
+void tcp_ts_fill(const struct us_tcb *t, struct us_tcp_seg *h, us_time_t now);
+/* Option bytes a TSopt costs on a data segment of this connection. */
+static inline uint32_t tcp_ts_optlen(const struct us_tcb *t) {
+  return t->ts_ok ? TCP_TS_OPTLEN : 0;
+}
+enum tcp_ts_verdict { TS_OK, TS_DROP, TS_DROP_ACK };
+/* Before the sequence check: missing TSopt (3.2) and PAWS (5.3 R1). */
+enum tcp_ts_verdict tcp_ts_check(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g,
+                                 us_time_t now);
+/* After the sequence check accepted the segment: 4.3 (2), TS.Recent. */
+void tcp_ts_update_recent(struct us_tcb *t, const struct us_tcp_seg *g, uint32_t seq0,
+                          us_time_t now);
+/* An ACK of new data: an RTT sample from TSecr (4.1, appendix G). */
+bool tcp_ts_rtt_sample(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g,
+                       us_time_t now);
+
+/* ---- tcp_pmtu.c (RFC 1191 path MTU discovery) ---- */
+/* The send MSS from the peer's MSS, the path MTU and the TS option. */
+void tcp_mss_update(struct us_stack *s, struct us_tcb *t);
+void tcp_pmtu_frag_needed(struct us_stack *s, struct us_tcb *t, uint32_t mtu, us_time_t now);
 
 /* ---- tcp_reass.c ---- */
 /* Store an out-of-order segment; returns false if a cap refused it. */
@@ -313,5 +356,6 @@ static inline void tcp_ring_consume(struct us_ring *r, uint32_t n) {
 
 #define TCP_MSS_DEFAULT 536 /* RFC 9293 3.7.1, MUST-15 */
 #define TCP_MSS_FLOOR 64    /* HOSTILE OPT-3; Linux uses 48 */
+#define TCP_PMTU_FLOOR 552  /* Linux's min_pmtu: below it, DF goes off instead */
 
 #endif

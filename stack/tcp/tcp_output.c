@@ -131,6 +131,11 @@ static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flag
       h.ws = t->rcv_wscale;
     }
     h.sack_perm = !(flags & US_TH_ACK) || t->sack_ok;
+    /* RFC 7323 3.2: TSopt offered in our SYN, in a SYN-ACK only if the
+     * peer's SYN had it. MSS, SACK-permitted+TS and WS take 20 of the 40
+     * option bytes. */
+    if (!(flags & US_TH_ACK) ? s->cfg.tcp_timestamps : t->ts_ok)
+      tcp_ts_fill(t, &h, now);
     uint32_t w = min32(tcb_rcv_space(s, t), 0xffff);
     t->syn_wnd = w;
     h.wnd = (uint16_t)w;
@@ -141,11 +146,15 @@ static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flag
     if (t->sack_ok && t->nooo > 0)
       fill_sack(t, &h);
   }
+  /* RFC 7323 3.2: once negotiated, on every segment (an RST from a TCB
+   * too: a SHOULD). The builder keeps 3 SACK blocks beside it. */
+  if (t->ts_ok && !(flags & US_TH_SYN))
+    tcp_ts_fill(t, &h, now);
   size_t hl = us_tcp_hdr_len(&h);
-  /* MUST-16 / RFC 6691: options come out of the MSS. A full-sized data
-   * segment drops SACK blocks rather than exceed the MTU (the pure ACKs
-   * carry them). */
-  while (h.sack_count > 0 && hl - US_TCP_HDR_MIN + len > t->mss) {
+  /* MUST-16 / RFC 6691: options come out of the MSS (t->mss already
+   * leaves room for TSopt). A full-sized data segment drops SACK blocks
+   * rather than exceed the path MTU (the pure ACKs carry them). */
+  while (h.sack_count > 0 && hl - US_TCP_HDR_MIN + len > t->mss + tcp_ts_optlen(t)) {
     h.sack_count--;
     hl = us_tcp_hdr_len(&h);
   }
@@ -161,6 +170,7 @@ static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flag
     us_ring_peek(&t->snd, off, d + hl, len);
   us_tcp_build(&h, d, hl, len, t->laddr, t->raddr);
   if (flags & US_TH_ACK) {
+    t->last_ack_sent = h.ack; /* RFC 7323 4.3: Last.ACK.sent */
     t->ack_now = false;
     t->timer[TT_DELACK] = US_TIME_NEVER;
     t->segs_unacked = 0;
@@ -168,9 +178,9 @@ static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flag
   US_STAT_INC(s, tcp_out_segs);
   if (flags & US_TH_RST)
     US_STAT_INC(s, tcp_out_rsts);
-  /* DF off: we do no path-MTU discovery (ICMP errors are soft errors
-   * only), so let routers fragment rather than black-hole. */
-  us_ip4_output(s, p, t->raddr, US_IPPROTO_TCP, false, now);
+  /* RFC 1191: DF on, so a router too small for the segment says so
+   * (tcp_pmtu.c), unless path MTU discovery is off or hit its floor. */
+  us_ip4_output(s, p, t->raddr, US_IPPROTO_TCP, s->cfg.tcp_pmtud && !t->pmtu_no_df, now);
   return 0;
 }
 
@@ -178,6 +188,8 @@ int tcp_send_syn(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   uint8_t fl = US_TH_SYN;
   if (t->state != US_TCP_SYN_SENT)
     fl |= US_TH_ACK;
+  if (t->snd_max == t->iss)
+    tcp_ts_init(s, t); /* the first SYN: the 4-tuple is known by now */
   int rc = emit(s, t, t->iss, fl, 0, 0, now);
   /* Time the first SYN only (Karn). */
   t->rtt_timing = t->snd_max == t->iss && rc == 0;
@@ -232,7 +244,7 @@ void tcp_send_rst(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t r
   us_tcp_build(&h, d, hl, 0, laddr, raddr);
   US_STAT_INC(s, tcp_out_segs);
   US_STAT_INC(s, tcp_out_rsts);
-  us_ip4_output(s, p, raddr, US_IPPROTO_TCP, false, now);
+  us_ip4_output(s, p, raddr, US_IPPROTO_TCP, s->cfg.tcp_pmtud, now);
 }
 
 /* The window a SYN-ACK carried when a SYN cookie was its ISS: unscaled
@@ -251,7 +263,8 @@ static void sent_range(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint3
     t->rtt_timing = false;
     t->retransmits++;
     US_STAT_INC(s, tcp_retrans_segs);
-  } else if (!t->rtt_timing && (len > 0 || fin)) {
+  } else if (!t->rtt_timing && !t->ts_ok && (len > 0 || fin)) {
+    /* With timestamps every ACK of new data is a sample (tcp_ts.c). */
     t->rtt_timing = true;
     t->rtt_seq = seq;
     t->rtt_start = now;

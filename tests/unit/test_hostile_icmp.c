@@ -304,8 +304,10 @@ static void test_IC_6_frag_needed_mtu(void **st) {
   uint32_t una = in.snd_una, mss0 = in.mss;
   assert_true(mss0 > 0 && mss0 <= 1460);
 
-  /* Absurd next-hop MTUs are ignored (RFC 5927 section 7, RFC 1191). */
-  static const uint32_t absurd[] = {0, 1, 67, 1501, 9000, 65535};
+  /* Absurd next-hop MTUs are ignored (RFC 5927 section 7, RFC 1191):
+   * below 68, not below the current estimate, and 0 when no RFC 1191
+   * plateau is below the quoted 40-byte datagram. */
+  static const uint32_t absurd[] = {0, 1, 67, 1500, 1501, 9000, 65535};
   for (size_t i = 0; i < sizeof absurd / sizeof absurd[0]; i++) {
     th_icmp_error(t, 3, 4, absurd[i] & 0xffff, una);
     assert_true(th_info(t, &in));
@@ -313,10 +315,13 @@ static void test_IC_6_frag_needed_mtu(void **st) {
       fail_msg("MTU %u changed the MSS from %u to %u", absurd[i], mss0, in.mss);
     th_assert_state(t, US_TCP_ESTABLISHED);
   }
-  /* 68 (the IPv4 minimum): may lower the MSS, never to 0. */
+  /* 68 (the IPv4 minimum): clamped to the 552-byte floor, with DF off
+   * from now on; the 100 bytes in flight go again at once (they fit). */
   th_icmp_error(t, 3, 4, 68, una);
   assert_true(th_info(t, &in));
-  assert_true(in.mss > 0 && in.mss <= mss0);
+  assert_int_equal(in.pmtu, 552);
+  assert_int_equal(in.mss, 552 - 40);
+  th_expect(t, t->now, TSEG(.flags = TH_ACK | TH_PSH, .seq = 1, .ack = 1, .len = 100));
   th_assert_state(t, US_TCP_ESTABLISHED);
   assert_int_equal(us_sock_error(t->s, t->c->sock), 0);
 

@@ -135,6 +135,7 @@ static void parse_pkt(struct th_pkt *p) {
   p->src = rd32(b + 12);
   p->dst = rd32(b + 16);
   p->ttl = b[8];
+  p->df = (rd16(b + 6) & 0x4000) != 0;
   if (b[9] != 6) {
     snprintf(p->why, sizeof p->why, "IP protocol %u, not TCP", b[9]);
     return;
@@ -165,6 +166,7 @@ static void parse_pkt(struct th_pkt *p) {
   p->flags = t[13];
   p->wnd = rd16(t + 14);
   p->has_mss = p->has_ws = p->sack_perm = p->has_ts = false;
+  p->nsack = 0;
   size_t i = 20;
   while (i < doff) {
     uint8_t kind = t[i];
@@ -186,8 +188,12 @@ static void parse_pkt(struct th_pkt *p) {
       p->ws = t[i + 2];
     } else if (kind == 4) {
       p->sack_perm = true;
-    } else if (kind == 8) {
+    } else if (kind == 8 && ol == 10) {
       p->has_ts = true;
+      p->tsval = rd32(t + i + 2);
+      p->tsecr = rd32(t + i + 6);
+    } else if (kind == 5 && ol >= 10 && (ol - 2) % 8 == 0) {
+      p->nsack = (uint8_t)((ol - 2) / 8);
     }
     i += ol;
   }
@@ -348,10 +354,13 @@ const char *th_fmt(struct th *h, const struct th_pkt *p, char *buf, size_t cap) 
   else
     snprintf(seqs, sizeof seqs, "abs %u", p->seq);
   snprintf(acks, sizeof acks, "%u", p->ack - c->p_isn);
-  char opts[48] = "";
+  char opts[96] = "";
   int o = 0;
   if (p->has_mss) o += snprintf(opts + o, sizeof opts - (size_t)o, " mss %u", p->mss);
   if (p->has_ws) o += snprintf(opts + o, sizeof opts - (size_t)o, " ws %u", p->ws);
+  if (p->has_ts)
+    o += snprintf(opts + o, sizeof opts - (size_t)o, " ts %u ecr %u", p->tsval, p->tsecr);
+  if (p->nsack) o += snprintf(opts + o, sizeof opts - (size_t)o, " sack %u", p->nsack);
   snprintf(buf, cap, "t=%.6f %u>%u [%s] seq=%s ack=%s win=%u len=%u%s%s%s", secs(p->at),
            p->sport, p->dport, fl, seqs, (p->flags & TH_ACK) ? acks : "-", p->wnd, p->plen,
            o ? " <" : "", opts + (o ? 1 : 0), o ? ">" : "");
@@ -499,6 +508,21 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
       opts[olen++] = 3;
       opts[olen++] = 3;
       opts[olen++] = seg->ws;
+    }
+    if (seg->sack_perm) {
+      opts[olen++] = 1;
+      opts[olen++] = 1;
+      opts[olen++] = 4;
+      opts[olen++] = 2;
+    }
+    if (seg->has_ts) {
+      opts[olen++] = 1;
+      opts[olen++] = 1;
+      opts[olen++] = 8;
+      opts[olen++] = 10;
+      wr32(opts + olen, seg->tsval);
+      wr32(opts + olen + 4, seg->tsecr);
+      olen += 8;
     }
   }
   while (olen % 4) opts[olen++] = 0;

@@ -78,6 +78,9 @@ struct th_seg {
   bool no_mss;           /* expect: no MSS option */
   bool has_ws;           /* inject: window-scale option */
   uint8_t ws;
+  bool has_ts;           /* inject: NOP NOP TS(tsval, tsecr) (RFC 7323) */
+  uint32_t tsval, tsecr;
+  bool sack_perm;        /* inject: NOP NOP SACK-permitted (RFC 2018) */
 
   uint32_t len;          /* payload length (inject and expect) */
   bool len_any;          /* expect: any payload length (> 0 if len_min) */
@@ -98,6 +101,7 @@ struct th_seg {
 #define WND(x) .has_wnd = true, .wnd = (x)
 #define MSS(x) .has_mss = true, .mss = (x)
 #define WSCALE(x) .has_ws = true, .ws = (x)
+#define TS(v, e) .has_ts = true, .tsval = (v), .tsecr = (e)
 #define DATA(p, n) .data = (const uint8_t *)(p), .len = (n)
 #define OPTS(p, n) .opts = (const uint8_t *)(p), .opts_len = (n)
 #define ACK_ANY .ack_any = true
@@ -119,6 +123,9 @@ struct th_pkt {
   bool has_mss, has_ws, sack_perm, has_ts;
   uint16_t mss;
   uint8_t ws;
+  uint32_t tsval, tsecr;  /* when has_ts */
+  uint8_t nsack;          /* SACK blocks */
+  bool df;                /* the IP header's DF bit */
   const uint8_t *payload;
   uint32_t plen;
 };

@@ -1,0 +1,81 @@
+/*
+ * tcp_pmtu.c - the send MSS, and path MTU discovery (RFC 1191).
+ *
+ * The send MSS (t->mss, the payload of a full-sized segment) is
+ *   min(the peer's MSS, path MTU - 40) - the bytes of TSopt
+ * (RFC 9293 3.7.1, MUST-16, and RFC 6691: options come out of the
+ * segment, not on top of it). Every TCP segment leaves with DF set
+ * (cfg.tcp_pmtud); a router that cannot forward one answers with ICMP
+ * "fragmentation needed" (type 3 code 4) and its next-hop MTU, which
+ * stack/ip/icmp.c checks and passes on (with an RFC 1191 plateau estimate
+ * when the router gave none). Here:
+ *  - the error must quote a sequence number we sent and have not seen
+ *    acknowledged (SND.UNA <= seq < SND.NXT, RFC 5927 4.1; checked by the
+ *    caller), else it is stale or forged;
+ *  - a value below 68 (RFC 791's minimum) is ignored as impossible;
+ *  - the estimate only ever goes down (RFC 1191 6.3; no probing upwards,
+ *    so a route that grows back is not noticed: docs/TCP.md);
+ *  - it never goes below TCP_PMTU_FLOOR (552, Linux's min_pmtu): a report
+ *    below that (RFC 5927 7: an attacker shrinking segments to a few bytes)
+ *    is clamped to the floor and DF is turned off for the connection, so
+ *    a router on a really tiny path may fragment instead;
+ *  - the data in flight is resent at once at the new size (RFC 1191 6.5),
+ *    without treating the drop as congestion: cwnd and ssthresh stay.
+ */
+#include "cc.h"
+#include "core/log.h"
+#include "core/stats.h"
+#include "tcp_int.h"
+
+void tcp_mss_update(struct us_stack *s, struct us_tcb *t) {
+  (void)s;
+  uint32_t mss = t->peer_mss ? t->peer_mss : TCP_MSS_DEFAULT;
+  uint32_t path = t->pmtu > 40 ? t->pmtu - 40u : TCP_MSS_DEFAULT;
+  if (mss > path)
+    mss = path;
+  mss -= tcp_ts_optlen(t); /* peer_mss >= TCP_MSS_FLOOR > TSopt */
+  t->mss = (uint16_t)mss;
+}
+
+void tcp_pmtu_frag_needed(struct us_stack *s, struct us_tcb *t, uint32_t mtu, us_time_t now) {
+  if (!s->cfg.tcp_pmtud) {
+    US_STAT_INC(s, tcp_pmtu_ignored); /* we never set DF: not about us */
+    return;
+  }
+  if (mtu < 68) {
+    /* RFC 791: every link carries 68 bytes; less is forged or broken
+     * (and 0 is a report icmp.c could not estimate). */
+    US_STAT_INC(s, tcp_pmtu_ignored);
+    return;
+  }
+  bool floor = false;
+  if (mtu < TCP_PMTU_FLOOR) {
+    US_STAT_INC(s, tcp_pmtu_floor);
+    mtu = TCP_PMTU_FLOOR;
+    floor = !t->pmtu_no_df;
+    t->pmtu_no_df = true;
+  }
+  if (mtu >= t->pmtu && !floor) {
+    US_STAT_INC(s, tcp_pmtu_ignored); /* RFC 1191 6.3: never raise it here */
+    return;
+  }
+  uint16_t old_mss = t->mss;
+  if (mtu < t->pmtu)
+    t->pmtu = (uint16_t)mtu;
+  if (t->syn_acked)
+    tcp_mss_update(s, t); /* else the SYN-ACK's MSS option does it */
+  US_STAT_INC(s, tcp_pmtu_reduced);
+  US_LOGI(s, "tcp port %u: path MTU %u (fragmentation needed), MSS %u -> %u%s", t->lport,
+          t->pmtu, old_mss, t->mss, t->pmtu_no_df ? ", DF off" : "");
+  if (!t->syn_acked || t->snd_una == t->snd_max)
+    return;
+  /* RFC 1191 6.5: what is in flight was too big and has been dropped:
+   * send it again now, cut to the new MSS. Go back to SND.UNA as after a
+   * timeout, but without the congestion response or a backoff. */
+  uint64_t before = s->stats[US_STAT_tcp_retrans_segs];
+  t->snd_nxt = t->snd_una;
+  t->rexmit_nxt = t->snd_una;
+  t->rtt_timing = false;
+  tcp_output(s, t, now);
+  US_STAT_ADD(s, tcp_pmtu_rexmit, s->stats[US_STAT_tcp_retrans_segs] - before);
+}
