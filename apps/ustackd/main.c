@@ -17,6 +17,8 @@
 #include "clock.h"
 #include "ctl_server.h"
 #include "fault.h"
+#include "http_plain.h"
+#include "httpd.h"
 #include "https.h"
 #include "https_client.h"
 #include "logsink.h"
@@ -41,7 +43,9 @@
 /* ---- Services compiled into the daemon: add a row to enable yours. ---- */
 static const struct svc_desc *const services[] = {
     &svc_udp_echo,
-    &svc_https,     &svc_https_cert, &svc_https_key, &svc_https_root,
+    &svc_http,      &svc_https,      &svc_https_cert,  &svc_https_key, &svc_http_root,
+    &svc_http_max_conns, &svc_http_per_source, &svc_http_header_timeout,
+    &svc_http_request_timeout, &svc_http_idle_timeout, &svc_http_status_clients,
     &svc_https_get, &svc_https_ca,   &svc_https_name,
 };
 #define NSERVICES (sizeof services / sizeof services[0])

@@ -1,0 +1,115 @@
+/*
+ * http_plain.c - the --http service: the transport of httpd.h that is the
+ * TCP socket itself (see http_plain.h). No handshake: a connection is
+ * ready for its request as soon as it is accepted.
+ */
+#include "http_plain.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "httpd.h"
+
+static int plain_open(void *ctx, struct hconn *c, us_time_t now) {
+  (void)ctx;
+  (void)c;
+  (void)now;
+  return 0;
+}
+
+static void plain_event(struct hconn *c, uint32_t events, us_time_t now) {
+  (void)c;
+  (void)events;
+  (void)now;
+}
+
+static bool plain_ready(const struct hconn *c) {
+  (void)c;
+  return true;
+}
+
+static bool plain_dead(const struct hconn *c) {
+  (void)c;
+  return false;
+}
+
+static long plain_read(struct hconn *c, void *buf, size_t cap, us_time_t now) {
+  return us_tcp_recv(c->svc->s, c->sock, buf, cap, now);
+}
+
+static long plain_write(struct hconn *c, const void *buf, size_t len, us_time_t now) {
+  long n = us_tcp_send(c->svc->s, c->sock, buf, len, now);
+  return n == 0 && len > 0 ? US_ERR_AGAIN : n;
+}
+
+static int plain_shutdown(struct hconn *c, us_time_t now) {
+  (void)us_tcp_shutdown(c->svc->s, c->sock, now); /* our FIN after the response */
+  return 0;
+}
+
+static void plain_release(struct hconn *c) { (void)c; }
+
+static const char *plain_describe(const struct hconn *c) {
+  (void)c;
+  return "http";
+}
+
+static const struct httpd_transport plain_transport = {
+    .name = "http", .ctx = NULL, .open = plain_open, .on_event = plain_event,
+    .ready = plain_ready, .dead = plain_dead, .read = plain_read, .write = plain_write,
+    .shutdown = plain_shutdown, .release = plain_release, .describe = plain_describe,
+    .ctx_free = NULL};
+
+struct http_instance {
+  uint16_t port;
+  struct httpd *svc;
+};
+
+static int http_parse(const char *arg, void **state, char *err, size_t errlen) {
+  struct http_instance *inst = calloc(1, sizeof *inst);
+  if (!inst) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (svc_parse_port(arg, &inst->port, err, errlen) != 0) {
+    free(inst);
+    return -1;
+  }
+  httpd_opts_count_service();
+  *state = inst;
+  return 0;
+}
+
+static int http_start(void *state, us_stack *s, us_time_t now, char *err, size_t errlen) {
+  struct http_instance *inst = state;
+  struct httpd_opts o;
+  httpd_opts_fill(&o, inst->port);
+  if (!o.root_dir) {
+    snprintf(err, errlen, "needs --root DIR");
+    return -1;
+  }
+  if (httpd_start(s, &o, &plain_transport, now, &inst->svc, err, errlen) != 0)
+    return -1;
+  if (svc_add_poll(httpd_poll, inst->svc) != 0) {
+    httpd_stop(inst->svc, s, now);
+    inst->svc = NULL;
+    snprintf(err, errlen, "too many services with timers");
+    return -1;
+  }
+  return 0;
+}
+
+static void http_stop(void *state, us_stack *s, us_time_t now) {
+  struct http_instance *inst = state;
+  if (!inst)
+    return;
+  if (inst->svc) {
+    svc_remove_poll(httpd_poll, inst->svc);
+    httpd_print_counters(inst->svc);
+    httpd_stop(inst->svc, s, now);
+  }
+  free(inst);
+}
+
+const struct svc_desc svc_http = {"--http", "PORT", "serve HTTP on PORT (plain TCP; with --root)",
+                                  http_parse, http_start, http_stop};
