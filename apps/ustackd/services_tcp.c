@@ -35,6 +35,24 @@ static const char *const kind_name[] = {"tcp-echo", "tcp-discard", "tcp-chargen"
 
 #define PENDING_MAX 16384
 
+/* RFC 864's stream: lines of 72 printable characters and CR LF, each line
+ * starting one character further along the 95-character cycle, so the
+ * stream repeats every 95 lines. It is built once, one period plus one
+ * pending buffer long, and a connection copies from its offset in it. */
+#define CHARGEN_LINE 74
+#define CHARGEN_PERIOD (95 * CHARGEN_LINE)
+static uint8_t chargen_pattern[CHARGEN_PERIOD + PENDING_MAX];
+
+static void chargen_init(void) {
+  for (size_t n = 0; n < sizeof chargen_pattern; n++) {
+    size_t line = n / CHARGEN_LINE, col = n % CHARGEN_LINE;
+    if (col < 72)
+      chargen_pattern[n] = (uint8_t)(' ' + (line + col) % 95);
+    else
+      chargen_pattern[n] = col == 72 ? '\r' : '\n';
+  }
+}
+
 struct conn {
   struct svc_handler h; /* first: svc_dispatch_events finds us through it */
   enum kind kind;
@@ -49,7 +67,7 @@ struct conn {
   struct us_sha256 sha_in, sha_out;
   uint8_t *pending;     /* PENDING_MAX bytes once needed, else NULL */
   size_t pend_off, pend_len;
-  uint32_t chargen_pos;
+  uint32_t chargen_pos;  /* offset in the RFC 864 period */
   struct conn *next;
 };
 
@@ -175,17 +193,9 @@ static int generate(struct conn *c) {
   if (!pending_buf(c))
     return US_ERR_NOMEM;
   if (c->kind == K_CHARGEN) {
-    /* RFC 864: lines of 72 printable characters, each starting one
-     * character further along the 95-character cycle. */
-    size_t n = 0;
-    while (n + 74 <= PENDING_MAX) {
-      for (int i = 0; i < 72; i++)
-        c->pending[n++] = (uint8_t)(' ' + (c->chargen_pos + (uint32_t)i) % 95);
-      c->pending[n++] = '\r';
-      c->pending[n++] = '\n';
-      c->chargen_pos = (c->chargen_pos + 1) % 95;
-    }
-    c->pend_len = n;
+    memcpy(c->pending, chargen_pattern + c->chargen_pos, PENDING_MAX);
+    c->chargen_pos = (uint32_t)((c->chargen_pos + PENDING_MAX) % CHARGEN_PERIOD);
+    c->pend_len = PENDING_MAX;
     return 0;
   }
   uint64_t left = c->out_target - c->bytes_out;
@@ -323,6 +333,7 @@ int svc_tcp_start(us_stack *s, const struct svc_tcp_opts *o, us_time_t now, char
                   size_t errlen) {
   memset(&g, 0, sizeof g);
   g.o = *o;
+  chargen_init();
   const struct {
     enum kind k;
     uint16_t port;

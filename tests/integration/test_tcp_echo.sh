@@ -25,6 +25,21 @@ line1=$(printf '%s' "$cg" | head -n 1 | tr -d '\r')
   it_fail "chargen first line: '$line1'"
 it_ok "chargen sends the RFC 864 pattern"
 
+# Past the first period (95 lines of 74 bytes) and several send buffers:
+# 300000 bytes equal to the RFC 864 stream made independently here.
+ns_exec timeout 20 nc -w 2 -d "$US_ADDR" 19 </dev/null 2>/dev/null | head -c 300000 >"$IT_WORK/cg.bin" || true
+python3 -c '
+import sys
+want = bytearray()
+line = 0
+while len(want) < 300000:
+    want += bytes(32 + (line + i) % 95 for i in range(72)) + b"\r\n"
+    line += 1
+got = open(sys.argv[1], "rb").read()
+sys.exit(0 if got == bytes(want[:300000]) else 1)' "$IT_WORK/cg.bin" ||
+  it_fail "chargen: the first 300000 bytes differ from RFC 864's pattern ($(wc -c <"$IT_WORK/cg.bin") bytes read)"
+it_ok "chargen: 300000 bytes equal to the RFC 864 pattern"
+
 ss_out=$(it_ss) || it_fail "ustack-ss failed"
 grep -qE '^LISTEN .*10\.0\.0\.2:7 ' <<<"$ss_out" || it_fail "ustack-ss shows no listener on 7: $ss_out"
 it_ok "ustack-ss lists the listeners"
