@@ -284,7 +284,7 @@ if ((DO_BUILD)); then
   fi
   cmake --build "$BUILD" -j2 --target usload tun-limit ustackd >"$WORK/build.log" 2>&1 ||
     { tail -n 30 "$WORK/build.log"; echo "bench: the build failed" >&2; exit 1; }
-  if target lwip && grep -q 'lwip-ref' "$ROOT/apps/CMakeLists.txt" 2>/dev/null; then
+  if target lwip && [[ -f $ROOT/apps/lwip-ref/CMakeLists.txt ]]; then
     cmake --build "$BUILD" -j2 --target lwip-ref >"$WORK/build-lwip.log" 2>&1 ||
       note "lwip-ref did not build (see apps/lwip-ref); no lwIP column"
   fi
