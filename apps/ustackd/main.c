@@ -67,6 +67,7 @@ struct ustackd {
   unsigned prefix;
   unsigned mtu;
   const char *pcap_path;
+  bool no_offload; /* --no-offload */
   enum us_log_level log_level;
   struct svc_instance svcs[MAX_SVC_INSTANCES];
   unsigned nsvcs;
@@ -252,6 +253,11 @@ static int opt_client_exit(struct ustackd *d, const char *a, char *e, size_t n) 
   d->tcp.client_exit = true;
   return 0;
 }
+static int opt_no_offload(struct ustackd *d, const char *a, char *e, size_t n) {
+  (void)a, (void)e, (void)n;
+  d->no_offload = true;
+  return 0;
+}
 
 static int opt_connect(struct ustackd *d, const char *arg, char *err, size_t n) {
   char host[64];
@@ -419,6 +425,8 @@ static const struct opt options[] = {
     {"--addr", "ADDR", "the stack's address (required)", opt_addr},
     {"--prefix", "LEN", "on-link prefix length (default 24)", opt_prefix},
     {"--mtu", "BYTES", "link MTU, 576..9000 (default 1500)", opt_mtu},
+    {"--no-offload", NULL, "plain TUN: no TSO, GSO or checksum offload (docs/OFFLOAD.md)",
+     opt_no_offload},
     {"--pcap", "FILE", "write every packet in and out to FILE (pcap, LINKTYPE_RAW)", opt_pcap},
     {"--log-level", "LEVEL", "error, warn, info (default), debug or trace", opt_log_level},
     {"--ctl", "PATH", "control socket for ustack-ss (UNIX stream socket)", opt_ctl},
@@ -621,6 +629,12 @@ static void print_counters(const struct ustackd *d, const char *when) {
       {"tun_tx_packets", d->tun.tx_packets, "packets written to the TUN"},
       {"tun_tx_eagain", d->tun.tx_eagain, "dropped on output: TUN queue full"},
       {"tun_tx_errors", d->tun.tx_errors, "dropped on output: TUN write failed"},
+      {"tun_rx_gso", d->tun.rx_gso, "GSO super-packets read from the TUN"},
+      {"tun_rx_csum_partial", d->tun.rx_csum_partial, "packets read with a partial checksum"},
+      {"tun_rx_csum_valid", d->tun.rx_csum_valid, "packets read with DATA_VALID"},
+      {"tun_rx_vnet_bad", d->tun.rx_vnet_bad, "dropped: a virtio header we cannot honour"},
+      {"tun_tx_gso", d->tun.tx_gso, "TSO super-segments written to the TUN"},
+      {"tun_tx_csum_partial", d->tun.tx_csum_partial, "packets written with a partial checksum"},
       {"pcap_records", us_pcap_records(d->pcap), "packets written to the pcap file"},
       {"pcap_errors", us_pcap_errors(d->pcap), "pcap write errors (capture stopped)"},
   };
@@ -784,9 +798,16 @@ int main(int argc, char **argv) {
 
   struct us_tun_cfg tc = {
       .name = d.dev, .host = d.host, .peer = d.addr, .prefix = (uint8_t)d.prefix,
-      .mtu = (uint16_t)d.mtu};
+      .mtu = (uint16_t)d.mtu,
+      /* The fault injector models a wire: a packet it corrupts must fail
+       * its checksum, which a checksum the kernel completes after it (or
+       * one the kernel vouches for before it) would hide; and its rules
+       * count MSS-sized packets. So --fault runs without offloads. */
+      .offload = !d.no_offload && !d.fault_spec};
   if (us_tun_open(&d.tun, &tc, err, sizeof err) != 0)
     goto out;
+  if (d.tun.offload_note[0])
+    us_logf(&d.log, d.log_level, US_LOG_WARN, "%s", d.tun.offload_note);
 
   /* Output chain: stack -> [pcap tee] -> [fault TX] -> TUN. Input chain:
    * TUN -> [fault RX] -> [pcap tee] -> stack. The capture shows what the
@@ -905,9 +926,13 @@ int main(int argc, char **argv) {
   inet_ntop(AF_INET, &ia, hs, sizeof hs);
   ia.s_addr = htonl(d.addr);
   inet_ntop(AF_INET, &ia, as, sizeof as);
-  us_logf(&d.log, d.log_level, US_LOG_INFO, "up: %s, stack %s/%u, host side %s, mtu %u%s%s%s%s",
-          d.tun.name, as, d.prefix, hs, d.mtu, d.pcap ? ", pcap " : "",
-          d.pcap ? d.pcap_path : "", d.ctl_path ? ", ctl " : "", d.ctl_path ? d.ctl_path : "");
+  const char *offl = !d.tun.caps        ? "off"
+                     : d.tun.rx_offload ? "tso4+csum out, gso+csum in"
+                                        : "tso4+csum out";
+  us_logf(&d.log, d.log_level, US_LOG_INFO,
+          "up: %s, stack %s/%u, host side %s, mtu %u, offloads %s%s%s%s%s", d.tun.name, as,
+          d.prefix, hs, d.mtu, offl, d.pcap ? ", pcap " : "", d.pcap ? d.pcap_path : "",
+          d.ctl_path ? ", ctl " : "", d.ctl_path ? d.ctl_path : "");
 
   int r = us_loop_run(d.loop);
   if (r < 0) {

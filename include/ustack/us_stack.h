@@ -35,6 +35,37 @@ void us_stack_destroy(us_stack *s);
 void us_stack_input(us_stack *s, const uint8_t *pkt, size_t len, us_time_t now);
 
 /*
+ * What the device knows about a received packet that its bytes do not say
+ * (docs/OFFLOAD.md). ONLY a driver whose far end is the local kernel (the
+ * TUN with IFF_VNET_HDR) may hand it in: the core believes the checksum
+ * flags without verifying anything, because those packets never crossed a
+ * wire. A packet from anywhere else goes through us_stack_input().
+ *
+ *   US_RX_CSUM_PARTIAL: the transport checksum was never computed; its
+ *     field holds the pseudo-header sum. csum_start/csum_offset (counted
+ *     from the IPv4 header) must name the TCP or UDP checksum field of this
+ *     very packet, or the packet is dropped (ip_in_bad_offload).
+ *   US_RX_CSUM_VALID: the kernel verified the transport checksum.
+ *   gso_size > 0: a GSO super-packet (TCP/IPv4 only), up to 65535 bytes
+ *     with a payload larger than the MSS; counted as ip_gso_in. The core
+ *     accepts any TCP payload that fits the datagram, so this is
+ *     information, not permission.
+ * Unknown flag bits, or offload metadata on a fragment, drop the packet.
+ */
+#define US_RX_CSUM_PARTIAL 0x1u
+#define US_RX_CSUM_VALID 0x2u
+struct us_rx_meta {
+  uint32_t flags;
+  uint16_t csum_start;
+  uint16_t csum_offset;
+  uint16_t gso_size;
+};
+
+/* us_stack_input() with metadata; `meta` NULL is us_stack_input(). */
+void us_stack_input_meta(us_stack *s, const uint8_t *pkt, size_t len,
+                         const struct us_rx_meta *meta, us_time_t now);
+
+/*
  * Run everything due at `now` (timers, deferred ACKs, pending output) and
  * return the next deadline: the caller should call again no later than that.
  * US_TIME_NEVER when nothing is pending. `now` must not go backwards.

@@ -97,6 +97,11 @@ void us_stack_register_layer(struct us_stack *s, us_layer_poll_fn poll, us_layer
  */
 void us_stack_tx(struct us_stack *s, const uint8_t *bytes, size_t len);
 
+/* The same for a packet the device must finish (us_device.h): only called
+ * when s->dev.caps has the offload the metadata asks for. BORROWS `bytes`. */
+void us_stack_tx_meta(struct us_stack *s, const uint8_t *bytes, size_t len,
+                      const struct us_tx_meta *m);
+
 /* For the allocation-failure test hook: true if this allocation must fail. */
 bool us_stack_alloc_should_fail(struct us_stack *s);
 

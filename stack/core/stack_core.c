@@ -22,6 +22,12 @@ void us_stack_tx(struct us_stack *s, const uint8_t *bytes, size_t len) {
     s->dev.tx(s->dev.ctx, bytes, len);
 }
 
+void us_stack_tx_meta(struct us_stack *s, const uint8_t *bytes, size_t len,
+                      const struct us_tx_meta *m) {
+  if (s->dev.tx_meta)
+    s->dev.tx_meta(s->dev.ctx, bytes, len, m);
+}
+
 bool us_stack_alloc_should_fail(struct us_stack *s) {
   s->alloc_count++;
   if (s->alloc_fail_at == 0)

@@ -21,8 +21,11 @@ int us_ip_init(struct us_stack *s);
 int us_udp_init(struct us_stack *s);
 
 /* One datagram from the link. BORROWS `b`. Validates, reassembles, and
- * dispatches to the handler registered for the protocol. */
-void us_ip4_input(struct us_stack *s, const uint8_t *b, size_t len, us_time_t now);
+ * dispatches to the handler registered for the protocol. `meta` (may be
+ * NULL) is the device's offload metadata (us_rx_meta in us_stack.h). */
+struct us_rx_meta;
+void us_ip4_input(struct us_stack *s, const uint8_t *b, size_t len, const struct us_rx_meta *meta,
+                  us_time_t now);
 
 /*
  * Send a datagram to `dst` from our address. CONSUMES `pkt`, whose data is
@@ -33,6 +36,16 @@ void us_ip4_input(struct us_stack *s, const uint8_t *b, size_t len, us_time_t no
  */
 int us_ip4_output(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t proto, bool df,
                   us_time_t now);
+
+/*
+ * Send a TCP super-segment (us_device.h, US_DEV_TSO4): like us_ip4_output
+ * but never fragmented; the device cuts it into segments of `gso_size`
+ * payload bytes and completes the checksum, whose field must already hold
+ * the pseudo-header sum. Only when the device has US_DEV_TSO4 (or, with
+ * gso_size 0, US_DEV_CSUM). CONSUMES `pkt`.
+ */
+int us_ip4_output_offload(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t proto,
+                          bool df, uint16_t csum_offset, uint16_t gso_size, us_time_t now);
 
 /* Address classes (RFC 1122 3.2.1.3, RFC 5735): used to refuse martian
  * sources and broadcast/multicast destinations (MUST-57, MUST-63). */

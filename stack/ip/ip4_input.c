@@ -17,6 +17,7 @@
 #include "ip.h"
 #include "ip_internal.h"
 #include "ustack/us_err.h"
+#include "ustack/us_stack.h"
 #include "wire/icmp4.h"
 
 static void ip_fini(struct us_stack *s) {
@@ -112,7 +113,54 @@ static void count_parse_error(struct us_stack *s, enum us_ip4_parse_result r) {
   US_STAT_INC(s, ip_in_hdr_errors);
 }
 
-void us_ip4_input(struct us_stack *s, const uint8_t *b, size_t len, us_time_t now) {
+/* Where the transport checksum field sits, from the transport header. */
+static int l4_csum_field(uint8_t proto) {
+  switch (proto) {
+  case US_IPPROTO_TCP:
+    return 16; /* RFC 9293 3.1 */
+  case US_IPPROTO_UDP:
+    return 6; /* RFC 768 */
+  default:
+    return -1;
+  }
+}
+
+/*
+ * Device metadata (us_rx_meta, docs/OFFLOAD.md): it comes from the local
+ * kernel, which made the datagram or checked it, so it is believed; but it
+ * must describe THIS datagram, else the datagram is dropped: a partial
+ * checksum must name the TCP/UDP checksum field right after the IP header,
+ * and a GSO super-packet must be one whole TCP datagram.
+ */
+static bool apply_rx_meta(struct us_stack *s, struct us_ip4_hdr *ip, const struct us_rx_meta *m) {
+  const uint32_t known = US_RX_CSUM_PARTIAL | US_RX_CSUM_VALID;
+  if (m->flags == 0 && m->gso_size == 0)
+    return true;
+  bool fragment = ip->mf || ip->frag_off != 0;
+  int field = l4_csum_field(ip->proto);
+  bool ok = !(m->flags & ~known) && !fragment;
+  if (ok && m->gso_size > 0)
+    ok = ip->proto == US_IPPROTO_TCP;
+  if (ok && (m->flags & US_RX_CSUM_PARTIAL))
+    ok = field >= 0 && m->csum_start == ip->hdr_len && m->csum_offset == field &&
+         (uint32_t)m->csum_offset + 2 <= ip->payload_len;
+  if (ok && (m->flags & US_RX_CSUM_VALID))
+    ok = field >= 0;
+  if (!ok) {
+    US_STAT_INC(s, ip_in_bad_offload);
+    return false;
+  }
+  if (m->gso_size > 0)
+    US_STAT_INC(s, ip_gso_in);
+  if (m->flags & known) {
+    ip->l4_csum_trusted = true;
+    US_STAT_INC(s, ip_in_csum_offload);
+  }
+  return true;
+}
+
+void us_ip4_input(struct us_stack *s, const uint8_t *b, size_t len, const struct us_rx_meta *meta,
+                  us_time_t now) {
   US_STAT_INC(s, ip_in_receives);
   struct us_ip4_hdr ip;
   enum us_ip4_parse_result r = us_ip4_parse(b, len, &ip);
@@ -120,6 +168,8 @@ void us_ip4_input(struct us_stack *s, const uint8_t *b, size_t len, us_time_t no
     count_parse_error(s, r);
     return;
   }
+  if (meta && !apply_rx_meta(s, &ip, meta))
+    return;
   if (ip.trimmed)
     US_STAT_INC(s, ip_in_trimmed); /* link padding: never payload (RFC 1122 3.2.1) */
 

@@ -87,3 +87,56 @@ int us_ip4_output(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t 
   us_pkt_free(s, pkt);
   return 0;
 }
+
+int us_ip4_output_offload(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t proto,
+                          bool df, uint16_t csum_offset, uint16_t gso_size, us_time_t now) {
+  (void)now;
+  if (!pkt)
+    return US_ERR_INVAL;
+  size_t plen = pkt->len;
+  uint32_t need = gso_size > 0 ? US_DEV_TSO4 | US_DEV_CSUM : US_DEV_CSUM;
+  bool fits = gso_size > 0 || plen + US_IP4_HDR_MIN <= s->cfg.mtu;
+  if ((s->dev.caps & need) != need || !fits || plen + US_IP4_HDR_MIN > US_IP4_MAX_DATAGRAM ||
+      (size_t)csum_offset + 2 > plen || (gso_size > 0 && proto != US_IPPROTO_TCP)) {
+    /* A caller bug (tcp_output checks the caps): never send a packet the
+     * device was not promised to finish. */
+    US_STAT_INC(s, ip_out_no_buffer);
+    us_pkt_free(s, pkt);
+    return US_ERR_INVAL;
+  }
+  uint8_t *hdr = us_pkt_push(pkt, US_IP4_HDR_MIN);
+  if (!hdr) {
+    US_STAT_INC(s, ip_out_no_buffer);
+    us_pkt_free(s, pkt);
+    return US_ERR_NOMEM;
+  }
+  US_STAT_INC(s, ip_out_requests);
+  struct us_ip4_hdr h;
+  /* The kernel gives each segment cut from a super-segment this header
+   * with its own ID, counting up from this one (so a super-segment uses up
+   * as many IDs of ours as the segments it becomes), and DF as we set it. */
+  fill_hdr(s, &h, dst, proto, df, s->ip->next_id);
+  uint32_t segs = 1;
+  if (gso_size > 0) {
+    const uint8_t *th = hdr + US_IP4_HDR_MIN;
+    size_t thl = (size_t)(th[12] >> 4) * 4; /* we wrote it: 20..60, within plen */
+    size_t payload = plen > thl ? plen - thl : 0;
+    segs = (uint32_t)((payload + gso_size - 1) / gso_size);
+    if (segs == 0)
+      segs = 1;
+  }
+  h.total_len = (uint16_t)(plen + US_IP4_HDR_MIN);
+  us_ip4_build(&h, hdr, US_IP4_HDR_MIN);
+  s->ip->next_id = (uint16_t)(s->ip->next_id + segs);
+  struct us_tx_meta m = {
+      .csum_partial = true,
+      .csum_start = US_IP4_HDR_MIN,
+      .csum_offset = csum_offset,
+      .gso_size = gso_size,
+  };
+  if (gso_size > 0)
+    US_STAT_INC(s, ip_out_gso);
+  us_stack_tx_meta(s, hdr, h.total_len, &m);
+  us_pkt_free(s, pkt);
+  return 0;
+}

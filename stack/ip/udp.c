@@ -82,7 +82,10 @@ static uint32_t udp_events(struct us_stack *s, void *obj) {
 static void udp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
   struct us_udp_layer *u = s->udp;
   struct us_udp_hdr h;
-  switch (us_udp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, &h)) {
+  enum us_udp_parse_result pr =
+      ip->l4_csum_trusted ? us_udp_parse_trusted(ip->payload, ip->payload_len, &h)
+                          : us_udp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, &h);
+  switch (pr) {
   case US_UDP_OK:
     break;
   case US_UDP_BAD_CSUM:

@@ -1462,12 +1462,19 @@ void us_fault_set_clock(struct us_fault *f, us_time_t (*clock)(void *ctx), void 
 
 us_time_t us_fault_clock_ref(void *ctx) { return *(const us_time_t *)ctx; }
 
+/* The injector models a wire: what it delivers carries no offload
+ * metadata (a corrupted packet must fail its checksum), and its device
+ * offers no offloads (caps 0), so the stack sends it only MSS-sized
+ * packets with full checksums. ustackd runs it with offloads off
+ * (docs/OFFLOAD.md). */
 static void fault_rx_deliver(void *ctx, const uint8_t *pkt, size_t len) {
   struct us_fault *f = ctx;
-  if (f->inner_rx.rx) f->inner_rx.rx(f->inner_rx.ctx, pkt, len, f->now);
+  if (f->inner_rx.rx) f->inner_rx.rx(f->inner_rx.ctx, pkt, len, NULL, f->now);
 }
 
-static void fault_rx_sink(void *ctx, const uint8_t *pkt, size_t len, us_time_t now) {
+static void fault_rx_sink(void *ctx, const uint8_t *pkt, size_t len,
+                          const struct us_rx_meta *meta, us_time_t now) {
+  (void)meta;
   struct us_fault *f = ctx;
   us_fault_process(f, US_FAULT_RX, pkt, len, now, fault_rx_deliver, f);
 }

@@ -19,7 +19,8 @@
 #define DEFAULT_BATCH 64
 /* Rounds of tick/poll/dispatch per wake-up before we yield to epoll. */
 #define MAX_ROUNDS 8
-/* Big enough for any IPv4 datagram: the kernel never truncates. */
+/* Big enough for any IPv4 datagram, a GSO super-packet included (the
+ * virtio header is read apart, tun.c): the kernel never truncates. */
 #define RX_BUF 65536
 
 enum fd_kind { FD_FREE = 0, FD_TUN, FD_SIGNAL, FD_USER };
@@ -59,8 +60,9 @@ struct us_loop {
   uint8_t rxbuf[RX_BUF];
 };
 
-void us_rx_stack_input(void *stack, const uint8_t *pkt, size_t len, us_time_t now) {
-  us_stack_input(stack, pkt, len, now);
+void us_rx_stack_input(void *stack, const uint8_t *pkt, size_t len,
+                       const struct us_rx_meta *meta, us_time_t now) {
+  us_stack_input_meta(stack, pkt, len, meta, now);
 }
 
 static struct fd_entry *fd_slot(struct us_loop *l, int fd) {
@@ -226,7 +228,8 @@ static int read_batch(struct us_loop *l) {
   unsigned n = 0;
   l->st.rx_batches++;
   while (n < l->cfg.batch_max) {
-    long len = us_tun_read(l->cfg.tun, l->rxbuf, sizeof l->rxbuf);
+    struct us_rx_meta meta;
+    long len = us_tun_read(l->cfg.tun, l->rxbuf, sizeof l->rxbuf, &meta);
     if (len == 0)
       return 0; /* EAGAIN: drained */
     if (len < 0) {
@@ -235,7 +238,8 @@ static int read_batch(struct us_loop *l) {
       /* EBADFD: the interface was deleted under us. */
       return (len == -EBADFD || len == -EBADF || len == -EIO) ? -1 : 0;
     }
-    l->cfg.rx.rx(l->cfg.rx.ctx, l->rxbuf, (size_t)len, l->now);
+    l->cfg.rx.rx(l->cfg.rx.ctx, l->rxbuf, (size_t)len, l->cfg.tun->vnet_hdr ? &meta : NULL,
+                 l->now);
     n++;
   }
   /* Level-triggered epoll reports the rest on the next wait. */

@@ -107,15 +107,30 @@ static void tee_tx(void *ctx, const uint8_t *pkt, size_t len) {
     tee->next_tx.tx(tee->next_tx.ctx, pkt, len);
 }
 
-static void tee_rx(void *ctx, const uint8_t *pkt, size_t len, us_time_t now) {
+/* An offloaded packet is recorded as the stack made it (a super-segment,
+ * a partial checksum), as tcpdump on a host with TSO shows it. */
+static void tee_tx_meta(void *ctx, const uint8_t *pkt, size_t len, const struct us_tx_meta *m) {
+  struct us_pcap_tee *tee = ctx;
+  us_pcap_write(tee->pcap, pkt, len, tee->now ? *tee->now : us_clock_now());
+  if (tee->next_tx.tx_meta)
+    tee->next_tx.tx_meta(tee->next_tx.ctx, pkt, len, m);
+}
+
+static void tee_rx(void *ctx, const uint8_t *pkt, size_t len, const struct us_rx_meta *meta,
+                   us_time_t now) {
   struct us_pcap_tee *tee = ctx;
   us_pcap_write(tee->pcap, pkt, len, now);
   if (tee->next_rx.rx)
-    tee->next_rx.rx(tee->next_rx.ctx, pkt, len, now);
+    tee->next_rx.rx(tee->next_rx.ctx, pkt, len, meta, now);
 }
 
 struct us_device us_pcap_tee_device(struct us_pcap_tee *tee) {
-  return (struct us_device){.tx = tee_tx, .ctx = tee};
+  /* The tee passes offloaded packets through: it offers what the next
+   * device offers. */
+  return (struct us_device){.tx = tee_tx,
+                            .ctx = tee,
+                            .caps = tee->next_tx.tx_meta ? tee->next_tx.caps : 0,
+                            .tx_meta = tee_tx_meta};
 }
 
 struct us_rx_sink us_pcap_tee_rx_sink(struct us_pcap_tee *tee) {

@@ -10,14 +10,20 @@
 #ifndef USTACK_PLATFORM_RXSINK_H
 #define USTACK_PLATFORM_RXSINK_H
 
+#include "ustack/us_stack.h"
 #include "ustack/us_types.h"
 
+/* `meta` is the TUN's offload metadata for the packet (NULL when the TUN
+ * runs without offloads); a wrapper passes it on unchanged or, if it
+ * changes or delays the packet, drops it (docs/OFFLOAD.md). */
 struct us_rx_sink {
-  void (*rx)(void *ctx, const uint8_t *pkt, size_t len, us_time_t now);
+  void (*rx)(void *ctx, const uint8_t *pkt, size_t len, const struct us_rx_meta *meta,
+             us_time_t now);
   void *ctx;
 };
 
 /* A sink that feeds a us_stack (ctx is the us_stack *). */
-void us_rx_stack_input(void *stack, const uint8_t *pkt, size_t len, us_time_t now);
+void us_rx_stack_input(void *stack, const uint8_t *pkt, size_t len,
+                       const struct us_rx_meta *meta, us_time_t now);
 
 #endif

@@ -20,8 +20,16 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/virtio_net.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+/* The virtio header as the kernel reads and writes it on a TUN opened with
+ * IFF_VNET_HDR: struct virtio_net_hdr, 10 bytes, little-endian once
+ * TUNSETVNETLE is on. */
+#define VNET_HDR_LEN 10
+_Static_assert(sizeof(struct virtio_net_hdr) == VNET_HDR_LEN, "virtio_net_hdr is 10 bytes");
 
 static void ip_str(us_ip4_t a, char out[16]) {
   snprintf(out, 16, "%u.%u.%u.%u", (unsigned)(a >> 24), (unsigned)(a >> 16) & 255u,
@@ -91,9 +99,19 @@ static int tun_attach(struct us_tun *t, const struct us_tun_cfg *cfg, char *err,
   }
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (cfg->offload ? IFF_VNET_HDR : 0);
   memcpy(ifr.ifr_name, cfg->name, strlen(cfg->name)); /* length checked by caller */
-  if (ioctl(t->fd, TUNSETIFF, &ifr) != 0) {
+  int rc = ioctl(t->fd, TUNSETIFF, &ifr);
+  if (rc != 0 && errno == EINVAL && cfg->offload) {
+    /* A kernel without IFF_VNET_HDR: run without offloads. */
+    snprintf(t->offload_note, sizeof t->offload_note,
+             "offloads off: the kernel refused IFF_VNET_HDR (%s)", strerror(errno));
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    rc = ioctl(t->fd, TUNSETIFF, &ifr);
+  } else if (rc == 0 && cfg->offload) {
+    t->vnet_hdr = true;
+  }
+  if (rc != 0) {
     int e = errno;
     if (e == EBUSY)
       snprintf(err, errlen, "interface %s is in use (another process has it open)",
@@ -113,6 +131,52 @@ static int tun_attach(struct us_tun *t, const struct us_tun_cfg *cfg, char *err,
   t->name[sizeof t->name - 1] = '\0';
   t->ifindex = (int)if_nametoindex(t->name);
   return 0;
+}
+
+/* host-endian -> little-endian check, without relying on <endian.h>. */
+static bool host_is_le(void) {
+  const uint16_t one = 1;
+  uint8_t b;
+  memcpy(&b, &one, 1);
+  return b == 1;
+}
+
+/*
+ * The offload half of opening (docs/OFFLOAD.md). With IFF_VNET_HDR on:
+ *   - TUNSETVNETHDRSZ 10: the plain struct virtio_net_hdr (no num_buffers);
+ *   - TUNSETVNETLE: the header's 16-bit fields are little-endian whatever
+ *     the host (on a little-endian host that is also the legacy default);
+ *   - our writes may then carry NEEDS_CSUM and GSO_TCPV4: the TUN driver
+ *     accepts them whatever TUNSETOFFLOAD says (that ioctl is about what
+ *     the kernel may send US), so the tx caps depend on the header alone;
+ *   - TUNSETOFFLOAD TUN_F_CSUM | TUN_F_TSO4: the kernel may send us partial
+ *     checksums and TCPv4 GSO super-packets.
+ * A refusal turns off what depends on it and leaves a note; never an error.
+ */
+static void tun_offload(struct us_tun *t) {
+  if (!t->vnet_hdr)
+    return;
+  int sz = VNET_HDR_LEN;
+  if (ioctl(t->fd, TUNSETVNETHDRSZ, &sz) != 0) {
+    snprintf(t->offload_note, sizeof t->offload_note,
+             "offloads off: TUNSETVNETHDRSZ refused (%s)", strerror(errno));
+    t->caps = 0; /* the header is still there: we write zeroed ones */
+    return;
+  }
+  int le = 1;
+  if (ioctl(t->fd, TUNSETVNETLE, &le) != 0 && !host_is_le()) {
+    snprintf(t->offload_note, sizeof t->offload_note,
+             "offloads off: TUNSETVNETLE refused on a big-endian host (%s)", strerror(errno));
+    return;
+  }
+  t->caps = US_DEV_CSUM | US_DEV_TSO4;
+  if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) != 0) {
+    snprintf(t->offload_note, sizeof t->offload_note,
+             "receive offloads off: TUNSETOFFLOAD refused (%s); sending with TSO",
+             strerror(errno));
+    return;
+  }
+  t->rx_offload = true;
 }
 
 static int tun_configure(struct us_tun *t, const struct us_tun_cfg *cfg, char *err,
@@ -196,7 +260,14 @@ int us_tun_open(struct us_tun *t, const struct us_tun_cfg *cfg, char *err, size_
   }
   if (check_addresses_free(cfg, err, errlen) != 0)
     return -1;
-  if (tun_attach(t, cfg, err, errlen) != 0 || tun_configure(t, cfg, err, errlen) != 0) {
+  if (tun_attach(t, cfg, err, errlen) != 0) {
+    us_tun_close(t);
+    return -1;
+  }
+  /* Before the link comes up, so the kernel never queues a packet for us
+   * in a form we did not ask for. */
+  tun_offload(t);
+  if (tun_configure(t, cfg, err, errlen) != 0) {
     us_tun_close(t);
     return -1;
   }
@@ -209,10 +280,89 @@ void us_tun_close(struct us_tun *t) {
   t->fd = -1;
 }
 
-long us_tun_read(struct us_tun *t, uint8_t *buf, size_t cap) {
+static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static void put_le16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+
+bool us_tun_vnet_to_meta(const uint8_t h[VNET_HDR_LEN], size_t pkt_len, struct us_rx_meta *meta) {
+  memset(meta, 0, sizeof *meta);
+  uint8_t flags = h[0], gso = h[1];
+  uint16_t gso_size = le16(h + 4), start = le16(h + 6), off = le16(h + 8);
+  switch (gso & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) {
+  case VIRTIO_NET_HDR_GSO_NONE:
+    break;
+  case VIRTIO_NET_HDR_GSO_TCPV4:
+    /* The ECN bit only says the first segment carried CWR; the super-
+     * packet arrives as one segment, so it changes nothing for us. */
+    if (gso_size == 0)
+      return false;
+    meta->gso_size = gso_size;
+    break;
+  default:
+    return false; /* UDP or TCPv6: never enabled, never expected */
+  }
+  if (flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+    if ((size_t)start + off + 2 > pkt_len)
+      return false;
+    meta->flags |= US_RX_CSUM_PARTIAL;
+    meta->csum_start = start;
+    meta->csum_offset = off;
+  } else if (flags & VIRTIO_NET_HDR_F_DATA_VALID) {
+    meta->flags |= US_RX_CSUM_VALID;
+  }
+  return true;
+}
+
+void us_tun_meta_to_vnet(const struct us_tx_meta *m, const uint8_t *pkt, size_t pkt_len,
+                         uint8_t h[VNET_HDR_LEN]) {
+  memset(h, 0, VNET_HDR_LEN);
+  if (!m)
+    return;
+  if (m->csum_partial) {
+    h[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    put_le16(h + 6, m->csum_start);
+    put_le16(h + 8, m->csum_offset);
+    put_le16(h + 2, (uint16_t)(m->csum_start + m->csum_offset + 2));
+  }
+  if (m->gso_size > 0) {
+    h[1] = VIRTIO_NET_HDR_GSO_TCPV4;
+    put_le16(h + 4, m->gso_size);
+    /* hdr_len: the bytes each segment repeats, IP + TCP headers (a hint
+     * the kernel checks against csum_start + csum_offset + 2). */
+    size_t th = (size_t)m->csum_start + 12;
+    if (th < pkt_len)
+      put_le16(h + 2, (uint16_t)(m->csum_start + (pkt[th] >> 4) * 4));
+  }
+}
+
+static long tun_read_raw(struct us_tun *t, uint8_t *buf, size_t cap, struct us_rx_meta *meta) {
+  memset(meta, 0, sizeof *meta);
+  uint8_t vh[VNET_HDR_LEN];
   for (;;) {
-    ssize_t n = read(t->fd, buf, cap);
+    ssize_t n;
+    if (t->vnet_hdr) {
+      struct iovec iov[2] = {{vh, sizeof vh}, {buf, cap}};
+      n = readv(t->fd, iov, 2);
+    } else {
+      n = read(t->fd, buf, cap);
+    }
     if (n >= 0) {
+      if (t->vnet_hdr) {
+        if (n < VNET_HDR_LEN) {
+          t->rx_errors++;
+          return -EIO; /* cannot happen: the kernel writes the header first */
+        }
+        n -= VNET_HDR_LEN;
+        if (!us_tun_vnet_to_meta(vh, (size_t)n, meta)) {
+          t->rx_vnet_bad++;
+          return -EAGAIN; /* the caller reads the next one */
+        }
+        t->rx_gso += meta->gso_size > 0;
+        t->rx_csum_partial += (meta->flags & US_RX_CSUM_PARTIAL) != 0;
+        t->rx_csum_valid += (meta->flags & US_RX_CSUM_VALID) != 0;
+      }
       t->rx_packets++;
       t->rx_bytes += (uint64_t)n;
       return (long)n;
@@ -226,13 +376,35 @@ long us_tun_read(struct us_tun *t, uint8_t *buf, size_t cap) {
   }
 }
 
-static void tun_tx(void *ctx, const uint8_t *pkt, size_t len) {
-  struct us_tun *t = ctx;
+long us_tun_read(struct us_tun *t, uint8_t *buf, size_t cap, struct us_rx_meta *meta) {
   for (;;) {
-    ssize_t n = write(t->fd, pkt, len);
+    long n = tun_read_raw(t, buf, cap, meta);
+    if (n != -EAGAIN)
+      return n;
+  }
+}
+
+static void tun_write(struct us_tun *t, const uint8_t *pkt, size_t len,
+                      const struct us_tx_meta *m) {
+  uint8_t vh[VNET_HDR_LEN];
+  for (;;) {
+    ssize_t n;
+    if (t->vnet_hdr) {
+      /* One write(2) per packet, header and packet gathered: the kernel
+       * takes a TUN packet as exactly what one write hands it. */
+      us_tun_meta_to_vnet(m, pkt, len, vh);
+      struct iovec iov[2] = {{vh, sizeof vh}, {(void *)pkt, len}};
+      n = writev(t->fd, iov, 2);
+    } else {
+      n = write(t->fd, pkt, len);
+    }
     if (n >= 0) {
       t->tx_packets++;
-      t->tx_bytes += (uint64_t)n;
+      t->tx_bytes += (uint64_t)len;
+      if (m && m->gso_size)
+        t->tx_gso++;
+      if (m && m->csum_partial)
+        t->tx_csum_partial++;
       return;
     }
     if (errno == EINTR)
@@ -247,6 +419,13 @@ static void tun_tx(void *ctx, const uint8_t *pkt, size_t len) {
   }
 }
 
+static void tun_tx(void *ctx, const uint8_t *pkt, size_t len) { tun_write(ctx, pkt, len, NULL); }
+
+static void tun_tx_meta(void *ctx, const uint8_t *pkt, size_t len, const struct us_tx_meta *m) {
+  tun_write(ctx, pkt, len, m);
+}
+
 struct us_device us_tun_device(struct us_tun *t) {
-  return (struct us_device){.tx = tun_tx, .ctx = t};
+  return (struct us_device){
+      .tx = tun_tx, .ctx = t, .caps = t->caps, .tx_meta = t->caps ? tun_tx_meta : NULL};
 }

@@ -64,6 +64,15 @@ us_stack *us_stack_create(const struct us_config *cfg, const struct us_device *d
   s->cfg = *cfg;
   if (dev)
     s->dev = *dev;
+  if (s->dev.caps != 0 && !s->dev.tx_meta) {
+    US_LOGW(s, "device advertises offloads but has no tx_meta: sending plain packets");
+    s->dev.caps = 0;
+  }
+  if ((s->dev.caps & US_DEV_TSO4) && !(s->dev.caps & US_DEV_CSUM)) {
+    /* A super-segment always carries a partial checksum (us_device.h). */
+    US_LOGW(s, "device advertises TSO without checksum offload: TSO not used");
+    s->dev.caps &= ~US_DEV_TSO4;
+  }
   s->log_level = cfg->log_level;
   s->rand_state = 0x5eed5eed5eed5eedull;
   if (!cfg->rand.fill)
@@ -108,6 +117,11 @@ void us_stack_destroy(us_stack *s) {
 }
 
 void us_stack_input(us_stack *s, const uint8_t *pkt, size_t len, us_time_t now) {
+  us_stack_input_meta(s, pkt, len, NULL, now);
+}
+
+void us_stack_input_meta(us_stack *s, const uint8_t *pkt, size_t len,
+                         const struct us_rx_meta *meta, us_time_t now) {
   if (now > s->now)
     s->now = now;
   if (len == 0 || !pkt) {
@@ -118,7 +132,7 @@ void us_stack_input(us_stack *s, const uint8_t *pkt, size_t len, us_time_t now) 
     US_STAT_INC(s, input_too_big);
     return;
   }
-  us_ip4_input(s, pkt, len, now);
+  us_ip4_input(s, pkt, len, meta, now);
 }
 
 us_time_t us_stack_poll(us_stack *s, us_time_t now) {

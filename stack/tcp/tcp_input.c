@@ -751,8 +751,10 @@ static enum tcp_verdict step7_text(struct us_stack *s, struct us_tcb *t, struct 
     /* 3.8.6.3 and RFC 5681 4.2: an ACK for at least every second
      * full-sized segment, at once when a hole is being filled, otherwise
      * within tcp_delack (MUST-40). */
+    /* A GSO super-packet counts as the full-sized segments it carries,
+     * so it is ACKed at once, like the segments it stands for. */
     if (n >= t->mss)
-      t->segs_unacked++;
+      t->segs_unacked += n / t->mss;
     if (filled || t->segs_unacked >= 2)
       tcp_ack_needed(s, t);
     else if (t->timer[TT_DELACK] == US_TIME_NEVER)
@@ -888,8 +890,13 @@ static enum tcp_verdict tcp_input_time_wait(struct us_stack *s, struct us_tcb *t
 void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
   US_STAT_INC(s, tcp_in_segs);
   struct seg_in in;
-  enum us_tcp_parse_result pr = us_tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst,
-                                             &in.seg);
+  /* A segment from the local kernel with a partial or verified checksum
+   * (docs/OFFLOAD.md) is not summed again; it may also be a GSO
+   * super-packet, far larger than the MSS, which is fine on input. */
+  enum us_tcp_parse_result pr =
+      ip->l4_csum_trusted
+          ? us_tcp_parse_trusted(ip->payload, ip->payload_len, &in.seg)
+          : us_tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, &in.seg);
   switch (pr) {
   case US_TCP_PARSE_OK:
     break;

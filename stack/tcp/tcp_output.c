@@ -153,11 +153,22 @@ static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flag
   size_t hl = us_tcp_hdr_len(&h);
   /* MUST-16 / RFC 6691: options come out of the MSS (t->mss already
    * leaves room for TSopt). A full-sized data segment drops SACK blocks
-   * rather than exceed the path MTU (the pure ACKs carry them). */
+   * rather than exceed the path MTU (the pure ACKs carry them); so does a
+   * TSO super-segment, whose header every segment cut from it repeats. */
   while (h.sack_count > 0 && hl - US_TCP_HDR_MIN + len > t->mss + tcp_ts_optlen(t)) {
     h.sack_count--;
     hl = us_tcp_hdr_len(&h);
   }
+  /* Longer than one segment: only tcp_output asks for that, and only when
+   * the device segments for us (seg_max); each segment carries one MSS of
+   * payload (t->mss already leaves room for TSopt, the only option left). */
+  uint32_t gso_size = 0;
+  if (len > t->mss) {
+    if (!(s->dev.caps & US_DEV_TSO4) || hl - US_TCP_HDR_MIN > tcp_ts_optlen(t))
+      return US_ERR_INVAL;
+    gso_size = t->mss;
+  }
+  bool partial = (s->dev.caps & US_DEV_CSUM) != 0;
   struct us_pkt *p = us_pkt_alloc(s, hl + len);
   if (!p)
     return US_ERR_NOMEM;
@@ -168,20 +179,44 @@ static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flag
   }
   if (len)
     us_ring_peek(&t->snd, off, d + hl, len);
-  us_tcp_build(&h, d, hl, len, t->laddr, t->raddr);
+  if (partial)
+    us_tcp_build_partial(&h, d, hl, len, t->laddr, t->raddr);
+  else
+    us_tcp_build(&h, d, hl, len, t->laddr, t->raddr);
   if (flags & US_TH_ACK) {
     t->last_ack_sent = h.ack; /* RFC 7323 4.3: Last.ACK.sent */
     t->ack_now = false;
     t->timer[TT_DELACK] = US_TIME_NEVER;
     t->segs_unacked = 0;
   }
-  US_STAT_INC(s, tcp_out_segs);
+  uint32_t segs = gso_size ? (len + gso_size - 1) / gso_size : 1;
+  US_STAT_ADD(s, tcp_out_segs, segs);
+  if (gso_size)
+    US_STAT_INC(s, tcp_tso_segs_out);
   if (flags & US_TH_RST)
     US_STAT_INC(s, tcp_out_rsts);
   /* RFC 1191: DF on, so a router too small for the segment says so
    * (tcp_pmtu.c), unless path MTU discovery is off or hit its floor. */
-  us_ip4_output(s, p, t->raddr, US_IPPROTO_TCP, s->cfg.tcp_pmtud && !t->pmtu_no_df, now);
+  bool df = s->cfg.tcp_pmtud && !t->pmtu_no_df;
+  if (partial) {
+    US_STAT_INC(s, tcp_csum_offload_out);
+    us_ip4_output_offload(s, p, t->raddr, US_IPPROTO_TCP, df, 16, (uint16_t)gso_size, now);
+  } else {
+    us_ip4_output(s, p, t->raddr, US_IPPROTO_TCP, df, now);
+  }
   return 0;
+}
+
+/* The most payload one emit() may carry: one MSS, or with a device that
+ * segments (US_DEV_TSO4) as many whole MSS as fit in one IPv4 datagram with
+ * the largest headers (65535 - 20 - 60 bytes), so a super-segment never
+ * needs fragmenting and every segment cut from it but the last is full. */
+static uint32_t seg_max(const struct us_stack *s, const struct us_tcb *t) {
+  if (!(s->dev.caps & US_DEV_TSO4) || t->mss == 0)
+    return t->mss;
+  uint32_t room = US_IP4_MAX_DATAGRAM - US_IP4_HDR_MIN - US_TCP_HDR_MAX;
+  uint32_t n = room / t->mss;
+  return n > 1 ? n * t->mss : t->mss;
 }
 
 int tcp_send_syn(struct us_stack *s, struct us_tcb *t, us_time_t now) {
@@ -325,7 +360,7 @@ void tcp_output(struct us_stack *s, struct us_tcb *t, us_time_t now) {
     t->ack_now = false;
     return;
   }
-  bool sent = false;
+  bool sent = false, tso_off = false;
   for (;;) {
     uint32_t off = t->snd_nxt - t->snd_una;
     uint32_t qlen = t->snd.len;
@@ -334,7 +369,9 @@ void tcp_output(struct us_stack *s, struct us_tcb *t, us_time_t now) {
     uint32_t inflight = t->snd_nxt - t->snd_una;
     uint32_t wnd = min32(t->snd_wnd, t->cwnd + limited_transmit(t));
     uint32_t usable = wnd > inflight ? wnd - inflight : 0;
-    uint32_t len = min32(min32(avail, usable), t->mss);
+    uint32_t len = min32(min32(avail, usable), tso_off ? t->mss : seg_max(s, t));
+    if (len > t->mss && len < avail)
+      len -= len % t->mss; /* sender SWS: a short tail only when it empties the queue */
     bool fin = fin_pending && len == avail;
     if (len == 0 && !fin)
       break;
@@ -356,8 +393,12 @@ void tcp_output(struct us_stack *s, struct us_tcb *t, us_time_t now) {
       fl |= US_TH_PSH; /* MUST-61: PSH on the last queued segment */
     if (fin)
       fl |= US_TH_FIN;
-    if (emit(s, t, t->snd_nxt, fl, off, len, now) != 0)
-      break;
+    if (emit(s, t, t->snd_nxt, fl, off, len, now) != 0) {
+      if (len <= t->mss || tso_off)
+        break;
+      tso_off = true; /* no 64 KiB buffer free: go on one MSS at a time */
+      continue;
+    }
     sent_range(s, t, t->snd_nxt, len, fin, now);
     t->snd_nxt += len + (fin ? 1 : 0);
     if (len < t->mss)

@@ -79,6 +79,7 @@ enum us_ip4_parse_result us_ip4_parse(const uint8_t *b, size_t len, struct us_ip
    * report what lies beyond the datagram, saturated. */
   size_t extra = len - tot;
   out->trimmed = extra > 0xffff ? 0xffff : (uint16_t)extra;
+  out->l4_csum_trusted = false; /* only IP input sets it, from device metadata */
   return US_IP4_OK;
 }
 

@@ -44,6 +44,10 @@ struct us_ip4_hdr {
   const uint8_t *payload; /* total_len - hdr_len bytes */
   uint16_t payload_len;
   uint16_t trimmed;       /* bytes received beyond total_len */
+  /* Never from the wire: IP input sets it when the device's metadata says
+   * the local kernel made or verified this datagram (us_rx_meta), and the
+   * transport then skips its checksum check. The parser clears it. */
+  bool l4_csum_trusted;
 };
 
 enum us_ip4_parse_result {

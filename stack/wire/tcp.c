@@ -90,6 +90,18 @@ enum us_tcp_parse_result us_tcp_parse(const uint8_t *b, size_t len, uint32_t src
   uint32_t sum = us_csum_pseudo(src, dst, PROTO_TCP, (uint16_t)len);
   if (us_csum_fold(us_csum_add(sum, b, len)) != 0)
     return US_TCP_PARSE_BAD_CSUM;
+  return us_tcp_parse_trusted(b, len, out);
+}
+
+enum us_tcp_parse_result us_tcp_parse_trusted(const uint8_t *b, size_t len,
+                                              struct us_tcp_seg *out) {
+  if (b == NULL || len < US_TCP_HDR_MIN)
+    return US_TCP_PARSE_TOO_SHORT;
+  size_t hl = (size_t)(b[12] >> 4) * 4;
+  if (hl < US_TCP_HDR_MIN || hl > len)
+    return US_TCP_PARSE_BAD_OFFSET;
+  if (len > 0xffff)
+    return US_TCP_PARSE_BAD_CSUM; /* as above: no such TCP segment exists */
 
   struct us_tcp_seg s = {0};
   s.sport = us_get16(b);
@@ -145,8 +157,8 @@ size_t us_tcp_hdr_len(const struct us_tcp_seg *seg) {
   return hl;
 }
 
-size_t us_tcp_build(const struct us_tcp_seg *seg, uint8_t *out, size_t cap, size_t payload_len,
-                    uint32_t src, uint32_t dst) {
+static size_t write_hdr(const struct us_tcp_seg *seg, uint8_t *out, size_t cap,
+                        size_t payload_len) {
   size_t fixed = fixed_len(seg);
   size_t nsack = sack_blocks_fitting(seg, fixed);
   size_t hl = fixed + (nsack > 0 ? 4 + 8 * nsack : 0);
@@ -207,8 +219,28 @@ size_t us_tcp_build(const struct us_tcp_seg *seg, uint8_t *out, size_t cap, size
     }
     o += 4 + 8 * nsack;
   }
+  return hl;
+}
 
+size_t us_tcp_build(const struct us_tcp_seg *seg, uint8_t *out, size_t cap, size_t payload_len,
+                    uint32_t src, uint32_t dst) {
+  size_t hl = write_hdr(seg, out, cap, payload_len);
+  if (hl == 0)
+    return 0;
   uint32_t sum = us_csum_pseudo(src, dst, PROTO_TCP, (uint16_t)(hl + payload_len));
   us_put16(out + 16, us_csum_fold(us_csum_add(sum, out, hl + payload_len)));
+  return hl;
+}
+
+size_t us_tcp_build_partial(const struct us_tcp_seg *seg, uint8_t *out, size_t cap,
+                            size_t payload_len, uint32_t src, uint32_t dst) {
+  size_t hl = write_hdr(seg, out, cap, payload_len);
+  if (hl == 0)
+    return 0;
+  /* The folded pseudo-header sum, NOT complemented: adding the segment's
+   * bytes to it and complementing gives the real checksum, which is what
+   * the device does (us_device.h). */
+  uint32_t sum = us_csum_pseudo(src, dst, PROTO_TCP, (uint16_t)(hl + payload_len));
+  us_put16(out + 16, (uint16_t)~us_csum_fold(sum));
   return hl;
 }

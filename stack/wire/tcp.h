@@ -80,6 +80,11 @@ enum us_tcp_parse_result {
 enum us_tcp_parse_result us_tcp_parse(const uint8_t *b, size_t len, uint32_t src, uint32_t dst,
                                       struct us_tcp_seg *out);
 
+/* The same without the checksum check, for a segment whose checksum the
+ * local kernel vouched for (us_ip4_hdr.l4_csum_trusted). */
+enum us_tcp_parse_result us_tcp_parse_trusted(const uint8_t *b, size_t len,
+                                              struct us_tcp_seg *out);
+
 /* Parse only the options area (used by the parser; exposed for tests). */
 enum us_tcp_parse_result us_tcp_parse_options(const uint8_t *opt, size_t len, struct us_tcp_seg *out);
 
@@ -96,5 +101,11 @@ size_t us_tcp_hdr_len(const struct us_tcp_seg *seg);
  */
 size_t us_tcp_build(const struct us_tcp_seg *seg, uint8_t *out, size_t cap, size_t payload_len,
                     uint32_t src, uint32_t dst);
+
+/* The same, but the checksum field gets only the pseudo-header sum (folded,
+ * not complemented) and the payload is not read: for a device that
+ * completes the checksum (US_DEV_CSUM, docs/OFFLOAD.md). */
+size_t us_tcp_build_partial(const struct us_tcp_seg *seg, uint8_t *out, size_t cap,
+                            size_t payload_len, uint32_t src, uint32_t dst);
 
 #endif

@@ -25,6 +25,17 @@ enum us_udp_parse_result us_udp_parse(const uint8_t *b, size_t len, uint32_t src
     if (us_csum_fold(sum) != 0)
       return US_UDP_BAD_CSUM;
   }
+  return us_udp_parse_trusted(b, len, out);
+}
+
+enum us_udp_parse_result us_udp_parse_trusted(const uint8_t *b, size_t len,
+                                              struct us_udp_hdr *out) {
+  if (b == NULL || len < US_UDP_HDR_LEN)
+    return US_UDP_TOO_SHORT;
+  uint16_t ulen = us_get16(b + 4);
+  if (ulen < US_UDP_HDR_LEN || ulen > len)
+    return US_UDP_BAD_LEN;
+  uint16_t csum = us_get16(b + 6);
   out->sport = us_get16(b);
   out->dport = us_get16(b + 2);
   out->len = ulen;

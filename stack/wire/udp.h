@@ -29,6 +29,10 @@ enum us_udp_parse_result {
 enum us_udp_parse_result us_udp_parse(const uint8_t *b, size_t len, uint32_t src, uint32_t dst,
                                       struct us_udp_hdr *out);
 
+/* The same without the checksum check (us_ip4_hdr.l4_csum_trusted). */
+enum us_udp_parse_result us_udp_parse_trusted(const uint8_t *b, size_t len,
+                                              struct us_udp_hdr *out);
+
 /* Write the header at `out` for `payload_len` bytes that already follow it,
  * with the checksum (0 is sent as 0xffff). Returns 8 or 0. */
 size_t us_udp_build(uint16_t sport, uint16_t dport, uint8_t *out, size_t cap, size_t payload_len,

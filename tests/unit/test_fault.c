@@ -1301,10 +1301,12 @@ struct rxrec {
   size_t n;
   us_time_t at;
 };
-static void rx_record(void *ctx, const uint8_t *pkt, size_t len, us_time_t now) {
+static void rx_record(void *ctx, const uint8_t *pkt, size_t len, const struct us_rx_meta *meta,
+                      us_time_t now) {
   struct rxrec *r = ctx;
   (void)pkt;
   (void)len;
+  assert_null(meta); /* the injector never passes offload metadata on */
   r->n++;
   r->at = now;
 }
@@ -1337,7 +1339,7 @@ static void test_device_wrapper(void **state) {
   struct us_rx_sink in = {rx_record, &r};
   struct us_rx_sink rx = us_fault_wrap_rx(f, &in);
   len = mk_udp(b, 1, 2, 8, 5);
-  rx.rx(rx.ctx, b, len, 100);
+  rx.rx(rx.ctx, b, len, NULL, 100);
   assert_int_equal(r.n, 0);
   assert_int_equal(us_fault_tick(f, 3099), 3100);
   assert_int_equal(us_fault_tick(f, 3150), US_TIME_NEVER);

@@ -247,6 +247,85 @@ static void dev_tx(void *ctx, const uint8_t *pkt, size_t len) {
   q_push(&h->q, &p);
 }
 
+/* ---- the kernel's side of offloads (th_new_offload) ---------------------- */
+
+static void offl_keep(struct th *h, const uint8_t *pkt, size_t len, const struct us_tx_meta *m) {
+  h->offl.total++;
+  if (m->gso_size) h->offl.super++;
+  if (h->offl.kept == TH_OFFL_KEEP) return;
+  struct th_offl_pkt *k = &h->offl.v[h->offl.kept++];
+  k->buf = malloc(len ? len : 1);
+  if (!k->buf) abort();
+  memcpy(k->buf, pkt, len);
+  k->len = len;
+  k->meta = *m;
+}
+
+/* Complete the checksum at csum_start + csum_offset: the sum of everything
+ * from csum_start (the field holds the pseudo-header sum), complemented. */
+static void offl_csum(uint8_t *b, size_t len, const struct us_tx_meta *m) {
+  wr16(b + m->csum_start + m->csum_offset,
+       csum_fold(csum_add(0, b + m->csum_start, len - m->csum_start)));
+}
+
+static void dev_tx_meta(void *ctx, const uint8_t *pkt, size_t len, const struct us_tx_meta *m) {
+  struct th *h = ctx;
+  offl_keep(h, pkt, len, m);
+  size_t ihl = len >= 20 ? (size_t)(pkt[0] & 15) * 4 : 0;
+  /* What the TUN driver checks before it takes the packet. */
+  if (!m->csum_partial || ihl < 20 || m->csum_start != ihl || m->csum_offset != 16 ||
+      len < ihl + 20 || pkt[9] != 6 || rd16(pkt + 2) != len)
+    th_fail(h, __FILE__, __LINE__, "tx_meta: a packet the kernel would refuse (%zu bytes)", len);
+  size_t thl = (size_t)(pkt[ihl + 12] >> 4) * 4;
+  size_t hl = ihl + thl;
+  if (thl < 20 || hl > len)
+    th_fail(h, __FILE__, __LINE__, "tx_meta: bad TCP header length %zu", thl);
+  size_t payload = len - hl;
+  if (m->gso_size == 0 || payload <= m->gso_size) {
+    uint8_t *b = malloc(len);
+    if (!b) abort();
+    memcpy(b, pkt, len);
+    offl_csum(b, len, m);
+    dev_tx(h, b, len);
+    free(b);
+    return;
+  }
+  /* Segmentation: each piece repeats the headers. */
+  uint8_t *b = malloc(hl + m->gso_size);
+  if (!b) abort();
+  uint16_t id = rd16(pkt + 4);
+  uint32_t seq = rd32(pkt + ihl + 4);
+  uint8_t flags = pkt[ihl + 13];
+  for (size_t off = 0, i = 0; off < payload; off += m->gso_size, i++) {
+    size_t n = payload - off < m->gso_size ? payload - off : m->gso_size;
+    bool last = off + n == payload;
+    memcpy(b, pkt, hl);
+    memcpy(b + hl, pkt + hl + off, n);
+    wr16(b + 2, (uint16_t)(hl + n));
+    wr16(b + 4, (uint16_t)(id + i));
+    wr16(b + 10, 0);
+    wr16(b + 10, csum_fold(csum_add(0, b, ihl)));
+    wr32(b + ihl + 4, seq + (uint32_t)off);
+    b[ihl + 13] = last ? flags : (uint8_t)(flags & ~(TH_FIN | TH_PSH));
+    /* The field must hold the pseudo-header sum for THIS piece's length. */
+    wr16(b + ihl + 16, (uint16_t)~csum_fold(pseudo(rd32(b + 12), rd32(b + 16),
+                                                  (uint16_t)(thl + n))));
+    offl_csum(b, hl + n, m);
+    dev_tx(h, b, hl + n);
+  }
+  free(b);
+}
+
+struct th *th_new_offload(const struct us_config *cfg, uint32_t caps) {
+  struct th *h = th_new(cfg);
+  /* Same stack set-up, but created on a device with offloads. */
+  us_stack_destroy(h->s);
+  struct us_device dev = {.tx = dev_tx, .ctx = h, .caps = caps, .tx_meta = dev_tx_meta};
+  h->s = us_stack_create(&h->cfg, &dev);
+  if (!h->s) fail_msg("us_stack_create failed");
+  return h;
+}
+
 /* ---- life cycle ------------------------------------------------------------ */
 
 void th_config(struct us_config *cfg) {
@@ -305,6 +384,7 @@ struct th *th_new_seeded(const struct us_config *cfg, uint64_t seed) {
 void th_free(struct th *h) {
   if (!h) return;
   th_drain(h);
+  for (size_t i = 0; i < h->offl.kept; i++) free(h->offl.v[i].buf);
   free(h->q.v);
   if (h->s) us_stack_destroy(h->s);
   free(h);
@@ -574,6 +654,8 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
     }
   }
   uint16_t cs = csum_fold(csum_add(pseudo(src, TH_S_ADDR, (uint16_t)tl), tcp, tl));
+  if (seg->meta && (seg->meta->flags & US_RX_CSUM_PARTIAL))
+    cs = (uint16_t)~csum_fold(pseudo(src, TH_S_ADDR, (uint16_t)tl)); /* as the kernel leaves it */
   if (seg->bad_csum) cs ^= 0x5a5a;
   wr16(tcp + 16, cs);
   if (!seg->sport && !seg->dport && !seg->src) {
@@ -582,7 +664,7 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
     if ((int32_t)(end - c->p_nxt) > 0) c->p_nxt = end;
   }
   h->now = t;
-  us_stack_input(h->s, pkt, tot, t);
+  us_stack_input_meta(h->s, pkt, tot, seg->meta, t);
   us_stack_poll(h->s, t);
 }
 

@@ -95,6 +95,11 @@ struct th_seg {
   bool bad_csum;         /* inject: corrupt the TCP checksum */
   uint16_t sport, dport; /* inject: override ports (0 = the conn's) */
   uint32_t src;          /* inject: override source address */
+  /* inject: hand the segment in with us_stack_input_meta(meta), as the
+   * TUN does for the local kernel's packets; with US_RX_CSUM_PARTIAL the
+   * checksum field holds only the pseudo-header sum (bad_csum still
+   * corrupts it). */
+  const struct us_rx_meta *meta;
 };
 
 #define TSEG(...) (&(const struct th_seg){__VA_ARGS__})
@@ -143,6 +148,21 @@ struct th_conn {
   uint32_t p_salt, s_salt;
 };
 
+/* What an offloading device (th_new_offload) was handed: the packets
+ * that came through tx_meta, as the stack made them (the first
+ * TH_OFFL_KEEP are kept), before the harness did the kernel's part. */
+#define TH_OFFL_KEEP 64
+struct th_offl_pkt {
+  uint8_t *buf;
+  size_t len;
+  struct us_tx_meta meta;
+};
+struct th_offl {
+  struct th_offl_pkt v[TH_OFFL_KEEP];
+  size_t kept;
+  uint64_t total, super; /* every tx_meta packet; those with gso_size > 0 */
+};
+
 struct th_queue {
   struct th_pkt *v;
   size_t head, count, cap;
@@ -170,6 +190,7 @@ struct th {
   size_t nhist;
   uint16_t ip_id;
   enum us_log_level log_level;
+  struct th_offl offl;   /* th_new_offload: what came through tx_meta */
 };
 
 /* ---- Life cycle -------------------------------------------------------- */
@@ -183,6 +204,18 @@ void th_config(struct us_config *cfg);
 struct th *th_new(const struct us_config *cfg);
 /* The same with an explicit seed. */
 struct th *th_new_seeded(const struct us_config *cfg, uint64_t seed);
+/*
+ * A stack whose device advertises offloads `caps` (US_DEV_CSUM,
+ * US_DEV_TSO4) and plays the kernel behind a TUN (docs/OFFLOAD.md): every
+ * packet that comes through tx_meta is logged in h->offl as made, then
+ * finished the way the kernel finishes it (checksum completed; a
+ * super-segment cut into gso_size segments with the headers copied, IP
+ * length, ID and checksum fixed, sequence numbers advanced, PSH and FIN
+ * only on the last) and queued like any other emitted segment, so
+ * th_expect sees the wire. A tx_meta packet the kernel would refuse fails
+ * the test.
+ */
+struct th *th_new_offload(const struct us_config *cfg, uint32_t caps);
 /* Close every socket, run the clock until no TCB is left (at most 4 h of
  * virtual time), and assert that every pool is full. */
 void th_finish_(struct th *h, const char *file, int line);

@@ -1,0 +1,340 @@
+/*
+ * test_offload.c - TUN offloads (docs/OFFLOAD.md) seen from the core.
+ *
+ * Output: a device that advertises US_DEV_CSUM | US_DEV_TSO4 gets TCP
+ * super-segments (one IPv4 + TCP header, up to 64 KB of payload,
+ * gso_size = MSS) with the checksum field holding only the pseudo-header
+ * sum; the harness then plays the kernel (cuts and checksums them) so the
+ * wire segments are checked like any others. A device without the
+ * capability gets only MSS-sized segments with full checksums.
+ *
+ * Input: a GSO super-packet (payload far above the MSS) with a partial
+ * checksum and its us_rx_meta is accepted; the same bytes without the
+ * metadata, or with metadata that does not describe them, are dropped and
+ * counted.
+ *
+ * The virtio header conversions of the TUN driver (stack/platform/tun.c)
+ * are checked here too: they are pure functions.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "platform/tun.h"
+#include "tcp_harness.h"
+
+#define SMSS 1460
+
+static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t rd32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The Internet checksum, written again here so the test does not trust
+ * the stack's own (RFC 1071). */
+static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n) {
+  for (size_t i = 0; i + 1 < n; i += 2) s += (uint32_t)p[i] << 8 | p[i + 1];
+  if (n & 1) s += (uint32_t)p[n - 1] << 8;
+  return s;
+}
+static uint16_t fold(uint32_t s) {
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return (uint16_t)s;
+}
+static uint32_t pseudo_sum(uint32_t src, uint32_t dst, uint32_t tcp_len) {
+  return (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6 + tcp_len;
+}
+
+static struct th *new_offload(void **state, uint32_t caps) {
+  struct th *h = th_new_offload(NULL, caps);
+  *state = h;
+  return h;
+}
+
+/* The first kept tx_meta packet with gso_size > 0, or NULL. */
+static const struct th_offl_pkt *first_super(struct th *h) {
+  for (size_t i = 0; i < h->offl.kept; i++)
+    if (h->offl.v[i].meta.gso_size > 0) return &h->offl.v[i];
+  return NULL;
+}
+
+/* A super-segment exactly as the kernel must get it. */
+static void check_super(const struct th_offl_pkt *k, uint32_t payload, uint16_t gso_size) {
+  const uint8_t *b = k->buf;
+  assert_int_equal(b[0], 0x45);
+  assert_int_equal(rd16(b + 2), k->len);
+  assert_int_equal(k->len, 40 + payload);
+  assert_int_equal(b[9], 6);
+  assert_int_equal(fold(sum16(0, b, 20)), 0xffff); /* the IP header checksum is complete */
+  assert_true(k->meta.csum_partial);
+  assert_int_equal(k->meta.csum_start, 20);
+  assert_int_equal(k->meta.csum_offset, 16);
+  assert_int_equal(k->meta.gso_size, gso_size);
+  /* The TCP checksum field: the folded pseudo-header sum of the WHOLE
+   * super-segment, not complemented (what the kernel's segmentation
+   * expects to adjust per segment). */
+  uint16_t want = fold(pseudo_sum(rd32(b + 12), rd32(b + 16), (uint32_t)k->len - 20));
+  assert_int_equal(rd16(b + 36), want);
+  /* Completing it over the segment gives a valid checksum. */
+  uint16_t done = (uint16_t)~fold(sum16(0, b + 20, k->len - 20));
+  uint8_t copy[60];
+  memcpy(copy, b + 20, 20);
+  copy[16] = (uint8_t)(done >> 8);
+  copy[17] = (uint8_t)done;
+  uint32_t s = pseudo_sum(rd32(b + 12), rd32(b + 16), (uint32_t)k->len - 20);
+  s = sum16(s, copy, 20);
+  s = sum16(s, b + 40, k->len - 40);
+  assert_int_equal(fold(s), 0xffff);
+}
+
+/* With TSO the first flight (the initial window) leaves as ONE
+ * super-segment of whole MSS; the kernel's cut gives the same segments a
+ * plain device would have carried. */
+static void test_tso_first_flight_is_one_super_segment(void **state) {
+  struct th *h = new_offload(state, US_DEV_CSUM | US_DEV_TSO4);
+  us_time_t t = th_fx_established(h, 0);
+  struct us_tcp_info info;
+  assert_true(th_info(h, &info));
+  uint32_t cwnd = info.cwnd;
+  assert_true(cwnd >= 2 * SMSS && cwnd % SMSS == 0);
+  assert_int_equal(th_send(h, t, 100000), 100000);
+  th_advance(h, t);
+  assert_int_equal(h->offl.super, 1);
+  const struct th_offl_pkt *k = first_super(h);
+  assert_non_null(k);
+  check_super(k, cwnd, SMSS);
+  assert_int_equal(k->buf[33] & TH_PSH, 0); /* more data queued: no PSH */
+  for (uint32_t off = 0; off < cwnd; off += SMSS)
+    th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1 + off, .ack = 1, .len = SMSS));
+  th_expect_nothing_until(h, t + US_MSEC(1));
+  assert_int_equal(th_stat(h, US_STAT_tcp_tso_segs_out), 1);
+  assert_int_equal(th_stat(h, US_STAT_ip_out_gso), 1);
+  /* Every wire segment counts in tcp_out_segs. */
+  assert_true(th_stat(h, US_STAT_tcp_out_segs) >= cwnd / SMSS);
+
+  /* The ACK of it opens the window further: again super-segments of
+   * whole MSS (the queue is not emptied, so no short tail). */
+  th_inject(h, t + US_MSEC(1), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1 + cwnd));
+  assert_true(h->offl.super >= 2);
+  for (size_t i = 0; i < h->offl.kept; i++) {
+    const struct th_offl_pkt *p = &h->offl.v[i];
+    if (p->meta.gso_size == 0) continue;
+    assert_int_equal((p->len - 40) % SMSS, 0);
+  }
+  th_drain(h);
+  th_finish(h);
+}
+
+/* A write shorter than the window but longer than the MSS: one
+ * super-segment holding all of it, PSH on it, and after the cut PSH only on
+ * the short last segment. */
+static void test_tso_tail_and_psh(void **state) {
+  struct th *h = new_offload(state, US_DEV_CSUM | US_DEV_TSO4);
+  us_time_t t = th_fx_established(h, 0);
+  assert_int_equal(th_send(h, t, 5000), 5000);
+  th_advance(h, t);
+  assert_int_equal(h->offl.super, 1);
+  const struct th_offl_pkt *k = first_super(h);
+  assert_non_null(k);
+  check_super(k, 5000, SMSS);
+  assert_int_not_equal(k->buf[33] & TH_PSH, 0);
+  th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1, .len = SMSS, .psh_check = true, ACK_ANY));
+  th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1 + SMSS, .len = SMSS, .psh_check = true, ACK_ANY));
+  th_expect(h, t,
+            TSEG(.flags = TH_ACK, .seq = 1 + 2 * SMSS, .len = SMSS, .psh_check = true, ACK_ANY));
+  th_expect(h, t,
+            TSEG(.flags = TH_ACK | TH_PSH, .seq = 1 + 3 * SMSS, .len = 5000 - 3 * SMSS,
+                 .psh_check = true, ACK_ANY));
+  th_inject(h, t + US_MSEC(1), TSEG(.flags = TH_ACK, .seq = 1, .ack = 5001));
+  th_finish(h);
+}
+
+/* Without the capability: no tx_meta at all, every segment at most one
+ * MSS with a full checksum (the harness's parser checks it). */
+static void test_no_super_segment_without_tso(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  us_time_t t = th_fx_established(h, 0);
+  assert_int_equal(th_send(h, t, 100000), 100000);
+  th_advance(h, t);
+  struct th_pkt p;
+  size_t n = 0;
+  while (th_pop(h, &p)) {
+    assert_true(p.ok);
+    assert_true(p.plen <= SMSS);
+    assert_true(p.len <= 1500);
+    n++;
+  }
+  assert_true(n >= 2);
+  assert_int_equal(th_stat(h, US_STAT_tcp_tso_segs_out), 0);
+  assert_int_equal(th_stat(h, US_STAT_tcp_csum_offload_out), 0);
+  assert_int_equal(h->offl.total, 0);
+  th_finish(h);
+}
+
+/* Checksum offload alone: MSS-sized segments, each with the partial sum;
+ * TSO alone is not used (a super-segment always needs the checksum). */
+static void test_csum_only_and_tso_only(void **state) {
+  struct th *h = new_offload(state, US_DEV_CSUM);
+  us_time_t t = th_fx_established(h, 0);
+  assert_int_equal(th_send(h, t, 10000), 10000);
+  th_advance(h, t);
+  assert_true(h->offl.total > 0);
+  assert_int_equal(h->offl.super, 0);
+  size_t data = 0;
+  for (size_t i = 0; i < h->offl.kept; i++) {
+    const struct th_offl_pkt *k = &h->offl.v[i];
+    assert_true(k->len <= 1500);
+    uint16_t want = fold(pseudo_sum(rd32(k->buf + 12), rd32(k->buf + 16), (uint32_t)k->len - 20));
+    assert_int_equal(rd16(k->buf + 36), want);
+    data += k->len > 40;
+  }
+  assert_true(data >= 2);
+  th_drain(h);
+  th_finish(h);
+  th_free(h);
+
+  h = new_offload(state, US_DEV_TSO4);
+  t = th_fx_established(h, 0);
+  assert_int_equal(th_send(h, t, 10000), 10000);
+  th_advance(h, t);
+  assert_int_equal(h->offl.total, 0);
+  assert_int_equal(th_stat(h, US_STAT_tcp_tso_segs_out), 0);
+  th_drain(h);
+  th_finish(h);
+}
+
+static const struct us_rx_meta gso_partial = {
+    .flags = US_RX_CSUM_PARTIAL, .csum_start = 20, .csum_offset = 16, .gso_size = SMSS};
+
+/* A 20000-byte GSO super-packet whose checksum the kernel never computed:
+ * accepted whole, counted, and ACKed at once (it stands for 14 segments). */
+static void test_gso_input_accepted(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  us_time_t t = th_fx_established(h, 0);
+  th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 20000, .meta = &gso_partial));
+  assert_int_equal(th_stat(h, US_STAT_ip_gso_in), 1);
+  assert_int_equal(th_stat(h, US_STAT_ip_in_csum_offload), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_in_csum_errors), 0);
+  th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 20001));
+  th_recv_expect(h, t, 20000);
+  th_finish(h);
+}
+
+/* The same bytes from anywhere but the local kernel (no metadata), or a
+ * corrupted super-packet whose metadata claims no checksum help: the
+ * checksum is verified and the segment dropped. */
+static void test_unvouched_super_packet_rejected(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  us_time_t t = th_fx_established(h, 0);
+  th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 20000, .bad_csum = true));
+  assert_int_equal(th_stat(h, US_STAT_tcp_in_csum_errors), 1);
+  static const struct us_rx_meta gso_only = {.gso_size = SMSS};
+  th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 20000, .bad_csum = true,
+                       .meta = &gso_only));
+  assert_int_equal(th_stat(h, US_STAT_tcp_in_csum_errors), 2);
+  assert_int_equal(th_stat(h, US_STAT_ip_gso_in), 1);
+  assert_int_equal(th_recv(h, t, 65536), US_ERR_AGAIN);
+  th_expect_nothing_until(h, t + US_MSEC(1));
+  /* Good bytes with a good checksum and no metadata: a large segment is
+   * fine on input, offloads or not. */
+  th_inject(h, t + US_MSEC(2), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 20000));
+  th_recv_expect(h, t + US_MSEC(2), 20000);
+  th_drain(h);
+  th_finish(h);
+}
+
+/* Metadata that does not describe the packet: dropped, counted. */
+static void test_bad_offload_meta_dropped(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  us_time_t t = th_fx_established(h, 0);
+  static const struct us_rx_meta wrong_field = {
+      .flags = US_RX_CSUM_PARTIAL, .csum_start = 20, .csum_offset = 6}; /* UDP's field */
+  static const struct us_rx_meta wrong_start = {
+      .flags = US_RX_CSUM_PARTIAL, .csum_start = 24, .csum_offset = 16};
+  static const struct us_rx_meta unknown_flag = {.flags = 0x80};
+  th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100, .meta = &wrong_field));
+  th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100, .meta = &wrong_start));
+  th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100, .meta = &unknown_flag));
+  assert_int_equal(th_stat(h, US_STAT_ip_in_bad_offload), 3);
+  assert_int_equal(th_stat(h, US_STAT_ip_in_csum_offload), 0);
+  assert_int_equal(th_recv(h, t, 65536), US_ERR_AGAIN);
+  /* DATA_VALID: the kernel checked it; the core does not sum it again. */
+  static const struct us_rx_meta valid = {.flags = US_RX_CSUM_VALID};
+  th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100, .meta = &valid));
+  assert_int_equal(th_stat(h, US_STAT_ip_in_csum_offload), 1);
+  th_recv_expect(h, t, 100);
+  th_drain(h);
+  th_finish(h);
+}
+
+/* ---- the TUN's virtio header (stack/platform/tun.c) ----------------------- */
+
+static void test_vnet_header_to_meta(void **state) {
+  (void)state;
+  struct us_rx_meta m;
+  /* NEEDS_CSUM, GSO_TCPV4, hdr_len 52, gso_size 1448, start 20, offset 16:
+   * little-endian fields. */
+  const uint8_t gso[10] = {1, 1, 52, 0, 0xa8, 0x05, 20, 0, 16, 0};
+  assert_true(us_tun_vnet_to_meta(gso, 30000, &m));
+  assert_int_equal(m.flags, US_RX_CSUM_PARTIAL);
+  assert_int_equal(m.gso_size, 1448);
+  assert_int_equal(m.csum_start, 20);
+  assert_int_equal(m.csum_offset, 16);
+  const uint8_t ecn[10] = {1, 0x81, 52, 0, 0xa8, 0x05, 20, 0, 16, 0};
+  assert_true(us_tun_vnet_to_meta(ecn, 30000, &m));
+  assert_int_equal(m.gso_size, 1448);
+  const uint8_t valid[10] = {2, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  assert_true(us_tun_vnet_to_meta(valid, 60, &m));
+  assert_int_equal(m.flags, US_RX_CSUM_VALID);
+  assert_int_equal(m.gso_size, 0);
+  const uint8_t none[10] = {0};
+  assert_true(us_tun_vnet_to_meta(none, 60, &m));
+  assert_int_equal(m.flags, 0);
+  /* Refused: UDP and TCPv6 GSO (never enabled), gso_size 0, a checksum
+   * field beyond the packet. */
+  const uint8_t udp[10] = {1, 3, 28, 0, 0xa8, 0x05, 20, 0, 6, 0};
+  assert_false(us_tun_vnet_to_meta(udp, 30000, &m));
+  const uint8_t v6[10] = {1, 4, 72, 0, 0xa8, 0x05, 40, 0, 16, 0};
+  assert_false(us_tun_vnet_to_meta(v6, 30000, &m));
+  const uint8_t zero[10] = {1, 1, 52, 0, 0, 0, 20, 0, 16, 0};
+  assert_false(us_tun_vnet_to_meta(zero, 30000, &m));
+  assert_false(us_tun_vnet_to_meta(gso, 37, &m)); /* 20 + 16 + 2 > 37 */
+}
+
+static void test_meta_to_vnet_header(void **state) {
+  (void)state;
+  uint8_t h[10];
+  uint8_t pkt[60] = {0x45};
+  pkt[32] = 0x80; /* TCP data offset 8: 32-byte header */
+  struct us_tx_meta tso = {.csum_partial = true, .csum_start = 20, .csum_offset = 16,
+                           .gso_size = 1448};
+  us_tun_meta_to_vnet(&tso, pkt, sizeof pkt, h);
+  const uint8_t want[10] = {1, 1, 52, 0, 0xa8, 0x05, 20, 0, 16, 0};
+  assert_memory_equal(h, want, 10);
+  struct us_tx_meta csum = {.csum_partial = true, .csum_start = 20, .csum_offset = 16};
+  us_tun_meta_to_vnet(&csum, pkt, sizeof pkt, h);
+  const uint8_t want_csum[10] = {1, 0, 38, 0, 0, 0, 20, 0, 16, 0};
+  assert_memory_equal(h, want_csum, 10);
+  us_tun_meta_to_vnet(NULL, pkt, sizeof pkt, h);
+  const uint8_t zero[10] = {0};
+  assert_memory_equal(h, zero, 10);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_teardown(test_tso_first_flight_is_one_super_segment, th_teardown),
+      cmocka_unit_test_teardown(test_tso_tail_and_psh, th_teardown),
+      cmocka_unit_test_teardown(test_no_super_segment_without_tso, th_teardown),
+      cmocka_unit_test_teardown(test_csum_only_and_tso_only, th_teardown),
+      cmocka_unit_test_teardown(test_gso_input_accepted, th_teardown),
+      cmocka_unit_test_teardown(test_unvouched_super_packet_rejected, th_teardown),
+      cmocka_unit_test_teardown(test_bad_offload_meta_dropped, th_teardown),
+      cmocka_unit_test(test_vnet_header_to_meta),
+      cmocka_unit_test(test_meta_to_vnet_header),
+  };
+  return TH_RUN("offload", tests);
+}
