@@ -74,6 +74,7 @@ struct us_stack {
    * alloc_count. See us_stack_fail_alloc_at() in core/testing.h. */
   uint64_t alloc_count;
   uint64_t alloc_fail_at;
+  bool check_invariants; /* us_stack_check_invariants() */
 
   struct us_ip_layer *ip;
   struct us_udp_layer *udp;

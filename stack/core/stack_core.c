@@ -48,3 +48,5 @@ uint64_t us_stack_stat(const struct us_stack *s, enum us_stat id) {
 const struct us_config *us_stack_config(const struct us_stack *s) { return &s->cfg; }
 
 void us_stack_set_log_level(struct us_stack *s, enum us_log_level level) { s->log_level = level; }
+
+void us_stack_check_invariants(struct us_stack *s, bool on) { s->check_invariants = on; }

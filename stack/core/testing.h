@@ -4,6 +4,7 @@
 #ifndef USTACK_CORE_TESTING_H
 #define USTACK_CORE_TESTING_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct us_stack;
@@ -14,5 +15,9 @@ struct us_stack;
 void us_stack_fail_alloc_at(struct us_stack *s, uint64_t k);
 /* How many allocations were made since creation. */
 uint64_t us_stack_alloc_count(const struct us_stack *s);
+
+/* Check expensive internal invariants on every poll (the TCP timer queue
+ * against every TCB's deadlines); a broken one aborts (US_ASSERT). */
+void us_stack_check_invariants(struct us_stack *s, bool on);
 
 #endif

@@ -358,6 +358,7 @@ void tcb_release(struct us_stack *s, struct us_tcb *t) {
   tcb_unlink_listener(s, t);
   tcb_hash_remove(s, t);
   tcb_pending_remove(s, t);
+  tcp_timerq_remove(&ts->tq, t);
   tcb_buf_put(s, t);
   if (t->state == US_TCP_ESTABLISHED || t->state == US_TCP_CLOSE_WAIT)
     US_STAT_DEC(s, tcp_curr_estab);
@@ -373,11 +374,16 @@ void tcb_release(struct us_stack *s, struct us_tcb *t) {
   ts->nused--;
 }
 
+/* The end of every operation on a TCB: free it if nothing holds it any
+ * more, else re-key it in the timer queue. */
 void tcp_gc(struct us_stack *s, struct us_tcb *t) {
-  if (!t->in_use || us_sock_valid(t->h))
+  if (!t->in_use)
     return;
-  if (t->state == US_TCP_CLOSED || t->dead)
+  if (!us_sock_valid(t->h) && (t->state == US_TCP_CLOSED || t->dead)) {
     tcb_release(s, t);
+    return;
+  }
+  tcp_timer_sync(s, t);
 }
 
 /* ---- layer ------------------------------------------------------------- */
@@ -390,6 +396,7 @@ static void tcp_fini(struct us_stack *s) {
   free(ts->hash);
   ring_pool_fini(&ts->sndp);
   ring_pool_fini(&ts->rcvp);
+  tcp_timerq_fini(&ts->tq);
   free(ts);
   s->tcp = NULL;
 }
@@ -411,7 +418,7 @@ int us_tcp_init(struct us_stack *s) {
   uint64_t nbuf = c->tcp_buf_mem / ((uint64_t)c->tcp_sndbuf + c->tcp_rcvbuf);
   if (nbuf > n)
     nbuf = n; /* more than one per connection would never be used */
-  if ((n && (!ts->tcbs || !ts->hash)) ||
+  if ((n && (!ts->tcbs || !ts->hash)) || tcp_timerq_init(&ts->tq, n) ||
       ring_pool_init(&ts->sndp, (uint32_t)nbuf, c->tcp_sndbuf) ||
       ring_pool_init(&ts->rcvp, (uint32_t)nbuf, c->tcp_rcvbuf)) {
     tcp_fini(s);

@@ -8,7 +8,9 @@
  * when accepted.
  *
  * Calls that may send take `now` and send at once (a connect's SYN, data
- * after send, FIN after shutdown/close). A window update after recv is
+ * after send, FIN after shutdown/close). Calls that arm or clear timers
+ * re-key the TCB in the timer queue before they return (tcp_timer_sync,
+ * or tcp_gc). A window update after recv is
  * only marked: the next us_stack_poll() sends it, coalesced with any ACK.
  */
 #include <string.h>
@@ -174,6 +176,7 @@ int us_tcp_connect(us_stack *s, us_sock_t sock, us_ip4_t dst, uint16_t dport, us
   tcp_set_state(s, t, US_TCP_SYN_SENT, "connect");
   tcb_hash_insert(s, t);
   tcp_send_syn(s, t, now);
+  tcp_timer_sync(s, t);
   return US_ERR_INPROGRESS;
 }
 
@@ -207,6 +210,7 @@ long us_tcp_send(us_stack *s, us_sock_t sock, const void *buf, size_t len, us_ti
   if (n == 0)
     return US_ERR_AGAIN;
   tcp_output(s, t, now);
+  tcp_timer_sync(s, t);
   return (long)n;
 }
 
@@ -281,6 +285,7 @@ int us_tcp_shutdown(us_stack *s, us_sock_t sock, us_time_t now) {
     return 0; /* already closing */
   }
   tcp_output(s, t, now);
+  tcp_timer_sync(s, t);
   return 0;
 }
 
@@ -377,6 +382,7 @@ int us_tcp_setopt(us_stack *s, us_sock_t sock, enum us_tcp_opt opt, long value) 
   case US_TCP_KEEPALIVE:
     t->keepalive = value != 0;
     tcp_keepalive_arm(s, t, s->now);
+    tcp_timer_sync(s, t);
     return 0;
   case US_TCP_KEEPIDLE:
     if (value <= 0 || value > 86400L * 365)
@@ -384,6 +390,7 @@ int us_tcp_setopt(us_stack *s, us_sock_t sock, enum us_tcp_opt opt, long value) 
     t->keep_idle = US_SEC(value);
     if (t->keepalive)
       tcp_keepalive_arm(s, t, s->now);
+    tcp_timer_sync(s, t);
     return 0;
   case US_TCP_KEEPINTVL:
     if (value <= 0 || value > 86400L * 365)

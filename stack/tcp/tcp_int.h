@@ -155,8 +155,12 @@ struct us_tcb {
   uint32_t cwnd, ssthresh, bytes_acked, dupacks, recover;
   bool in_recovery, cc_after_rto;
 
-  /* Timers. */
+  /* Timers: the deadlines, and this TCB's entry in the timer queue
+   * (tcp_timerq.c), keyed by the earliest of them. */
   us_time_t timer[TT_N];
+  us_time_t tq_key;
+  uint32_t tq_pos;           /* index in the queue's heap, 0 = not queued */
+  struct us_tcb *tq_next;    /* tcp_poll's list of TCBs due now */
   uint32_t persist_backoff;
 
   /* Keep-alive (MUST-24..29). */
@@ -177,6 +181,12 @@ struct us_tcb {
 
 struct tcp_cc_ops;
 
+/* The timer queue (tcp_timerq.c): a min-heap of TCBs, v[1..n]. */
+struct tcp_timerq {
+  struct us_tcb **v;
+  uint32_t n, cap;
+};
+
 /* A pool of equal-sized ring buffers; free indices on a LIFO stack. */
 struct tcp_ring_pool {
   uint8_t *mem;
@@ -191,6 +201,7 @@ struct us_tcp_layer {
   struct us_tcb *active;    /* every TCB in use */
   struct us_tcb *pending;   /* TCBs with output to flush */
   struct us_tcb *listeners; /* via hnext */
+  struct tcp_timerq tq;     /* TCBs with a deadline, earliest first */
   struct us_tcb **hash;
   uint32_t hmask;
   uint32_t hsalt1, hsalt2;
@@ -274,6 +285,18 @@ us_time_t tcp_poll(struct us_stack *s, us_time_t now);
 us_time_t tcb_next_deadline(const struct us_tcb *t, const char **name);
 void tcp_timers_clear(struct us_tcb *t);
 void tcp_keepalive_arm(struct us_stack *s, struct us_tcb *t, us_time_t now);
+
+/* ---- tcp_timerq.c ---- */
+int tcp_timerq_init(struct tcp_timerq *q, uint32_t cap);
+void tcp_timerq_fini(struct tcp_timerq *q);
+/* Queue `t` with `key`, re-key it, or (US_TIME_NEVER) take it out. */
+void tcp_timerq_set(struct tcp_timerq *q, struct us_tcb *t, us_time_t key);
+void tcp_timerq_remove(struct tcp_timerq *q, struct us_tcb *t);
+struct us_tcb *tcp_timerq_first(const struct tcp_timerq *q);
+us_time_t tcp_timerq_next(const struct tcp_timerq *q);
+/* Re-key `t` from its deadlines: call after changing t->timer[] outside
+ * input, output flush and timer runs (they end in tcp_gc, which does it). */
+void tcp_timer_sync(struct us_stack *s, struct us_tcb *t);
 
 /* ---- tcp_rtt.c (RFC 6298) ---- */
 void tcp_rtt_init(struct us_stack *s, struct us_tcb *t);

@@ -3,8 +3,10 @@
  *
  * Every timer is an absolute deadline in the TCB (STYLE P3); nothing
  * ticks. tcp_poll() flushes the output the last input batch queued, runs
- * each TCB's due timers, flushes again, and returns the earliest deadline
- * left, which us_stack_poll() hands to the event loop.
+ * the due timers of the TCBs at the front of the timer queue (tcp_timerq.c:
+ * O(due + log n), never a walk over every TCB), flushes again, and returns
+ * the queue's first deadline, which us_stack_poll() hands to the event
+ * loop.
  *
  *   TT_RTO      SYN (tcp_syn_retries), SYN-ACK (tcp_synack_retries, then
  *               RST if tcp_synack_timeout_rst, and the half-open TCB is
@@ -15,6 +17,7 @@
  *   TT_2MSL     TIME-WAIT (MUST-13), and an orphaned FIN-WAIT-2.
  */
 #include "cc.h"
+#include "core/assert.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "tcp_int.h"
@@ -177,23 +180,41 @@ static void run_timers(struct us_stack *s, struct us_tcb *t, us_time_t now) {
     keep_fire(s, t, now);
 }
 
+/* us_stack_check_invariants(): every deadline a TCB has is in the queue,
+ * under a key no later than it (an earlier key only costs a look). */
+static void timerq_check(struct us_stack *s) {
+  for (struct us_tcb *t = s->tcp->active; t; t = t->anext) {
+    us_time_t d = tcb_next_deadline(t, NULL);
+    if (d != US_TIME_NEVER)
+      US_ASSERT(t->tq_pos != 0 && t->tq_key <= d);
+  }
+}
+
+/* Only the TCBs at the front of the timer queue are looked at: those due
+ * are taken off first, so a timer that re-arms itself at `now` runs once
+ * per poll, then each runs its timers and is re-keyed by tcp_gc(). */
 us_time_t tcp_poll(struct us_stack *s, us_time_t now) {
   struct us_tcp_layer *ts = s->tcp;
+  if (s->check_invariants)
+    timerq_check(s);
   tcp_flush_pending(s, now);
-  for (struct us_tcb *t = ts->active, *nx; t; t = nx) {
-    nx = t->anext;
-    const char *unused;
-    if (tcb_next_deadline(t, &unused) <= now) {
-      run_timers(s, t, now);
-      tcp_gc(s, t);
-    }
+  struct us_tcb *due = NULL, **tail = &due, *t;
+  while ((t = tcp_timerq_first(&ts->tq)) && t->tq_key <= now) {
+    tcp_timerq_remove(&ts->tq, t);
+    t->tq_next = NULL;
+    *tail = t;
+    tail = &t->tq_next;
+  }
+  for (struct us_tcb *nx; due; due = nx) {
+    nx = due->tq_next;
+    if (!due->in_use)
+      continue;
+    if (tcb_next_deadline(due, NULL) <= now)
+      run_timers(s, due, now);
+    tcp_gc(s, due);
   }
   tcp_flush_pending(s, now);
-  us_time_t next = US_TIME_NEVER;
-  for (struct us_tcb *t = ts->active; t; t = t->anext) {
-    us_time_t d = tcb_next_deadline(t, NULL);
-    if (d < next)
-      next = d;
-  }
-  return next;
+  if (s->check_invariants)
+    timerq_check(s);
+  return tcp_timerq_next(&ts->tq);
 }

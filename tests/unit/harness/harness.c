@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/testing.h"
 #include "wire/checksum.h"
 #include "wire/bytes.h"
 
@@ -105,6 +106,7 @@ void h_stack_init(struct h_stack *h, uint64_t seed, void (*tweak)(struct us_conf
   struct us_device dev = h_capture_device(&h->cap);
   h->s = us_stack_create(&h->cfg, &dev);
   assert_non_null(h->s);
+  us_stack_check_invariants(h->s, true);
 }
 
 void h_stack_fini(struct h_stack *h) {
@@ -227,6 +229,8 @@ void h_link_init(struct h_link *l, const struct us_config *cfg_a, const struct u
   l->b = us_stack_create(&b, &db);
   assert_non_null(l->a);
   assert_non_null(l->b);
+  us_stack_check_invariants(l->a, true);
+  us_stack_check_invariants(l->b, true);
 }
 
 void h_link_fini(struct h_link *l) {

@@ -11,6 +11,7 @@
  * a bug in stack/tcp (or the other way round).
  */
 #include "tcp_harness.h"
+#include "core/testing.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -377,6 +378,8 @@ struct th *th_new_seeded(const struct us_config *cfg, uint64_t seed) {
   if (!h->s) {
     free(h);
     fail_msg("us_stack_create failed");
+  } else {
+    us_stack_check_invariants(h->s, true);
   }
   return h;
 }
