@@ -411,6 +411,32 @@ static void stack_vectors(void) {
   }
   put("fuzz_stack", "active_open", r.buf, r.n);
 
+  /* The same active open with timestamps (S offers TSopt in its SYN): the
+   * SYN-ACK negotiates them, then in-order data, an old TSval (PAWS), a
+   * segment without TSopt, a wrapped TSval and an RST with an old TSval
+   * (RFC 7323 3.2, 5.3). */
+  r.n = 0;
+  {
+    const uint16_t FA = FZ_FIX_CSUM | FZ_REL_ACTIVE;
+    uint8_t t[60 + 100], ts[12] = {1, 1, 8, 10};
+    uint8_t synack[16] = {2, 4, 5, 0xb4, 1, 1, 8, 10};
+    fz_put32(synack + 8, 0xfffffff0u);
+    size_t tl = tcp(t, 5000, 0, 9000, 0, 0x12, 65535, 0, synack, sizeof synack, 0, P, S);
+    rec_add(&r, FA, 5, pkt, ip(pkt, P, S, 6, NULL, 0, t, tl, 0x4000));
+    static const uint32_t tsv[] = {0xfffffff8u, 0xfffffff0u, 0, 0x10u};
+    uint32_t seq = 9001;
+    for (int i = 0; i < 4; i++) {
+      fz_put32(ts + 4, tsv[i]);
+      tl = tcp(t, 5000, 0, seq, 0, 0x18, 65535, 0, ts, i == 2 ? 0 : sizeof ts, 50, P, S);
+      rec_add(&r, FA, 5, pkt, ip(pkt, P, S, 6, NULL, 0, t, tl, 0x4000));
+      seq += 50;
+    }
+    fz_put32(ts + 4, 1);
+    tl = tcp(t, 5000, 0, seq, 0, 0x04, 0, 0, ts, sizeof ts, 0, P, S);
+    rec_add(&r, F, 50, pkt, ip(pkt, P, S, 6, NULL, 0, t, tl, 0x4000));
+  }
+  put("fuzz_stack", "active_open_ts", r.buf, r.n);
+
   /* Raw malformed datagrams (no fix-ups). */
   r.n = 0;
   uint8_t m[40];
