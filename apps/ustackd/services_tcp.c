@@ -64,11 +64,11 @@ struct conn {
   bool eof_seen;        /* the peer's FIN arrived */
   bool shut;            /* we sent our FIN (shutdown/close) */
   bool hashed;          /* sink, source, client: SHA-256 of what moves */
-  struct us_sha256 sha_in, sha_out;
+  struct us_sha256 *sha; /* hashed only: [0] what came in, [1] what went out */
   uint8_t *pending;     /* PENDING_MAX bytes once needed, else NULL */
   size_t pend_off, pend_len;
   uint32_t chargen_pos;  /* offset in the RFC 864 period */
-  struct conn *next;
+  struct conn *next, *prev; /* g.conns: O(1) removal with many connections */
 };
 
 struct listener {
@@ -103,22 +103,35 @@ static struct conn *conn_new(us_stack *s, enum kind k, us_sock_t sock) {
   c->kind = k;
   c->sock = sock;
   c->hashed = k == K_SINK || k == K_SOURCE || k == K_CLIENT;
-  us_sha256_init(&c->sha_in);
-  us_sha256_init(&c->sha_out);
+  if (c->hashed) {
+    /* Only these kinds hash, so only they carry the state (an idle
+     * connection of the others costs this struct alone). */
+    c->sha = calloc(2, sizeof *c->sha);
+    if (!c->sha) {
+      free(c);
+      return NULL;
+    }
+    us_sha256_init(&c->sha[0]);
+    us_sha256_init(&c->sha[1]);
+  }
   us_tcp_addrs(s, sock, NULL, NULL, &c->peer, &c->pport);
   us_sock_set_user(s, sock, c);
   c->next = g.conns;
+  c->prev = NULL;
+  if (g.conns)
+    g.conns->prev = c;
   g.conns = c;
   return c;
 }
 
 static void conn_free(struct conn *c) {
-  for (struct conn **pp = &g.conns; *pp; pp = &(*pp)->next) {
-    if (*pp == c) {
-      *pp = c->next;
-      break;
-    }
-  }
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    g.conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  free(c->sha);
   free(c->pending);
   free(c);
 }
@@ -140,8 +153,11 @@ static void digest_hex(struct us_sha256 *sh, char hex[65]) {
 static void conn_finish(us_stack *s, struct conn *c, int err, us_time_t now) {
   char peer[24], in_hex[65], out_hex[65];
   log_addr(peer, c->peer, c->pport);
-  digest_hex(&c->sha_in, in_hex);
-  digest_hex(&c->sha_out, out_hex);
+  in_hex[0] = out_hex[0] = '\0';
+  if (c->hashed) {
+    digest_hex(&c->sha[0], in_hex);
+    digest_hex(&c->sha[1], out_hex);
+  }
   if (err)
     fprintf(stderr, "ustackd: %s: %s: error %s after %" PRIu64 " bytes in, %" PRIu64 " out\n",
             kind_name[c->kind], peer, us_strerror(err), c->bytes_in, c->bytes_out);
@@ -177,7 +193,7 @@ static bool flush_pending(us_stack *s, struct conn *c, us_time_t now, int *err) 
       return false;
     }
     if (c->hashed)
-      us_sha256_update(&c->sha_out, c->pending + c->pend_off, (size_t)n);
+      us_sha256_update(&c->sha[1], c->pending + c->pend_off, (size_t)n);
     c->bytes_out += (uint64_t)n;
     c->pend_off += (size_t)n;
     c->pend_len -= (size_t)n;
@@ -234,7 +250,7 @@ static int read_input(us_stack *s, struct conn *c, us_time_t now) {
     }
     c->bytes_in += (uint64_t)n;
     if (c->hashed)
-      us_sha256_update(&c->sha_in, buf, (size_t)n);
+      us_sha256_update(&c->sha[0], buf, (size_t)n);
     if (c->kind == K_ECHO) {
       if (!pending_buf(c))
         return US_ERR_NOMEM;

@@ -23,11 +23,12 @@ int us_handle_table_init(struct us_handle_table *t, uint32_t count) {
     us_handle_table_fini(t);
     return -1;
   }
-  t->nfree = 0;
-  for (uint32_t i = count; i-- > 0;) {
-    t->slots[i].gen = 1;
-    t->free_stack[t->nfree++] = i;
-  }
+  /* Nothing is written per slot here: slots are handed out in index
+   * order first (nfresh), so a table sized for a million sockets costs
+   * memory only for the slots ever used. Freed slots go on free_stack. */
+  t->nfree = count;
+  t->nstack = 0;
+  t->nfresh = 0;
   t->nmarked = 0;
   return 0;
 }
@@ -39,14 +40,21 @@ void us_handle_table_fini(struct us_handle_table *t) {
   t->slots = NULL;
   t->free_stack = NULL;
   t->marked = NULL;
-  t->count = t->nfree = t->nmarked = 0;
+  t->count = t->nfree = t->nmarked = t->nstack = t->nfresh = 0;
 }
 
 us_sock_t us_handle_alloc(struct us_stack *s, enum us_handle_kind kind, void *obj) {
   struct us_handle_table *t = &s->handles;
   if (t->nfree == 0 || us_stack_alloc_should_fail(s))
     return US_SOCK_INVALID;
-  uint32_t i = t->free_stack[--t->nfree];
+  uint32_t i;
+  if (t->nstack > 0) {
+    i = t->free_stack[--t->nstack];
+  } else {
+    i = t->nfresh++;
+    t->slots[i].gen = 1;
+  }
+  t->nfree--;
   struct us_handle_slot *sl = &t->slots[i];
   sl->kind = (uint8_t)kind;
   sl->obj = obj;
@@ -80,7 +88,8 @@ void us_handle_free(struct us_stack *s, us_sock_t h) {
     sl->gen = 1;
   /* A marked slot stays on the list (and keeps `marked`); the drain
    * skips slots that are free or whose generation moved on. */
-  t->free_stack[t->nfree++] = us_handle_index1(h) - 1;
+  t->free_stack[t->nstack++] = us_handle_index1(h) - 1;
+  t->nfree++;
 }
 
 void *us_handle_get(struct us_stack *s, us_sock_t h, enum us_handle_kind kind) {

@@ -46,8 +46,10 @@ struct us_handle_slot {
 struct us_handle_table {
   struct us_handle_slot *slots;
   uint32_t count;
-  uint32_t *free_stack; /* indices of free slots */
-  uint32_t nfree;
+  uint32_t *free_stack; /* indices of freed slots (nstack of them) */
+  uint32_t nstack;
+  uint32_t nfresh;      /* slots[nfresh..count) were never used */
+  uint32_t nfree;       /* free slots in all: nstack + count - nfresh */
   uint32_t *marked;     /* FIFO of marked slot indices */
   uint32_t nmarked;
   us_handle_events_fn events_fn[US_HK_NKINDS];

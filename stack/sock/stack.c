@@ -162,7 +162,7 @@ void us_stack_pool_usage(const us_stack *s, struct us_pool_usage *out) {
   out->ooo_bytes = ooo;
   us_tcp_buf_usage(s, &out->tcp_sndbuf_free, &out->tcp_rcvbuf_free, &out->tcp_buf_total);
   uint32_t udp_used = 0;
-  for (uint32_t i = 0; i < s->handles.count; i++)
+  for (uint32_t i = 0; i < s->handles.nfresh; i++)
     if (s->handles.slots[i].kind == US_HK_UDP)
       udp_used++;
   out->udp_total = s->cfg.max_udp_sockets;

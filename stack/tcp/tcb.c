@@ -197,11 +197,13 @@ void tcb_mark(struct us_stack *s, struct us_tcb *t) {
  * code that only reads ring lengths need not know about attachment.
  */
 
-static int ring_pool_init(struct tcp_ring_pool *p, uint32_t count, uint32_t size) {
+static int ring_pool_init(struct tcp_ring_pool *p, uint32_t count, uint32_t size, uint32_t hdr) {
   p->size = size;
+  p->hdr = hdr;
   p->count = count;
   p->nfree = 0;
-  p->mem = malloc((size_t)count * size);
+  p->stride = (hdr + size + 7u) & ~7u; /* the ranges in front stay aligned */
+  p->mem = malloc((size_t)count * p->stride);
   p->free = calloc(count, sizeof *p->free);
   if (!p->mem || !p->free)
     return -1;
@@ -223,7 +225,7 @@ static bool ring_take(struct us_stack *s, struct tcp_ring_pool *p, struct us_rin
   if (p->nfree == 0 || us_stack_alloc_should_fail(s))
     return false;
   uint32_t i = p->free[--p->nfree];
-  us_ring_init(r, p->mem + (size_t)i * p->size, p->size);
+  us_ring_init(r, p->mem + (size_t)i * p->stride + p->hdr, p->size);
   return true;
 }
 
@@ -231,7 +233,7 @@ static void ring_give(struct tcp_ring_pool *p, struct us_ring *r) {
   if (!r->buf)
     return;
   US_ASSERT(p->nfree < p->count);
-  p->free[p->nfree++] = (uint32_t)((size_t)(r->buf - p->mem) / p->size);
+  p->free[p->nfree++] = (uint32_t)((size_t)(r->buf - p->hdr - p->mem) / p->stride);
   us_ring_init(r, NULL, 0);
 }
 
@@ -244,8 +246,13 @@ bool tcb_snd_attach(struct us_stack *s, struct us_tcb *t) {
 }
 
 bool tcb_rcv_attach(struct us_stack *s, struct us_tcb *t) {
-  if (ring_take(s, &s->tcp->rcvp, &t->rcv))
+  if (t->rcv.buf)
     return true;
+  if (ring_take(s, &s->tcp->rcvp, &t->rcv)) {
+    /* The out-of-order ranges live in front of the ring they describe. */
+    t->ooo = (struct tcp_ooo *)(void *)(t->rcv.buf - s->tcp->rcvp.hdr);
+    return true;
+  }
   US_STAT_INC(s, tcp_no_buffer);
   return false;
 }
@@ -270,8 +277,10 @@ void tcb_snd_release_if_empty(struct us_stack *s, struct us_tcb *t) {
 }
 
 void tcb_rcv_release_if_empty(struct us_stack *s, struct us_tcb *t) {
-  if (t->rcv.buf && t->rcv.len == 0 && t->nooo == 0)
+  if (t->rcv.buf && t->rcv.len == 0 && t->nooo == 0) {
     ring_give(&s->tcp->rcvp, &t->rcv);
+    t->ooo = NULL;
+  }
 }
 
 /* Receive space for the window: the free room of the ring, or a whole
@@ -307,12 +316,19 @@ void tcb_maybe_release_buf(struct us_stack *s, struct us_tcb *t) {
 
 struct us_tcb *tcb_alloc(struct us_stack *s) {
   struct us_tcp_layer *ts = s->tcp;
-  if (!ts->free_list || us_stack_alloc_should_fail(s)) {
+  /* Freed TCBs first, then ones never used: the array is not written
+   * at creation, so TCBs never used cost no memory (docs/MEMORY.md). */
+  if ((!ts->free_list && ts->nfresh == ts->ntcb) || us_stack_alloc_should_fail(s)) {
     US_STAT_INC(s, tcp_no_tcb);
     return NULL;
   }
   struct us_tcb *t = ts->free_list;
-  ts->free_list = t->hnext;
+  if (t) {
+    ts->free_list = t->hnext;
+  } else {
+    t = &ts->tcbs[ts->nfresh];
+    t->idx = ts->nfresh++;
+  }
   uint32_t idx = t->idx;
   memset(t, 0, sizeof *t);
   t->idx = idx;
@@ -419,15 +435,10 @@ int us_tcp_init(struct us_stack *s) {
   if (nbuf > n)
     nbuf = n; /* more than one per connection would never be used */
   if ((n && (!ts->tcbs || !ts->hash)) || tcp_timerq_init(&ts->tq, n) ||
-      ring_pool_init(&ts->sndp, (uint32_t)nbuf, c->tcp_sndbuf) ||
-      ring_pool_init(&ts->rcvp, (uint32_t)nbuf, c->tcp_rcvbuf)) {
+      ring_pool_init(&ts->sndp, (uint32_t)nbuf, c->tcp_sndbuf, 0) ||
+      ring_pool_init(&ts->rcvp, (uint32_t)nbuf, c->tcp_rcvbuf, TCP_OOO_HDR)) {
     tcp_fini(s);
     return US_ERR_NOMEM;
-  }
-  for (uint32_t i = n; i-- > 0;) {
-    ts->tcbs[i].idx = i;
-    ts->tcbs[i].hnext = ts->free_list;
-    ts->free_list = &ts->tcbs[i];
   }
   ts->hsalt1 = us_rand_u32(s);
   ts->hsalt2 = us_rand_u32(s);

@@ -62,6 +62,9 @@ enum tcp_timer {
 struct tcp_ooo {
   uint32_t start, end; /* [start, end) sequence numbers */
 };
+/* Bytes in front of each receive buffer for its out-of-order ranges
+ * (a multiple of 8, so the ring stays aligned). */
+#define TCP_OOO_HDR ((uint32_t)(sizeof(struct tcp_ooo) * TCP_OOO_MAX))
 
 #define TCP_SB_MAX 8
 
@@ -128,7 +131,8 @@ struct us_tcb {
   /* Buffers: rings from the layer's pools, attached only while they hold
    * data (buf == NULL, len == 0 otherwise; tcb.c "buffer pools"). */
   struct us_ring snd, rcv;
-  struct tcp_ooo ooo[TCP_OOO_MAX];
+  struct tcp_ooo *ooo;   /* TCP_OOO_MAX ranges, in front of the receive
+                            ring's memory: NULL while none is attached */
   uint8_t nooo;
   uint32_t ooo_bytes;
   uint32_t ooo_recent;   /* start of the latest out-of-order segment */
@@ -189,14 +193,15 @@ struct tcp_timerq {
 
 /* A pool of equal-sized ring buffers; free indices on a LIFO stack. */
 struct tcp_ring_pool {
-  uint8_t *mem;
+  uint8_t *mem;      /* count * stride bytes: hdr bytes, then the ring */
   uint32_t *free;
-  uint32_t size, count, nfree;
+  uint32_t size, hdr, stride, count, nfree;
 };
 
 struct us_tcp_layer {
   struct us_tcb *tcbs;
   uint32_t ntcb, nused;
+  uint32_t nfresh;          /* tcbs[nfresh..ntcb) were never used */
   struct us_tcb *free_list;
   struct us_tcb *active;    /* every TCB in use */
   struct us_tcb *pending;   /* TCBs with output to flush */
