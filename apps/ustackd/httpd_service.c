@@ -24,8 +24,9 @@
  * when all are taken, so slow clients are let go sooner exactly when
  * slots are scarce. And when a connection is waiting in the accept queue
  * and no slot is free, one connection is closed to make room: the one idle
- * longest between requests, else the one that has spent longest on an
- * unfinished handshake or request head (but at least HTTPD_EVICT_MIN_AGE).
+ * longest between requests (after at least one response), else the one
+ * that has spent longest on an unfinished handshake, a first request not
+ * yet begun, or a request head (but at least HTTPD_EVICT_MIN_AGE).
  * A connection that is sending a response is never evicted.
  */
 #include <errno.h>
@@ -36,7 +37,7 @@
 
 #include "httpd.h"
 
-#define HTTPD_EVICT_MIN_AGE US_SEC(1)
+#define HTTPD_EVICT_MIN_AGE US_MSEC(500)
 #define HTTPD_MIN_WAIT US_SEC(1)
 #define HTTPD_CLOSE_GRACE US_SEC(5)
 #define HTTPD_LINGER US_SEC(2)
@@ -175,12 +176,14 @@ static struct hconn *evict_candidate(struct httpd *svc, us_time_t now, bool hand
     if (c->st == HC_CLOSING || c->st == HC_LINGER) {
       cls = 0; /* ending anyway */
       since = c->phase_at;
-    } else if (hconn_idle(c)) {
-      cls = 1;
+    } else if (hconn_idle(c) && c->requests > 0) {
+      cls = 1; /* kept alive after a response */
       since = c->phase_at;
     } else if (c->st == HC_HANDSHAKE || (c->st == HC_REQUEST && !c->head_complete)) {
+      /* Not yet a first request, or a head still arriving: a new client
+       * gets HTTPD_EVICT_MIN_AGE to send its request. */
       cls = 2;
-      since = c->st == HC_HANDSHAKE ? c->phase_at : c->req_at;
+      since = c->st == HC_HANDSHAKE || !c->req_started ? c->phase_at : c->req_at;
       if (now - since < HTTPD_EVICT_MIN_AGE)
         continue;
     } else {
