@@ -85,10 +85,21 @@ void ctl_write_ss(us_stack *s, FILE *out, us_time_t now) {
     fmt_us(srtt, sizeof srtt, t->srtt);
     fmt_us(rttvar, sizeof rttvar, t->rttvar);
     fmt_us(rto, sizeof rto, t->rto);
+    if (t->state == US_TCP_LISTEN) {
+      /* As ss does for listeners: Recv-Q is the accept queue, Send-Q the
+       * backlog; then the SYN queue and the connection limits. */
+      const struct us_config *c = us_stack_config(s);
+      fprintf(out, "%-12s %8" PRIu32 " %8" PRIu32 " %-21s %-21s\n", "LISTEN", t->acceptq_len,
+              t->backlog, la, ra);
+      fprintf(out,
+              "\t synq:%" PRIu32 "/%" PRIu32 " acceptq:%" PRIu32 "/%" PRIu32 " conns:%" PRIu32
+              " conn_limit:%" PRIu32 " per_source_limit:%" PRIu32 "\n",
+              t->synq_len, t->backlog, t->acceptq_len, t->backlog, t->conns,
+              c->tcp_listener_conn_max, c->tcp_source_conn_max);
+      continue;
+    }
     fprintf(out, "%-12s %8" PRIu32 " %8" PRIu32 " %-21s %-21s\n", us_tcp_state_name(t->state),
             t->rcv_queued, t->snd_queued, la, ra);
-    if (t->state == US_TCP_LISTEN)
-      continue;
     if (t->timer && t->timer[0] && t->timer_at != US_TIME_NEVER)
       fmt_us(when, sizeof when, t->timer_at > now ? t->timer_at - now : 0);
     fprintf(out,
@@ -139,6 +150,13 @@ static void write_pools(us_stack *s, FILE *out) {
           u.pkt_free, u.pkt_total, u.big_free, u.big_total, u.tcb_free, u.tcb_total, u.udp_free,
           u.udp_total, u.reass_active, u.ooo_bytes, u.tcp_sndbuf_free, u.tcp_buf_total,
           u.tcp_rcvbuf_free, u.tcp_buf_total);
+  /* The caps that decide who gets those pools (docs/LIMITS.md; 0 = none). */
+  const struct us_config *c = us_stack_config(s);
+  fprintf(out,
+          "limit conn_per_listener %u\nlimit conn_per_source %u\nlimit backlog_max %u\n"
+          "limit rst_rate %u/s burst %u\nlimit reass_contexts %u per_source %u\n",
+          c->tcp_listener_conn_max, c->tcp_source_conn_max, c->tcp_backlog_max, c->tcp_rst_rate,
+          c->tcp_rst_burst, c->reass_contexts, c->reass_per_source);
 }
 
 static void serve_one(int cfd, us_stack *s, us_time_t now, ctl_ext_fn ext, void *ext_ctx) {

@@ -79,6 +79,8 @@ struct ustackd {
   uint32_t max_conns, sndbuf, rcvbuf; /* 0: stack default */
   uint64_t buf_mem;                   /* 0: stack default */
   bool no_timestamps, no_pmtud;  /* RFC 7323 / RFC 1191 switched off */
+  long conn_limit, source_limit; /* -1: derived from the TCB pool */
+  long rst_rate, rst_burst;      /* -1: stack default */
   const char *fault_spec;       /* --fault */
   uint64_t fault_seed;
   bool fault_seed_given;
@@ -402,6 +404,35 @@ static int opt_buf_mem(struct ustackd *d, const char *arg, char *err, size_t n) 
   return 0;
 }
 
+/* Connection limits and the RST rate (docs/LIMITS.md): 0 means none. */
+static int opt_count(const char *name, const char *arg, long *out, char *err, size_t n) {
+  unsigned v;
+  if (parse_uint(arg, 0, 100000000, &v) != 0) {
+    snprintf(err, n, "%s: '%s' is not a number 0..100000000 (0 = no limit)", name, arg);
+    return -1;
+  }
+  *out = (long)v;
+  return 0;
+}
+static int opt_conn_limit(struct ustackd *d, const char *a, char *e, size_t n) {
+  return opt_count("--conn-limit", a, &d->conn_limit, e, n);
+}
+static int opt_per_source_limit(struct ustackd *d, const char *a, char *e, size_t n) {
+  return opt_count("--per-source-limit", a, &d->source_limit, e, n);
+}
+static int opt_rst_rate(struct ustackd *d, const char *a, char *e, size_t n) {
+  return opt_count("--rst-rate", a, &d->rst_rate, e, n);
+}
+static int opt_rst_burst(struct ustackd *d, const char *arg, char *err, size_t n) {
+  unsigned v;
+  if (parse_uint(arg, 1, 100000000, &v) != 0) {
+    snprintf(err, n, "--rst-burst: '%s' is not a number 1..100000000", arg);
+    return -1;
+  }
+  d->rst_burst = (long)v;
+  return 0;
+}
+
 static int opt_fault(struct ustackd *d, const char *arg, char *err, size_t n) {
   char ferr[200];
   if (us_fault_check(arg, ferr, sizeof ferr) != 0) {
@@ -462,6 +493,13 @@ static const struct opt options[] = {
      opt_no_timestamps},
     {"--no-pmtud", NULL, "no path MTU discovery: TCP without DF, frag-needed ignored",
      opt_no_pmtud},
+    {"--conn-limit", "N", "connections per TCP service (default 3/4 of the TCB pool; 0 = none)",
+     opt_conn_limit},
+    {"--per-source-limit", "N", "... per service from one address (default 1/2 of the pool)",
+     opt_per_source_limit},
+    {"--rst-rate", "N", "RSTs/s to segments with no connection (default 1000; 0 = no limit)",
+     opt_rst_rate},
+    {"--rst-burst", "N", "burst of those RSTs (default 500)", opt_rst_burst},
     {"--fault", "SPEC", "impair the link: loss, dup, reorder, corrupt, delay... (fault.h)",
      opt_fault},
     {"--fault-seed", "N", "seed of --fault (default: random, printed at start)",
@@ -778,6 +816,10 @@ int main(int argc, char **argv) {
   d.msl_sec = -1;
   d.tcp_r2 = -1;
   d.rto_max_ms = -1;
+  d.conn_limit = -1;
+  d.source_limit = -1;
+  d.rst_rate = -1;
+  d.rst_burst = -1;
   int pr = parse_args(&d, argc, argv, err, sizeof err);
   if (pr != 0) {
     if (pr < 0)
@@ -858,6 +900,18 @@ int main(int argc, char **argv) {
     if (cfg.tcp_rto_initial > cfg.tcp_rto_max)
       cfg.tcp_rto_initial = cfg.tcp_rto_max;
   }
+  if (d.rst_rate >= 0)
+    cfg.tcp_rst_rate = (uint32_t)d.rst_rate;
+  if (d.rst_burst >= 0)
+    cfg.tcp_rst_burst = (uint32_t)d.rst_burst;
+  /* Connection limits, derived from the TCB pool unless given, so one
+   * busy service leaves a quarter of the pool to the others and one
+   * client leaves half of a service to everyone else (docs/LIMITS.md).
+   * Keep this after everything that sets the pool size. */
+  cfg.tcp_listener_conn_max =
+      d.conn_limit >= 0 ? (uint32_t)d.conn_limit : cfg.max_tcp_sockets / 4 * 3;
+  cfg.tcp_source_conn_max =
+      d.source_limit >= 0 ? (uint32_t)d.source_limit : cfg.max_tcp_sockets / 2;
   d.stack = us_stack_create(&cfg, &dev);
   if (!d.stack) {
     snprintf(err, sizeof err, "cannot create the stack (see the log above)");

@@ -51,6 +51,9 @@ struct us_config {
   uint32_t reass_contexts;    /* datagrams being reassembled at once */
   uint32_t reass_bytes_max;   /* bytes held by all reassembly contexts */
   us_time_t reass_timeout;    /* RFC 1122 3.3.2: 60..120 s suggested */
+  uint32_t reass_per_source;  /* contexts one source address may hold; when
+                                 it starts another, its oldest goes (0 = no
+                                 cap: only the table size) */
 
   /* ICMP. */
   uint32_t icmp_err_rate;     /* ICMP errors per second (token bucket) */
@@ -76,6 +79,17 @@ struct us_config {
   uint32_t tcp_ooo_bytes_max; /* out-of-order bytes held per connection */
   uint32_t tcp_ooo_bytes_total; /* ... and by all connections together */
   uint32_t tcp_backlog_max;   /* cap on any listener's backlog */
+  /* Connection limits (docs/LIMITS.md). A listener's connections are its
+   * children from SYN-RECEIVED until they reach TIME-WAIT or CLOSED,
+   * accepted or not. A SYN beyond a limit is refused with a RST. 0 = no
+   * limit (the default here; ustackd derives its defaults from the pool). */
+  uint32_t tcp_listener_conn_max; /* connections per listener */
+  uint32_t tcp_source_conn_max;   /* ... per listener from one source address */
+  /* RSTs answering segments that have no connection (a closed port, an ACK
+   * at a listener that matches nothing, a SYN refused by a limit): a token
+   * bucket, like ICMP's. 0 = unlimited. */
+  uint32_t tcp_rst_rate;      /* per second */
+  uint32_t tcp_rst_burst;
   uint32_t tcp_synack_retries;/* SYN-ACK retransmissions before giving up */
   bool tcp_synack_timeout_rst;/* send RST when those run out (Linux: no) */
   uint32_t tcp_syn_retries;   /* SYN retransmissions of an active open */

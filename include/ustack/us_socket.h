@@ -177,6 +177,9 @@ struct us_tcp_info {
   bool ts_ok;                      /* RFC 7323 timestamps negotiated */
   uint32_t rtt_samples;            /* RTT measurements taken so far */
   uint32_t pmtu;                   /* path MTU estimate (RFC 1191) */
+  /* Listeners only (0 otherwise): half-open and accepted-not-yet queues,
+   * the backlog, and the connections counted on its limits. */
+  uint32_t synq_len, acceptq_len, backlog, conns;
 };
 
 /* Fill up to `max` entries, one per TCB (listeners too). Returns the count. */

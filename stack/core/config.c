@@ -18,6 +18,7 @@ void us_config_default(struct us_config *cfg) {
   cfg->reass_contexts = 16;
   cfg->reass_bytes_max = 16u * 65536u;
   cfg->reass_timeout = US_SEC(30); /* Linux ipfrag_time; RFC 1122 3.3.2 suggests 60-120 s */
+  cfg->reass_per_source = 8;       /* half the table: one source cannot take it all */
 
   cfg->icmp_err_rate = 100;
   cfg->icmp_err_burst = 50;
@@ -34,6 +35,10 @@ void us_config_default(struct us_config *cfg) {
   cfg->tcp_ooo_bytes_max = 256u * 1024u;
   cfg->tcp_ooo_bytes_total = 8u * 1024u * 1024u;
   cfg->tcp_backlog_max = 128;
+  cfg->tcp_listener_conn_max = 0;       /* no limit: a policy for the application */
+  cfg->tcp_source_conn_max = 0;
+  cfg->tcp_rst_rate = 1000;             /* FreeBSD limits these RSTs to 200/s */
+  cfg->tcp_rst_burst = 500;
   cfg->tcp_synack_retries = 5;          /* Linux tcp_synack_retries */
   cfg->tcp_synack_timeout_rst = true;   /* RFC-friendly; Linux drops silently */
   cfg->tcp_syn_retries = 7;             /* 1+2+...+64 s > 3 min (MUST-23) */

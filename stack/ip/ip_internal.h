@@ -9,18 +9,11 @@
 #include <stdint.h>
 
 #include "core/pkt.h"
+#include "core/tbucket.h"
 #include "ustack/us_types.h"
 #include "wire/ipv4.h"
 
 struct us_stack;
-
-/* A token bucket counted in micro-tokens, so refills at any rate are exact
- * integer arithmetic on the microsecond clock (RFC 1812 4.3.2.8). */
-struct us_tbucket {
-  int64_t credit;     /* micro-tokens */
-  us_time_t last;
-  bool started;
-};
 
 /* RFC 791 3.2 / RFC 815: one datagram being reassembled, keyed by
  * (src, dst, protocol, id). Data goes straight into a 64 KiB buffer at its
@@ -51,9 +44,6 @@ struct us_ip_layer {
   uint32_t reass_used;
   uint32_t reass_bytes;        /* payload bytes held by all contexts */
 };
-
-/* Token bucket: true if a token was taken. rate 0 means unlimited. */
-bool us_tbucket_take(struct us_tbucket *tb, uint32_t rate, uint32_t burst, us_time_t now);
 
 /* Hand a complete, validated datagram to its protocol handler, or answer
  * protocol unreachable. Borrows `ip`. */

@@ -4,8 +4,12 @@
  * FragmentSmack CVE-2018-5391, ping of death).
  *
  * Bounds: at most cfg.reass_contexts datagrams at once, each holding one
- * large buffer; at most cfg.reass_bytes_max payload bytes across all of
- * them; each context dies cfg.reass_timeout after its first fragment.
+ * large buffer, at most cfg.reass_per_source of them from one source; at
+ * most cfg.reass_bytes_max payload bytes across all of them; each context
+ * dies cfg.reass_timeout after its first fragment. When a bound is hit by
+ * a new datagram, the oldest context (of that source, for the per-source
+ * bound) is dropped to make room, so fragments that never complete cannot
+ * keep real datagrams out for the whole timeout (docs/LIMITS.md).
  * Every fragment costs O(its length) to copy plus O(its length / 512) to
  * check the block map, and O(contexts) to find its context.
  *
@@ -100,13 +104,60 @@ static struct us_reass_ctx *ctx_find(struct us_stack *s, const struct us_ip4_hdr
   return NULL;
 }
 
+/* The oldest context other than `keep` (all have the same timeout, so the
+ * earliest deadline is the oldest), only among those from `src` when
+ * `by_src`; NULL if there is none. */
+static struct us_reass_ctx *ctx_oldest(struct us_stack *s, bool by_src, uint32_t src,
+                                       const struct us_reass_ctx *keep) {
+  struct us_ip_layer *ip = s->ip;
+  struct us_reass_ctx *best = NULL;
+  for (uint32_t i = 0; i < ip->reass_count; i++) {
+    struct us_reass_ctx *c = &ip->reass[i];
+    if (!c->used || c == keep || (by_src && c->src != src))
+      continue;
+    if (!best || c->deadline < best->deadline)
+      best = c;
+  }
+  return best;
+}
+
+static uint32_t ctx_count_src(const struct us_stack *s, uint32_t src) {
+  const struct us_ip_layer *ip = s->ip;
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < ip->reass_count; i++)
+    if (ip->reass[i].used && ip->reass[i].src == src)
+      n++;
+  return n;
+}
+
+/* A context for a new datagram. Under pressure an old one makes room
+ * (FragmentSmack-style floods, HOSTILE FR-4): a source already holding
+ * cfg.reass_per_source contexts loses its oldest, and when the table is
+ * full the oldest of all goes. A flood of lone fragments then only ever
+ * holds the table for as long as it keeps sending, and a real datagram,
+ * whose fragments arrive together, completes between its evictions. */
 static struct us_reass_ctx *ctx_new(struct us_stack *s, const struct us_ip4_hdr *h, us_time_t now) {
   struct us_ip_layer *ip = s->ip;
+  uint32_t per = s->cfg.reass_per_source;
+  if (per && ctx_count_src(s, h->src) >= per) {
+    struct us_reass_ctx *old = ctx_oldest(s, true, h->src, NULL);
+    if (US_ALWAYS(old)) {
+      US_STAT_INC(s, ip_reasm_evicted_source);
+      ctx_drop(s, old);
+    }
+  }
   struct us_reass_ctx *c = NULL;
   for (uint32_t i = 0; i < ip->reass_count; i++) {
     if (!ip->reass[i].used) {
       c = &ip->reass[i];
       break;
+    }
+  }
+  if (!c) {
+    c = ctx_oldest(s, false, 0, NULL);
+    if (US_ALWAYS(c)) {
+      US_STAT_INC(s, ip_reasm_evicted);
+      ctx_drop(s, c);
     }
   }
   if (!c || us_stack_alloc_should_fail(s)) {
@@ -219,10 +270,17 @@ void us_reass_input(struct us_stack *s, const uint8_t *raw, const struct us_ip4_
     US_STAT_INC(s, ip_reasm_fails);
     return;
   }
-  if (ip->reass_bytes + len > s->cfg.reass_bytes_max) {
-    US_STAT_INC(s, ip_reasm_no_bytes);
-    US_STAT_INC(s, ip_reasm_fails);
-    return;
+  /* The byte cap: older datagrams make room, oldest first; only when
+   * this one alone would break the cap is the fragment refused. */
+  while (ip->reass_bytes + len > s->cfg.reass_bytes_max) {
+    struct us_reass_ctx *old = ctx_oldest(s, false, 0, c);
+    if (!old) {
+      US_STAT_INC(s, ip_reasm_no_bytes);
+      US_STAT_INC(s, ip_reasm_fails);
+      return;
+    }
+    US_STAT_INC(s, ip_reasm_evicted);
+    ctx_drop(s, old);
   }
   if (!c) {
     c = ctx_new(s, h, now);

@@ -370,7 +370,9 @@ void tcb_release(struct us_stack *s, struct us_tcb *t) {
       tcb_release(s, c);
     }
     tcb_listener_remove(s, t);
+    tcp_limit_listener_gone(s, t);
   }
+  tcp_limit_uncharge(s, t);
   tcb_unlink_listener(s, t);
   tcb_hash_remove(s, t);
   tcb_pending_remove(s, t);
@@ -408,6 +410,7 @@ static void tcp_fini(struct us_stack *s) {
   struct us_tcp_layer *ts = s->tcp;
   if (!ts)
     return;
+  tcp_limit_fini(s);
   free(ts->tcbs);
   free(ts->hash);
   ring_pool_fini(&ts->sndp);
@@ -444,6 +447,10 @@ int us_tcp_init(struct us_stack *s) {
   ts->hsalt2 = us_rand_u32(s);
   ts->cc = &tcp_cc_newreno;
   tcp_isn_init(s);
+  if (tcp_limit_init(s) != 0) {
+    tcp_fini(s);
+    return US_ERR_NOMEM;
+  }
 
   s->l4_input[US_IPPROTO_TCP] = tcp_input;
   s->l4_icmp_err[US_IPPROTO_TCP] = tcp_icmp_error;

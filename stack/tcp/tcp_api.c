@@ -488,6 +488,12 @@ size_t us_tcp_list(us_stack *s, struct us_tcp_info *out, size_t max) {
     i->ts_ok = t->ts_ok;
     i->rtt_samples = t->rtt_samples;
     i->pmtu = t->pmtu;
+    if (t->is_listener) {
+      i->synq_len = t->synq_len;
+      i->acceptq_len = t->acq_len;
+      i->backlog = t->backlog;
+      i->conns = t->lim_conns;
+    }
   }
   return n;
 }

@@ -165,6 +165,22 @@ static void apply_verdict(struct us_stack *s, struct us_tcb *t, const struct seg
   }
 }
 
+/* RSTs to segments that have no connection (a closed port, an ACK at a
+ * listener that matches nothing, a SYN refused by a limit) cost the sender
+ * one segment each and us one each: during a flood we would reflect them
+ * at whatever source the flood forged. They share one token bucket
+ * (cfg.tcp_rst_rate), as ICMP errors do (RFC 1812 4.3.2.8); FreeBSD
+ * limits them the same way. A suppressed RST is counted. */
+static void reply_rst_limited(struct us_stack *s, const struct seg_in *in) {
+  if (in->flags0 & US_TH_RST)
+    return;
+  if (!us_tbucket_take(&s->tcp->rst_tb, s->cfg.tcp_rst_rate, s->cfg.tcp_rst_burst, in->now)) {
+    US_STAT_INC(s, tcp_out_rsts_limited);
+    return;
+  }
+  reply_rst(s, in);
+}
+
 /* ---- 3.10.7.1 CLOSED -------------------------------------------------- */
 
 static void tcp_input_closed(struct us_stack *s, const struct seg_in *in) {
@@ -173,14 +189,15 @@ static void tcp_input_closed(struct us_stack *s, const struct seg_in *in) {
    * segment not containing a RST causes a RST to be sent": with ACK off,
    * <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; with ACK on,
    * <SEQ=SEG.ACK><CTL=RST>. reply_rst() does both. */
-  reply_rst(s, in);
+  reply_rst_limited(s, in);
 }
 
 /* ---- 3.10.7.2 LISTEN -------------------------------------------------- */
 
 /* A listener's child: a TCB (no buffers until data comes), a copy of the
- * listener's options, on the listener's SYN queue, in state LISTEN until the caller
- * moves it to SYN-RECEIVED. NULL when a pool is empty. */
+ * listener's options, on the listener's SYN queue and counted against its
+ * connection limits, in state LISTEN until the caller moves it to
+ * SYN-RECEIVED. NULL when a pool is empty. */
 static struct us_tcb *child_new(struct us_stack *s, struct us_tcb *l, const struct seg_in *in) {
   struct us_tcb *t = tcb_alloc(s);
   if (!t)
@@ -202,22 +219,76 @@ static struct us_tcb *child_new(struct us_stack *s, struct us_tcb *l, const stru
   t->in_synq = true;
   tcb_q_push(&l->synq_head, &l->synq_tail, t);
   l->synq_len++;
+  tcp_limit_charge(s, l, t);
   t->last_rx = in->now;
   return t;
 }
 
-/* An ACK at a listener may complete a SYN-cookie handshake: rebuild the
- * connection in SYN-RECEIVED from the cookie, so the normal steps then
- * take it to ESTABLISHED. NULL if the cookie is not ours. */
-static struct us_tcb *cookie_child(struct us_stack *s, struct us_tcb *l, const struct seg_in *in) {
+/* Would a new connection from this segment's source pass the listener's
+ * connection limits (tcp_limit.c)? Counts the refusal when not. */
+static bool limit_refuses(struct us_stack *s, const struct us_tcb *l, const struct seg_in *in) {
+  switch (tcp_limit_check(s, l, in->src)) {
+  case TL_OK:
+    return false;
+  case TL_LISTENER:
+    US_STAT_INC(s, tcp_conn_limit_listener);
+    break;
+  case TL_SOURCE:
+    US_STAT_INC(s, tcp_conn_limit_source);
+    break;
+  }
+  return true;
+}
+
+/* RFC 4987 3.6: the SYN queue is full, so the SYN gets a SYN-ACK whose ISS
+ * is a SYN cookie and no state at all. Nothing is evicted: every half-open
+ * connection we already answered keeps its place, so its ACK completes it. */
+static void syn_cookie_reply(struct us_stack *s, const struct seg_in *in) {
+  const struct us_tcp_seg *g = &in->seg;
+  uint16_t pm = g->has_mss && g->mss != 0 ? g->mss : TCP_MSS_DEFAULT;
+  uint32_t cookie =
+      tcp_syncookie_make(s, in->dst, g->dport, in->src, g->sport, g->seq, pm, in->now);
+  US_STAT_INC(s, tcp_syncookies_sent);
+  tcp_send_synack_cookie(s, in->dst, g->dport, in->src, g->sport, cookie, g->seq + 1, in->now);
+}
+
+/* An ACK at a listener (no TCB has its 4-tuple). If it returns one of our
+ * SYN cookies, the handshake the peer completed is rebuilt in SYN-RECEIVED
+ * and returned, and the normal steps take it to ESTABLISHED. Otherwise it
+ * matches nothing we sent: RFC 9293 3.10.7.2, "any acknowledgment is bad
+ * if it arrives on a connection still in the LISTEN state", gets
+ * <SEQ=SEG.ACK><CTL=RST>. Returns NULL when the segment is consumed here. */
+static struct us_tcb *cookie_ack(struct us_stack *s, struct us_tcb *l, const struct seg_in *in) {
   const struct us_tcp_seg *g = &in->seg;
   uint16_t mss;
   uint32_t irs = g->seq - 1, iss = g->ack - 1;
-  if (!tcp_syncookie_check(s, in->dst, g->dport, in->src, g->sport, irs, iss, in->now, &mss)) {
-    US_STAT_INC(s, tcp_syncookies_failed);
+  if (!s->cfg.tcp_syncookies ||
+      !tcp_syncookie_check(s, in->dst, g->dport, in->src, g->sport, irs, iss, in->now, &mss)) {
+    if (s->cfg.tcp_syncookies)
+      US_STAT_INC(s, tcp_syncookies_failed);
+    reply_rst_limited(s, in);
     return NULL;
   }
   US_STAT_INC(s, tcp_syncookies_recv);
+  /* The limits were checked at the SYN; cookies in flight hold nothing,
+   * so check again. */
+  if (limit_refuses(s, l, in)) {
+    reply_rst_limited(s, in);
+    return NULL;
+  }
+  if (l->acq_len >= l->backlog) {
+    /* Accept queue full. With room on the SYN queue the connection is
+     * rebuilt and the fifth step keeps it in SYN-RECEIVED, where the
+     * SYN-ACK retransmission asks the peer to ACK again later; without,
+     * the ACK is dropped and the peer's own retransmission brings the
+     * cookie back (Linux does the same). Never a RST: the peer did
+     * nothing wrong. */
+    US_STAT_INC(s, tcp_cookie_acq_full);
+    if (l->synq_len >= l->backlog) {
+      US_STAT_INC(s, tcp_listen_overflows);
+      return NULL;
+    }
+  }
   struct us_tcb *t = child_new(s, l, in);
   if (!t) {
     US_STAT_INC(s, tcp_listen_drops);
@@ -253,20 +324,14 @@ static struct us_tcb *tcp_input_listen(struct us_stack *s, struct us_tcb *l,
   /* First, check for a RST: ignore it. */
   if (g->flags & US_TH_RST)
     return NULL;
-  /* Second, check for an ACK: <SEQ=SEG.ACK><CTL=RST> (unless it returns
-   * one of our SYN cookies). */
+  /* Second, check for an ACK: <SEQ=SEG.ACK><CTL=RST>, unless it returns
+   * one of our SYN cookies. */
   if (g->flags & US_TH_ACK) {
-    if (s->cfg.tcp_syncookies && !(g->flags & US_TH_SYN)) {
-      if (l->acq_len >= l->backlog) {
-        US_STAT_INC(s, tcp_listen_overflows);
-        return NULL; /* the peer retransmits */
-      }
-      struct us_tcb *t = cookie_child(s, l, in);
-      if (t)
-        return t;
+    if (g->flags & US_TH_SYN) {
+      reply_rst_limited(s, in);
+      return NULL;
     }
-    reply_rst(s, in);
-    return NULL;
+    return cookie_ack(s, l, in);
   }
   /* Third, check for a SYN (the security check does not apply: no
    * compartments here). Anything else is dropped (fourth). */
@@ -281,20 +346,23 @@ static struct us_tcb *tcp_input_listen(struct us_stack *s, struct us_tcb *l,
     US_STAT_INC(s, tcp_listen_drops);
     return NULL;
   }
-  /* SYN queue full (a flood, HOSTILE RES-1): the oldest half-open
-   * connection makes room. With cfg.tcp_syncookies the new one's ISS is a
-   * SYN cookie and its SYN-ACK offers only what a cookie can rebuild (no
-   * window scaling, no SACK), so if it is evicted in turn before the
-   * peer's ACK comes, that ACK still completes the handshake. */
-  bool cookie = false;
-  if (l->synq_len >= l->backlog && l->synq_head) {
-    struct us_tcb *old = l->synq_head;
-    US_STAT_INC(s, tcp_synq_evicted);
-    if (!s->cfg.tcp_syncookies)
+  /* Connection limits: refuse at once, <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK>,
+   * so the client's connect fails with "refused" instead of timing out. */
+  if (limit_refuses(s, l, in)) {
+    reply_rst_limited(s, in);
+    return NULL;
+  }
+  /* SYN queue full (a flood, or a burst of connects; HOSTILE RES-1). A
+   * reopened TIME-WAIT pair needs an ISS above its old sequence space,
+   * which a cookie cannot promise: that SYN waits for the peer's retry. */
+  if (l->synq_len >= l->backlog) {
+    US_STAT_INC(s, tcp_synq_full);
+    if (!s->cfg.tcp_syncookies || iss_floor_set) {
       US_STAT_INC(s, tcp_listen_drops);
-    tcb_unlink_listener(s, old);
-    tcb_release(s, old);
-    cookie = s->cfg.tcp_syncookies;
+      return NULL;
+    }
+    syn_cookie_reply(s, in);
+    return NULL;
   }
   struct us_tcb *t = child_new(s, l, in);
   if (!t) {
@@ -312,16 +380,6 @@ static struct us_tcb *tcp_input_listen(struct us_stack *s, struct us_tcb *l,
   t->iss = tcp_isn(s, t->laddr, t->lport, t->raddr, t->rport, in->now);
   if (iss_floor_set && !us_seq_gt(t->iss, iss_floor))
     t->iss = iss_floor; /* reopened TIME-WAIT: stay above the old space */
-  if (cookie) {
-    uint16_t pm = TCP_MSS_DEFAULT;
-    if (g->has_mss && g->mss != 0)
-      pm = g->mss;
-    t->iss = tcp_syncookie_make(s, t->laddr, t->lport, t->raddr, t->rport, g->seq, pm, in->now);
-    t->ws_ok = t->sack_ok = t->ts_ok = false;
-    t->snd_wscale = t->rcv_wscale = 0;
-    tcp_mss_update(s, t);
-    US_STAT_INC(s, tcp_syncookies_sent);
-  }
   t->snd_una = t->snd_nxt = t->snd_max = t->snd_sml = t->iss;
   t->snd_wnd = g->wnd; /* never scaled in a SYN (RFC 7323 2.2) */
   t->max_snd_wnd = t->snd_wnd;

@@ -39,6 +39,7 @@
 
 #include "core/ring.h"
 #include "core/stack.h"
+#include "core/tbucket.h"
 #include "ustack/us_socket.h"
 #include "wire/seq.h"
 #include "wire/tcp.h"
@@ -180,10 +181,16 @@ struct us_tcb {
   uint32_t backlog, synq_len, acq_len;
   struct us_tcb *synq_head, *synq_tail, *acq_head, *acq_tail;
 
+  /* Connection limits (tcp_limit.c): a child counts on lim_listener (NULL
+   * when not counted); a listener holds the number counted on it. */
+  struct us_tcb *lim_listener;
+  uint32_t lim_conns;
+
   uint64_t bytes_in, bytes_out;
 };
 
 struct tcp_cc_ops;
+struct tcp_src_count;
 
 /* The timer queue (tcp_timerq.c): a min-heap of TCBs, v[1..n]. */
 struct tcp_timerq {
@@ -223,6 +230,12 @@ struct us_tcp_layer {
 
   uint32_t ooo_total;
   const struct tcp_cc_ops *cc;
+
+  /* Connection limits (tcp_limit.c): (listener, source) -> count. */
+  struct tcp_src_count *lim_src;
+  uint32_t lim_mask, lim_salt1, lim_salt2;
+  /* RSTs for segments without a connection (cfg.tcp_rst_rate). */
+  struct us_tbucket rst_tb;
   uint64_t edges[US_TCP_NSTATES][US_TCP_NSTATES];
 };
 
@@ -277,6 +290,8 @@ void tcp_send_rst_tcb(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_send_rst(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
                   uint16_t rport, uint32_t seq, uint32_t ack, bool with_ack, us_time_t now);
 uint16_t tcp_cookie_window(const struct us_stack *s);
+void tcp_send_synack_cookie(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                            uint16_t rport, uint32_t cookie, uint32_t ack, us_time_t now);
 void tcp_send_ack(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_send_keepalive(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_retransmit_first(struct us_stack *s, struct us_tcb *t, us_time_t now);
@@ -362,6 +377,18 @@ uint32_t tcp_syncookie_make(struct us_stack *s, us_ip4_t laddr, uint16_t lport, 
 bool tcp_syncookie_check(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
                          uint16_t rport, uint32_t irs, uint32_t cookie, us_time_t now,
                          uint16_t *mss);
+
+/* ---- tcp_limit.c ---- */
+enum tcp_limit_verdict { TL_OK, TL_LISTENER, TL_SOURCE };
+int tcp_limit_init(struct us_stack *s);
+void tcp_limit_fini(struct us_stack *s);
+/* Would one more connection from `src` at listener `l` pass both limits? */
+enum tcp_limit_verdict tcp_limit_check(const struct us_stack *s, const struct us_tcb *l,
+                                       us_ip4_t src);
+/* Count child `t` (raddr set) on listener `l`; uncharge is idempotent. */
+void tcp_limit_charge(struct us_stack *s, struct us_tcb *l, struct us_tcb *t);
+void tcp_limit_uncharge(struct us_stack *s, struct us_tcb *t);
+void tcp_limit_listener_gone(struct us_stack *s, struct us_tcb *l);
 
 /* ---- tcp_isn.c ---- */
 void tcp_isn_init(struct us_stack *s);

@@ -289,6 +289,36 @@ uint16_t tcp_cookie_window(const struct us_stack *s) {
   return (uint16_t)(s->cfg.tcp_rcvbuf < 0xffff ? s->cfg.tcp_rcvbuf : 0xffff);
 }
 
+/* RFC 4987 3.6: the SYN-ACK of a listener whose SYN queue is full holds
+ * no state: <SEQ=cookie><ACK=SEG.SEQ+1><CTL=SYN,ACK> with our MSS and the
+ * cookie window, and no window scale or SACK-permitted (a cookie cannot
+ * remember them), so the connection rebuilt from the ACK agrees with what
+ * the peer was told. */
+void tcp_send_synack_cookie(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                            uint16_t rport, uint32_t cookie, uint32_t ack, us_time_t now) {
+  struct us_tcp_seg h = {0};
+  h.sport = lport;
+  h.dport = rport;
+  h.seq = cookie;
+  h.ack = ack;
+  h.flags = US_TH_SYN | US_TH_ACK;
+  h.has_mss = true;
+  h.mss = (uint16_t)(s->cfg.mtu - 40);
+  h.wnd = tcp_cookie_window(s);
+  size_t hl = us_tcp_hdr_len(&h);
+  struct us_pkt *p = us_pkt_alloc(s, hl);
+  if (!p)
+    return; /* the peer retransmits its SYN */
+  uint8_t *d = us_pkt_put(p, hl);
+  if (!d) {
+    us_pkt_free(s, p);
+    return;
+  }
+  us_tcp_build(&h, d, hl, 0, laddr, raddr);
+  US_STAT_INC(s, tcp_out_segs);
+  us_ip4_output(s, p, raddr, US_IPPROTO_TCP, false, now);
+}
+
 /* Bookkeeping shared by every data/FIN segment we send. */
 static void sent_range(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint32_t len, bool fin,
                        us_time_t now) {

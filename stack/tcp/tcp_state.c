@@ -87,6 +87,10 @@ void tcp_set_state(struct us_stack *s, struct us_tcb *t, enum us_tcp_state st, c
     US_STAT_DEC(s, tcp_curr_estab);
   if (st == US_TCP_ESTABLISHED)
     t->was_connected = true;
+  /* A connection stops counting against its listener's limits when it
+   * reaches TIME-WAIT or CLOSED, or a half-open one goes back to LISTEN. */
+  if (st == US_TCP_TIME_WAIT || st == US_TCP_CLOSED || st == US_TCP_LISTEN)
+    tcp_limit_uncharge(s, t);
   tcb_mark(s, t);
 }
 

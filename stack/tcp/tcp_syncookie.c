@@ -2,9 +2,10 @@
  * tcp_syncookie.c - SYN cookies (RFC 4987 section 3.6) for a listener
  * whose SYN queue is full (HOSTILE RES-1, cfg.tcp_syncookies).
  *
- * When a listener's SYN queue is full, new half-open connections still get
- * a TCB (evicting the oldest), but their ISS is a cookie carrying the state
- * (tcp_input.c), so an evicted one is rebuilt when the peer's ACK comes:
+ * When a listener's SYN queue is full, a new SYN gets a SYN-ACK and no
+ * state: its ISS is a cookie carrying what the connection needs, and the
+ * peer's ACK rebuilds it (tcp_input.c). Nothing already in the queue is
+ * evicted, so every peer we answered completes its handshake. The cookie:
  *   bits 31..28  T, a 64-second time counter (mod 16)
  *   bits 27..25  index of the peer's MSS in a small table
  *   bits 24..0   MAC = SipHash-2-4(secret; 4-tuple, peer ISN, T, index)

@@ -132,7 +132,15 @@ static void test_RES_1_syn_flood(void **st) {
       /* A real client in the middle of the flood is served. */
       th_drain(t);
       th_use(t, 0);
-      us_time_t t2 = th_fx_established(t, now);
+      /* The SYN queue is full of the flood's half-open connections, so
+       * its SYN-ACK is a stateless SYN cookie (no SYN-RECEIVED TCB). */
+      t->c->s_port = TH_S_PORT;
+      th_inject(t, now, TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
+      th_expect(t, now, TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
+      us_time_t t2 = now + MS(10);
+      th_inject(t, t2, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
+      th_assert_state(t, US_TCP_ESTABLISHED);
+      th_accept(t);
       th_inject(t, t2, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100));
       th_recv_expect(t, t2, 100);
       legit_done = true;
