@@ -3,7 +3,8 @@
  * attacks (HOSTILE.md FR-1..FR-4): in order, out of order, overlapping
  * (teardrop), oversized (ping of death), zero-length, contradictory last
  * fragments, MF after the last, a flood of incomplete datagrams held to
- * the configured bounds, and timeouts on the virtual clock.
+ * the configured bounds (the oldest evicted, per source and overall, so
+ * real datagrams still complete), and timeouts on the virtual clock.
  *
  * Fragments carry UDP to a bound socket, so a completed datagram is
  * observable byte for byte through us_udp_recvfrom.
@@ -409,6 +410,124 @@ static void test_alloc_failure(void **st) {
   free(u);
 }
 
+/* ---- Eviction under pressure (docs/LIMITS.md) ------------------------------- */
+
+/* A lone first fragment (MF set, 1024 bytes) from `src`: a datagram that
+ * will never complete. */
+static void lone(struct fx *f, uint32_t src, uint16_t id, us_time_t now) {
+  uint8_t data[1024];
+  memset(data, 0x5a, sizeof data);
+  uint8_t b[1100];
+  struct t_ip ih = {.src = src, .dst = T_US, .proto = 17, .id = id, .mf = true};
+  size_t n = t_ip_build(b, &ih, data, sizeof data);
+  h_input(&f->h, b, n, now);
+}
+
+static uint32_t flood_src(int i) { return US_IP4(192, 0, 2, 0) + 1u + (uint32_t)(i % 200); }
+
+/* A flood of lone fragments from many sources fills the table at once;
+ * every new one pushes the oldest out, so a real datagram whose fragments
+ * arrive a few flood packets apart still completes (before: it was refused
+ * for the whole 30 s timeout). */
+static void test_flood_evicts_oldest_real_completes(void **st) {
+  struct fx *f = *st;
+  us_time_t now = US_SEC(1);
+  int k = 0;
+  for (int i = 0; i < 100; i++, k++)
+    lone(f, flood_src(k), (uint16_t)k, now + k);
+  assert_int_equal(active(f->h.s), 4);
+  size_t len;
+  uint8_t *u = make_udp(3000, 21, &len); /* 1480 + 1480 + 48 */
+  frag(f, 7, u, 0, 1480, true, now + k);
+  lone(f, flood_src(k), (uint16_t)k, now + k), k++;
+  lone(f, flood_src(k), (uint16_t)k, now + k), k++;
+  frag(f, 7, u, 1480, 1480, true, now + k);
+  lone(f, flood_src(k), (uint16_t)k, now + k), k++;
+  frag(f, 7, u, 2960, len - 2960, false, now + k);
+  expect_datagram(f, u, len);
+  for (int i = 0; i < 100; i++, k++) {
+    lone(f, flood_src(k), (uint16_t)k, now + k);
+    assert_true(active(f->h.s) <= 4);
+  }
+  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_oks), 1);
+  /* 203 flood datagrams, 4 left in the table: the rest were evicted. */
+  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_evicted), 203 - 4);
+  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_no_context), 0);
+  free(u);
+}
+
+static void tweak_per_source(struct us_config *c) {
+  c->reass_contexts = 8;
+  c->reass_per_source = 2;
+  c->reass_bytes_max = 8 * 65536;
+}
+
+/* One source holding cfg.reass_per_source contexts loses its oldest when
+ * it starts another: it never holds more, the table never fills, and
+ * another source's datagram, spread over the flood, completes. */
+static void test_per_source_cap(void **st) {
+  (void)st;
+  struct fx f;
+  h_stack_init(&f.h, 7, tweak_per_source);
+  assert_int_equal(us_udp_open(f.h.s, &f.sock), 0);
+  assert_int_equal(us_udp_bind(f.h.s, f.sock, PORT), 0);
+  const uint32_t x = US_IP4(192, 0, 2, 77);
+  for (int i = 0; i < 20; i++) {
+    lone(&f, x, (uint16_t)i, US_SEC(1) + i);
+    assert_true(active(f.h.s) <= 2);
+  }
+  assert_int_equal(t_stat(&f.h, US_STAT_ip_reasm_evicted_source), 18);
+  size_t len;
+  uint8_t *u = make_udp(3000, 22, &len);
+  frag(&f, 9, u, 0, 1480, true, US_SEC(2));
+  for (int i = 20; i < 70; i++)
+    lone(&f, x, (uint16_t)i, US_SEC(2) + i);
+  frag(&f, 9, u, 1480, 1480, true, US_SEC(3));
+  frag(&f, 9, u, 2960, len - 2960, false, US_SEC(3));
+  expect_datagram(&f, u, len);
+  assert_int_equal(t_stat(&f.h, US_STAT_ip_reasm_evicted_source), 68);
+  assert_int_equal(t_stat(&f.h, US_STAT_ip_reasm_evicted), 0);
+  free(u);
+  assert_int_equal(us_udp_close(f.h.s, f.sock), 0);
+  h_poll(&f.h, US_SEC(100));
+  h_assert_pools_full(f.h.s);
+  h_stack_fini(&f.h);
+}
+
+/* The byte cap (3 * 4096 here) makes room the same way: the oldest
+ * incomplete datagram goes, and the new one is reassembled. */
+static void test_byte_cap_evicts_oldest(void **st) {
+  struct fx *f = *st;
+  uint8_t big[4096];
+  memset(big, 0x11, sizeof big);
+  uint8_t b[4200];
+  for (uint16_t id = 1; id <= 3; id++) {
+    struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 17, .id = id, .mf = true};
+    size_t n = t_ip_build(b, &ih, big, sizeof big);
+    h_input(&f->h, b, n, US_SEC(1) + id);
+  }
+  assert_int_equal(active(f->h.s), 3);
+  size_t len;
+  uint8_t *u = make_udp(2000, 23, &len);
+  frag(f, 40, u, 0, 1480, true, US_SEC(2));
+  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_evicted), 1);
+  assert_int_equal(active(f->h.s), 3);
+  frag(f, 40, u, 1480, len - 1480, false, US_SEC(2));
+  expect_datagram(f, u, len);
+  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_no_bytes), 0);
+  /* The one that went was the oldest: a fragment overlapping id 3's data
+   * is an overlap (id 3 is still held), one overlapping id 1's is not. */
+  struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 17, .id = 3, .mf = true};
+  size_t n = t_ip_build(b, &ih, big, 8);
+  h_input(&f->h, b, n, US_SEC(3));
+  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_overlap), 1);
+  ih.id = 1;
+  n = t_ip_build(b, &ih, big, 8);
+  h_input(&f->h, b, n, US_SEC(3));
+  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_overlap), 1);
+  free(u);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_in_order, setup, teardown),
@@ -424,6 +543,9 @@ int main(void) {
       cmocka_unit_test(test_max_datagram),
       cmocka_unit_test(test_disabled),
       cmocka_unit_test_setup_teardown(test_alloc_failure, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_flood_evicts_oldest_real_completes, setup, teardown),
+      cmocka_unit_test(test_per_source_cap),
+      cmocka_unit_test_setup_teardown(test_byte_cap_evicts_oldest, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
