@@ -492,7 +492,7 @@ size_t us_tcp_list(us_stack *s, struct us_tcp_info *out, size_t max) {
       i->synq_len = t->synq_len;
       i->acceptq_len = t->acq_len;
       i->backlog = t->backlog;
-      i->conns = t->lim_conns;
+      i->conns = tcp_limit_conns(s, t);
     }
   }
   return n;

@@ -101,6 +101,7 @@ struct us_tcb {
   bool pmtu_no_df;   /* the path MTU hit the floor: send without DF */
   bool bound;        /* lport chosen by bind/connect/listen */
   bool snd_wait;     /* a send found the send-buffer pool empty */
+  bool lim_counted;  /* counted on its listener's limits (tcp_limit.c) */
 
   /* Addresses (host order). */
   us_ip4_t laddr, raddr;
@@ -181,11 +182,6 @@ struct us_tcb {
   uint32_t backlog, synq_len, acq_len;
   struct us_tcb *synq_head, *synq_tail, *acq_head, *acq_tail;
 
-  /* Connection limits (tcp_limit.c): a child counts on lim_listener (NULL
-   * when not counted); a listener holds the number counted on it. */
-  struct us_tcb *lim_listener;
-  uint32_t lim_conns;
-
   uint64_t bytes_in, bytes_out;
 };
 
@@ -231,7 +227,8 @@ struct us_tcp_layer {
   uint32_t ooo_total;
   const struct tcp_cc_ops *cc;
 
-  /* Connection limits (tcp_limit.c): (listener, source) -> count. */
+  /* Connection limits (tcp_limit.c): (listener, source) -> count, and
+   * (listener, 0) -> the listener's total. */
   struct tcp_src_count *lim_src;
   uint32_t lim_mask, lim_salt1, lim_salt2;
   /* RSTs for segments without a connection (cfg.tcp_rst_rate). */
@@ -385,10 +382,13 @@ void tcp_limit_fini(struct us_stack *s);
 /* Would one more connection from `src` at listener `l` pass both limits? */
 enum tcp_limit_verdict tcp_limit_check(const struct us_stack *s, const struct us_tcb *l,
                                        us_ip4_t src);
-/* Count child `t` (raddr set) on listener `l`; uncharge is idempotent. */
+/* Count child `t` (addresses and ports set) on listener `l`; uncharge is
+ * idempotent. */
 void tcp_limit_charge(struct us_stack *s, struct us_tcb *l, struct us_tcb *t);
 void tcp_limit_uncharge(struct us_stack *s, struct us_tcb *t);
 void tcp_limit_listener_gone(struct us_stack *s, struct us_tcb *l);
+/* Connections counted on listener `l` (0 when no limit is set). */
+uint32_t tcp_limit_conns(const struct us_stack *s, const struct us_tcb *l);
 
 /* ---- tcp_isn.c ---- */
 void tcp_isn_init(struct us_stack *s);

@@ -7,22 +7,22 @@
  *
  * What counts: a listener's child from the moment it is made (SYN-RECEIVED,
  * or a SYN cookie's ACK) until it reaches TIME-WAIT or CLOSED or is freed,
- * whether the application accepted it or not. The child remembers the
- * listener it is counted on (lim_listener); the listener holds the total
- * (lim_conns), and a table counts each (listener, source address) pair.
- * Stateless SYN-ACKs (SYN cookies) hold nothing, so they count only once
- * their ACK makes a connection.
+ * whether the application accepted it or not. Stateless SYN-ACKs (SYN
+ * cookies) hold nothing, so they count only once their ACK makes a
+ * connection.
  *
- * The table is open addressing with linear probing over a power of two of
- * at least twice the TCB pool, so it is never more than half full: each
- * pair with a non-zero count is held by at least one TCB. Slots are freed
- * by shifting the rest of the probe run back (no tombstones), and the hash
- * is keyed with a secret from the random source, so a remote host choosing
- * its addresses cannot build long probe runs. It is allocated only when a
- * per-source limit is set.
- *
- * Invariants: l->lim_conns is the number of TCBs with lim_listener == l;
- * the table's count for (l, a) is the number of those whose raddr is a.
+ * The counts live outside the TCBs, in one table: (listener, source
+ * address) -> connections, and (listener, 0.0.0.0) -> the listener's
+ * total (0.0.0.0 is never a source: tcp_input drops it as martian). A
+ * counted child has lim_counted set, and its listener is the one on its
+ * local port (one listener per port). The table is open addressing with
+ * linear probing over a power of two of at least twice the TCB pool, so it
+ * is never more than half full: every key with a non-zero count is held by
+ * a distinct TCB (a child for its source key, its listener for the total).
+ * Slots are freed by shifting the rest of the probe run back (no
+ * tombstones), and the hash is keyed with a secret from the random source,
+ * so a remote host choosing its addresses cannot build long probe runs. No
+ * table (and nothing counted) when neither limit is set.
  */
 #include <stdlib.h>
 
@@ -30,9 +30,11 @@
 #include "core/rand.h"
 #include "tcp_int.h"
 
+#define TOTAL 0u /* the source address of a listener's total */
+
 struct tcp_src_count {
   uint32_t lidx;  /* the listener's TCB index */
-  us_ip4_t addr;  /* the source address */
+  us_ip4_t addr;  /* the source address, or TOTAL */
   uint32_t count; /* 0: the slot is free */
 };
 
@@ -49,7 +51,7 @@ int tcp_limit_init(struct us_stack *s) {
   struct us_tcp_layer *ts = s->tcp;
   ts->lim_salt1 = us_rand_u32(s);
   ts->lim_salt2 = us_rand_u32(s);
-  if (s->cfg.tcp_source_conn_max == 0)
+  if (s->cfg.tcp_listener_conn_max == 0 && s->cfg.tcp_source_conn_max == 0)
     return 0;
   uint32_t n = 8;
   while (n < 2u * ts->ntcb && n < (1u << 22))
@@ -98,54 +100,74 @@ static void slot_free(struct us_tcp_layer *ts, uint32_t i) {
   }
 }
 
+static void add(struct us_tcp_layer *ts, uint32_t lidx, us_ip4_t addr) {
+  struct tcp_src_count *e = find(ts, lidx, addr);
+  if (e->count == 0) {
+    e->lidx = lidx;
+    e->addr = addr;
+  }
+  e->count++;
+}
+
+static void sub(struct us_tcp_layer *ts, uint32_t lidx, us_ip4_t addr) {
+  struct tcp_src_count *e = find(ts, lidx, addr);
+  if (US_NEVER(e->count == 0))
+    return;
+  if (--e->count == 0)
+    slot_free(ts, (uint32_t)(e - ts->lim_src));
+}
+
+uint32_t tcp_limit_conns(const struct us_stack *s, const struct us_tcb *l) {
+  const struct us_tcp_layer *ts = s->tcp;
+  return ts->lim_src ? find(ts, l->idx, TOTAL)->count : 0;
+}
+
 enum tcp_limit_verdict tcp_limit_check(const struct us_stack *s, const struct us_tcb *l,
                                        us_ip4_t src) {
   const struct us_tcp_layer *ts = s->tcp;
   uint32_t lmax = s->cfg.tcp_listener_conn_max, smax = s->cfg.tcp_source_conn_max;
-  if (lmax && l->lim_conns >= lmax)
+  if (!ts->lim_src)
+    return TL_OK;
+  if (lmax && find(ts, l->idx, TOTAL)->count >= lmax)
     return TL_LISTENER;
-  if (smax && ts->lim_src && find(ts, l->idx, src)->count >= smax)
+  if (smax && find(ts, l->idx, src)->count >= smax)
     return TL_SOURCE;
   return TL_OK;
 }
 
 void tcp_limit_charge(struct us_stack *s, struct us_tcb *l, struct us_tcb *t) {
   struct us_tcp_layer *ts = s->tcp;
-  if (t->lim_listener)
+  if (t->lim_counted || !ts->lim_src)
     return;
-  t->lim_listener = l;
-  l->lim_conns++;
-  if (ts->lim_src) {
-    struct tcp_src_count *e = find(ts, l->idx, t->raddr);
-    if (e->count == 0) {
-      e->lidx = l->idx;
-      e->addr = t->raddr;
-    }
-    e->count++;
-  }
+  t->lim_counted = true;
+  add(ts, l->idx, TOTAL);
+  add(ts, l->idx, t->raddr);
+}
+
+static void uncharge_from(struct us_tcp_layer *ts, const struct us_tcb *l, struct us_tcb *t) {
+  t->lim_counted = false;
+  sub(ts, l->idx, TOTAL);
+  sub(ts, l->idx, t->raddr);
 }
 
 void tcp_limit_uncharge(struct us_stack *s, struct us_tcb *t) {
-  struct us_tcp_layer *ts = s->tcp;
-  struct us_tcb *l = t->lim_listener;
-  if (!l)
+  if (!t->lim_counted)
     return;
-  t->lim_listener = NULL;
-  l->lim_conns--;
-  if (ts->lim_src) {
-    struct tcp_src_count *e = find(ts, l->idx, t->raddr);
-    if (US_NEVER(e->count == 0))
-      return;
-    if (--e->count == 0)
-      slot_free(ts, (uint32_t)(e - ts->lim_src));
+  /* The listener on its port is the one it was counted on: a listener
+   * that goes first uncounts its connections (tcp_limit_listener_gone). */
+  struct us_tcb *l = tcb_listener_lookup(s, t->laddr, t->lport);
+  if (US_NEVER(!l)) {
+    t->lim_counted = false;
+    return;
   }
+  uncharge_from(s->tcp, l, t);
 }
 
 /* A listener is being freed: the connections counted on it stop counting
  * (they go on, unlimited, like any accepted connection of a closed
  * listener). Walks every TCB once; listeners close rarely. */
 void tcp_limit_listener_gone(struct us_stack *s, struct us_tcb *l) {
-  for (struct us_tcb *t = s->tcp->active; t && l->lim_conns > 0; t = t->anext)
-    if (t->lim_listener == l)
-      tcp_limit_uncharge(s, t);
+  for (struct us_tcb *t = s->tcp->active; t; t = t->anext)
+    if (t->lim_counted && t != l && t->lport == l->lport)
+      uncharge_from(s->tcp, l, t);
 }
