@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Hold N idle TCP connections to ADDR:PORT from the kernel, for memory tests.
 
-usage: idle_conns.py ADDR PORT N SRC[,SRC...] [--timeout SECS]
+usage: idle_conns.py ADDR PORT N SRC[,SRC...] [--timeout SECS] [--inflight K]
 
-Opens N connections (at most 256 handshakes in flight, so the listener's
-SYN queue is not flooded), spreading them over the source addresses given
-(one address has about 28,000 ephemeral ports). When all are established
+Opens N connections (at most K handshakes in flight, default 64: all
+clients together must stay below the listener's backlog, or its SYN queue
+overflows), spreading them over the source addresses given (one address
+has about 28,000 ephemeral ports). When all are established
 it prints "connected N" and then holds them, idle, until stdin closes or
 a line arrives; then it closes them all and prints "closed N". Exits 1 if
 they are not all connected within the timeout. Every socket is bounded by
@@ -21,16 +22,23 @@ import time
 
 def main():
     args = sys.argv[1:]
-    timeout = 120.0
+    timeout, inflight = 120.0, 64
     if "--timeout" in args:
         i = args.index("--timeout")
         timeout = float(args[i + 1])
+        del args[i:i + 2]
+    if "--inflight" in args:
+        i = args.index("--inflight")
+        inflight = int(args[i + 1])
         del args[i:i + 2]
     addr, port, n, srcs = args[0], int(args[1]), int(args[2]), args[3].split(",")
     want = n + 256
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))
+        if hard < want:
+            print(f"fd limit {hard} < {want}: use more client processes", flush=True)
+            return 1
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     sel = selectors.DefaultSelector()
     done, pending, started = [], 0, 0
     deadline = time.monotonic() + timeout
@@ -38,7 +46,7 @@ def main():
         if time.monotonic() > deadline:
             print(f"timeout: {len(done)} of {n} connected", flush=True)
             return 1
-        while pending < 64 and started < n:
+        while pending < inflight and started < n:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.setblocking(False)
             s.bind((srcs[started % len(srcs)], 0))

@@ -14,16 +14,15 @@ it_begin tcp_idle_conns
 source "$IT_DIR/tcp_lib.sh"
 
 N=${IDLE_CONNS:-10000}
-NSRC=$(((N + 24999) / 25000))
-SRCS=$US_HOST
-for ((i = 1; i < NSRC; i++)); do
-  a=10.0.0.$((100 + i))
-  SRCS="$SRCS,$a"
-done
-
+# One client process per 15,000 connections (the fd limit may not be
+# raised in every sandbox), each from its own source address (one address
+# has about 28,000 ephemeral ports).
+PER=15000
+K=$(((N + PER - 1) / PER))
+src_of() { if (($1 == 0)); then echo "$US_HOST"; else echo "10.0.0.$((100 + $1))"; fi; }
 it_start --tcp-discard 9 --tcp-echo 7 --max-conns $((N + 100)) --ctl "$IT_WORK/ctl.sock" ${IT_PCAP:+--pcap "$IT_PCAP"}
-for ((i = 1; i < NSRC; i++)); do
-  ns_exec ip addr add "10.0.0.$((100 + i))/32" dev "$US_DEV"
+for ((i = 1; i < K; i++)); do
+  ns_exec ip addr add "$(src_of $i)/32" dev "$US_DEV"
 done
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$USTACKD_PID/status"; }
 [[ $(cat "/proc/$USTACKD_PID/comm") == ustackd ]] || it_fail "PID $USTACKD_PID is not ustackd"
@@ -31,23 +30,29 @@ sleep 0.5
 rss0=$(rss_kb)
 
 mkfifo "$IT_WORK/hold"
-ns_exec timeout 900 python3 "$IT_DIR/idle_conns.py" "$US_ADDR" 9 "$N" "$SRCS" --timeout 600 \
-  <"$IT_WORK/hold" >"$IT_WORK/client.out" 2>&1 &
-CLIENT_PID=$!
-exec 3>"$IT_WORK/hold"
-stop_client() {
+CLIENT_PIDS=()
+for ((i = 0; i < K; i++)); do
+  n=$((i < K - 1 ? PER : N - PER * (K - 1)))
+  ns_exec timeout 900 python3 "$IT_DIR/idle_conns.py" "$US_ADDR" 9 "$n" "$(src_of $i)" \
+    --timeout 600 --inflight $((100 / K)) <"$IT_WORK/hold" >"$IT_WORK/client.$i.out" 2>&1 &
+  CLIENT_PIDS+=($!)
+done
+exec 3>"$IT_WORK/hold" # every client holds its connections until this closes
+stop_clients() {
   exec 3>&- 2>/dev/null || true
-  [[ -n ${CLIENT_PID:-} ]] && kill "$CLIENT_PID" 2>/dev/null || true
+  local p
+  for p in "${CLIENT_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 }
-ns_on_exit stop_client
+ns_on_exit stop_clients
 
-for ((i = 0; i < 6000; i++)); do
-  grep -qE '^(connected|timeout|connect)' "$IT_WORK/client.out" && break
-  kill -0 "$CLIENT_PID" 2>/dev/null || break
+connected() { cat "$IT_WORK"/client.*.out | sed -n 's/^connected \([0-9]*\)$/\1/p' | awk '{s += $1} END {print s + 0}'; }
+for ((t = 0; t < 6000; t++)); do
+  [[ $(connected) -eq $N ]] && break
+  grep -qE '^(timeout|connect[ :]|fd limit|Traceback)' "$IT_WORK"/client.*.out && break
   sleep 0.1
 done
-grep -q "^connected $N\$" "$IT_WORK/client.out" || it_fail "client: $(cat "$IT_WORK/client.out")"
-it_ok "$N connections established and idle"
+[[ $(connected) -eq $N ]] || it_fail "clients: $(cat "$IT_WORK"/client.*.out)"
+it_ok "$N connections established and idle ($K client processes)"
 
 # Let the accepts and ACKs settle, then measure.
 sleep 1
@@ -72,9 +77,10 @@ out=$(it_peer echo "$US_ADDR" 7 100000) || it_fail "new connection: $out"
 it_ok "a new echo connection is served: $out"
 
 exec 3>&-
-wait "$CLIENT_PID" || it_fail "client: $(cat "$IT_WORK/client.out")"
-CLIENT_PID=""
-grep -q "^closed $N\$" "$IT_WORK/client.out" || it_fail "client did not close"
+for p in "${CLIENT_PIDS[@]}"; do wait "$p" || it_fail "client: $(cat "$IT_WORK"/client.*.out)"; done
+CLIENT_PIDS=()
+closed=$(cat "$IT_WORK"/client.*.out | sed -n 's/^closed \([0-9]*\)$/\1/p' | awk '{s += $1} END {print s + 0}')
+[[ $closed -eq $N ]] || it_fail "clients closed $closed of $N"
 it_ok "all $N closed"
 it_stop
 [[ $(it_counter tcp_passive_opens) -ge $N ]] || it_fail "PassiveOpens < $N"
