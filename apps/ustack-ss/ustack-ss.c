@@ -20,7 +20,8 @@
 static void usage(FILE *f) {
   fprintf(f,
           "usage: ustack-ss [--ctl PATH] [-s [-a] | --pools | --cmd LINE]\n"
-          "  (no option)  TCP connections with state, queues, RTT, cwnd, timers\n"
+          "  (no option)  TCP connections: state, queues, congestion control, RTT, cwnd,\n"
+          "               recovery, SACKed bytes, timers\n"
           "  -s           counters, nstat style (non-zero only; -a for all)\n"
           "  --pools      packet/TCB/socket pool occupancy\n"
           "  --cmd LINE   send a raw control command (e.g. 'fault show')\n"

@@ -76,6 +76,7 @@ struct ustackd {
   const char *ctl_path;
   long synack_retries, msl_sec; /* -1: stack default */
   long tcp_r2, rto_max_ms;       /* -1: stack default */
+  int cc;                        /* enum us_tcp_cc, or -1: stack default */
   uint32_t max_conns, sndbuf, rcvbuf; /* 0: stack default */
   uint64_t buf_mem;                   /* 0: stack default */
   bool no_timestamps, no_pmtud;  /* RFC 7323 / RFC 1191 switched off */
@@ -433,6 +434,18 @@ static int opt_rst_burst(struct ustackd *d, const char *arg, char *err, size_t n
   return 0;
 }
 
+static int opt_cc(struct ustackd *d, const char *arg, char *err, size_t n) {
+  if (strcmp(arg, "cubic") == 0) {
+    d->cc = US_TCP_CC_CUBIC;
+  } else if (strcmp(arg, "newreno") == 0) {
+    d->cc = US_TCP_CC_NEWRENO;
+  } else {
+    snprintf(err, n, "--cc: '%s' is not cubic or newreno", arg);
+    return -1;
+  }
+  return 0;
+}
+
 static int opt_fault(struct ustackd *d, const char *arg, char *err, size_t n) {
   char ferr[200];
   if (us_fault_check(arg, ferr, sizeof ferr) != 0) {
@@ -483,6 +496,7 @@ static const struct opt options[] = {
     {"--tcp-r2", "N", "retransmissions before a connection is aborted (R2, default 15)",
      opt_tcp_r2},
     {"--rto-max", "MS", "cap on the retransmission timeout (default 120000)", opt_rto_max},
+    {"--cc", "NAME", "congestion control: cubic (RFC 9438, default) or newreno", opt_cc},
     {"--max-conns", "N", "TCP sockets in all: listeners, connections, TIME-WAIT (default 1024)",
      opt_max_conns},
     {"--sndbuf", "BYTES", "send buffer per connection, 4K..16M (default 256K)", opt_sndbuf},
@@ -816,6 +830,7 @@ int main(int argc, char **argv) {
   d.msl_sec = -1;
   d.tcp_r2 = -1;
   d.rto_max_ms = -1;
+  d.cc = -1;
   d.conn_limit = -1;
   d.source_limit = -1;
   d.rst_rate = -1;
@@ -885,6 +900,8 @@ int main(int argc, char **argv) {
     cfg.tcp_msl = US_SEC(d.msl_sec);
   if (d.tcp_r2 >= 0)
     cfg.tcp_r2 = (uint32_t)d.tcp_r2;
+  if (d.cc >= 0)
+    cfg.tcp_cc = (enum us_tcp_cc)d.cc;
   if (d.max_conns)
     cfg.max_tcp_sockets = d.max_conns;
   if (d.sndbuf)

@@ -34,6 +34,12 @@ struct us_rand_source {
   void *ctx;
 };
 
+/* Congestion-control algorithm of new connections (docs/TCP.md). */
+enum us_tcp_cc {
+  US_TCP_CC_CUBIC,   /* RFC 9438 (the default, as in Linux) */
+  US_TCP_CC_NEWRENO, /* RFC 5681 + RFC 6582 */
+};
+
 struct us_config {
   /* Interface. */
   us_ip4_t addr;       /* our address */
@@ -109,6 +115,8 @@ struct us_config {
   uint32_t tcp_init_cwnd_segs;/* RFC 5681 IW (RFC 6928 allows 10) */
   bool tcp_timestamps;        /* RFC 7323 timestamps and PAWS: offer and accept */
   bool tcp_pmtud;             /* RFC 1191: DF on TCP, obey fragmentation needed */
+  enum us_tcp_cc tcp_cc;      /* congestion control (default CUBIC) */
+  bool tcp_rack_tlp;          /* RFC 8985 RACK-TLP (default on; off = DupThresh only) */
 };
 
 /* Limits checked by us_stack_create(). */

@@ -168,10 +168,14 @@ struct us_tcp_info {
   uint32_t mss;
   us_time_t srtt, rttvar, rto;     /* microseconds */
   uint32_t cwnd, ssthresh;         /* bytes */
+  const char *cc;                  /* congestion control: "cubic", "newreno" */
+  const char *recovery;            /* loss recovery: "fast", "rto" or "" */
+  uint32_t sacked;                 /* bytes the peer SACKed above snd_una */
   uint32_t retransmits;            /* total for this connection */
   uint32_t backoff;                /* current RTO backoff exponent */
   const char *timer;               /* "rto", "persist", "delack", "keepalive",
-                                      "time-wait", "synack", or "" */
+                                      "time-wait", "synack", "tlp" (tail-loss
+                                      probe), "rack" (reordering timer), or "" */
   us_time_t timer_at;              /* absolute deadline; US_TIME_NEVER */
   uint64_t bytes_in, bytes_out;
   bool ts_ok;                      /* RFC 7323 timestamps negotiated */

@@ -1,127 +1,99 @@
 /*
- * cc_newreno.c - RFC 5681 slow start and congestion avoidance, fast
- * retransmit on the third duplicate ACK, and RFC 6582 NewReno fast
- * recovery. Growth is by bytes acknowledged (RFC 3465 ABC), so
- * an ACK-division attacker gains nothing (HOSTILE RES-4).
+ * cc_newreno.c - RFC 5681 slow start and congestion avoidance with RFC
+ * 3465 appropriate byte counting, and the window side of fast recovery.
+ *
+ * Which segments are resent during recovery, and when recovery ends, is
+ * loss recovery's business (tcp_rack.c: RFC 6675 pipe for SACK peers, the
+ * RFC 6582 partial-ACK rule for the others). Here only the numbers move:
+ * on a congestion event ssthresh = max(FlightSize / 2, 2*SMSS) and cwnd =
+ * ssthresh (RFC 6675 5 step 4.2; the pipe estimate replaces RFC 5681's
+ * cwnd inflation), and no growth happens until recovery is over.
  */
 #include "cc.h"
 
-#include "tcp_int.h"
-
-#define DUPACK_THRESH 3 /* RFC 5681 3.2 */
-
-static uint32_t flight(const struct us_tcb *t) { return t->snd_max - t->snd_una; }
+static uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
 /* RFC 5681 eq. (4): ssthresh = max(FlightSize / 2, 2*SMSS). */
-static uint32_t half_flight(const struct us_tcb *t) {
-  uint32_t h = flight(t) / 2;
-  uint32_t floor = 2u * t->mss;
+static uint32_t half_flight(const struct tcp_cc_event *ev) {
+  uint32_t h = ev->flight / 2;
+  uint32_t floor = 2u * ev->mss;
   return h > floor ? h : floor;
 }
 
-static void nr_init(struct us_tcb *t, const struct us_config *cfg) {
-  /* RFC 5681 3.1 / RFC 6928: IW; one segment if our SYN was lost. */
-  uint32_t segs = cfg->tcp_init_cwnd_segs ? cfg->tcp_init_cwnd_segs : 2;
-  t->cwnd = t->syn_rexmit ? t->mss : segs * (uint32_t)t->mss;
-  t->ssthresh = 0x7fffffffu; /* "arbitrarily high" (RFC 5681 3.1) */
-  t->bytes_acked = 0;
-  t->dupacks = 0;
-  t->recover = t->iss; /* RFC 6582 3.2 step 1 */
-  t->cc_after_rto = false;
-  t->in_recovery = false;
+static void nr_init(struct tcp_cc *cc, const struct tcp_cc_event *ev, uint32_t iw) {
+  (void)ev;
+  struct tcp_cc_newreno *r = &cc->u.nr;
+  r->cwnd = iw;
+  r->ssthresh = TCP_CC_CWND_MAX; /* "arbitrarily high" (RFC 5681 3.1) */
+  r->bytes_acked = 0;
 }
 
-static bool nr_on_ack(struct us_tcb *t, uint32_t acked) {
-  t->dupacks = 0;
-  if (t->in_recovery) {
-    if (us_seq_ge(t->snd_una, t->recover)) {
-      /* RFC 6582 3.2 step 6: full acknowledgment ends recovery. */
-      uint32_t f = flight(t) + t->mss;
-      t->cwnd = f < t->ssthresh ? f : t->ssthresh;
-      t->in_recovery = false;
-      t->bytes_acked = 0;
-      return false;
-    }
-    /* Step 5: partial acknowledgment. Deflate by the amount acked, add
-     * back one SMSS, and retransmit the next hole. */
-    t->cwnd = t->cwnd > acked ? t->cwnd - acked : 0;
-    t->cwnd += t->mss;
-    return true;
-  }
-  if (t->cwnd < t->ssthresh) {
-    /* Slow start by bytes acknowledged (RFC 3465). Normally no per-ACK
-     * limit L: receivers (ours included) send one ACK per batch of
-     * segments, and a limit would turn slow start linear; byte counting
-     * alone already gives ACK division nothing (HOSTILE RES-4). Right
-     * after a timeout, RFC 3465 2.3 asks for L = 1*SMSS: the first ACK may
-     * cover a whole window the receiver held out of order, and must not
-     * release a burst. Stop at ssthresh. */
-    uint32_t room = t->ssthresh - t->cwnd;
-    uint32_t inc = acked < room ? acked : room;
-    if (t->cc_after_rto) {
-      if (inc > t->mss)
-        inc = t->mss;
-      if (us_seq_ge(t->snd_una, t->recover))
-        t->cc_after_rto = false;
-    }
-    t->cwnd += inc;
+static void nr_on_ack(struct tcp_cc *cc, const struct tcp_cc_event *ev) {
+  struct tcp_cc_newreno *r = &cc->u.nr;
+  if (ev->in_recovery && !ev->after_rto)
+    return; /* RFC 6675 5: cwnd stays at ssthresh until recovery ends */
+  if (r->cwnd < r->ssthresh) {
+    /* Slow start by bytes acknowledged, at most L = 2*SMSS per ACK (RFC
+     * 3465 2.2), and never past ssthresh in one step. Byte counting
+     * gives an ACK-division attacker nothing (HOSTILE RES-4). */
+    uint32_t inc = min32(ev->acked, TCP_ABC_L_SEGS * ev->mss);
+    r->cwnd += min32(inc, r->ssthresh - r->cwnd);
   } else {
-    /* Congestion avoidance: one SMSS per cwnd of bytes acknowledged. */
-    t->bytes_acked += acked;
-    if (t->bytes_acked >= t->cwnd) {
-      t->bytes_acked -= t->cwnd;
-      t->cwnd += t->mss;
+    /* Congestion avoidance: one SMSS per cwnd of bytes acknowledged
+     * (RFC 5681 3.1, RFC 3465 2.1). */
+    r->bytes_acked += ev->acked;
+    if (r->bytes_acked >= r->cwnd) {
+      r->bytes_acked -= r->cwnd;
+      r->cwnd += ev->mss;
     }
   }
-  if (t->cwnd > 0x3fffffffu)
-    t->cwnd = 0x3fffffffu;
-  return false;
+  if (r->cwnd > TCP_CC_CWND_MAX)
+    r->cwnd = TCP_CC_CWND_MAX;
 }
 
-static bool nr_on_dupack(struct us_tcb *t) {
-  t->dupacks++;
-  if (t->in_recovery) {
-    /* RFC 6582 3.2 step 4: inflate for each further duplicate. */
-    t->cwnd += t->mss;
-    return false;
-  }
-  /* RFC 5827 early retransmit: with fewer than four segments in flight
-   * and nothing new to send, three duplicates can never come; the
-   * threshold is the number of segments in flight minus one. */
-  uint32_t thresh = DUPACK_THRESH;
-  uint32_t fl = flight(t);
-  uint32_t segs = t->mss ? (fl + t->mss - 1) / t->mss : DUPACK_THRESH + 1;
-  bool unsent = t->snd.len > fl;
-  if (segs < DUPACK_THRESH + 1 && !unsent)
-    thresh = segs > 1 ? segs - 1 : 1;
-  /* RFC 6582 3.2 step 2: only if the ACK covers more than `recover` (we
-   * keep recover as one past the highest byte sent, so >=), so
-   * one loss event does not cause two reductions. */
-  return t->dupacks == thresh && us_seq_ge(t->snd_una, t->recover);
+static void nr_on_congestion(struct tcp_cc *cc, const struct tcp_cc_event *ev) {
+  struct tcp_cc_newreno *r = &cc->u.nr;
+  r->ssthresh = half_flight(ev);
+  r->cwnd = r->ssthresh;
+  r->bytes_acked = 0;
 }
 
-static void nr_on_loss(struct us_tcb *t) {
-  t->ssthresh = half_flight(t);
-  t->recover = t->snd_max;
-  t->cwnd = t->ssthresh + DUPACK_THRESH * (uint32_t)t->mss;
-  t->in_recovery = true;
+static void nr_on_recovery_exit(struct tcp_cc *cc, const struct tcp_cc_event *ev) {
+  /* RFC 6582 3.2 step 6, first option: cwnd = min(ssthresh, FlightSize +
+   * SMSS), so the exit releases no burst. */
+  struct tcp_cc_newreno *r = &cc->u.nr;
+  r->cwnd = min32(r->ssthresh, ev->flight + ev->mss);
+  r->bytes_acked = 0;
 }
 
-static void nr_on_timeout(struct us_tcb *t) {
-  t->ssthresh = half_flight(t);
-  t->cwnd = t->mss; /* the loss window, RFC 5681 3.1 */
-  t->cc_after_rto = true;
-  t->recover = t->snd_max;
-  t->in_recovery = false;
-  t->dupacks = 0;
-  t->bytes_acked = 0;
+static void nr_on_rto(struct tcp_cc *cc, const struct tcp_cc_event *ev) {
+  struct tcp_cc_newreno *r = &cc->u.nr;
+  r->ssthresh = half_flight(ev);
+  r->cwnd = ev->mss; /* the loss window, RFC 5681 3.1 */
+  r->bytes_acked = 0;
 }
+
+static void nr_on_idle_restart(struct tcp_cc *cc, const struct tcp_cc_event *ev, uint32_t rw) {
+  (void)ev;
+  struct tcp_cc_newreno *r = &cc->u.nr;
+  r->cwnd = min32(r->cwnd, rw); /* RFC 5681 4.1 */
+}
+
+static uint32_t nr_window(const struct tcp_cc *cc) { return cc->u.nr.cwnd; }
+static uint32_t nr_ssthresh(const struct tcp_cc *cc) { return cc->u.nr.ssthresh; }
 
 const struct tcp_cc_ops tcp_cc_newreno = {
     .name = "newreno",
     .init = nr_init,
     .on_ack = nr_on_ack,
-    .on_dupack = nr_on_dupack,
-    .on_loss = nr_on_loss,
-    .on_timeout = nr_on_timeout,
+    .on_congestion = nr_on_congestion,
+    .on_recovery_exit = nr_on_recovery_exit,
+    .on_rto = nr_on_rto,
+    .on_idle_restart = nr_on_idle_restart,
+    .window = nr_window,
+    .ssthresh = nr_ssthresh,
 };
+
+const struct tcp_cc_ops *tcp_cc_ops_for(enum us_tcp_cc which) {
+  return which == US_TCP_CC_NEWRENO ? &tcp_cc_newreno : &tcp_cc_cubic;
+}

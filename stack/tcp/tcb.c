@@ -4,8 +4,10 @@
  *
  * Everything is allocated in us_tcp_init(): max_tcp_sockets TCBs, a hash
  * table with a power-of-two bucket count of at least that, and the two
- * buffer pools (send and receive, sized by tcp_buf_mem). Buffers are
- * attached only while data is queued (see "buffer pools" below), so
+ * buffer pools (send and receive, sized by tcp_buf_mem). Each send buffer
+ * has a block of transmit records beside it (tcp_sack.c: the send times and
+ * SACK/loss marks of what is in flight), attached and detached with it.
+ * Buffers are attached only while data is queued (see "buffer pools"), so
  * listeners, idle connections and TIME-WAIT hold none. Every block is
  * reserved with malloc/calloc and never written until used, so untouched
  * TCBs and buffers cost address space, not memory (docs/MEMORY.md).
@@ -238,8 +240,16 @@ static void ring_give(struct tcp_ring_pool *p, struct us_ring *r) {
 }
 
 bool tcb_snd_attach(struct us_stack *s, struct us_tcb *t) {
-  if (ring_take(s, &s->tcp->sndp, &t->snd))
+  struct us_tcp_layer *ts = s->tcp;
+  if (t->snd.buf)
     return true;
+  if (ring_take(s, &ts->sndp, &t->snd)) {
+    /* The transmit records live in front of the ring whose bytes they
+     * describe: data is in flight only while the send ring holds it (a
+     * FIN alone needs none; tcp_rack.c copes). */
+    tcp_xr_init(t, (struct tcp_flight *)(void *)(t->snd.buf - ts->sndp.hdr), ts->xr_cap);
+    return true;
+  }
   US_STAT_INC(s, tcp_snd_no_buffer);
   t->snd_wait = true; /* made WRITABLE when a send buffer comes back */
   return false;
@@ -272,6 +282,7 @@ void tcb_snd_release_if_empty(struct us_stack *s, struct us_tcb *t) {
     return;
   struct tcp_ring_pool *p = &s->tcp->sndp;
   ring_give(p, &t->snd);
+  tcp_xr_init(t, NULL, 0);
   if (p->nfree == 1)
     snd_waiters_wake(s);
 }
@@ -437,15 +448,17 @@ int us_tcp_init(struct us_stack *s) {
   uint64_t nbuf = c->tcp_buf_mem / ((uint64_t)c->tcp_sndbuf + c->tcp_rcvbuf);
   if (nbuf > n)
     nbuf = n; /* more than one per connection would never be used */
+  ts->xr_cap = tcp_xr_cap(c);
+  uint32_t fl_size = (uint32_t)(sizeof(struct tcp_flight) + ts->xr_cap * sizeof(struct tcp_xmit));
   if ((n && (!ts->tcbs || !ts->hash)) || tcp_timerq_init(&ts->tq, n) ||
-      ring_pool_init(&ts->sndp, (uint32_t)nbuf, c->tcp_sndbuf, 0) ||
+      ring_pool_init(&ts->sndp, (uint32_t)nbuf, c->tcp_sndbuf, fl_size) ||
       ring_pool_init(&ts->rcvp, (uint32_t)nbuf, c->tcp_rcvbuf, TCP_OOO_HDR)) {
     tcp_fini(s);
     return US_ERR_NOMEM;
   }
   ts->hsalt1 = us_rand_u32(s);
   ts->hsalt2 = us_rand_u32(s);
-  ts->cc = &tcp_cc_newreno;
+  ts->cc = tcp_cc_ops_for(c->tcp_cc);
   tcp_isn_init(s);
   if (tcp_limit_init(s) != 0) {
     tcp_fini(s);

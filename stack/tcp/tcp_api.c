@@ -478,8 +478,11 @@ size_t us_tcp_list(us_stack *s, struct us_tcp_info *out, size_t max) {
     i->srtt = t->srtt;
     i->rttvar = t->rttvar;
     i->rto = tcp_rto_current(s, t);
-    i->cwnd = t->cwnd;
-    i->ssthresh = t->ssthresh;
+    i->cwnd = tcp_cc_window(t);
+    i->ssthresh = t->cc.ops ? t->cc.ops->ssthresh(&t->cc) : 0;
+    i->cc = t->cc.ops ? t->cc.ops->name : s->tcp->cc->name;
+    i->recovery = t->recovery == TCP_REC_FAST ? "fast" : t->recovery == TCP_REC_RTO ? "rto" : "";
+    i->sacked = t->fl ? t->fl->sacked : 0;
     i->retransmits = t->retransmits;
     i->backoff = t->backoff;
     i->timer_at = tcb_next_deadline(t, &i->timer);

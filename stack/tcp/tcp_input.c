@@ -22,7 +22,6 @@
  * globally: CVE-2016-5696), and an ACK outside
  * [SND.UNA - MAX.SND.WND, SND.NXT] is dropped with an ACK.
  */
-#include "cc.h"
 #include "core/log.h"
 #include "core/assert.h"
 #include "core/stats.h"
@@ -440,7 +439,7 @@ static enum tcp_verdict tcp_input_syn_sent(struct us_stack *s, struct us_tcb *t,
     t->nrexmit = 0;
     t->backoff = 0;
     t->timer[TT_RTO] = US_TIME_NEVER;
-    s->tcp->cc->init(t, &s->cfg);
+    tcp_loss_init(s, t, in->now);
     tcp_set_state(s, t, US_TCP_ESTABLISHED, "SYN-ACK");
     tcp_keepalive_arm(s, t, in->now);
     tcp_ack_needed(s, t);
@@ -600,7 +599,7 @@ static enum tcp_verdict step4_check_syn(struct us_stack *s, struct us_tcb *t, st
 
 /* 3.10.7.4 fifth, ESTABLISHED: "If SND.UNA < SEG.ACK =< SND.NXT, then set
  * SND.UNA <- SEG.ACK" and remove what it covers from the send ring. */
-static void ack_new(struct us_stack *s, struct us_tcb *t, uint32_t ack, us_time_t now) {
+static uint32_t ack_new(struct us_stack *s, struct us_tcb *t, uint32_t ack, us_time_t now) {
   uint32_t acked = ack - t->snd_una;
   if (!t->syn_acked) {
     t->syn_acked = true; /* our SYN took one sequence number */
@@ -610,8 +609,9 @@ static void ack_new(struct us_stack *s, struct us_tcb *t, uint32_t ack, us_time_
       t->rtt_timing = false;
     }
     tcp_rtt_syn_done(s, t, t->nrexmit > 0);
-    s->tcp->cc->init(t, &s->cfg);
+    tcp_loss_init(s, t, now);
   }
+  tcp_xr_acked(s, t, ack, now);
   uint32_t data = min32(acked, t->snd.len);
   if (data)
     us_ring_discard(&t->snd, data);
@@ -629,15 +629,6 @@ static void ack_new(struct us_stack *s, struct us_tcb *t, uint32_t ack, us_time_
   }
   t->backoff = 0;
   t->nrexmit = 0;
-  tcp_sack_trim(t);
-  if (tcp_state_synchronized(t->state) && s->tcp->cc->on_ack(t, data)) {
-    /* A partial ACK in recovery: the next hole goes now (RFC 6582 3.2
-     * step 5); with SACK, the next one not already resent. */
-    if (t->nsb > 0)
-      tcp_retransmit_hole(s, t, now);
-    else
-      tcp_retransmit_first(s, t, now);
-  }
   /* RFC 6298 5.2 and 5.3. */
   if (t->snd_una == t->snd_max)
     t->timer[TT_RTO] = US_TIME_NEVER;
@@ -645,6 +636,7 @@ static void ack_new(struct us_stack *s, struct us_tcb *t, uint32_t ack, us_time_
     t->timer[TT_RTO] = now + tcp_rto_current(s, t);
   if (data)
     tcb_mark(s, t); /* room in the send buffer: WRITABLE */
+  return data + acked; /* and the FIN, if this ACK covers it */
 }
 
 /* 3.10.7.4 fifth: check the ACK field (with RFC 5961 5). */
@@ -691,33 +683,38 @@ static enum tcp_verdict step5_check_ack(struct us_stack *s, struct us_tcb *t, st
     return TV_DROP_ACK;
   }
   uint32_t wnd = (uint32_t)g->wnd << t->snd_wscale;
-  bool sack_new = t->sack_ok && g->sack_count > 0 && tcp_sack_update(t, g);
   bool classic_dup = g->payload_len == 0 && !(g->flags & (US_TH_SYN | US_TH_FIN)) &&
                      wnd == t->snd_wnd;
-  if (us_seq_gt(g->ack, t->snd_una)) {
+  uint32_t acked = 0;
+  bool dup = false, advanced = us_seq_gt(g->ack, t->snd_una);
+  if (advanced) {
     /* RFC 7323 4.1: with timestamps, every ACK of new data is an RTT
      * sample (the SYN's is timed: ack_new). */
     if (t->syn_acked && tcp_ts_rtt_sample(s, t, g, now))
       t->rtt_timing = false;
-    ack_new(s, t, g->ack, now);
+    acked = ack_new(s, t, g->ack, now);
+    tcp_loss_check_renege(s, t, now);
+  }
+  /* The SACK blocks after the cumulative ACK: RACK wants deliveries in
+   * sequence order (RFC 8985 6.2 step 3). */
+  bool dsack = false;
+  bool sack_new = t->sack_ok && g->sack_count > 0 && t->syn_acked &&
+                  tcp_sack_update(s, t, g, now, &dsack) > 0;
+  if (advanced) {
+    /* done above */
   } else if (g->ack == t->snd_una && t->snd_max != t->snd_una && t->snd_wnd != 0 &&
              (classic_dup || sack_new)) {
     /* RFC 5681 2: a duplicate ACK; with SACK, any ACK reporting newly
      * SACKed data counts too (RFC 6675 2). With a zero window the answers
      * to our probes look the same and say nothing about loss. */
     US_STAT_INC(s, tcp_dup_acks);
-    if (s->tcp->cc->on_dupack(t)) {
-      s->tcp->cc->on_loss(t);
-      US_STAT_INC(s, tcp_fast_retrans);
-      t->rexmit_nxt = t->snd_una;
-      tcp_retransmit_first(s, t, now);
-      t->rexmit_nxt = t->snd_una + (t->snd.len < t->mss ? t->snd.len : t->mss);
-    } else if (t->in_recovery && t->nsb > 0) {
-      tcp_retransmit_hole(s, t, now);
-    }
+    dup = true;
   } else if (g->payload_len == 0) {
     US_STAT_INC(s, tcp_pure_acks);
   }
+  /* Loss detection, recovery and the congestion window (tcp_rack.c). */
+  if (tcp_state_synchronized(t->state))
+    tcp_loss_on_ack(s, t, acked, dup, dsack, now);
   /* Send window update: "If SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
    * SND.WL2 =< SEG.ACK)". */
   if (us_seq_lt(t->snd_wl1, g->seq) || (t->snd_wl1 == g->seq && us_seq_le(t->snd_wl2, g->ack))) {

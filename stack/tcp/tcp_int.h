@@ -6,9 +6,10 @@
  * The TCB keeps RFC 9293 vocabulary (section 3.3.1): snd_una, snd_nxt,
  * snd_wnd, snd_wl1, snd_wl2, iss, rcv_nxt, rcv_wnd (here derived from
  * rcv_adv), irs. Two additions:
- *  - snd_max, the highest sequence number ever sent. After a retransmission
- *    timeout snd_nxt goes back to snd_una (go-back-N) while snd_max keeps
- *    the right edge of what the peer may legitimately acknowledge.
+ *  - snd_max, the highest sequence number ever sent. Retransmissions never
+ *    move snd_nxt back (loss recovery resends what the transmit records
+ *    say is lost, tcp_sack.c); snd_max is the right edge of what the peer
+ *    may legitimately acknowledge.
  *  - rcv_adv, the right edge of the window we advertised. RCV.WND is
  *    rcv_adv - rcv_nxt; the edge never moves left (RFC 9293 3.8.6).
  *
@@ -37,6 +38,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cc.h"
 #include "core/ring.h"
 #include "core/stack.h"
 #include "core/tbucket.h"
@@ -53,6 +55,7 @@ enum tcp_timer {
   TT_DELACK,  /* delayed ACK (3.8.6.3, MUST-40) */
   TT_KEEP,    /* keep-alive (3.8.4) */
   TT_2MSL,    /* TIME-WAIT (MUST-13); orphaned FIN-WAIT-2 */
+  TT_LOSS,    /* RFC 8985: RACK reordering timer or TLP probe timeout */
   TT_N
 };
 
@@ -67,7 +70,33 @@ struct tcp_ooo {
  * (a multiple of 8, so the ring stays aligned). */
 #define TCP_OOO_HDR ((uint32_t)(sizeof(struct tcp_ooo) * TCP_OOO_MAX))
 
-#define TCP_SB_MAX 8
+/* One transmit record (tcp_sack.c): a range of sequence space sent at
+ * one time. The records cover [snd_una, snd_max) in order, without gaps. */
+struct tcp_xmit {
+  uint32_t start, end; /* [start, end); a FIN counts as one */
+  us_time_t sent;      /* time of the latest (re)transmission */
+  uint8_t flags;       /* TCP_XR_* */
+};
+#define TCP_XR_SACKED 0x01  /* the peer reported holding it (RFC 2018) */
+#define TCP_XR_LOST 0x02    /* deemed lost and not resent since */
+#define TCP_XR_RETRANS 0x04 /* sent more than once */
+
+/* What loss detection knows about the data in flight (tcp_sack.c,
+ * tcp_rack.c): a block attached with the send buffer, so an idle TCB
+ * carries none of it. RFC 8985 names in the comments. */
+struct tcp_flight {
+  uint32_t n, cap;     /* records in use, room */
+  uint32_t sacked;     /* bytes of records marked SACKED */
+  uint32_t rack_end;   /* RACK.end_seq */
+  uint32_t rack_fack;  /* RACK.fack: highest end delivered */
+  us_time_t rack_xmit; /* RACK.xmit_ts: send time of the latest delivered */
+  us_time_t rack_rtt;  /* RACK.rtt */
+  us_time_t pto_at;    /* the probe timeout, or NEVER */
+  struct tcp_xmit r[]; /* cap records */
+};
+
+/* Loss recovery in progress (RFC 6675, RFC 8985). */
+enum tcp_recovery { TCP_REC_NONE, TCP_REC_FAST, TCP_REC_RTO };
 
 struct us_tcb {
   /* Links. */
@@ -139,12 +168,9 @@ struct us_tcb {
   uint32_t ooo_bytes;
   uint32_t ooo_recent;   /* start of the latest out-of-order segment */
 
-  /* SACK scoreboard (RFC 2018, RFC 6675 in spirit): what the peer says it
-   * holds above SND.UNA, sorted and disjoint; rexmit_nxt is where the next
-   * hole search starts during recovery. */
-  struct tcp_ooo sb[TCP_SB_MAX];
-  uint8_t nsb;
-  uint32_t rexmit_nxt;
+  /* Transmit records, SACK scoreboard and RACK-TLP state of what is in
+   * flight (tcp_sack.c), beside the send buffer; NULL without one. */
+  struct tcp_flight *fl;
 
   /* RTT (RFC 6298), in microseconds. srtt == 0 until the first sample. */
   us_time_t srtt, rttvar, rto;
@@ -157,9 +183,19 @@ struct us_tcb {
   uint32_t retransmits;      /* total, for ustack-ss */
   uint32_t rtt_samples;      /* RTT measurements taken (timed or TSecr) */
 
-  /* Congestion control state (cc.h); the algorithm owns these fields. */
-  uint32_t cwnd, ssthresh, bytes_acked, dupacks, recover;
-  bool in_recovery, cc_after_rto;
+  /* Congestion control (cc.h): the algorithm's own state. */
+  struct tcp_cc cc;
+
+  /* Loss recovery (tcp_rack.c): RFC 6675 / RFC 6582 and RFC 8985. */
+  uint32_t recover;          /* the recovery point (RFC 6675 "RecoveryPoint") */
+  uint32_t rack_min_rtt;     /* RACK.min_RTT, microseconds (0: none yet) */
+  uint16_t dupacks;          /* duplicate ACKs in a row (RFC 5681) */
+  uint8_t recovery;          /* enum tcp_recovery */
+  bool fast_rexmit;          /* resend the first lost range now, whatever pipe */
+  bool rack_reordering;      /* RACK.reordering_seen */
+  bool tlp_out, tlp_retrans; /* a probe is out; it resent data */
+  uint32_t tlp_end;          /* TLP.end_seq (when tlp_out; outlives the flight
+                                block, whose end the probe's ACK may be) */
 
   /* Timers: the deadlines, and this TCB's entry in the timer queue
    * (tcp_timerq.c), keyed by the earliest of them. */
@@ -225,7 +261,8 @@ struct us_tcp_layer {
   uint32_t iss_value;
 
   uint32_t ooo_total;
-  const struct tcp_cc_ops *cc;
+  const struct tcp_cc_ops *cc; /* algorithm of new connections */
+  uint32_t xr_cap;             /* transmit records in front of each send buffer */
 
   /* Connection limits (tcp_limit.c): (listener, source) -> count, and
    * (listener, 0) -> the listener's total. */
@@ -292,6 +329,8 @@ void tcp_send_synack_cookie(struct us_stack *s, us_ip4_t laddr, uint16_t lport, 
 void tcp_send_ack(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_send_keepalive(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_retransmit_first(struct us_stack *s, struct us_tcb *t, us_time_t now);
+/* Send [seq, seq+len) of the stream (data, and the FIN if it lies there). */
+int tcp_send_range(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint32_t len, us_time_t now);
 void tcp_persist_probe(struct us_stack *s, struct us_tcb *t, us_time_t now);
 uint32_t tcp_rcv_wnd(const struct us_tcb *t);
 bool tcp_window_update_due(const struct us_stack *s, const struct us_tcb *t);
@@ -362,11 +401,46 @@ bool tcp_reass_insert(struct us_stack *s, struct us_tcb *t, uint32_t seq, const 
 uint32_t tcp_reass_pull(struct us_stack *s, struct us_tcb *t);
 void tcp_reass_clear(struct us_stack *s, struct us_tcb *t);
 
-/* ---- tcp_sack.c ---- */
-bool tcp_sack_update(struct us_tcb *t, const struct us_tcp_seg *g);
-void tcp_sack_trim(struct us_tcb *t);
-bool tcp_sack_next_hole(const struct us_tcb *t, uint32_t *seq, uint32_t *len);
-void tcp_retransmit_hole(struct us_stack *s, struct us_tcb *t, us_time_t now);
+/* ---- tcp_sack.c (transmit records and scoreboard) ---- */
+void tcp_xr_init(struct us_tcb *t, struct tcp_flight *mem, uint32_t cap);
+/* [seq, seq+len) was sent at `now` (first time or again). */
+void tcp_xr_sent(struct us_tcb *t, uint32_t seq, uint32_t len, us_time_t now);
+/* Apply the peer's SACK blocks; returns the bytes newly SACKed. */
+uint32_t tcp_sack_update(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g,
+                         us_time_t now, bool *dsack);
+/* SND.UNA moved to `ack`: report what it delivers, drop the records. */
+void tcp_xr_acked(struct us_stack *s, struct us_tcb *t, uint32_t ack, us_time_t now);
+/* RFC 6675 4: the bytes still in the network. */
+uint32_t tcp_pipe(const struct us_tcb *t);
+/* RFC 6675 NextSeg rule 1: the first lost range not resent since. */
+bool tcp_xr_next_lost(const struct us_tcb *t, uint32_t *seq, uint32_t *len);
+void tcp_xr_mark_lost(struct us_stack *s, struct us_tcb *t, struct tcp_xmit *r);
+/* Mark [l, r) lost (split at the edges); true if anything was newly marked. */
+bool tcp_xr_mark_lost_range(struct us_stack *s, struct us_tcb *t, uint32_t l, uint32_t r);
+bool tcp_xr_sacked_at_una(const struct us_tcb *t);
+void tcp_xr_forget_sacks(struct us_tcb *t);
+uint32_t tcp_xr_cap(const struct us_config *cfg);
+
+/* ---- tcp_rack.c (loss detection and recovery) ---- */
+void tcp_loss_init(struct us_stack *s, struct us_tcb *t, us_time_t now);
+/* One record newly delivered (cumulatively or selectively). */
+void tcp_rack_delivered(struct us_tcb *t, const struct tcp_xmit *r, us_time_t now);
+/* After an acceptable ACK: `acked` bytes newly cumulatively acknowledged,
+ * `dup` a duplicate ACK, `dsack` it reported a duplicate. */
+void tcp_loss_on_ack(struct us_stack *s, struct us_tcb *t, uint32_t acked, bool dup, bool dsack,
+                     us_time_t now);
+/* Right after SND.UNA advanced: did the peer renege on SACKed data? */
+void tcp_loss_check_renege(struct us_stack *s, struct us_tcb *t, us_time_t now);
+void tcp_loss_timer_fire(struct us_stack *s, struct us_tcb *t, us_time_t now);
+void tcp_loss_on_rto(struct us_stack *s, struct us_tcb *t, us_time_t now);
+void tcp_loss_on_send(struct us_stack *s, struct us_tcb *t, us_time_t now);
+/* The cc event for this moment; the window cc allows. */
+void tcp_cc_event_fill(const struct us_tcb *t, us_time_t now, struct tcp_cc_event *ev,
+                       struct tcp_cc_rtt *rtt);
+uint32_t tcp_cc_window(const struct us_tcb *t);
+/* pipe as recovery counts it (RFC 6675; duplicate ACKs without SACK). */
+uint32_t tcp_loss_pipe(const struct us_tcb *t);
+void tcp_loss_idle_check(struct us_stack *s, struct us_tcb *t, us_time_t now);
 
 /* ---- tcp_syncookie.c ---- */
 uint32_t tcp_syncookie_make(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,

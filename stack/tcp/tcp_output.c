@@ -7,10 +7,13 @@
  * packet handed to us_ip4_output(), which consumes it.
  *
  * tcp_output() decides what a connection may send now: SYN-ACK while our
- * SYN is unacknowledged; otherwise new data (or a go-back-N resend after a
- * timeout) within min(SND.WND, cwnd), with sender silly-window avoidance
- * and Nagle (RFC 9293 3.7.4 and 3.8.6.2.1), the FIN after the last byte,
- * and a pure ACK if one is owed and nothing else carried it.
+ * SYN is unacknowledged; otherwise, while the congestion window allows
+ * more than pipe (RFC 6675 4, tcp_rack.c), first the ranges loss
+ * detection marked lost (NextSeg rule 1), then new data within SND.WND,
+ * with sender silly-window avoidance and Nagle (RFC 9293 3.7.4 and
+ * 3.8.6.2.1), the FIN after the last byte, and a pure ACK if one is owed
+ * and nothing else carried it. Every data or FIN segment is noted in the
+ * transmit records (tcp_sack.c) with its time.
  *
  * ACK coalescing (MUST-58, MUST-59; DESIGN 8): input never sends an ACK
  * itself. It sets ack_now (or arms the delayed-ACK timer) and puts the TCB
@@ -98,15 +101,6 @@ static void fill_sack(const struct us_tcb *t, struct us_tcp_seg *h) {
     n++;
   }
   h->sack_count = (uint8_t)n;
-}
-
-/* RFC 3042 limited transmit: on the first and second duplicate ACK, one
- * new segment each may go beyond cwnd, so a small window still produces
- * the duplicates fast retransmit needs. (Reads the cc's dupack count.) */
-static uint32_t limited_transmit(const struct us_tcb *t) {
-  if (t->in_recovery || t->dupacks == 0 || t->dupacks > 2)
-    return 0;
-  return t->dupacks * (uint32_t)t->mss;
 }
 
 /* Build and send one segment: `len` bytes of the send ring from `off`.
@@ -239,11 +233,9 @@ int tcp_send_syn(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   return rc;
 }
 
-/* Segments without data carry SND.MAX, the RFC's SND.NXT: after a timeout
- * our snd_nxt is rewound for go-back-N, but the peer may already hold
- * everything up to snd_max, and an ACK below its RCV.NXT would fail its
- * sequence check and be dropped unread (a deadlock when both sides are
- * recovering at once). */
+/* Segments without data carry SND.MAX, the RFC's SND.NXT (snd_nxt lags
+ * only while a zero-window probe is outstanding): an ACK below the peer's
+ * RCV.NXT would fail its sequence check and be dropped unread. */
 void tcp_send_ack(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   emit(s, t, t->snd_max, US_TH_ACK, 0, 0, now);
 }
@@ -339,6 +331,7 @@ static void sent_range(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint3
   if (fin)
     t->fin_sent = true;
   uint32_t end = seq + len + (fin ? 1 : 0);
+  tcp_xr_sent(t, seq, end - seq, now);
   if (us_seq_gt(end, t->snd_max))
     t->snd_max = end;
 }
@@ -390,15 +383,33 @@ void tcp_output(struct us_stack *s, struct us_tcb *t, us_time_t now) {
     t->ack_now = false;
     return;
   }
-  bool sent = false, tso_off = false;
+  bool sent = false, sent_new = false, tso_off = false;
+  tcp_loss_idle_check(s, t, now);
   for (;;) {
+    uint32_t cwnd = tcp_cc_window(t);
+    uint32_t pipe = tcp_loss_pipe(t);
+    uint32_t room = cwnd > pipe ? cwnd - pipe : 0;
+    uint32_t lseq, llen;
+    if (tcp_xr_next_lost(t, &lseq, &llen)) {
+      /* RFC 6675 5 step 4.4 and NextSeg rule 1: a lost range first, when
+       * cwnd - pipe allows a segment (the first of a recovery at once,
+       * step 4.3). */
+      if (!t->fast_rexmit && room < llen)
+        break;
+      if (tcp_send_range(s, t, lseq, llen, now) != 0)
+        break;
+      t->fast_rexmit = false;
+      sent = true;
+      continue;
+    }
+    t->fast_rexmit = false;
     uint32_t off = t->snd_nxt - t->snd_una;
     uint32_t qlen = t->snd.len;
     uint32_t avail = off < qlen ? qlen - off : 0;
     bool fin_pending = t->fin_queued && us_seq_le(t->snd_nxt, t->snd_fin_seq);
     uint32_t inflight = t->snd_nxt - t->snd_una;
-    uint32_t wnd = min32(t->snd_wnd, t->cwnd + limited_transmit(t));
-    uint32_t usable = wnd > inflight ? wnd - inflight : 0;
+    uint32_t rwnd = t->snd_wnd > inflight ? t->snd_wnd - inflight : 0;
+    uint32_t usable = min32(rwnd, room);
     uint32_t len = min32(min32(avail, usable), tso_off ? t->mss : seg_max(s, t));
     if (len > t->mss && len < avail)
       len -= len % t->mss; /* sender SWS: a short tail only when it empties the queue */
@@ -433,46 +444,50 @@ void tcp_output(struct us_stack *s, struct us_tcb *t, us_time_t now) {
     t->snd_nxt += len + (fin ? 1 : 0);
     if (len < t->mss)
       t->snd_sml = t->snd_nxt; /* Minshall's Nagle: one small segment out */
-    sent = true;
+    sent = sent_new = true;
     if (fin)
       break;
   }
+  if (sent_new)
+    tcp_loss_on_send(s, t, now);
   if (!sent && t->ack_now)
     tcp_send_ack(s, t, now);
   arm_send_timers(s, t, now);
 }
 
-/* Retransmit the first unacknowledged segment (fast retransmit, NewReno
- * partial ACK). snd_nxt is left alone. */
+/* Send [seq, seq + len): the ring's bytes there, and the FIN if it sits
+ * at the end of the range. Used for every resend (loss recovery, the
+ * tail-loss probe) and for a probe of new data. */
+int tcp_send_range(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint32_t len, us_time_t now) {
+  if (!t->syn_acked || us_seq_lt(seq, t->snd_una))
+    return US_ERR_INVAL;
+  uint32_t data_end = t->snd_una + t->snd.len;
+  uint32_t dlen = 0;
+  if (us_seq_lt(seq, data_end))
+    dlen = min32(len, data_end - seq);
+  bool fin = t->fin_queued && seq + dlen == t->snd_fin_seq && len > dlen &&
+             us_seq_le(seq + dlen, t->snd_max);
+  if (dlen == 0 && !fin)
+    return US_ERR_INVAL;
+  uint8_t fl = US_TH_ACK | (fin ? US_TH_FIN : 0) | (dlen > 0 && seq + dlen == data_end ? US_TH_PSH : 0);
+  int rc = emit(s, t, seq, fl, seq - t->snd_una, dlen, now);
+  if (rc != 0)
+    return rc;
+  sent_range(s, t, seq, dlen, fin, now);
+  uint32_t end = seq + dlen + (fin ? 1 : 0);
+  if (us_seq_gt(end, t->snd_nxt))
+    t->snd_nxt = end;
+  return 0;
+}
+
+/* Resend the first unacknowledged segment (an RTO with nothing in the
+ * transmit records; the SYN or SYN-ACK before the handshake is done). */
 void tcp_retransmit_first(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   if (!t->syn_acked) {
     tcp_send_syn(s, t, now);
     return;
   }
-  uint32_t qlen = t->snd.len;
-  uint32_t len = min32(qlen, t->mss);
-  bool fin = t->fin_sent && len == qlen && us_seq_le(t->snd_una, t->snd_fin_seq);
-  if (len == 0 && !fin)
-    return;
-  uint8_t fl = US_TH_ACK | (fin ? US_TH_FIN : 0) | (len > 0 && len == qlen ? US_TH_PSH : 0);
-  if (emit(s, t, t->snd_una, fl, 0, len, now) == 0)
-    sent_range(s, t, t->snd_una, len, fin, now);
-}
-
-/* Retransmit the next SACK hole, if the scoreboard shows one (tcp_sack.c). */
-void tcp_retransmit_hole(struct us_stack *s, struct us_tcb *t, us_time_t now) {
-  uint32_t seq, len;
-  if (!t->syn_acked || !tcp_sack_next_hole(t, &seq, &len))
-    return;
-  uint32_t off = seq - t->snd_una;
-  if (off >= t->snd.len)
-    return;
-  if (len > t->snd.len - off)
-    len = t->snd.len - off;
-  if (emit(s, t, seq, US_TH_ACK, off, len, now) == 0) {
-    sent_range(s, t, seq, len, false, now);
-    t->rexmit_nxt = seq + len;
-  }
+  tcp_send_range(s, t, t->snd_una, t->mss, now);
 }
 
 /* The persist timer fired (RFC 9293 3.8.6.1, MUST-36): with a zero window
@@ -522,8 +537,9 @@ void tcp_persist_probe(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   }
   if (off < qlen) {
     uint32_t inflight = off;
-    uint32_t wnd = min32(t->snd_wnd, t->cwnd);
-    uint32_t usable = wnd > inflight ? wnd - inflight : 0;
+    uint32_t cwnd = tcp_cc_window(t), pipe = tcp_loss_pipe(t);
+    uint32_t room = cwnd > pipe ? cwnd - pipe : 0;
+    uint32_t usable = min32(t->snd_wnd > inflight ? t->snd_wnd - inflight : 0, room);
     uint32_t len = min32(min32(qlen - off, usable), t->mss);
     if (len > 0) {
       uint8_t fl = US_TH_ACK | (off + len == qlen ? US_TH_PSH : 0);

@@ -70,11 +70,12 @@ void tcp_pmtu_frag_needed(struct us_stack *s, struct us_tcb *t, uint32_t mtu, us
   if (!t->syn_acked || t->snd_una == t->snd_max)
     return;
   /* RFC 1191 6.5: what is in flight was too big and has been dropped:
-   * send it again now, cut to the new MSS. Go back to SND.UNA as after a
-   * timeout, but without the congestion response or a backoff. */
+   * send it again now, cut to the new MSS. Everything not SACKed is
+   * marked lost in the transmit records (tcp_sack.c), as after a timeout,
+   * but without the congestion response or a backoff; the output resends
+   * it in MSS pieces as the window allows. */
   uint64_t before = s->stats[US_STAT_tcp_retrans_segs];
-  t->snd_nxt = t->snd_una;
-  t->rexmit_nxt = t->snd_una;
+  tcp_xr_mark_lost_range(s, t, t->snd_una, t->snd_max);
   t->rtt_timing = false;
   tcp_output(s, t, now);
   US_STAT_ADD(s, tcp_pmtu_rexmit, s->stats[US_STAT_tcp_retrans_segs] - before);

@@ -15,8 +15,10 @@
  *   TT_DELACK   the delayed ACK (MUST-40).
  *   TT_KEEP     keep-alive probes (MUST-24..29), off unless asked for.
  *   TT_2MSL     TIME-WAIT (MUST-13), and an orphaned FIN-WAIT-2.
+ *   TT_LOSS     RFC 8985: the RACK reordering timer and the tail-loss
+ *               probe timeout (tcp_rack.c); runs before TT_RTO, so a
+ *               probe clamped to the RTO deadline goes out instead of it.
  */
-#include "cc.h"
 #include "core/assert.h"
 #include "core/log.h"
 #include "core/stats.h"
@@ -36,11 +38,13 @@ void tcp_keepalive_arm(struct us_stack *s, struct us_tcb *t, us_time_t now) {
 }
 
 us_time_t tcb_next_deadline(const struct us_tcb *t, const char **name) {
-  static const char *const names[TT_N] = {"rto", "persist", "delack", "keepalive", "time-wait"};
+  static const char *const names[TT_N] = {"rto",       "persist",   "delack",
+                                          "keepalive", "time-wait", "tlp"};
   us_time_t best = US_TIME_NEVER;
   int which = -1;
   for (int i = 0; i < TT_N; i++)
-    if (t->timer[i] < best) {
+    if (t->timer[i] < best || (i == TT_LOSS && t->timer[i] == best && best != US_TIME_NEVER)) {
+      /* TT_LOSS wins a tie: it runs first (a probe instead of the RTO). */
       best = t->timer[i];
       which = i;
     }
@@ -51,6 +55,8 @@ us_time_t tcb_next_deadline(const struct us_tcb *t, const char **name) {
       *name = "synack";
     else if (which == TT_2MSL && t->state == US_TCP_FIN_WAIT_2)
       *name = "fin-wait-2";
+    else if (which == TT_LOSS && t->fl && t->timer[TT_LOSS] < t->fl->pto_at)
+      *name = "rack";
     else
       *name = names[which];
   }
@@ -104,9 +110,9 @@ static void rto_fire(struct us_stack *s, struct us_tcb *t, us_time_t now) {
     return;
   }
   US_STAT_INC(s, tcp_timeouts);
-  US_LOGD(s, "tcp port %u: RTO una=%u nxt=+%u max=+%u cwnd=%u rec=%d sb=%u dup=%u n=%u",
-          t->lport, t->snd_una, t->snd_nxt - t->snd_una, t->snd_max - t->snd_una, t->cwnd,
-          (int)t->in_recovery, t->nsb, t->dupacks, t->nrexmit);
+  US_LOGD(s, "tcp port %u: RTO una=%u max=+%u cwnd=%u rec=%d sacked=%u dup=%u n=%u",
+          t->lport, t->snd_una, t->snd_max - t->snd_una, tcp_cc_window(t), (int)t->recovery,
+          t->fl ? t->fl->sacked : 0, t->dupacks, t->nrexmit);
   if (t->nrexmit == 0)
     t->first_rexmit_at = now;
   bool give_up = t->user_timeout > 0 ? now - t->first_rexmit_at >= t->user_timeout
@@ -119,12 +125,14 @@ static void rto_fire(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   t->nrexmit++;
   if (t->nrexmit == c->tcp_r1)
     US_LOGD(s, "tcp port %u: R1 reached (%u retransmissions)", t->lport, t->nrexmit);
-  s->tcp->cc->on_timeout(t);
+  /* Everything not SACKed is now lost (tcp_rack.c); the output resends
+   * it in order as the loss window grows, SACKed ranges skipped. */
+  tcp_loss_on_rto(s, t, now);
   tcp_rto_backoff(t);
   t->rtt_timing = false;
-  t->snd_nxt = t->snd_una; /* go back N: resend from the first hole */
-  t->nsb = 0;               /* RFC 2018 8: the receiver may have reneged */
-  t->rexmit_nxt = t->snd_una;
+  uint32_t seq, len;
+  if (!tcp_xr_next_lost(t, &seq, &len))
+    tcp_retransmit_first(s, t, now); /* no records: resend from SND.UNA */
   tcp_output(s, t, now);
   if (t->timer[TT_RTO] == US_TIME_NEVER && t->snd_nxt != t->snd_una &&
       t->timer[TT_PERSIST] == US_TIME_NEVER)
@@ -164,6 +172,8 @@ static void run_timers(struct us_stack *s, struct us_tcb *t, us_time_t now) {
     }
     return;
   }
+  if (t->timer[TT_LOSS] <= now)
+    tcp_loss_timer_fire(s, t, now);
   if (t->timer[TT_RTO] <= now)
     rto_fire(s, t, now);
   if (!t->in_use || t->state == US_TCP_CLOSED)

@@ -22,6 +22,12 @@ static void rto_1s(struct us_config *c) {
   c->tcp_rto_max = US_SEC(60);
 }
 
+/* The tests with NewReno's numbers (ssthresh = FlightSize / 2) select it. */
+static void rto_1s_newreno(struct us_config *c) {
+  rto_1s(c);
+  c->tcp_cc = US_TCP_CC_NEWRENO;
+}
+
 static void rto_1s_r2_5(struct us_config *c) {
   rto_1s(c);
   c->tcp_r2 = 5;
@@ -160,9 +166,10 @@ static void test_r2_abort(void **state) {
 }
 
 /* Fast retransmit (RFC 5681 3.2): the third duplicate ACK retransmits the
- * missing segment at once; the first two do not. */
+ * missing segment at once; the first two do not. The peer has no SACK, so
+ * DupThresh decides (RACK needs SACK). NewReno is selected in us_config. */
 static void test_fast_retransmit(void **state) {
-  struct th *h = th_new_state(state, rto_1s);
+  struct th *h = th_new_state(state, rto_1s_newreno);
   us_time_t t = th_fx_established(h, 0) + US_MSEC(10);
   assert_int_equal(th_send(h, t, 10 * SMSS), 10 * SMSS);
   for (uint32_t i = 0; i < 10; i++)
@@ -179,8 +186,12 @@ static void test_fast_retransmit(void **state) {
   assert_true(th_stat(h, US_STAT_tcp_dup_acks) >= 3);
   struct us_tcp_info in;
   assert_true(th_info(h, &in));
-  /* RFC 5681 (3.2 step 2): ssthresh = max(FlightSize / 2, 2 SMSS). */
+  assert_string_equal(in.cc, "newreno");
+  assert_string_equal(in.recovery, "fast");
+  /* RFC 5681 (3.2 step 2): ssthresh = max(FlightSize / 2, 2 SMSS), and
+   * RFC 6675 5 step 4.2: cwnd = ssthresh (pipe replaces the inflation). */
   assert_int_equal(in.ssthresh, 9 * SMSS / 2);
+  assert_int_equal(in.cwnd, 9 * SMSS / 2);
   /* The repair is acknowledged: everything. */
   th_inject(h, t + US_MSEC(20), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1 + 10 * SMSS));
   th_drain(h);
@@ -190,9 +201,10 @@ static void test_fast_retransmit(void **state) {
 }
 
 /* RTO loss response (RFC 5681 3.1): cwnd = 1 SMSS (LW), ssthresh =
- * max(FlightSize / 2, 2 SMSS); only one segment is retransmitted. */
+ * max(FlightSize / 2, 2 SMSS) with NewReno; only one segment is
+ * retransmitted. */
 static void test_rto_collapses_cwnd(void **state) {
-  struct th *h = th_new_state(state, rto_1s);
+  struct th *h = th_new_state(state, rto_1s_newreno);
   us_time_t t = th_fx_established(h, 0) + US_MSEC(10);
   assert_int_equal(th_send(h, t, 20 * SMSS), 20 * SMSS);
   for (uint32_t i = 0; i < 10; i++)
@@ -244,6 +256,49 @@ static void test_newreno_partial_ack(void **state) {
   th_drain(h);
   assert_int_equal(us_tcp_send_queued(h->s, h->c->sock), 0);
   assert_true(th_stat(h, US_STAT_tcp_timeouts) == 0);
+  th_finish(h);
+}
+
+/* The same two events with CUBIC, the default: ssthresh = cwnd * 0.7
+ * (RFC 9438 4.6) on fast retransmit, and on an RTO too, with cwnd the
+ * loss window (4.8). */
+static void test_cubic_reductions(void **state) {
+  struct th *h = th_new_state(state, rto_1s);
+  us_time_t t = th_fx_established(h, 0) + US_MSEC(10);
+  struct us_tcp_info in;
+  assert_true(th_info(h, &in));
+  assert_string_equal(in.cc, "cubic");
+  assert_int_equal(in.cwnd, 10 * SMSS); /* IW10, RFC 6928 */
+  assert_int_equal(th_send(h, t, 20 * SMSS), 20 * SMSS);
+  for (uint32_t i = 0; i < 10; i++)
+    th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1 + i * SMSS, .ack = 1, .len = SMSS));
+  /* Segment 1 is ACKed (slow start: cwnd 11 SMSS, one more segment), then
+   * segment 2 is missing: three duplicates. */
+  t += US_MSEC(10);
+  th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1 + SMSS));
+  assert_true(th_info(h, &in));
+  assert_int_equal(in.cwnd, 11 * SMSS);
+  th_drain(h);
+  /* RFC 3042 limited transmit: the first and second duplicates each let
+   * one new segment out; the third retransmits. */
+  for (int i = 1; i <= 3; i++)
+    th_inject(h, t + US_MSEC(i), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1 + SMSS));
+  th_expect(h, t + US_MSEC(1), TSEG(.flags = TH_ACK, .seq = 1 + 12 * SMSS, .ack = 1, .len = SMSS));
+  th_expect(h, t + US_MSEC(2), TSEG(.flags = TH_ACK, .seq = 1 + 13 * SMSS, .ack = 1, .len = SMSS));
+  th_expect(h, t + US_MSEC(3), TSEG(.flags = TH_ACK, .seq = 1 + SMSS, .ack = 1, .len = SMSS));
+  assert_true(th_info(h, &in));
+  assert_int_equal(in.ssthresh, 11 * SMSS * 7 / 10);
+  assert_int_equal(in.cwnd, 11 * SMSS * 7 / 10);
+  /* Nothing more comes back: the RTO. cwnd = 1 SMSS, ssthresh = 0.7 of
+   * the window at the time. */
+  th_drain(h);
+  uint32_t w = in.cwnd;
+  th_advance(h, t + US_MSEC(3) + US_SEC(1));
+  assert_true(th_stat(h, US_STAT_tcp_timeouts) >= 1);
+  assert_true(th_info(h, &in));
+  assert_int_equal(in.cwnd, SMSS);
+  assert_int_equal(in.ssthresh, w * 7 / 10);
+  th_drain(h);
   th_finish(h);
 }
 
@@ -324,6 +379,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_fast_retransmit, th_teardown),
       cmocka_unit_test_teardown(test_rto_collapses_cwnd, th_teardown),
       cmocka_unit_test_teardown(test_newreno_partial_ack, th_teardown),
+      cmocka_unit_test_teardown(test_cubic_reductions, th_teardown),
       cmocka_unit_test_teardown(test_ack_division, th_teardown),
       cmocka_unit_test_teardown(test_keepalive_off_by_default, th_teardown),
       cmocka_unit_test_teardown(test_keepalive, th_teardown),
