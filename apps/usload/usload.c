@@ -639,8 +639,8 @@ static int do_rr(const char *host, uint16_t port) {
 /* Open N connections (--parallel connecting at once, each given 5 s) and
  * hold them, idle, for --seconds (SIGTERM ends it sooner). Prints one line
  * when the opening is over (held and failed counts) so a script can
- * measure the server while they are held. Opening stops after 100
- * failures: the server is full. */
+ * measure the server while they are held. Opening stops once 100 have
+ * failed and more have failed than succeeded: the server is full. */
 static int do_hold(const char *host, uint16_t port, uint64_t n) {
   struct sockaddr_in sin = parse_addr(host, port);
   want_fds(n + 64);
@@ -660,7 +660,7 @@ static int do_hold(const char *host, uint16_t port, uint64_t n) {
   for (;;) {
     unsigned active = 0;
     for (unsigned i = 0; i < par; i++) {
-      if (pfd[i].fd < 0 && started < n && failed < 100) {
+      if (pfd[i].fd < 0 && started < n && (failed < 100 || failed <= held)) {
         uint32_t from = opt.nfrom ? opt.from[started % opt.nfrom] : 0;
         started++;
         int fd = connect_nb(&sin, from, "hold");
