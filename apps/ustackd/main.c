@@ -82,6 +82,7 @@ struct ustackd {
   bool no_timestamps, no_pmtud;  /* RFC 7323 / RFC 1191 switched off */
   long conn_limit, source_limit; /* -1: derived from the TCB pool */
   long rst_rate, rst_burst;      /* -1: stack default */
+  int ecn;                       /* -1: stack default; else US_TCP_ECN_* */
   const char *fault_spec;       /* --fault */
   uint64_t fault_seed;
   bool fault_seed_given;
@@ -316,6 +317,20 @@ static int opt_no_timestamps(struct ustackd *d, const char *a, char *e, size_t n
   return 0;
 }
 
+static int opt_ecn(struct ustackd *d, const char *arg, char *err, size_t n) {
+  if (strcmp(arg, "off") == 0)
+    d->ecn = US_TCP_ECN_OFF;
+  else if (strcmp(arg, "on") == 0)
+    d->ecn = US_TCP_ECN_ON;
+  else if (strcmp(arg, "accept") == 0)
+    d->ecn = US_TCP_ECN_ACCEPT;
+  else {
+    snprintf(err, n, "--ecn: '%s' is not off, on or accept", arg);
+    return -1;
+  }
+  return 0;
+}
+
 static int opt_no_pmtud(struct ustackd *d, const char *a, char *e, size_t n) {
   d->no_pmtud = true;
   return 0;
@@ -514,6 +529,8 @@ static const struct opt options[] = {
     {"--rst-rate", "N", "RSTs/s to segments with no connection (default 1000; 0 = no limit)",
      opt_rst_rate},
     {"--rst-burst", "N", "burst of those RSTs (default 500)", opt_rst_burst},
+    {"--ecn", "MODE", "TCP ECN (RFC 3168): off, on (ask and accept) or accept (default)",
+     opt_ecn},
     {"--fault", "SPEC", "impair the link: loss, dup, reorder, corrupt, delay... (fault.h)",
      opt_fault},
     {"--fault-seed", "N", "seed of --fault (default: random, printed at start)",
@@ -829,6 +846,7 @@ int main(int argc, char **argv) {
   d.synack_retries = -1;
   d.msl_sec = -1;
   d.tcp_r2 = -1;
+  d.ecn = -1;
   d.rto_max_ms = -1;
   d.cc = -1;
   d.conn_limit = -1;
@@ -912,6 +930,8 @@ int main(int argc, char **argv) {
     cfg.tcp_buf_mem = d.buf_mem;
   cfg.tcp_timestamps = !d.no_timestamps;
   cfg.tcp_pmtud = !d.no_pmtud;
+  if (d.ecn >= 0)
+    cfg.tcp_ecn = (uint8_t)d.ecn;
   if (d.rto_max_ms >= 0) {
     cfg.tcp_rto_max = US_MSEC(d.rto_max_ms);
     if (cfg.tcp_rto_initial > cfg.tcp_rto_max)

@@ -39,6 +39,10 @@ enum us_tcp_cc {
   US_TCP_CC_CUBIC,   /* RFC 9438 (the default, as in Linux) */
   US_TCP_CC_NEWRENO, /* RFC 5681 + RFC 6582 */
 };
+/* ECN (RFC 3168) modes, as Linux's tcp_ecn sysctl: ACCEPT answers a peer
+ * that asks for ECN but does not ask itself (middleboxes that drop ECN
+ * SYNs still exist). */
+enum { US_TCP_ECN_OFF = 0, US_TCP_ECN_ON = 1, US_TCP_ECN_ACCEPT = 2 };
 
 struct us_config {
   /* Interface. */
@@ -117,6 +121,7 @@ struct us_config {
   bool tcp_pmtud;             /* RFC 1191: DF on TCP, obey fragmentation needed */
   enum us_tcp_cc tcp_cc;      /* congestion control (default CUBIC) */
   bool tcp_rack_tlp;          /* RFC 8985 RACK-TLP (default on; off = DupThresh only) */
+  uint8_t tcp_ecn;            /* RFC 3168: US_TCP_ECN_OFF, _ON (ask and accept), _ACCEPT */
 };
 
 /* Limits checked by us_stack_create(). */

@@ -60,4 +60,5 @@ void us_config_default(struct us_config *cfg) {
   cfg->tcp_pmtud = true;                /* RFC 1191; Linux ip_no_pmtu_disc=0 */
   cfg->tcp_cc = US_TCP_CC_CUBIC;        /* RFC 9438, Linux's default */
   cfg->tcp_rack_tlp = true;             /* RFC 8985 */
+  cfg->tcp_ecn = US_TCP_ECN_ACCEPT;     /* RFC 3168; Linux tcp_ecn=2 */
 }

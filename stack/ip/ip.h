@@ -36,6 +36,10 @@ void us_ip4_input(struct us_stack *s, const uint8_t *b, size_t len, const struct
  */
 int us_ip4_output(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t proto, bool df,
                   us_time_t now);
+/* The same with this TOS byte (its low two bits are the ECN field, RFC
+ * 3168 5: TCP sets ECT(0) on new data of an ECN-capable connection). */
+int us_ip4_output_tos(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t proto,
+                      bool df, uint8_t tos, us_time_t now);
 
 /*
  * Send a TCP super-segment (us_device.h, US_DEV_TSO4): like us_ip4_output
@@ -45,7 +49,8 @@ int us_ip4_output(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t 
  * gso_size 0, US_DEV_CSUM). CONSUMES `pkt`.
  */
 int us_ip4_output_offload(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t proto,
-                          bool df, uint16_t csum_offset, uint16_t gso_size, us_time_t now);
+                          bool df, uint8_t tos, uint16_t csum_offset, uint16_t gso_size,
+                          us_time_t now);
 
 /* Address classes (RFC 1122 3.2.1.3, RFC 5735): used to refuse martian
  * sources and broadcast/multicast destinations (MUST-57, MUST-63). */

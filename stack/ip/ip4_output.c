@@ -17,8 +17,8 @@
 #include "ustack/us_err.h"
 
 static void fill_hdr(struct us_stack *s, struct us_ip4_hdr *h, uint32_t dst, uint8_t proto, bool df,
-                     uint16_t id) {
-  h->tos = 0;
+                     uint8_t tos, uint16_t id) {
+  h->tos = tos;
   h->id = id;
   h->df = df;
   h->mf = false;
@@ -31,6 +31,11 @@ static void fill_hdr(struct us_stack *s, struct us_ip4_hdr *h, uint32_t dst, uin
 
 int us_ip4_output(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t proto, bool df,
                   us_time_t now) {
+  return us_ip4_output_tos(s, pkt, dst, proto, df, 0, now);
+}
+
+int us_ip4_output_tos(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t proto,
+                      bool df, uint8_t tos, us_time_t now) {
   (void)now;
   if (!pkt)
     return US_ERR_INVAL;
@@ -42,7 +47,7 @@ int us_ip4_output(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t 
   }
   US_STAT_INC(s, ip_out_requests);
   struct us_ip4_hdr h;
-  fill_hdr(s, &h, dst, proto, df, s->ip->next_id++);
+  fill_hdr(s, &h, dst, proto, df, tos, s->ip->next_id++);
 
   if (plen + US_IP4_HDR_MIN <= mtu) {
     uint8_t *hdr = us_pkt_push(pkt, US_IP4_HDR_MIN);
@@ -89,7 +94,8 @@ int us_ip4_output(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t 
 }
 
 int us_ip4_output_offload(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t proto,
-                          bool df, uint16_t csum_offset, uint16_t gso_size, us_time_t now) {
+                          bool df, uint8_t tos, uint16_t csum_offset, uint16_t gso_size,
+                          us_time_t now) {
   (void)now;
   if (!pkt)
     return US_ERR_INVAL;
@@ -115,7 +121,7 @@ int us_ip4_output_offload(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, 
   /* The kernel gives each segment cut from a super-segment this header
    * with its own ID, counting up from this one (so a super-segment uses up
    * as many IDs of ours as the segments it becomes), and DF as we set it. */
-  fill_hdr(s, &h, dst, proto, df, s->ip->next_id);
+  fill_hdr(s, &h, dst, proto, df, tos, s->ip->next_id);
   uint32_t segs = 1;
   if (gso_size > 0) {
     const uint8_t *th = hdr + US_IP4_HDR_MIN;

@@ -46,6 +46,7 @@ struct seg_in {
   uint32_t seq0, len0;
   uint8_t flags0;
   us_ip4_t src, dst;
+  uint8_t ecn;   /* the IP header's ECN field (RFC 3168 5) */
   us_time_t now;
 };
 
@@ -72,6 +73,7 @@ static void apply_syn_options(struct us_stack *s, struct us_tcb *t, const struct
   t->peer_mss = (uint16_t)peer;
   /* RFC 7323 3.2: we offer TSopt in every SYN we send (cfg permitting). */
   tcp_ts_syn(s, t, g, true, now);
+  tcp_ecn_syn(s, t, g);
   tcp_mss_update(s, t);
   /* RFC 2018: we always offer SACK-permitted, so the peer's decides. */
   t->sack_ok = g->sack_perm;
@@ -715,6 +717,7 @@ static enum tcp_verdict step5_check_ack(struct us_stack *s, struct us_tcb *t, st
   /* Loss detection, recovery and the congestion window (tcp_rack.c). */
   if (tcp_state_synchronized(t->state))
     tcp_loss_on_ack(s, t, acked, dup, dsack, now);
+  tcp_ecn_echo(s, t, g, now); /* RFC 3168 6.1.2, once SND.UNA has moved */
   /* Send window update: "If SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
    * SND.WL2 =< SEG.ACK)". */
   if (us_seq_lt(t->snd_wl1, g->seq) || (t->snd_wl1 == g->seq && us_seq_le(t->snd_wl2, g->ack))) {
@@ -889,6 +892,8 @@ static enum tcp_verdict tcp_input_other(struct us_stack *s, struct us_tcb *t, st
     return v;
   /* RFC 7323 4.3 (2): an acceptable segment may refresh TS.Recent. */
   tcp_ts_update_recent(t, &in->seg, in->seq0, in->now);
+  /* RFC 3168 6.1.3: CE to echo, or CWR to stop echoing. */
+  tcp_ecn_input(s, t, &in->seg, in->ecn);
   if ((v = step2_check_rst(s, t, in)) != TV_CONTINUE)
     return v;
   if ((v = step4_check_syn(s, t, in)) != TV_CONTINUE)
@@ -972,6 +977,7 @@ void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
   }
   in.src = ip->src;
   in.dst = ip->dst;
+  in.ecn = ip->tos & TCP_ECN_MASK;
   in.now = now;
   in.seq0 = in.seg.seq;
   in.flags0 = in.seg.flags;

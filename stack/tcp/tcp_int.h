@@ -128,6 +128,10 @@ struct us_tcb {
   bool sack_ok;      /* SACK-permitted both ways (RFC 2018): we send blocks */
   bool ts_ok;        /* timestamps in both SYNs (RFC 7323 3.2): TSopt on all */
   bool pmtu_no_df;   /* the path MTU hit the floor: send without DF */
+  bool ecn_ok;       /* ECN agreed in the handshake (RFC 3168 6.1.1) */
+  bool ecn_ece;      /* we saw CE: set ECE on our ACKs until CWR (6.1.3) */
+  bool ecn_cwr;      /* we reduced for an ECE: CWR on the next new data (6.1.2) */
+  bool ecn_reduced;  /* ecn_high is set */
   bool bound;        /* lport chosen by bind/connect/listen */
   bool snd_wait;     /* a send found the send-buffer pool empty */
   bool lim_counted;  /* counted on its listener's limits (tcp_limit.c) */
@@ -157,7 +161,7 @@ struct us_tcb {
   /* Timestamps (RFC 7323). Our clock is ms from `now` plus ts_offset. */
   uint32_t ts_offset;    /* per-connection keyed offset (RFC 7323 5.4) */
   uint32_t ts_recent;    /* TS.Recent: the TSval we echo */
-  us_time_t ts_recent_at; /* when TS.Recent was set (the 24-day rule, 5.5) */
+  uint32_t ts_recent_sec; /* when TS.Recent was set, in s (the 24-day rule, 5.5) */
 
   /* Buffers: rings from the layer's pools, attached only while they hold
    * data (buf == NULL, len == 0 otherwise; tcb.c "buffer pools"). */
@@ -177,11 +181,12 @@ struct us_tcb {
   uint32_t backoff;
   bool rtt_timing;
   uint32_t rtt_seq;
+  uint32_t rtt_samples;      /* RTT measurements taken (timed or TSecr) */
   us_time_t rtt_start;
   uint32_t nrexmit;          /* consecutive timeouts of the same data (R1/R2) */
+  uint32_t ecn_high;         /* RFC 3168: snd_max at the last ECE response */
   us_time_t first_rexmit_at; /* for US_TCP_USER_TIMEOUT */
   uint32_t retransmits;      /* total, for ustack-ss */
-  uint32_t rtt_samples;      /* RTT measurements taken (timed or TSecr) */
 
   /* Congestion control (cc.h): the algorithm's own state. */
   struct tcp_cc cc;
@@ -392,6 +397,22 @@ bool tcp_ts_rtt_sample(struct us_stack *s, struct us_tcb *t, const struct us_tcp
 /* The send MSS from the peer's MSS, the path MTU and the TS option. */
 void tcp_mss_update(struct us_stack *s, struct us_tcb *t);
 void tcp_pmtu_frag_needed(struct us_stack *s, struct us_tcb *t, uint32_t mtu, us_time_t now);
+
+/* ---- tcp_ecn.c (RFC 3168) ---- */
+#define TCP_ECN_MASK 0x03
+#define TCP_ECN_ECT0 0x02
+#define TCP_ECN_CE 0x03
+/* Negotiation from the peer's SYN or SYN-ACK (sets ecn_ok). */
+void tcp_ecn_syn(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g);
+/* ECE/CWR flags and the IP TOS byte for a segment we are about to send. */
+uint8_t tcp_ecn_out(struct us_stack *s, struct us_tcb *t, struct us_tcp_seg *h, uint32_t len,
+                    us_time_t now);
+/* An acceptable segment arrived with this ECN field (CE: echo it; CWR:
+ * stop echoing). */
+void tcp_ecn_input(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g, uint8_t ecn);
+/* An ACK with ECE: reduce once per window (6.1.2). */
+void tcp_ecn_echo(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g,
+                  us_time_t now);
 
 /* ---- tcp_reass.c ---- */
 /* Store an out-of-order segment; returns false if a cap refused it. */

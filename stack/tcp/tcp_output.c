@@ -144,6 +144,8 @@ static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flag
    * too: a SHOULD). The builder keeps 3 SACK blocks beside it. */
   if (t->ts_ok && !(flags & US_TH_SYN))
     tcp_ts_fill(t, &h, now);
+  /* RFC 3168: ECE/CWR, and ECT(0) on new data (tcp_ecn.c). */
+  uint8_t tos = tcp_ecn_out(s, t, &h, len, now);
   size_t hl = us_tcp_hdr_len(&h);
   /* MUST-16 / RFC 6691: options come out of the MSS (t->mss already
    * leaves room for TSopt). A full-sized data segment drops SACK blocks
@@ -194,9 +196,9 @@ static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flag
   bool df = s->cfg.tcp_pmtud && !t->pmtu_no_df;
   if (partial) {
     US_STAT_INC(s, tcp_csum_offload_out);
-    us_ip4_output_offload(s, p, t->raddr, US_IPPROTO_TCP, df, 16, (uint16_t)gso_size, now);
+    us_ip4_output_offload(s, p, t->raddr, US_IPPROTO_TCP, df, tos, 16, (uint16_t)gso_size, now);
   } else {
-    us_ip4_output(s, p, t->raddr, US_IPPROTO_TCP, df, now);
+    us_ip4_output_tos(s, p, t->raddr, US_IPPROTO_TCP, df, tos, now);
   }
   return 0;
 }
@@ -308,7 +310,7 @@ void tcp_send_synack_cookie(struct us_stack *s, us_ip4_t laddr, uint16_t lport, 
   }
   us_tcp_build(&h, d, hl, 0, laddr, raddr);
   US_STAT_INC(s, tcp_out_segs);
-  us_ip4_output(s, p, raddr, US_IPPROTO_TCP, false, now);
+  us_ip4_output(s, p, raddr, US_IPPROTO_TCP, s->cfg.tcp_pmtud, now); /* RFC 1191: DF */
 }
 
 /* Bookkeeping shared by every data/FIN segment we send. */

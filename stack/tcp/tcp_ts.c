@@ -28,8 +28,11 @@
 #include "tcp_int.h"
 
 /* RFC 7323 5.5: TS.Recent is invalid after 24 days without a refresh
- * (2^31 ms at the slowest allowed clock of 1 ms per tick is 24.8 days). */
-#define TS_RECENT_MAX_AGE US_SEC(24LL * 24 * 3600)
+ * (2^31 ms at the fastest allowed clock of 1 ms per tick is 24.8 days).
+ * Its age is kept in seconds: a 32-bit field keeps the TCB small. */
+#define TS_RECENT_MAX_AGE_SEC (24u * 24u * 3600u)
+
+static uint32_t secs(us_time_t now) { return (uint32_t)((uint64_t)now / 1000000u); }
 
 static bool ts_before(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 
@@ -59,7 +62,7 @@ void tcp_ts_syn(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g
     return;
   /* 4.3 (1): TS.Recent starts from the SYN's TSval. */
   t->ts_recent = g->tsval;
-  t->ts_recent_at = now;
+  t->ts_recent_sec = secs(now);
   US_STAT_INC(s, tcp_ts_negotiated);
 }
 
@@ -72,7 +75,7 @@ void tcp_ts_fill(const struct us_tcb *t, struct us_tcp_seg *h, us_time_t now) {
 }
 
 static bool recent_stale(const struct us_tcb *t, us_time_t now) {
-  return now - t->ts_recent_at > TS_RECENT_MAX_AGE;
+  return secs(now) - t->ts_recent_sec > TS_RECENT_MAX_AGE_SEC;
 }
 
 enum tcp_ts_verdict tcp_ts_check(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g,
@@ -101,7 +104,7 @@ void tcp_ts_update_recent(struct us_tcb *t, const struct us_tcp_seg *g, uint32_t
   if (ts_before(g->tsval, t->ts_recent) && !recent_stale(t, now))
     return;
   t->ts_recent = g->tsval;
-  t->ts_recent_at = now;
+  t->ts_recent_sec = secs(now);
 }
 
 bool tcp_ts_rtt_sample(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g,

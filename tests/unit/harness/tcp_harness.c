@@ -137,6 +137,7 @@ static void parse_pkt(struct th_pkt *p) {
   p->dst = rd32(b + 16);
   p->ttl = b[8];
   p->df = (rd16(b + 6) & 0x4000) != 0;
+  p->tos = b[1];
   if (b[9] != 6) {
     snprintf(p->why, sizeof p->why, "IP protocol %u, not TCP", b[9]);
     return;
@@ -614,6 +615,7 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
   size_t tot = 20 + tl;
   if (tot > sizeof pkt) th_fail(h, file, line, "segment too large");
   memset(pkt, 0, 20 + thl);
+  pkt[1] = seg->tos;
   uint32_t src = seg->src ? seg->src : TH_P_ADDR;
   /* IPv4 header. */
   pkt[0] = 0x45;

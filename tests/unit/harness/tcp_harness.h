@@ -57,6 +57,8 @@
 #define TH_PSH 0x08
 #define TH_ACK 0x10
 #define TH_URG 0x20
+#define TH_ECE 0x40
+#define TH_CWR 0x80
 
 /* A segment to inject or to expect. Zero means "the default" everywhere. */
 struct th_seg {
@@ -81,6 +83,7 @@ struct th_seg {
   bool has_ts;           /* inject: NOP NOP TS(tsval, tsecr) (RFC 7323) */
   uint32_t tsval, tsecr;
   bool sack_perm;        /* inject: NOP NOP SACK-permitted (RFC 2018) */
+  uint8_t tos;           /* inject: the IP TOS byte (low 2 bits: ECN) */
 
   uint32_t len;          /* payload length (inject and expect) */
   bool len_any;          /* expect: any payload length (> 0 if len_min) */
@@ -131,6 +134,7 @@ struct th_pkt {
   uint32_t tsval, tsecr;  /* when has_ts */
   uint8_t nsack;          /* SACK blocks */
   bool df;                /* the IP header's DF bit */
+  uint8_t tos;            /* the IP header's TOS byte (low 2 bits: ECN) */
   const uint8_t *payload;
   uint32_t plen;
 };

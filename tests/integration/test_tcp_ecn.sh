@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# ECN (RFC 3168) against the kernel.
+#
+#   ustackd --TUN-- [router namespace: forwards, nft marks CE] --veth-- [client]
+#   10.0.0.2        10.0.0.1                  10.0.1.1             10.0.1.2
+#
+# The client (a second namespace, made here, net.ipv4.tcp_ecn=1) asks for
+# ECN; ustackd's default mode accepts. The router's nftables sets CE on one
+# in 50 of the ECT(0) packets it forwards to the client, which echoes ECE.
+# The capture (ustackd --pcap, read with tshark) must show the ECN-setup
+# SYN and SYN-ACK, ECT(0) on ustack's data, ECE from the client, CWR from
+# ustack after it reduced, and the client must get every byte.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+it_begin tcp_ecn
+source "$IT_DIR/tcp_lib.sh"
+command -v tshark >/dev/null || it_fail "tshark not installed (apt-get install tshark)"
+command -v nft >/dev/null || it_fail "nft not installed (apt-get install nftables)"
+
+CLIENT=10.0.1.2
+ROUTER_IN=10.0.1.1
+bytes=$((4 * 1024 * 1024))
+cap=$IT_WORK/capture.pcap
+
+NS2="us-itc-$$-${RANDOM}"
+ns_on_exit "ip netns pids $NS2 2>/dev/null | xargs -r kill -KILL 2>/dev/null; ip netns del $NS2 2>/dev/null"
+ip netns add "$NS2" || it_fail "cannot create namespace $NS2"
+ip -n "$NS2" link set lo up
+ip netns exec "$NS2" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
+ip netns exec "$NS2" sysctl -qw net.ipv4.tcp_ecn=1 || it_fail "cannot enable ECN in the client namespace"
+ns_exec ip link add vr type veth peer name vc || it_fail "cannot create the veth pair"
+ns_exec ip link set vc netns "$NS2"
+ns_exec ip addr add "$ROUTER_IN/24" dev vr
+ns_exec ip link set vr up
+ip -n "$NS2" addr add "$CLIENT/24" dev vc
+ip -n "$NS2" link set vc up
+ip -n "$NS2" route add default via "$ROUTER_IN"
+ns_exec sysctl -qw net.ipv4.ip_forward=1
+ns_exec sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+# The router marks: CE on every 50th ECT(0) packet towards the client.
+ns_exec nft add table ip ecnmark
+ns_exec nft add chain ip ecnmark fw '{ type filter hook forward priority 0; }'
+ns_exec nft add rule ip ecnmark fw ip daddr "$CLIENT" ip ecn ect0 numgen inc mod 50 == 0 \
+  ip ecn set ce || it_fail "nft cannot set CE here"
+
+# --no-offload: the capture shows segments as they go on the link.
+it_start --tcp-source 5002 --source-bytes "$bytes" --seed 5 --pcap "$cap" --no-offload
+
+out=$(ip netns exec "$NS2" timeout 120 python3 "$PEER" recv "$US_ADDR" 5002 "$IT_WORK/out.bin") ||
+  it_fail "client recv: $out"
+got=$(sha256sum "$IT_WORK/out.bin" | cut -d' ' -f1)
+[[ $out == "received $bytes sha256 $got" ]] || it_fail "client says: $out (want $bytes bytes)"
+it_wait_log "tcp-source: .*: $bytes bytes sha256 $got" 30 ||
+  it_fail "source did not log $bytes bytes with sha256 $got"
+it_ok "client received $bytes bytes through a CE-marking router, sha256 match"
+it_stop
+
+[[ -s $cap ]] || it_fail "no capture file"
+count() {
+  tshark -r "$cap" -Y "$1" -T fields -e frame.number 2>"$IT_WORK/tshark.err" >"$IT_WORK/n.txt" ||
+    it_fail "tshark -Y '$1': $(cat "$IT_WORK/tshark.err")"
+  wc -l <"$IT_WORK/n.txt"
+}
+[[ $(count "ip.src == $CLIENT && tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.flags.ece == 1 && tcp.flags.cwr == 1") -eq 1 ]] ||
+  it_fail "no ECN-setup SYN (ECE+CWR) from the client"
+[[ $(count "ip.src == $US_ADDR && !icmp && tcp.flags.syn == 1 && tcp.flags.ack == 1 && tcp.flags.ece == 1 && tcp.flags.cwr == 0") -eq 1 ]] ||
+  it_fail "no ECN-setup SYN-ACK (ECE, no CWR) from ustack"
+it_ok "ECN-setup SYN from the kernel, ECN-setup SYN-ACK from ustack"
+data=$(count "ip.src == $US_ADDR && !icmp && tcp.len > 0")
+ect=$(count "ip.src == $US_ADDR && !icmp && tcp.len > 0 && ip.dsfield.ecn == 2")
+rexmit=$(it_counter tcp_retrans_segs)
+[[ $ect -gt 0 && $((data - ect)) -le $rexmit ]] ||
+  it_fail "ECT(0) on $ect of $data data segments ($rexmit retransmitted)"
+notect=$(count "ip.src == $US_ADDR && !icmp && tcp.len == 0 && ip.dsfield.ecn != 0")
+[[ $notect -eq 0 ]] || it_fail "$notect segments without data from ustack carry an ECN codepoint"
+it_ok "ECT(0) on $ect of $data data segments from ustack (the rest: $rexmit retransmissions), none on the rest"
+ece=$(count "ip.src == $CLIENT && tcp.flags.syn == 0 && tcp.flags.ece == 1")
+cwr=$(count "ip.src == $US_ADDR && !icmp && tcp.flags.syn == 0 && tcp.flags.cwr == 1")
+red=$(it_counter tcp_ecn_reductions)
+[[ $ece -gt 0 ]] || it_fail "the client never echoed ECE"
+[[ $cwr -gt 0 && $red -gt 0 ]] || it_fail "ustack answered $ece ECE ACKs with $cwr CWR segments, $red reductions"
+[[ $cwr -le $red ]] || it_fail "$cwr CWR segments for $red reductions"
+it_ok "$ece ACKs with ECE from the kernel; ustack reduced its window $red times and sent CWR on $cwr segments"
+it_end
