@@ -685,6 +685,31 @@ static void test_flight_in_one_send(void **st) {
   pair_destroy(p);
 }
 
+/* While the transport takes nothing, what was written waits in the pump's
+ * staging area: us_tls_close() says US_ERR_AGAIN until the data and the
+ * close_notify have left (closing the socket earlier would lose them). */
+static void test_close_waits_for_staged_records(void **st) {
+  (void)st;
+  struct pair *p = connected_pair();
+  p->send.chunk = 0; /* the server's transport is full */
+  assert_int_equal(us_tls_write(p->srv, "last words", 10, p->now), 10);
+  assert_int_equal(us_tls_close(p->srv, p->now), US_ERR_AGAIN);
+  assert_int_equal(us_tls_close(p->srv, p->now), US_ERR_AGAIN);
+  assert_int_equal(p->s2c.len, 0);
+  p->send.chunk = 3; /* it drains, a few bytes per call */
+  int rc = US_ERR_AGAIN;
+  for (int i = 0; i < 1000 && rc == US_ERR_AGAIN; i++)
+    rc = us_tls_close(p->srv, p->now);
+  assert_int_equal(rc, 0);
+  pair_run(p);
+  char buf[16];
+  assert_int_equal(us_tls_read(p->cli, buf, sizeof buf, p->now), 10);
+  assert_memory_equal(buf, "last words", 10);
+  assert_int_equal(us_tls_read(p->cli, buf, sizeof buf, p->now), 0); /* close_notify */
+  assert_int_equal(us_tls_error(p->cli), 0);
+  pair_destroy(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ec_handshake_and_data),
@@ -702,6 +727,7 @@ int main(void) {
       cmocka_unit_test(test_slots_exhausted),
       cmocka_unit_test(test_deterministic),
       cmocka_unit_test(test_flight_in_one_send),
+      cmocka_unit_test(test_close_waits_for_staged_records),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
