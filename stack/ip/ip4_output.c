@@ -9,6 +9,7 @@
  * last 20 bytes of fragment k-1, which is safe because us_stack_tx
  * borrows the bytes only for the call, so fragment k-1 is already gone.
  */
+#include "core/assert.h"
 #include "core/log.h"
 #include "core/stack.h"
 #include "core/stats.h"
@@ -102,11 +103,11 @@ int us_ip4_output_offload(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, 
   size_t plen = pkt->len;
   uint32_t need = gso_size > 0 ? US_DEV_TSO4 | US_DEV_CSUM : US_DEV_CSUM;
   bool fits = gso_size > 0 || plen + US_IP4_HDR_MIN <= s->cfg.mtu;
-  if ((s->dev.caps & need) != need || !fits || plen + US_IP4_HDR_MIN > US_IP4_MAX_DATAGRAM ||
-      (size_t)csum_offset + 2 > plen || (gso_size > 0 && proto != US_IPPROTO_TCP)) {
+  if (US_NEVER((s->dev.caps & need) != need || !fits ||
+               plen + US_IP4_HDR_MIN > US_IP4_MAX_DATAGRAM || (size_t)csum_offset + 2 > plen ||
+               (gso_size > 0 && proto != US_IPPROTO_TCP))) {
     /* A caller bug (tcp_output checks the caps): never send a packet the
      * device was not promised to finish. */
-    US_STAT_INC(s, ip_out_no_buffer);
     us_pkt_free(s, pkt);
     return US_ERR_INVAL;
   }
