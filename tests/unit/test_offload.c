@@ -62,12 +62,14 @@ static const struct th_offl_pkt *first_super(struct th *h) {
   return NULL;
 }
 
-/* A super-segment exactly as the kernel must get it. */
-static void check_super(const struct th_offl_pkt *k, uint32_t payload, uint16_t gso_size) {
+/* A super-segment exactly as the kernel must get it (TCP header `thl`). */
+static void check_super_thl(const struct th_offl_pkt *k, uint32_t payload, uint16_t gso_size,
+                            size_t thl) {
   const uint8_t *b = k->buf;
   assert_int_equal(b[0], 0x45);
   assert_int_equal(rd16(b + 2), k->len);
-  assert_int_equal(k->len, 40 + payload);
+  assert_int_equal(k->len, 20 + thl + payload);
+  assert_int_equal((size_t)(b[32] >> 4) * 4, thl);
   assert_int_equal(b[9], 6);
   assert_int_equal(fold(sum16(0, b, 20)), 0xffff); /* the IP header checksum is complete */
   assert_true(k->meta.csum_partial);
@@ -82,13 +84,17 @@ static void check_super(const struct th_offl_pkt *k, uint32_t payload, uint16_t 
   /* Completing it over the segment gives a valid checksum. */
   uint16_t done = (uint16_t)~fold(sum16(0, b + 20, k->len - 20));
   uint8_t copy[60];
-  memcpy(copy, b + 20, 20);
+  memcpy(copy, b + 20, thl);
   copy[16] = (uint8_t)(done >> 8);
   copy[17] = (uint8_t)done;
   uint32_t s = pseudo_sum(rd32(b + 12), rd32(b + 16), (uint32_t)k->len - 20);
-  s = sum16(s, copy, 20);
-  s = sum16(s, b + 40, k->len - 40);
+  s = sum16(s, copy, thl);
+  s = sum16(s, b + 20 + thl, k->len - 20 - thl);
   assert_int_equal(fold(s), 0xffff);
+}
+
+static void check_super(const struct th_offl_pkt *k, uint32_t payload, uint16_t gso_size) {
+  check_super_thl(k, payload, gso_size, 20);
 }
 
 /* With TSO the first flight (the initial window) leaves as ONE
@@ -150,6 +156,36 @@ static void test_tso_tail_and_psh(void **state) {
             TSEG(.flags = TH_ACK | TH_PSH, .seq = 1 + 3 * SMSS, .len = 5000 - 3 * SMSS,
                  .psh_check = true, ACK_ANY));
   th_inject(h, t + US_MSEC(1), TSEG(.flags = TH_ACK, .seq = 1, .ack = 5001));
+  th_finish(h);
+}
+
+/* With RFC 7323 timestamps every segment repeats TSopt, which comes out of
+ * the MSS: gso_size is the payload of a full segment (1460 - 12), not the
+ * MSS the peer offered, and each piece the kernel cuts carries the option. */
+static void test_tso_with_timestamps(void **state) {
+  struct th *h = new_offload(state, US_DEV_CSUM | US_DEV_TSO4);
+  th_fx_listen(h, 0);
+  th_inject(h, 0, TSEG(.flags = TH_SYN, .seq = 0, MSS(1460), TS(100, 0)));
+  th_expect(h, 0, TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460)));
+  uint32_t s_ts = th_last(h)->tsval;
+  us_time_t t = US_MSEC(10);
+  th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, TS(101, s_ts)));
+  th_assert_state(h, US_TCP_ESTABLISHED);
+  th_accept(h);
+  assert_int_equal(th_send(h, t, 5000), 5000);
+  th_advance(h, t);
+  const struct th_offl_pkt *k = first_super(h);
+  assert_non_null(k);
+  check_super_thl(k, 5000, 1448, 32);
+  for (uint32_t off = 0; off < 3 * 1448; off += 1448) {
+    th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1 + off, .len = 1448, ACK_ANY));
+    assert_true(th_last(h)->has_ts);
+  }
+  th_expect(h, t, TSEG(.flags = TH_ACK | TH_PSH, .seq = 1 + 3 * 1448, .len = 5000 - 3 * 1448,
+                       .psh_check = true, ACK_ANY));
+  assert_true(th_last(h)->has_ts);
+  s_ts = th_last(h)->tsval;
+  th_inject(h, t + US_MSEC(1), TSEG(.flags = TH_ACK, .seq = 1, .ack = 5001, TS(102, s_ts)));
   th_finish(h);
 }
 
@@ -328,6 +364,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_tso_first_flight_is_one_super_segment, th_teardown),
       cmocka_unit_test_teardown(test_tso_tail_and_psh, th_teardown),
+      cmocka_unit_test_teardown(test_tso_with_timestamps, th_teardown),
       cmocka_unit_test_teardown(test_no_super_segment_without_tso, th_teardown),
       cmocka_unit_test_teardown(test_csum_only_and_tso_only, th_teardown),
       cmocka_unit_test_teardown(test_gso_input_accepted, th_teardown),
