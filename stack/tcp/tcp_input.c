@@ -250,7 +250,8 @@ static void syn_cookie_reply(struct us_stack *s, const struct seg_in *in) {
   uint32_t cookie =
       tcp_syncookie_make(s, in->dst, g->dport, in->src, g->sport, g->seq, pm, in->now);
   US_STAT_INC(s, tcp_syncookies_sent);
-  tcp_send_synack_cookie(s, in->dst, g->dport, in->src, g->sport, cookie, g->seq + 1, in->now);
+  tcp_send_stateless(s, in->dst, g->dport, in->src, g->sport, cookie, g->seq + 1,
+                     US_TH_SYN | US_TH_ACK, in->now);
 }
 
 /* An ACK at a listener (no TCB has its 4-tuple). If it returns one of our
@@ -271,10 +272,14 @@ static struct us_tcb *cookie_ack(struct us_stack *s, struct us_tcb *l, const str
     return NULL;
   }
   US_STAT_INC(s, tcp_syncookies_recv);
-  /* The limits were checked at the SYN; cookies in flight hold nothing,
-   * so check again. */
+  /* The limits were checked at the SYN, but cookies in flight hold
+   * nothing, so a burst can pass that check many times over: check again.
+   * The peer's handshake is complete here, so a RST would reach its
+   * application as a reset of a connection it has; a FIN closes it
+   * cleanly instead (end of file; its close then meets our RST, unseen). */
   if (limit_refuses(s, l, in)) {
-    reply_rst_limited(s, in);
+    tcp_send_stateless(s, in->dst, g->dport, in->src, g->sport, g->ack, g->seq,
+                       US_TH_FIN | US_TH_ACK, in->now);
     return NULL;
   }
   if (l->acq_len >= l->backlog) {

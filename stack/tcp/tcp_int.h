@@ -329,8 +329,8 @@ void tcp_send_rst_tcb(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_send_rst(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
                   uint16_t rport, uint32_t seq, uint32_t ack, bool with_ack, us_time_t now);
 uint16_t tcp_cookie_window(const struct us_stack *s);
-void tcp_send_synack_cookie(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
-                            uint16_t rport, uint32_t cookie, uint32_t ack, us_time_t now);
+void tcp_send_stateless(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                        uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags, us_time_t now);
 void tcp_send_ack(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_send_keepalive(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_retransmit_first(struct us_stack *s, struct us_tcb *t, us_time_t now);

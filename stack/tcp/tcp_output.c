@@ -283,26 +283,31 @@ uint16_t tcp_cookie_window(const struct us_stack *s) {
   return (uint16_t)(s->cfg.tcp_rcvbuf < 0xffff ? s->cfg.tcp_rcvbuf : 0xffff);
 }
 
-/* RFC 4987 3.6: the SYN-ACK of a listener whose SYN queue is full holds
- * no state: <SEQ=cookie><ACK=SEG.SEQ+1><CTL=SYN,ACK> with our MSS and the
- * cookie window, and no window scale or SACK-permitted (a cookie cannot
- * remember them), so the connection rebuilt from the ACK agrees with what
- * the peer was told. */
-void tcp_send_synack_cookie(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
-                            uint16_t rport, uint32_t cookie, uint32_t ack, us_time_t now) {
+/* A segment sent for a listener with no TCB behind it (RFC 4987 3.6):
+ *  - the SYN-ACK of a full SYN queue, <SEQ=cookie><ACK=SEG.SEQ+1>
+ *    <CTL=SYN,ACK>, with our MSS and the cookie window and no window scale
+ *    or SACK-permitted (a cookie cannot remember them), so the connection
+ *    rebuilt from the ACK agrees with what the peer was told;
+ *  - the FIN that closes at once a SYN-cookie handshake a connection limit
+ *    refuses (tcp_input.c), <SEQ=SEG.ACK><ACK=SEG.SEQ><CTL=FIN,ACK>.
+ * If it is lost, the peer's retransmission gets it again. */
+void tcp_send_stateless(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                        uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags, us_time_t now) {
   struct us_tcp_seg h = {0};
   h.sport = lport;
   h.dport = rport;
-  h.seq = cookie;
+  h.seq = seq;
   h.ack = ack;
-  h.flags = US_TH_SYN | US_TH_ACK;
-  h.has_mss = true;
-  h.mss = (uint16_t)(s->cfg.mtu - 40);
+  h.flags = flags;
+  if (flags & US_TH_SYN) {
+    h.has_mss = true;
+    h.mss = (uint16_t)(s->cfg.mtu - 40);
+  }
   h.wnd = tcp_cookie_window(s);
   size_t hl = us_tcp_hdr_len(&h);
   struct us_pkt *p = us_pkt_alloc(s, hl);
   if (!p)
-    return; /* the peer retransmits its SYN */
+    return;
   uint8_t *d = us_pkt_put(p, hl);
   if (!d) {
     us_pkt_free(s, p);

@@ -39,6 +39,8 @@ struct cl {
   unsigned rsts;
   uint32_t rst_seq, rst_ack;
   uint8_t rst_flags;
+  unsigned fins;     /* FINs S sent it */
+  uint32_t fin_seq, fin_ack;
   us_sock_t sock;    /* S's accepted socket */
 };
 
@@ -84,6 +86,11 @@ static unsigned collect(struct th *h, struct cl *v, size_t n) {
         v[i].synacks++;
         v[i].ws = p.has_ws;
         assert_int_equal(p.ack, v[i].isn + 1);
+      }
+      if (p.flags & TH_FIN) {
+        v[i].fins++;
+        v[i].fin_seq = p.seq;
+        v[i].fin_ack = p.ack;
       }
       if (p.flags & TH_RST) {
         v[i].rsts++;
@@ -389,8 +396,10 @@ static void limit_listener_2_backlog_1(struct us_config *c) {
 }
 
 /* SYN cookies hold no state, so the limit is checked again when a cookie
- * ACK would make a connection: past the limit it is refused with
- * <SEQ=SEG.ACK><CTL=RST> and counted. */
+ * ACK would make a connection. Past the limit the peer, whose handshake is
+ * complete, is closed cleanly with <SEQ=SEG.ACK><ACK=SEG.SEQ><CTL=FIN,ACK>
+ * (no TCB, no RST), and the refusal is counted; its retransmission gets the
+ * FIN again. */
 static void test_limit_rechecked_at_cookie_ack(void **state) {
   struct th *h = th_new_state(state, limit_listener_2_backlog_1);
   us_sock_t l = th_listen(h, TH_S_PORT, 1);
@@ -401,12 +410,22 @@ static void test_limit_rechecked_at_cookie_ack(void **state) {
   assert_int_equal(collect(h, v, 3), 0);
   cl_ack(h, MS(10), &v[1], TH_S_PORT, 0);
   assert_int_equal(accept_all(h, l, v, 3), 1);
+  size_t tcbs = th_tcb_count(h);
   cl_ack(h, MS(10), &v[2], TH_S_PORT, 0);
-  assert_int_equal(collect(h, v, 3), 1);
-  assert_int_equal(v[2].rst_flags, TH_RST);
-  assert_int_equal(v[2].rst_seq, v[2].iss + 1);
+  assert_int_equal(collect(h, v, 3), 0);
+  assert_int_equal(v[2].fins, 1);
+  assert_int_equal(v[2].fin_seq, v[2].iss + 1);
+  assert_int_equal(v[2].fin_ack, v[2].isn + 1);
+  assert_int_equal(th_tcb_count(h), tcbs);
   assert_int_equal(th_stat(h, US_STAT_tcp_conn_limit_listener), 1);
   assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_recv), 2);
+  /* Its data, retransmitted: the FIN again, nothing accepted. */
+  cl_ack(h, MS(300), &v[2], TH_S_PORT, 5);
+  assert_int_equal(collect(h, v, 3), 0);
+  assert_int_equal(v[2].fins, 2);
+  assert_int_equal(v[2].fin_ack, v[2].isn + 1);
+  assert_int_equal(accept_all(h, l, v, 3), 0);
+  assert_int_equal(th_stat(h, US_STAT_tcp_conn_limit_listener), 2);
   th_finish(h);
 }
 
