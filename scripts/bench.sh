@@ -301,6 +301,8 @@ HAVE_NOOFF=0 HAVE_HTTP=0 HAVE_MAXCONNS=0 HAVE_LWIP=0
 has_opt --no-offload && HAVE_NOOFF=1
 has_opt --http && HAVE_HTTP=1
 has_opt --max-conns && HAVE_MAXCONNS=1
+HAVE_CONNLIMIT=0
+has_opt --conn-limit && HAVE_CONNLIMIT=1
 [[ -x $LWIPREF ]] && target lwip && HAVE_LWIP=1
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -592,6 +594,8 @@ ustackd_start() { # ustackd_start LOG EXTRA-ARGS...
     args+=(--max-conns "$max")
     MAXCONNS_USED=$max
   fi
+  # The idle test holds up to HOLD_PER connections per address: no limits.
+  ((HAVE_CONNLIMIT)) && args+=(--conn-limit 0 --per-source-limit 0)
   ns_start_ustackd "$log" "${args[@]}" "$@"
 }
 ustackd_stop() { # stop, and check its exit and log
