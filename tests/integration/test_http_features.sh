@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_begin http_features
 source "$IT_DIR/tcp_lib.sh"
 source "$IT_DIR/https_lib.sh"
-for t in curl wrk; do command -v $t >/dev/null || it_fail "$t not installed"; done
+for t in curl wrk nc; do command -v $t >/dev/null || it_fail "$t not installed"; done
 https_start --http 80
 H="http://$US_ADDR"
 S="https://$US_ADDR"
@@ -75,6 +75,14 @@ c=$(code "$H/data.bin" -H 'Expect: something-else')
 it_ok "an unknown expectation: 417"
 
 # 4. Malformed or oversized requests.
+# HOSTILE.md APP-2: framing a server must refuse (400, connection closed).
+for req in 'Content-Length: 5\r\nContent-Length: 6' 'Content-Length: 5\r\nTransfer-Encoding: chunked' \
+  'Content-Length: -1' 'Content-Length: 99999999999999999999999' 'Host: b'; do
+  line=$(printf "GET /data.bin HTTP/1.1\r\nHost: a\r\n$req\r\n\r\n0\r\n\r\n" |
+    ns_exec timeout 10 nc -q 2 "$US_ADDR" 80 | head -n 1 | tr -d '\r') || true
+  [[ $line == "HTTP/1.1 400 Bad Request" ]] || it_fail "request with '$req': '$line' (want 400)"
+done
+it_ok "duplicate or negative or huge Content-Length, CL with TE, two Hosts: 400 each"
 c=$(code "$H/data.bin" -H 'Host:')
 [[ $c == 400 ]] || it_fail "HTTP/1.1 without Host: HTTP $c (want 400)"
 it_ok "HTTP/1.1 without Host: 400"
