@@ -18,9 +18,9 @@
  *     or, without it, If-Modified-Since (RFC 9110 13.1.3) give 304;
  *     then Range (RFC 9110 14.2): one byte range gives 206 with
  *     Content-Range, an unsatisfiable one 416 with a Content-Range of
- *     "bytes", an asterisk, a slash and the size, and a range set with several ranges, a unit
- *     other than bytes or bad syntax is ignored (200 with the whole file,
- *     which RFC 9110 14.2 allows). If-Range (RFC 9110 13.1.5) that does
+ *     "bytes", an asterisk, a slash and the size; a range set with
+ *     several ranges, a unit other than bytes or bad syntax is ignored
+ *     (200 with the whole file, which RFC 9110 14.2 allows). If-Range (RFC 9110 13.1.5) that does
  *     not match turns the range off. If-Match and If-Unmodified-Since are
  *     not implemented.
  */

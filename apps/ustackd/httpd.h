@@ -37,6 +37,9 @@
 #define HTTPD_RBUF 4096     /* request bytes read per call */
 #define HTTPD_URL_MAX 8192  /* request-target bytes; more is 414 */
 #define HTTPD_FIELD_MAX 32  /* header names we look for are shorter */
+#define HTTPD_MAX_CONNS 4096 /* --http-max-conns: ~30 KB a slot, +62 KB with TLS */
+#define HTTPD_CLOSE_GRACE US_SEC(5) /* for our end (close_notify, FIN) to leave */
+#define HTTPD_LINGER US_SEC(2)      /* for the client to close its end */
 
 enum httpd_ctr {
 #define X(name, desc) HTTPD_##name,

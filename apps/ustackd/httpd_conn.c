@@ -22,9 +22,6 @@
 
 #include "httpd.h"
 
-#define HTTPD_CLOSE_GRACE US_SEC(5) /* for our end to leave */
-#define HTTPD_LINGER US_SEC(2)      /* for the client to close its end */
-
 void hconn_init(struct hconn *c, struct httpd *svc, us_sock_t sock, us_ip4_t peer,
                 uint16_t pport, us_time_t now) {
   memset(&c->parser, 0, sizeof c->parser);

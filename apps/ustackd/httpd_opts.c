@@ -58,7 +58,7 @@ static int parse_num(const char *opt, const char *arg, unsigned long lo, unsigne
 static int max_conns_parse(const char *arg, void **state, char *err, size_t errlen) {
   (void)state;
   unsigned long v;
-  if (parse_num("--http-max-conns", arg, 1, 65536, &v, err, errlen) != 0)
+  if (parse_num("--http-max-conns", arg, 1, HTTPD_MAX_CONNS, &v, err, errlen) != 0)
     return -1;
   g_http.o.max_conns = (uint32_t)v;
   return 0;
@@ -130,7 +130,7 @@ const struct svc_desc svc_http_root = {"--root", "DIR",
                                        "directory --http/--https serve files from", root_parse,
                                        needs_service, NULL};
 const struct svc_desc svc_http_max_conns = {
-    "--http-max-conns", "N", "HTTP(S) connection slots (default 128)", max_conns_parse,
+    "--http-max-conns", "N", "HTTP(S) connection slots, 1-4096 (default 128)", max_conns_parse,
     needs_service, NULL};
 const struct svc_desc svc_http_per_source = {
     "--http-per-source", "N",

@@ -19,6 +19,7 @@
  * parser is paused at the end of each message, so pipelined requests are
  * answered one at a time and the bytes after a message wait in rbuf.
  */
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 

@@ -39,8 +39,6 @@
 
 #define HTTPD_EVICT_MIN_AGE US_MSEC(500)
 #define HTTPD_MIN_WAIT US_SEC(1)
-#define HTTPD_CLOSE_GRACE US_SEC(5)
-#define HTTPD_LINGER US_SEC(2)
 
 static const char *const ctr_names[] = {
 #define X(name, desc) #name,
