@@ -479,6 +479,34 @@ if target tun && { want bulk || want rr || want conns || want ping; }; then
   fi
 fi
 
+# The kernel's memory per idle connection, for the idle rows: the growth of
+# the kernel's slab (/proc/meminfo) while usload holds the smallest --idle
+# count against usload serve, per socket (each connection has two here,
+# ustack's figure counts only its own end). Machine-wide, so other work
+# makes it noisy; one process holds at most HOLD_PER connections.
+kernel_idle() {
+  local n=${IDLE%%,*} s0 s1 line pid i h
+  ((n <= HOLD_PER)) || n=$HOLD_PER
+  s0=$(slab_kb)
+  ip netns exec "$KA" "$USLOAD" --timeout "$TIMEOUT" --seconds "$TIMEOUT" --parallel 64 \
+    hold $K_B 9 "$n" >"$WORK/khold" 2>&1 &
+  pid=$!
+  for ((i = 0; i < TIMEOUT * 10; i++)); do
+    grep -q 'usload hold:' "$WORK/khold" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  sleep 1
+  s1=$(slab_kb)
+  line=$(grep 'usload hold:' "$WORK/khold")
+  say "  kernel: $line; slab $s0 -> $s1 kB"
+  h=$(kv "$line" held)
+  ((${h:-0} > 0)) && VAL[kb$n|kernel]=$(awk -v a="$s1" -v b="$s0" -v h="$h" 'BEGIN { printf "%.2f", (a - b) / (2 * h) }')
+  stop_pid "$pid"
+}
+slab_kb() { awk '/^Slab:/ { print $2 }' /proc/meminfo; }
+HOLD_PER=15000
+
 # --- (b) the kernel over veth ----------------------------------------------
 # Two namespaces, one veth pair at the same MTU with its default offloads
 # (TSO/GSO/GRO): the kernel's TCP as it really runs. B serves (usload
@@ -512,6 +540,7 @@ if target kernel; then
       want conns && measure conn kernel conns "$KA" $K_B 9
       want http && measure http kernel wrk_rate "$KA" "http://$K_B:80/"
       want ping && measure2 ping50 ping99 kernel ping_rtt "$KA" $K_B
+      want idle && kernel_idle
       for p in "${KPIDS[@]}"; do stop_pid "$p"; done
     else
       fail "cannot set up the veth pair"
@@ -642,7 +671,6 @@ verify_out() {
 # the TUN (each process keeps at most HOLD_PER connections: the descriptor
 # limit here is 20000 without CAP_SYS_RESOURCE), then ustackd's RSS, and
 # whether ping and a new connection are still served.
-HOLD_PER=15000
 HOLD_NEXT=20 # next extra address: 10.0.0.HOLD_NEXT
 idle_test() { # idle_test N
   local n=$1 procs i left k pids=() held=0 failed=0 line rss rss0 alive
