@@ -4,10 +4,12 @@
 # our own, and callgrind_annotate's top functions for each direction
 # (docs/PERFORMANCE.md shows and reads the result).
 #
-#   sudo scripts/profile.sh [--bytes N] [--top K] [--out DIR] [-- USTACKD-ARGS...]
+#   sudo scripts/profile.sh [--bytes N] [--transactions N] [--top K] [--out DIR]
+#                           [-- USTACKD-ARGS...]
 #
 #   host -> stack  usload send N bytes into --tcp-discard (the kernel sends)
 #   stack -> host  usload recv N bytes from --tcp-chargen (the kernel reads)
+#   echo           usload rr: --transactions 100-byte echoes on 10 connections
 #
 # Callgrind counts instructions (Ir), not time: system calls are one
 # instruction each, so the TUN read/write cost shows up only as the number
@@ -22,12 +24,14 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}
 BYTES=30000000
+TRANSACTIONS=20000
 TOP=25
 OUT=$ROOT/out/profile
 EXTRA=()
 while [[ $# -gt 0 ]]; do
   case $1 in
   --bytes) BYTES=$2; shift 2 ;;
+  --transactions) TRANSACTIONS=$2; shift 2 ;;
   --top) TOP=$2; shift 2 ;;
   --out) OUT=$2; shift 2 ;;
   --) shift; EXTRA=("$@"); break ;;
@@ -36,6 +40,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ $BYTES =~ ^[0-9]+$ && $BYTES -gt 0 && $BYTES -le 1000000000 ]] || { echo "profile: --bytes is 1..1e9" >&2; exit 2; }
+[[ $TRANSACTIONS =~ ^[0-9]+$ && $TRANSACTIONS -gt 0 && $TRANSACTIONS -le 10000000 ]] ||
+  { echo "profile: --transactions is 1..1e7" >&2; exit 2; }
 [[ $TOP =~ ^[0-9]+$ ]] || { echo "profile: --top is a count" >&2; exit 2; }
 [[ $EUID -eq 0 ]] || { echo "profile: needs root (namespaces, TUN)" >&2; exit 1; }
 command -v valgrind >/dev/null || { echo "profile: valgrind is not installed (scripts/setup.sh)" >&2; exit 1; }
@@ -62,7 +68,7 @@ profile_one() { # profile_one NAME CLIENT-ARGS...
 exec valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.$name.out" "$REAL_USTACKD" "\$@"
 EOF
   chmod +x "$WRAP"
-  ns_start_ustackd "$OUT/ustackd.$name.log" --tcp-discard 9 --tcp-chargen 19 "${EXTRA[@]}" ||
+  ns_start_ustackd "$OUT/ustackd.$name.log" --tcp-discard 9 --tcp-chargen 19 --tcp-echo 7 "${EXTRA[@]}" ||
     { echo "profile: ustackd under valgrind did not start" >&2; return 1; }
   line=$(timeout 600 ip netns exec "$NS" "$USLOAD" --timeout 600 "$@") ||
     { echo "profile: usload failed: $line" >&2; ns_stop_ustackd; return 1; }
@@ -82,5 +88,6 @@ EOF
 
 profile_one host-to-stack send "$US_ADDR" 9 "$BYTES" || exit 1
 profile_one stack-to-host --bytes "$BYTES" recv "$US_ADDR" 19 || exit 1
+profile_one echo --parallel 10 --size 100 --seconds 600 --rr-count "$TRANSACTIONS" rr "$US_ADDR" 7 || exit 1
 echo
 echo "profile: callgrind files in $OUT (callgrind_annotate FILE, or kcachegrind)"
