@@ -103,10 +103,11 @@ void ctl_write_ss(us_stack *s, FILE *out, us_time_t now) {
     if (t->timer && t->timer[0] && t->timer_at != US_TIME_NEVER)
       fmt_us(when, sizeof when, t->timer_at > now ? t->timer_at - now : 0);
     fprintf(out,
-            "\t %s mss:%" PRIu32 " rto:%s srtt:%s rttvar:%s cwnd:%" PRIu32 " ssthresh:%" PRIu32
+            "\t %s%s%s mss:%" PRIu32 " pmtu:%" PRIu32 " rto:%s srtt:%s rttvar:%s cwnd:%" PRIu32 " ssthresh:%" PRIu32
             "%s%s sacked:%" PRIu32 " snd_wnd:%" PRIu32 " rcv_wnd:%" PRIu32 " retrans:%" PRIu32
             " backoff:%" PRIu32 " bytes_in:%" PRIu64 " bytes_out:%" PRIu64 " timer:(%s,%s)%s\n",
-            t->cc ? t->cc : "-", t->mss, rto, srtt, rttvar, t->cwnd, t->ssthresh,
+            t->cc ? t->cc : "-", t->ts_ok ? " ts" : "", t->ecn_ok ? " ecn" : "", t->mss,
+            t->pmtu, rto, srtt, rttvar, t->cwnd, t->ssthresh,
             t->recovery && t->recovery[0] ? " recovery:" : "",
             t->recovery && t->recovery[0] ? t->recovery : "", t->sacked, t->snd_wnd, t->rcv_wnd,
             t->retransmits, t->backoff, t->bytes_in, t->bytes_out,

@@ -179,6 +179,7 @@ struct us_tcp_info {
   us_time_t timer_at;              /* absolute deadline; US_TIME_NEVER */
   uint64_t bytes_in, bytes_out;
   bool ts_ok;                      /* RFC 7323 timestamps negotiated */
+  bool ecn_ok;                     /* RFC 3168 ECN negotiated */
   uint32_t rtt_samples;            /* RTT measurements taken so far */
   uint32_t pmtu;                   /* path MTU estimate (RFC 1191) */
   /* Listeners only (0 otherwise): half-open and accepted-not-yet queues,

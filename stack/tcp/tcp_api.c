@@ -489,6 +489,7 @@ size_t us_tcp_list(us_stack *s, struct us_tcp_info *out, size_t max) {
     i->bytes_in = t->bytes_in;
     i->bytes_out = t->bytes_out;
     i->ts_ok = t->ts_ok;
+    i->ecn_ok = t->ecn_ok;
     i->rtt_samples = t->rtt_samples;
     i->pmtu = t->pmtu;
     if (t->is_listener) {
