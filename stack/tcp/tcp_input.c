@@ -933,10 +933,26 @@ static enum tcp_verdict tcp_input_time_wait(struct us_stack *s, struct us_tcb *t
     return TV_DROP;
   }
   if ((g->flags & US_TH_SYN) && !(g->flags & US_TH_ACK)) {
-    /* A new SYN above the old sequence space may reopen the pair, as Linux
-     * does (RFC 9293 3.6.1 allows it; RFC 6191 with timestamps). */
-    if (us_seq_gt(g->seq, t->rcv_nxt) && !us_sock_valid(t->h))
+    /* A new SYN may reopen the pair (RFC 9293 3.6.1 allows it, as Linux
+     * does): RFC 6191 2, when the old connection used timestamps and the
+     * SYN has one, if its TSval is above TS.Recent, whatever its sequence
+     * number; otherwise if its sequence number is above the old space. */
+    int newer = tcp_ts_syn_newer(t, g);
+    bool ok = newer >= 0 ? newer == 1 : us_seq_gt(g->seq, t->rcv_nxt);
+    if (ok && !us_sock_valid(t->h))
       return TV_REOPEN;
+    if (newer == 0)
+      US_STAT_INC(s, tcp_paws_dropped);
+    return TV_DROP_ACK;
+  }
+  /* PAWS holds in TIME-WAIT too (RFC 7323 5.3, as Linux): an old
+   * duplicate is answered with an ACK, not taken for the peer's FIN. */
+  switch (tcp_ts_check(s, t, g, in->now)) {
+  case TS_OK:
+    break;
+  case TS_DROP:
+    return TV_DROP;
+  case TS_DROP_ACK:
     return TV_DROP_ACK;
   }
   if ((g->flags & US_TH_FIN) && g->seq + g->payload_len + 1 == t->rcv_nxt) {

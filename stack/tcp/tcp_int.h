@@ -389,6 +389,9 @@ enum tcp_ts_verdict tcp_ts_check(struct us_stack *s, struct us_tcb *t, const str
 /* After the sequence check accepted the segment: 4.3 (2), TS.Recent. */
 void tcp_ts_update_recent(struct us_tcb *t, const struct us_tcp_seg *g, uint32_t seq0,
                           us_time_t now);
+/* RFC 6191 2: is a SYN arriving in TIME-WAIT newer than the old
+ * incarnation by its TSval? 1 yes, 0 no, -1 no timestamps to judge by. */
+int tcp_ts_syn_newer(const struct us_tcb *t, const struct us_tcp_seg *g);
 /* An ACK of new data: an RTT sample from TSecr (4.1, appendix G). */
 bool tcp_ts_rtt_sample(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g,
                        us_time_t now);

@@ -107,6 +107,12 @@ void tcp_ts_update_recent(struct us_tcb *t, const struct us_tcp_seg *g, uint32_t
   t->ts_recent_sec = secs(now);
 }
 
+int tcp_ts_syn_newer(const struct us_tcb *t, const struct us_tcp_seg *g) {
+  if (!t->ts_ok || !g->has_ts)
+    return -1;
+  return ts_before(t->ts_recent, g->tsval) ? 1 : 0;
+}
+
 bool tcp_ts_rtt_sample(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g,
                        us_time_t now) {
   if (!t->ts_ok || !g->has_ts)

@@ -409,6 +409,65 @@ static void test_ts_missing_dropped(void **state) {
   th_finish(h);
 }
 
+/* ---- TIME-WAIT (RFC 6191, PAWS) -------------------------------------------- */
+
+/* S closes first; P's FIN carries TSval 1003. Returns the time. */
+static us_time_t ts_time_wait(struct th *h) {
+  us_time_t t = ts_established(h, 1000) + MS(10);
+  th_advance(h, t);
+  assert_int_equal(us_tcp_close(h->s, h->c->sock, t), 0);
+  h->c->sock = US_SOCK_INVALID;
+  th_expect(h, t, TSEG(.flags = TH_FIN | TH_ACK, .seq = 1, .ack = 1));
+  uint32_t v = last_ts(h)->tsval;
+  th_inject(h, t + MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 2, TS(1002, v)));
+  th_inject(h, t + MS(20), TSEG(.flags = TH_FIN | TH_ACK, .seq = 1, .ack = 2, TS(1003, v)));
+  th_expect(h, t + MS(20), TSEG(.flags = TH_ACK, .seq = 2, .ack = 2));
+  th_assert_state(h, US_TCP_TIME_WAIT);
+  return t + MS(30);
+}
+
+/* RFC 6191 2: with timestamps, a SYN with a newer TSval reopens the pair
+ * even from a lower sequence number; one with an older TSval does not,
+ * even from a higher one (it is answered with an ACK). */
+static void test_time_wait_reopen_by_tsval(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  us_time_t t = ts_time_wait(h);
+  uint32_t old_isn = h->c->p_isn;
+  h->c->s_isn_known = false;
+  h->c->p_isn = old_isn + 100000;
+  th_inject(h, t, TSEG(.flags = TH_SYN, .seq = 0, MSS(1460), TS(500, 0)));
+  th_expect(h, t, TSEG(.flags = TH_ACK, .seq_any = true, .ack_any = true));
+  assert_int_equal(stat(h, US_STAT_tcp_time_wait_recycled), 0);
+  assert_int_equal(stat(h, US_STAT_tcp_paws_dropped), 1);
+  h->c->p_isn = old_isn - 100000;
+  th_inject(h, t + MS(1), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460), TS(2000, 0)));
+  th_expect(h, t + MS(1), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
+  assert_int_equal(last_ts(h)->tsecr, 2000);
+  assert_int_equal(stat(h, US_STAT_tcp_time_wait_recycled), 1);
+  th_assert_state(h, US_TCP_SYN_RECEIVED);
+  th_finish(h);
+}
+
+/* PAWS in TIME-WAIT: an old duplicate of the FIN gets an ACK and does not
+ * restart 2*MSL. */
+static void test_time_wait_paws(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  us_time_t t = ts_time_wait(h);
+  struct us_tcp_info a, b;
+  assert_true(th_info(h, &a));
+  th_inject(h, t + MS(100), TSEG(.flags = TH_FIN | TH_ACK, .seq = 1, .ack = 2, TS(900, 0)));
+  th_expect(h, t + MS(100), TSEG(.flags = TH_ACK, .seq = 2, .ack = 2));
+  assert_true(th_info(h, &b));
+  assert_int_equal(b.timer_at, a.timer_at);
+  assert_int_equal(stat(h, US_STAT_tcp_paws_dropped), 1);
+  /* The same FIN with a current TSval restarts it (our ACK was lost). */
+  th_inject(h, t + MS(200), TSEG(.flags = TH_FIN | TH_ACK, .seq = 1, .ack = 2, TS(1004, 0)));
+  th_expect(h, t + MS(200), TSEG(.flags = TH_ACK, .seq = 2, .ack = 2));
+  assert_true(th_info(h, &b));
+  assert_int_equal(b.timer_at, t + MS(200) + 2 * h->cfg.tcp_msl);
+  th_finish(h);
+}
+
 /* ---- option space and SYN cookies ------------------------------------------ */
 
 /* TS beside SACK: at most 3 blocks fit (RFC 2018 3). */
@@ -477,6 +536,8 @@ int main(void) {
       cmocka_unit_test_teardown(test_paws_24_days, th_teardown),
       cmocka_unit_test_teardown(test_paws_rst_exempt, th_teardown),
       cmocka_unit_test_teardown(test_ts_missing_dropped, th_teardown),
+      cmocka_unit_test_teardown(test_time_wait_reopen_by_tsval, th_teardown),
+      cmocka_unit_test_teardown(test_time_wait_paws, th_teardown),
       cmocka_unit_test_teardown(test_ts_with_sack_blocks, th_teardown),
       cmocka_unit_test_teardown(test_ts_syn_cookie, th_teardown),
   };
