@@ -820,7 +820,9 @@ echo "clock (a prefilled buffer, bytes counted). CPU s/GB: CPU seconds the stack
 echo "tun-limit, lwip-ref) spent per 10^9 bytes, incl. the kernel work in its system calls; '-' for the"
 echo "kernel, whose TCP runs in softirq context. TLS: ustack is BearSSL, the kernel column is OpenSSL's"
 echo "s_server. HTTP(S): ustackd --http/--https serving a 100-byte index.html; the kernel column is"
-echo "usload's minimal HTTP responder (no HTTPS reference)."
+echo "usload's minimal HTTP responder (no HTTPS reference). Idle rows: ustackd's RSS growth per"
+echo "connection held; the kernel column is the slab growth per socket while as many connections are"
+echo "held over veth (machine-wide, so noisy)."
 if [[ -s $NOTES ]]; then
   echo
   sed 's/^/- /' "$NOTES"
