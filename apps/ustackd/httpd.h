@@ -112,6 +112,7 @@ struct hconn {
   void *tconn;
   us_ip4_t peer;
   uint16_t pport;
+  uint32_t act_idx;    /* index in svc->act */
   us_time_t accepted_at;
   us_time_t phase_at;  /* start of what the current deadline measures */
   us_time_t req_at;    /* first byte of the current request */
@@ -155,8 +156,11 @@ struct httpd {
   size_t root_len;
   struct hconn *conns;
   uint32_t nconns, active;
+  struct hconn **act; /* the `active` connections in use, in no order */
   us_time_t started;
   uint64_t ctr[HTTPD_NCTR];
+  int64_t date_s;   /* the second `date` was formatted for */
+  char date[32];    /* IMF-fixdate of date_s, for the Date header */
   bool want_accept; /* a slot was freed: look at the accept queue again */
   bool accepting;   /* httpd_accept_some is running (no re-entry) */
 };
@@ -200,6 +204,8 @@ void httpd_serve_file(struct hconn *c, int fd, const struct http_file *meta, con
 void sb_grow(struct sbuf *b, size_t need);
 void sb_add(struct sbuf *b, const char *s, size_t n);
 void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_str(struct sbuf *b, const char *s);
+void sb_u64(struct sbuf *b, uint64_t v);
 void sb_free(struct sbuf *b);
 void sb_html(struct sbuf *b, const char *s);
 void sb_json(struct sbuf *b, const char *s);

@@ -63,8 +63,12 @@ void hconn_free(struct hconn *c, us_time_t now, bool abort) {
   sb_free(&c->out);
   c->sock = US_SOCK_INVALID;
   c->st = HC_FREE;
-  if (svc->active)
-    svc->active--;
+  /* Out of the active list: the last entry takes this one's place. */
+  if (svc->active && svc->act[c->act_idx] == c) {
+    struct hconn *last = svc->act[--svc->active];
+    svc->act[c->act_idx] = last;
+    last->act_idx = c->act_idx;
+  }
   svc->want_accept = true;
 }
 

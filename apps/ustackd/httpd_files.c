@@ -42,6 +42,17 @@ const char *httpd_content_type(const char *path) {
   return "application/octet-stream";
 }
 
+/* Append `s` to the string of `len` bytes in dst (capacity cap, kept
+ * NUL-terminated, cut at the end); returns the new length. */
+static size_t cat(char *dst, size_t len, size_t cap, const char *s) {
+  size_t n = strlen(s);
+  if (len + n >= cap)
+    n = cap - 1 - len;
+  memcpy(dst + len, s, n);
+  dst[len + n] = '\0';
+  return len + n;
+}
+
 static int hexval(char ch) {
   if (ch >= '0' && ch <= '9')
     return ch - '0';
@@ -99,8 +110,10 @@ int httpd_resolve(const struct httpd *svc, const char *path, size_t plen, int *f
   }
   bool dir_req = dec[dl - 1] == '/';
   char full[PATH_MAX * 2];
-  int fl = snprintf(full, sizeof full, "%s%s%s", svc->root, dec, dir_req ? "index.html" : "");
-  if (fl < 0 || (size_t)fl >= sizeof full)
+  size_t fl = cat(full, 0, sizeof full, svc->root);
+  fl = cat(full, fl, sizeof full, dec);
+  fl = cat(full, fl, sizeof full, dir_req ? "index.html" : "");
+  if (fl + 1 >= sizeof full)
     return 414;
   if (!realpath(full, real))
     return errno == EACCES ? 403 : 404;
@@ -144,10 +157,15 @@ void httpd_serve_file(struct hconn *c, int fd, const struct http_file *meta, con
   char etag[64], lm[64], extra[320];
   http_etag(meta, etag, sizeof etag);
   http_date(meta->mtime_s, lm, sizeof lm);
-  int n = snprintf(extra, sizeof extra, "ETag: %s\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n",
-                   etag, lm);
+  /* No printf on the common path: this runs for every file served. */
+  size_t n = 0;
+  n = cat(extra, n, sizeof extra, "ETag: ");
+  n = cat(extra, n, sizeof extra, etag);
+  n = cat(extra, n, sizeof extra, "\r\nLast-Modified: ");
+  n = cat(extra, n, sizeof extra, lm);
+  n = cat(extra, n, sizeof extra, "\r\nAccept-Ranges: bytes\r\n");
   if (d.status == 206)
-    snprintf(extra + n, sizeof extra - (size_t)n,
+    snprintf(extra + n, sizeof extra - n,
              "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n", d.off,
              d.off + d.len - 1, meta->size);
   if (d.status == 304) {

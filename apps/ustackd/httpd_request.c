@@ -25,8 +25,24 @@
 
 #include "httpd.h"
 
+static void val_reset(struct http_val *v) {
+  v->len = 0;
+  v->v[0] = '\0';
+  v->present = v->too_long = false;
+}
+
 void httpd_request_reset(struct hconn *c) {
-  memset(&c->req, 0, sizeof c->req);
+  /* Field by field: the value buffers need no clearing (2.5 KB per request). */
+  struct http_req *r = &c->req;
+  r->method = HTTP_M_GET;
+  r->major = r->minor = 0;
+  r->host_count = 0;
+  r->host_empty = r->has_body = false;
+  val_reset(&r->expect);
+  val_reset(&r->range);
+  val_reset(&r->if_range);
+  val_reset(&r->if_none_match);
+  val_reset(&r->if_modified_since);
   c->url_len = 0;
   c->url[0] = '\0';
   c->field_len = 0;

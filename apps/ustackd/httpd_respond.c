@@ -41,19 +41,37 @@ void sb_add(struct sbuf *b, const char *s, size_t n) {
 }
 
 void sb_printf(struct sbuf *b, const char *fmt, ...) {
+  if (b->oom)
+    return;
+  /* One pass when it fits in what is allocated; measure and retry if not. */
+  size_t room = b->cap > b->len ? b->cap - b->len : 0;
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
+  int n = vsnprintf(room ? b->p + b->len : NULL, room, fmt, ap);
   va_end(ap);
   if (n < 0)
     return;
-  sb_grow(b, (size_t)n);
-  if (b->oom)
-    return;
-  va_start(ap, fmt);
-  vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
+  if ((size_t)n >= room) {
+    sb_grow(b, (size_t)n);
+    if (b->oom)
+      return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+  }
   b->len += (size_t)n;
+}
+
+void sb_str(struct sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+
+void sb_u64(struct sbuf *b, uint64_t v) {
+  char t[20];
+  size_t i = sizeof t;
+  do {
+    t[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  sb_add(b, t + i, sizeof t - i);
 }
 
 void sb_free(struct sbuf *b) {
@@ -126,17 +144,32 @@ static void count_status(struct httpd *svc, int code) {
 
 /* Status line and the headers every response has. A 304 carries no
  * Content-Type or Content-Length of its own (RFC 9110 15.4.5): `type` is
- * NULL for it. */
+ * NULL for it. Built without printf: it runs for every response. */
 void httpd_head(struct hconn *c, int code, const char *type, uint64_t length, const char *extra) {
-  char date[64];
-  http_date((int64_t)time(NULL), date, sizeof date); /* RFC 9110 6.6.1 */
-  count_status(c->svc, code);
-  sb_printf(&c->out, "HTTP/1.1 %d %s\r\nServer: ustack\r\nDate: %s\r\n", code, httpd_reason(code),
-            date);
-  if (type)
-    sb_printf(&c->out, "Content-Type: %s\r\nContent-Length: %" PRIu64 "\r\n", type, length);
-  sb_printf(&c->out, "Connection: %s\r\n%s\r\n", c->close_after ? "close" : "keep-alive",
-            extra ? extra : "");
+  struct httpd *svc = c->svc;
+  struct sbuf *b = &c->out;
+  int64_t t = (int64_t)time(NULL);
+  if (t != svc->date_s) { /* RFC 9110 6.6.1; changes once a second */
+    http_date(t, svc->date, sizeof svc->date);
+    svc->date_s = t;
+  }
+  count_status(svc, code);
+  sb_str(b, "HTTP/1.1 ");
+  sb_u64(b, (uint64_t)code);
+  sb_add(b, " ", 1);
+  sb_str(b, httpd_reason(code));
+  sb_str(b, "\r\nServer: ustack\r\nDate: ");
+  sb_str(b, svc->date);
+  if (type) {
+    sb_str(b, "\r\nContent-Type: ");
+    sb_str(b, type);
+    sb_str(b, "\r\nContent-Length: ");
+    sb_u64(b, length);
+  }
+  sb_str(b, c->close_after ? "\r\nConnection: close\r\n" : "\r\nConnection: keep-alive\r\n");
+  if (extra)
+    sb_str(b, extra);
+  sb_add(b, "\r\n", 2);
 }
 
 /* A short HTML error page. `close` ends the connection after it. */

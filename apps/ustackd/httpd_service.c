@@ -125,10 +125,10 @@ us_time_t httpd_poll(void *ctx, us_stack *s, us_time_t now) {
   struct httpd *svc = ctx;
   (void)s;
   us_time_t next = US_TIME_NEVER;
-  for (uint32_t i = 0; i < svc->nconns; i++) {
-    struct hconn *c = &svc->conns[i];
-    if (c->st == HC_FREE)
-      continue;
+  /* Only the connections in use (backwards: an expiry that frees one
+   * moves the last entry, already checked, into its place). */
+  for (uint32_t i = svc->active; i-- > 0;) {
+    struct hconn *c = svc->act[i];
     enum httpd_ctr why;
     us_time_t dl = conn_deadline(svc, c, &why);
     if (now >= dl) {
@@ -147,15 +147,15 @@ us_time_t httpd_poll(void *ctx, us_stack *s, us_time_t now) {
 
 static uint32_t handshaking(const struct httpd *svc) {
   uint32_t n = 0;
-  for (uint32_t k = 0; k < svc->nconns; k++)
-    n += svc->conns[k].st == HC_HANDSHAKE;
+  for (uint32_t k = 0; k < svc->active; k++)
+    n += svc->act[k]->st == HC_HANDSHAKE;
   return n;
 }
 
 static uint32_t from_source(const struct httpd *svc, us_ip4_t peer) {
   uint32_t n = 0;
-  for (uint32_t k = 0; k < svc->nconns; k++)
-    n += svc->conns[k].st != HC_FREE && svc->conns[k].peer == peer;
+  for (uint32_t k = 0; k < svc->active; k++)
+    n += svc->act[k]->peer == peer;
   return n;
 }
 
@@ -165,8 +165,8 @@ static struct hconn *evict_candidate(struct httpd *svc, us_time_t now, bool hand
   struct hconn *best = NULL;
   int best_class = 3;
   us_time_t best_since = US_TIME_NEVER;
-  for (uint32_t k = 0; k < svc->nconns; k++) {
-    struct hconn *c = &svc->conns[k];
+  for (uint32_t k = 0; k < svc->active; k++) {
+    struct hconn *c = svc->act[k];
     int cls;
     us_time_t since;
     if (handshakes_only && c->st != HC_HANDSHAKE)
@@ -241,7 +241,8 @@ void httpd_accept_some(struct httpd *svc, us_time_t now) {
       continue;
     }
     hconn_init(c, svc, cs, peer, pport, now);
-    svc->active++;
+    c->act_idx = svc->active;
+    svc->act[svc->active++] = c;
     us_sock_set_user(s, cs, &c->h);
     /* Request/response: each response is complete when written, so
      * nothing is gained by Nagle holding its tail (RFC 9293 3.7.4 lets an
@@ -300,7 +301,10 @@ int httpd_start(us_stack *s, const struct httpd_opts *o, const struct httpd_tran
     svc->root_len = 0;
   svc->nconns = svc->o.max_conns;
   svc->conns = calloc(svc->nconns, sizeof *svc->conns);
-  if (!svc->conns) {
+  svc->act = calloc(svc->nconns, sizeof *svc->act);
+  if (!svc->conns || !svc->act) {
+    free(svc->conns);
+    free(svc->act);
     snprintf(err, errlen, "out of memory for %u connection slots", svc->nconns);
     free(svc);
     return US_ERR_NOMEM;
@@ -345,5 +349,6 @@ void httpd_stop(struct httpd *svc, us_stack *s, us_time_t now) {
   if (svc->tr.ctx_free)
     svc->tr.ctx_free(svc->tr.ctx);
   free(svc->conns);
+  free(svc->act);
   free(svc);
 }
