@@ -9,7 +9,8 @@
 # in 50 of the ECT(0) packets it forwards to the client, which echoes ECE.
 # The capture (ustackd --pcap, read with tshark) must show the ECN-setup
 # SYN and SYN-ACK, ECT(0) on ustack's data, ECE from the client, CWR from
-# ustack after it reduced, and the client must get every byte.
+# ustack after it reduced, and the client must get every byte. Then the
+# other way: ustackd --ecn on asks in an active open, and the kernel agrees.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_begin tcp_ecn
 source "$IT_DIR/tcp_lib.sh"
@@ -80,4 +81,22 @@ red=$(it_counter tcp_ecn_reductions)
 [[ $cwr -gt 0 && $red -gt 0 ]] || it_fail "ustack answered $ece ECE ACKs with $cwr CWR segments, $red reductions"
 [[ $cwr -le $red ]] || it_fail "$cwr CWR segments for $red reductions"
 it_ok "$ece ACKs with ECE from the kernel; ustack reduced its window $red times and sent CWR on $cwr segments"
+
+# The other way: ustack asks (--ecn on) in an active open to a kernel server
+# in the router namespace, whose default (tcp_ecn=2) accepts.
+cap=$IT_WORK/active.pcap
+it_start --ecn on --connect "$US_HOST:6000" --client-send 1000000 --client-delay 1000 --seed 3 \
+  --pcap "$cap" --no-offload
+ns_bg timeout 60 python3 "$PEER" --timeout 50 serve "$US_HOST" 6000 >"$IT_WORK/server.log" 2>&1
+it_wait_log "ustackd: client: .*sent [0-9]+ bytes" 60 || it_fail "client did not finish"
+for ((i = 0; i < 50; i++)); do grep -q "server received" "$IT_WORK/server.log" && break; sleep 0.1; done
+grep -q "server received 1000000 " "$IT_WORK/server.log" || it_fail "server: $(cat "$IT_WORK/server.log")"
+it_stop
+[[ $(count "ip.src == $US_ADDR && tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.flags.ece == 1 && tcp.flags.cwr == 1") -ge 1 ]] ||
+  it_fail "ustack's SYN does not ask for ECN"
+[[ $(count "ip.src == $US_HOST && tcp.flags.syn == 1 && tcp.flags.ack == 1 && tcp.flags.ece == 1 && tcp.flags.cwr == 0") -eq 1 ]] ||
+  it_fail "the kernel's SYN-ACK does not agree to ECN"
+ect=$(count "ip.src == $US_ADDR && tcp.len > 0 && ip.dsfield.ecn == 2")
+[[ $ect -gt 0 && $(it_counter tcp_ecn_negotiated) -eq 1 ]] || it_fail "ECN not in use ($ect ECT(0) segments)"
+it_ok "--ecn on: ECN-setup SYN from ustack, ECN-setup SYN-ACK from the kernel, $ect ECT(0) data segments, 1000000 bytes received"
 it_end
