@@ -209,6 +209,14 @@ long us_tcp_send(us_stack *s, us_sock_t sock, const void *buf, size_t len, us_ti
   uint32_t n = us_ring_write(&t->snd, buf, len > 0x7fffffffu ? 0x7fffffffu : (uint32_t)len);
   if (n == 0)
     return US_ERR_AGAIN;
+  if (s->dev.caps & US_DEV_TSO4) {
+    /* With a device that segments, the writes of one wake-up leave at
+     * its poll as super-segments as large as the window allows, not one
+     * small one per write (Linux calls this autocorking). The daemon's
+     * loop polls after every dispatch round (docs/OFFLOAD.md). */
+    tcb_pending_add(s, t);
+    return (long)n;
+  }
   tcp_output(s, t, now);
   tcp_timer_sync(s, t);
   return (long)n;
