@@ -61,6 +61,18 @@ struct us_rx_meta {
   uint16_t gso_size;
 };
 
+/*
+ * Zero-copy input (DESIGN 8): a buffer from the stack's packet pools to
+ * read the next datagram into, holding at least `want` bytes (0: the
+ * link MTU; *cap says how many), or NULL when the pools have none to spare (then read into
+ * your own buffer). Pass the bytes read to us_stack_input() or
+ * us_stack_input_meta() at this same address: the stack then keeps the
+ * buffer instead of copying what it holds on to (TCP's received data),
+ * and the next call returns a fresh buffer. Input at any other address
+ * is copied as before. The buffer stays the stack's: do not free it.
+ */
+uint8_t *us_stack_rx_buffer(us_stack *s, size_t want, size_t *cap);
+
 /* us_stack_input() with metadata; `meta` NULL is us_stack_input(). */
 void us_stack_input_meta(us_stack *s, const uint8_t *pkt, size_t len,
                          const struct us_rx_meta *meta, us_time_t now);

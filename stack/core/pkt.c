@@ -96,6 +96,16 @@ void us_pkt_free(struct us_stack *s, struct us_pkt *p) {
   pool->nfree++;
 }
 
+struct us_pkt *us_pkt_take_rx(struct us_stack *s, const uint8_t *data, size_t len) {
+  struct us_pkt *p = s->rx_pkt;
+  if (!p || data < us_pkt_data(p) || data + len > us_pkt_data(p) + p->len)
+    return NULL;
+  s->rx_pkt = NULL;
+  p->off = (uint32_t)(data - p->base);
+  p->len = (uint32_t)len;
+  return p;
+}
+
 uint8_t *us_pkt_push(struct us_pkt *p, size_t n) {
   if (n > p->off)
     return NULL;

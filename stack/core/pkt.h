@@ -31,6 +31,7 @@ struct us_pkt {
   uint32_t cap;
   uint32_t off;
   uint32_t len;
+  uint32_t seq; /* for the owner's use (TCP: sequence number of data[0]) */
   uint8_t pool; /* internal: which pool it returns to */
 };
 
@@ -60,6 +61,20 @@ uint8_t *us_pkt_push(struct us_pkt *p, size_t n);
 void us_pkt_pull(struct us_pkt *p, size_t n);
 /* Extend the data by n bytes at the tail; returns the start of them or NULL. */
 uint8_t *us_pkt_put(struct us_pkt *p, size_t n);
+/*
+ * Zero-copy input (DESIGN 8). While us_stack_input() runs on bytes that
+ * were read into the buffer us_stack_rx_buffer() gave out, that buffer is
+ * s->rx_pkt. A layer that wants to keep part of the datagram calls
+ * us_pkt_take_rx(): when [data, data+len) lies in it, it gets the buffer
+ * (data trimmed to exactly that range) and owns it from then on; NULL
+ * otherwise (the caller copies). At most one layer can take it.
+ */
+struct us_pkt *us_pkt_take_rx(struct us_stack *s, const uint8_t *data, size_t len);
+
+/* True when taking another buffer would dip into the last eighth of the
+ * pool, which input must leave to output and reassembly. */
+static inline bool us_pkt_pool_low(const struct us_pkt_pool *p) { return p->nfree <= p->count / 8 + 4; }
+
 /* Bytes free after the data. */
 static inline size_t us_pkt_tailroom(const struct us_pkt *p) { return p->cap - p->off - p->len; }
 

@@ -64,6 +64,10 @@ struct us_stack {
 
   struct us_pkt_pool pkts; /* MTU-sized */
   struct us_pkt_pool big;  /* 64 KiB */
+  /* Zero-copy input (pkt.h): the buffer handed out for the next read,
+   * and the one the datagram being processed sits in. */
+  struct us_pkt *rx_reserved;
+  struct us_pkt *rx_pkt;
   struct us_handle_table handles;
 
   /* Fallback generator when no rand source is configured (tests). */

@@ -229,7 +229,17 @@ static int read_batch(struct us_loop *l) {
   l->st.rx_batches++;
   while (n < l->cfg.batch_max) {
     struct us_rx_meta meta;
-    long len = us_tun_read(l->cfg.tun, l->rxbuf, sizeof l->rxbuf, &meta);
+    /* DESIGN 8: read straight into one of the stack's buffers, so the
+     * data TCP keeps is copied only into the application's buffer
+     * (us_stack_rx_buffer); our own buffer when the stack has none. */
+    size_t cap = 0;
+    size_t want = l->cfg.tun->vnet_hdr ? sizeof l->rxbuf : 0; /* 0: the MTU */
+    uint8_t *buf = us_stack_rx_buffer(l->cfg.stack, want, &cap);
+    if (!buf) {
+      buf = l->rxbuf;
+      cap = sizeof l->rxbuf;
+    }
+    long len = us_tun_read(l->cfg.tun, buf, cap, &meta);
     if (len == 0)
       return 0; /* EAGAIN: drained */
     if (len < 0) {
@@ -238,7 +248,7 @@ static int read_batch(struct us_loop *l) {
       /* EBADFD: the interface was deleted under us. */
       return (len == -EBADFD || len == -EBADF || len == -EIO) ? -1 : 0;
     }
-    l->cfg.rx.rx(l->cfg.rx.ctx, l->rxbuf, (size_t)len, l->cfg.tun->vnet_hdr ? &meta : NULL,
+    l->cfg.rx.rx(l->cfg.rx.ctx, buf, (size_t)len, l->cfg.tun->vnet_hdr ? &meta : NULL,
                  l->now);
     n++;
   }

@@ -110,6 +110,8 @@ void us_stack_destroy(us_stack *s) {
   for (unsigned i = s->nlayers; i-- > 0;)
     if (s->finis[i])
       s->finis[i](s);
+  if (s->rx_reserved)
+    us_pkt_free(s, s->rx_reserved);
   us_handle_table_fini(&s->handles);
   us_pkt_pool_fini(&s->big);
   us_pkt_pool_fini(&s->pkts);
@@ -132,7 +134,46 @@ void us_stack_input_meta(us_stack *s, const uint8_t *pkt, size_t len,
     US_STAT_INC(s, input_too_big);
     return;
   }
+  struct us_pkt *r = s->rx_reserved;
+  if (r && pkt == us_pkt_data(r) && len <= r->cap - r->off) {
+    /* Read into our own buffer: layers may keep it (us_pkt_take_rx). */
+    s->rx_reserved = NULL;
+    r->len = (uint32_t)len;
+    s->rx_pkt = r;
+  }
   us_ip4_input(s, pkt, len, meta, now);
+  if (s->rx_pkt) {
+    /* Nobody kept it: it serves the next read. */
+    r = s->rx_pkt;
+    s->rx_pkt = NULL;
+    r->off = US_PKT_HEADROOM;
+    r->len = 0;
+    if (!s->rx_reserved)
+      s->rx_reserved = r;
+    else
+      us_pkt_free(s, r);
+  }
+}
+
+uint8_t *us_stack_rx_buffer(us_stack *s, size_t want, size_t *cap) {
+  if (want == 0)
+    want = s->cfg.mtu;
+  struct us_pkt *r = s->rx_reserved;
+  if (r && r->cap - US_PKT_HEADROOM < want) {
+    us_pkt_free(s, r); /* too small for what the caller reads now */
+    r = s->rx_reserved = NULL;
+  }
+  if (!r) {
+    const struct us_pkt_pool *pool = want + US_PKT_HEADROOM <= s->pkts.buf_size ? &s->pkts : &s->big;
+    if (us_pkt_pool_low(pool)) /* the rest is for output and reassembly */
+      return NULL;
+    r = us_pkt_alloc(s, want);
+    if (!r)
+      return NULL;
+    s->rx_reserved = r;
+  }
+  *cap = r->cap - r->off;
+  return us_pkt_data(r);
 }
 
 us_time_t us_stack_poll(us_stack *s, us_time_t now) {
@@ -154,6 +195,12 @@ void us_stack_pool_usage(const us_stack *s, struct us_pool_usage *out) {
   out->pkt_free = s->pkts.nfree;
   out->pkt_total = s->pkts.count;
   out->big_free = s->big.nfree;
+  if (s->rx_reserved) { /* waiting for the next read: as good as free */
+    if (s->rx_reserved->cap == s->big.buf_size)
+      out->big_free++;
+    else
+      out->pkt_free++;
+  }
   out->big_total = s->big.count;
   uint32_t used = 0, total = 0, ooo = 0;
   us_tcp_pool_usage(s, &used, &total, &ooo);

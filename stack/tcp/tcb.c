@@ -255,16 +255,20 @@ bool tcb_snd_attach(struct us_stack *s, struct us_tcb *t) {
   return false;
 }
 
+/* The receive side's block holds the out-of-order ranges; the data itself
+ * stays in packet buffers (tcp_rcvq.c). Taking one is what bounds how many
+ * connections hold received data at once. */
 bool tcb_rcv_attach(struct us_stack *s, struct us_tcb *t) {
-  if (t->rcv.buf)
+  struct tcp_ring_pool *p = &s->tcp->rcvp;
+  if (t->ooo)
     return true;
-  if (ring_take(s, &s->tcp->rcvp, &t->rcv)) {
-    /* The out-of-order ranges live in front of the ring they describe. */
-    t->ooo = (struct tcp_ooo *)(void *)(t->rcv.buf - s->tcp->rcvp.hdr);
-    return true;
+  if (p->nfree == 0 || us_stack_alloc_should_fail(s)) {
+    US_STAT_INC(s, tcp_no_buffer);
+    return false;
   }
-  US_STAT_INC(s, tcp_no_buffer);
-  return false;
+  uint32_t i = p->free[--p->nfree];
+  t->ooo = (struct tcp_ooo *)(void *)(p->mem + (size_t)i * p->stride);
+  return true;
 }
 
 /* A send buffer came back to an empty pool: the connections whose send
@@ -288,26 +292,42 @@ void tcb_snd_release_if_empty(struct us_stack *s, struct us_tcb *t) {
 }
 
 void tcb_rcv_release_if_empty(struct us_stack *s, struct us_tcb *t) {
-  if (t->rcv.buf && t->rcv.len == 0 && t->nooo == 0) {
-    ring_give(&s->tcp->rcvp, &t->rcv);
+  struct tcp_ring_pool *p = &s->tcp->rcvp;
+  if (t->ooo && t->rq_len == 0 && !t->oq_head && t->nooo == 0) {
+    US_ASSERT(p->nfree < p->count && t->rq_held == 0);
+    p->free[p->nfree++] = (uint32_t)((size_t)((uint8_t *)t->ooo - p->mem) / p->stride);
     t->ooo = NULL;
   }
 }
 
-/* Receive space for the window: the free room of the ring, or a whole
- * buffer when none is attached yet and the pool could give one. With the
- * pool empty an idle connection offers nothing new (the edge it already
- * advertised stays: it never moves left). */
+/* The most a connection advertises: its budget, less an eighth for what
+ * the buffers hold beyond the payload (a full-sized segment fills about
+ * 0.9 of the buffer it arrives in). */
+uint32_t tcb_rcv_space_max(const struct us_stack *s) {
+  return s->cfg.tcp_rcvbuf - s->cfg.tcp_rcvbuf / 8;
+}
+
+/* Receive space for the window (RFC 9293 3.8.6.2.2), from the buffers the
+ * queue holds (their truesize, not just the data: a 1-byte segment costs a
+ * whole buffer), as Linux does. Nothing new is offered when no receive
+ * block can be had or the packet pool is low: the edge already advertised
+ * stays (it never moves left), but does not grow. */
 uint32_t tcb_rcv_space(const struct us_stack *s, const struct us_tcb *t) {
-  if (t->rcv.buf)
-    return us_ring_free(&t->rcv);
-  return s->tcp->rcvp.nfree > 0 ? s->cfg.tcp_rcvbuf : 0;
+  if (!t->ooo && s->tcp->rcvp.nfree == 0)
+    return 0;
+  if (us_pkt_pool_low(&s->pkts))
+    return 0;
+  uint32_t held = t->rq_held;
+  if (held >= s->cfg.tcp_rcvbuf)
+    return 0;
+  uint32_t free = s->cfg.tcp_rcvbuf - held;
+  return free - free / 8;
 }
 
 /* Flush both queues ("flush all segment queues", RFC 9293 3.10.7.4). */
 void tcb_buf_put(struct us_stack *s, struct us_tcb *t) {
   tcp_reass_clear(s, t);
-  t->rcv.len = 0;
+  tcp_rcvq_flush(s, t);
   t->snd.len = 0;
   tcb_rcv_release_if_empty(s, t);
   tcb_snd_release_if_empty(s, t);
@@ -319,7 +339,7 @@ void tcb_buf_put(struct us_stack *s, struct us_tcb *t) {
 void tcb_maybe_release_buf(struct us_stack *s, struct us_tcb *t) {
   if (t->state != US_TCP_CLOSED && t->state != US_TCP_TIME_WAIT)
     return;
-  if (t->rcv.len == 0 || !us_sock_valid(t->h))
+  if (t->rq_len == 0 || !us_sock_valid(t->h))
     tcb_buf_put(s, t);
 }
 
@@ -452,7 +472,7 @@ int us_tcp_init(struct us_stack *s) {
   uint32_t fl_size = (uint32_t)(sizeof(struct tcp_flight) + ts->xr_cap * sizeof(struct tcp_xmit));
   if ((n && (!ts->tcbs || !ts->hash)) || tcp_timerq_init(&ts->tq, n) ||
       ring_pool_init(&ts->sndp, (uint32_t)nbuf, c->tcp_sndbuf, fl_size) ||
-      ring_pool_init(&ts->rcvp, (uint32_t)nbuf, c->tcp_rcvbuf, TCP_OOO_HDR)) {
+      ring_pool_init(&ts->rcvp, (uint32_t)nbuf, 0, TCP_OOO_HDR)) {
     tcp_fini(s);
     return US_ERR_NOMEM;
   }

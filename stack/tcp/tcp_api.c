@@ -35,7 +35,7 @@ uint32_t tcp_events(struct us_stack *s, void *obj) {
       ev |= US_EV_ACCEPT | US_EV_READABLE;
     return ev;
   }
-  if (t->rcv.len > 0 || t->fin_rcvd)
+  if (t->rq_len > 0 || t->fin_rcvd)
     ev |= US_EV_READABLE;
   /* Writable with room in the attached send ring, or with none attached
    * while the pool has one to give. */
@@ -227,12 +227,11 @@ long us_tcp_recv(us_stack *s, us_sock_t sock, void *buf, size_t cap, us_time_t n
   struct us_tcb *t = get(s, sock);
   if (!t)
     return US_ERR_BADF;
-  if (t->rcv.len > 0 && cap > 0) {
+  if (t->rq_len > 0 && cap > 0) {
     if (!buf)
       return US_ERR_INVAL;
-    uint32_t want = cap > t->rcv.len ? t->rcv.len : (uint32_t)cap;
-    uint32_t n = us_ring_peek(&t->rcv, 0, buf, want);
-    tcp_ring_consume(&t->rcv, n);
+    uint32_t want = cap > t->rq_len ? t->rq_len : (uint32_t)cap;
+    uint32_t n = tcp_rcvq_read(s, t, buf, want); /* the one copy (DESIGN 8) */
     tcb_rcv_release_if_empty(s, t); /* drained: the buffer goes back */
     if (tcp_window_update_due(s, t))
       tcp_ack_needed(s, t); /* sent by the next us_stack_poll() */
@@ -252,7 +251,7 @@ long us_tcp_recv(us_stack *s, us_sock_t sock, void *buf, size_t cap, us_time_t n
 
 uint32_t us_tcp_recv_queued(us_stack *s, us_sock_t sock) {
   struct us_tcb *t = get(s, sock);
-  return t ? t->rcv.len : 0;
+  return t ? t->rq_len : 0;
 }
 
 uint32_t us_tcp_send_queued(us_stack *s, us_sock_t sock) {
@@ -317,7 +316,7 @@ int us_tcp_close(us_stack *s, us_sock_t sock, us_time_t now) {
   struct us_tcb *t = get(s, sock);
   if (!t)
     return US_ERR_BADF;
-  bool unread = t->rcv.len > 0;
+  bool unread = t->rq_len > 0;
   switch (t->state) {
   case US_TCP_CLOSED:
   case US_TCP_TIME_WAIT:
@@ -475,7 +474,7 @@ size_t us_tcp_list(us_stack *s, struct us_tcp_info *out, size_t max) {
     i->raddr = t->raddr;
     i->lport = t->lport;
     i->rport = t->rport;
-    i->rcv_queued = t->rcv.len;
+    i->rcv_queued = t->rq_len;
     i->snd_queued = t->snd.len;
     i->snd_una = t->snd_una;
     i->snd_nxt = t->snd_nxt;

@@ -802,7 +802,14 @@ static enum tcp_verdict step7_text(struct us_stack *s, struct us_tcb *t, struct 
     return TV_DROP;
   }
   if (g->seq == t->rcv_nxt) {
-    uint32_t n = us_ring_write(&t->rcv, g->payload, g->payload_len);
+    uint32_t n = tcp_rcvq_append(s, t, g->payload, g->payload_len);
+    if (n == 0) {
+      /* No memory to hold it: not accepted (nor a FIN behind it); the
+       * ACK tells the peer where we are and it sends the text again. */
+      tcb_rcv_release_if_empty(s, t);
+      tcp_ack_needed(s, t);
+      return TV_DROP;
+    }
     t->rcv_nxt += n;
     t->bytes_in += n;
     bool filled = false;

@@ -18,16 +18,17 @@
  *  - The send ring holds exactly the data bytes from snd_base() up: sent
  *    but unacknowledged, then not yet sent. SYN and FIN take sequence
  *    numbers but no ring bytes.
- *  - The receive ring holds the in-order bytes the application has not read;
- *    out-of-order bytes sit in the ring's free space at their offset from
- *    rcv_nxt, recorded by tcb->ooo[] (tcp_reass.c).
- *  - rcv_adv <= rcv_nxt + free space of the receive ring (a whole buffer
- *    when none is attached), so whatever the peer may send fits once a
- *    buffer is attached.
- *  - A ring is attached only while it holds data: the send ring from
- *    us_tcp_send until everything is acknowledged, the receive ring from
- *    the first byte of text (in order or not) until the application has
- *    read everything and no out-of-order range is held.
+ *  - The receive queue (tcp_rcvq.c) holds the in-order bytes the
+ *    application has not read, in the packets they arrived in, and the
+ *    out-of-order packets, whose ranges tcb->ooo[] records (tcp_reass.c).
+ *  - The window is advertised from what the queue's buffers may still
+ *    hold (tcb_rcv_space); the queue may hold up to twice that, so text
+ *    inside the window is refused only when the packet pools run low.
+ *  - Buffers are held only while there is data: the send ring from
+ *    us_tcp_send until everything is acknowledged, the receive block (the
+ *    out-of-order ranges) and packets from the first byte of text (in
+ *    order or not) until the application has read everything and no
+ *    out-of-order range is held.
  *  - A TCB lives while it has an application handle or its state is not
  *    CLOSED; tcp_gc() frees it at the end of each input, timer run or API
  *    call, never in the middle of one.
@@ -165,9 +166,13 @@ struct us_tcb {
 
   /* Buffers: rings from the layer's pools, attached only while they hold
    * data (buf == NULL, len == 0 otherwise; tcb.c "buffer pools"). */
-  struct us_ring snd, rcv;
-  struct tcp_ooo *ooo;   /* TCP_OOO_MAX ranges, in front of the receive
-                            ring's memory: NULL while none is attached */
+  struct us_ring snd;
+  struct tcp_ooo *ooo;   /* TCP_OOO_MAX ranges, a block from the receive
+                            pool: NULL while no data is held */
+  /* Receive queue (tcp_rcvq.c): packets in order and out of order. */
+  struct us_pkt *rq_head, *rq_tail, *oq_head;
+  uint32_t rq_len;       /* bytes in order, not yet read */
+  uint32_t rq_held;      /* buffer bytes both lists hold (truesize) */
   uint8_t nooo;
   uint32_t ooo_bytes;
   uint32_t ooo_recent;   /* start of the latest out-of-order segment */
@@ -301,6 +306,7 @@ bool tcb_rcv_attach(struct us_stack *s, struct us_tcb *t);
 void tcb_snd_release_if_empty(struct us_stack *s, struct us_tcb *t);
 void tcb_rcv_release_if_empty(struct us_stack *s, struct us_tcb *t);
 uint32_t tcb_rcv_space(const struct us_stack *s, const struct us_tcb *t);
+uint32_t tcb_rcv_space_max(const struct us_stack *s);
 void tcb_buf_put(struct us_stack *s, struct us_tcb *t);
 void tcb_maybe_release_buf(struct us_stack *s, struct us_tcb *t);
 void tcb_pending_add(struct us_stack *s, struct us_tcb *t);
@@ -465,6 +471,19 @@ uint32_t tcp_cc_window(const struct us_tcb *t);
 /* pipe as recovery counts it (RFC 6675; duplicate ACKs without SACK). */
 uint32_t tcp_loss_pipe(const struct us_tcb *t);
 void tcp_loss_idle_check(struct us_stack *s, struct us_tcb *t, us_time_t now);
+
+/* ---- tcp_rcvq.c ---- */
+/* Queue in-order text at RCV.NXT; returns len, or 0 if memory is short. */
+uint32_t tcp_rcvq_append(struct us_stack *s, struct us_tcb *t, const uint8_t *data,
+                         uint32_t len);
+/* Keep out-of-order text; false if memory is short. */
+bool tcp_rcvq_hold_ooo(struct us_stack *s, struct us_tcb *t, uint32_t seq, const uint8_t *data,
+                       uint32_t len);
+/* [from, to) became in order: move its packets to the in-order queue. */
+void tcp_rcvq_pull_ooo(struct us_stack *s, struct us_tcb *t, uint32_t from, uint32_t to);
+/* Copy up to cap in-order bytes out (the one copy); returns the count. */
+uint32_t tcp_rcvq_read(struct us_stack *s, struct us_tcb *t, uint8_t *buf, uint32_t cap);
+void tcp_rcvq_flush(struct us_stack *s, struct us_tcb *t);
 
 /* ---- tcp_syncookie.c ---- */
 uint32_t tcp_syncookie_make(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,

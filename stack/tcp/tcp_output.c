@@ -71,7 +71,7 @@ bool tcp_window_update_due(const struct us_stack *s, const struct us_tcb *t) {
   if (free > max)
     free = max;
   uint32_t cur = tcp_rcv_wnd(t);
-  uint32_t full = min32(s->cfg.tcp_rcvbuf, max);
+  uint32_t full = min32(tcb_rcv_space_max(s), max);
   return free > cur && free - cur >= sws_threshold(s, t) && cur < full / 2;
 }
 
@@ -280,7 +280,7 @@ void tcp_send_rst(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t r
  * (no WS offered), at most 64 KB; emit() computes the same for a child
  * with an empty ring, so a connection rebuilt from the cookie agrees. */
 uint16_t tcp_cookie_window(const struct us_stack *s) {
-  return (uint16_t)(s->cfg.tcp_rcvbuf < 0xffff ? s->cfg.tcp_rcvbuf : 0xffff);
+  return (uint16_t)min32(tcb_rcv_space_max(s), 0xffff);
 }
 
 /* A segment sent for a listener with no TCB behind it (RFC 4987 3.6):

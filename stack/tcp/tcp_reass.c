@@ -2,12 +2,11 @@
  * tcp_reass.c - out-of-order segments (RFC 9293 3.10.7.4 seventh step:
  * "segments with higher beginning sequence numbers ... may be held").
  *
- * The bytes are not copied anywhere special: they go straight into the
- * receive ring's free space at their offset from RCV.NXT (the window is
- * never larger than that free space, so they always fit), and tcb->ooo[]
- * records which ranges are there, sorted and disjoint. When RCV.NXT
- * reaches the first range, tcp_reass_pull() commits it to the ring, with
- * no second copy.
+ * The bytes stay in the packets they came in, on the receive queue's
+ * out-of-order list (tcp_rcvq.c), and tcb->ooo[] records which ranges are
+ * held, sorted and disjoint. When RCV.NXT reaches the first range,
+ * tcp_reass_pull() moves those packets to the in-order queue, with no
+ * copy.
  *
  * Bounds (HOSTILE RES-2, SegmentSmack): at most TCP_OOO_MAX ranges per
  * connection, cfg.tcp_ooo_bytes_max bytes per connection and
@@ -22,11 +21,6 @@ bool tcp_reass_insert(struct us_stack *s, struct us_tcb *t, uint32_t seq, const 
                       uint32_t len) {
   if (len == 0)
     return true;
-  uint32_t off = seq - t->rcv_nxt;
-  if (US_NEVER((uint64_t)off + len > us_ring_free(&t->rcv))) {
-    US_STAT_INC(s, tcp_ofo_drop);
-    return false;
-  }
   uint32_t lo = seq, hi = seq + len; /* the merged range being built */
   uint32_t dup = 0;                   /* bytes of [seq, seq+len) already held */
   struct tcp_ooo out[TCP_OOO_MAX + 1];
@@ -61,7 +55,13 @@ bool tcp_reass_insert(struct us_stack *s, struct us_tcb *t, uint32_t seq, const 
     US_STAT_INC(s, tcp_ofo_drop);
     return false;
   }
-  us_ring_write_at(&t->rcv, off, data, len);
+  if (dup == len)
+    goto held; /* all of it is held already: nothing to keep */
+  if (!tcp_rcvq_hold_ooo(s, t, seq, data, len)) {
+    US_STAT_INC(s, tcp_ofo_drop);
+    return false;
+  }
+held:
   t->ooo_recent = seq;
   for (unsigned i = 0; i < n; i++)
     t->ooo[i] = out[i];
@@ -75,13 +75,12 @@ bool tcp_reass_insert(struct us_stack *s, struct us_tcb *t, uint32_t seq, const 
 }
 
 uint32_t tcp_reass_pull(struct us_stack *s, struct us_tcb *t) {
-  uint32_t total = 0;
+  uint32_t total = 0, from = t->rcv_nxt;
   unsigned k = 0;
   while (k < t->nooo && us_seq_le(t->ooo[k].start, t->rcv_nxt)) {
     struct tcp_ooo iv = t->ooo[k++];
     if (us_seq_gt(iv.end, t->rcv_nxt)) {
       uint32_t n = iv.end - t->rcv_nxt;
-      us_ring_commit(&t->rcv, n);
       t->rcv_nxt += n;
       total += n;
     }
@@ -94,6 +93,7 @@ uint32_t tcp_reass_pull(struct us_stack *s, struct us_tcb *t) {
       t->ooo[i - k] = t->ooo[i];
     t->nooo = (uint8_t)(t->nooo - k);
   }
+  tcp_rcvq_pull_ooo(s, t, from, t->rcv_nxt);
   return total;
 }
 

@@ -357,7 +357,9 @@ static void test_RES_3_connection_caps(void **st) {
     th_drain(t);
     struct us_pool_usage u = usage(t->s);
     assert_true(u.tcb_free >= u0.tcb_free);
-    assert_int_equal(u.pkt_free, u.pkt_total);
+    /* The unread bytes are packed into one buffer (tcp_rcvq.c), not one
+     * per segment. */
+    assert_true(u.pkt_free >= u.pkt_total - 1);
   }
   th_recv_expect(t, now + MS(100) + US_SEC(600), 60);
   finish(t);

@@ -669,7 +669,14 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
     if ((int32_t)(end - c->p_nxt) > 0) c->p_nxt = end;
   }
   h->now = t;
-  us_stack_input_meta(h->s, pkt, tot, seg->meta, t);
+  size_t cap = 0;
+  uint8_t *in = h->rx_zero_copy ? us_stack_rx_buffer(h->s, tot, &cap) : NULL;
+  if (in && cap >= tot) {
+    memcpy(in, pkt, tot); /* what the TUN read would have put there */
+    us_stack_input_meta(h->s, in, tot, seg->meta, t);
+  } else {
+    us_stack_input_meta(h->s, pkt, tot, seg->meta, t);
+  }
   us_stack_poll(h->s, t);
 }
 

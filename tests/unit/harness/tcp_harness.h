@@ -174,6 +174,7 @@ struct th_queue {
 
 struct th {
   us_stack *s;
+  bool rx_zero_copy;     /* inject through us_stack_rx_buffer, as the loop reads */
   struct us_config cfg;
   us_time_t now;
   uint64_t rng;          /* the stack's seeded random source */
