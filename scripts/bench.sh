@@ -8,7 +8,8 @@
 #              ICMP echo reply) for request/response, connections and ping.
 #   kernel     Linux's TCP between two namespaces over a veth pair,
 #              apps/usload on both ends (its epoll server, same modes as
-#              ustackd's services), openssl s_server for TLS handshakes.
+#              ustackd's services), apps/tls-ref (ustack's TLS layer over
+#              kernel sockets) for HTTPS and TLS handshakes.
 #   lwIP       apps/lwip-ref (Debian's liblwip, raw API, a TUN netif), when
 #              it is built: discard, chargen, echo, ping.
 #   ustack     ustackd with discard, chargen, echo, sink, source, HTTPS (and
@@ -139,6 +140,7 @@ USLOAD=$BUILD/apps/usload/usload
 TUNLIMIT=$BUILD/apps/tun-limit/tun-limit
 USTACKD=$BUILD/apps/ustackd/ustackd
 LWIPREF=$BUILD/apps/lwip-ref/lwip-ref
+TLSREF=$BUILD/apps/tls-ref/tls-ref
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ustack-bench.XXXXXX")
 # Measurements run in command substitutions (subshells), so failures are
 # recorded in a file, not a variable.
@@ -287,6 +289,10 @@ if ((DO_BUILD)); then
   if target lwip && [[ -f $ROOT/apps/lwip-ref/CMakeLists.txt ]]; then
     cmake --build "$BUILD" -j2 --target lwip-ref >"$WORK/build-lwip.log" 2>&1 ||
       note "lwip-ref did not build (see apps/lwip-ref); no lwIP column"
+  fi
+  if target kernel && [[ -f $ROOT/apps/tls-ref/CMakeLists.txt ]]; then
+    cmake --build "$BUILD" -j2 --target tls-ref >"$WORK/build-tls.log" 2>&1 ||
+      note "tls-ref did not build: the kernel's TLS figures come from openssl s_server"
   fi
 fi
 for b in "$USLOAD" "$TUNLIMIT" "$USTACKD"; do
@@ -510,7 +516,7 @@ HOLD_PER=15000
 # --- (b) the kernel over veth ----------------------------------------------
 # Two namespaces, one veth pair at the same MTU with its default offloads
 # (TSO/GSO/GRO): the kernel's TCP as it really runs. B serves (usload
-# serve: discard 9, chargen 19, echo 7, http 80; openssl s_server 443),
+# serve: discard 9, chargen 19, echo 7, http 80; tls-ref 443),
 # A is the client.
 K_A=10.98.0.1 K_B=10.98.0.2
 if target kernel; then
@@ -550,7 +556,7 @@ if target kernel; then
   fi
 fi
 
-# --- certificates for HTTPS (ustack) and s_server (kernel) -------------------
+# --- certificates for HTTPS (ustack) and tls-ref (kernel) --------------------
 CERTS=$WORK/certs
 WWW=$WORK/www
 mkdir -p "$WWW"
@@ -563,16 +569,26 @@ if want http; then
     fail "scripts/gen-certs.sh failed: $(tail -n 2 "$WORK/certs.log")"
   fi
 fi
+KERNEL_TLS="none"
 if target kernel && want http && ((HAVE_CERTS)) && [[ -n ${KB:-} ]]; then
-  # The kernel's TLS reference: OpenSSL's s_server on kernel TCP, the same
-  # certificate; a different TLS library, so only the order of magnitude.
-  bg_in "$KB" timeout "$((TIMEOUT * 2))" openssl s_server -quiet -accept 443 -cert "$CERTS/server.pem" \
-    -key "$CERTS/server-key.pem" -www >/dev/null 2>"$WORK/s_server.err"
+  if [[ -x $TLSREF ]]; then
+    # The kernel's HTTPS reference: apps/tls-ref, ustack's own TLS layer
+    # over kernel sockets, so only the TCP underneath differs.
+    KERNEL_TLS="tls-ref"
+    bg_in "$KB" "$TLSREF" --port 443 --cert "$CERTS/server.pem" --key "$CERTS/server-key.pem" \
+      --size 100 >/dev/null 2>"$WORK/tls-ref.err"
+  else
+    # Without it: OpenSSL's s_server, handshakes only (a different library).
+    KERNEL_TLS="s_server"
+    bg_in "$KB" timeout "$((TIMEOUT * 2))" openssl s_server -quiet -accept 443 -cert "$CERTS/server.pem" \
+      -key "$CERTS/server-key.pem" -www >/dev/null 2>"$WORK/s_server.err"
+  fi
   SSRV_PID=$BG_PID
   if wait_listen "$KB" 443; then
+    [[ $KERNEL_TLS == tls-ref ]] && measure https kernel wrk_rate "$KA" "https://$K_B:443/"
     measure tls kernel tls_rate "$KA" "$K_B:443"
   else
-    fail "openssl s_server did not listen"
+    fail "the kernel's TLS server ($KERNEL_TLS) did not listen"
   fi
   stop_pid "$SSRV_PID"
 fi
@@ -818,9 +834,14 @@ echo "xTUN, xkernel, xlwIP: the ustack figure divided by the reference's (for us
 echo "MB/s: 10^6 bytes of TCP payload per second, timed by usload with nothing but the transfer in the"
 echo "clock (a prefilled buffer, bytes counted). CPU s/GB: CPU seconds the stack process (ustackd,"
 echo "tun-limit, lwip-ref) spent per 10^9 bytes, incl. the kernel work in its system calls; '-' for the"
-echo "kernel, whose TCP runs in softirq context. TLS: ustack is BearSSL, the kernel column is OpenSSL's"
-echo "s_server. HTTP(S): ustackd --http/--https serving a 100-byte index.html; the kernel column is"
-echo "usload's minimal HTTP responder (no HTTPS reference). Idle rows: ustackd's RSS growth per"
+echo "kernel, whose TCP runs in softirq context. HTTP(S): ustackd --http/--https serving a 100-byte"
+if [[ $KERNEL_TLS == s_server ]]; then
+  echo "index.html; the kernel column is usload's minimal HTTP responder, and OpenSSL's s_server for TLS"
+  echo "handshakes (a different TLS library; no HTTPS reference). Idle rows: ustackd's RSS growth per"
+else
+  echo "index.html; the kernel column is usload's minimal HTTP responder, and for HTTPS and handshakes"
+  echo "apps/tls-ref: ustack's TLS layer on kernel sockets, so only TCP differs. Idle rows: RSS growth per"
+fi
 echo "connection held; the kernel column is the slab growth per socket while as many connections are"
 echo "held over veth (machine-wide, so noisy)."
 if [[ -s $NOTES ]]; then
