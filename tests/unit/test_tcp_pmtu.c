@@ -5,7 +5,7 @@
  * a forged error quoting a sequence number outside SND.UNA..SND.NXT
  * ignored and counted (RFC 5927 4), a tiny MTU clamped to the floor with
  * DF turned off, a router without a next-hop MTU (the RFC 1191 plateau),
- * and an MTU not below the estimate ignored.
+ * and an MTU not below the estimate ignored; and UDP without DF.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -214,6 +214,31 @@ static void test_frag_needed_plateau(void **state) {
   th_finish(h);
 }
 
+/* UDP keeps DF off (docs/TCP.md): it cannot resend smaller, so a router
+ * had better fragment. A 3000-byte datagram leaves as fragments. */
+static void test_udp_without_df(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  us_sock_t u;
+  assert_int_equal(us_udp_open(h->s, &u), 0);
+  assert_int_equal(us_udp_bind(h->s, u, 5353), 0);
+  static uint8_t buf[3000];
+  for (size_t n = 100; n <= sizeof buf; n += sizeof buf - 100) {
+    assert_int_equal(us_udp_sendto(h->s, u, TH_P_ADDR, 53, buf, n, h->now), (long)n);
+    th_advance(h, h->now);
+    struct th_pkt p;
+    int seen = 0;
+    while (th_pop(h, &p)) {
+      assert_true(p.len >= 20);
+      assert_int_equal(p.buf[9], 17);        /* UDP */
+      assert_int_equal(p.buf[6] & 0x40, 0);  /* DF clear */
+      seen++;
+    }
+    assert_int_equal(seen, n > 1480 ? 3 : 1);
+  }
+  us_udp_close(h->s, u);
+  th_finish(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_df_on_tcp, th_teardown),
@@ -223,6 +248,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_frag_needed_forged_seq, th_teardown),
       cmocka_unit_test_teardown(test_frag_needed_tiny_clamped, th_teardown),
       cmocka_unit_test_teardown(test_frag_needed_plateau, th_teardown),
+      cmocka_unit_test_teardown(test_udp_without_df, th_teardown),
   };
   return TH_RUN("tcp_pmtu", tests);
 }
