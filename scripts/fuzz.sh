@@ -16,7 +16,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds=30
 build="$here/build-fuzz"
 targets=()
-all_targets=(fuzz_ipv4_parse fuzz_tcp_parse fuzz_udp_icmp_parse fuzz_stack fuzz_http_decide)
+all_targets=(fuzz_ipv4_parse fuzz_tcp_parse fuzz_udp_icmp_parse fuzz_stack fuzz_offload fuzz_http_decide)
 
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 
@@ -76,7 +76,7 @@ for t in "${targets[@]}"; do
     "$work" "$seed" >"$log" 2>&1 || rc=$?
   runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
   cov="$(grep -o 'cov: [0-9]*' "$log" | tail -1 | sed 's/cov: //')"
-  if [ "$rc" -ne 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|fuzz_stack: ' "$log"; then
+  if [ "$rc" -ne 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|fuzz_stack: |fuzz_offload: ' "$log"; then
     failed=1
     crash="$(grep -oE "Test unit written to [^ ]+" "$log" | tail -1 | sed 's/Test unit written to //')"
     summary+=("$(printf '%-22s CRASH  rc=%-3s runs=%-10s %s' "$t" "$rc" "${runs:-?}" "${crash:-see $log}")")
