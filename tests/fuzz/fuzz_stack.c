@@ -211,6 +211,11 @@ static void setup(struct fz *f) {
   cfg.tcp_ooo_bytes_max = 16384;
   cfg.tcp_ooo_bytes_total = 65536;
   cfg.tcp_backlog_max = 4;
+  cfg.tcp_listener_conn_max = 8; /* docs/LIMITS.md: the limit paths run too */
+  cfg.tcp_source_conn_max = 3;
+  cfg.reass_per_source = 2;
+  cfg.tcp_rst_rate = 200;
+  cfg.tcp_rst_burst = 20;
   cfg.tcp_synack_retries = 2;
   cfg.tcp_syn_retries = 2;
   cfg.tcp_r2 = 5;
@@ -345,6 +350,13 @@ static void check_invariants(struct fz *f) {
     const struct us_tcp_info *t = &ti[i];
     if (t->state >= US_TCP_NSTATES)
       FAIL("TCB in state %d", (int)t->state);
+    if (t->state == US_TCP_LISTEN && t->backlog > 0) {
+      /* A listener (its children may pass through LISTEN too: backlog 0). */
+      if (t->conns > c->tcp_listener_conn_max)
+        FAIL("listener with %u connections, limit %u", t->conns, c->tcp_listener_conn_max);
+      if (t->synq_len > t->backlog || t->acceptq_len > t->backlog)
+        FAIL("listener queues %u and %u, backlog %u", t->synq_len, t->acceptq_len, t->backlog);
+    }
     if (t->state == US_TCP_LISTEN || t->state == US_TCP_CLOSED)
       continue;
     if ((int32_t)(t->snd_nxt - t->snd_una) < 0)
