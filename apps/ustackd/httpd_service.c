@@ -37,7 +37,10 @@
 
 #include "httpd.h"
 
-#define HTTPD_EVICT_MIN_AGE US_MSEC(500)
+#define HTTPD_EVICT_MIN_AGE US_MSEC(250)
+/* While connections wait in the accept queue and none can be taken yet,
+ * look again this often (a connection may become old enough to evict). */
+#define HTTPD_ACCEPT_RETRY US_MSEC(50)
 #define HTTPD_MIN_WAIT US_SEC(1)
 
 static const char *const ctr_names[] = {
@@ -123,7 +126,6 @@ static void conn_expire(struct httpd *svc, struct hconn *c, enum httpd_ctr why, 
 
 us_time_t httpd_poll(void *ctx, us_stack *s, us_time_t now) {
   struct httpd *svc = ctx;
-  (void)s;
   us_time_t next = US_TIME_NEVER;
   /* Only the connections in use (backwards: an expiry that frees one
    * moves the last entry, already checked, into its place). */
@@ -138,8 +140,13 @@ us_time_t httpd_poll(void *ctx, us_stack *s, us_time_t now) {
     if (dl < next)
       next = dl;
   }
-  if (svc->want_accept)
+  bool waiting = us_sock_valid(svc->lsock) && (us_sock_events(s, svc->lsock) & US_EV_ACCEPT);
+  if (svc->want_accept || waiting) {
     httpd_accept_some(svc, now);
+    waiting = us_sock_events(s, svc->lsock) & US_EV_ACCEPT;
+  }
+  if (waiting && next > now + HTTPD_ACCEPT_RETRY)
+    next = now + HTTPD_ACCEPT_RETRY;
   return next;
 }
 

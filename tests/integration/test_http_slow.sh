@@ -3,6 +3,9 @@
 # A bounded slowhttptest runs against the HTTPS service while a normal
 # curl loop (a fresh TLS connection per request, 5 s limit each) runs
 # beside it; the loop must keep >= 99 % success.
+#  0. 400 silent TCP connections (never a ClientHello) at 200/s, no
+#     per-source limit: the handshake cap (half the slots) fills, and the
+#     oldest silent connections are evicted for waiting ones.
 #  1. Slowloris (-H), 500 connections at 200/s from the client's own
 #     address, with --http-per-source 0 (no per-source limit): the header
 #     deadline, shrunk under pressure, and eviction of the oldest slow
@@ -11,7 +14,8 @@
 #     connection): connections that are sending are never evicted, so
 #     here the per-source limit is what keeps slots free; the curl loop
 #     comes from a second address (10.0.0.3) of the namespace.
-# Each phase is 20 s; the service's counters must show the defences at work.
+# Phase 0 is 15 s, the others 20 s; the service's counters must show the
+# defences at work.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_begin http_slow
 source "$IT_DIR/tcp_lib.sh"
@@ -44,6 +48,19 @@ slow_summary() { # the last status block of slowhttptest's output
   sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -E '^(connected|closed|error|service available):' |
     tail -n 4 | tr -s ' ' | tr '\n' ' '
 }
+
+# 0. Silent connections.
+https_start --http-per-source 0
+ns_bg timeout 40 python3 "$IT_DIR/hold_conns.py" "$US_ADDR" 443 400 200 17 >"$IT_WORK/hold.out" 2>&1
+sleep 2
+res=$(curl_loop 13)
+wait "${NS_PIDS[-1]}" 2>/dev/null || true
+check_loop "400 silent connections" "$res"
+echo "  $(cat "$IT_WORK/hold.out")"
+it_stop
+ev=$(it_counter http_evicted)
+[[ $ev -ge 100 ]] || it_fail "silent connections: only $ev evicted"
+it_ok "silent connections: $ev evicted for waiting ones, $(it_counter http_handshake_timeouts) handshake timeouts"
 
 # 1. Slowloris.
 https_start --http-per-source 0
