@@ -80,6 +80,7 @@ struct ustackd {
   uint32_t max_conns, sndbuf, rcvbuf; /* 0: stack default */
   uint64_t buf_mem;                   /* 0: stack default */
   bool no_timestamps, no_pmtud;  /* RFC 7323 / RFC 1191 switched off */
+  bool pmtu_blackhole;           /* RFC 4821 7.7 black-hole detection on */
   long conn_limit, source_limit; /* -1: derived from the TCB pool */
   long rst_rate, rst_burst;      /* -1: stack default */
   int ecn;                       /* -1: stack default; else US_TCP_ECN_* */
@@ -331,6 +332,11 @@ static int opt_ecn(struct ustackd *d, const char *arg, char *err, size_t n) {
   return 0;
 }
 
+static int opt_pmtu_blackhole(struct ustackd *d, const char *a, char *e, size_t n) {
+  d->pmtu_blackhole = true;
+  return 0;
+}
+
 static int opt_no_pmtud(struct ustackd *d, const char *a, char *e, size_t n) {
   d->no_pmtud = true;
   return 0;
@@ -529,6 +535,8 @@ static const struct opt options[] = {
      opt_no_timestamps},
     {"--no-pmtud", NULL, "no path MTU discovery: TCP without DF, frag-needed ignored",
      opt_no_pmtud},
+    {"--pmtu-blackhole", NULL, "halve the MSS after timeouts of full-sized segments (no ICMP)",
+     opt_pmtu_blackhole},
     {"--ecn", "MODE", "TCP ECN (RFC 3168): off, on (ask and accept) or accept (default)",
      opt_ecn},
     {"--fault", "SPEC", "impair the link: loss, dup, reorder, corrupt, delay... (fault.h)",
@@ -930,6 +938,7 @@ int main(int argc, char **argv) {
     cfg.tcp_buf_mem = d.buf_mem;
   cfg.tcp_timestamps = !d.no_timestamps;
   cfg.tcp_pmtud = !d.no_pmtud;
+  cfg.tcp_pmtu_blackhole = d.pmtu_blackhole;
   if (d.ecn >= 0)
     cfg.tcp_ecn = (uint8_t)d.ecn;
   if (d.rto_max_ms >= 0) {

@@ -119,6 +119,8 @@ struct us_config {
   uint32_t tcp_init_cwnd_segs;/* RFC 5681 IW (RFC 6928 allows 10) */
   bool tcp_timestamps;        /* RFC 7323 timestamps and PAWS: offer and accept */
   bool tcp_pmtud;             /* RFC 1191: DF on TCP, obey fragmentation needed */
+  bool tcp_pmtu_blackhole;    /* lower the MSS after timeouts of full-sized
+                                 segments (RFC 4821 7.7; Linux tcp_mtu_probing=1) */
   enum us_tcp_cc tcp_cc;      /* congestion control (default CUBIC) */
   bool tcp_rack_tlp;          /* RFC 8985 RACK-TLP (default on; off = DupThresh only) */
   uint8_t tcp_ecn;            /* RFC 3168: US_TCP_ECN_OFF, _ON (ask and accept), _ACCEPT */

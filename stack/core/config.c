@@ -58,6 +58,7 @@ void us_config_default(struct us_config *cfg) {
   cfg->tcp_init_cwnd_segs = 10;         /* RFC 6928 */
   cfg->tcp_timestamps = true;           /* RFC 7323; Linux tcp_timestamps=1 */
   cfg->tcp_pmtud = true;                /* RFC 1191; Linux ip_no_pmtu_disc=0 */
+  cfg->tcp_pmtu_blackhole = false;      /* Linux tcp_mtu_probing=0 */
   cfg->tcp_cc = US_TCP_CC_CUBIC;        /* RFC 9438, Linux's default */
   cfg->tcp_rack_tlp = true;             /* RFC 8985 */
   cfg->tcp_ecn = US_TCP_ECN_ACCEPT;     /* RFC 3168; Linux tcp_ecn=2 */

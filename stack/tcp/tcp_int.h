@@ -406,6 +406,9 @@ bool tcp_ts_rtt_sample(struct us_stack *s, struct us_tcb *t, const struct us_tcp
 /* The send MSS from the peer's MSS, the path MTU and the TS option. */
 void tcp_mss_update(struct us_stack *s, struct us_tcb *t);
 void tcp_pmtu_frag_needed(struct us_stack *s, struct us_tcb *t, uint32_t mtu, us_time_t now);
+/* The retransmission timer fired again (nrexmit already counts it): maybe
+ * a black hole that drops our full-sized DF segments without an ICMP. */
+void tcp_pmtu_on_rto(struct us_stack *s, struct us_tcb *t);
 
 /* ---- tcp_ecn.c (RFC 3168) ---- */
 #define TCP_ECN_MASK 0x03

@@ -21,6 +21,15 @@
  *    a router on a really tiny path may fragment instead;
  *  - the data in flight is resent at once at the new size (RFC 1191 6.5),
  *    without treating the drop as congestion: cwnd and ssthresh stay.
+ *
+ * Black holes (cfg.tcp_pmtu_blackhole, off by default as in Linux): a
+ * router that drops DF segments too big for it without sending the ICMP
+ * (or a firewall that drops the ICMP) stalls a connection with nothing
+ * but timeouts. With the switch on, the second consecutive timeout of a
+ * full-sized segment, and every second one after it, halves the MSS, at
+ * most to 1024 bytes the first time, never below the floor (Linux's
+ * tcp_mtu_probing=1; the detection of RFC 4821 7.7 without its probing
+ * back up). The resend that follows uses the new size.
  */
 #include "cc.h"
 #include "core/log.h"
@@ -79,4 +88,32 @@ void tcp_pmtu_frag_needed(struct us_stack *s, struct us_tcb *t, uint32_t mtu, us
   t->rtt_timing = false;
   tcp_output(s, t, now);
   US_STAT_ADD(s, tcp_pmtu_rexmit, s->stats[US_STAT_tcp_retrans_segs] - before);
+}
+
+void tcp_pmtu_on_rto(struct us_stack *s, struct us_tcb *t) {
+  if (!s->cfg.tcp_pmtu_blackhole || !s->cfg.tcp_pmtud || !t->syn_acked)
+    return;
+  if (t->nrexmit < 2 || t->nrexmit % 2 != 0)
+    return;
+  if (t->snd.len < t->mss || t->pmtu_no_df)
+    return; /* what timed out was short: not about its size */
+  /* Half the MSS, and at most a 1024-byte MSS (Linux's tcp_base_mss). */
+  uint32_t mss = t->pmtu - 40u - tcp_ts_optlen(t);
+  mss /= 2;
+  if (mss > 1024)
+    mss = 1024;
+  uint32_t mtu = mss + 40u + tcp_ts_optlen(t);
+  if (mtu < TCP_PMTU_FLOOR) {
+    mtu = TCP_PMTU_FLOOR;
+    t->pmtu_no_df = true; /* even the floor did not pass: let routers fragment */
+  }
+  if (mtu >= t->pmtu && !t->pmtu_no_df)
+    return;
+  uint16_t old_mss = t->mss;
+  if (mtu < t->pmtu)
+    t->pmtu = (uint16_t)mtu;
+  tcp_mss_update(s, t);
+  US_STAT_INC(s, tcp_pmtu_blackhole);
+  US_LOGI(s, "tcp port %u: %u timeouts of full-sized segments: path MTU %u, MSS %u -> %u%s",
+          t->lport, t->nrexmit, t->pmtu, old_mss, t->mss, t->pmtu_no_df ? ", DF off" : "");
 }

@@ -125,6 +125,7 @@ static void rto_fire(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   t->nrexmit++;
   if (t->nrexmit == c->tcp_r1)
     US_LOGD(s, "tcp port %u: R1 reached (%u retransmissions)", t->lport, t->nrexmit);
+  tcp_pmtu_on_rto(s, t); /* before the resend, which then uses the new MSS */
   /* Everything not SACKed is now lost (tcp_rack.c); the output resends
    * it in order as the loss window grows, SACKed ranges skipped. */
   tcp_loss_on_rto(s, t, now);

@@ -214,6 +214,46 @@ static void test_frag_needed_plateau(void **state) {
   th_finish(h);
 }
 
+static void blackhole_on(struct us_config *c) { c->tcp_pmtu_blackhole = true; }
+
+/* A black hole: full-sized segments vanish and no ICMP comes. With the
+ * switch on, the second timeout halves the MSS (1460 -> 730) and the
+ * resend uses it; the fourth halves it again, down to the 552 floor with
+ * DF off. Off (the default), the segments keep their size. */
+static void test_blackhole_detection(void **state) {
+  struct th *h = th_new_state(state, blackhole_on);
+  struct th_pkt first;
+  uint8_t buf[1600];
+  in_flight(h, &first, buf);
+  th_expect_within(h, 0, US_SEC(5), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 1460));
+  th_expect_within(h, 0, US_SEC(5), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 730));
+  assert_true(th_last(h)->df);
+  assert_int_equal(th_stat(h, US_STAT_tcp_pmtu_blackhole), 1);
+  struct us_tcp_info in;
+  assert_true(th_info(h, &in));
+  assert_int_equal(in.pmtu, 770);
+  th_expect_within(h, 0, US_SEC(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 730));
+  us_time_t at = th_expect_within(h, 0, US_SEC(20), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 512));
+  assert_false(th_last(h)->df);
+  assert_int_equal(th_stat(h, US_STAT_tcp_pmtu_blackhole), 2);
+  th_inject(h, at + US_MSEC(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 4001));
+  th_drain(h);
+  th_finish(h);
+}
+
+static void test_blackhole_off_by_default(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  struct th_pkt first;
+  uint8_t buf[1600];
+  in_flight(h, &first, buf);
+  for (int i = 0; i < 3; i++)
+    th_expect_within(h, 0, US_SEC(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 1460));
+  assert_int_equal(th_stat(h, US_STAT_tcp_pmtu_blackhole), 0);
+  th_inject(h, h->now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 4001));
+  th_drain(h);
+  th_finish(h);
+}
+
 /* UDP keeps DF off (docs/TCP.md): it cannot resend smaller, so a router
  * had better fragment. A 3000-byte datagram leaves as fragments. */
 static void test_udp_without_df(void **state) {
@@ -248,6 +288,8 @@ int main(void) {
       cmocka_unit_test_teardown(test_frag_needed_forged_seq, th_teardown),
       cmocka_unit_test_teardown(test_frag_needed_tiny_clamped, th_teardown),
       cmocka_unit_test_teardown(test_frag_needed_plateau, th_teardown),
+      cmocka_unit_test_teardown(test_blackhole_detection, th_teardown),
+      cmocka_unit_test_teardown(test_blackhole_off_by_default, th_teardown),
       cmocka_unit_test_teardown(test_udp_without_df, th_teardown),
   };
   return TH_RUN("tcp_pmtu", tests);
