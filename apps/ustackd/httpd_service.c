@@ -10,6 +10,7 @@
  * Deadlines (RFC 9112 9.5 lets a server close a connection it no longer
  * wants to keep). Each connection has one deadline, from what it is doing:
  *   TLS handshake            handshake_timeout from the accept
+ *   waiting for a first request  header_timeout from the end of the handshake
  *   idle between requests    idle_timeout from the end of the last response
  *   reading a request head   header_timeout from the request's first byte
  *   reading a request body   request_timeout from the request's first byte
@@ -87,6 +88,12 @@ static us_time_t conn_deadline(const struct httpd *svc, const struct hconn *c,
     *why = HTTPD_http_handshake_timeouts;
     return c->phase_at + scaled(svc, svc->o.handshake_timeout);
   case HC_REQUEST:
+    if (!c->req_started && c->requests == 0) {
+      /* A new connection owes its first request head: no keep-alive
+       * grace before it (as if its first byte came at the accept). */
+      *why = HTTPD_http_header_timeouts;
+      return c->phase_at + scaled(svc, svc->o.header_timeout);
+    }
     if (!c->req_started) {
       *why = HTTPD_http_idle_timeouts;
       return c->phase_at + scaled(svc, svc->o.idle_timeout);

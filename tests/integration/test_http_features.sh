@@ -123,9 +123,41 @@ done
 it_ok "counters: uri_too_long $(it_counter http_uri_too_long), header_too_large $(it_counter http_header_too_large), early_answers $(it_counter http_early_answers)"
 
 # 7. With --status-clients the address is shown.
-https_start --http 80 --status-clients
+https_start --http 80 --status-clients --http-header-timeout 2
 it_curl -o "$IT_WORK/st.json" "$H/status.json" || it_fail "status.json"
 grep -q "\"remote\":\"$US_HOST:" "$IT_WORK/st.json" || it_fail "--status-clients: no remote address"
 it_ok "--status-clients: status.json shows $US_HOST"
+
+# 8. The header deadline (2 s here) counts from the first byte: a client
+# that trickles a header line every 0.5 s, and one that sends nothing at
+# all, are both closed after about 2 s, not 10.
+# held TRICKLE: ms until the server ends a connection that sends a request
+# line and then a header line every 0.5 s (TRICKLE=1) or nothing (0).
+held() {
+  ns_exec timeout 20 python3 -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 80), timeout=15)
+t0 = time.time()
+trickle = sys.argv[2] == "1"
+if trickle:
+    s.sendall(b"GET /data.bin HTTP/1.1\r\nHost: a\r\n")
+s.settimeout(0.5)
+while time.time() - t0 < 15:
+    try:
+        if not s.recv(4096):
+            break
+    except socket.timeout:
+        if trickle:
+            s.sendall(b"X-a: b\r\n")
+    except OSError:
+        break
+print(int((time.time() - t0) * 1000))' "$US_ADDR" "$1"
+}
+for kind in trickle silent; do
+  ms=$(held "$([[ $kind == trickle ]] && echo 1 || echo 0)") || it_fail "$kind client failed"
+  [[ $ms -ge 1500 && $ms -lt 6000 ]] || it_fail "$kind client: the server kept it $ms ms (header timeout 2 s)"
+  it_ok "$kind client: closed after $ms ms (--http-header-timeout 2)"
+done
 it_stop
+[[ $(it_counter http_header_timeouts) -ge 2 ]] || it_fail "http_header_timeouts not counted"
 it_end
