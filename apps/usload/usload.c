@@ -74,6 +74,7 @@ static struct {
   uint64_t rr_count;  /* rr: stop after this many transactions (0 = none) */
   const char *mode;   /* serve */
   const char *bind;   /* serve: local address */
+  const char *cc;     /* send, recv: the kernel's congestion control (TCP_CONGESTION) */
   uint32_t from[FROM_MAX]; /* hold: source addresses, network order */
   unsigned nfrom;
 } opt = {.timeout = 60, .seed = 1, .count = 0, .size = 100, .seconds = 5.0, .mode = "discard"};
@@ -118,7 +119,9 @@ _Noreturn static void usage(void) {
           "  --seconds S     rr: measure for S seconds (default 5); hold: hold that long\n"
           "  --rr-count N    rr: stop after N transactions\n"
           "  --from A,B,...  hold: source addresses, used in turn\n"
-          "  --bind ADDR     serve: listen on ADDR only\n",
+          "  --bind ADDR     serve: listen on ADDR only\n"
+          "  --cc NAME       send, recv: this socket's congestion control (TCP_CONGESTION,\n"
+          "                  e.g. cubic; any available one with CAP_NET_ADMIN)\n",
           CONNS_PARALLEL_MAX, RR_SIZE_MAX);
   exit(2);
 }
@@ -274,6 +277,10 @@ static int connect_to(const char *host, uint16_t port, const char *who) {
   if (fd < 0) {
     fprintf(stderr, "usload %s: socket: %s\n", who, strerror(errno));
     exit(1);
+  }
+  if (opt.cc && setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, opt.cc, (socklen_t)strlen(opt.cc)) != 0) {
+    fprintf(stderr, "usload %s: congestion control '%s': %s\n", who, opt.cc, strerror(errno));
+    exit(2);
   }
   while (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
     if (errno == EINTR)
@@ -1008,6 +1015,8 @@ int main(int argc, char **argv) {
       parse_from(v);
     } else if (strcmp(a, "--bind") == 0) {
       opt.bind = v;
+    } else if (strcmp(a, "--cc") == 0) {
+      opt.cc = v;
     } else {
       fprintf(stderr, "usload: unknown option %s\n", a);
       usage();
