@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "tcp/cc.h"
+#include "wire/seq.h"
 #include "tcp_harness.h"
 
 #define SMSS 1460u
@@ -520,6 +521,75 @@ static void test_newreno_selectable(void **state) {
   th_finish(h);
 }
 
+/* ---- The transmit records under pressure (HOSTILE OPT-5) -------------------------------- */
+
+static void small_sndbuf(struct us_config *c) {
+  c->tcp_sndbuf = 4096; /* 4096 / 536 + 32 = 39 transmit records */
+}
+
+/* A peer with the smallest MSS we accept SACKs every other segment, one block per ACK, so
+ * the scoreboard wants more records than the block holds: neighbours
+ * merge, nothing crashes, every byte resent is the right byte, and the
+ * transfer completes with the pools back to full. */
+static void test_records_full(void **state) {
+  struct th *h = th_new_state(state, small_sndbuf);
+  static const uint8_t syn_opts[] = {2, 4, 0, 64, 1, 1, 4, 2}; /* MSS 64, SACK-perm */
+  us_time_t t = 0;
+  th_fx_listen(h, t);
+  th_inject(h, t, TSEG(.flags = TH_SYN, .seq = 0, OPTS(syn_opts, sizeof syn_opts)));
+  th_expect(h, t, TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, LEN_ANY));
+  t += MS(10);
+  th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
+  th_accept(h);
+  const uint32_t mss = 64, total = 200000;
+  uint32_t queued = 0, una = 1, hi = 1, sacks = 0;
+  for (int round = 0; round < 1000 && us_seq_lt(una, 1 + total); round++) {
+    t += MS(1);
+    if (queued < total) {
+      long n = th_send(h, t, total - queued);
+      if (n > 0)
+        queued += (uint32_t)n;
+    }
+    th_advance(h, t);
+    struct th_pkt p;
+    while (th_pop(h, &p)) {
+      if (p.plen == 0)
+        continue;
+      uint32_t rel = th_rel_seq(h, &p);
+      for (uint32_t i = 0; i < p.plen; i++)
+        if (p.payload[i] != th_pat(h->c->s_salt, (uint64_t)rel - 1 + i))
+          fail_msg("byte %u of the segment at %u is not the app's", i, rel);
+      if (us_seq_gt(rel + p.plen, hi))
+        hi = rel + p.plen;
+    }
+    /* Rounds 30..69 (cwnd has grown to the send buffer): no cumulative
+     * progress, SACK every other segment above SND.UNA, one block per
+     * ACK; otherwise ACK what was sent. */
+    if (round >= 30 && round < 70) {
+      uint32_t k = 2 * (uint32_t)(round - 30) + 1;
+      uint32_t l = una + k * mss;
+      if (us_seq_lt(l + mss, hi + 1)) {
+        uint8_t o[12] = {1, 1, 5, 10};
+        wr32(o + 4, h->c->s_isn + l);
+        wr32(o + 8, h->c->s_isn + l + mss);
+        th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = una, OPTS(o, sizeof o)));
+        sacks++;
+      }
+    } else if (us_seq_gt(hi, una)) {
+      una = hi;
+      th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = una));
+    }
+  }
+  /* 4096 / 64 = 64 segments out, every other one SACKed: more than 50
+   * ranges with different marks, for 39 records. */
+  if (sacks < 25)
+    fail_msg("only %u SACK blocks (una %u, hi %u)", sacks, una, hi);
+  assert_int_equal(una, 1 + total);
+  assert_int_equal(us_tcp_send_queued(h->s, h->c->sock), 0);
+  th_drain(h);
+  th_finish(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_two_holes_one_recovery, th_teardown),
@@ -534,6 +604,7 @@ int main(void) {
       cmocka_unit_test(test_cubic_formula),
       cmocka_unit_test(test_cubic_reno_friendly),
       cmocka_unit_test_teardown(test_newreno_selectable, th_teardown),
+      cmocka_unit_test_teardown(test_records_full, th_teardown),
   };
   return TH_RUN("tcp_recovery", tests);
 }
