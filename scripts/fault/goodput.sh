@@ -18,7 +18,7 @@
 #   LOSSES="1 5 10"   loss percentages, one row each (both directions)
 #   DELAY=10ms        one-way delay added each way (20 ms RTT)
 #   BYTES=20971520    bytes per transfer (20 MiB)
-#   CC=cubic          ustack's algorithm (--cc cubic|newreno)
+#   CC=cubic          ustack's algorithm (--cc cubic|newreno; empty: no --cc, for older builds)
 #   KCC=cubic         the kernel's, set on usload's socket (TCP_CONGESTION: a
 #                     namespace may only default to the allowed ones, and this
 #                     machine's default, bbr, does not treat loss as congestion)
@@ -37,7 +37,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LOSSES=${LOSSES:-"1 5 10"}
 DELAY=${DELAY:-10ms}
 BYTES=${BYTES:-20971520}
-CC=${CC:-cubic}
+CC=${CC-cubic}
 KCC=${KCC:-cubic}
 RUNS=${RUNS:-1}
 FAULT_SEED=${FAULT_SEED:-1}
@@ -64,7 +64,7 @@ rows=()
 summary=()
 for loss in $LOSSES; do
   spec="both:loss=${loss}%;both:delay=$DELAY"
-  fault_start "$spec" --cc "$CC" --seed "$STREAM_SEED" --tcp-sink 5001 \
+  fault_start "$spec" ${CC:+--cc "$CC"} --seed "$STREAM_SEED" --tcp-sink 5001 \
     --tcp-source 5002 --source-bytes "$BYTES"
   kcc=$KCC
   down=() up=()
@@ -108,7 +108,7 @@ for loss in $LOSSES; do
 done
 
 echo
-echo "Goodput, $BYTES bytes per transfer, ustack --cc $CC, injector seed $FAULT_SEED, median of $RUNS:"
+echo "Goodput, $BYTES bytes per transfer, ustack --cc ${CC:-(default)}, injector seed $FAULT_SEED, median of $RUNS:"
 echo
 echo "| loss (both ways) | delay | ustack -> kernel MB/s | kernel -> ustack MB/s | ustack / kernel |"
 echo "|---|---|---|---|---|"
