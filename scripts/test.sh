@@ -173,6 +173,8 @@ if [[ -z $ONLY || $ONLY == fault ]]; then
   if [[ -x $BUILD/apps/ustackd/ustackd ]]; then
     USTACKD=$BUILD/apps/ustackd/ustackd "$ROOT/scripts/fault/run-all" --quick |
       tee "$RESULTS/fault.log"
+    fault_rc=${PIPESTATUS[0]}
+    fault_failed_before=$failed
     while read -r verdict name _; do
       case $verdict in
       PASS) record "fault.$name" pass ;;
@@ -181,6 +183,12 @@ if [[ -z $ONLY || $ONLY == fault ]]; then
       esac
     done < <(grep -E '^(PASS|FAIL|SKIP) ' "$RESULTS/fault.log")
     grep -qE '^(PASS|FAIL|SKIP) ' "$RESULTS/fault.log" || record "fault scenarios (none ran)" fail
+    # run-all's exit status is the verdict; the lines above only name the
+    # scenarios. A failure the line parsing missed still fails the stage.
+    # 77: nothing could run (no root); the SKIP lines were recorded above.
+    if [[ $fault_rc -ne 0 && $fault_rc -ne 77 && $failed -eq $fault_failed_before ]]; then
+      record "fault scenarios (run-all exit $fault_rc)" fail
+    fi
   else
     record "fault scenarios (no ustackd built)" fail
   fi
