@@ -64,7 +64,7 @@ void tcp_set_state(struct us_stack *s, struct us_tcb *t, enum us_tcp_state st, c
   if (!(legal_next[old] & B(st))) {
     US_STAT_INC(s, tcp_illegal_transitions);
     US_LOGE(s, "tcp: illegal transition %s -> %s (%s)", state_names[old], state_names[st], why);
-    US_ASSERT(!"illegal TCP state transition");
+    US_BUG("illegal TCP state transition"); /* debug builds stop; release survives */
     return;
   }
   char la[16], ra[16];
