@@ -391,6 +391,49 @@ static void test_limit_per_source(void **state) {
   th_finish(h);
 }
 
+static void limit_listener_2(struct us_config *c) {
+  c->tcp_listener_conn_max = 2;
+  c->tcp_source_conn_max = 2;
+}
+
+/* Connections outlive a listener that closes: they stop counting, and a
+ * new listener on the same port starts from zero; when the old ones end
+ * nothing is taken off the new one's count. */
+static void test_limit_listener_closed_and_reopened(void **state) {
+  struct th *h = th_new_state(state, limit_listener_2);
+  us_sock_t l = th_listen(h, 80, 16);
+  struct cl v[5];
+  cl_init(v, 5, TH_P_ADDR, 30900);
+  for (size_t i = 0; i < 2; i++) {
+    cl_syn(h, MS(i), &v[i], 80);
+    collect(h, v, 5);
+    cl_ack(h, MS(i), &v[i], 80, 0);
+  }
+  assert_int_equal(accept_all(h, l, v, 5), 2);
+  assert_int_equal(listener_info(h, 80).conns, 2);
+  assert_int_equal(us_tcp_close(h->s, l, MS(5)), 0);
+  us_sock_t l2 = th_listen(h, 80, 16);
+  assert_int_equal(listener_info(h, 80).conns, 0);
+  for (size_t i = 2; i < 4; i++) {
+    cl_syn(h, MS(10 + i), &v[i], 80);
+    collect(h, v, 5);
+    assert_int_equal(v[i].synacks, 1);
+    cl_ack(h, MS(10 + i), &v[i], 80, 0);
+  }
+  assert_int_equal(accept_all(h, l2, v, 5), 2);
+  assert_int_equal(listener_info(h, 80).conns, 2);
+  /* The old connections end (their peer resets them): no change. */
+  for (size_t i = 0; i < 2; i++)
+    th_inject(h, MS(20),
+              TSEG(.flags = TH_RST, .src = v[i].src, .sport = v[i].port, .dport = 80,
+                   .seq = v[i].isn + 1, .seq_abs = true));
+  assert_int_equal(listener_info(h, 80).conns, 2);
+  cl_syn(h, MS(21), &v[4], 80);
+  assert_int_equal(collect(h, v, 5), 1); /* still at the limit of 2 */
+  assert_int_equal(v[4].rst_ack, v[4].isn + 1);
+  th_finish(h);
+}
+
 static void limit_listener_2_backlog_1(struct us_config *c) {
   c->tcp_listener_conn_max = 2;
 }
@@ -498,6 +541,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_acceptq_full_cookie, th_teardown),
       cmocka_unit_test_teardown(test_limit_per_listener, th_teardown),
       cmocka_unit_test_teardown(test_limit_per_source, th_teardown),
+      cmocka_unit_test_teardown(test_limit_listener_closed_and_reopened, th_teardown),
       cmocka_unit_test_teardown(test_limit_rechecked_at_cookie_ack, th_teardown),
       cmocka_unit_test_teardown(test_rst_rate_limit, th_teardown),
       cmocka_unit_test_teardown(test_rst_rate_zero_is_unlimited, th_teardown),
