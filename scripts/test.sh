@@ -5,7 +5,8 @@
 #
 #   1. unit tests (cmocka) under AddressSanitizer + UndefinedBehaviorSanitizer
 #      (build-asan/, ctest -L unit)
-#   2. scripts/check-layering.sh: the protocol core makes no system calls
+#   2. scripts/check-layering.sh: the protocol core makes no system calls;
+#      scripts/check-counters.sh: every counter is incremented somewhere
 #   3. integration tests (ctest -L integration) against the ASan/UBSan
 #      daemon of step 1: namespaces, a TUN, ustackd, the kernel as the peer.
 #      They need root; without it they are skipped with a message, except
@@ -120,6 +121,11 @@ if [[ -z $ONLY || $ONLY == layering ]]; then
     record check-layering pass
   else
     record check-layering fail
+  fi
+  if "$ROOT/scripts/check-counters.sh" "$ROOT"; then
+    record check-counters pass
+  else
+    record check-counters fail
   fi
 fi
 

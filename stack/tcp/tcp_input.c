@@ -507,8 +507,12 @@ static enum tcp_verdict step1_check_seq(struct us_stack *s, struct us_tcb *t, st
     ok = us_seq_in_window(g->seq, nxt, wnd) || us_seq_in_window(g->seq + len - 1, nxt, wnd);
   if (!ok) {
     US_STAT_INC(s, tcp_seq_rejected);
-    if (g->flags & US_TH_RST)
+    if (g->flags & US_TH_RST) {
+      /* RFC 9293 3.10.7.4 first check: an unacceptable RST is dropped
+       * without an answer (RFC 5961 3.2, first bullet). */
+      US_STAT_INC(s, tcp_rst_ignored);
       return TV_DROP;
+    }
     if ((g->flags & US_TH_SYN) && tcp_state_synchronized(t->state)) {
       /* RFC 5961 4.2: a SYN, "irrespective of the sequence number",
        * draws a (rate-limited) challenge ACK. */

@@ -77,6 +77,7 @@ static void test_rst_outside_window_dropped(void **state) {
   th_assert_state(h, US_TCP_ESTABLISHED);
   assert_int_equal(us_sock_error(h->s, h->c->sock), 0);
   assert_int_equal(th_stat(h, US_STAT_tcp_challenge_ack), 0);
+  assert_int_equal(th_stat(h, US_STAT_tcp_rst_ignored), 4);
   th_finish(h);
 }
 
