@@ -42,6 +42,12 @@ expect_error 2 'missing --dev' --host "$US_HOST" --addr "$US_ADDR"
 expect_error 2 'not in the same /24' --dev "$US_DEV" --host 10.0.1.1 --addr "$US_ADDR"
 expect_error 2 "--udp-echo: bad port '70000'" "${base[@]}" --udp-echo 70000
 expect_error 2 'log-level' "${base[@]}" --log-level chatty
+# Scale options (docs/MEMORY.md): each bad value is one line, exit 2.
+expect_error 2 "--max-conns: '0' is not 1..1000000" "${base[@]}" --max-conns 0
+expect_error 2 "--rcvbuf: '100' is not 4096..16777216 bytes" "${base[@]}" --rcvbuf 100
+expect_error 2 "--sndbuf: '17M' is not 4096..16777216 bytes" "${base[@]}" --sndbuf 17M
+expect_error 2 '--buf-mem: 1048576 bytes cannot hold one send and one receive buffer' \
+  "${base[@]}" --rcvbuf 1M --buf-mem 1M
 
 # No permission on /dev/net/tun: run as nobody.
 if command -v setpriv >/dev/null; then
