@@ -3,7 +3,7 @@
 #
 # A counter that nothing increments reads 0 forever and tells the operator
 # "this never happens" when the truth is "we never looked". For each
-# X(name, "...") line:
+# US_STAT_DEF(name, "...") or X(name, "...") line:
 #   include/ustack/stats/*.def: some .c/.h under stack/ or apps/ must call
 #     US_STAT_INC/ADD/DEC (or a layer's wrapper, e.g. TLS_STAT_INC) on it;
 #   apps/ustackd/httpd_counters.def: some .c under apps/ustackd must call
@@ -16,7 +16,8 @@ set -euo pipefail
 root=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 cd "$root"
 
-names() { sed -n 's/^X(\([A-Za-z0-9_]*\),.*/\1/p' "$@"; }
+# X(name, ...) in apps' lists, US_STAT_DEF(name, ...) in the public ones.
+names() { sed -n -E 's/^(X|US_STAT_DEF)\(([A-Za-z0-9_]+),.*/\2/p' "$@"; }
 
 mapfile -t stack_ctrs < <(names include/ustack/stats/*.def)
 if [[ ${#stack_ctrs[@]} -eq 0 ]]; then

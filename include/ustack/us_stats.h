@@ -3,7 +3,11 @@
  *
  * Every packet the stack drops is counted under the reason it was dropped,
  * so "what happened to my packet?" is answered by a counter, not a debugger.
- * The lists live in stats/<layer>.def, one file per layer that owns them.
+ * The lists live in stats/<layer>.def, one file per layer that owns them,
+ * one US_STAT_DEF(name, "description") line per counter. The macro name is
+ * prefixed so that including this header never touches a short name (X) an
+ * embedding program may use; scripts/check-counters.sh fails on a counter
+ * that nothing increments.
  */
 #ifndef USTACK_US_STATS_H
 #define USTACK_US_STATS_H
@@ -12,13 +16,13 @@
 
 
 enum us_stat {
-#define X(name, desc) US_STAT_##name,
+#define US_STAT_DEF(name, desc) US_STAT_##name,
 #include "stats/core.def"
 #include "stats/ip.def"
 #include "stats/udp.def"
 #include "stats/tcp.def"
 #include "stats/tls.def"
-#undef X
+#undef US_STAT_DEF
   US_STAT_COUNT
 };
 

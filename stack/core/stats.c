@@ -4,23 +4,23 @@
 #include "ustack/us_stats.h"
 
 static const char *const stat_names[US_STAT_COUNT] = {
-#define X(name, desc) #name,
+#define US_STAT_DEF(name, desc) #name,
 #include "ustack/stats/core.def"
 #include "ustack/stats/ip.def"
 #include "ustack/stats/udp.def"
 #include "ustack/stats/tcp.def"
 #include "ustack/stats/tls.def"
-#undef X
+#undef US_STAT_DEF
 };
 
 static const char *const stat_descs[US_STAT_COUNT] = {
-#define X(name, desc) desc,
+#define US_STAT_DEF(name, desc) desc,
 #include "ustack/stats/core.def"
 #include "ustack/stats/ip.def"
 #include "ustack/stats/udp.def"
 #include "ustack/stats/tcp.def"
 #include "ustack/stats/tls.def"
-#undef X
+#undef US_STAT_DEF
 };
 
 const char *us_stat_name(enum us_stat id) {
