@@ -2,10 +2,10 @@
  * ring.h - a byte ring buffer over memory the caller provides.
  *
  * Invariants: 0 <= len <= cap; the bytes are buf[head], buf[head+1 mod cap],
- * ... for len bytes. Used for TCP send and receive buffers: the send ring
- * holds exactly the bytes from SND.UNA up (sent and not yet acknowledged,
- * then not yet sent); the receive ring holds bytes the application has not
- * read yet.
+ * ... for len bytes. Used for TCP send buffers: the send ring holds
+ * exactly the bytes from SND.UNA up (sent and not yet acknowledged, then
+ * not yet sent). Received data is not kept in a ring but in the packets it
+ * arrived in (stack/tcp/tcp_rcvq.c).
  */
 #ifndef USTACK_CORE_RING_H
 #define USTACK_CORE_RING_H

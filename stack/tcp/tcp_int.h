@@ -173,6 +173,8 @@ struct us_tcb {
   struct us_pkt *rq_head, *rq_tail, *oq_head;
   uint32_t rq_len;       /* bytes in order, not yet read */
   uint32_t rq_held;      /* buffer bytes both lists hold (truesize) */
+  uint8_t rcv_ratio;     /* payload per buffer byte, /256, of the last
+                            buffer kept whole; 0 until one was (7/8) */
   uint8_t nooo;
   uint32_t ooo_bytes;
   uint32_t ooo_recent;   /* start of the latest out-of-order segment */
@@ -520,14 +522,6 @@ int tcp_pick_bind_port(struct us_stack *s, uint16_t *port);
 /* ---- tcp_api.c ---- */
 uint32_t tcp_events(struct us_stack *s, void *obj);
 int tcp_error(struct us_stack *s, void *obj);
-
-/* Ring helpers: like us_ring_discard, but never re-bases the ring, since
- * out-of-order bytes sit past the data at fixed positions. */
-static inline void tcp_ring_consume(struct us_ring *r, uint32_t n) {
-  uint32_t h = r->head + n;
-  r->head = h >= r->cap ? h - r->cap : h;
-  r->len -= n;
-}
 
 #define TCP_MSS_DEFAULT 536 /* RFC 9293 3.7.1, MUST-15 */
 #define TCP_MSS_FLOOR 64    /* HOSTILE OPT-3; Linux uses 48 */

@@ -44,14 +44,20 @@ static bool over_limit(const struct us_stack *s, const struct us_tcb *t, uint32_
  * datagram was read into one of ours and the payload fills at least half
  * of it (so the window's 7/8 estimate stays within the 2x limit); else
  * NULL and the caller copies. */
-static struct us_pkt *take_input(struct us_stack *s, const struct us_tcb *t, const uint8_t *data,
+static struct us_pkt *take_input(struct us_stack *s, struct us_tcb *t, const uint8_t *data,
                                  uint32_t len) {
   const struct us_pkt *rx = s->rx_pkt;
   if (!rx || (uint64_t)len * 2 < rx->cap || over_limit(s, t, rx->cap))
     return NULL;
+  uint32_t cap = rx->cap;
   struct us_pkt *p = us_pkt_take_rx(s, data, len);
-  if (p)
+  if (p) {
     US_STAT_INC(s, tcp_rcv_zero_copy);
+    /* How well buffers fill, for the window (Linux's scaling_ratio): at
+     * least 1/2 by the rule above. */
+    uint32_t r = (uint32_t)((uint64_t)len * 256 / cap);
+    t->rcv_ratio = (uint8_t)(r > 255 ? 255 : r);
+  }
   return p;
 }
 
