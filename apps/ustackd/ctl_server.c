@@ -102,11 +102,15 @@ void ctl_write_ss(us_stack *s, FILE *out, us_time_t now) {
             t->rcv_queued, t->snd_queued, la, ra);
     if (t->timer && t->timer[0] && t->timer_at != US_TIME_NEVER)
       fmt_us(when, sizeof when, t->timer_at > now ? t->timer_at - now : 0);
+    char ws[24] = ""; /* as ss(8): the peer's shift, then ours */
+    if (t->ws_ok)
+      snprintf(ws, sizeof ws, " wscale:%u,%u", (unsigned)t->snd_wscale, (unsigned)t->rcv_wscale);
     fprintf(out,
-            "\t %s%s%s mss:%" PRIu32 " pmtu:%" PRIu32 " rto:%s srtt:%s rttvar:%s cwnd:%" PRIu32 " ssthresh:%" PRIu32
+            "\t %s%s%s%s%s mss:%" PRIu32 " pmtu:%" PRIu32 " rto:%s srtt:%s rttvar:%s cwnd:%" PRIu32 " ssthresh:%" PRIu32
             "%s%s sacked:%" PRIu32 " snd_wnd:%" PRIu32 " rcv_wnd:%" PRIu32 " retrans:%" PRIu32
             " backoff:%" PRIu32 " bytes_in:%" PRIu64 " bytes_out:%" PRIu64 " timer:(%s,%s)%s\n",
-            t->cc ? t->cc : "-", t->ts_ok ? " ts" : "", t->ecn_ok ? " ecn" : "", t->mss,
+            t->cc ? t->cc : "-", t->ts_ok ? " ts" : "", t->sack_ok ? " sack" : "",
+            t->ecn_ok ? " ecn" : "", ws, t->mss,
             t->pmtu, rto, srtt, rttvar, t->cwnd, t->ssthresh,
             t->recovery && t->recovery[0] ? " recovery:" : "",
             t->recovery && t->recovery[0] ? t->recovery : "", t->sacked, t->snd_wnd, t->rcv_wnd,

@@ -180,6 +180,9 @@ struct us_tcp_info {
   uint64_t bytes_in, bytes_out;
   bool ts_ok;                      /* RFC 7323 timestamps negotiated */
   bool ecn_ok;                     /* RFC 3168 ECN negotiated */
+  bool sack_ok;                    /* RFC 2018 SACK-permitted both ways */
+  bool ws_ok;                      /* RFC 7323 window scaling both ways */
+  uint8_t snd_wscale, rcv_wscale;  /* the peer's shift and ours (0 without) */
   uint32_t rtt_samples;            /* RTT measurements taken so far */
   uint32_t pmtu;                   /* path MTU estimate (RFC 1191) */
   /* Listeners only (0 otherwise): half-open and accepted-not-yet queues,

@@ -168,9 +168,7 @@ int us_tcp_connect(us_stack *s, us_sock_t sock, us_ip4_t dst, uint16_t dport, us
   t->passive = false;
   t->rcv_mss = (uint16_t)(s->cfg.mtu - 40);
   t->mss = TCP_MSS_DEFAULT;
-  t->rcv_wscale = 0;
-  while (t->rcv_wscale < US_TCP_WS_MAX && (s->cfg.tcp_rcvbuf >> t->rcv_wscale) > 0xffff)
-    t->rcv_wscale++;
+  t->rcv_wscale = tcp_our_wscale(s);
   t->iss = tcp_isn(s, t->laddr, t->lport, t->raddr, t->rport, now);
   t->snd_una = t->snd_nxt = t->snd_max = t->snd_sml = t->iss;
   tcp_set_state(s, t, US_TCP_SYN_SENT, "connect");
@@ -497,6 +495,10 @@ size_t us_tcp_list(us_stack *s, struct us_tcp_info *out, size_t max) {
     i->bytes_out = t->bytes_out;
     i->ts_ok = t->ts_ok;
     i->ecn_ok = t->ecn_ok;
+    i->sack_ok = t->sack_ok;
+    i->ws_ok = t->ws_ok;
+    i->snd_wscale = t->snd_wscale;
+    i->rcv_wscale = t->rcv_wscale;
     i->rtt_samples = t->rtt_samples;
     i->pmtu = t->pmtu;
     if (t->is_listener) {

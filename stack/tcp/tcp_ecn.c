@@ -5,8 +5,9 @@
  * SYN-ACK carries ECE only. We send the former when cfg.tcp_ecn is
  * US_TCP_ECN_ON and answer with the latter when the peer asked and
  * cfg.tcp_ecn is not US_TCP_ECN_OFF (US_TCP_ECN_ACCEPT, the default, is
- * Linux's default too). A SYN-cookie SYN-ACK never agrees to ECN: the
- * cookie could not remember it.
+ * Linux's default too). A SYN-cookie SYN-ACK agrees to ECN the same way
+ * when the SYN had TSopt, whose echo brings the agreement back
+ * (tcp_syncookie.c); without TSopt it never does.
  *
  * Once agreed:
  *  - new data leaves with ECT(0) in the IP header; SYNs, pure ACKs,

@@ -54,13 +54,6 @@ static uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
 /* Our window-scale shift: the smallest that lets the whole receive buffer
  * be advertised (RFC 7323 2.3), at most 14. */
-static uint8_t our_wscale(const struct us_stack *s) {
-  uint8_t ws = 0;
-  while (ws < US_TCP_WS_MAX && (s->cfg.tcp_rcvbuf >> ws) > 0xffff)
-    ws++;
-  return ws;
-}
-
 /* MSS policy (MUST-14..16, HOSTILE OPT-3): none or zero -> 536, tiny ->
  * a floor of 64, and never more than what the path MTU can carry, less
  * TSopt when timestamps are on (tcp_pmtu.c). */
@@ -83,7 +76,7 @@ static void apply_syn_options(struct us_stack *s, struct us_tcb *t, const struct
       US_LOGD(s, "tcp: peer window scale above 14, using 14 (RFC 7323 2.3)");
     t->ws_ok = true;
     t->snd_wscale = g->ws;
-    t->rcv_wscale = our_wscale(s);
+    t->rcv_wscale = tcp_our_wscale(s);
   } else {
     t->ws_ok = false;
     t->snd_wscale = 0;
@@ -247,11 +240,38 @@ static bool limit_refuses(struct us_stack *s, const struct us_tcb *l, const stru
 static void syn_cookie_reply(struct us_stack *s, const struct seg_in *in) {
   const struct us_tcp_seg *g = &in->seg;
   uint16_t pm = g->has_mss && g->mss != 0 ? g->mss : TCP_MSS_DEFAULT;
+  struct tcp_cookie_opts o;
+  tcp_syncookie_opts(s, g, &o);
   uint32_t cookie =
-      tcp_syncookie_make(s, in->dst, g->dport, in->src, g->sport, g->seq, pm, in->now);
+      tcp_syncookie_make(s, in->dst, g->dport, in->src, g->sport, g->seq, pm, &o, in->now);
   US_STAT_INC(s, tcp_syncookies_sent);
-  tcp_send_stateless(s, in->dst, g->dport, in->src, g->sport, cookie, g->seq + 1,
-                     US_TH_SYN | US_TH_ACK, in->now);
+  tcp_send_cookie_synack(s, in->dst, g->dport, in->src, g->sport, cookie, g->seq + 1, &o,
+                         in->now);
+}
+
+/* The options a valid cookie brought back (tcp_syncookie.c), applied as
+ * apply_syn_options() applies a SYN's: what the SYN-ACK offered is what
+ * the connection uses. Our shift comes from the configuration, as in the
+ * SYN-ACK. TS.Recent starts from this ACK's TSval, the SYN's being gone
+ * (RFC 7323 4.3: it is the latest in-window TSval, and not older). */
+static void apply_cookie_options(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g,
+                                 const struct tcp_cookie_opts *o, us_time_t now) {
+  t->ts_ok = o->ts;
+  t->ws_ok = o->ts && o->ws_ok;
+  t->snd_wscale = t->ws_ok ? o->ws : 0;
+  t->rcv_wscale = t->ws_ok ? tcp_our_wscale(s) : 0;
+  t->sack_ok = o->ts && o->sack;
+  t->ecn_ok = o->ts && o->ecn;
+  t->ecn_ece = t->ecn_cwr = t->ecn_reduced = false;
+  if (!o->ts)
+    return;
+  tcp_ts_init(s, t);
+  t->ts_recent = g->tsval;
+  t->ts_recent_sec = (uint32_t)((uint64_t)now / 1000000u);
+  US_STAT_INC(s, tcp_ts_negotiated);
+  US_STAT_INC(s, tcp_syncookies_opts);
+  if (t->ecn_ok)
+    US_STAT_INC(s, tcp_ecn_negotiated);
 }
 
 /* An ACK at a listener (no TCB has its 4-tuple). If it returns one of our
@@ -263,9 +283,10 @@ static void syn_cookie_reply(struct us_stack *s, const struct seg_in *in) {
 static struct us_tcb *cookie_ack(struct us_stack *s, struct us_tcb *l, const struct seg_in *in) {
   const struct us_tcp_seg *g = &in->seg;
   uint16_t mss;
+  struct tcp_cookie_opts o;
   uint32_t irs = g->seq - 1, iss = g->ack - 1;
   if (!s->cfg.tcp_syncookies ||
-      !tcp_syncookie_check(s, in->dst, g->dport, in->src, g->sport, irs, iss, in->now, &mss)) {
+      !tcp_syncookie_check(s, in->dst, g->dport, in->src, g->sport, g, in->now, &mss, &o)) {
     if (s->cfg.tcp_syncookies)
       US_STAT_INC(s, tcp_syncookies_failed);
     reply_rst_limited(s, in);
@@ -279,7 +300,7 @@ static struct us_tcb *cookie_ack(struct us_stack *s, struct us_tcb *l, const str
    * cleanly instead (end of file; its close then meets our RST, unseen). */
   if (limit_refuses(s, l, in)) {
     tcp_send_stateless(s, in->dst, g->dport, in->src, g->sport, g->ack, g->seq,
-                       US_TH_FIN | US_TH_ACK, in->now);
+                       US_TH_FIN | US_TH_ACK, g, in->now);
     return NULL;
   }
   if (l->acq_len >= l->backlog) {
@@ -305,16 +326,19 @@ static struct us_tcb *cookie_ack(struct us_stack *s, struct us_tcb *l, const str
   t->rcv_up = t->rcv_nxt;
   t->rcv_adv = t->rcv_nxt + tcp_cookie_window(s);
   t->rcv_mss = (uint16_t)(s->cfg.mtu - 40);
-  /* The cookie keeps the MSS only: timestamps, window scaling and SACK
-   * were not offered in its SYN-ACK (docs/TCP.md). */
+  /* The MSS from the cookie; timestamps, window scaling, SACK and ECN
+   * from its TSval, echoed in TSecr, or none when the SYN had no TSopt
+   * (docs/TCP.md). The peer's window comes from this ACK (step five),
+   * scaled by its shift. */
   t->peer_mss = mss;
-  t->ts_ok = false;
+  apply_cookie_options(s, t, g, &o, in->now);
   tcp_mss_update(s, t);
   t->iss = iss;
   t->snd_una = t->snd_sml = iss;
   t->snd_nxt = t->snd_max = iss + 1;
   t->snd_wl1 = irs;
   t->snd_wl2 = iss;
+  t->last_ack_sent = t->rcv_nxt; /* RFC 7323 4.3: the SYN-ACK acknowledged the SYN */
   tcp_set_state(s, t, US_TCP_SYN_RECEIVED, "ACK with a valid SYN cookie");
   tcb_hash_insert(s, t);
   t->timer[TT_RTO] = in->now + tcp_rto_current(s, t);

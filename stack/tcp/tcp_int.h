@@ -337,8 +337,15 @@ void tcp_send_rst_tcb(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_send_rst(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
                   uint16_t rport, uint32_t seq, uint32_t ack, bool with_ack, us_time_t now);
 uint16_t tcp_cookie_window(const struct us_stack *s);
+/* Our window-scale shift, from cfg.tcp_rcvbuf (the same for every SYN). */
+uint8_t tcp_our_wscale(const struct us_stack *s);
+struct tcp_cookie_opts;
+void tcp_send_cookie_synack(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                            uint16_t rport, uint32_t cookie, uint32_t ack,
+                            const struct tcp_cookie_opts *o, us_time_t now);
 void tcp_send_stateless(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
-                        uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags, us_time_t now);
+                        uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags,
+                        const struct us_tcp_seg *seg, us_time_t now);
 void tcp_send_ack(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_send_keepalive(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_retransmit_first(struct us_stack *s, struct us_tcb *t, us_time_t now);
@@ -381,6 +388,9 @@ void tcp_rtt_syn_done(struct us_stack *s, struct us_tcb *t, bool syn_timed_out);
 #define TCP_TS_OPTLEN 12 /* NOP NOP TS(10), as emitted beside the other options */
 uint32_t tcp_ts_now(const struct us_tcb *t, us_time_t now);
 void tcp_ts_init(struct us_stack *s, struct us_tcb *t);
+/* The TSval clock a TCB on this 4-tuple would have (for SYN cookies). */
+uint32_t tcp_ts_clock(const struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                      uint16_t rport, us_time_t now);
 /* Negotiation from the peer's SYN (or SYN-ACK): sets ts_ok, TS.Recent. */
 void tcp_ts_syn(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g, bool we_offer,
                 us_time_t now);
@@ -491,11 +501,32 @@ uint32_t tcp_rcvq_read(struct us_stack *s, struct us_tcb *t, uint8_t *buf, uint3
 void tcp_rcvq_flush(struct us_stack *s, struct us_tcb *t);
 
 /* ---- tcp_syncookie.c ---- */
+/* What a SYN cookie remembers beyond the MSS, in the low bits of the
+ * SYN-ACK's TSval (only when ts: the SYN had TSopt and timestamps are on). */
+#define TCP_COOKIE_OPT_BITS 6
+struct tcp_cookie_opts {
+  bool ts;       /* TSopt agreed: the rest is valid */
+  bool ws_ok;    /* the SYN had WS; we answer with tcp_our_wscale() */
+  uint8_t ws;    /* the peer's shift, at most 14 */
+  bool sack;     /* SACK-permitted both ways */
+  bool ecn;      /* ECN-setup SYN accepted: ECE in the SYN-ACK */
+  uint32_t tsecr; /* the SYN's TSval, echoed in the SYN-ACK */
+};
+/* The options a cookie SYN-ACK agrees to for this SYN. */
+void tcp_syncookie_opts(const struct us_stack *s, const struct us_tcp_seg *syn,
+                        struct tcp_cookie_opts *o);
+/* The cookie SYN-ACK's TSval: the 4-tuple's TS clock carrying o's bits. */
+uint32_t tcp_syncookie_tsval(const struct us_stack *s, us_ip4_t laddr, uint16_t lport,
+                             us_ip4_t raddr, uint16_t rport, const struct tcp_cookie_opts *o,
+                             us_time_t now);
 uint32_t tcp_syncookie_make(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
-                            uint16_t rport, uint32_t irs, uint16_t peer_mss, us_time_t now);
+                            uint16_t rport, uint32_t irs, uint16_t peer_mss,
+                            const struct tcp_cookie_opts *o, us_time_t now);
+/* Does this ACK (SEG.ACK-1 the cookie, SEG.SEQ-1 the peer's ISN, TSecr the
+ * options) complete one of our cookies? Fills the MSS and the options. */
 bool tcp_syncookie_check(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
-                         uint16_t rport, uint32_t irs, uint32_t cookie, us_time_t now,
-                         uint16_t *mss);
+                         uint16_t rport, const struct us_tcp_seg *ack, us_time_t now,
+                         uint16_t *mss, struct tcp_cookie_opts *o);
 
 /* ---- tcp_limit.c ---- */
 enum tcp_limit_verdict { TL_OK, TL_LISTENER, TL_SOURCE };

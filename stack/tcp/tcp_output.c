@@ -277,34 +277,26 @@ void tcp_send_rst(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t r
 }
 
 /* The window a SYN-ACK carried when a SYN cookie was its ISS: unscaled
- * (no WS offered), at most 64 KB; emit() computes the same for a child
- * with an empty ring, so a connection rebuilt from the cookie agrees. */
+ * (RFC 7323 2.2: a SYN's window never is), at most 64 KB; emit() computes
+ * the same for a child with an empty ring, so a connection rebuilt from
+ * the cookie agrees. */
 uint16_t tcp_cookie_window(const struct us_stack *s) {
   return (uint16_t)min32(tcb_rcv_space_max(s), 0xffff);
 }
 
-/* A segment sent for a listener with no TCB behind it (RFC 4987 3.6):
- *  - the SYN-ACK of a full SYN queue, <SEQ=cookie><ACK=SEG.SEQ+1>
- *    <CTL=SYN,ACK>, with our MSS and the cookie window and no window scale
- *    or SACK-permitted (a cookie cannot remember them), so the connection
- *    rebuilt from the ACK agrees with what the peer was told;
- *  - the FIN that closes at once a SYN-cookie handshake a connection limit
- *    refuses (tcp_input.c), <SEQ=SEG.ACK><ACK=SEG.SEQ><CTL=FIN,ACK>.
- * If it is lost, the peer's retransmission gets it again. */
-void tcp_send_stateless(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
-                        uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags, us_time_t now) {
-  struct us_tcp_seg h = {0};
-  h.sport = lport;
-  h.dport = rport;
-  h.seq = seq;
-  h.ack = ack;
-  h.flags = flags;
-  if (flags & US_TH_SYN) {
-    h.has_mss = true;
-    h.mss = (uint16_t)(s->cfg.mtu - 40);
-  }
-  h.wnd = tcp_cookie_window(s);
-  size_t hl = us_tcp_hdr_len(&h);
+/* The smallest shift that lets the window reach cfg.tcp_rcvbuf (RFC 7323
+ * 2.3, at most 14). It depends on the configuration only, so a SYN cookie
+ * need not remember what its SYN-ACK offered. */
+uint8_t tcp_our_wscale(const struct us_stack *s) {
+  uint8_t ws = 0;
+  while (ws < US_TCP_WS_MAX && (s->cfg.tcp_rcvbuf >> ws) > 0xffff)
+    ws++;
+  return ws;
+}
+
+static void send_stateless(struct us_stack *s, us_ip4_t laddr, us_ip4_t raddr,
+                           const struct us_tcp_seg *h, us_time_t now) {
+  size_t hl = us_tcp_hdr_len(h);
   struct us_pkt *p = us_pkt_alloc(s, hl);
   if (!p)
     return;
@@ -313,9 +305,67 @@ void tcp_send_stateless(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_i
     us_pkt_free(s, p);
     return;
   }
-  us_tcp_build(&h, d, hl, 0, laddr, raddr);
+  us_tcp_build(h, d, hl, 0, laddr, raddr);
   US_STAT_INC(s, tcp_out_segs);
   us_ip4_output(s, p, raddr, US_IPPROTO_TCP, s->cfg.tcp_pmtud, now); /* RFC 1191: DF */
+}
+
+/* The SYN-ACK of a full SYN queue (RFC 4987 3.6), sent with no TCB behind
+ * it: <SEQ=cookie><ACK=SEG.SEQ+1><CTL=SYN,ACK>, with our MSS and the
+ * cookie window. When the SYN had TSopt (o->ts), also what the cookie
+ * keeps in the TSval (tcp_syncookie.c): TSopt, WS with our shift if the
+ * SYN had WS, SACK-permitted if it had it, ECE if ECN was agreed (RFC 3168
+ * 6.1.1), as the SYN-ACK of a queued SYN would. The connection rebuilt
+ * from the ACK agrees with what the peer was told. If it is lost, the
+ * peer's retransmitted SYN gets another. */
+void tcp_send_cookie_synack(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                            uint16_t rport, uint32_t cookie, uint32_t ack,
+                            const struct tcp_cookie_opts *o, us_time_t now) {
+  struct us_tcp_seg h = {0};
+  h.sport = lport;
+  h.dport = rport;
+  h.seq = cookie;
+  h.ack = ack;
+  h.flags = US_TH_SYN | US_TH_ACK;
+  h.has_mss = true;
+  h.mss = (uint16_t)(s->cfg.mtu - 40);
+  h.wnd = tcp_cookie_window(s);
+  if (o->ts) {
+    h.has_ts = true;
+    h.tsval = tcp_syncookie_tsval(s, laddr, lport, raddr, rport, o, now);
+    h.tsecr = o->tsecr;
+    if (o->ws_ok) {
+      h.has_ws = true;
+      h.ws = tcp_our_wscale(s);
+    }
+    h.sack_perm = o->sack;
+    if (o->ecn)
+      h.flags |= US_TH_ECE;
+  }
+  send_stateless(s, laddr, raddr, &h, now);
+}
+
+/* The FIN that closes at once a SYN-cookie handshake a connection limit
+ * refuses (tcp_input.c), <SEQ=SEG.ACK><ACK=SEG.SEQ><CTL=FIN,ACK>, with no
+ * TCB behind it; with TSopt if the ACK (`seg`) had it, since the cookie
+ * then agreed to timestamps (RFC 7323 3.2: on every segment). If it is
+ * lost, the peer's retransmission gets it again. */
+void tcp_send_stateless(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                        uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags,
+                        const struct us_tcp_seg *seg, us_time_t now) {
+  struct us_tcp_seg h = {0};
+  h.sport = lport;
+  h.dport = rport;
+  h.seq = seq;
+  h.ack = ack;
+  h.flags = flags;
+  h.wnd = tcp_cookie_window(s);
+  if (seg->has_ts && s->cfg.tcp_timestamps) {
+    h.has_ts = true;
+    h.tsval = tcp_ts_clock(s, laddr, lport, raddr, rport, now);
+    h.tsecr = seg->tsval;
+  }
+  send_stateless(s, laddr, raddr, &h, now);
 }
 
 /* Bookkeeping shared by every data/FIN segment we send. */

@@ -45,13 +45,24 @@ static void put32le(uint8_t *p, uint32_t v) {
     p[i] = (uint8_t)(v >> (8 * i));
 }
 
-void tcp_ts_init(struct us_stack *s, struct us_tcb *t) {
+/* The clock's per-4-tuple offset (5.4). */
+static uint32_t ts_offset(const struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                          uint16_t rport) {
   uint8_t b[16];
-  put32le(b, t->laddr);
-  put32le(b + 4, t->raddr);
-  put32le(b + 8, (uint32_t)t->lport << 16 | t->rport);
+  put32le(b, laddr);
+  put32le(b + 4, raddr);
+  put32le(b + 8, (uint32_t)lport << 16 | rport);
   put32le(b + 12, 0x54537473u); /* "stST": not an ISN input (those are 12 bytes) */
-  t->ts_offset = (uint32_t)us_siphash24(s->tcp->isn_key, b, sizeof b);
+  return (uint32_t)us_siphash24(s->tcp->isn_key, b, sizeof b);
+}
+
+void tcp_ts_init(struct us_stack *s, struct us_tcb *t) {
+  t->ts_offset = ts_offset(s, t->laddr, t->lport, t->raddr, t->rport);
+}
+
+uint32_t tcp_ts_clock(const struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                      uint16_t rport, us_time_t now) {
+  return (uint32_t)((uint64_t)now / 1000u) + ts_offset(s, laddr, lport, raddr, rport);
 }
 
 void tcp_ts_syn(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g, bool we_offer,

@@ -492,8 +492,10 @@ static void test_ts_with_sack_blocks(void **state) {
   th_finish(h);
 }
 
-/* A SYN cookie keeps only the MSS: its SYN-ACK offers no TS, and the
- * connection it completes runs without. */
+/* A SYN cookie keeps timestamps when the SYN had TSopt: its SYN-ACK
+ * offers TSopt echoing the SYN's TSval, and the connection its ACK
+ * completes runs with them, TS.Recent from that ACK (the rest of what the
+ * cookie keeps: test_tcp_cookie_opts.c). */
 static void test_ts_syn_cookie(void **state) {
   struct th *h = th_new_state(state, NULL);
   th_listen(h, TH_S_PORT, 1);
@@ -505,15 +507,20 @@ static void test_ts_syn_cookie(void **state) {
   h->c->s_port = TH_S_PORT;
   th_inject(h, MS(1), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460), TS(20, 0)));
   th_expect(h, MS(1), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
-  assert_false(th_last(h)->has_ts);
+  assert_int_equal(last_ts(h)->tsecr, 20);
   assert_int_equal(stat(h, US_STAT_tcp_syncookies_sent), 1);
-  th_inject(h, MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
+  th_inject(h, MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, TS(21, s_tsval)));
   th_assert_state(h, US_TCP_ESTABLISHED);
   th_accept(h);
   struct us_tcp_info in;
   assert_true(th_info(h, &in));
-  assert_false(in.ts_ok);
-  assert_int_equal(in.mss, 1460);
+  assert_true(in.ts_ok);
+  assert_int_equal(in.mss, 1460 - 12);
+  /* PAWS from TS.Recent = 21: an older TSval is dropped with an ACK. */
+  th_inject(h, MS(20), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 10, TS(15, s_tsval)));
+  th_expect(h, MS(20), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
+  assert_int_equal(last_ts(h)->tsecr, 21);
+  assert_int_equal(stat(h, US_STAT_tcp_paws_dropped), 1);
   th_drain(h);
   th_finish(h);
 }
