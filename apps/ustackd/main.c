@@ -17,10 +17,14 @@
 #include "clock.h"
 #include "ctl_server.h"
 #include "fault.h"
+#if USTACK_HAVE_HTTP
 #include "http_plain.h"
 #include "httpd.h"
 #include "https.h"
 #include "https_client.h"
+#else
+#include "no_http.h" /* built without libhttp-parser: option rows only */
+#endif
 #include "logsink.h"
 #include "loop.h"
 #include "pcap.h"

@@ -30,6 +30,19 @@
  * A wrapper (pcap tee) that passes offloaded packets on copies `caps` and
  * implements `tx_meta`; one that cannot (the fault injector) leaves `caps`
  * zero, and the stack sends it only plain packets.
+ *
+ * Re-entry: `tx` and `tx_meta` must NOT call back into the stack that
+ * called them: no us_stack_input, us_stack_poll, socket call or
+ * us_stack_destroy on that us_stack. They run from inside those very calls
+ * (input answering with an ACK, poll firing a retransmission, us_tcp_send
+ * emitting a segment), at a point where the connection's state is being
+ * updated and the packet may sit in a buffer the stack reuses as soon as
+ * `tx` returns (IPv4 fragmentation builds each fragment's header in front
+ * of the next one's data). A device that loops packets back, or hands them
+ * to a second stack that could answer synchronously, queues a copy and
+ * delivers it after the call returns; that is what the unit tests' two-stack
+ * link and examples/sansio_test.c do. Doing I/O (write to a TUN, append to a
+ * capture) and touching the device's own state is all `tx` may do.
  */
 #ifndef USTACK_US_DEVICE_H
 #define USTACK_US_DEVICE_H
