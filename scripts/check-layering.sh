@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
-# check-layering.sh - the protocol core is sans-IO (DESIGN.md sections 1-2).
+# check-layering.sh - the protocol core is sans-IO and the arrows between
+# layers point down (docs/ARCHITECTURE.md, "Layers").
 #
-# Fails when a C file outside stack/platform/, apps/ and tests/ includes an
-# operating-system header or calls a system interface (I/O, clocks, kernel
-# randomness, event loops, signals, threads). Comments and string literals
-# are ignored, and calls through a struct member (dev->write(...)) are not
-# system calls.
+# 1. Fails when a C file outside stack/platform/, apps/ and tests/ includes
+#    an operating-system header or calls a system interface (I/O, clocks,
+#    kernel randomness, event loops, signals, threads). Comments and string
+#    literals are ignored, and calls through a struct member
+#    (dev->write(...)) are not system calls.
+# 2. Fails when a file includes a header of a layer it may not use. Every
+#    layer may use the public API (include/ustack) and its own folder; the
+#    rest is this table (tests/ may use anything):
+#       wire      -> nothing of ours
+#       core      -> wire
+#       ip        -> core, wire
+#       tcp       -> ip, core, wire
+#       sock      -> tcp, ip, core, wire
+#       tls       -> sock, tcp, ip, core, wire
+#       platform  -> sock, tcp, ip, core, wire (anything below tls; no apps)
+#       apps      -> platform (and other apps/ folders, e.g. apps/common)
+#       include/  -> include/ only
+#    An include is resolved as the compiler would: the including file's own
+#    folder, then stack/, include/, stack/platform/ (apps' path) and apps/*.
 #
 # Usage: scripts/check-layering.sh [REPO_ROOT]     exit 0 clean, 1 violations
 set -euo pipefail
@@ -77,3 +92,57 @@ MSG
   exit 1
 fi
 echo "check-layering: OK (${#files[@]} files in the core are free of OS headers and system calls)"
+
+# ---- 2. The arrows -------------------------------------------------------
+# Known exceptions, "file:included-header  why". None today: add one only
+# with the reason and the issue that will remove it.
+arrow_exceptions=()
+
+mapfile -t all_files < <(find stack include apps -type f \( -name '*.c' -o -name '*.h' \) | LC_ALL=C sort)
+arrows=$(ARROW_EXC="$(printf "%s\n" "${arrow_exceptions[@]+"${arrow_exceptions[@]}"}")" perl -e '
+  my %allow = (
+    wire => [], core => [qw(wire)], ip => [qw(core wire)], tcp => [qw(ip core wire)],
+    sock => [qw(tcp ip core wire)], tls => [qw(sock tcp ip core wire)],
+    platform => [qw(sock tcp ip core wire)], apps => [qw(platform)], include => [],
+  );
+  my %exc = map { (split /\s+/, $_, 2)[0] => 1 } grep { length } split /\n/, $ENV{ARROW_EXC} // "";
+  my @appdirs = grep { -d } glob("apps/*");
+  my $bad = 0;
+  for my $f (@ARGV) {
+    my $layer = $f =~ m{^stack/(\w+)/} ? $1 : $f =~ m{^apps/} ? "apps" : "include";
+    next unless exists $allow{$layer};
+    (my $dir = $f) =~ s{/[^/]+$}{};
+    open(my $fh, "<", $f) or die "cannot read $f: $!\n";
+    my $n = 0;
+    while (my $l = <$fh>) {
+      $n++;
+      next unless $l =~ m{^\s*#\s*include\s*([<"])([^>"]+)[>"]};
+      my ($q, $x) = ($1, $2);
+      my $to;
+      if ($q eq "\"" && -e "$dir/$x") {
+        my $p = "$dir/$x";
+        $to = $p =~ m{^stack/(\w+)/} ? $1 : $p =~ m{^apps/} ? "apps" : "include";
+      } elsif ($x =~ m{^(\w+)/} && -d "stack/$1" && -e "stack/$x") { $to = $1; }
+      elsif (-e "include/$x") { $to = "include"; }
+      elsif ($q eq "\"" && -e "stack/platform/$x") { $to = "platform"; }
+      elsif ($q eq "\"" && grep { -e "$_/$x" } @appdirs) { $to = "apps"; }
+      else { next; }  # a system or third-party header: part 1 judges those
+      next if $to eq "include" || $to eq $layer;
+      next if grep { $_ eq $to } @{$allow{$layer}};
+      next if $exc{"$f:$x"};
+      print "$f:$n: $layer includes \"$x\" ($to): not an arrow of the table\n";
+      $bad++;
+    }
+  }
+  exit($bad ? 1 : 0);
+' "${all_files[@]}")  && status=0 || status=$?
+if [[ $status -ne 0 ]]; then
+  if [[ -z $arrows ]]; then
+    echo "check-layering: the arrow checker itself failed (status $status)" >&2
+    exit 1
+  fi
+  printf '%s\n' "$arrows" >&2
+  echo "check-layering: FAILED, $(printf '%s\n' "$arrows" | wc -l) include(s) against the layer table (see the top of $0)" >&2
+  exit 1
+fi
+echo "check-layering: OK (${#all_files[@]} files in stack/, include/ and apps/ include only the layers below them)"
