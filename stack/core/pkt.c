@@ -31,15 +31,12 @@ int us_pkt_pool_init(struct us_pkt_pool *p, uint32_t count, uint32_t buf_size, u
     p->mem = NULL;
     return -1;
   }
-  for (uint32_t i = count; i-- > 0;) {
-    struct us_pkt *d = &p->descs[i];
-    d->base = p->mem + (size_t)i * buf_size;
-    d->cap = buf_size;
-    d->pool = id;
-    d->next = p->free_list;
-    p->free_list = d;
-    p->nfree++;
-  }
+  /* Nothing is written per buffer here: never-used buffers are handed
+   * out in index order (nfresh), so a pool sized for the receive memory
+   * of every connection costs memory only as it is used. */
+  p->nfresh = 0;
+  p->id = id;
+  p->nfree = count;
   return 0;
 }
 
@@ -49,14 +46,22 @@ void us_pkt_pool_fini(struct us_pkt_pool *p) {
   p->descs = NULL;
   p->mem = NULL;
   p->free_list = NULL;
-  p->count = p->nfree = 0;
+  p->count = p->nfree = p->nfresh = 0;
 }
 
 static struct us_pkt *pool_take(struct us_pkt_pool *p) {
   struct us_pkt *d = p->free_list;
-  if (!d)
+  if (d) {
+    p->free_list = d->next;
+  } else if (p->nfresh < p->count) {
+    uint32_t i = p->nfresh++;
+    d = &p->descs[i];
+    d->base = p->mem + (size_t)i * p->buf_size;
+    d->cap = p->buf_size;
+    d->pool = p->id;
+  } else {
     return NULL;
-  p->free_list = d->next;
+  }
   p->nfree--;
   d->next = NULL;
   d->off = US_PKT_HEADROOM;

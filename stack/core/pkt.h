@@ -40,6 +40,8 @@ struct us_pkt_pool {
   struct us_pkt *descs;
   uint8_t *mem;
   uint32_t count, nfree, buf_size;
+  uint32_t nfresh; /* descs[nfresh..count) never handed out */
+  uint8_t id;
 };
 
 int us_pkt_pool_init(struct us_pkt_pool *p, uint32_t count, uint32_t buf_size, uint8_t id);

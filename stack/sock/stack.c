@@ -78,12 +78,25 @@ us_stack *us_stack_create(const struct us_config *cfg, const struct us_device *d
   if (!cfg->rand.fill)
     US_LOGW(s, "no random source configured: ISNs and ports are predictable");
 
-  /* Each MTU buffer holds a whole link datagram plus output headroom. */
+  /* Each MTU buffer holds a whole link datagram plus output headroom.
+   * Received TCP data stays in the buffers it was read into (tcp_rcvq.c,
+   * DESIGN 8), so both pools also get room for the receive half of
+   * tcp_buf_mem (docs/MEMORY.md): address space, used only as needed. */
   uint32_t small = (uint32_t)cfg->mtu + US_PKT_HEADROOM;
-  uint32_t big_count = cfg->reass_contexts + 4;
+  uint64_t nrcv = cfg->tcp_buf_mem / ((uint64_t)cfg->tcp_sndbuf + cfg->tcp_rcvbuf);
+  if (nrcv > cfg->max_tcp_sockets)
+    nrcv = cfg->max_tcp_sockets;
+  uint64_t rcv_mem = nrcv * cfg->tcp_rcvbuf;
+  uint64_t extra_small = rcv_mem / small, extra_big = rcv_mem / US_PKT_BIG_SIZE;
+  if (extra_small > (1u << 24))
+    extra_small = 1u << 24;
+  if (extra_big > (1u << 16))
+    extra_big = 1u << 16;
+  uint32_t small_count = cfg->pkt_count + (uint32_t)extra_small;
+  uint32_t big_count = cfg->reass_contexts + 4 + (uint32_t)extra_big;
   uint32_t nsock = cfg->max_udp_sockets + cfg->max_tcp_sockets;
   int err = 0;
-  if (us_pkt_pool_init(&s->pkts, cfg->pkt_count, small, 1) ||
+  if (us_pkt_pool_init(&s->pkts, small_count, small, 1) ||
       us_pkt_pool_init(&s->big, big_count, US_PKT_BIG_SIZE, 2) ||
       us_handle_table_init(&s->handles, nsock)) {
     US_LOGE(s, "out of memory creating the stack pools");

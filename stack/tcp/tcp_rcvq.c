@@ -130,6 +130,15 @@ bool tcp_rcvq_hold_ooo(struct us_stack *s, struct us_tcb *t, uint32_t seq, const
     oq_insert(t, p);
     return true;
   }
+  /* Right after a packet held with room for it: packed there, so a flood
+   * of small adjacent segments takes a buffer per MTU of data, not one per
+   * segment (HOSTILE RES-2). */
+  for (struct us_pkt *q = t->oq_head; q && us_seq_le(q->seq, seq); q = q->next) {
+    if (q->seq + q->len == seq && us_pkt_tailroom(q) >= len) {
+      memcpy(us_pkt_put(q, len), data, len);
+      return true;
+    }
+  }
   /* Copied into MTU buffers (more than one for a super-packet); all or
    * nothing, since the ranges record the segment whole. */
   struct us_pkt *chain = NULL, **tail = &chain;

@@ -8,8 +8,8 @@
  * recv) and with borrowed bytes (copied once into the queue). Covered:
  * in-order data, out-of-order data and the hole filled, overlapping
  * segments trimmed (old bytes and duplicates never delivered twice), recv
- * of part of a packet, FIN after data, small segments packed instead of
- * taking a buffer each, the window following the buffers held, and every
+ * of part of a packet, FIN after data, small segments (in order and out of
+ * order) packed instead of taking a buffer each, the window following the buffers held, and every
  * buffer back in its pool at the end.
  */
 #include <setjmp.h>
@@ -134,6 +134,23 @@ static void small_segments_packed(void **state, bool zc) {
   th_finish(h);
 }
 
+/* Small adjacent segments beyond a hole are packed too (HOSTILE RES-2):
+ * 100 of 10 bytes hold one or two buffers until the hole is filled. */
+static void ooo_small_packed(void **state, bool zc) {
+  struct th *h = new_th(state, zc);
+  us_time_t t = th_fx_established(h, 0) + US_MSEC(10);
+  for (uint32_t i = 0; i < 100; i++) {
+    th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 101 + 10 * i, .ack = 1, .len = 10));
+    th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
+  }
+  assert_true(pkts_held(h) <= 2);
+  th_inject(h, t + US_MSEC(1), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100));
+  th_expect(h, t + US_MSEC(1), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1101));
+  th_recv_expect(h, h->now, 1100);
+  assert_int_equal(pkts_held(h), 0);
+  th_finish(h);
+}
+
 static void test_in_order_zc(void **s) { in_order(s, true); }
 static void test_in_order_copy(void **s) { in_order(s, false); }
 static void test_ooo_overlap_zc(void **s) { out_of_order_overlap(s, true); }
@@ -142,6 +159,8 @@ static void test_fin_after_data_zc(void **s) { fin_after_data(s, true); }
 static void test_fin_after_data_copy(void **s) { fin_after_data(s, false); }
 static void test_small_packed_zc(void **s) { small_segments_packed(s, true); }
 static void test_small_packed_copy(void **s) { small_segments_packed(s, false); }
+static void test_ooo_small_packed_zc(void **s) { ooo_small_packed(s, true); }
+static void test_ooo_small_packed_copy(void **s) { ooo_small_packed(s, false); }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
@@ -153,6 +172,8 @@ int main(void) {
       cmocka_unit_test_teardown(test_fin_after_data_copy, th_teardown),
       cmocka_unit_test_teardown(test_small_packed_zc, th_teardown),
       cmocka_unit_test_teardown(test_small_packed_copy, th_teardown),
+      cmocka_unit_test_teardown(test_ooo_small_packed_zc, th_teardown),
+      cmocka_unit_test_teardown(test_ooo_small_packed_copy, th_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
