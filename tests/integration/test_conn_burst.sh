@@ -8,10 +8,19 @@
 # queue is full for most of the burst: those SYNs get SYN cookies, and the
 # queued half-open connections are never evicted. The connection limits
 # are off here (test_conn_limits.sh covers them); the pool holds 1000.
+# The kernel's SYNs carry timestamps, window scaling and SACK-permitted, so
+# the cookie SYN-ACKs must offer all three (the options ride in the TSval,
+# docs/TCP.md): a capture of every SYN-ACK shows them, and every cookie
+# connection must have been rebuilt with them.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_begin conn_burst
 source "$IT_DIR/tcp_lib.sh"
+command -v tcpdump >/dev/null || it_fail "tcpdump missing (apt-get install tcpdump)"
 it_start --tcp-echo 7 --conn-limit 0 --per-source-limit 0 --ctl "$IT_WORK/ctl.sock" --fault ''
+ns_bg tcpdump -n -i "$US_DEV" -U -B 8192 -w "$IT_WORK/synack.pcap" \
+  "src host $US_ADDR and tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack)"
+tdp=${NS_PIDS[-1]}
+sleep 1 # tcpdump attaches
 
 n=${US_BURST_CONNS:-1000}
 burst() {
@@ -27,6 +36,9 @@ sleep 1 # the first burst's connections close
 it_ss --cmd 'fault set tx:delay=50ms' >/dev/null || it_fail "cannot set the RTT"
 burst "50 ms RTT"
 
+sleep 0.5
+kill -INT "$tdp" 2>/dev/null || true
+wait "$tdp" 2>/dev/null || true
 it_stop
 rsts=$(it_counter tcp_out_rsts)
 [[ $rsts -eq 0 ]] || it_fail "the stack sent $rsts RSTs during the bursts"
@@ -36,4 +48,15 @@ cookies=$(it_counter tcp_syncookies_sent)
   it_fail "cookies sent $cookies, validated $(it_counter tcp_syncookies_recv)"
 [[ $(it_counter tcp_syncookies_failed) -eq 0 ]] || it_fail "cookie ACKs failed the check"
 it_ok "no RST sent; the SYN queue was full for $(it_counter tcp_synq_full) SYNs, $cookies cookies sent and all validated"
+
+# Every cookie connection kept its options (TSecr brought them back).
+[[ $(it_counter tcp_syncookies_opts) -eq $cookies ]] ||
+  it_fail "of $cookies cookie connections only $(it_counter tcp_syncookies_opts) kept WS/SACK/TS"
+synacks=$(tcpdump -n -r "$IT_WORK/synack.pcap" 2>/dev/null)
+total=$(grep -c 'Flags \[S\.' <<<"$synacks" || true)
+full=$(grep 'Flags \[S\.' <<<"$synacks" | grep 'sackOK' | grep 'TS val' | grep -c 'wscale' || true)
+[[ $total -ge $cookies ]] || it_fail "the capture holds $total SYN-ACKs, fewer than the $cookies cookies sent"
+[[ $full -eq $total ]] ||
+  it_fail "$((total - full)) of $total SYN-ACKs lack WS, SACK-permitted or TS: $(grep 'Flags \[S\.' <<<"$synacks" | grep -v wscale | head -n 2)"
+it_ok "all $total captured SYN-ACKs ($cookies of them cookies) offer WS, SACK-permitted and TS; $cookies cookie connections rebuilt with them"
 it_end
