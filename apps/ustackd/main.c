@@ -78,10 +78,10 @@ struct ustackd {
   struct svc_tcp_opts tcp; /* TCP services (services_tcp.h) */
   bool tcp_on, tcp_started;
   const char *ctl_path;
-  long synack_retries, msl_sec; /* -1: stack default */
+  long synack_retries, msl_sec, fin_timeout_sec; /* -1: stack default */
   long tcp_r2, rto_max_ms;       /* -1: stack default */
   int cc;                        /* enum us_tcp_cc, or -1: stack default */
-  uint32_t max_conns, sndbuf, rcvbuf; /* 0: stack default */
+  uint32_t max_conns, sndbuf, rcvbuf, max_time_wait; /* 0: stack default */
   uint64_t buf_mem;                   /* 0: stack default */
   bool no_timestamps, no_pmtud;  /* RFC 7323 / RFC 1191 switched off */
   bool pmtu_blackhole;           /* RFC 4821 7.7 black-hole detection on */
@@ -317,6 +317,26 @@ static int opt_msl(struct ustackd *d, const char *arg, char *err, size_t n) {
   return 0;
 }
 
+static int opt_fin_timeout(struct ustackd *d, const char *arg, char *err, size_t n) {
+  unsigned v;
+  if (parse_uint(arg, 1, 3600, &v) != 0) {
+    snprintf(err, n, "--fin-timeout: '%s' is not 1..3600 seconds", arg);
+    return -1;
+  }
+  d->fin_timeout_sec = (long)v;
+  return 0;
+}
+
+static int opt_max_time_wait(struct ustackd *d, const char *arg, char *err, size_t n) {
+  unsigned v;
+  if (parse_uint(arg, 1, US_TCP_MAX_CONNS, &v) != 0) {
+    snprintf(err, n, "--max-time-wait: '%s' is not 1..%u", arg, US_TCP_MAX_CONNS);
+    return -1;
+  }
+  d->max_time_wait = v;
+  return 0;
+}
+
 static int opt_no_timestamps(struct ustackd *d, const char *a, char *e, size_t n) {
   d->no_timestamps = true;
   return 0;
@@ -518,6 +538,11 @@ static const struct opt options[] = {
     {"--synack-retries", "N", "SYN-ACK retransmissions before giving up (0..20)",
      opt_synack_retries},
     {"--msl", "SECONDS", "maximum segment lifetime; TIME-WAIT lasts 2*MSL", opt_msl},
+    {"--max-time-wait", "N", "TIME-WAIT connections kept at most; beyond, or when the TCB "
+                             "pool is full, the oldest ends early (default 1/2 of --max-conns)",
+     opt_max_time_wait},
+    {"--fin-timeout", "SECONDS", "FIN-WAIT-2 after the application closed, 1..3600 "
+                                 "(default 60, as Linux tcp_fin_timeout)", opt_fin_timeout},
     {"--tcp-r2", "N", "retransmissions before a connection is aborted (R2, default 15)",
      opt_tcp_r2},
     {"--rto-max", "MS", "cap on the retransmission timeout (default 120000)", opt_rto_max},
@@ -857,6 +882,7 @@ int main(int argc, char **argv) {
   d.ctl_fd = -1;
   d.synack_retries = -1;
   d.msl_sec = -1;
+  d.fin_timeout_sec = -1;
   d.tcp_r2 = -1;
   d.ecn = -1;
   d.rto_max_ms = -1;
@@ -928,6 +954,10 @@ int main(int argc, char **argv) {
     cfg.tcp_synack_retries = (uint32_t)d.synack_retries;
   if (d.msl_sec >= 0)
     cfg.tcp_msl = US_SEC(d.msl_sec);
+  if (d.fin_timeout_sec >= 0)
+    cfg.tcp_fin_timeout = US_SEC(d.fin_timeout_sec);
+  if (d.max_time_wait)
+    cfg.tcp_max_time_wait = d.max_time_wait;
   if (d.tcp_r2 >= 0)
     cfg.tcp_r2 = (uint32_t)d.tcp_r2;
   if (d.cc >= 0)

@@ -109,6 +109,15 @@ struct us_config {
   us_time_t tcp_rto_min;      /* RFC 6298 2.4: 1 s (Linux uses 200 ms) */
   us_time_t tcp_rto_max;      /* RFC 6298 2.5: at least 60 s */
   us_time_t tcp_msl;          /* TIME_WAIT lasts 2*MSL (MUST-13) */
+  /* TIME_WAIT connections kept at most, like Linux's tcp_max_tw_buckets:
+   * beyond it, and whenever the TCB pool is full and a new connection
+   * needs a TCB, the oldest TIME_WAIT ends early (docs/TCP.md). 0 = half
+   * of max_tcp_sockets. */
+  uint32_t tcp_max_time_wait;
+  /* FIN-WAIT-2 after the application closed (an orphan, which can no
+   * longer be told of the peer's FIN) ends after this, like Linux's
+   * tcp_fin_timeout; a FIN-WAIT-2 the application still holds waits. */
+  us_time_t tcp_fin_timeout;
   us_time_t tcp_delack;       /* delayed-ACK timeout, < 500 ms (MUST-40) */
   us_time_t tcp_keepalive_idle;     /* MUST-28: default >= 2 h */
   us_time_t tcp_keepalive_interval;

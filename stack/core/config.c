@@ -48,6 +48,8 @@ void us_config_default(struct us_config *cfg) {
   cfg->tcp_rto_min = US_MSEC(200);      /* Linux; RFC 6298 2.4 says 1 s (SHOULD) */
   cfg->tcp_rto_max = US_SEC(120);       /* RFC 6298 2.5: >= 60 s; Linux 120 s */
   cfg->tcp_msl = US_SEC(30);            /* 2*MSL = 60 s, like Linux */
+  cfg->tcp_max_time_wait = 0;           /* half the TCB pool (Linux: tcp_max_tw_buckets) */
+  cfg->tcp_fin_timeout = US_SEC(60);    /* Linux tcp_fin_timeout */
   cfg->tcp_delack = US_MSEC(40);        /* MUST-40: < 500 ms; Linux minimum */
   cfg->tcp_keepalive_idle = US_SEC(7200); /* MUST-28: >= 2 h */
   cfg->tcp_keepalive_interval = US_SEC(75);

@@ -44,6 +44,8 @@ static bool config_valid(const struct us_config *c, const char **why) {
     *why = "tcp_delack must be in (0, 500 ms) (RFC 9293 MUST-40)";
   else if (c->tcp_msl <= 0)
     *why = "tcp_msl must be positive";
+  else if (c->tcp_fin_timeout <= 0)
+    *why = "tcp_fin_timeout must be positive";
   else if (c->addr == 0)
     *why = "an address is required";
   else

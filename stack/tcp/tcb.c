@@ -353,7 +353,12 @@ struct us_tcb *tcb_alloc(struct us_stack *s) {
   struct us_tcp_layer *ts = s->tcp;
   /* Freed TCBs first, then ones never used: the array is not written
    * at creation, so TCBs never used cost no memory (docs/MEMORY.md). */
-  if ((!ts->free_list && ts->nfresh == ts->ntcb) || us_stack_alloc_should_fail(s)) {
+  if (us_stack_alloc_should_fail(s)) {
+    US_STAT_INC(s, tcp_no_tcb);
+    return NULL;
+  }
+  /* A full pool takes the slot of the oldest TIME-WAIT (tcp_timewait.c). */
+  if (!ts->free_list && ts->nfresh == ts->ntcb && !tcp_tw_reclaim(s)) {
     US_STAT_INC(s, tcp_no_tcb);
     return NULL;
   }
@@ -409,6 +414,7 @@ void tcb_release(struct us_stack *s, struct us_tcb *t) {
   }
   tcp_limit_uncharge(s, t);
   tcb_unlink_listener(s, t);
+  tcp_tw_untrack(s, t);
   tcb_hash_remove(s, t);
   tcb_pending_remove(s, t);
   tcp_timerq_remove(&ts->tq, t);
@@ -483,6 +489,10 @@ int us_tcp_init(struct us_stack *s) {
   ts->hsalt1 = us_rand_u32(s);
   ts->hsalt2 = us_rand_u32(s);
   ts->cc = tcp_cc_ops_for(c->tcp_cc);
+  /* 0: half the pool, so TIME-WAIT never holds more than half of it. */
+  ts->tw_max = c->tcp_max_time_wait ? c->tcp_max_time_wait : n / 2;
+  if (ts->tw_max == 0)
+    ts->tw_max = 1;
   tcp_isn_init(s);
   if (tcp_limit_init(s) != 0) {
     tcp_fini(s);

@@ -307,6 +307,7 @@ static void release_handle(struct us_stack *s, struct us_tcb *t) {
   t->h = US_SOCK_INVALID;
   t->app_closed = true;
   tcb_maybe_release_buf(s, t);
+  tcp_tw_track(s, t); /* a TIME-WAIT nobody holds any more */
   tcp_gc(s, t);
 }
 
@@ -340,7 +341,7 @@ int us_tcp_close(us_stack *s, us_sock_t sock, us_time_t now) {
       queue_fin(t);
       tcp_set_state(s, t, US_TCP_LAST_ACK, "close");
     } else if (t->state == US_TCP_FIN_WAIT_2) {
-      t->timer[TT_2MSL] = now + 2 * s->cfg.tcp_msl; /* orphan: see tcp_input.c */
+      t->timer[TT_2MSL] = now + s->cfg.tcp_fin_timeout; /* orphan: see tcp_input.c */
     }
     tcp_output(s, t, now);
     break;

@@ -117,6 +117,7 @@ void tcp_enter_time_wait(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   tcp_set_state(s, t, US_TCP_TIME_WAIT, "FIN exchange complete");
   t->timer[TT_2MSL] = now + 2 * s->cfg.tcp_msl; /* MUST-13 */
   tcb_maybe_release_buf(s, t);
+  tcp_tw_track(s, t); /* an orphan joins the TIME-WAIT list */
 }
 
 /* A listener's child goes back to LISTEN (MUST-11): the child TCB is
@@ -768,10 +769,11 @@ static enum tcp_verdict step5_check_ack(struct us_stack *s, struct us_tcb *t, st
   case US_TCP_FIN_WAIT_1:
     if (t->fin_acked) {
       tcp_set_state(s, t, US_TCP_FIN_WAIT_2, "ACK of FIN");
-      /* An orphan cannot be told about the peer's FIN: like Linux
-       * (tcp_fin_timeout), it gives FIN-WAIT-2 2*MSL at most. */
+      /* An orphan cannot be told about the peer's FIN, and a peer that
+       * never sends one would hold its TCB for ever: like Linux
+       * (tcp_fin_timeout), it gets cfg.tcp_fin_timeout at most. */
       if (t->app_closed)
-        t->timer[TT_2MSL] = now + 2 * s->cfg.tcp_msl;
+        t->timer[TT_2MSL] = now + s->cfg.tcp_fin_timeout;
     }
     break;
   case US_TCP_CLOSING:
@@ -994,6 +996,7 @@ static enum tcp_verdict tcp_input_time_wait(struct us_stack *s, struct us_tcb *t
     /* The peer's FIN again: our ACK was lost. ACK it and restart the
      * 2*MSL timeout (RFC 9293 3.10.7.4, eighth step, TIME-WAIT). */
     t->timer[TT_2MSL] = in->now + 2 * s->cfg.tcp_msl;
+    tcp_tw_track(s, t); /* the youngest again */
     return TV_DROP_ACK;
   }
   if (in->len0 > 0 || in->seq0 != t->rcv_nxt)

@@ -104,7 +104,8 @@ struct us_tcb {
   struct us_tcb *hnext;          /* hash chain, listener list, free list */
   struct us_tcb *anext, *aprev;  /* all TCBs in use */
   struct us_tcb *pnext, *pprev;  /* pending output (flushed by poll) */
-  struct us_tcb *qnext, *qprev;  /* listener's SYN queue or accept queue */
+  struct us_tcb *qnext, *qprev;  /* listener's SYN queue or accept queue;
+                                    the TIME-WAIT list (tcp_timewait.c) */
   struct us_tcb *listener;       /* while on one of its queues */
   uint32_t idx;
 
@@ -136,6 +137,7 @@ struct us_tcb {
   bool bound;        /* lport chosen by bind/connect/listen */
   bool snd_wait;     /* a send found the send-buffer pool empty */
   bool lim_counted;  /* counted on its listener's limits (tcp_limit.c) */
+  bool on_tw;        /* on the TIME-WAIT list (tcp_timewait.c) */
 
   /* Addresses (host order). */
   us_ip4_t laddr, raddr;
@@ -258,6 +260,9 @@ struct us_tcp_layer {
   struct us_tcb *pending;   /* TCBs with output to flush */
   struct us_tcb *listeners; /* via hnext */
   struct tcp_timerq tq;     /* TCBs with a deadline, earliest first */
+  /* TIME-WAIT TCBs without a handle, oldest first (tcp_timewait.c). */
+  struct us_tcb *tw_head, *tw_tail;
+  uint32_t tw_count, tw_max;
   struct us_tcb **hash;
   uint32_t hmask;
   uint32_t hsalt1, hsalt2;
@@ -542,6 +547,16 @@ void tcp_limit_uncharge(struct us_stack *s, struct us_tcb *t);
 void tcp_limit_listener_gone(struct us_stack *s, struct us_tcb *l);
 /* Connections counted on listener `l` (0 when no limit is set). */
 uint32_t tcp_limit_conns(const struct us_stack *s, const struct us_tcb *l);
+
+/* ---- tcp_timewait.c ---- */
+/* `t` may have become a TIME-WAIT without a handle, or its 2*MSL timer
+ * restarted: put it at the tail of the list (ending the oldest beyond
+ * cfg.tcp_max_time_wait). A no-op for any other TCB. */
+void tcp_tw_track(struct us_stack *s, struct us_tcb *t);
+void tcp_tw_untrack(struct us_stack *s, struct us_tcb *t);
+/* The TCB pool is empty: end the oldest TIME-WAIT and free its TCB.
+ * False when there is none. */
+bool tcp_tw_reclaim(struct us_stack *s);
 
 /* ---- tcp_isn.c ---- */
 void tcp_isn_init(struct us_stack *s);

@@ -72,6 +72,8 @@ void tcp_set_state(struct us_stack *s, struct us_tcb *t, enum us_tcp_state st, c
           us_ip4_str(t->raddr, ra), t->rport, state_names[old], state_names[st], why);
   t->state = st;
   s->tcp->edges[old][st]++;
+  if (old == US_TCP_TIME_WAIT)
+    tcp_tw_untrack(s, t);
   US_STAT_INC(s, tcp_state_changes);
 
   if (old == US_TCP_CLOSED && st == US_TCP_SYN_SENT)

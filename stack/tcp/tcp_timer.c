@@ -14,7 +14,8 @@
  *   TT_PERSIST  zero-window probes with backoff (MUST-36/37).
  *   TT_DELACK   the delayed ACK (MUST-40).
  *   TT_KEEP     keep-alive probes (MUST-24..29), off unless asked for.
- *   TT_2MSL     TIME-WAIT (MUST-13), and an orphaned FIN-WAIT-2.
+ *   TT_2MSL     TIME-WAIT (MUST-13), and an orphaned FIN-WAIT-2
+ *               (cfg.tcp_fin_timeout, as Linux).
  *   TT_LOSS     RFC 8985: the RACK reordering timer and the tail-loss
  *               probe timeout (tcp_rack.c); runs before TT_RTO, so a
  *               probe clamped to the RTO deadline goes out instead of it.
@@ -169,6 +170,7 @@ static void run_timers(struct us_stack *s, struct us_tcb *t, us_time_t now) {
       US_STAT_INC(s, tcp_time_wait_expired);
       tcp_drop(s, t, 0, "2*MSL timeout");
     } else if (t->state == US_TCP_FIN_WAIT_2) {
+      US_STAT_INC(s, tcp_fin_wait2_timeout);
       tcp_drop(s, t, 0, "FIN-WAIT-2 timeout (orphan)");
     }
     return;

@@ -1,0 +1,75 @@
+/*
+ * tcp_timewait.c - the TIME-WAIT list, and ending the oldest TIME-WAIT
+ * early when the TCB pool needs its slot (docs/TCP.md, "TIME-WAIT under
+ * pressure").
+ *
+ * A server that closes first keeps every finished connection in TIME-WAIT
+ * for 2*MSL (RFC 9293 3.3.2, MUST-13): 60 s by default. At a few hundred
+ * connections a second that fills any fixed TCB pool, and then every new
+ * SYN was dropped for want of a TCB until the first TIME-WAIT expired: a
+ * stall of up to a minute. Linux bounds TIME-WAIT sockets with
+ * tcp_max_tw_buckets and destroys those beyond it (TCPTimeWaitOverflow);
+ * we do the same with two triggers, and always end the OLDEST one, which
+ * is the closest to its natural end:
+ *  - entering TIME-WAIT with cfg.tcp_max_time_wait already there
+ *    (tcp_time_wait_overflow);
+ *  - tcb_alloc() finding the pool empty (tcp_time_wait_reclaimed): a new
+ *    connection, passive or active, takes the slot.
+ * Every TIME-WAIT not ended this way keeps its full 2*MSL and the RFC 1337
+ * choice.
+ *
+ * The list holds the TIME-WAIT TCBs nobody holds a handle to (the only ones
+ * whose slot can be freed), in the order they joined it; a TCB moves to the
+ * tail when its 2*MSL timer restarts (the peer's FIN again), so the head is
+ * the oldest: O(1) to find, insert and remove. The links are the listener
+ * queue's (qnext/qprev): a TIME-WAIT TCB is on no listener queue (it has
+ * sent a FIN, so it was accepted), which tw_track() asserts.
+ */
+#include "core/assert.h"
+#include "core/stats.h"
+#include "tcp_int.h"
+
+static void tw_unlink(struct us_tcp_layer *ts, struct us_tcb *t) {
+  tcb_q_remove(&ts->tw_head, &ts->tw_tail, t);
+  t->on_tw = false;
+  ts->tw_count--;
+}
+
+void tcp_tw_untrack(struct us_stack *s, struct us_tcb *t) {
+  if (t->on_tw)
+    tw_unlink(s->tcp, t);
+}
+
+/* End the oldest TIME-WAIT and free its TCB; false when there is none. */
+static bool tw_end_oldest(struct us_stack *s, const char *why) {
+  struct us_tcb *o = s->tcp->tw_head;
+  if (!o)
+    return false;
+  US_ASSERT(o->state == US_TCP_TIME_WAIT && !us_sock_valid(o->h));
+  tcp_drop(s, o, 0, why); /* leaves TIME-WAIT: tcp_set_state untracks it */
+  tcb_release(s, o);
+  return true;
+}
+
+void tcp_tw_track(struct us_stack *s, struct us_tcb *t) {
+  struct us_tcp_layer *ts = s->tcp;
+  if (t->state != US_TCP_TIME_WAIT || us_sock_valid(t->h))
+    return;
+  US_ASSERT(!t->in_synq && !t->in_acceptq);
+  if (t->on_tw)
+    tw_unlink(ts, t); /* the timer restarted: now the youngest */
+  tcb_q_push(&ts->tw_head, &ts->tw_tail, t);
+  t->on_tw = true;
+  ts->tw_count++;
+  while (ts->tw_count > ts->tw_max && ts->tw_head != t) {
+    US_STAT_INC(s, tcp_time_wait_overflow);
+    tw_end_oldest(s, "TIME-WAIT overflow: tcp_max_time_wait reached");
+  }
+}
+
+bool tcp_tw_reclaim(struct us_stack *s) {
+  if (!tw_end_oldest(s, "TIME-WAIT reclaimed: the TCB pool is full"))
+    return false;
+  US_STAT_INC(s, tcp_time_wait_reclaimed);
+  return true;
+}
