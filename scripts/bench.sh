@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench.sh - ustack measured beside references taken in the same run
-# (docs/PERFORMANCE.md says how to read it; DESIGN.md section 8):
+# (docs/PERFORMANCE.md says how to read it; docs/ARCHITECTURE.md section 8):
 #
 #   TUN limit  apps/tun-limit: one thread on a TUN set up like ustackd's,
 #              doing no protocol work: an ACK-only TCP sink, a window-only
@@ -32,7 +32,7 @@
 # result is a markdown table on stdout. No pass/fail thresholds: the exit
 # status is non-zero only when a transfer fails its check or a tool fails.
 #
-# Safety (DESIGN.md section 9): every packet stays in namespaces this script
+# Safety (docs/ARCHITECTURE.md section 9): every packet stays in namespaces this script
 # creates (us-bench-*), deleted on exit, also on failure or Ctrl-C; only
 # processes started here (all inside those namespaces) are killed; every
 # step is bounded by --timeout and every load by a count or a duration.

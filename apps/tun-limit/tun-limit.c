@@ -1,7 +1,7 @@
 /*
  * tun-limit - how fast can ONE thread move packets through a TUN device
  * (IFF_TUN | IFF_NO_PI) when it does no protocol work? The reference that
- * scripts/bench.sh puts beside ustack (DESIGN.md section 8).
+ * scripts/bench.sh puts beside ustack (docs/ARCHITECTURE.md section 8).
  *
  * It opens the TUN like ustackd does (host address on the link, the "stack"
  * address as the point-to-point peer, a prefix route into the TUN) and runs

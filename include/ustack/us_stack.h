@@ -62,7 +62,7 @@ struct us_rx_meta {
 };
 
 /*
- * Zero-copy input (DESIGN 8): a buffer from the stack's packet pools to
+ * Zero-copy input (docs/ARCHITECTURE.md section 8): a buffer from the stack's packet pools to
  * read the next datagram into, holding at least `want` bytes (0: the
  * link MTU; *cap says how many), or NULL when the pools have none to spare (then read into
  * your own buffer). Pass the bytes read to us_stack_input() or

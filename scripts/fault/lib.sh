@@ -8,7 +8,7 @@
 #   PASS loss-5%-rx | injected: rx:loss=5% seed=42 | verified: 20971520 B up+down,
 #        sha256 match, retrans 312, 4.1 s
 #
-# Safety (DESIGN.md section 9): everything runs in a namespace created by
+# Safety (docs/ARCHITECTURE.md section 9): everything runs in a namespace created by
 # scripts/lib/netns.sh, deleted on exit (also on failure or Ctrl-C); only
 # PIDs started here are killed; loops are bounded in count and time.
 #

@@ -13,7 +13,7 @@
 #                                   status (SIGKILL after NS_STOP_TIMEOUT s)
 #   ns_on_exit CMD                  run CMD (a string) during cleanup
 #
-# Safety (DESIGN.md section 9): every packet stays in the namespace this
+# Safety (docs/ARCHITECTURE.md section 9): every packet stays in the namespace this
 # file creates; cleanup runs on EXIT and on INT/TERM/HUP (and so on any
 # error under `set -e`), kills only the PIDs started here, then deletes the
 # namespace. Nothing on the host's own interfaces is touched.

@@ -64,7 +64,7 @@ void us_pkt_pull(struct us_pkt *p, size_t n);
 /* Extend the data by n bytes at the tail; returns the start of them or NULL. */
 uint8_t *us_pkt_put(struct us_pkt *p, size_t n);
 /*
- * Zero-copy input (DESIGN 8). While us_stack_input() runs on bytes that
+ * Zero-copy input (docs/ARCHITECTURE.md 8). While us_stack_input() runs on bytes that
  * were read into the buffer us_stack_rx_buffer() gave out, that buffer is
  * s->rx_pkt. A layer that wants to keep part of the datagram calls
  * us_pkt_take_rx(): when [data, data+len) lies in it, it gets the buffer

@@ -1,5 +1,5 @@
 /*
- * clock.h - the clocks, read only here (DESIGN.md section 2: the core is
+ * clock.h - the clocks, read only here (docs/ARCHITECTURE.md section 2: the core is
  * given time, it never reads it).
  */
 #ifndef USTACK_PLATFORM_CLOCK_H

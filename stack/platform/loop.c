@@ -229,7 +229,7 @@ static int read_batch(struct us_loop *l) {
   l->st.rx_batches++;
   while (n < l->cfg.batch_max) {
     struct us_rx_meta meta;
-    /* DESIGN 8: read straight into one of the stack's buffers, so the
+    /* ARCHITECTURE 8: read straight into one of the stack's buffers, so the
      * data TCP keeps is copied only into the application's buffer
      * (us_stack_rx_buffer); our own buffer when the stack has none. */
     size_t cap = 0;

@@ -1,7 +1,7 @@
 /*
  * loop.h - the daemon's event loop: one thread, one epoll.
  *
- * One wake-up (DESIGN.md section 8):
+ * One wake-up (docs/ARCHITECTURE.md section 8):
  *   1. epoll_wait, with the timeout armed at the earliest deadline;
  *   2. read the clock ONCE: that `now` serves the whole wake-up;
  *   3. read a batch of packets from the TUN (until EAGAIN or batch_max) and

@@ -193,7 +193,7 @@ void tcb_mark(struct us_stack *s, struct us_tcb *t) {
  * one of tcp_rcvbuf, each tcp_buf_mem / (sndbuf + rcvbuf) buffers long. A
  * ring is attached when data needs it (us_tcp_send, or a segment's text)
  * and detached as soon as it is empty again, so an idle connection holds
- * none (DESIGN 8). Free buffers are a LIFO stack, so the buffers in use
+ * none (docs/ARCHITECTURE.md 8). Free buffers are a LIFO stack, so the buffers in use
  * are the recently touched ones and the rest of the block stays untouched
  * address space. A detached ring has buf == NULL and len == cap == 0, so
  * code that only reads ring lengths need not know about attachment.

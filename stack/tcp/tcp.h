@@ -25,7 +25,7 @@ void us_tcp_buf_usage(const struct us_stack *s, uint32_t *snd_free, uint32_t *rc
 void us_tcp_pool_usage(const struct us_stack *s, uint32_t *used, uint32_t *total,
                        uint32_t *ooo_bytes);
 
-/* How many times a TCB went from `from` to `to` (STYLE P8): tests assert
+/* How many times a TCB went from `from` to `to` (every change goes through tcp_set_state): tests assert
  * "this scenario took exactly these edges". */
 uint64_t us_tcp_edge_count(const struct us_stack *s, enum us_tcp_state from,
                            enum us_tcp_state to);

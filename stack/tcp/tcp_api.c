@@ -229,7 +229,7 @@ long us_tcp_recv(us_stack *s, us_sock_t sock, void *buf, size_t cap, us_time_t n
     if (!buf)
       return US_ERR_INVAL;
     uint32_t want = cap > t->rq_len ? t->rq_len : (uint32_t)cap;
-    uint32_t n = tcp_rcvq_read(s, t, buf, want); /* the one copy (DESIGN 8) */
+    uint32_t n = tcp_rcvq_read(s, t, buf, want); /* the one copy (docs/ARCHITECTURE.md 3) */
     tcb_rcv_release_if_empty(s, t); /* drained: the buffer goes back */
     if (tcp_window_update_due(s, t))
       tcp_ack_needed(s, t); /* sent by the next us_stack_poll() */

@@ -9,7 +9,7 @@
  *   tcp_input_time_wait() TIME-WAIT specifics (RFC 1337, FIN re-ACK,
  *                         reopening by a new SYN), then the steps below
  *   tcp_input_other()     3.10.7.4  the eight steps, in RFC order
- * Each returns a verdict (STYLE P7), applied in one place
+ * Each returns a verdict (docs/ARCHITECTURE.md 4), applied in one place
  * (apply_verdict): continue, drop, drop and ACK, drop and RST.
  *
  * Input never sends an ACK itself: it marks the TCB (ack_now, or the

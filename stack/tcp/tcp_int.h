@@ -49,7 +49,7 @@
 
 struct us_ip4_hdr;
 
-/* Timers: absolute deadlines, US_TIME_NEVER when off (STYLE P3). */
+/* Timers: absolute deadlines, US_TIME_NEVER when off (deadlines, not ticks). */
 enum tcp_timer {
   TT_RTO,     /* retransmission: SYN, SYN-ACK, data, FIN (RFC 6298) */
   TT_PERSIST, /* zero-window probe, and the sender-SWS override (3.8.6.2.1) */

@@ -15,7 +15,7 @@
  * and nothing else carried it. Every data or FIN segment is noted in the
  * transmit records (tcp_sack.c) with its time.
  *
- * ACK coalescing (MUST-58, MUST-59; DESIGN 8): input never sends an ACK
+ * ACK coalescing (MUST-58, MUST-59; docs/ARCHITECTURE.md 2): input never sends an ACK
  * itself. It sets ack_now (or arms the delayed-ACK timer) and puts the TCB
  * on the pending list; us_stack_poll() flushes the list once per batch, so
  * a burst of in-order segments is answered by one ACK, and a window update

@@ -1,7 +1,7 @@
 /*
  * tcp_rcvq.c - the receive queue: received data kept in the packet buffers
  * it arrived in, copied once, into the application's buffer, at recv
- * (DESIGN 8).
+ * (docs/ARCHITECTURE.md 3).
  *
  * Two lists of packets (struct us_pkt), each packet's data being payload
  * bytes and pkt->seq the sequence number of its first byte:

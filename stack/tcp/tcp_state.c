@@ -1,5 +1,5 @@
 /*
- * tcp_state.c - the one place that changes tcb->state (STYLE P8).
+ * tcp_state.c - the one place that changes tcb->state (docs/ARCHITECTURE.md 4).
  *
  * tcp_set_state() checks the edge against a table of legal transitions
  * (the RFC 9293 figure 5 diagram, plus "any state -> CLOSED" for aborts,

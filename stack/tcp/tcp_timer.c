@@ -1,7 +1,7 @@
 /*
  * tcp_timer.c - per-TCB deadlines and the layer's poll.
  *
- * Every timer is an absolute deadline in the TCB (STYLE P3); nothing
+ * Every timer is an absolute deadline in the TCB (docs/ARCHITECTURE.md 4); nothing
  * ticks. tcp_poll() flushes the output the last input batch queued, runs
  * the due timers of the TCBs at the front of the timer queue (tcp_timerq.c:
  * O(due + log n), never a walk over every TCB), flushes again, and returns

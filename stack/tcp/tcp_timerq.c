@@ -1,8 +1,8 @@
 /*
  * tcp_timerq.c - the timer queue: a binary min-heap of TCBs keyed by each
  * one's earliest deadline, so that tcp_poll() touches only the TCBs whose
- * time has come and the next deadline is the root (STYLE P3: deadlines,
- * not ticks; DESIGN 8: no walk over every connection per poll).
+ * time has come and the next deadline is the root (docs/ARCHITECTURE.md 4: deadlines,
+ * not ticks; section 8: no walk over every connection per poll).
  *
  * A TCB keeps its own deadlines in t->timer[] as before; the queue holds
  * one entry per TCB with any deadline set, keyed by their minimum. Code

@@ -641,7 +641,7 @@ static void tls_transport_eof(us_tls_conn *c) {
      * may have been truncated: reads say so (US_ERR_CONNRESET) once the
      * data already decrypted is drained. Not a sticky error: the peer may
      * only have half-closed TCP after its request, and we may still
-     * answer (HOSTILE.md APP-1). */
+     * answer (docs/HOSTILE.md APP-1). */
     TLS_LOG(c, US_LOG_DEBUG, "tls: peer closed without close_notify");
     TLS_STAT_INC(c, tls_truncated);
     c->truncated = true;

@@ -1,6 +1,6 @@
 /*
  * gen_corpus.c - writes the seed corpus of the fuzz targets from the
- * malformed-packet vectors of ../shared/HOSTILE.md (the same cases the
+ * malformed-packet vectors of docs/HOSTILE.md (the same cases the
  * unit tests test_hostile_*.c send), plus well-formed traffic so the
  * fuzzers start from inputs that reach deep into the stack.
  *

@@ -75,7 +75,7 @@ c=$(code "$H/data.bin" -H 'Expect: something-else')
 it_ok "an unknown expectation: 417"
 
 # 4. Malformed or oversized requests.
-# HOSTILE.md APP-2: framing a server must refuse (400, connection closed).
+# docs/HOSTILE.md APP-2: framing a server must refuse (400, connection closed).
 for req in 'Content-Length: 5\r\nContent-Length: 6' 'Content-Length: 5\r\nTransfer-Encoding: chunked' \
   'Content-Length: -1' 'Content-Length: 99999999999999999999999' 'Host: b'; do
   line=$(printf "GET /data.bin HTTP/1.1\r\nHost: a\r\n$req\r\n\r\n0\r\n\r\n" |

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SYN flood (HOSTILE.md RES-1, RFC 4987, issue 10): hping3 floods the echo
+# SYN flood (docs/HOSTILE.md RES-1, RFC 4987, issue 10): hping3 floods the echo
 # port with SYNs for a bounded time, first from random spoofed sources,
 # then from one address (10.0.0.3, the kernel's second address, which
 # answers our SYN-ACKs with RSTs as any host would). It is not the real

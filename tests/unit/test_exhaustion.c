@@ -1,5 +1,5 @@
 /*
- * test_exhaustion.c - the pool-exhaustion loop (STYLE.md P12 (2), issue 6):
+ * test_exhaustion.c - the pool-exhaustion loop (docs/ARCHITECTURE.md 3, issue 6):
  * SQLite-style fault simulation on two stacks joined back to back.
  *
  * For each scenario and each side (A = 10.0.0.1, B = 10.0.0.2), a first run

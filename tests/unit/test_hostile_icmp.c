@@ -1,5 +1,5 @@
 /*
- * test_hostile_icmp.c - the ICMP rows of HOSTILE.md (IC-1..IC-8), one test
+ * test_hostile_icmp.c - the ICMP rows of docs/HOSTILE.md (IC-1..IC-8), one test
  * per row.
  *
  * IC-1..IC-4, IC-7 and IC-8 need only the IP layer (harness.h). IC-5 and

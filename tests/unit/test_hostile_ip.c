@@ -1,5 +1,5 @@
 /*
- * test_hostile_ip.c - the IPv4 header and fragment rows of HOSTILE.md
+ * test_hostile_ip.c - the IPv4 header and fragment rows of docs/HOSTILE.md
  * (IP-1..IP-11, FR-1..FR-5), one test per row.
  *
  * Every test checks four things: the datagram was dropped (or handled) for

@@ -1,6 +1,6 @@
 /*
  * test_hostile_res.c - the flow-control/resource and ISN rows of
- * HOSTILE.md: RES-1 (SYN flood), RES-2 (out-of-order flood), RES-3
+ * docs/HOSTILE.md: RES-1 (SYN flood), RES-2 (out-of-order flood), RES-3
  * (connection flood: caps), RES-4 (ACK division, dup-ACK spoofing), ISN-1
  * (ISS and ephemeral port unpredictability).
  *

@@ -1,5 +1,5 @@
 /*
- * test_hostile_tcp.c - the TCP rows of HOSTILE.md, one test per row:
+ * test_hostile_tcp.c - the TCP rows of docs/HOSTILE.md, one test per row:
  * TH-1, TH-2, OPT-1..OPT-7, FL-1, URG-1, SEQ-1..SEQ-6, HS-1..HS-4, TS-1,
  * CL-1..CL-3, WIN-1, WIN-2 (and the TCP half of IP-6: padding is never
  * data).

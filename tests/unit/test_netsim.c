@@ -1,6 +1,6 @@
 /*
  * test_netsim.c - two in-process stacks joined by the fault injector on a
- * virtual clock (HOSTILE.md "Network faults", P12 (1)).
+ * virtual clock (docs/HOSTILE.md FLT-1, FLT-2).
  *
  * Stack A (10.0.0.1) connects to stack B (10.0.0.2); both send `bytes`
  * bytes at once (full duplex), then shut down their sending side, read to
@@ -57,7 +57,7 @@ struct ns_case {
   const uint32_t *sizes; /* per-connection sizes (conns entries), or NULL */
 };
 
-/* Transfer sizes around the edges (HOSTILE.md 6.4): nothing, one byte,
+/* Transfer sizes around the edges (docs/HOSTILE.md FLT-1): nothing, one byte,
  * MSS-1, MSS, MSS+1 (MSS 1460 at MTU 1500), a window and one more. */
 static const uint32_t edge_sizes[NS_MAXC] = {0, 1, 1459, 1460, 1461, 65535, 65536, 65537};
 

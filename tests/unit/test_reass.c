@@ -1,6 +1,6 @@
 /*
  * test_reass.c - fragment reassembly (RFC 791 3.2, RFC 815) and its
- * attacks (HOSTILE.md FR-1..FR-4): in order, out of order, overlapping
+ * attacks (docs/HOSTILE.md FR-1..FR-4): in order, out of order, overlapping
  * (teardrop), oversized (ping of death), zero-length, contradictory last
  * fragments, MF after the last, a flood of incomplete datagrams held to
  * the configured bounds (the oldest evicted, per source and overall, so

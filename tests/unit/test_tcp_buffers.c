@@ -1,6 +1,6 @@
 /*
  * test_tcp_buffers.c - send and receive buffers come from bounded pools and
- * are attached only while data is queued (docs/MEMORY.md, DESIGN 8).
+ * are attached only while data is queued (docs/MEMORY.md, docs/ARCHITECTURE.md 3).
  *
  *  - an established connection with nothing queued holds no buffer;
  *  - the receive buffer is taken by the first byte of text (in order or

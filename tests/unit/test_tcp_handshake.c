@@ -5,7 +5,7 @@
  * Covers passive, active and simultaneous open, a SYN carrying data, what a
  * listener does with RST/ACK, backlog overflow, MUST-11 (RST in a passive
  * SYN-RECEIVED returns to LISTEN), the SYN-SENT and SYN-RECEIVED acceptance
- * rules (HOSTILE.md HS-1, HS-2), and the SYN-ACK retransmission schedule
+ * rules (docs/HOSTILE.md HS-1, HS-2), and the SYN-ACK retransmission schedule
  * with the final RST (issue 3: 1, 2, 4, 8, 16 s, then RST, then freed).
  */
 #include <setjmp.h>
@@ -339,7 +339,7 @@ static void test_synack_retries_then_rst(void **state) {
   th_fx_syn_received(h, 0);
   us_time_t at[] = {US_SEC(1), US_SEC(3), US_SEC(7), US_SEC(15), US_SEC(31)};
   for (int i = 0; i < 5; i++) {
-    /* us_stack_poll reports the retry's deadline exactly (STYLE P3). */
+    /* us_stack_poll reports the retry's deadline exactly (deadlines, not ticks). */
     assert_int_equal(th_deadline(h), at[i]);
     th_expect_nothing_until(h, at[i] - 1);
     assert_int_equal(th_advance_to_deadline(h), at[i]);
@@ -458,7 +458,7 @@ static void test_isn_rfc6528(void **state) {
 }
 
 /* A stale handle (closed, slot maybe reused) fails with BADF and never
- * touches the new socket (STYLE P10). */
+ * touches the new socket. */
 static void test_stale_handle(void **state) {
   struct th *h = th_new_state(state, NULL);
   us_time_t t = th_fx_established(h, 0);

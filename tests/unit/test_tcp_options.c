@@ -1,6 +1,6 @@
 /*
  * test_tcp_options.c - TCP options from the peer (RFC 9293 3.1, 3.7.1;
- * RFC 7323 2; RFC 6691) and malformed headers (HOSTILE.md OPT-1..3, TH-2).
+ * RFC 7323 2; RFC 6691) and malformed headers (docs/HOSTILE.md OPT-1..3, TH-2).
  *
  * The MSS P offers decides the size of S's segments, so each case is
  * checked by what S sends: 2000 bytes written at once must leave as

@@ -1,7 +1,7 @@
 /*
  * test_tcp_rcvq.c - the receive queue (stack/tcp/tcp_rcvq.c): received
  * data stays in the packet buffers it came in until recv copies it once
- * into the application's buffer (DESIGN 8).
+ * into the application's buffer (docs/ARCHITECTURE.md 3).
  *
  * Every case runs twice: with input through us_stack_rx_buffer (as the
  * event loop reads the TUN: the stack keeps the buffer, zero copies before

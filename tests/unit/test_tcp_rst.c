@@ -3,7 +3,7 @@
  * folded into RFC 9293 section 3.10.7.4, and the RST for segments that
  * find no connection (RFC 9293 section 3.10.7.1).
  *
- * HOSTILE.md rows SEQ-1 .. SEQ-4, TH-1, HS-4.
+ * docs/HOSTILE.md rows SEQ-1 .. SEQ-4, TH-1, HS-4.
  */
 #include <setjmp.h>
 #include <stdarg.h>

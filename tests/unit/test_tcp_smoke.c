@@ -220,7 +220,7 @@ static void test_connect_refused(void **state) {
 }
 
 
-/* Allocation failures (STYLE P12 (2)): make the k-th pool allocation of one
+/* Allocation failures (docs/ARCHITECTURE.md 3): make the k-th pool allocation of one
  * stack fail, for every k the scenario reaches; whatever happens (a lost
  * segment, US_ERR_NOMEM, a reset), nothing may leak. */
 static bool pump_only(void *ctx) {

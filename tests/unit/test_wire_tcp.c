@@ -1,6 +1,6 @@
 /*
  * test_wire_tcp.c - TCP header and option parsing/building: round trips,
- * and the malformed option cases of HOSTILE.md (OPT-1..7, TH-1/TH-2).
+ * and the malformed option cases of docs/HOSTILE.md (OPT-1..7, TH-1/TH-2).
  */
 #include "harness.h"
 #include "vectors/ip_test_util.h"
