@@ -148,17 +148,18 @@ bool tcp_syncookie_check(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_
     return false; /* older than one to two periods */
   if (!opts_from_ack(s, ack, o))
     return false;
+  if (cookie_mac(s, laddr, lport, raddr, rport, irs, tc, idx, opt_word(o)) !=
+      (cookie & 0x1ffffffu))
+    return false;
   if (o->ts) {
     /* The echoed TSval is one we sent within the cookie's lifetime: not
-     * from the future, not older than two periods (in 1 ms ticks). */
+     * from the future, not older than two periods (in 1 ms ticks). Checked
+     * after the MAC, so a flood of forged ACKs costs one hash each. */
     uint32_t clock = tcp_ts_clock(s, laddr, lport, raddr, rport, now);
     uint32_t ago = clock - ack->tsecr;
     if ((int32_t)ago < 0 || ago > 2 * (uint32_t)(COOKIE_PERIOD_US / 1000))
       return false;
   }
-  if (cookie_mac(s, laddr, lport, raddr, rport, irs, tc, idx, opt_word(o)) !=
-      (cookie & 0x1ffffffu))
-    return false;
   *mss = cookie_mss[idx];
   return true;
 }
