@@ -117,6 +117,7 @@ struct hconn {
   us_time_t phase_at;  /* start of what the current deadline measures */
   us_time_t req_at;    /* first byte of the current request */
   bool req_started;    /* bytes of a request have arrived */
+  bool heard;          /* the client has sent bytes (its ClientHello) */
 
   /* Request (httpd_request.c). */
   http_parser parser;

@@ -42,6 +42,7 @@ void hconn_init(struct hconn *c, struct httpd *svc, us_sock_t sock, us_ip4_t pee
   c->requests = 0;
   c->close_after = false;
   c->req_started = false;
+  c->heard = false;
   c->accepted_at = c->phase_at = c->req_at = now;
 }
 
@@ -246,6 +247,8 @@ void hconn_on_event(struct svc_handler *self, us_stack *s, us_sock_t sock, uint3
   (void)sock;
   if (c->st == HC_FREE)
     return;
+  if (events & US_EV_READABLE)
+    c->heard = true;
   c->svc->tr.on_event(c, events, now);
   hconn_run(c, now);
   if (c->svc->want_accept)

@@ -27,7 +27,8 @@
  * and no slot is free, one connection is closed to make room: the one idle
  * longest between requests (after at least one response), else the one
  * that has spent longest on an unfinished handshake, a first request not
- * yet begun, or a request head (but at least HTTPD_EVICT_MIN_AGE).
+ * yet begun, or a request head (but at least HTTPD_EVICT_MIN_AGE, or
+ * HTTPD_EVICT_HS_MAX_AGE for a handshake whose client has sent bytes).
  * A connection that is sending a response is never evicted.
  */
 #include <errno.h>
@@ -39,6 +40,7 @@
 #include "httpd.h"
 
 #define HTTPD_EVICT_MIN_AGE US_MSEC(250)
+#define HTTPD_EVICT_HS_MAX_AGE US_SEC(2) /* a handshake that has heard from its client */
 /* While connections wait in the accept queue and none can be taken yet,
  * look again this often (a connection may become old enough to evict). */
 #define HTTPD_ACCEPT_RETRY US_MSEC(50)
@@ -191,11 +193,21 @@ static struct hconn *evict_candidate(struct httpd *svc, us_time_t now, bool hand
     } else if (hconn_idle(c) && c->requests > 0) {
       cls = 1; /* kept alive after a response */
       since = c->phase_at;
-    } else if (c->st == HC_HANDSHAKE || (c->st == HC_REQUEST && !c->head_complete)) {
+    } else if (c->st == HC_HANDSHAKE) {
+      /* A client that has sent nothing gets HTTPD_EVICT_MIN_AGE. One
+       * whose ClientHello came is waited for longer: our flight (and its
+       * signature) is on its way, and under a burst above the handshake
+       * cap the loop's own crypto can take longer than MIN_AGE, so
+       * handshakes about to finish were reset for newer ones. */
+      cls = 2;
+      since = c->phase_at;
+      if (now - since < (c->heard ? HTTPD_EVICT_HS_MAX_AGE : HTTPD_EVICT_MIN_AGE))
+        continue;
+    } else if (c->st == HC_REQUEST && !c->head_complete) {
       /* Not yet a first request, or a head still arriving: a new client
        * gets HTTPD_EVICT_MIN_AGE to send its request. */
       cls = 2;
-      since = c->st == HC_HANDSHAKE || !c->req_started ? c->phase_at : c->req_at;
+      since = !c->req_started ? c->phase_at : c->req_at;
       if (now - since < HTTPD_EVICT_MIN_AGE)
         continue;
     } else {
@@ -268,6 +280,8 @@ void httpd_accept_some(struct httpd *svc, us_time_t now) {
       continue;
     }
     HTTPD_INC(svc, http_accepted);
+    if (us_sock_events(s, cs) & US_EV_READABLE)
+      c->heard = true; /* the ClientHello came before the accept */
     svc->tr.on_event(c, US_EV_READABLE, now); /* the first bytes may be here */
     hconn_run(c, now);
   }
