@@ -76,8 +76,12 @@ demo_tcp() {
   say "TCP echo (port 7): the kernel's TCP talking to ustack's RFC 9293 state machine"
   printf '$ echo "hello over TCP" | nc -N %s 7\n' "$US_ADDR"
   echo "hello over TCP" | ns_exec timeout 5 nc -N -w 3 "$US_ADDR" 7
-  say "the stack's connections, as ustack-ss sees them (like ss -tani)"
+  say "the stack's connections, as ustack-ss sees them (like ss -tani), while nc holds one open"
+  (echo "hello again"; sleep 1) | ns_exec timeout 5 nc -N -w 3 "$US_ADDR" 7 >/dev/null &
+  local nc_pid=$!
+  sleep 0.3
   run "$USTACK_SS" --ctl "$DEMO_CTL"
+  wait "$nc_pid" || true
 }
 
 demo_https() {
