@@ -549,10 +549,10 @@ static const struct opt options[] = {
     {"--cc", "NAME", "congestion control: cubic (RFC 9438, default) or newreno", opt_cc},
     {"--max-conns", "N", "TCP sockets in all: listeners, connections, TIME-WAIT (default 1024)",
      opt_max_conns},
-    {"--sndbuf", "BYTES", "send buffer per connection, 4K..16M (default 256K)", opt_sndbuf},
+    {"--sndbuf", "BYTES", "send buffer per connection, 4K..16M (default 1M)", opt_sndbuf},
     {"--rcvbuf", "BYTES", "receive buffer per connection, 4K..16M (default 256K)", opt_rcvbuf},
     {"--buf-mem", "BYTES", "memory for all TCP buffers; a connection holds one only while data "
-                           "is queued (default 64M)", opt_buf_mem},
+                           "is queued (default 160M)", opt_buf_mem},
     {"--conn-limit", "N", "connections per TCP service (default 3/4 of the TCB pool; 0 = none)",
      opt_conn_limit},
     {"--per-source-limit", "N", "... per service from one address (default 1/2 of the pool)",

@@ -29,9 +29,12 @@ void us_config_default(struct us_config *cfg) {
   cfg->udp_rx_queue = 64;
   cfg->max_tcp_sockets = 1024;
 
-  cfg->tcp_sndbuf = 256u * 1024u;
+  /* The send buffer bounds the bytes in flight. 1 MiB covers the round
+   * trip of a loaded host, where the kernel reader ACKs only when it gets
+   * a CPU; 256 KiB left the sender idle waiting for ACKs (docs/SENDING.md). */
+  cfg->tcp_sndbuf = 1024u * 1024u;
   cfg->tcp_rcvbuf = 256u * 1024u;
-  cfg->tcp_buf_mem = 64u * 1024u * 1024u; /* 128 send + 128 receive buffers */
+  cfg->tcp_buf_mem = 160u * 1024u * 1024u; /* 128 send + 128 receive buffers */
   cfg->tcp_ooo_bytes_max = 256u * 1024u;
   cfg->tcp_ooo_bytes_total = 8u * 1024u * 1024u;
   cfg->tcp_backlog_max = 128;
