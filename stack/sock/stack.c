@@ -180,11 +180,12 @@ uint8_t *us_stack_rx_buffer(us_stack *s, size_t want, size_t *cap) {
   }
   if (!r) {
     const struct us_pkt_pool *pool = want + US_PKT_HEADROOM <= s->pkts.buf_size ? &s->pkts : &s->big;
-    if (us_pkt_pool_low(pool)) /* the rest is for output and reassembly */
+    /* Below the reserve the rest is for output and reassembly: the
+     * caller reads into its own buffer and the data is copied. */
+    if (us_pkt_pool_low(pool) || !(r = us_pkt_alloc(s, want))) {
+      US_STAT_INC(s, rx_buffer_fallback);
       return NULL;
-    r = us_pkt_alloc(s, want);
-    if (!r)
-      return NULL;
+    }
     s->rx_reserved = r;
   }
   *cap = r->cap - r->off;

@@ -495,6 +495,7 @@ void tcp_output(struct us_stack *s, struct us_tcb *t, us_time_t now) {
       if (len <= t->mss || tso_off)
         break;
       tso_off = true; /* no 64 KiB buffer free: go on one MSS at a time */
+      US_STAT_INC(s, tcp_tso_fallback);
       continue;
     }
     sent_range(s, t, t->snd_nxt, len, fin, now);
