@@ -116,7 +116,7 @@ if [[ -z $ONLY || $ONLY == unit ]]; then
 fi
 
 if [[ -z $ONLY || $ONLY == layering ]]; then
-  stage "layering: no system calls in the protocol core"
+  stage "layering: a sans-IO core, arrows that point down, every counter used"
   if "$ROOT/scripts/check-layering.sh" "$ROOT"; then
     record check-layering pass
   else
