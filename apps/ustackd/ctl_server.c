@@ -153,10 +153,11 @@ static void write_pools(us_stack *s, FILE *out) {
   us_stack_pool_usage(s, &u);
   fprintf(out,
           "pkt %u/%u free\nbig %u/%u free\ntcb %u/%u free\nudp %u/%u free\n"
-          "reass_active %u\nooo_bytes %u\ntcp_sndbuf %u/%u free\ntcp_rcvbuf %u/%u free\n",
+          "reass_active %u\nooo_bytes %u\ntcp_sndbuf %u/%u free\ntcp_rcvbuf %u/%u free\n"
+          "time_wait %u/%u\n",
           u.pkt_free, u.pkt_total, u.big_free, u.big_total, u.tcb_free, u.tcb_total, u.udp_free,
           u.udp_total, u.reass_active, u.ooo_bytes, u.tcp_sndbuf_free, u.tcp_buf_total,
-          u.tcp_rcvbuf_free, u.tcp_buf_total);
+          u.tcp_rcvbuf_free, u.tcp_buf_total, u.tcp_time_wait, u.tcp_time_wait_max);
   /* The caps that decide who gets those pools (docs/LIMITS.md; 0 = none). */
   const struct us_config *c = us_stack_config(s);
   fprintf(out,

@@ -99,6 +99,9 @@ struct us_pool_usage {
   uint32_t udp_free, udp_total;
   uint32_t reass_active;
   uint32_t ooo_bytes;
+  /* TCBs in TIME-WAIT without a handle, and the most kept before the
+   * oldest ends early (us_config.tcp_max_time_wait; docs/TCP.md). */
+  uint32_t tcp_time_wait, tcp_time_wait_max;
 };
 void us_stack_pool_usage(const us_stack *s, struct us_pool_usage *out);
 

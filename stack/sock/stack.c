@@ -223,6 +223,7 @@ void us_stack_pool_usage(const us_stack *s, struct us_pool_usage *out) {
   out->tcb_total = total;
   out->tcb_free = total - used;
   out->ooo_bytes = ooo;
+  us_tcp_time_wait_usage(s, &out->tcp_time_wait, &out->tcp_time_wait_max);
   us_tcp_buf_usage(s, &out->tcp_sndbuf_free, &out->tcp_rcvbuf_free, &out->tcp_buf_total);
   uint32_t udp_used = 0;
   for (uint32_t i = 0; i < s->handles.nfresh; i++)

@@ -24,6 +24,8 @@ void us_tcp_buf_usage(const struct us_stack *s, uint32_t *snd_free, uint32_t *rc
                       uint32_t *total);
 void us_tcp_pool_usage(const struct us_stack *s, uint32_t *used, uint32_t *total,
                        uint32_t *ooo_bytes);
+/* TIME-WAIT TCBs without a handle, and their cap (tcp_timewait.c). */
+void us_tcp_time_wait_usage(const struct us_stack *s, uint32_t *count, uint32_t *max);
 
 /* How many times a TCB went from `from` to `to` (every change goes through tcp_set_state): tests assert
  * "this scenario took exactly these edges". */

@@ -27,6 +27,7 @@
  */
 #include "core/assert.h"
 #include "core/stats.h"
+#include "tcp.h"
 #include "tcp_int.h"
 
 static void tw_unlink(struct us_tcp_layer *ts, struct us_tcb *t) {
@@ -65,6 +66,12 @@ void tcp_tw_track(struct us_stack *s, struct us_tcb *t) {
     US_STAT_INC(s, tcp_time_wait_overflow);
     tw_end_oldest(s, "TIME-WAIT overflow: tcp_max_time_wait reached");
   }
+}
+
+void us_tcp_time_wait_usage(const struct us_stack *s, uint32_t *count, uint32_t *max) {
+  const struct us_tcp_layer *ts = s->tcp;
+  *count = ts ? ts->tw_count : 0;
+  *max = ts ? ts->tw_max : 0;
 }
 
 bool tcp_tw_reclaim(struct us_stack *s) {

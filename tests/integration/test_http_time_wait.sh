@@ -44,9 +44,12 @@ no_tcb=$(it_counter tcp_no_tcb)
 ((no_tcb == 0)) || it_fail "tcp_no_tcb = $no_tcb: SYNs were dropped for want of a TCB"
 it_ok "tcp_time_wait_reclaimed = $reclaimed, tcp_no_tcb = 0"
 
-# 3: the default cap, half the pool.
+# 3: the default cap, half the pool; ustack-ss --pools shows it full.
 https_start --http 80 --max-conns 1024
 ab_run 3000 "http://$US_ADDR/"
+tw=$(it_ss --pools | sed -n 's/^time_wait \([0-9]*\/[0-9]*\)$/\1/p')
+[[ $tw == 512/512 ]] || it_fail "ustack-ss --pools: time_wait '$tw', expected 512/512"
+it_ok "ustack-ss --pools: time_wait $tw"
 it_stop
 overflow=$(it_counter tcp_time_wait_overflow)
 reclaimed=$(it_counter tcp_time_wait_reclaimed)

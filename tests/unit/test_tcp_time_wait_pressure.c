@@ -49,6 +49,14 @@ static us_time_t time_waits(struct th *h, int first, int last, us_time_t t) {
   return time_waits_at(h, first, last, t, NULL);
 }
 
+/* TIME-WAIT TCBs without a handle, and the cap, as ustack-ss --pools shows. */
+static void assert_time_wait_usage(struct th *h, uint32_t count, uint32_t max) {
+  struct us_pool_usage u;
+  us_stack_pool_usage(h->s, &u);
+  assert_int_equal(u.tcp_time_wait, count);
+  assert_int_equal(u.tcp_time_wait_max, max);
+}
+
 static void assert_conn_state(struct th *h, int i, int st) {
   th_use(h, i);
   th_assert_state(h, st);
@@ -64,6 +72,7 @@ static void test_syn_reclaims_oldest_time_wait(void **state) {
   us_time_t t = time_waits_at(h, 0, 3, 0, entered);
   us_time_t tw1 = entered[1];
   assert_int_equal(th_tcb_count(h), 4);
+  assert_time_wait_usage(h, 3, 4);
   th_use(h, 3);
   t = th_fx_established(h, t); /* its SYN is answered with a SYN-ACK */
   assert_int_equal(th_stat(h, US_STAT_tcp_time_wait_reclaimed), 1);
@@ -136,6 +145,7 @@ static void test_held_time_wait_is_kept(void **state) {
   assert_conn_state(h, 0, US_TCP_TIME_WAIT);
   assert_conn_state(h, 1, -1);
   assert_conn_state(h, 2, US_TCP_TIME_WAIT);
+  assert_time_wait_usage(h, 1, 4); /* the held one is not on the list */
   th_use(h, 0);
   th_finish(h);
 }
@@ -205,6 +215,7 @@ static void test_cap_ends_oldest(void **state) {
   assert_conn_state(h, 2, US_TCP_TIME_WAIT);
   assert_conn_state(h, 3, US_TCP_TIME_WAIT);
   assert_int_equal(th_tcb_count(h), 3); /* the listener and two */
+  assert_time_wait_usage(h, 2, 2);
   (void)t;
   th_finish(h);
 }
@@ -222,6 +233,7 @@ static void test_default_cap_is_half_the_pool(void **state) {
   assert_conn_state(h, 0, -1);
   for (int i = 1; i < 5; i++)
     assert_conn_state(h, i, US_TCP_TIME_WAIT);
+  assert_time_wait_usage(h, 4, 4);
   th_finish(h);
 }
 
