@@ -286,10 +286,12 @@ static struct us_tcb *cookie_ack(struct us_stack *s, struct us_tcb *l, const str
   uint16_t mss;
   struct tcp_cookie_opts o;
   uint32_t irs = g->seq - 1, iss = g->ack - 1;
-  if (!s->cfg.tcp_syncookies ||
-      !tcp_syncookie_check(s, in->dst, g->dport, in->src, g->sport, g, in->now, &mss, &o)) {
-    if (s->cfg.tcp_syncookies)
-      US_STAT_INC(s, tcp_syncookies_failed);
+  if (!s->cfg.tcp_syncookies || !tcp_syncookie_recent(s, in->now)) {
+    reply_rst_limited(s, in); /* no cookie out that it could return */
+    return NULL;
+  }
+  if (!tcp_syncookie_check(s, in->dst, g->dport, in->src, g->sport, g, in->now, &mss, &o)) {
+    US_STAT_INC(s, tcp_syncookies_failed);
     reply_rst_limited(s, in);
     return NULL;
   }

@@ -273,6 +273,8 @@ struct us_tcp_layer {
   uint8_t isn_key[16];  /* RFC 6528 secret */
   uint8_t port_key[16]; /* RFC 6056 secret */
   uint8_t cookie_key[16]; /* SYN cookie secret */
+  bool cookie_sent;        /* a cookie went out at cookie_sent_at */
+  us_time_t cookie_sent_at;
   uint32_t port_next;   /* RFC 6056 algorithm 3 counter */
   bool iss_forced;
   uint32_t iss_value;
@@ -527,6 +529,8 @@ uint32_t tcp_syncookie_tsval(const struct us_stack *s, us_ip4_t laddr, uint16_t 
 uint32_t tcp_syncookie_make(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
                             uint16_t rport, uint32_t irs, uint16_t peer_mss,
                             const struct tcp_cookie_opts *o, us_time_t now);
+/* Has a cookie gone out recently enough that one could still be valid? */
+bool tcp_syncookie_recent(const struct us_stack *s, us_time_t now);
 /* Does this ACK (SEG.ACK-1 the cookie, SEG.SEQ-1 the peer's ISN, TSecr the
  * options) complete one of our cookies? Fills the MSS and the options. */
 bool tcp_syncookie_check(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,

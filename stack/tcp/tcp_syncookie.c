@@ -113,6 +113,8 @@ uint32_t tcp_syncookie_make(struct us_stack *s, us_ip4_t laddr, uint16_t lport, 
     if (cookie_mss[i] <= peer_mss)
       idx = i;
   uint32_t tc = (uint32_t)((uint64_t)now / COOKIE_PERIOD_US) & 0xf;
+  s->tcp->cookie_sent = true;
+  s->tcp->cookie_sent_at = now;
   return tc << 28 | idx << 25 |
          cookie_mac(s, laddr, lport, raddr, rport, irs, tc, idx, opt_word(o));
 }
@@ -135,6 +137,16 @@ static bool opts_from_ack(const struct us_stack *s, const struct us_tcp_seg *ack
   if (o->ecn && s->cfg.tcp_ecn == US_TCP_ECN_OFF)
     return false;
   return true;
+}
+
+/* A cookie is valid for one to two periods, so an ACK at a listener can
+ * only be one if a cookie went out within two. Otherwise it is not looked
+ * at (Linux checks cookies only after a recent SYN queue overflow, too):
+ * a flood of ACKs with made-up cookies then costs no hash, and its one
+ * chance in 2^25 each of passing the MAC is never taken while no flood
+ * fills the SYN queue. */
+bool tcp_syncookie_recent(const struct us_stack *s, us_time_t now) {
+  return s->tcp->cookie_sent && now - s->tcp->cookie_sent_at <= 2 * COOKIE_PERIOD_US;
 }
 
 bool tcp_syncookie_check(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
