@@ -361,6 +361,10 @@ static void check_invariants(struct fz *f) {
     }
     if (t->state == US_TCP_LISTEN || t->state == US_TCP_CLOSED)
       continue;
+    /* RFC 7323 2.3, whatever a SYN or a SYN cookie's echoed TSecr said. */
+    if (t->snd_wscale > 14 || t->rcv_wscale > 14 || (!t->ws_ok && (t->snd_wscale || t->rcv_wscale)))
+      FAIL("%s: window scale %u/%u (ws_ok %d)", us_tcp_state_name(t->state), t->snd_wscale,
+           t->rcv_wscale, (int)t->ws_ok);
     if ((int32_t)(t->snd_nxt - t->snd_una) < 0)
       FAIL("%s: SND.NXT %u before SND.UNA %u", us_tcp_state_name(t->state), t->snd_nxt,
            t->snd_una);
