@@ -10,28 +10,14 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_begin tcp_pmtu_blackhole
 source "$IT_DIR/tcp_lib.sh"
+source "$IT_DIR/router_lib.sh"
 command -v tshark >/dev/null || it_fail "tshark not installed (apt-get install tshark)"
 command -v nft >/dev/null || it_fail "nft not installed (apt-get install nftables)"
 
-CLIENT=10.0.1.2
-ROUTER_IN=10.0.1.1
 bytes=$((1024 * 1024))
 cap=$IT_WORK/capture.pcap
 
-NS2="us-itc-$$-${RANDOM}"
-ns_on_exit "ip netns pids $NS2 2>/dev/null | xargs -r kill -KILL 2>/dev/null; ip netns del $NS2 2>/dev/null"
-ip netns add "$NS2" || it_fail "cannot create namespace $NS2"
-ip -n "$NS2" link set lo up
-ip netns exec "$NS2" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1 || true
-ns_exec ip link add vr type veth peer name vc || it_fail "cannot create the veth pair"
-ns_exec ip link set vc netns "$NS2"
-ns_exec ip addr add "$ROUTER_IN/24" dev vr
-ns_exec ip link set vr mtu 1000 up
-ip -n "$NS2" addr add "$CLIENT/24" dev vc
-ip -n "$NS2" link set vc mtu 1500 up
-ip -n "$NS2" route add default via "$ROUTER_IN"
-ns_exec sysctl -qw net.ipv4.ip_forward=1
-ns_exec sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+router_setup 1000 1500
 # The black hole: the router's own ICMP errors never leave it.
 ns_exec nft add table ip blackhole
 ns_exec nft add chain ip blackhole out '{ type filter hook output priority 0; }'
