@@ -6,7 +6,6 @@
 #include "http_plain.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "httpd.h"
 
@@ -60,56 +59,15 @@ static const struct httpd_transport plain_transport = {
     .shutdown = plain_shutdown, .release = plain_release, .describe = plain_describe,
     .ctx_free = NULL};
 
-struct http_instance {
-  uint16_t port;
-  struct httpd *svc;
-};
-
-static int http_parse(const char *arg, void **state, char *err, size_t errlen) {
-  struct http_instance *inst = calloc(1, sizeof *inst);
-  if (!inst) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
-  if (svc_parse_port(arg, &inst->port, err, errlen) != 0) {
-    free(inst);
-    return -1;
-  }
-  httpd_opts_count_service();
-  *state = inst;
-  return 0;
-}
-
 static int http_start(void *state, us_stack *s, us_time_t now, char *err, size_t errlen) {
-  struct http_instance *inst = state;
   struct httpd_opts o;
-  httpd_opts_fill(&o, inst->port);
+  httpd_opts_fill(&o, ((struct httpd_instance *)state)->port);
   if (!o.root_dir) {
     snprintf(err, errlen, "needs --root DIR");
     return -1;
   }
-  if (httpd_start(s, &o, &plain_transport, now, &inst->svc, err, errlen) != 0)
-    return -1;
-  if (svc_add_poll(httpd_poll, inst->svc) != 0) {
-    httpd_stop(inst->svc, s, now);
-    inst->svc = NULL;
-    snprintf(err, errlen, "too many services with timers");
-    return -1;
-  }
-  return 0;
-}
-
-static void http_stop(void *state, us_stack *s, us_time_t now) {
-  struct http_instance *inst = state;
-  if (!inst)
-    return;
-  if (inst->svc) {
-    svc_remove_poll(httpd_poll, inst->svc);
-    httpd_print_counters(inst->svc);
-    httpd_stop(inst->svc, s, now);
-  }
-  free(inst);
+  return httpd_instance_start(state, s, &o, &plain_transport, now, err, errlen);
 }
 
 const struct svc_desc svc_http = {"--http", "PORT", "serve HTTP on PORT (plain TCP; with --root)",
-                                  http_parse, http_start, http_stop};
+                                  httpd_instance_parse, http_start, httpd_instance_stop};

@@ -176,6 +176,21 @@ void httpd_stop(struct httpd *svc, us_stack *s, us_time_t now);
 void httpd_accept_some(struct httpd *svc, us_time_t now);
 void httpd_print_counters(const struct httpd *svc);
 
+/* One --http or --https PORT service (the svc_desc state of both). */
+struct httpd_instance {
+  uint16_t port;
+  struct httpd *svc;
+};
+/* svc_desc parse: the port, counted for httpd_opts_count_service. */
+int httpd_instance_parse(const char *arg, void **state, char *err, size_t errlen);
+/* Start the server with transport `tr` and register its timers. On
+ * failure the transport context is freed (tr->ctx_free). 0 or -1. */
+int httpd_instance_start(struct httpd_instance *inst, us_stack *s, const struct httpd_opts *o,
+                         const struct httpd_transport *tr, us_time_t now, char *err,
+                         size_t errlen);
+/* svc_desc stop: counters printed, server stopped, state freed. */
+void httpd_instance_stop(void *state, us_stack *s, us_time_t now);
+
 /* httpd_conn.c */
 void hconn_init(struct hconn *c, struct httpd *svc, us_sock_t sock, us_ip4_t peer,
                 uint16_t pport, us_time_t now);

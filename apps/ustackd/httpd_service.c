@@ -380,3 +380,49 @@ void httpd_stop(struct httpd *svc, us_stack *s, us_time_t now) {
   free(svc->act);
   free(svc);
 }
+
+/* ---- the --http/--https service instance (http_plain.c, https.c) ---- */
+
+int httpd_instance_parse(const char *arg, void **state, char *err, size_t errlen) {
+  struct httpd_instance *inst = calloc(1, sizeof *inst);
+  if (!inst) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (svc_parse_port(arg, &inst->port, err, errlen) != 0) {
+    free(inst);
+    return -1;
+  }
+  httpd_opts_count_service();
+  *state = inst;
+  return 0;
+}
+
+int httpd_instance_start(struct httpd_instance *inst, us_stack *s, const struct httpd_opts *o,
+                         const struct httpd_transport *tr, us_time_t now, char *err,
+                         size_t errlen) {
+  if (httpd_start(s, o, tr, now, &inst->svc, err, errlen) != 0) {
+    if (tr->ctx_free) /* httpd_start left the context to us */
+      tr->ctx_free(tr->ctx);
+    return -1;
+  }
+  if (svc_add_poll(httpd_poll, inst->svc) != 0) {
+    httpd_stop(inst->svc, s, now); /* frees the transport context */
+    inst->svc = NULL;
+    snprintf(err, errlen, "too many services with timers");
+    return -1;
+  }
+  return 0;
+}
+
+void httpd_instance_stop(void *state, us_stack *s, us_time_t now) {
+  struct httpd_instance *inst = state;
+  if (!inst)
+    return;
+  if (inst->svc) {
+    svc_remove_poll(httpd_poll, inst->svc);
+    httpd_print_counters(inst->svc);
+    httpd_stop(inst->svc, s, now);
+  }
+  free(inst);
+}

@@ -162,31 +162,16 @@ static struct {
   unsigned https_count;
 } g_files;
 
-struct https_instance {
-  uint16_t port;
-  struct httpd *svc;
-};
-
 static int https_parse(const char *arg, void **state, char *err, size_t errlen) {
-  struct https_instance *inst = calloc(1, sizeof *inst);
-  if (!inst) {
-    snprintf(err, errlen, "out of memory");
+  if (httpd_instance_parse(arg, state, err, errlen) != 0)
     return -1;
-  }
-  if (svc_parse_port(arg, &inst->port, err, errlen) != 0) {
-    free(inst);
-    return -1;
-  }
   g_files.https_count++;
-  httpd_opts_count_service();
-  *state = inst;
   return 0;
 }
 
 static int https_start(void *state, us_stack *s, us_time_t now, char *err, size_t errlen) {
-  struct https_instance *inst = state;
   struct httpd_opts o;
-  httpd_opts_fill(&o, inst->port);
+  httpd_opts_fill(&o, ((struct httpd_instance *)state)->port);
   if (!g_files.cert || !g_files.key || !o.root_dir) {
     snprintf(err, errlen, "needs %s", !g_files.cert  ? "--cert FILE"
                                       : !g_files.key ? "--key FILE"
@@ -202,29 +187,7 @@ static int https_start(void *state, us_stack *s, us_time_t now, char *err, size_
       .ready = tls_ready, .dead = tls_dead, .read = tls_read, .write = tls_write,
       .shutdown = tls_shutdown, .release = tls_release, .describe = tls_describe,
       .ctx_free = tls_ctx_free};
-  if (httpd_start(s, &o, &tr, now, &inst->svc, err, errlen) != 0) {
-    us_tls_server_ctx_destroy(ctx);
-    return -1;
-  }
-  if (svc_add_poll(httpd_poll, inst->svc) != 0) {
-    httpd_stop(inst->svc, s, now);
-    inst->svc = NULL;
-    snprintf(err, errlen, "too many services with timers");
-    return -1;
-  }
-  return 0;
-}
-
-static void https_stop(void *state, us_stack *s, us_time_t now) {
-  struct https_instance *inst = state;
-  if (!inst)
-    return;
-  if (inst->svc) {
-    svc_remove_poll(httpd_poll, inst->svc);
-    httpd_print_counters(inst->svc);
-    httpd_stop(inst->svc, s, now);
-  }
-  free(inst);
+  return httpd_instance_start(state, s, &o, &tr, now, err, errlen);
 }
 
 static int file_opt(const char **slot, const char *opt, const char *arg, char *err,
@@ -260,7 +223,7 @@ static int files_start(void *state, us_stack *s, us_time_t now, char *err, size_
 
 const struct svc_desc svc_https = {"--https", "PORT",
                                    "serve HTTPS on PORT (with --cert, --key, --root)",
-                                   https_parse, https_start, https_stop};
+                                   https_parse, https_start, httpd_instance_stop};
 const struct svc_desc svc_https_cert = {"--cert", "FILE",
                                         "HTTPS certificate chain (PEM, leaf first)", cert_parse,
                                         files_start, NULL};
