@@ -36,6 +36,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ref_tun.h"
+
 #include "lwip/init.h"
 #include "lwip/ip.h"
 #include "lwip/netif.h"
@@ -63,56 +65,14 @@ _Noreturn static void die(const char *what) {
 
 /* --- the TUN ------------------------------------------------------------- */
 
-static void ifr_init(struct ifreq *ifr) {
-  memset(ifr, 0, sizeof *ifr);
-  snprintf(ifr->ifr_name, sizeof ifr->ifr_name, "%s", opt.dev);
-}
-
-static void set_sin(struct sockaddr *sa, uint32_t a) {
-  struct sockaddr_in sin;
-  memset(&sin, 0, sizeof sin);
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(a);
-  memcpy(sa, &sin, sizeof sin);
-}
-
-/* Configured as ustackd configures its TUN: the host address on the link,
- * the stack's address as the point-to-point peer, the prefix, MTU, up. */
+/* Configured as ustackd configures its TUN (apps/common/ref_tun.c). */
 static int tun_open(void) {
-  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  const struct ref_tun t = {.dev = opt.dev, .host = opt.host, .addr = opt.addr,
+                            .prefix = opt.prefix, .mtu = opt.mtu};
+  const char *what = NULL;
+  int fd = ref_tun_open(&t, &what);
   if (fd < 0)
-    die("open /dev/net/tun");
-  struct ifreq ifr;
-  ifr_init(&ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-  if (ioctl(fd, TUNSETIFF, &ifr) != 0)
-    die("TUNSETIFF");
-  int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sk < 0)
-    die("socket");
-  ifr_init(&ifr);
-  ifr.ifr_mtu = (int)opt.mtu;
-  if (ioctl(sk, SIOCSIFMTU, &ifr) != 0)
-    die("set MTU");
-  ifr_init(&ifr);
-  set_sin(&ifr.ifr_addr, opt.host);
-  if (ioctl(sk, SIOCSIFADDR, &ifr) != 0)
-    die("set address");
-  ifr_init(&ifr);
-  set_sin(&ifr.ifr_dstaddr, opt.addr);
-  if (ioctl(sk, SIOCSIFDSTADDR, &ifr) != 0)
-    die("set peer address");
-  ifr_init(&ifr);
-  set_sin(&ifr.ifr_netmask, (uint32_t)(0xffffffffu << (32 - opt.prefix)));
-  if (ioctl(sk, SIOCSIFNETMASK, &ifr) != 0)
-    die("set netmask");
-  ifr_init(&ifr);
-  if (ioctl(sk, SIOCGIFFLAGS, &ifr) != 0)
-    die("get flags");
-  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-  if (ioctl(sk, SIOCSIFFLAGS, &ifr) != 0)
-    die("bring link up");
-  close(sk);
+    die(what);
   return fd;
 }
 
