@@ -33,3 +33,16 @@ router_setup() {
   ns_exec sysctl -qw net.ipv4.ip_forward=1
   ns_exec sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 }
+
+# router_client_recv BYTES FILE SECS [PEER_OPTION...]: the client reads
+# ustackd's --tcp-source stream (port 5002) into FILE, bounded by SECS; it
+# must get BYTES bytes, and ustackd must log the same count and SHA-256.
+router_client_recv() {
+  local bytes=$1 file=$2 secs=$3 out got
+  out=$(ip netns exec "$NS2" timeout "$secs" python3 "$PEER" "${@:4}" recv "$US_ADDR" 5002 \
+    "$file") || it_fail "client recv: $out"
+  got=$(sha256sum "$file" | cut -d' ' -f1)
+  [[ $out == "received $bytes sha256 $got" ]] || it_fail "client says: $out (want $bytes bytes)"
+  it_wait_log "tcp-source: .*: $bytes bytes sha256 $got" 30 ||
+    it_fail "source did not log $bytes bytes with sha256 $got"
+}

@@ -32,12 +32,7 @@ ns_exec nft add rule ip ecnmark fw ip daddr "$CLIENT" ip ecn ect0 numgen inc mod
 # --no-offload: the capture shows segments as they go on the link.
 it_start --tcp-source 5002 --source-bytes "$bytes" --seed 5 --pcap "$cap" --no-offload
 
-out=$(ip netns exec "$NS2" timeout 120 python3 "$PEER" recv "$US_ADDR" 5002 "$IT_WORK/out.bin") ||
-  it_fail "client recv: $out"
-got=$(sha256sum "$IT_WORK/out.bin" | cut -d' ' -f1)
-[[ $out == "received $bytes sha256 $got" ]] || it_fail "client says: $out (want $bytes bytes)"
-it_wait_log "tcp-source: .*: $bytes bytes sha256 $got" 30 ||
-  it_fail "source did not log $bytes bytes with sha256 $got"
+router_client_recv "$bytes" "$IT_WORK/out.bin" 120
 it_ok "client received $bytes bytes through a CE-marking router, sha256 match"
 it_stop
 

@@ -26,12 +26,7 @@ ns_exec nft add rule ip blackhole out icmp type destination-unreachable icmp cod
 
 it_start --tcp-source 5002 --source-bytes "$bytes" --seed 13 --pcap "$cap" --no-offload \
   --pmtu-blackhole
-out=$(ip netns exec "$NS2" timeout 60 python3 "$PEER" --timeout 50 recv "$US_ADDR" 5002 \
-  "$IT_WORK/out.bin") || it_fail "client recv: $out"
-got=$(sha256sum "$IT_WORK/out.bin" | cut -d' ' -f1)
-[[ $out == "received $bytes sha256 $got" ]] || it_fail "client says: $out (want $bytes bytes)"
-it_wait_log "tcp-source: .*: $bytes bytes sha256 $got" 30 ||
-  it_fail "source did not log $bytes bytes with sha256 $got"
+router_client_recv "$bytes" "$IT_WORK/out.bin" 60 --timeout 50
 dropped=$(ns_exec nft list table ip blackhole | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
 it_ok "client behind a black hole received $bytes bytes, sha256 match (the router dropped $dropped of its ICMPs)"
 it_stop

@@ -29,12 +29,7 @@ router_setup 1000 1500
 it_start --tcp-source 5002 --source-bytes "$bytes" --seed 11 --pcap "$cap" --no-offload
 # ustack sends everything not on its link to the TUN, i.e. to the router.
 
-out=$(ip netns exec "$NS2" timeout 120 python3 "$PEER" recv "$US_ADDR" 5002 "$IT_WORK/out.bin") ||
-  it_fail "client recv: $out"
-got=$(sha256sum "$IT_WORK/out.bin" | cut -d' ' -f1)
-[[ $out == "received $bytes sha256 $got" ]] || it_fail "client says: $out (want $bytes bytes)"
-it_wait_log "tcp-source: .*: $bytes bytes sha256 $got" 30 ||
-  it_fail "source did not log $bytes bytes with sha256 $got"
+router_client_recv "$bytes" "$IT_WORK/out.bin" 120
 it_ok "client behind an MTU-1000 hop received $bytes bytes, sha256 match"
 it_stop
 
@@ -85,12 +80,7 @@ it_ok "counters: tcp_pmtu_reduced $(it_counter tcp_pmtu_reduced), tcp_pmtu_rexmi
 # super-segments into DF segments too big for its 1000-byte hop and says
 # so; the MSS, and with it gso_size, comes down and the bytes arrive.
 it_start --tcp-source 5002 --source-bytes "$bytes" --seed 12
-out=$(ip netns exec "$NS2" timeout 120 python3 "$PEER" recv "$US_ADDR" 5002 "$IT_WORK/out2.bin") ||
-  it_fail "client recv (offloads): $out"
-got=$(sha256sum "$IT_WORK/out2.bin" | cut -d' ' -f1)
-[[ $out == "received $bytes sha256 $got" ]] || it_fail "client says (offloads): $out"
-it_wait_log "tcp-source: .*: $bytes bytes sha256 $got" 30 ||
-  it_fail "source did not log $bytes bytes with sha256 $got (offloads)"
+router_client_recv "$bytes" "$IT_WORK/out2.bin" 120
 it_stop
 [[ $(it_counter tcp_tso_segs_out) -gt 0 ]] || it_fail "offloads on, but no TSO super-segment"
 [[ $(it_counter tcp_pmtu_reduced) -ge 1 ]] || it_fail "offloads on: tcp_pmtu_reduced did not move"
