@@ -262,16 +262,22 @@ static void test_tlp_two_tail(void **state) {
 
 /* ---- RFC 8985 6: reordering inside the window is not loss ------------------------------- */
 
-static void test_reordering_no_recovery(void **state) {
-  struct th *h = th_new_state(state, NULL);
+/* Ten segments in flight from t; segment 1 is late: 2 and 3 are SACKed
+ * first (two SACKed segments, fewer than DupThresh). Returns t. */
+static us_time_t send_ten_sack_two(struct th *h) {
   us_time_t t = sack_established(h, 0) + MS(10);
   assert_int_equal(th_send(h, t, 10 * SMSS), 10 * SMSS);
   send_segs(h, t, 0, 10);
-  /* Segment 1 is late: 2 and 3 arrive first (two SACKed segments, fewer
-   * than DupThresh), then 1, 1 ms later: within min_RTT / 4 = 2.5 ms. */
   th_inject(h, t + MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = seg(1)));
   ACK_SACK(h, t + MS(10) + 500, 1, 2, 3);
   ACK_SACK(h, t + MS(11), 1, 2, 4);
+  return t;
+}
+
+static void test_reordering_no_recovery(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  /* Segment 1 then arrives 1 ms later: within min_RTT / 4 = 2.5 ms. */
+  us_time_t t = send_ten_sack_two(h);
   struct us_tcp_info in;
   assert_true(th_info(h, &in));
   assert_string_equal(in.timer, "rack"); /* waiting out the reordering window */
@@ -290,12 +296,7 @@ static void test_reordering_no_recovery(void **state) {
  * timer marks it lost and recovery starts when the timer fires. */
 static void test_reordering_too_late(void **state) {
   struct th *h = th_new_state(state, NULL);
-  us_time_t t = sack_established(h, 0) + MS(10);
-  assert_int_equal(th_send(h, t, 10 * SMSS), 10 * SMSS);
-  send_segs(h, t, 0, 10);
-  th_inject(h, t + MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = seg(1)));
-  ACK_SACK(h, t + MS(10) + 500, 1, 2, 3);
-  ACK_SACK(h, t + MS(11), 1, 2, 4);
+  us_time_t t = send_ten_sack_two(h);
   struct us_tcp_info in;
   assert_true(th_info(h, &in));
   us_time_t fire = in.timer_at;
