@@ -23,7 +23,7 @@
 
 #include <ustack/ustack.h>
 
-#define OUR_ADDR US_IP4(10, 0, 0, 2)
+#define OUR_ADDR  US_IP4(10, 0, 0, 2)
 #define PEER_ADDR US_IP4(10, 0, 0, 1)
 
 /* ---- the capture device: tx copies, the test pops later -------------- */
@@ -60,7 +60,9 @@ static void fixed_rand(void *ctx, void *buf, size_t len) {
 /* ---- building packets for the stack to receive ---------------------- */
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)), put16(p + 2, (uint16_t)v); }
+static void put32(uint8_t *p, uint32_t v) {
+  put16(p, (uint16_t)(v >> 16)), put16(p + 2, (uint16_t)v);
+}
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 static uint32_t sum(const uint8_t *p, size_t n, uint32_t acc) {
@@ -106,14 +108,14 @@ static int failures;
   } while (0)
 
 int main(void) {
-  struct capture cap = {0};
+  struct capture cap = { 0 };
   uint64_t seed = 1;
   struct us_config cfg;
   us_config_default(&cfg);
   cfg.addr = OUR_ADDR;
   cfg.prefix_len = 24;
-  cfg.rand = (struct us_rand_source){.fill = fixed_rand, .ctx = &seed};
-  struct us_device dev = {.tx = capture_tx, .ctx = &cap};
+  cfg.rand = (struct us_rand_source){ .fill = fixed_rand, .ctx = &seed };
+  struct us_device dev = { .tx = capture_tx, .ctx = &cap };
   us_stack *s = us_stack_create(&cfg, &dev);
   if (!s) {
     fprintf(stderr, "sansio_test: us_stack_create failed\n");

@@ -81,8 +81,7 @@ int main(int argc, char **argv) {
   long port = strtol(argv[3], NULL, 10);
   long want = argc > 4 ? strtol(argv[4], NULL, 10) : 1;
   long seconds = argc > 5 ? strtol(argv[5], NULL, 10) : 30;
-  if (inet_pton(AF_INET, argv[2], &a) != 1 || port < 1 || port > 65535 || want < 1 ||
-      seconds < 1) {
+  if (inet_pton(AF_INET, argv[2], &a) != 1 || port < 1 || port > 65535 || want < 1 || seconds < 1) {
     fprintf(stderr, "%s: bad ADDR, PORT, COUNT or SECONDS\n", argv[0]);
     return 2;
   }
@@ -97,8 +96,8 @@ int main(int argc, char **argv) {
   cfg.addr = ntohl(a.s_addr); /* us_ip4_t is in host order */
   cfg.prefix_len = 24;
   cfg.mtu = 1500;
-  cfg.rand = (struct us_rand_source){.fill = os_random};
-  struct us_device dev = {.tx = tun_tx, .ctx = &fd};
+  cfg.rand = (struct us_rand_source){ .fill = os_random };
+  struct us_device dev = { .tx = tun_tx, .ctx = &fd };
   us_stack *s = us_stack_create(&cfg, &dev);
   us_sock_t u;
   if (!s || us_udp_open(s, &u) != 0 || us_udp_bind(s, u, (uint16_t)port) != 0) {
@@ -115,7 +114,7 @@ int main(int argc, char **argv) {
     /* Sleep until a packet comes or the stack's next deadline. */
     us_time_t t = now_us(), until = next < end ? next : end;
     int ms = until <= t ? 0 : (int)((until - t + 999) / 1000);
-    struct pollfd p = {.fd = fd, .events = POLLIN};
+    struct pollfd p = { .fd = fd, .events = POLLIN };
     if (poll(&p, 1, ms > 100 ? 100 : ms) < 0 && errno != EINTR)
       break;
     for (int i = 0; i < 64; i++) { /* a batch, then timers and the app */

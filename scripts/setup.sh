@@ -17,6 +17,7 @@ BUILD=${BUILD_DIR:-$ROOT/build}
 
 PACKAGES=(
   build-essential cmake pkg-config clang          # toolchain (clang: fuzzing)
+  clang-format                                    # scripts/format.sh (.clang-format)
   libcmocka-dev                                   # unit tests
   libbearssl-dev libhttp-parser-dev               # TLS, HTTPS demo
   iproute2 iputils-ping netcat-openbsd curl openssl # peers in the namespace

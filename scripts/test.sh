@@ -6,7 +6,8 @@
 #   1. unit tests (cmocka) under AddressSanitizer + UndefinedBehaviorSanitizer
 #      (build-asan/, ctest -L unit)
 #   2. scripts/check-layering.sh: the protocol core makes no system calls;
-#      scripts/check-counters.sh: every counter is incremented somewhere
+#      scripts/check-counters.sh: every counter is incremented somewhere;
+#      scripts/format.sh --check: every C file as .clang-format lays it out
 #   3. integration tests (ctest -L integration) against the ASan/UBSan
 #      daemon of step 1: namespaces, a TUN, ustackd, the kernel as the peer.
 #      They need root; without it they are skipped with a message, except
@@ -116,7 +117,7 @@ if [[ -z $ONLY || $ONLY == unit ]]; then
 fi
 
 if [[ -z $ONLY || $ONLY == layering ]]; then
-  stage "layering: a sans-IO core, arrows that point down, every counter used"
+  stage "layering: a sans-IO core, arrows that point down, every counter used, one format"
   if "$ROOT/scripts/check-layering.sh" "$ROOT"; then
     record check-layering pass
   else
@@ -126,6 +127,11 @@ if [[ -z $ONLY || $ONLY == layering ]]; then
     record check-counters pass
   else
     record check-counters fail
+  fi
+  if "$ROOT/scripts/format.sh" --check; then
+    record check-format pass
+  else
+    record check-format fail
   fi
 fi
 

@@ -16,7 +16,7 @@ struct ref_tun {
   const char *dev;
   uint32_t host, addr; /* host order: our end, the stack's end */
   unsigned prefix, mtu;
-  bool no_config;      /* only open it: somebody else configures the link */
+  bool no_config; /* only open it: somebody else configures the link */
 };
 
 /* The non-blocking TUN fd, or -1 with errno set and *what naming the step

@@ -51,7 +51,7 @@ static struct {
   const char *dev;
   uint32_t host, addr; /* host order */
   unsigned prefix, mtu;
-} opt = {.dev = "tunlw0", .host = 0x0a610001, .addr = 0x0a610002, .prefix = 24, .mtu = 1500};
+} opt = { .dev = "tunlw0", .host = 0x0a610001, .addr = 0x0a610002, .prefix = 24, .mtu = 1500 };
 
 static int g_tun = -1;
 static atomic_bool g_stop, g_ready;
@@ -67,8 +67,9 @@ _Noreturn static void die(const char *what) {
 
 /* Configured as ustackd configures its TUN (apps/common/ref_tun.c). */
 static int tun_open(void) {
-  const struct ref_tun t = {.dev = opt.dev, .host = opt.host, .addr = opt.addr,
-                            .prefix = opt.prefix, .mtu = opt.mtu};
+  const struct ref_tun t = {
+    .dev = opt.dev, .host = opt.host, .addr = opt.addr, .prefix = opt.prefix, .mtu = opt.mtu
+  };
   const char *what = NULL;
   int fd = ref_tun_open(&t, &what);
   if (fd < 0)
@@ -103,9 +104,9 @@ static err_t nif_init(struct netif *nif) {
 /* RFC 864's stream repeats every 95 lines of 74 bytes; one period plus the
  * largest write, so any write is one contiguous slice (no copy: lwIP may
  * reference static data, TCP_WRITE_FLAG_COPY unset). */
-#define CG_LINE 74
+#define CG_LINE   74
 #define CG_PERIOD (95 * CG_LINE)
-#define CG_WRITE 16384
+#define CG_WRITE  16384
 static uint8_t g_chargen[CG_PERIOD + CG_WRITE];
 
 static void chargen_init(void) {
@@ -246,10 +247,11 @@ static unsigned parse_num(const char *s, unsigned lo, unsigned hi, const char *w
 }
 
 _Noreturn static void usage(void) {
-  fprintf(stderr, "usage: lwip-ref [--dev NAME] [--host A] [--addr B] [--prefix N] [--mtu M]\n"
-                  "  lwIP (Debian's liblwip) on a TUN: discard 9, chargen 19, echo 7, ping.\n"
-                  "  Defaults: --dev tunlw0 --host 10.97.0.1 --addr 10.97.0.2 --prefix 24\n"
-                  "  --mtu 1500 (576..9000). Runs until SIGTERM.\n");
+  fprintf(stderr,
+          "usage: lwip-ref [--dev NAME] [--host A] [--addr B] [--prefix N] [--mtu M]\n"
+          "  lwIP (Debian's liblwip) on a TUN: discard 9, chargen 19, echo 7, ping.\n"
+          "  Defaults: --dev tunlw0 --host 10.97.0.1 --addr 10.97.0.2 --prefix 24\n"
+          "  --mtu 1500 (576..9000). Runs until SIGTERM.\n");
   exit(2);
 }
 
@@ -301,7 +303,7 @@ int main(int argc, char **argv) {
           opt.dev);
 
   static uint8_t buf[PKT_MAX];
-  struct pollfd pfd = {.fd = g_tun, .events = POLLIN};
+  struct pollfd pfd = { .fd = g_tun, .events = POLLIN };
   while (!atomic_load(&g_stop)) {
     if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
       die("poll");

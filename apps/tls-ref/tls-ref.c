@@ -35,15 +35,15 @@
 
 #include "ustack/us_tls.h"
 
-#define IN_MAX 16384
-#define OUT_MAX 65536
+#define IN_MAX   16384
+#define OUT_MAX  65536
 #define HEAD_MAX 16384
 
 static struct {
   uint16_t port;
   const char *cert, *key, *bind;
   unsigned size, max_conns;
-} opt = {.size = 100, .max_conns = 256};
+} opt = { .size = 100, .max_conns = 256 };
 
 static atomic_bool g_stop;
 static char g_head[256];
@@ -54,8 +54,8 @@ struct conn {
   us_tls_conn *tls;
   uint8_t out[OUT_MAX]; /* responses not yet taken by TLS */
   size_t out_off, out_len;
-  size_t req_fill;      /* bytes of the current request header so far */
-  char tail[4];         /* the last four bytes seen, to find CRLFCRLF */
+  size_t req_fill; /* bytes of the current request header so far */
+  char tail[4];    /* the last four bytes seen, to find CRLFCRLF */
 };
 
 static us_time_t now_us(void) {
@@ -166,11 +166,12 @@ static void on_stop(int sig) {
 }
 
 _Noreturn static void usage(void) {
-  fprintf(stderr, "usage: tls-ref --port P --cert FILE --key FILE [--size B] [--bind ADDR]\n"
-                  "               [--max-conns N]\n"
-                  "  HTTPS over KERNEL sockets with ustack's TLS layer: every request gets\n"
-                  "  a 200 with B bytes (default 100), keep-alive; up to N TLS connections\n"
-                  "  (default 256). Runs until SIGTERM.\n");
+  fprintf(stderr,
+          "usage: tls-ref --port P --cert FILE --key FILE [--size B] [--bind ADDR]\n"
+          "               [--max-conns N]\n"
+          "  HTTPS over KERNEL sockets with ustack's TLS layer: every request gets\n"
+          "  a 200 with B bytes (default 100), keep-alive; up to N TLS connections\n"
+          "  (default 256). Runs until SIGTERM.\n");
   exit(2);
 }
 
@@ -212,9 +213,10 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   g_head_len = (size_t)snprintf(g_head, sizeof g_head,
                                 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                                "Content-Length: %u\r\n\r\n", opt.size);
+                                "Content-Length: %u\r\n\r\n",
+                                opt.size);
 
-  struct us_tls_server_opts so = {0};
+  struct us_tls_server_opts so = { 0 };
   so.cert_pem = read_file(opt.cert, &so.cert_pem_len);
   so.key_pem = read_file(opt.key, &so.key_pem_len);
   so.cert_name = opt.cert;
@@ -230,7 +232,7 @@ int main(int argc, char **argv) {
   int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(opt.port)};
+  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(opt.port) };
   if (opt.bind && inet_pton(AF_INET, opt.bind, &sin.sin_addr) != 1) {
     fprintf(stderr, "tls-ref: '%s' is not an IPv4 address\n", opt.bind);
     return 2;
@@ -240,7 +242,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   int ep = epoll_create1(EPOLL_CLOEXEC);
-  struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
+  struct epoll_event lev = { .events = EPOLLIN, .data.ptr = NULL };
   epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
   fprintf(stderr, "tls-ref: HTTPS on port %u (kernel TCP, ustack TLS)\n", opt.port);
 
@@ -266,14 +268,14 @@ int main(int argc, char **argv) {
           continue;
         }
         c->fd = fd;
-        struct us_tls_transport tr = {.send = tr_send, .recv = tr_recv, .ctx = c};
+        struct us_tls_transport tr = { .send = tr_send, .recv = tr_recv, .ctx = c };
         if (us_tls_accept_transport(ctx, NULL, &tr, entropy, sizeof entropy, &c->tls) != 0) {
           refused++; /* every slot busy: the client sees the close */
           free(c);
           close(fd);
           continue;
         }
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c};
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c };
         epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
         if (!conn_run(c))
           conn_end(c); /* epoll forgets a closed descriptor by itself */

@@ -92,15 +92,22 @@ static struct {
   uint32_t host, addr; /* host order */
   unsigned prefix, mtu;
   uint16_t port;
-  double seconds;      /* read/write/reflect: length of the measurement */
+  double seconds; /* read/write/reflect: length of the measurement */
   bool seconds_given;
-  unsigned timeout;    /* tcp-sink: bound on the whole connection */
-  uint32_t window;     /* tcp-sink: receive window offered, bytes */
-  uint64_t bytes;      /* tcp-source: bytes to send */
+  unsigned timeout; /* tcp-sink: bound on the whole connection */
+  uint32_t window;  /* tcp-sink: receive window offered, bytes */
+  uint64_t bytes;   /* tcp-source: bytes to send */
   bool no_config;
-} opt = {.dev = "tunlim0", .host = 0x0a630001, .addr = 0x0a630002, .prefix = 24, .mtu = 1500,
-         .port = 9000, .seconds = 3.0, .timeout = 60, .window = 256 * 1024,
-         .bytes = 100000000};
+} opt = { .dev = "tunlim0",
+          .host = 0x0a630001,
+          .addr = 0x0a630002,
+          .prefix = 24,
+          .mtu = 1500,
+          .port = 9000,
+          .seconds = 3.0,
+          .timeout = 60,
+          .window = 256 * 1024,
+          .bytes = 100000000 };
 
 static atomic_bool g_stop;
 
@@ -149,8 +156,12 @@ _Noreturn static void usage(void) {
 
 /* Configured as ustackd configures its TUN (apps/common/ref_tun.c). */
 static int tun_open(void) {
-  const struct ref_tun t = {.dev = opt.dev, .host = opt.host, .addr = opt.addr,
-                            .prefix = opt.prefix, .mtu = opt.mtu, .no_config = opt.no_config};
+  const struct ref_tun t = { .dev = opt.dev,
+                             .host = opt.host,
+                             .addr = opt.addr,
+                             .prefix = opt.prefix,
+                             .mtu = opt.mtu,
+                             .no_config = opt.no_config };
   const char *what = NULL;
   int fd = ref_tun_open(&t, &what);
   if (fd < 0)
@@ -202,8 +213,7 @@ static void build_ip(uint8_t *p, uint8_t proto, uint32_t src, uint32_t dst, size
 }
 
 /* Transport checksum over the RFC 793/768 pseudo-header and `seg`. */
-static uint16_t l4_csum(uint32_t src, uint32_t dst, uint8_t proto, const uint8_t *seg,
-                        size_t len) {
+static uint16_t l4_csum(uint32_t src, uint32_t dst, uint8_t proto, const uint8_t *seg, size_t len) {
   uint8_t ph[12];
   put32(ph, src);
   put32(ph + 4, dst);
@@ -215,10 +225,10 @@ static uint16_t l4_csum(uint32_t src, uint32_t dst, uint8_t proto, const uint8_t
 
 static void print_rates(const char *mode, uint64_t pkts, double secs, const char *extra) {
   double pps = secs > 0 ? (double)pkts / secs : 0;
-  printf("tun-limit %s: packets=%" PRIu64 " seconds=%.3f pps=%.0f ip_mbps=%.1f "
+  printf("tun-limit %s: packets=%" PRIu64
+         " seconds=%.3f pps=%.0f ip_mbps=%.1f "
          "tcp_equiv_mbps=%.1f mtu=%u %s\n",
-         mode, pkts, secs, pps, pps * opt.mtu / 1e6, pps * (opt.mtu - 40) / 1e6, opt.mtu,
-         extra);
+         mode, pkts, secs, pps, pps * opt.mtu / 1e6, pps * (opt.mtu - 40) / 1e6, opt.mtu, extra);
 }
 
 /* --- read: the kernel sends, we only read ------------------------------- */
@@ -259,7 +269,7 @@ static int mode_read(int fd) {
   /* The first 0.2 s fill the queues and are not counted. */
   double t_begin = now_s(), t0 = t_begin + 0.2, t1 = t0 + opt.seconds;
   uint64_t pkts = 0, other = 0, wakeups = 0;
-  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
   for (;;) {
     double t = now_s();
     if (t >= t1)
@@ -291,8 +301,8 @@ static int mode_read(int fd) {
   pthread_join(th, NULL);
   double total = now_s() - t_begin;
   char extra[160];
-  snprintf(extra, sizeof extra, "sender_pps=%.0f send_errors=%" PRIu64 " wakeups=%" PRIu64
-           " other=%" PRIu64,
+  snprintf(extra, sizeof extra,
+           "sender_pps=%.0f send_errors=%" PRIu64 " wakeups=%" PRIu64 " other=%" PRIu64,
            (double)g_sent / total, g_send_errors, wakeups, other);
   print_rates("read", pkts, opt.seconds, extra);
   return pkts ? 0 : 1;
@@ -331,7 +341,7 @@ static int mode_write(int fd) {
   int big = 8 << 20;
   if (setsockopt(g_rx_sock, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) != 0)
     setsockopt(g_rx_sock, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-  struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
+  struct timeval tv = { .tv_sec = 0, .tv_usec = 100000 };
   setsockopt(g_rx_sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   struct sockaddr_in me;
   memset(&me, 0, sizeof me);
@@ -372,7 +382,7 @@ static int mode_write(int fd) {
   }
   double secs = t - t0;
   /* Let the receiver drain what the socket already holds. */
-  struct timespec pause = {.tv_sec = 0, .tv_nsec = 300 * 1000 * 1000};
+  struct timespec pause = { .tv_sec = 0, .tv_nsec = 300 * 1000 * 1000 };
   nanosleep(&pause, NULL);
   atomic_store(&g_stop, true);
   pthread_join(th, NULL);
@@ -424,7 +434,7 @@ static void sink_send(struct sink *k, uint8_t flags, bool syn) {
   t[13] = flags;
   uint32_t wnd = opt.window;
   if (!syn && k->wscale_ok)
-    wnd >>= SINK_WSHIFT; /* RFC 7323 2.3 */
+    wnd >>= SINK_WSHIFT;                                /* RFC 7323 2.3 */
   put16(t + 14, (uint16_t)(wnd > 65535 ? 65535 : wnd)); /* a SYN is never scaled (2.2) */
   if (syn) {
     t[20] = 2; /* MSS, RFC 9293 3.7.1 */
@@ -544,7 +554,7 @@ static int mode_tcp_sink(int fd) {
   fprintf(stderr, "tun-limit: tcp-sink listening on %u.%u.%u.%u:%u\n", opt.addr >> 24,
           (opt.addr >> 16) & 255, (opt.addr >> 8) & 255, opt.addr & 255, opt.port);
   double deadline = now_s() + opt.timeout;
-  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
   while (k.state != T_DONE) {
     double t = now_s();
     if (t >= deadline) {
@@ -590,8 +600,8 @@ static int mode_tcp_sink(int fd) {
   printf("tun-limit tcp-sink: bytes=%" PRIu64 " seconds=%.3f mbps=%.1f segments=%" PRIu64
          " acks=%" PRIu64 " wakeups=%" PRIu64 " out_of_order=%" PRIu64
          " window=%u mtu=%u cpu_s=%.3f\n",
-         k.bytes, secs, secs > 0 ? (double)k.bytes / secs / 1e6 : 0.0, k.segs, k.acks,
-         k.wakeups, k.ooo, opt.window, opt.mtu, k.cpu_fin - k.cpu_first);
+         k.bytes, secs, secs > 0 ? (double)k.bytes / secs / 1e6 : 0.0, k.segs, k.acks, k.wakeups,
+         k.ooo, opt.window, opt.mtu, k.cpu_fin - k.cpu_first);
   return 0;
 }
 
@@ -621,9 +631,9 @@ struct source {
   uint32_t peer;
   uint16_t pport;
   uint32_t iss, rcv_nxt;
-  int peer_shift;       /* -1: no window scaling */
-  uint64_t una, nxt;    /* offsets from iss+1: acknowledged, sent */
-  uint64_t wnd;         /* the peer's window, bytes */
+  int peer_shift;    /* -1: no window scaling */
+  uint64_t una, nxt; /* offsets from iss+1: acknowledged, sent */
+  uint64_t wnd;      /* the peer's window, bytes */
   bool established, fin_sent, peer_fin;
   uint64_t segs, retrans, acks_read;
   double t_first, t_acked, last_progress, cpu_first, cpu_acked;
@@ -767,15 +777,17 @@ static int mode_tcp_source(int fd, uint64_t total) {
   g_payload_sum = sum16(t + 20, mss, 0);
   bool template_ready = false;
   fprintf(stderr, "tun-limit: tcp-source listening on %u.%u.%u.%u:%u, %" PRIu64 " bytes\n",
-          opt.addr >> 24, (opt.addr >> 16) & 255, (opt.addr >> 8) & 255, opt.addr & 255,
-          opt.port, total);
+          opt.addr >> 24, (opt.addr >> 16) & 255, (opt.addr >> 8) & 255, opt.addr & 255, opt.port,
+          total);
   double deadline = now_s() + opt.timeout, fin_acked_at = 0;
-  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
   for (;;) {
     double now = now_s();
     if (now >= deadline) {
-      fprintf(stderr, "tun-limit: tcp-source: --timeout (%u s) expired at %" PRIu64
-                      " of %" PRIu64 " bytes acknowledged\n", opt.timeout, k.una, total);
+      fprintf(stderr,
+              "tun-limit: tcp-source: --timeout (%u s) expired at %" PRIu64 " of %" PRIu64
+              " bytes acknowledged\n",
+              opt.timeout, k.una, total);
       return 1;
     }
     if (k.t_acked < 0)
@@ -834,8 +846,8 @@ static int mode_tcp_source(int fd, uint64_t total) {
   double secs = k.t_acked - k.t_first;
   printf("tun-limit tcp-source: bytes=%" PRIu64 " seconds=%.3f mbps=%.1f segments=%" PRIu64
          " acks_read=%" PRIu64 " stalls=%" PRIu64 " mtu=%u cpu_s=%.3f\n",
-         total, secs, secs > 0 ? (double)total / secs / 1e6 : 0.0, k.segs, k.acks_read,
-         k.retrans, opt.mtu, k.cpu_acked - k.cpu_first);
+         total, secs, secs > 0 ? (double)total / secs / 1e6 : 0.0, k.segs, k.acks_read, k.retrans,
+         opt.mtu, k.cpu_acked - k.cpu_first);
   if (k.retrans)
     fprintf(stderr, "tun-limit: tcp-source: %" PRIu64 " stall(s) of 200 ms: the figure is low\n",
             k.retrans);
@@ -887,7 +899,7 @@ static size_t reflect_tcp(const uint8_t *p, size_t ihl, size_t tot, uint8_t *out
   uint8_t oflags;
   uint32_t oseq, oack;
   if (flags & 0x04)
-    return 0; /* RST */
+    return 0;                   /* RST */
   if ((flags & 0x12) == 0x02) { /* SYN */
     oflags = 0x12;
     oseq = 0x1000; /* fixed ISS: the 4-tuple tells connections apart */
@@ -926,7 +938,7 @@ static int mode_reflect(int fd) {
   signal(SIGTERM, on_stop);
   signal(SIGINT, on_stop);
   double cpu0 = cpu_s(), t0 = now_s(), end = t0 + (opt.seconds_given ? opt.seconds : 3600);
-  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
   while (!atomic_load(&g_stop) && now_s() < end) {
     if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
       die("poll");
@@ -972,8 +984,7 @@ static uint32_t parse_ip(const char *s) {
   return ntohl(a.s_addr);
 }
 
-static unsigned long parse_ul(const char *s, unsigned long lo, unsigned long hi,
-                              const char *what) {
+static unsigned long parse_ul(const char *s, unsigned long lo, unsigned long hi, const char *what) {
   char *end;
   errno = 0;
   unsigned long v = strtoul(s, &end, 10);

@@ -52,32 +52,32 @@
 #include "sha256.h"
 #include "stream.h"
 
-#define CHUNK (256 * 1024)
+#define CHUNK              (256 * 1024)
 #define CONNS_PARALLEL_MAX 1000
-#define RR_SIZE_MAX 65536
-#define HOLD_MAX 1000000
-#define FROM_MAX 64
+#define RR_SIZE_MAX        65536
+#define HOLD_MAX           1000000
+#define FROM_MAX           64
 
 static struct {
-  unsigned timeout;   /* seconds for the whole run */
+  unsigned timeout; /* seconds for the whole run */
   uint64_t seed;
-  bool have_seed;     /* verified run: the seeded stream, checked and hashed */
-  uint64_t expect;    /* recv/serve: required byte count (if have_expect) */
+  bool have_seed;  /* verified run: the seeded stream, checked and hashed */
+  uint64_t expect; /* recv/serve: required byte count (if have_expect) */
   bool have_expect;
-  uint64_t bytes;     /* recv: stop after this many bytes (if have_bytes) */
+  uint64_t bytes; /* recv: stop after this many bytes (if have_bytes) */
   bool have_bytes;
-  uint64_t send;      /* serve --mode source: bytes to send per connection */
-  unsigned count;     /* serve: connections to finish before exiting (0 = no limit) */
-  unsigned parallel;  /* conns, rr, hold: connections in flight */
-  unsigned size;      /* rr: request = response size; serve http: body size */
-  double seconds;     /* rr: length of the measurement */
-  uint64_t rr_count;  /* rr: stop after this many transactions (0 = none) */
-  const char *mode;   /* serve */
-  const char *bind;   /* serve: local address */
-  const char *cc;     /* send, recv: the kernel's congestion control (TCP_CONGESTION) */
+  uint64_t send;           /* serve --mode source: bytes to send per connection */
+  unsigned count;          /* serve: connections to finish before exiting (0 = no limit) */
+  unsigned parallel;       /* conns, rr, hold: connections in flight */
+  unsigned size;           /* rr: request = response size; serve http: body size */
+  double seconds;          /* rr: length of the measurement */
+  uint64_t rr_count;       /* rr: stop after this many transactions (0 = none) */
+  const char *mode;        /* serve */
+  const char *bind;        /* serve: local address */
+  const char *cc;          /* send, recv: the kernel's congestion control (TCP_CONGESTION) */
   uint32_t from[FROM_MAX]; /* hold: source addresses, network order */
   unsigned nfrom;
-} opt = {.timeout = 60, .seed = 1, .count = 0, .size = 100, .seconds = 5.0, .mode = "discard"};
+} opt = { .timeout = 60, .seed = 1, .count = 0, .size = 100, .seconds = 5.0, .mode = "discard" };
 
 static uint8_t g_buf[CHUNK], g_ref[CHUNK], g_fixed[CHUNK];
 
@@ -278,7 +278,8 @@ static int connect_to(const char *host, uint16_t port, const char *who) {
     fprintf(stderr, "usload %s: socket: %s\n", who, strerror(errno));
     exit(1);
   }
-  if (opt.cc && setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, opt.cc, (socklen_t)strlen(opt.cc)) != 0) {
+  if (opt.cc &&
+      setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, opt.cc, (socklen_t)strlen(opt.cc)) != 0) {
     fprintf(stderr, "usload %s: congestion control '%s': %s\n", who, opt.cc, strerror(errno));
     exit(2);
   }
@@ -387,14 +388,14 @@ static int do_recv(const char *host, uint16_t port) {
          secs, mbps(bytes, secs), hex, verified);
   int rc = 0;
   if (bad) {
-    fprintf(stderr, "usload recv: content differs from stream seed %" PRIu64 " at byte %" PRIu64
-                    "\n", opt.seed, bad_at);
+    fprintf(stderr,
+            "usload recv: content differs from stream seed %" PRIu64 " at byte %" PRIu64 "\n",
+            opt.seed, bad_at);
     rc = 1;
   }
   uint64_t need = opt.have_expect ? opt.expect : opt.bytes;
   if ((opt.have_expect || opt.have_bytes) && bytes != need) {
-    fprintf(stderr, "usload recv: received %" PRIu64 " bytes, expected %" PRIu64 "\n", bytes,
-            need);
+    fprintf(stderr, "usload recv: received %" PRIu64 " bytes, expected %" PRIu64 "\n", bytes, need);
     rc = 1;
   }
   return rc;
@@ -414,7 +415,7 @@ static int connect_nb(const struct sockaddr_in *sin, uint32_t from, const char *
      * gives a whole ephemeral range towards the one server port. */
     int one = 1;
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = from};
+    struct sockaddr_in src = { .sin_family = AF_INET, .sin_addr.s_addr = from };
     if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0) {
       fprintf(stderr, "usload %s: bind: %s\n", who, strerror(errno));
       close(fd);
@@ -493,8 +494,7 @@ static int do_conns(const char *host, uint16_t port, uint64_t n) {
         int soerr = so_error(fd);
         if (soerr) {
           if (failed < 5)
-            fprintf(stderr, "usload conns: connect to %s:%u: %s\n", host, port,
-                    strerror(soerr));
+            fprintf(stderr, "usload conns: connect to %s:%u: %s\n", host, port, strerror(soerr));
           bad = true;
         } else if (shutdown(fd, SHUT_WR) != 0) {
           bad = true;
@@ -541,8 +541,8 @@ static int cmp_double(const void *a, const void *b) {
 /* One rr connection: which transaction it is in, and how far. */
 struct rr_conn {
   int fd;
-  size_t sent, got;  /* bytes of this request sent, of its response read */
-  double t_start;    /* when the request's first byte was sent */
+  size_t sent, got; /* bytes of this request sent, of its response read */
+  double t_start;   /* when the request's first byte was sent */
 };
 
 #define RR_SAMPLES_MAX 2000000
@@ -569,7 +569,7 @@ static int do_rr(const char *host, uint16_t port) {
     int one = 1;
     setsockopt(c[i].fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     fcntl(c[i].fd, F_SETFL, fcntl(c[i].fd, F_GETFL) | O_NONBLOCK);
-    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
+    struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
     epoll_ctl(ep, EPOLL_CTL_ADD, c[i].fd, &ev);
   }
   uint64_t done = 0, nlat = 0;
@@ -634,7 +634,8 @@ static int do_rr(const char *host, uint16_t port) {
     p50 = lat[nlat / 2];
     p99 = lat[(size_t)((double)(nlat - 1) * 0.99)];
   }
-  printf("usload rr: transactions=%" PRIu64 " parallel=%u size=%zu seconds=%.3f tps=%.0f"
+  printf("usload rr: transactions=%" PRIu64
+         " parallel=%u size=%zu seconds=%.3f tps=%.0f"
          " p50_us=%.1f p99_us=%.1f\n",
          done, par, size, secs, secs > 0 ? (double)done / secs : 0.0, p50 * 1e6, p99 * 1e6);
   free(c);
@@ -730,13 +731,13 @@ enum serve_mode { M_DISCARD, M_ECHO, M_SOURCE, M_CHARGEN, M_HTTP };
 
 struct sconn {
   int fd;
-  uint64_t in, out;     /* bytes read, bytes sent */
-  uint8_t *pend;        /* echo / http: bytes to send (CHUNK) */
+  uint64_t in, out; /* bytes read, bytes sent */
+  uint8_t *pend;    /* echo / http: bytes to send (CHUNK) */
   size_t pend_off, pend_len;
-  size_t req_fill;      /* http: bytes of the request header so far */
-  char req_tail[4];     /* http: the last bytes seen, to find CRLFCRLF */
-  bool shut;            /* we sent our FIN */
-  bool bad;             /* verified discard: content differed */
+  size_t req_fill;  /* http: bytes of the request header so far */
+  char req_tail[4]; /* http: the last bytes seen, to find CRLFCRLF */
+  bool shut;        /* we sent our FIN */
+  bool bad;         /* verified discard: content differed */
   uint64_t bad_at;
   double t0;
 };
@@ -751,13 +752,13 @@ static void serve_report(struct sconn *c) {
     char hex[65] = "-";
     if (!c->bad)
       stream_hex(c->in, hex);
-    printf("usload serve: bytes=%" PRIu64 " seconds=%.3f mbps=%.1f sha256=%s verified=%s\n",
-           c->in, secs, mbps(c->in, secs), hex, c->bad ? "mismatch" : "yes");
+    printf("usload serve: bytes=%" PRIu64 " seconds=%.3f mbps=%.1f sha256=%s verified=%s\n", c->in,
+           secs, mbps(c->in, secs), hex, c->bad ? "mismatch" : "yes");
   } else if (g_mode == M_SOURCE && opt.have_seed) {
     char hex[65];
     stream_hex(c->out, hex);
-    printf("usload serve: sent bytes=%" PRIu64 " seconds=%.3f mbps=%.1f sha256=%s\n", c->out,
-           secs, mbps(c->out, secs), hex);
+    printf("usload serve: sent bytes=%" PRIu64 " seconds=%.3f mbps=%.1f sha256=%s\n", c->out, secs,
+           mbps(c->out, secs), hex);
   }
   fflush(stdout);
 }
@@ -848,7 +849,7 @@ static int serve_read(struct sconn *c) {
 }
 
 static int do_serve(uint16_t port) {
-  const char *const names[] = {"discard", "echo", "source", "chargen", "http"};
+  const char *const names[] = { "discard", "echo", "source", "chargen", "http" };
   bool known = false;
   for (int m = 0; m < 5; m++)
     if (strcmp(opt.mode, names[m]) == 0) {
@@ -861,7 +862,8 @@ static int do_serve(uint16_t port) {
   }
   g_http_head_len = (size_t)snprintf(g_http_head, sizeof g_http_head,
                                      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                                     "Content-Length: %u\r\n\r\n", opt.size);
+                                     "Content-Length: %u\r\n\r\n",
+                                     opt.size);
   memset(g_fixed, 'x', CHUNK);
   want_fds(65536);
   int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -869,12 +871,12 @@ static int do_serve(uint16_t port) {
   setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   struct sockaddr_in sin = parse_addr(opt.bind ? opt.bind : "0.0.0.0", port);
   if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof sin) != 0 || listen(lfd, 4096) != 0) {
-    fprintf(stderr, "usload serve: cannot listen on %s:%u: %s\n",
-            opt.bind ? opt.bind : "0.0.0.0", port, strerror(errno));
+    fprintf(stderr, "usload serve: cannot listen on %s:%u: %s\n", opt.bind ? opt.bind : "0.0.0.0",
+            port, strerror(errno));
     return 1;
   }
   int ep = epoll_create1(EPOLL_CLOEXEC);
-  struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
+  struct epoll_event lev = { .events = EPOLLIN, .data.ptr = NULL };
   epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
   fprintf(stderr, "usload serve: %s on port %u\n", names[g_mode], port);
   unsigned ended = 0;
@@ -900,7 +902,7 @@ static int do_serve(uint16_t port) {
             c->pend = malloc(CHUNK);
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
           }
-          struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c};
+          struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c };
           epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
         }
         continue;
@@ -923,8 +925,8 @@ static int do_serve(uint16_t port) {
         status = 1;
       close(c->fd);
       if (g_mode == M_DISCARD && opt.have_expect && c->in != opt.expect) {
-        fprintf(stderr, "usload serve: received %" PRIu64 " bytes, expected %" PRIu64 "\n",
-                c->in, opt.expect);
+        fprintf(stderr, "usload serve: received %" PRIu64 " bytes, expected %" PRIu64 "\n", c->in,
+                opt.expect);
         status = 1;
       }
       if (c->bad) {

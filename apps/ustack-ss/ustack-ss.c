@@ -56,7 +56,7 @@ int main(int argc, char **argv) {
   if (stats)
     snprintf(cmd, sizeof cmd, "%s", all ? "stats -a" : "stats");
 
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
   if (strlen(path) >= sizeof sa.sun_path) {
     fprintf(stderr, "ustack-ss: control socket path too long\n");
     return 1;
@@ -64,8 +64,8 @@ int main(int argc, char **argv) {
   strcpy(sa.sun_path, path);
   int fd = socket(AF_UNIX, SOCK_STREAM, 0);
   if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-    fprintf(stderr, "ustack-ss: cannot reach ustackd at %s: %s (is it running with --ctl?)\n",
-            path, strerror(errno));
+    fprintf(stderr, "ustack-ss: cannot reach ustackd at %s: %s (is it running with --ctl?)\n", path,
+            strerror(errno));
     return 1;
   }
   size_t len = strlen(cmd);

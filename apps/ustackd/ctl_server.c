@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 int ctl_open(const char *path, char *err, size_t errlen) {
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
   if (strlen(path) >= sizeof sa.sun_path) {
     snprintf(err, errlen, "control socket path too long: %s", path);
     return -1;
@@ -106,12 +106,12 @@ void ctl_write_ss(us_stack *s, FILE *out, us_time_t now) {
     if (t->ws_ok)
       snprintf(ws, sizeof ws, " wscale:%u,%u", (unsigned)t->snd_wscale, (unsigned)t->rcv_wscale);
     fprintf(out,
-            "\t %s%s%s%s%s mss:%" PRIu32 " pmtu:%" PRIu32 " rto:%s srtt:%s rttvar:%s cwnd:%" PRIu32 " ssthresh:%" PRIu32
-            "%s%s sacked:%" PRIu32 " snd_wnd:%" PRIu32 " rcv_wnd:%" PRIu32 " retrans:%" PRIu32
-            " backoff:%" PRIu32 " bytes_in:%" PRIu64 " bytes_out:%" PRIu64 " timer:(%s,%s)%s\n",
+            "\t %s%s%s%s%s mss:%" PRIu32 " pmtu:%" PRIu32 " rto:%s srtt:%s rttvar:%s cwnd:%" PRIu32
+            " ssthresh:%" PRIu32 "%s%s sacked:%" PRIu32 " snd_wnd:%" PRIu32 " rcv_wnd:%" PRIu32
+            " retrans:%" PRIu32 " backoff:%" PRIu32 " bytes_in:%" PRIu64 " bytes_out:%" PRIu64
+            " timer:(%s,%s)%s\n",
             t->cc ? t->cc : "-", t->ts_ok ? " ts" : "", t->sack_ok ? " sack" : "",
-            t->ecn_ok ? " ecn" : "", ws, t->mss,
-            t->pmtu, rto, srtt, rttvar, t->cwnd, t->ssthresh,
+            t->ecn_ok ? " ecn" : "", ws, t->mss, t->pmtu, rto, srtt, rttvar, t->cwnd, t->ssthresh,
             t->recovery && t->recovery[0] ? " recovery:" : "",
             t->recovery && t->recovery[0] ? t->recovery : "", t->sacked, t->snd_wnd, t->rcv_wnd,
             t->retransmits, t->backoff, t->bytes_in, t->bytes_out,
@@ -168,7 +168,7 @@ static void write_pools(us_stack *s, FILE *out) {
 }
 
 static void serve_one(int cfd, us_stack *s, us_time_t now, ctl_ext_fn ext, void *ext_ctx) {
-  struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+  struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
   setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   char cmd[1024];
@@ -199,8 +199,7 @@ static void serve_one(int cfd, us_stack *s, us_time_t now, ctl_ext_fn ext, void 
   else if (!strcmp(cmd, "pools"))
     write_pools(s, out);
   else if (!ext || !ext(ext_ctx, cmd, out, now))
-    fprintf(out, "error: unknown command '%s' (try: ss, stats, stats -a, pools, fault ...)\n",
-            cmd);
+    fprintf(out, "error: unknown command '%s' (try: ss, stats, stats -a, pools, fault ...)\n", cmd);
   fclose(out);
   size_t off = 0;
   while (off < resp_len) {

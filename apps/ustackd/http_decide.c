@@ -114,8 +114,8 @@ int http_date_parse(const char *s, size_t len, int64_t *t) {
   memcpy(buf, s, len);
   buf[len] = '\0';
   /* IMF-fixdate, then the obsolete RFC 850 and asctime forms. */
-  static const char *const fmts[] = {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
-                                     "%a %b %e %H:%M:%S %Y"};
+  static const char *const fmts[] = { "%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
+                                      "%a %b %e %H:%M:%S %Y" };
   for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
     struct tm tm;
     memset(&tm, 0, sizeof tm);

@@ -47,16 +47,16 @@ struct http_val {
 struct http_req {
   enum http_req_method method;
   unsigned major, minor;
-  unsigned host_count;      /* Host header lines seen */
-  bool host_empty;          /* a Host line with an empty value */
-  bool has_body;            /* Content-Length > 0 or chunked */
+  unsigned host_count; /* Host header lines seen */
+  bool host_empty;     /* a Host line with an empty value */
+  bool has_body;       /* Content-Length > 0 or chunked */
   struct http_val expect, range, if_range, if_none_match, if_modified_since;
 };
 
 /* The file a request maps to. */
 struct http_file {
   uint64_t size;
-  int64_t mtime_s;  /* seconds since 1970 (UTC) */
+  int64_t mtime_s; /* seconds since 1970 (UTC) */
   long mtime_ns;
   uint64_t ino;
 };
@@ -71,8 +71,7 @@ struct http_decision {
 int http_check_request(const struct http_req *r);
 
 /* Rule 2: the answer for a GET/HEAD of `f`. */
-void http_decide_file(const struct http_req *r, const struct http_file *f,
-                      struct http_decision *d);
+void http_decide_file(const struct http_req *r, const struct http_file *f, struct http_decision *d);
 
 /* The strong validator (RFC 9110 8.8.3) of `f`, quotes included:
  * "<inode>-<mtime>-<size>" in hex. `cap` >= 64. */

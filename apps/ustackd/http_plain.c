@@ -53,11 +53,18 @@ static const char *plain_describe(const struct hconn *c) {
   return "http";
 }
 
-static const struct httpd_transport plain_transport = {
-    .name = "http", .ctx = NULL, .open = plain_open, .on_event = plain_event,
-    .ready = plain_ready, .dead = plain_dead, .read = plain_read, .write = plain_write,
-    .shutdown = plain_shutdown, .release = plain_release, .describe = plain_describe,
-    .ctx_free = NULL};
+static const struct httpd_transport plain_transport = { .name = "http",
+                                                        .ctx = NULL,
+                                                        .open = plain_open,
+                                                        .on_event = plain_event,
+                                                        .ready = plain_ready,
+                                                        .dead = plain_dead,
+                                                        .read = plain_read,
+                                                        .write = plain_write,
+                                                        .shutdown = plain_shutdown,
+                                                        .release = plain_release,
+                                                        .describe = plain_describe,
+                                                        .ctx_free = NULL };
 
 static int http_start(void *state, us_stack *s, us_time_t now, char *err, size_t errlen) {
   struct httpd_opts o;
@@ -69,5 +76,9 @@ static int http_start(void *state, us_stack *s, us_time_t now, char *err, size_t
   return httpd_instance_start(state, s, &o, &plain_transport, now, err, errlen);
 }
 
-const struct svc_desc svc_http = {"--http", "PORT", "serve HTTP on PORT (plain TCP; with --root)",
-                                  httpd_instance_parse, http_start, httpd_instance_stop};
+const struct svc_desc svc_http = { "--http",
+                                   "PORT",
+                                   "serve HTTP on PORT (plain TCP; with --root)",
+                                   httpd_instance_parse,
+                                   http_start,
+                                   httpd_instance_stop };

@@ -33,13 +33,13 @@
 #include "http_decide.h"
 #include "svc.h"
 
-#define HTTPD_CHUNK 16384   /* file bytes per write: one TLS record */
-#define HTTPD_RBUF 4096     /* request bytes read per call */
-#define HTTPD_URL_MAX 8192  /* request-target bytes; more is 414 */
-#define HTTPD_FIELD_MAX 32  /* header names we look for are shorter */
-#define HTTPD_MAX_CONNS 4096 /* --http-max-conns: ~30 KB a slot, +62 KB with TLS */
+#define HTTPD_CHUNK       16384     /* file bytes per write: one TLS record */
+#define HTTPD_RBUF        4096      /* request bytes read per call */
+#define HTTPD_URL_MAX     8192      /* request-target bytes; more is 414 */
+#define HTTPD_FIELD_MAX   32        /* header names we look for are shorter */
+#define HTTPD_MAX_CONNS   4096      /* --http-max-conns: ~30 KB a slot, +62 KB with TLS */
 #define HTTPD_CLOSE_GRACE US_SEC(5) /* for our end (close_notify, FIN) to leave */
-#define HTTPD_LINGER US_SEC(2)      /* for the client to close its end */
+#define HTTPD_LINGER      US_SEC(2) /* for the client to close its end */
 
 enum httpd_ctr {
 #define X(name, desc) HTTPD_##name,
@@ -112,12 +112,12 @@ struct hconn {
   void *tconn;
   us_ip4_t peer;
   uint16_t pport;
-  uint32_t act_idx;    /* index in svc->act */
+  uint32_t act_idx; /* index in svc->act */
   us_time_t accepted_at;
-  us_time_t phase_at;  /* start of what the current deadline measures */
-  us_time_t req_at;    /* first byte of the current request */
-  bool req_started;    /* bytes of a request have arrived */
-  bool heard;          /* the client has sent bytes (its ClientHello) */
+  us_time_t phase_at; /* start of what the current deadline measures */
+  us_time_t req_at;   /* first byte of the current request */
+  bool req_started;   /* bytes of a request have arrived */
+  bool heard;         /* the client has sent bytes (its ClientHello) */
 
   /* Request (httpd_request.c). */
   http_parser parser;
@@ -131,7 +131,7 @@ struct hconn {
   bool cur_is_host;
   size_t hdr_bytes;
   bool url_too_long, hdr_too_large, head_complete, msg_complete, keep_alive;
-  int early;           /* status decided when the head completed, or 0 */
+  int early; /* status decided when the head completed, or 0 */
   uint8_t rbuf[HTTPD_RBUF];
   size_t rlen, roff;
   uint64_t requests;
@@ -186,14 +186,13 @@ int httpd_instance_parse(const char *arg, void **state, char *err, size_t errlen
 /* Start the server with transport `tr` and register its timers. On
  * failure the transport context is freed (tr->ctx_free). 0 or -1. */
 int httpd_instance_start(struct httpd_instance *inst, us_stack *s, const struct httpd_opts *o,
-                         const struct httpd_transport *tr, us_time_t now, char *err,
-                         size_t errlen);
+                         const struct httpd_transport *tr, us_time_t now, char *err, size_t errlen);
 /* svc_desc stop: counters printed, server stopped, state freed. */
 void httpd_instance_stop(void *state, us_stack *s, us_time_t now);
 
 /* httpd_conn.c */
-void hconn_init(struct hconn *c, struct httpd *svc, us_sock_t sock, us_ip4_t peer,
-                uint16_t pport, us_time_t now);
+void hconn_init(struct hconn *c, struct httpd *svc, us_sock_t sock, us_ip4_t peer, uint16_t pport,
+                us_time_t now);
 void hconn_run(struct hconn *c, us_time_t now);
 void hconn_on_event(struct svc_handler *self, us_stack *s, us_sock_t sock, uint32_t events,
                     us_time_t now);

@@ -22,8 +22,8 @@
 
 #include "httpd.h"
 
-void hconn_init(struct hconn *c, struct httpd *svc, us_sock_t sock, us_ip4_t peer,
-                uint16_t pport, us_time_t now) {
+void hconn_init(struct hconn *c, struct httpd *svc, us_sock_t sock, us_ip4_t peer, uint16_t pport,
+                us_time_t now) {
   memset(&c->parser, 0, sizeof c->parser);
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
@@ -216,15 +216,19 @@ void hconn_run(struct hconn *c, us_time_t now) {
     case HC_HANDSHAKE:
       if (svc->tr.ready(c)) {
         c->st = HC_REQUEST;
-        c->phase_at = now;     /* idle until the first request byte */
+        c->phase_at = now;       /* idle until the first request byte */
         svc->want_accept = true; /* a handshake slot is free */
         more = true;
       } else if (svc->tr.dead(c)) {
         hconn_free(c, now, false);
       }
       break;
-    case HC_REQUEST: more = step_request(c, now); break;
-    case HC_RESPONSE: more = step_response(c, now); break;
+    case HC_REQUEST:
+      more = step_request(c, now);
+      break;
+    case HC_RESPONSE:
+      more = step_response(c, now);
+      break;
     case HC_CLOSING:
       if (svc->tr.shutdown(c, now) == US_ERR_AGAIN)
         break;
@@ -232,8 +236,11 @@ void hconn_run(struct hconn *c, us_time_t now) {
       c->phase_at = now;
       more = true;
       break;
-    case HC_LINGER: more = step_linger(c, now); break;
-    case HC_FREE: break;
+    case HC_LINGER:
+      more = step_linger(c, now);
+      break;
+    case HC_FREE:
+      break;
     }
     if (!more)
       return;

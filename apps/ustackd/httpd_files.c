@@ -23,15 +23,24 @@ const char *httpd_content_type(const char *path) {
   static const struct {
     const char *ext, *type;
   } types[] = {
-      {".html", "text/html; charset=utf-8"}, {".htm", "text/html; charset=utf-8"},
-      {".css", "text/css"},                  {".js", "text/javascript"},
-      {".json", "application/json"},         {".txt", "text/plain; charset=utf-8"},
-      {".md", "text/plain; charset=utf-8"},  {".png", "image/png"},
-      {".jpg", "image/jpeg"},                {".jpeg", "image/jpeg"},
-      {".gif", "image/gif"},                 {".svg", "image/svg+xml"},
-      {".ico", "image/x-icon"},              {".webp", "image/webp"},
-      {".pdf", "application/pdf"},           {".wasm", "application/wasm"},
-      {".xml", "application/xml"},           {".gz", "application/gzip"},
+    { ".html", "text/html; charset=utf-8" },
+    { ".htm", "text/html; charset=utf-8" },
+    { ".css", "text/css" },
+    { ".js", "text/javascript" },
+    { ".json", "application/json" },
+    { ".txt", "text/plain; charset=utf-8" },
+    { ".md", "text/plain; charset=utf-8" },
+    { ".png", "image/png" },
+    { ".jpg", "image/jpeg" },
+    { ".jpeg", "image/jpeg" },
+    { ".gif", "image/gif" },
+    { ".svg", "image/svg+xml" },
+    { ".ico", "image/x-icon" },
+    { ".webp", "image/webp" },
+    { ".pdf", "application/pdf" },
+    { ".wasm", "application/wasm" },
+    { ".xml", "application/xml" },
+    { ".gz", "application/gzip" },
   };
   const char *dot = strrchr(path, '.');
   const char *slash = strrchr(path, '/');

@@ -126,28 +126,50 @@ static int needs_service(void *state, us_stack *s, us_time_t now, char *err, siz
   return 0;
 }
 
-const struct svc_desc svc_http_root = {"--root", "DIR",
-                                       "directory --http/--https serve files from", root_parse,
-                                       needs_service, NULL};
+const struct svc_desc svc_http_root = {
+  "--root", "DIR", "directory --http/--https serve files from", root_parse, needs_service, NULL
+};
 const struct svc_desc svc_http_max_conns = {
-    "--http-max-conns", "N", "HTTP(S) connection slots, 1-4096 (default 128)", max_conns_parse,
-    needs_service, NULL};
+  "--http-max-conns", "N",           "HTTP(S) connection slots, 1-4096 (default 128)",
+  max_conns_parse,    needs_service, NULL
+};
 const struct svc_desc svc_http_per_source = {
-    "--http-per-source", "N",
-    "HTTP(S) connections one source address may hold (default half the slots; 0 = no limit)",
-    per_source_parse, needs_service, NULL};
+  "--http-per-source",
+  "N",
+  "HTTP(S) connections one source address may hold (default half the slots; 0 = no limit)",
+  per_source_parse,
+  needs_service,
+  NULL
+};
 const struct svc_desc svc_http_header_timeout = {
-    "--http-header-timeout", "SEC",
-    "a request head must be complete SEC after its first byte (default 10)",
-    header_timeout_parse, needs_service, NULL};
+  "--http-header-timeout",
+  "SEC",
+  "a request head must be complete SEC after its first byte (default 10)",
+  header_timeout_parse,
+  needs_service,
+  NULL
+};
 const struct svc_desc svc_http_request_timeout = {
-    "--http-request-timeout", "SEC",
-    "a whole request (head and body) within SEC of its first byte (default 30)",
-    request_timeout_parse, needs_service, NULL};
+  "--http-request-timeout",
+  "SEC",
+  "a whole request (head and body) within SEC of its first byte (default 30)",
+  request_timeout_parse,
+  needs_service,
+  NULL
+};
 const struct svc_desc svc_http_idle_timeout = {
-    "--http-idle-timeout", "SEC",
-    "keep-alive wait between requests, and a response stalled by the client (default 30)",
-    idle_timeout_parse, needs_service, NULL};
+  "--http-idle-timeout",
+  "SEC",
+  "keep-alive wait between requests, and a response stalled by the client (default 30)",
+  idle_timeout_parse,
+  needs_service,
+  NULL
+};
 const struct svc_desc svc_http_status_clients = {
-    "--status-clients", NULL, "show client addresses on /status and /status.json (off: hidden)",
-    status_clients_parse, needs_service, NULL};
+  "--status-clients",
+  NULL,
+  "show client addresses on /status and /status.json (off: hidden)",
+  status_clients_parse,
+  needs_service,
+  NULL
+};

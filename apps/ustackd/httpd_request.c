@@ -86,11 +86,11 @@ static struct http_val *value_slot(struct hconn *c) {
     const char *name;
     size_t off;
   } kept[] = {
-      {"expect", offsetof(struct http_req, expect)},
-      {"range", offsetof(struct http_req, range)},
-      {"if-range", offsetof(struct http_req, if_range)},
-      {"if-none-match", offsetof(struct http_req, if_none_match)},
-      {"if-modified-since", offsetof(struct http_req, if_modified_since)},
+    { "expect", offsetof(struct http_req, expect) },
+    { "range", offsetof(struct http_req, range) },
+    { "if-range", offsetof(struct http_req, if_range) },
+    { "if-none-match", offsetof(struct http_req, if_none_match) },
+    { "if-modified-since", offsetof(struct http_req, if_modified_since) },
   };
   if (c->field_long)
     return NULL;
@@ -151,12 +151,13 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
 static int on_headers_complete(http_parser *p) {
   struct hconn *c = p->data;
   c->head_complete = true;
-  c->req.method = p->method == HTTP_GET ? HTTP_M_GET : p->method == HTTP_HEAD ? HTTP_M_HEAD
-                                                                             : HTTP_M_OTHER;
+  c->req.method = p->method == HTTP_GET    ? HTTP_M_GET
+                  : p->method == HTTP_HEAD ? HTTP_M_HEAD
+                                           : HTTP_M_OTHER;
   c->req.major = p->http_major;
   c->req.minor = p->http_minor;
-  c->req.has_body = (p->flags & F_CHUNKED) || (p->content_length > 0 &&
-                                               p->content_length != UINT64_MAX);
+  c->req.has_body =
+      (p->flags & F_CHUNKED) || (p->content_length > 0 && p->content_length != UINT64_MAX);
   c->keep_alive = http_should_keep_alive(p) != 0;
   int st = http_check_request(&c->req);
   if (st == 0 && c->req.expect.present && c->req.has_body)
@@ -176,12 +177,12 @@ static int on_message_complete(http_parser *p) {
 }
 
 static const http_parser_settings parser_settings = {
-    .on_message_begin = on_message_begin,
-    .on_url = on_url,
-    .on_header_field = on_header_field,
-    .on_header_value = on_header_value,
-    .on_headers_complete = on_headers_complete,
-    .on_message_complete = on_message_complete,
+  .on_message_begin = on_message_begin,
+  .on_url = on_url,
+  .on_header_field = on_header_field,
+  .on_header_value = on_header_value,
+  .on_headers_complete = on_headers_complete,
+  .on_message_complete = on_message_complete,
 };
 
 /* Answer now and close: the rest of the request (a body we will not read,

@@ -83,11 +83,20 @@ void sb_free(struct sbuf *b) {
 void sb_html(struct sbuf *b, const char *s) {
   for (; *s; s++) {
     switch (*s) {
-    case '<': sb_add(b, "&lt;", 4); break;
-    case '>': sb_add(b, "&gt;", 4); break;
-    case '&': sb_add(b, "&amp;", 5); break;
-    case '"': sb_add(b, "&quot;", 6); break;
-    default: sb_add(b, s, 1);
+    case '<':
+      sb_add(b, "&lt;", 4);
+      break;
+    case '>':
+      sb_add(b, "&gt;", 4);
+      break;
+    case '&':
+      sb_add(b, "&amp;", 5);
+      break;
+    case '"':
+      sb_add(b, "&quot;", 6);
+      break;
+    default:
+      sb_add(b, s, 1);
     }
   }
 }
@@ -113,21 +122,36 @@ const char *ip4_str(us_ip4_t a, char buf[16]) {
 
 const char *httpd_reason(int code) {
   switch (code) {
-  case 200: return "OK";
-  case 206: return "Partial Content";
-  case 301: return "Moved Permanently";
-  case 304: return "Not Modified";
-  case 400: return "Bad Request";
-  case 403: return "Forbidden";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 414: return "URI Too Long";
-  case 416: return "Range Not Satisfiable";
-  case 417: return "Expectation Failed";
-  case 431: return "Request Header Fields Too Large";
-  case 500: return "Internal Server Error";
-  case 505: return "HTTP Version Not Supported";
-  default: return "Error";
+  case 200:
+    return "OK";
+  case 206:
+    return "Partial Content";
+  case 301:
+    return "Moved Permanently";
+  case 304:
+    return "Not Modified";
+  case 400:
+    return "Bad Request";
+  case 403:
+    return "Forbidden";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 414:
+    return "URI Too Long";
+  case 416:
+    return "Range Not Satisfiable";
+  case 417:
+    return "Expectation Failed";
+  case 431:
+    return "Request Header Fields Too Large";
+  case 500:
+    return "Internal Server Error";
+  case 505:
+    return "HTTP Version Not Supported";
+  default:
+    return "Error";
   }
 }
 

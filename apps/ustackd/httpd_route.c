@@ -9,7 +9,7 @@
 #include "httpd.h"
 
 static void route_status(struct hconn *c, us_time_t now, bool json) {
-  struct sbuf body = {0};
+  struct sbuf body = { 0 };
   httpd_status_build(c->svc, now, json, &body);
   if (body.oom)
     httpd_error(c, 500, true);

@@ -39,12 +39,12 @@
 
 #include "httpd.h"
 
-#define HTTPD_EVICT_MIN_AGE US_MSEC(250)
+#define HTTPD_EVICT_MIN_AGE    US_MSEC(250)
 #define HTTPD_EVICT_HS_MAX_AGE US_SEC(2) /* a handshake that has heard from its client */
 /* While connections wait in the accept queue and none can be taken yet,
  * look again this often (a connection may become old enough to evict). */
-#define HTTPD_ACCEPT_RETRY US_MSEC(50)
-#define HTTPD_MIN_WAIT US_SEC(1)
+#define HTTPD_ACCEPT_RETRY     US_MSEC(50)
+#define HTTPD_MIN_WAIT         US_SEC(1)
 
 static const char *const ctr_names[] = {
 #define X(name, desc) #name,
@@ -63,8 +63,7 @@ void httpd_print_counters(const struct httpd *svc) {
   for (int i = 0; i < HTTPD_NCTR; i++)
     if (svc->ctr[i])
       fprintf(stderr, "ustackd: counter %s = %llu (%s, %s port %u)\n", ctr_names[i],
-              (unsigned long long)svc->ctr[i], ctr_descs[i], svc->tr.name,
-              (unsigned)svc->o.port);
+              (unsigned long long)svc->ctr[i], ctr_descs[i], svc->tr.name, (unsigned)svc->o.port);
 }
 
 /* ---- deadlines ------------------------------------------------------------- */
@@ -109,9 +108,12 @@ static us_time_t conn_deadline(const struct httpd *svc, const struct hconn *c,
   case HC_RESPONSE:
     *why = HTTPD_http_send_timeouts;
     return c->phase_at + scaled(svc, svc->o.idle_timeout);
-  case HC_CLOSING: return c->phase_at + HTTPD_CLOSE_GRACE;
-  case HC_LINGER: return c->phase_at + HTTPD_LINGER;
-  case HC_FREE: break;
+  case HC_CLOSING:
+    return c->phase_at + HTTPD_CLOSE_GRACE;
+  case HC_LINGER:
+    return c->phase_at + HTTPD_LINGER;
+  case HC_FREE:
+    break;
   }
   return US_TIME_NEVER;
 }
@@ -281,7 +283,7 @@ void httpd_accept_some(struct httpd *svc, us_time_t now) {
     }
     HTTPD_INC(svc, http_accepted);
     if (us_sock_events(s, cs) & US_EV_READABLE)
-      c->heard = true; /* the ClientHello came before the accept */
+      c->heard = true;                        /* the ClientHello came before the accept */
     svc->tr.on_event(c, US_EV_READABLE, now); /* the first bytes may be here */
     hconn_run(c, now);
   }

@@ -77,7 +77,8 @@ static void status_html(struct httpd *svc, us_stack *s, double up, uint64_t in, 
             "th{background:#eee}td.l,th.l{text-align:left}"
             "</style></head><body>\n<h1>ustack on %s</h1>\n"
             "<p>A userspace TCP/IP stack, serving this page itself. "
-            "Up %.0f s. Bytes in %" PRIu64 " and out %" PRIu64 " on the connections below. "
+            "Up %.0f s. Bytes in %" PRIu64 " and out %" PRIu64
+            " on the connections below. "
             "<a href=\"/status.json\">JSON</a>. Refreshes every 5 s.</p>\n",
             ip4_str(cfg->addr, a), up, in, out);
   sb_printf(b,
@@ -90,10 +91,11 @@ static void status_html(struct httpd *svc, us_stack *s, double up, uint64_t in, 
     sb_html(b, httpd_ctr_desc((enum httpd_ctr)i));
     sb_add(b, "</td></tr>\n", 11);
   }
-  sb_printf(b, "</table>\n<h2>TCP connections (%zu)</h2>\n<table><tr><th class=l>state</th>"
-               "<th class=l>local</th><th class=l>remote</th><th>recv-q</th><th>send-q</th>"
-               "<th>bytes in</th><th>bytes out</th><th>srtt ms</th><th>cwnd</th>"
-               "<th>retrans</th><th class=l>service</th></tr>\n",
+  sb_printf(b,
+            "</table>\n<h2>TCP connections (%zu)</h2>\n<table><tr><th class=l>state</th>"
+            "<th class=l>local</th><th class=l>remote</th><th>recv-q</th><th>send-q</th>"
+            "<th>bytes in</th><th>bytes out</th><th>srtt ms</th><th>cwnd</th>"
+            "<th>retrans</th><th class=l>service</th></tr>\n",
             n);
   for (size_t i = 0; i < n; i++) {
     char remote[32] = "hidden";
@@ -101,7 +103,8 @@ static void status_html(struct httpd *svc, us_stack *s, double up, uint64_t in, 
       snprintf(remote, sizeof remote, "%s:%u", ip4_str(ti[i].raddr, r), (unsigned)ti[i].rport);
     sb_printf(b,
               "<tr><td class=l>%s</td><td class=l>%s:%u</td><td class=l>%s</td><td>%u</td>"
-              "<td>%u</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%.1f</td><td>%u</td>"
+              "<td>%u</td><td>%" PRIu64 "</td><td>%" PRIu64
+              "</td><td>%.1f</td><td>%u</td>"
               "<td>%u</td><td class=l>",
               us_tcp_state_name(ti[i].state), ip4_str(ti[i].laddr, a), (unsigned)ti[i].lport,
               remote, ti[i].rcv_queued, ti[i].snd_queued, ti[i].bytes_in, ti[i].bytes_out,

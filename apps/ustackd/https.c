@@ -124,8 +124,7 @@ static int read_small_file(const char *what, const char *path, char **out, size_
 
 /* The TLS context for `o` (slot counts as the HTTP service's). */
 static int tls_ctx_make(us_stack *s, const struct httpd_opts *o, const char *cert_file,
-                        const char *key_file, us_tls_server_ctx **out, char *err,
-                        size_t errlen) {
+                        const char *key_file, us_tls_server_ctx **out, char *err, size_t errlen) {
   const struct us_config *cfg = us_stack_config(s);
   if (cfg->tcp_rcvbuf < US_TLS_MIN_TCP_RCVBUF) {
     snprintf(err, errlen,
@@ -141,10 +140,15 @@ static int tls_ctx_make(us_stack *s, const struct httpd_opts *o, const char *cer
     free(cert);
     return US_ERR_INVAL;
   }
-  struct us_tls_server_opts to = {
-      .cert_pem = cert, .cert_pem_len = cert_len, .key_pem = key, .key_pem_len = key_len,
-      .cert_name = cert_file, .key_name = key_file, .max_conns = o->max_conns,
-      .max_handshakes = o->max_conns / 2 ? o->max_conns / 2 : 1, .session_cache_entries = 1024};
+  struct us_tls_server_opts to = { .cert_pem = cert,
+                                   .cert_pem_len = cert_len,
+                                   .key_pem = key,
+                                   .key_pem_len = key_len,
+                                   .cert_name = cert_file,
+                                   .key_name = key_file,
+                                   .max_conns = o->max_conns,
+                                   .max_handshakes = o->max_conns / 2 ? o->max_conns / 2 : 1,
+                                   .session_cache_entries = 1024 };
   char terr[300] = "";
   int rc = us_tls_server_ctx_create(out, &to, terr, sizeof terr);
   memset(key, 0, key_len);
@@ -173,25 +177,32 @@ static int https_start(void *state, us_stack *s, us_time_t now, char *err, size_
   struct httpd_opts o;
   httpd_opts_fill(&o, ((struct httpd_instance *)state)->port);
   if (!g_files.cert || !g_files.key || !o.root_dir) {
-    snprintf(err, errlen, "needs %s", !g_files.cert  ? "--cert FILE"
-                                      : !g_files.key ? "--key FILE"
-                                                     : "--root DIR");
+    snprintf(err, errlen, "needs %s",
+             !g_files.cert  ? "--cert FILE"
+             : !g_files.key ? "--key FILE"
+                            : "--root DIR");
     return -1;
   }
   httpd_opts_defaults(&o);
   us_tls_server_ctx *ctx = NULL;
   if (tls_ctx_make(s, &o, g_files.cert, g_files.key, &ctx, err, errlen) != 0)
     return -1;
-  const struct httpd_transport tr = {
-      .name = "https", .ctx = ctx, .open = tls_open, .on_event = tls_event,
-      .ready = tls_ready, .dead = tls_dead, .read = tls_read, .write = tls_write,
-      .shutdown = tls_shutdown, .release = tls_release, .describe = tls_describe,
-      .ctx_free = tls_ctx_free};
+  const struct httpd_transport tr = { .name = "https",
+                                      .ctx = ctx,
+                                      .open = tls_open,
+                                      .on_event = tls_event,
+                                      .ready = tls_ready,
+                                      .dead = tls_dead,
+                                      .read = tls_read,
+                                      .write = tls_write,
+                                      .shutdown = tls_shutdown,
+                                      .release = tls_release,
+                                      .describe = tls_describe,
+                                      .ctx_free = tls_ctx_free };
   return httpd_instance_start(state, s, &o, &tr, now, err, errlen);
 }
 
-static int file_opt(const char **slot, const char *opt, const char *arg, char *err,
-                    size_t errlen) {
+static int file_opt(const char **slot, const char *opt, const char *arg, char *err, size_t errlen) {
   if (!arg || !*arg) {
     snprintf(err, errlen, "%s needs a value", opt);
     return -1;
@@ -221,14 +232,16 @@ static int files_start(void *state, us_stack *s, us_time_t now, char *err, size_
   return 0;
 }
 
-const struct svc_desc svc_https = {"--https", "PORT",
-                                   "serve HTTPS on PORT (with --cert, --key, --root)",
-                                   https_parse, https_start, httpd_instance_stop};
-const struct svc_desc svc_https_cert = {"--cert", "FILE",
-                                        "HTTPS certificate chain (PEM, leaf first)", cert_parse,
-                                        files_start, NULL};
-const struct svc_desc svc_https_key = {"--key", "FILE", "HTTPS private key (PEM, RSA or EC)",
-                                       key_parse, files_start, NULL};
+const struct svc_desc svc_https = {
+  "--https",   "PORT",      "serve HTTPS on PORT (with --cert, --key, --root)",
+  https_parse, https_start, httpd_instance_stop
+};
+const struct svc_desc svc_https_cert = {
+  "--cert", "FILE", "HTTPS certificate chain (PEM, leaf first)", cert_parse, files_start, NULL
+};
+const struct svc_desc svc_https_key = {
+  "--key", "FILE", "HTTPS private key (PEM, RSA or EC)", key_parse, files_start, NULL
+};
 
 #else /* !USTACK_HAVE_TLS: the options exist and say why they cannot work */
 
@@ -240,10 +253,11 @@ static int no_tls(const char *arg, void **state, char *err, size_t errlen) {
   snprintf(err, errlen, "ustackd was built without TLS (apt-get install libbearssl-dev)");
   return -1;
 }
-const struct svc_desc svc_https = {"--https", "PORT", "serve HTTPS (needs BearSSL)", no_tls,
-                                   NULL, NULL};
-const struct svc_desc svc_https_cert = {"--cert", "FILE", "HTTPS certificate", no_tls, NULL,
-                                        NULL};
-const struct svc_desc svc_https_key = {"--key", "FILE", "HTTPS key", no_tls, NULL, NULL};
+const struct svc_desc svc_https = { "--https", "PORT", "serve HTTPS (needs BearSSL)",
+                                    no_tls,    NULL,   NULL };
+const struct svc_desc svc_https_cert = {
+  "--cert", "FILE", "HTTPS certificate", no_tls, NULL, NULL
+};
+const struct svc_desc svc_https_key = { "--key", "FILE", "HTTPS key", no_tls, NULL, NULL };
 
 #endif

@@ -78,9 +78,9 @@ static int on_message_complete(http_parser *p) {
 }
 
 static const http_parser_settings resp_settings = {
-    .on_body = on_body,
-    .on_headers_complete = on_headers_complete,
-    .on_message_complete = on_message_complete,
+  .on_body = on_body,
+  .on_headers_complete = on_headers_complete,
+  .on_message_complete = on_message_complete,
 };
 
 static void client_finish(struct hclient *c, us_stack *s, us_time_t now, const char *why) {
@@ -91,13 +91,13 @@ static void client_finish(struct hclient *c, us_stack *s, us_time_t now, const c
   c->ok = c->complete && c->status >= 200 && c->status < 300;
   c->exit_status = c->ok ? 0 : 1;
   if (c->tls && us_tls_handshake_done(c->tls))
-    fprintf(stderr, "https-get: %s: %u, %llu body bytes, %s, server name \"%s\" verified%s\n",
-            why, c->status, (unsigned long long)c->body_bytes, us_tls_suite_name(c->tls),
+    fprintf(stderr, "https-get: %s: %u, %llu body bytes, %s, server name \"%s\" verified%s\n", why,
+            c->status, (unsigned long long)c->body_bytes, us_tls_suite_name(c->tls),
             g_cli.name ? g_cli.name : c->host, us_tls_resumed(c->tls) ? ", resumed" : "");
   else
-    fprintf(stderr, "https-get: %s%s%s\n", why, c->tls && us_tls_engine_error(c->tls) ? ": " : "",
-            c->tls && us_tls_engine_error(c->tls) ? us_tls_strerror(us_tls_engine_error(c->tls))
-                                                  : "");
+    fprintf(
+        stderr, "https-get: %s%s%s\n", why, c->tls && us_tls_engine_error(c->tls) ? ": " : "",
+        c->tls && us_tls_engine_error(c->tls) ? us_tls_strerror(us_tls_engine_error(c->tls)) : "");
   if (c->tls) {
     us_tls_close(c->tls, now);
     us_tls_conn_free(c->tls);
@@ -181,7 +181,8 @@ static int parse_url(struct hclient *c, const char *url, char *err, size_t errle
     return -1;
   }
   snprintf(c->url, sizeof c->url, "%s", url);
-  if (u.field_data[UF_SCHEMA].len != 5 || strncasecmp(url + u.field_data[UF_SCHEMA].off, "https", 5)) {
+  if (u.field_data[UF_SCHEMA].len != 5 ||
+      strncasecmp(url + u.field_data[UF_SCHEMA].off, "https", 5)) {
     snprintf(err, errlen, "bad URL '%s': only https:// is supported", url);
     return -1;
   }
@@ -244,8 +245,9 @@ static int get_start(void *state, us_stack *s, us_time_t now, char *err, size_t 
   }
   const char *name = g_cli.name ? g_cli.name : NULL;
   if (!name) {
-    snprintf(err, errlen, "needs --https-name NAME: the host is an address, and the "
-                          "certificate's DNS name is what gets checked");
+    snprintf(err, errlen,
+             "needs --https-name NAME: the host is an address, and the "
+             "certificate's DNS name is what gets checked");
     return -1;
   }
   /* Read the CA file (a system call: here in the app, not in stack/tls). */
@@ -266,7 +268,7 @@ static int get_start(void *state, us_stack *s, us_time_t now, char *err, size_t 
     free(pem);
     return -1;
   }
-  struct us_tls_client_opts o = {pem, (size_t)n, g_cli.ca, 1};
+  struct us_tls_client_opts o = { pem, (size_t)n, g_cli.ca, 1 };
   char terr[300];
   int rc = us_tls_client_ctx_create(&c->ctx, &o, terr, sizeof terr);
   free(pem);
@@ -353,16 +355,20 @@ static int opts_start(void *state, us_stack *s, us_time_t now, char *err, size_t
   return 0;
 }
 
-const struct svc_desc svc_https_get = {"--https-get", "URL",
-                                       "fetch URL (https://ADDR[:PORT]/PATH) over the stack; "
-                                       "body to stdout",
-                                       get_parse, get_start, get_stop};
-const struct svc_desc svc_https_ca = {"--https-ca", "FILE",
-                                      "CA certificate(s) for --https-get (PEM)", ca_parse,
-                                      opts_start, NULL};
-const struct svc_desc svc_https_name = {"--https-name", "NAME",
-                                        "server name for --https-get: SNI and certificate check",
-                                        name_parse, opts_start, NULL};
+const struct svc_desc svc_https_get = { "--https-get",
+                                        "URL",
+                                        "fetch URL (https://ADDR[:PORT]/PATH) over the stack; "
+                                        "body to stdout",
+                                        get_parse,
+                                        get_start,
+                                        get_stop };
+const struct svc_desc svc_https_ca = {
+  "--https-ca", "FILE", "CA certificate(s) for --https-get (PEM)", ca_parse, opts_start, NULL
+};
+const struct svc_desc svc_https_name = {
+  "--https-name", "NAME",     "server name for --https-get: SNI and certificate check",
+  name_parse,     opts_start, NULL
+};
 
 #else /* !USTACK_HAVE_TLS */
 
@@ -374,12 +380,12 @@ static int no_tls(const char *arg, void **state, char *err, size_t errlen) {
   snprintf(err, errlen, "ustackd was built without TLS (apt-get install libbearssl-dev)");
   return -1;
 }
-const struct svc_desc svc_https_get = {"--https-get", "URL", "HTTPS GET (needs BearSSL)",
-                                       no_tls, NULL, NULL};
-const struct svc_desc svc_https_ca = {"--https-ca", "FILE", "CA for --https-get", no_tls, NULL,
-                                      NULL};
-const struct svc_desc svc_https_name = {"--https-name", "NAME", "name for --https-get", no_tls,
-                                        NULL, NULL};
+const struct svc_desc svc_https_get = { "--https-get", "URL", "HTTPS GET (needs BearSSL)",
+                                        no_tls,        NULL,  NULL };
+const struct svc_desc svc_https_ca = { "--https-ca", "FILE", "CA for --https-get",
+                                       no_tls,       NULL,   NULL };
+const struct svc_desc svc_https_name = { "--https-name", "NAME", "name for --https-get",
+                                         no_tls,         NULL,   NULL };
 bool https_client_finished(int *status) {
   (void)status;
   return false;

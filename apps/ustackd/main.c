@@ -46,16 +46,26 @@
 
 /* ---- Services compiled into the daemon: add a row to enable yours. ---- */
 static const struct svc_desc *const services[] = {
-    &svc_udp_echo,
-    &svc_http,      &svc_https,      &svc_https_cert,  &svc_https_key, &svc_http_root,
-    &svc_http_max_conns, &svc_http_per_source, &svc_http_header_timeout,
-    &svc_http_request_timeout, &svc_http_idle_timeout, &svc_http_status_clients,
-    &svc_https_get, &svc_https_ca,   &svc_https_name,
+  &svc_udp_echo,
+  &svc_http,
+  &svc_https,
+  &svc_https_cert,
+  &svc_https_key,
+  &svc_http_root,
+  &svc_http_max_conns,
+  &svc_http_per_source,
+  &svc_http_header_timeout,
+  &svc_http_request_timeout,
+  &svc_http_idle_timeout,
+  &svc_http_status_clients,
+  &svc_https_get,
+  &svc_https_ca,
+  &svc_https_name,
 };
 #define NSERVICES (sizeof services / sizeof services[0])
 
 #define MAX_SVC_INSTANCES 32
-#define ERRLEN 256
+#define ERRLEN            256
 
 struct svc_instance {
   const struct svc_desc *desc;
@@ -78,17 +88,17 @@ struct ustackd {
   struct svc_tcp_opts tcp; /* TCP services (services_tcp.h) */
   bool tcp_on, tcp_started;
   const char *ctl_path;
-  long synack_retries, msl_sec, fin_timeout_sec; /* -1: stack default */
-  long tcp_r2, rto_max_ms;       /* -1: stack default */
-  int cc;                        /* enum us_tcp_cc, or -1: stack default */
+  long synack_retries, msl_sec, fin_timeout_sec;     /* -1: stack default */
+  long tcp_r2, rto_max_ms;                           /* -1: stack default */
+  int cc;                                            /* enum us_tcp_cc, or -1: stack default */
   uint32_t max_conns, sndbuf, rcvbuf, max_time_wait; /* 0: stack default */
-  uint64_t buf_mem;                   /* 0: stack default */
-  bool no_timestamps, no_pmtud;  /* RFC 7323 / RFC 1191 switched off */
-  bool pmtu_blackhole;           /* RFC 4821 7.7 black-hole detection on */
-  long conn_limit, source_limit; /* -1: derived from the TCB pool */
-  long rst_rate, rst_burst;      /* -1: stack default */
-  int ecn;                       /* -1: stack default; else US_TCP_ECN_* */
-  const char *fault_spec;       /* --fault */
+  uint64_t buf_mem;                                  /* 0: stack default */
+  bool no_timestamps, no_pmtud;                      /* RFC 7323 / RFC 1191 switched off */
+  bool pmtu_blackhole;                               /* RFC 4821 7.7 black-hole detection on */
+  long conn_limit, source_limit;                     /* -1: derived from the TCB pool */
+  long rst_rate, rst_burst;                          /* -1: stack default */
+  int ecn;                                           /* -1: stack default; else US_TCP_ECN_* */
+  const char *fault_spec;                            /* --fault */
   uint64_t fault_seed;
   bool fault_seed_given;
 
@@ -133,8 +143,7 @@ static int parse_uint(const char *arg, unsigned lo, unsigned hi, unsigned *out) 
 
 static int opt_dev(struct ustackd *d, const char *arg, char *err, size_t n) {
   if (strlen(arg) == 0 || strlen(arg) >= US_TUN_NAME_MAX) {
-    snprintf(err, n, "--dev: bad interface name '%s' (1..%d characters)", arg,
-             US_TUN_NAME_MAX - 1);
+    snprintf(err, n, "--dev: bad interface name '%s' (1..%d characters)", arg, US_TUN_NAME_MAX - 1);
     return -1;
   }
   d->dev = arg;
@@ -205,8 +214,8 @@ static int parse_u64(const char *arg, uint64_t *out) {
 }
 
 /* --tcp-echo and friends: a port for one of the TCP services. */
-static int tcp_port(struct ustackd *d, const char *name, const char *arg, uint16_t *port,
-                    char *err, size_t n) {
+static int tcp_port(struct ustackd *d, const char *name, const char *arg, uint16_t *port, char *err,
+                    size_t n) {
   char perr[64];
   if (svc_parse_port(arg, port, perr, sizeof perr) != 0) {
     snprintf(err, n, "%s: %s", name, perr);
@@ -426,8 +435,7 @@ static int parse_bytes(const char *arg, uint64_t lo, uint64_t hi, uint64_t *out)
 static int opt_tcpbuf(const char *name, const char *arg, uint32_t *out, char *err, size_t n) {
   uint64_t v;
   if (parse_bytes(arg, US_TCP_BUF_MIN, US_TCP_BUF_MAX, &v) != 0) {
-    snprintf(err, n, "%s: '%s' is not 4096..16777216 bytes (K and M suffixes allowed)", name,
-             arg);
+    snprintf(err, n, "%s: '%s' is not 4096..16777216 bytes (K and M suffixes allowed)", name, arg);
     return -1;
   }
   *out = (uint32_t)v;
@@ -509,75 +517,76 @@ static int opt_fault_seed(struct ustackd *d, const char *arg, char *err, size_t 
 }
 
 static const struct opt options[] = {
-    {"--dev", "NAME", "TUN interface to create, or attach to if it exists (required)", opt_dev},
-    {"--host", "ADDR", "the host's (kernel's) address on the link (required)", opt_host},
-    {"--addr", "ADDR", "the stack's address (required)", opt_addr},
-    {"--prefix", "LEN", "on-link prefix length (default 24)", opt_prefix},
-    {"--mtu", "BYTES", "link MTU, 576..9000 (default 1500)", opt_mtu},
-    {"--no-offload", NULL, "plain TUN: no TSO, GSO or checksum offload (docs/OFFLOAD.md)",
-     opt_no_offload},
-    {"--pcap", "FILE", "write every packet in and out to FILE (pcap, LINKTYPE_RAW)", opt_pcap},
-    {"--log-level", "LEVEL", "error, warn, info (default), debug or trace", opt_log_level},
-    {"--ctl", "PATH", "control socket for ustack-ss (UNIX stream socket)", opt_ctl},
-    {"--tcp-echo", "PORT", "TCP echo service (RFC 862)", opt_tcp_echo},
-    {"--tcp-discard", "PORT", "TCP discard service (RFC 863)", opt_tcp_discard},
-    {"--tcp-chargen", "PORT", "TCP character generator (RFC 864)", opt_tcp_chargen},
-    {"--tcp-source", "PORT", "send --source-bytes of the seeded stream, then close first",
-     opt_tcp_source},
-    {"--source-bytes", "N", "bytes --tcp-source sends per connection", opt_source_bytes},
-    {"--tcp-sink", "PORT", "read everything; log bytes and SHA-256 per connection",
-     opt_tcp_sink},
-    {"--seed", "N", "seed of the --tcp-source / client stream (default 0)", opt_seed},
-    {"--connect", "ADDR:PORT", "active open: the stack connects to a server", opt_connect},
-    {"--client-send", "N", "bytes the --connect client sends before closing",
-     opt_client_send},
-    {"--client-delay", "MS", "start the --connect client MS milliseconds after start-up",
-     opt_client_delay},
-    {"--client-exit", NULL, "exit when the --connect client is done (its status)",
-     opt_client_exit},
-    {"--synack-retries", "N", "SYN-ACK retransmissions before giving up (0..20)",
-     opt_synack_retries},
-    {"--msl", "SECONDS", "maximum segment lifetime; TIME-WAIT lasts 2*MSL", opt_msl},
-    {"--max-time-wait", "N", "TIME-WAIT connections kept at most; beyond, or when the TCB "
-                             "pool is full, the oldest ends early (default 1/2 of --max-conns)",
-     opt_max_time_wait},
-    {"--fin-timeout", "SECONDS", "FIN-WAIT-2 after the application closed, 1..3600 "
-                                 "(default 60, as Linux tcp_fin_timeout)", opt_fin_timeout},
-    {"--tcp-r2", "N", "retransmissions before a connection is aborted (R2, default 15)",
-     opt_tcp_r2},
-    {"--rto-max", "MS", "cap on the retransmission timeout (default 120000)", opt_rto_max},
-    {"--cc", "NAME", "congestion control: cubic (RFC 9438, default) or newreno", opt_cc},
-    {"--max-conns", "N", "TCP sockets in all: listeners, connections, TIME-WAIT (default 1024)",
-     opt_max_conns},
-    {"--sndbuf", "BYTES", "send buffer per connection, 4K..16M (default 1M)", opt_sndbuf},
-    {"--rcvbuf", "BYTES", "receive buffer per connection, 4K..16M (default 256K)", opt_rcvbuf},
-    {"--buf-mem", "BYTES", "memory for all TCP buffers; a connection holds one only while data "
-                           "is queued (default 160M)", opt_buf_mem},
-    {"--conn-limit", "N", "connections per TCP service (default 3/4 of the TCB pool; 0 = none)",
-     opt_conn_limit},
-    {"--per-source-limit", "N", "... per service from one address (default 1/2 of the pool)",
-     opt_per_source_limit},
-    {"--rst-rate", "N", "RSTs/s to segments with no connection (default 1000; 0 = no limit)",
-     opt_rst_rate},
-    {"--rst-burst", "N", "burst of those RSTs (default 500)", opt_rst_burst},
-    {"--no-timestamps", NULL, "neither offer nor accept TCP timestamps (RFC 7323, PAWS)",
-     opt_no_timestamps},
-    {"--no-pmtud", NULL, "no path MTU discovery: TCP without DF, frag-needed ignored",
-     opt_no_pmtud},
-    {"--pmtu-blackhole", NULL, "halve the MSS after timeouts of full-sized segments (no ICMP)",
-     opt_pmtu_blackhole},
-    {"--ecn", "MODE", "TCP ECN (RFC 3168): off, on (ask and accept) or accept (default)",
-     opt_ecn},
-    {"--fault", "SPEC", "impair the link: loss, dup, reorder, corrupt, delay... (fault.h)",
-     opt_fault},
-    {"--fault-seed", "N", "seed of --fault (default: random, printed at start)",
-     opt_fault_seed},
-    {"--help", NULL, "print this help and exit", NULL},
+  { "--dev", "NAME", "TUN interface to create, or attach to if it exists (required)", opt_dev },
+  { "--host", "ADDR", "the host's (kernel's) address on the link (required)", opt_host },
+  { "--addr", "ADDR", "the stack's address (required)", opt_addr },
+  { "--prefix", "LEN", "on-link prefix length (default 24)", opt_prefix },
+  { "--mtu", "BYTES", "link MTU, 576..9000 (default 1500)", opt_mtu },
+  { "--no-offload", NULL, "plain TUN: no TSO, GSO or checksum offload (docs/OFFLOAD.md)",
+    opt_no_offload },
+  { "--pcap", "FILE", "write every packet in and out to FILE (pcap, LINKTYPE_RAW)", opt_pcap },
+  { "--log-level", "LEVEL", "error, warn, info (default), debug or trace", opt_log_level },
+  { "--ctl", "PATH", "control socket for ustack-ss (UNIX stream socket)", opt_ctl },
+  { "--tcp-echo", "PORT", "TCP echo service (RFC 862)", opt_tcp_echo },
+  { "--tcp-discard", "PORT", "TCP discard service (RFC 863)", opt_tcp_discard },
+  { "--tcp-chargen", "PORT", "TCP character generator (RFC 864)", opt_tcp_chargen },
+  { "--tcp-source", "PORT", "send --source-bytes of the seeded stream, then close first",
+    opt_tcp_source },
+  { "--source-bytes", "N", "bytes --tcp-source sends per connection", opt_source_bytes },
+  { "--tcp-sink", "PORT", "read everything; log bytes and SHA-256 per connection", opt_tcp_sink },
+  { "--seed", "N", "seed of the --tcp-source / client stream (default 0)", opt_seed },
+  { "--connect", "ADDR:PORT", "active open: the stack connects to a server", opt_connect },
+  { "--client-send", "N", "bytes the --connect client sends before closing", opt_client_send },
+  { "--client-delay", "MS", "start the --connect client MS milliseconds after start-up",
+    opt_client_delay },
+  { "--client-exit", NULL, "exit when the --connect client is done (its status)", opt_client_exit },
+  { "--synack-retries", "N", "SYN-ACK retransmissions before giving up (0..20)",
+    opt_synack_retries },
+  { "--msl", "SECONDS", "maximum segment lifetime; TIME-WAIT lasts 2*MSL", opt_msl },
+  { "--max-time-wait", "N",
+    "TIME-WAIT connections kept at most; beyond, or when the TCB "
+    "pool is full, the oldest ends early (default 1/2 of --max-conns)",
+    opt_max_time_wait },
+  { "--fin-timeout", "SECONDS",
+    "FIN-WAIT-2 after the application closed, 1..3600 "
+    "(default 60, as Linux tcp_fin_timeout)",
+    opt_fin_timeout },
+  { "--tcp-r2", "N", "retransmissions before a connection is aborted (R2, default 15)",
+    opt_tcp_r2 },
+  { "--rto-max", "MS", "cap on the retransmission timeout (default 120000)", opt_rto_max },
+  { "--cc", "NAME", "congestion control: cubic (RFC 9438, default) or newreno", opt_cc },
+  { "--max-conns", "N", "TCP sockets in all: listeners, connections, TIME-WAIT (default 1024)",
+    opt_max_conns },
+  { "--sndbuf", "BYTES", "send buffer per connection, 4K..16M (default 1M)", opt_sndbuf },
+  { "--rcvbuf", "BYTES", "receive buffer per connection, 4K..16M (default 256K)", opt_rcvbuf },
+  { "--buf-mem", "BYTES",
+    "memory for all TCP buffers; a connection holds one only while data "
+    "is queued (default 160M)",
+    opt_buf_mem },
+  { "--conn-limit", "N", "connections per TCP service (default 3/4 of the TCB pool; 0 = none)",
+    opt_conn_limit },
+  { "--per-source-limit", "N", "... per service from one address (default 1/2 of the pool)",
+    opt_per_source_limit },
+  { "--rst-rate", "N", "RSTs/s to segments with no connection (default 1000; 0 = no limit)",
+    opt_rst_rate },
+  { "--rst-burst", "N", "burst of those RSTs (default 500)", opt_rst_burst },
+  { "--no-timestamps", NULL, "neither offer nor accept TCP timestamps (RFC 7323, PAWS)",
+    opt_no_timestamps },
+  { "--no-pmtud", NULL, "no path MTU discovery: TCP without DF, frag-needed ignored",
+    opt_no_pmtud },
+  { "--pmtu-blackhole", NULL, "halve the MSS after timeouts of full-sized segments (no ICMP)",
+    opt_pmtu_blackhole },
+  { "--ecn", "MODE", "TCP ECN (RFC 3168): off, on (ask and accept) or accept (default)", opt_ecn },
+  { "--fault", "SPEC", "impair the link: loss, dup, reorder, corrupt, delay... (fault.h)",
+    opt_fault },
+  { "--fault-seed", "N", "seed of --fault (default: random, printed at start)", opt_fault_seed },
+  { "--help", NULL, "print this help and exit", NULL },
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: " PROG " --dev NAME --host ADDR --addr ADDR [--prefix LEN] [options]\n\n"
+  fprintf(f, "usage: " PROG
+             " --dev NAME --host ADDR --addr ADDR [--prefix LEN] [options]\n\n"
              "ustack, a userspace TCP/IP stack, answering on a TUN device.\n\noptions:\n");
   for (size_t i = 0; i < NOPTIONS; i++) {
     char lhs[48];
@@ -686,7 +695,9 @@ static int parse_args(struct ustackd *d, int argc, char **argv, char *err, size_
   }
   if (!d->dev || !d->have_host || !d->have_addr) {
     snprintf(err, n, "missing %s (try --help)",
-             !d->dev ? "--dev NAME" : !d->have_host ? "--host ADDR" : "--addr ADDR");
+             !d->dev         ? "--dev NAME"
+             : !d->have_host ? "--host ADDR"
+                             : "--addr ADDR");
     return -1;
   }
   uint32_t mask = d->prefix >= 32 ? 0xffffffffu : ~(0xffffffffu >> d->prefix);
@@ -717,7 +728,7 @@ static void print_counters(const struct ustackd *d, const char *when) {
     fprintf(stderr, PROG ": counter %s = %llu (%s)\n", us_stat_name((enum us_stat)i),
             (unsigned long long)v, desc ? desc : "");
   }
-  struct us_loop_stats ls = {0};
+  struct us_loop_stats ls = { 0 };
   if (d->loop)
     us_loop_get_stats(d->loop, &ls);
   const struct {
@@ -725,29 +736,29 @@ static void print_counters(const struct ustackd *d, const char *when) {
     uint64_t v;
     const char *desc;
   } dev[] = {
-      {"loop_wakeups", ls.wakeups, "event-loop wake-ups"},
-      {"loop_rx_batches", ls.rx_batches, "TUN read batches"},
-      {"loop_rx_batch_full", ls.rx_batch_full, "batches that stopped at the batch cap"},
-      {"loop_rounds_capped", ls.dispatch_rounds_capped,
-       "wake-ups that ended with events still pending"},
-      {"tun_rx_packets", d->tun.rx_packets, "packets read from the TUN"},
-      {"tun_rx_errors", d->tun.rx_errors, "TUN read errors"},
-      {"tun_tx_packets", d->tun.tx_packets, "packets written to the TUN"},
-      {"tun_tx_eagain", d->tun.tx_eagain, "dropped on output: TUN queue full"},
-      {"tun_tx_errors", d->tun.tx_errors, "dropped on output: TUN write failed"},
-      {"tun_rx_gso", d->tun.rx_gso, "GSO super-packets read from the TUN"},
-      {"tun_rx_csum_partial", d->tun.rx_csum_partial, "packets read with a partial checksum"},
-      {"tun_rx_csum_valid", d->tun.rx_csum_valid, "packets read with DATA_VALID"},
-      {"tun_rx_vnet_bad", d->tun.rx_vnet_bad, "dropped: a virtio header we cannot honour"},
-      {"tun_tx_gso", d->tun.tx_gso, "TSO super-segments written to the TUN"},
-      {"tun_tx_csum_partial", d->tun.tx_csum_partial, "packets written with a partial checksum"},
-      {"pcap_records", us_pcap_records(d->pcap), "packets written to the pcap file"},
-      {"pcap_errors", us_pcap_errors(d->pcap), "pcap write errors (capture stopped)"},
+    { "loop_wakeups", ls.wakeups, "event-loop wake-ups" },
+    { "loop_rx_batches", ls.rx_batches, "TUN read batches" },
+    { "loop_rx_batch_full", ls.rx_batch_full, "batches that stopped at the batch cap" },
+    { "loop_rounds_capped", ls.dispatch_rounds_capped,
+      "wake-ups that ended with events still pending" },
+    { "tun_rx_packets", d->tun.rx_packets, "packets read from the TUN" },
+    { "tun_rx_errors", d->tun.rx_errors, "TUN read errors" },
+    { "tun_tx_packets", d->tun.tx_packets, "packets written to the TUN" },
+    { "tun_tx_eagain", d->tun.tx_eagain, "dropped on output: TUN queue full" },
+    { "tun_tx_errors", d->tun.tx_errors, "dropped on output: TUN write failed" },
+    { "tun_rx_gso", d->tun.rx_gso, "GSO super-packets read from the TUN" },
+    { "tun_rx_csum_partial", d->tun.rx_csum_partial, "packets read with a partial checksum" },
+    { "tun_rx_csum_valid", d->tun.rx_csum_valid, "packets read with DATA_VALID" },
+    { "tun_rx_vnet_bad", d->tun.rx_vnet_bad, "dropped: a virtio header we cannot honour" },
+    { "tun_tx_gso", d->tun.tx_gso, "TSO super-segments written to the TUN" },
+    { "tun_tx_csum_partial", d->tun.tx_csum_partial, "packets written with a partial checksum" },
+    { "pcap_records", us_pcap_records(d->pcap), "packets written to the pcap file" },
+    { "pcap_errors", us_pcap_errors(d->pcap), "pcap write errors (capture stopped)" },
   };
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
     if (dev[i].v)
-      fprintf(stderr, PROG ": counter %s = %llu (%s)\n", dev[i].name,
-              (unsigned long long)dev[i].v, dev[i].desc);
+      fprintf(stderr, PROG ": counter %s = %llu (%s)\n", dev[i].name, (unsigned long long)dev[i].v,
+              dev[i].desc);
   if (d->fault) {
     char b[2048];
     us_fault_format(d->fault, b, sizeof b);
@@ -766,11 +777,12 @@ static void print_counters(const struct ustackd *d, const char *when) {
   /* TIME-WAIT TCBs are held on purpose (2*MSL, also at exit): named, so
    * that "tcb N/M" short of full is not taken for a leak. */
   fprintf(stderr,
-          PROG ": pools: pkt %u/%u free, big %u/%u, tcb %u/%u (%u in TIME-WAIT), udp %u/%u, "
-               "reass %u active, ooo %u bytes, sndbuf %u/%u, rcvbuf %u/%u\n",
+          PROG
+          ": pools: pkt %u/%u free, big %u/%u, tcb %u/%u (%u in TIME-WAIT), udp %u/%u, "
+          "reass %u active, ooo %u bytes, sndbuf %u/%u, rcvbuf %u/%u\n",
           u.pkt_free, u.pkt_total, u.big_free, u.big_total, u.tcb_free, u.tcb_total,
-          u.tcp_time_wait, u.udp_free, u.udp_total, u.reass_active, u.ooo_bytes,
-          u.tcp_sndbuf_free, u.tcp_buf_total, u.tcp_rcvbuf_free, u.tcp_buf_total);
+          u.tcp_time_wait, u.udp_free, u.udp_total, u.reass_active, u.ooo_bytes, u.tcp_sndbuf_free,
+          u.tcp_buf_total, u.tcp_rcvbuf_free, u.tcp_buf_total);
 }
 
 static void on_signal(void *ctx, int signo, us_time_t now) {
@@ -781,9 +793,7 @@ static void on_signal(void *ctx, int signo, us_time_t now) {
 
 /* ---- Loop hooks -------------------------------------------------------- */
 
-static size_t dispatch_hook(void *ctx, us_stack *s, us_time_t now) {
-  return svc_dispatch(s, now);
-}
+static size_t dispatch_hook(void *ctx, us_stack *s, us_time_t now) { return svc_dispatch(s, now); }
 
 static bool have_service(const struct ustackd *d, const struct svc_desc *sd) {
   for (unsigned i = 0; i < d->nsvcs; i++)
@@ -874,7 +884,7 @@ static void teardown(struct ustackd *d) {
 }
 
 int main(int argc, char **argv) {
-  static struct ustackd d; /* large (service buffers): not on the stack */
+  static struct ustackd d;   /* large (service buffers): not on the stack */
   char err[2 * ERRLEN] = ""; /* room for "option: service's message" */
 
   d.prefix = 24;
@@ -911,14 +921,16 @@ int main(int argc, char **argv) {
       goto out;
   }
 
-  struct us_tun_cfg tc = {
-      .name = d.dev, .host = d.host, .peer = d.addr, .prefix = (uint8_t)d.prefix,
-      .mtu = (uint16_t)d.mtu,
-      /* The fault injector models a wire: a packet it corrupts must fail
+  struct us_tun_cfg tc = { .name = d.dev,
+                           .host = d.host,
+                           .peer = d.addr,
+                           .prefix = (uint8_t)d.prefix,
+                           .mtu = (uint16_t)d.mtu,
+                           /* The fault injector models a wire: a packet it corrupts must fail
        * its checksum, which a checksum the kernel completes after it (or
        * one the kernel vouches for before it) would hide; and its rules
        * count MSS-sized packets. So --fault runs without offloads. */
-      .offload = !d.no_offload && !d.fault_spec};
+                           .offload = !d.no_offload && !d.fault_spec };
   if (us_tun_open(&d.tun, &tc, err, sizeof err) != 0)
     goto out;
   if (d.tun.offload_note[0])
@@ -928,7 +940,7 @@ int main(int argc, char **argv) {
    * TUN -> [fault RX] -> [pcap tee] -> stack. The capture shows what the
    * stack really sent and received; tshark on the TUN shows the link. */
   struct us_device dev = us_tun_device(&d.tun);
-  struct us_rx_sink rx = {0}; /* filled once the stack exists */
+  struct us_rx_sink rx = { 0 }; /* filled once the stack exists */
   if (d.fault_spec) {
     uint64_t seed = d.fault_seed_given ? d.fault_seed : us_fault_seed_from_os();
     d.fault = us_fault_create(d.fault_spec, seed, err, sizeof err);
@@ -999,7 +1011,7 @@ int main(int argc, char **argv) {
     snprintf(err, sizeof err, "cannot create the stack (see the log above)");
     goto out;
   }
-  rx = (struct us_rx_sink){.rx = us_rx_stack_input, .ctx = d.stack};
+  rx = (struct us_rx_sink){ .rx = us_rx_stack_input, .ctx = d.stack };
   if (d.pcap) {
     d.tee.next_rx = rx;
     rx = us_pcap_tee_rx_sink(&d.tee);
@@ -1008,15 +1020,15 @@ int main(int argc, char **argv) {
     rx = us_fault_wrap_rx(d.fault, &rx);
 
   struct us_loop_cfg lc = {
-      .stack = d.stack,
-      .tun = &d.tun,
-      .rx = rx,
-      .dispatch = dispatch_hook,
-      .dispatch_ctx = &d,
-      .on_signal = on_signal,
-      .signal_ctx = &d,
-      .log = d.log,
-      .log_level = d.log_level,
+    .stack = d.stack,
+    .tun = &d.tun,
+    .rx = rx,
+    .dispatch = dispatch_hook,
+    .dispatch_ctx = &d,
+    .on_signal = on_signal,
+    .signal_ctx = &d,
+    .log = d.log,
+    .log_level = d.log_level,
   };
   d.loop = us_loop_create(&lc, err, sizeof err);
   if (!d.loop)
@@ -1058,7 +1070,7 @@ int main(int argc, char **argv) {
   }
 
   char hs[INET_ADDRSTRLEN], as[INET_ADDRSTRLEN];
-  struct in_addr ia = {.s_addr = htonl(d.host)};
+  struct in_addr ia = { .s_addr = htonl(d.host) };
   inet_ntop(AF_INET, &ia, hs, sizeof hs);
   ia.s_addr = htonl(d.addr);
   inet_ntop(AF_INET, &ia, as, sizeof as);
@@ -1074,8 +1086,7 @@ int main(int argc, char **argv) {
   if (r < 0) {
     snprintf(err, sizeof err, "stopped: the TUN device failed (see the log above)");
   } else {
-    us_logf(&d.log, d.log_level, US_LOG_INFO, "stopping (%s)",
-            r > 0 ? strsignal(r) : "requested");
+    us_logf(&d.log, d.log_level, US_LOG_INFO, "stopping (%s)", r > 0 ? strsignal(r) : "requested");
     rc = d.exit_status;
   }
   /* Services close their sockets first, so the pool line shows leaks. */

@@ -30,8 +30,8 @@
 #include "svc.h"
 
 enum kind { K_ECHO, K_DISCARD, K_CHARGEN, K_SOURCE, K_SINK, K_CLIENT };
-static const char *const kind_name[] = {"tcp-echo", "tcp-discard", "tcp-chargen",
-                                        "tcp-source", "tcp-sink", "client"};
+static const char *const kind_name[] = { "tcp-echo",   "tcp-discard", "tcp-chargen",
+                                         "tcp-source", "tcp-sink",    "client" };
 
 #define PENDING_MAX 16384
 
@@ -39,7 +39,7 @@ static const char *const kind_name[] = {"tcp-echo", "tcp-discard", "tcp-chargen"
  * starting one character further along the 95-character cycle, so the
  * stream repeats every 95 lines. It is built once, one period plus one
  * pending buffer long, and a connection copies from its offset in it. */
-#define CHARGEN_LINE 74
+#define CHARGEN_LINE   74
 #define CHARGEN_PERIOD (95 * CHARGEN_LINE)
 static uint8_t chargen_pattern[CHARGEN_PERIOD + PENDING_MAX];
 
@@ -60,14 +60,14 @@ struct conn {
   us_ip4_t peer;
   uint16_t pport;
   uint64_t bytes_in, bytes_out;
-  uint64_t out_target;  /* source/client: bytes to send */
-  bool eof_seen;        /* the peer's FIN arrived */
-  bool shut;            /* we sent our FIN (shutdown/close) */
-  bool hashed;          /* sink, source, client: SHA-256 of what moves */
+  uint64_t out_target;   /* source/client: bytes to send */
+  bool eof_seen;         /* the peer's FIN arrived */
+  bool shut;             /* we sent our FIN (shutdown/close) */
+  bool hashed;           /* sink, source, client: SHA-256 of what moves */
   struct us_sha256 *sha; /* hashed only: [0] what came in, [1] what went out */
-  uint8_t *pending;     /* PENDING_MAX bytes once needed, else NULL */
+  uint8_t *pending;      /* PENDING_MAX bytes once needed, else NULL */
   size_t pend_off, pend_len;
-  uint32_t chargen_pos;  /* offset in the RFC 864 period */
+  uint32_t chargen_pos;     /* offset in the RFC 864 period */
   struct conn *next, *prev; /* g.conns: O(1) removal with many connections */
 };
 
@@ -336,8 +336,7 @@ static int open_listener(us_stack *s, enum kind k, uint16_t port, char *err, siz
   if (!rc)
     rc = us_tcp_listen(s, l->sock, 128);
   if (rc) {
-    snprintf(err, errlen, "%s: cannot listen on port %u: %s", kind_name[k], port,
-             us_strerror(rc));
+    snprintf(err, errlen, "%s: cannot listen on port %u: %s", kind_name[k], port, us_strerror(rc));
     return rc;
   }
   us_sock_set_user(s, l->sock, l);
@@ -353,11 +352,11 @@ int svc_tcp_start(us_stack *s, const struct svc_tcp_opts *o, us_time_t now, char
   const struct {
     enum kind k;
     uint16_t port;
-  } want[] = {{K_ECHO, o->echo},
-              {K_DISCARD, o->discard},
-              {K_CHARGEN, o->chargen},
-              {K_SOURCE, o->source},
-              {K_SINK, o->sink}};
+  } want[] = { { K_ECHO, o->echo },
+               { K_DISCARD, o->discard },
+               { K_CHARGEN, o->chargen },
+               { K_SOURCE, o->source },
+               { K_SINK, o->sink } };
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
     if (!want[i].port)
       continue;

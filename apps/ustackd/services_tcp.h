@@ -15,14 +15,14 @@
 
 struct svc_tcp_opts {
   uint16_t echo, discard, chargen, source, sink; /* 0 = off */
-  uint64_t source_bytes; /* what --tcp-source sends per connection */
-  uint64_t seed;         /* seed of the source/client stream */
+  uint64_t source_bytes;                         /* what --tcp-source sends per connection */
+  uint64_t seed;                                 /* seed of the source/client stream */
   /* Active open: connect to connect_addr:connect_port when set. */
   us_ip4_t connect_addr;
   uint16_t connect_port;
-  uint64_t client_send;  /* bytes the client sends before shutdown */
-  bool client_exit;      /* ustackd exits when the client finishes */
-  us_time_t client_delay;/* start the client this long after start-up */
+  uint64_t client_send;   /* bytes the client sends before shutdown */
+  bool client_exit;       /* ustackd exits when the client finishes */
+  us_time_t client_delay; /* start the client this long after start-up */
 };
 
 /* Open the listeners. On failure writes one line to `err` and returns a

@@ -12,7 +12,7 @@
 /* Upper bound on drains per call: each drain empties the changed list,
  * and handlers only add sockets they touched, so this is never reached
  * in practice; it keeps one call bounded whatever a handler does. */
-#define MAX_DRAINS 64
+#define MAX_DRAINS  64
 
 size_t svc_dispatch(us_stack *s, us_time_t now) {
   struct us_event ev[EVENT_BATCH];
@@ -47,7 +47,7 @@ static struct poll_entry polls[SVC_MAX_POLL];
 int svc_add_poll(svc_poll_fn fn, void *ctx) {
   for (unsigned i = 0; i < SVC_MAX_POLL; i++) {
     if (!polls[i].fn) {
-      polls[i] = (struct poll_entry){.fn = fn, .ctx = ctx};
+      polls[i] = (struct poll_entry){ .fn = fn, .ctx = ctx };
       return 0;
     }
   }
@@ -57,7 +57,7 @@ int svc_add_poll(svc_poll_fn fn, void *ctx) {
 void svc_remove_poll(svc_poll_fn fn, void *ctx) {
   for (unsigned i = 0; i < SVC_MAX_POLL; i++)
     if (polls[i].fn == fn && polls[i].ctx == ctx)
-      polls[i] = (struct poll_entry){0};
+      polls[i] = (struct poll_entry){ 0 };
 }
 
 us_time_t svc_poll_all(us_stack *s, us_time_t now) {

@@ -17,8 +17,8 @@ struct udp_echo {
   uint8_t buf[65536]; /* above the largest UDP payload (65507): never truncates */
 };
 
-static void echo_on_event(struct svc_handler *self, us_stack *s, us_sock_t sock,
-                          uint32_t events, us_time_t now) {
+static void echo_on_event(struct svc_handler *self, us_stack *s, us_sock_t sock, uint32_t events,
+                          us_time_t now) {
   struct udp_echo *e = (struct udp_echo *)self;
   if (!(events & US_EV_READABLE))
     return;
@@ -78,10 +78,10 @@ static void echo_stop(void *state, us_stack *s, us_time_t now) {
 }
 
 const struct svc_desc svc_udp_echo = {
-    .option = "--udp-echo",
-    .metavar = "PORT",
-    .help = "echo UDP datagrams on PORT (RFC 862)",
-    .parse = echo_parse,
-    .start = echo_start,
-    .stop = echo_stop,
+  .option = "--udp-echo",
+  .metavar = "PORT",
+  .help = "echo UDP datagrams on PORT (RFC 862)",
+  .parse = echo_parse,
+  .start = echo_start,
+  .stop = echo_stop,
 };

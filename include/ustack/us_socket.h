@@ -64,15 +64,15 @@ uint16_t us_udp_local_port(us_stack *s, us_sock_t sock);
  * Datagrams larger than the MTU are fragmented. Returns `len` or a us_err
  * (US_ERR_MSGSIZE above 65507 bytes, US_ERR_NOMEM when no buffer).
  */
-long us_udp_sendto(us_stack *s, us_sock_t sock, us_ip4_t dst, uint16_t dport,
-                   const void *buf, size_t len, us_time_t now);
+long us_udp_sendto(us_stack *s, us_sock_t sock, us_ip4_t dst, uint16_t dport, const void *buf,
+                   size_t len, us_time_t now);
 /*
  * Receive one datagram into `buf`. A datagram longer than `cap` is truncated
  * (the rest is discarded) and its full length is returned. Returns
  * US_ERR_AGAIN when the queue is empty. `src`/`sport` may be NULL.
  */
-long us_udp_recvfrom(us_stack *s, us_sock_t sock, void *buf, size_t cap,
-                     us_ip4_t *src, uint16_t *sport);
+long us_udp_recvfrom(us_stack *s, us_sock_t sock, void *buf, size_t cap, us_ip4_t *src,
+                     uint16_t *sport);
 /* Close: queued datagrams are freed; the handle becomes stale. */
 int us_udp_close(us_stack *s, us_sock_t sock);
 
@@ -87,22 +87,19 @@ int us_tcp_listen(us_stack *s, us_sock_t sock, uint32_t backlog);
  * Take one established connection from the accept queue. US_ERR_AGAIN when
  * empty. `peer`/`pport` may be NULL.
  */
-int us_tcp_accept(us_stack *s, us_sock_t lsock, us_sock_t *out, us_ip4_t *peer,
-                  uint16_t *pport);
+int us_tcp_accept(us_stack *s, us_sock_t lsock, us_sock_t *out, us_ip4_t *peer, uint16_t *pport);
 /*
  * Active open. Returns US_ERR_INPROGRESS once the SYN is on its way; the
  * socket becomes US_EV_CONNECTED (or gets a sticky error: CONNREFUSED,
  * TIMEDOUT).
  */
-int us_tcp_connect(us_stack *s, us_sock_t sock, us_ip4_t dst, uint16_t dport,
-                   us_time_t now);
+int us_tcp_connect(us_stack *s, us_sock_t sock, us_ip4_t dst, uint16_t dport, us_time_t now);
 /*
  * Queue up to `len` bytes for sending. Returns the count accepted (maybe
  * less than `len`), US_ERR_AGAIN when the send buffer is full, US_ERR_PIPE
  * after shutdown, US_ERR_NOTCONN before the handshake, or the sticky error.
  */
-long us_tcp_send(us_stack *s, us_sock_t sock, const void *buf, size_t len,
-                 us_time_t now);
+long us_tcp_send(us_stack *s, us_sock_t sock, const void *buf, size_t len, us_time_t now);
 /*
  * Copy up to `cap` received bytes. Returns the count, 0 at end of stream
  * (the peer's FIN, after all its data), US_ERR_AGAIN when nothing is
@@ -135,8 +132,8 @@ int us_tcp_setopt(us_stack *s, us_sock_t sock, enum us_tcp_opt opt, long value);
 int us_tcp_getopt(us_stack *s, us_sock_t sock, enum us_tcp_opt opt, long *value);
 
 /* Addresses of a TCP socket (any may be NULL). */
-int us_tcp_addrs(us_stack *s, us_sock_t sock, us_ip4_t *laddr, uint16_t *lport,
-                 us_ip4_t *raddr, uint16_t *rport);
+int us_tcp_addrs(us_stack *s, us_sock_t sock, us_ip4_t *laddr, uint16_t *lport, us_ip4_t *raddr,
+                 uint16_t *rport);
 
 /* ---- Introspection (ustack-ss) ----------------------------------------- */
 
@@ -166,25 +163,25 @@ struct us_tcp_info {
   uint32_t rcv_queued, snd_queued; /* bytes */
   uint32_t snd_una, snd_nxt, snd_wnd, rcv_nxt, rcv_wnd;
   uint32_t mss;
-  us_time_t srtt, rttvar, rto;     /* microseconds */
-  uint32_t cwnd, ssthresh;         /* bytes */
-  const char *cc;                  /* congestion control: "cubic", "newreno" */
-  const char *recovery;            /* loss recovery: "fast", "rto" or "" */
-  uint32_t sacked;                 /* bytes the peer SACKed above snd_una */
-  uint32_t retransmits;            /* total for this connection */
-  uint32_t backoff;                /* current RTO backoff exponent */
-  const char *timer;               /* "rto", "persist", "delack", "keepalive",
+  us_time_t srtt, rttvar, rto; /* microseconds */
+  uint32_t cwnd, ssthresh;     /* bytes */
+  const char *cc;              /* congestion control: "cubic", "newreno" */
+  const char *recovery;        /* loss recovery: "fast", "rto" or "" */
+  uint32_t sacked;             /* bytes the peer SACKed above snd_una */
+  uint32_t retransmits;        /* total for this connection */
+  uint32_t backoff;            /* current RTO backoff exponent */
+  const char *timer;           /* "rto", "persist", "delack", "keepalive",
                                       "time-wait", "synack", "tlp" (tail-loss
                                       probe), "rack" (reordering timer), or "" */
-  us_time_t timer_at;              /* absolute deadline; US_TIME_NEVER */
+  us_time_t timer_at;          /* absolute deadline; US_TIME_NEVER */
   uint64_t bytes_in, bytes_out;
-  bool ts_ok;                      /* RFC 7323 timestamps negotiated */
-  bool ecn_ok;                     /* RFC 3168 ECN negotiated */
-  bool sack_ok;                    /* RFC 2018 SACK-permitted both ways */
-  bool ws_ok;                      /* RFC 7323 window scaling both ways */
-  uint8_t snd_wscale, rcv_wscale;  /* the peer's shift and ours (0 without) */
-  uint32_t rtt_samples;            /* RTT measurements taken so far */
-  uint32_t pmtu;                   /* path MTU estimate (RFC 1191) */
+  bool ts_ok;                     /* RFC 7323 timestamps negotiated */
+  bool ecn_ok;                    /* RFC 3168 ECN negotiated */
+  bool sack_ok;                   /* RFC 2018 SACK-permitted both ways */
+  bool ws_ok;                     /* RFC 7323 window scaling both ways */
+  uint8_t snd_wscale, rcv_wscale; /* the peer's shift and ours (0 without) */
+  uint32_t rtt_samples;           /* RTT measurements taken so far */
+  uint32_t pmtu;                  /* path MTU estimate (RFC 1191) */
   /* Listeners only (0 otherwise): half-open and accepted-not-yet queues,
    * the backlog, and the connections counted on its limits. */
   uint32_t synq_len, acceptq_len, backlog, conns;

@@ -53,7 +53,7 @@ void us_stack_input(us_stack *s, const uint8_t *pkt, size_t len, us_time_t now);
  * Unknown flag bits, or offload metadata on a fragment, drop the packet.
  */
 #define US_RX_CSUM_PARTIAL 0x1u
-#define US_RX_CSUM_VALID 0x2u
+#define US_RX_CSUM_VALID   0x2u
 struct us_rx_meta {
   uint32_t flags;
   uint16_t csum_start;
@@ -74,8 +74,8 @@ struct us_rx_meta {
 uint8_t *us_stack_rx_buffer(us_stack *s, size_t want, size_t *cap);
 
 /* us_stack_input() with metadata; `meta` NULL is us_stack_input(). */
-void us_stack_input_meta(us_stack *s, const uint8_t *pkt, size_t len,
-                         const struct us_rx_meta *meta, us_time_t now);
+void us_stack_input_meta(us_stack *s, const uint8_t *pkt, size_t len, const struct us_rx_meta *meta,
+                         us_time_t now);
 
 /*
  * Run everything due at `now` (timers, deferred ACKs, pending output) and

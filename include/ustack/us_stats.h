@@ -14,7 +14,6 @@
 
 #include <stdint.h>
 
-
 enum us_stat {
 #define US_STAT_DEF(name, desc) US_STAT_##name,
 #include "stats/core.def"

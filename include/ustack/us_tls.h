@@ -66,12 +66,12 @@ typedef struct us_tls_client_ctx us_tls_client_ctx;
 typedef struct us_tls_conn us_tls_conn;
 
 /* One full TLS record plus header, MAC/tag and padding (RFC 5246 6.2.3). */
-#define US_TLS_MAX_RECORD (16384 + 325)
+#define US_TLS_MAX_RECORD     (16384 + 325)
 /* The smallest us_config.tcp_rcvbuf with which TLS cannot stall. */
 #define US_TLS_MIN_TCP_RCVBUF (US_TLS_MAX_RECORD + 1024)
 /* Entropy bytes a connection needs at least (128 bits are the minimum
  * BearSSL asks for; we ask for 256). */
-#define US_TLS_ENTROPY_MIN 32
+#define US_TLS_ENTROPY_MIN    32
 
 /* ---- Contexts ----------------------------------------------------------- */
 
@@ -99,8 +99,8 @@ struct us_tls_server_opts {
  * certificate or key, an unsupported key type, a key that does not match
  * the certificate), or US_ERR_NOMEM.
  */
-int us_tls_server_ctx_create(us_tls_server_ctx **out, const struct us_tls_server_opts *o,
-                             char *err, size_t errlen);
+int us_tls_server_ctx_create(us_tls_server_ctx **out, const struct us_tls_server_opts *o, char *err,
+                             size_t errlen);
 /* Free a context. Every connection from it must have been freed first. */
 void us_tls_server_ctx_destroy(us_tls_server_ctx *c);
 
@@ -111,8 +111,8 @@ struct us_tls_client_opts {
   const char *ca_name; /* for error messages; may be NULL */
   uint32_t max_conns;  /* 0 = 4 */
 };
-int us_tls_client_ctx_create(us_tls_client_ctx **out, const struct us_tls_client_opts *o,
-                             char *err, size_t errlen);
+int us_tls_client_ctx_create(us_tls_client_ctx **out, const struct us_tls_client_opts *o, char *err,
+                             size_t errlen);
 void us_tls_client_ctx_destroy(us_tls_client_ctx *c);
 
 /* ---- Connections -------------------------------------------------------- */
@@ -160,10 +160,9 @@ int us_tls_connect(us_tls_client_ctx *c, us_stack *s, us_sock_t sock, const char
  */
 int us_tls_accept_transport(us_tls_server_ctx *c, us_stack *s, const struct us_tls_transport *tr,
                             const void *entropy, size_t entropy_len, us_tls_conn **out);
-int us_tls_connect_transport(us_tls_client_ctx *c, us_stack *s,
-                             const struct us_tls_transport *tr, const char *server_name,
-                             int64_t unix_time, bool resume, const void *entropy,
-                             size_t entropy_len, us_tls_conn **out);
+int us_tls_connect_transport(us_tls_client_ctx *c, us_stack *s, const struct us_tls_transport *tr,
+                             const char *server_name, int64_t unix_time, bool resume,
+                             const void *entropy, size_t entropy_len, us_tls_conn **out);
 
 /* Give the slot back. Does not touch the TCP socket. NULL is a no-op. */
 void us_tls_conn_free(us_tls_conn *conn);
@@ -221,8 +220,8 @@ const char *us_tls_strerror(int engine_err);
 const char *us_tls_server_name(const us_tls_conn *conn); /* SNI; "" if none */
 const char *us_tls_alpn(const us_tls_conn *conn);        /* NULL if none */
 bool us_tls_resumed(const us_tls_conn *conn);
-unsigned us_tls_version(const us_tls_conn *conn);        /* 0x0303 = TLS 1.2 */
-const char *us_tls_suite_name(const us_tls_conn *conn);  /* IANA name */
-us_sock_t us_tls_sock(const us_tls_conn *conn);          /* INVALID for transports */
+unsigned us_tls_version(const us_tls_conn *conn);       /* 0x0303 = TLS 1.2 */
+const char *us_tls_suite_name(const us_tls_conn *conn); /* IANA name */
+us_sock_t us_tls_sock(const us_tls_conn *conn);         /* INVALID for transports */
 
 #endif

@@ -18,15 +18,14 @@ typedef int64_t us_time_t;
 #define US_TIME_NEVER INT64_MAX
 
 #define US_USEC(x) ((us_time_t)(x))
-#define US_MSEC(x) ((us_time_t)(x) * 1000)
-#define US_SEC(x) ((us_time_t)(x) * 1000000)
+#define US_MSEC(x) ((us_time_t)(x)*1000)
+#define US_SEC(x)  ((us_time_t)(x)*1000000)
 
 /* An IPv4 address in host byte order: 10.0.0.2 is 0x0a000002. */
 typedef uint32_t us_ip4_t;
 
-#define US_IP4(a, b, c, d)                                                     \
-  ((us_ip4_t)(((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) |                \
-              ((uint32_t)(c) << 8) | (uint32_t)(d)))
+#define US_IP4(a, b, c, d) \
+  ((us_ip4_t)(((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d)))
 
 /*
  * A socket handle: slot index in the low 16 bits, the slot's generation in
@@ -39,7 +38,7 @@ typedef struct {
   uint32_t v;
 } us_sock_t;
 
-#define US_SOCK_INVALID ((us_sock_t){0})
+#define US_SOCK_INVALID ((us_sock_t){ 0 })
 
 static inline bool us_sock_valid(us_sock_t s) { return s.v != 0; }
 static inline bool us_sock_eq(us_sock_t a, us_sock_t b) { return a.v == b.v; }

@@ -27,12 +27,12 @@ void us_assert_fail(const char *expr, const char *file, int line);
 #define US_ASSERT(x) ((x) ? (void)0 : us_assert_fail(#x, __FILE__, __LINE__))
 #ifdef NDEBUG
 #define US_BUG_ABORTS 0
-#define US_BUG(msg) ((void)0)
+#define US_BUG(msg)   ((void)0)
 #else
 #define US_BUG_ABORTS 1
-#define US_BUG(msg) us_assert_fail((msg), __FILE__, __LINE__)
+#define US_BUG(msg)   us_assert_fail((msg), __FILE__, __LINE__)
 #endif
 #define US_ALWAYS(x) (x)
-#define US_NEVER(x) (x)
+#define US_NEVER(x)  (x)
 
 #endif

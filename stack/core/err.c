@@ -5,8 +5,8 @@ const char *us_strerror(int err) {
   switch (err) {
   case US_OK:
     return "success";
-#define XX(name, msg)                                                          \
-  case US_ERR_##name:                                                          \
+#define XX(name, msg) \
+  case US_ERR_##name: \
     return msg;
     US_ERR_MAP(XX)
 #undef XX
@@ -19,8 +19,8 @@ const char *us_err_name(int err) {
   switch (err) {
   case US_OK:
     return "US_OK";
-#define XX(name, msg)                                                          \
-  case US_ERR_##name:                                                          \
+#define XX(name, msg) \
+  case US_ERR_##name: \
     return "US_ERR_" #name;
     US_ERR_MAP(XX)
 #undef XX

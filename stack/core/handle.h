@@ -19,12 +19,7 @@
 
 struct us_stack;
 
-enum us_handle_kind {
-  US_HK_FREE = 0,
-  US_HK_UDP = 1,
-  US_HK_TCP = 2,
-  US_HK_NKINDS
-};
+enum us_handle_kind { US_HK_FREE = 0, US_HK_UDP = 1, US_HK_TCP = 2, US_HK_NKINDS };
 
 /* Each kind tells the table how to compute its current readiness. */
 typedef uint32_t (*us_handle_events_fn)(struct us_stack *s, void *obj);
@@ -32,7 +27,7 @@ typedef uint32_t (*us_handle_events_fn)(struct us_stack *s, void *obj);
 typedef int (*us_handle_error_fn)(struct us_stack *s, void *obj);
 
 #define US_HANDLE_IDX_BITS 20
-#define US_HANDLE_MAX ((1u << US_HANDLE_IDX_BITS) - 1u)
+#define US_HANDLE_MAX      ((1u << US_HANDLE_IDX_BITS) - 1u)
 #define US_HANDLE_GEN_MASK ((1u << (32 - US_HANDLE_IDX_BITS)) - 1u)
 
 struct us_handle_slot {
@@ -48,9 +43,9 @@ struct us_handle_table {
   uint32_t count;
   uint32_t *free_stack; /* indices of freed slots (nstack of them) */
   uint32_t nstack;
-  uint32_t nfresh;      /* slots[nfresh..count) were never used */
-  uint32_t nfree;       /* free slots in all: nstack + count - nfresh */
-  uint32_t *marked;     /* FIFO of marked slot indices */
+  uint32_t nfresh;  /* slots[nfresh..count) were never used */
+  uint32_t nfree;   /* free slots in all: nstack + count - nfresh */
+  uint32_t *marked; /* FIFO of marked slot indices */
   uint32_t nmarked;
   us_handle_events_fn events_fn[US_HK_NKINDS];
   us_handle_error_fn error_fn[US_HK_NKINDS];
@@ -69,7 +64,7 @@ void *us_handle_get(struct us_stack *s, us_sock_t h, enum us_handle_kind kind);
 struct us_handle_slot *us_handle_slot(struct us_stack *s, us_sock_t h);
 /* The handle value of slot `index` in generation `gen`. */
 static inline us_sock_t us_handle_make(uint32_t index, uint16_t gen) {
-  return (us_sock_t){(uint32_t)gen << US_HANDLE_IDX_BITS | (index + 1)};
+  return (us_sock_t){ (uint32_t)gen << US_HANDLE_IDX_BITS | (index + 1) };
 }
 static inline uint32_t us_handle_index1(us_sock_t h) { return h.v & US_HANDLE_MAX; }
 

@@ -14,10 +14,10 @@ struct us_stack;
 void us_log_emit(struct us_stack *s, enum us_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define US_LOG(s, level, ...)                                                  \
-  do {                                                                         \
-    if ((level) <= (s)->log_level && (s)->cfg.log.fn)                          \
-      us_log_emit((s), (level), __VA_ARGS__);                                  \
+#define US_LOG(s, level, ...)                         \
+  do {                                                \
+    if ((level) <= (s)->log_level && (s)->cfg.log.fn) \
+      us_log_emit((s), (level), __VA_ARGS__);         \
   } while (0)
 
 #define US_LOGE(s, ...) US_LOG(s, US_LOG_ERROR, __VA_ARGS__)

@@ -75,7 +75,9 @@ struct us_pkt *us_pkt_take_rx(struct us_stack *s, const uint8_t *data, size_t le
 
 /* True when taking another buffer would dip into the last eighth of the
  * pool, which input must leave to output and reassembly. */
-static inline bool us_pkt_pool_low(const struct us_pkt_pool *p) { return p->nfree <= p->count / 8 + 4; }
+static inline bool us_pkt_pool_low(const struct us_pkt_pool *p) {
+  return p->nfree <= p->count / 8 + 4;
+}
 
 /* Bytes free after the data. */
 static inline size_t us_pkt_tailroom(const struct us_pkt *p) { return p->cap - p->off - p->len; }

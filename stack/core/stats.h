@@ -4,8 +4,8 @@
 
 #include "ustack/us_stats.h"
 
-#define US_STAT_INC(s, name) ((s)->stats[US_STAT_##name]++)
+#define US_STAT_INC(s, name)    ((s)->stats[US_STAT_##name]++)
 #define US_STAT_ADD(s, name, n) ((s)->stats[US_STAT_##name] += (uint64_t)(n))
-#define US_STAT_DEC(s, name) ((s)->stats[US_STAT_##name]--)
+#define US_STAT_DEC(s, name)    ((s)->stats[US_STAT_##name]--)
 
 #endif

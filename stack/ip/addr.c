@@ -32,10 +32,10 @@ bool us_ip4_is_multicast(uint32_t addr) { return (addr >> 28) == 0xe; }
 bool us_ip4_is_martian_src(const struct us_stack *s, uint32_t addr) {
   uint8_t top = (uint8_t)(addr >> 24);
   if (top == 0 || top == 127)
-    return true;           /* "this network" and loopback (RFC 1122 3.2.1.3) */
+    return true; /* "this network" and loopback (RFC 1122 3.2.1.3) */
   if (top >= 224)
-    return true;           /* multicast, 240/4 reserved, limited broadcast */
+    return true; /* multicast, 240/4 reserved, limited broadcast */
   if (us_ip4_is_broadcast(s, addr))
-    return true;           /* our subnet's broadcast */
+    return true;                   /* our subnet's broadcast */
   return us_ip4_is_local(s, addr); /* LAND: our own address as source */
 }

@@ -51,14 +51,14 @@ static void echo_reply(struct us_stack *s, const struct us_ip4_hdr *ip,
     return;
   }
   memcpy(out + US_ICMP_HDR_LEN, req->payload, req->payload_len);
-  struct us_icmp4_hdr rep = {.type = US_ICMP_ECHO_REPLY, .code = 0, .rest = req->rest};
+  struct us_icmp4_hdr rep = { .type = US_ICMP_ECHO_REPLY, .code = 0, .rest = req->rest };
   us_icmp4_build(&rep, out, n, req->payload_len);
   if (us_ip4_output(s, p, ip->src, US_IPPROTO_ICMP, false, now) == 0)
     US_STAT_INC(s, icmp_out_echo_reps);
 }
 
 /* RFC 1191 section 7: the MTU plateaus, for routers that report none. */
-static const uint16_t mtu_plateaus[] = {32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68};
+static const uint16_t mtu_plateaus[] = { 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68 };
 
 /* Fragmentation needed (type 3 code 4): the next-hop MTU is the low 16
  * bits of the second word (RFC 1191 4). A router that predates RFC 1191
@@ -189,8 +189,8 @@ void us_icmp_send_unreach(struct us_stack *s, const struct us_ip4_hdr *orig, uin
   /* RFC 1122 3.2.2: never about an ICMP error, a non-first fragment, a
    * broadcast or multicast datagram, or one whose source does not name a
    * single host. */
-  bool icmp_err = orig->proto == US_IPPROTO_ICMP &&
-                  (orig->payload_len < 1 || !icmp_is_query(orig->payload[0]));
+  bool icmp_err =
+      orig->proto == US_IPPROTO_ICMP && (orig->payload_len < 1 || !icmp_is_query(orig->payload[0]));
   if (icmp_err || orig->frag_off != 0 || !us_ip4_is_local(s, orig->dst) ||
       us_ip4_is_martian_src(s, orig->src)) {
     US_STAT_INC(s, icmp_out_suppressed);
@@ -236,7 +236,7 @@ void us_icmp_send_unreach(struct us_stack *s, const struct us_ip4_hdr *orig, uin
   }
   memcpy(q + orig->hdr_len, orig->payload, qpay);
 
-  struct us_icmp4_hdr h = {.type = US_ICMP_DEST_UNREACH, .code = code, .rest = 0};
+  struct us_icmp4_hdr h = { .type = US_ICMP_DEST_UNREACH, .code = code, .rest = 0 };
   us_icmp4_build(&h, out, n, n - US_ICMP_HDR_LEN);
   if (us_ip4_output(s, p, orig->src, US_IPPROTO_ICMP, false, now) == 0)
     US_STAT_INC(s, icmp_out_dest_unreachs);

@@ -38,8 +38,8 @@ int us_ip4_output(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t 
                   us_time_t now);
 /* The same with this TOS byte (its low two bits are the ECN field, RFC
  * 3168 5: TCP sets ECT(0) on new data of an ECN-capable connection). */
-int us_ip4_output_tos(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t proto,
-                      bool df, uint8_t tos, us_time_t now);
+int us_ip4_output_tos(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t proto, bool df,
+                      uint8_t tos, us_time_t now);
 
 /*
  * Send a TCP super-segment (us_device.h, US_DEV_TSO4): like us_ip4_output
@@ -54,8 +54,8 @@ int us_ip4_output_offload(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, 
 
 /* Address classes (RFC 1122 3.2.1.3, RFC 5735): used to refuse martian
  * sources and broadcast/multicast destinations (MUST-57, MUST-63). */
-bool us_ip4_is_local(const struct us_stack *s, uint32_t addr);       /* our address */
-bool us_ip4_is_broadcast(const struct us_stack *s, uint32_t addr);   /* limited or subnet broadcast */
+bool us_ip4_is_local(const struct us_stack *s, uint32_t addr);     /* our address */
+bool us_ip4_is_broadcast(const struct us_stack *s, uint32_t addr); /* limited or subnet broadcast */
 bool us_ip4_is_multicast(uint32_t addr);
 /* A source no real peer can have: 0.0.0.0/8, 127/8, multicast, broadcast,
  * 240/4, or our own address. */

@@ -35,8 +35,8 @@ int us_ip4_output(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t 
   return us_ip4_output_tos(s, pkt, dst, proto, df, 0, now);
 }
 
-int us_ip4_output_tos(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t proto,
-                      bool df, uint8_t tos, us_time_t now) {
+int us_ip4_output_tos(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t proto, bool df,
+                      uint8_t tos, us_time_t now) {
   (void)now;
   if (!pkt)
     return US_ERR_INVAL;
@@ -136,10 +136,10 @@ int us_ip4_output_offload(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, 
   us_ip4_build(&h, hdr, US_IP4_HDR_MIN);
   s->ip->next_id = (uint16_t)(s->ip->next_id + segs);
   struct us_tx_meta m = {
-      .csum_partial = true,
-      .csum_start = US_IP4_HDR_MIN,
-      .csum_offset = csum_offset,
-      .gso_size = gso_size,
+    .csum_partial = true,
+    .csum_start = US_IP4_HDR_MIN,
+    .csum_offset = csum_offset,
+    .gso_size = gso_size,
   };
   if (gso_size > 0)
     US_STAT_INC(s, ip_out_gso);

@@ -25,10 +25,10 @@ struct us_reass_ctx {
   uint32_t src, dst;
   uint16_t id;
   uint8_t proto;
-  struct us_pkt *buf;          /* payload at us_pkt_data(buf) + offset */
+  struct us_pkt *buf; /* payload at us_pkt_data(buf) + offset */
   uint64_t blocks[US_REASS_BLOCKS / 64];
-  uint32_t received;           /* payload bytes held */
-  uint32_t total;              /* payload length, known once the last fragment came */
+  uint32_t received; /* payload bytes held */
+  uint32_t total;    /* payload length, known once the last fragment came */
   bool have_last, have_first;
   uint8_t first_hdr[US_IP4_HDR_MAX];
   uint8_t first_hdr_len;
@@ -36,13 +36,13 @@ struct us_reass_ctx {
 };
 
 struct us_ip_layer {
-  uint16_t next_id;            /* IP identification, seeded at random */
+  uint16_t next_id; /* IP identification, seeded at random */
   struct us_tbucket echo_tb;
   struct us_tbucket err_tb;
-  struct us_reass_ctx *reass;  /* cfg.reass_contexts entries */
+  struct us_reass_ctx *reass; /* cfg.reass_contexts entries */
   uint32_t reass_count;
   uint32_t reass_used;
-  uint32_t reass_bytes;        /* payload bytes held by all contexts */
+  uint32_t reass_bytes; /* payload bytes held by all contexts */
 };
 
 /* Hand a complete, validated datagram to its protocol handler, or answer

@@ -299,7 +299,7 @@ void us_reass_input(struct us_stack *s, const uint8_t *raw, const struct us_ip4_
   /* With the end known, a non-last fragment must stop short of it. */
   bool past_end = c->have_last && (h->mf ? end >= c->total : end > c->total);
   if (past_end || (!h->mf && c->received > 0 && !c->have_last &&
-                      blocks_any(c->blocks, (end + 7) / 8, US_REASS_BLOCKS - 1))) {
+                   blocks_any(c->blocks, (end + 7) / 8, US_REASS_BLOCKS - 1))) {
     /* Data beyond the end of the datagram (MF set past the last, or a last
      * fragment that ends before data already held). */
     US_STAT_INC(s, ip_reasm_bad_frag);

@@ -24,16 +24,16 @@
 #include "wire/udp.h"
 
 #define UDP_MAX_PAYLOAD (US_IP4_MAX_DATAGRAM - US_IP4_HDR_MIN - US_UDP_HDR_LEN) /* 65507 */
-#define META_LEN 6
-#define PORT_BUCKETS 64
+#define META_LEN        6
+#define PORT_BUCKETS    64
 /* RFC 6056 2.1: the IANA dynamic range 49152-65535. */
-#define EPHEMERAL_MIN 49152u
+#define EPHEMERAL_MIN   49152u
 #define EPHEMERAL_COUNT (65536u - EPHEMERAL_MIN)
 
 struct us_udp_sock {
   bool used;
   us_sock_t handle;
-  uint16_t port;            /* 0 = unbound */
+  uint16_t port;             /* 0 = unbound */
   struct us_udp_sock *hnext; /* bucket chain (bound sockets) */
   struct us_udp_sock *fnext; /* free list */
   struct us_pkt *qhead, *qtail;

@@ -40,23 +40,37 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define FAULT_SPEC_MAX 1024
-#define FAULT_MAX_RULES 32
-#define FAULT_MAX_ATOMS 8
-#define FAULT_FLOWS 64
-#define FAULT_DEFAULT_SLOTS 1024
+#define FAULT_SPEC_MAX           1024
+#define FAULT_MAX_RULES          32
+#define FAULT_MAX_ATOMS          8
+#define FAULT_FLOWS              64
+#define FAULT_DEFAULT_SLOTS      1024
 #define FAULT_DEFAULT_SLOT_BYTES 2048
-#define FAULT_MAX_COPIES 8
-#define FAULT_MAX_BITS 64
+#define FAULT_MAX_COPIES         8
+#define FAULT_MAX_BITS           64
 /* A whole day: longer times are surely typos, and keeping them small keeps
  * every sum of times far from overflow. */
-#define FAULT_TIME_MAX ((us_time_t)86400 * 1000000)
+#define FAULT_TIME_MAX           ((us_time_t)86400 * 1000000)
 
 /* ---- Configuration ------------------------------------------------------ */
 
 enum atom_kind {
-  AT_IP, AT_TCP, AT_UDP, AT_ICMP, AT_SYN, AT_SYNACK, AT_ACK, AT_PUREACK,
-  AT_FIN, AT_RST, AT_PSH, AT_URG, AT_DATA, AT_SPORT, AT_DPORT, AT_PORT,
+  AT_IP,
+  AT_TCP,
+  AT_UDP,
+  AT_ICMP,
+  AT_SYN,
+  AT_SYNACK,
+  AT_ACK,
+  AT_PUREACK,
+  AT_FIN,
+  AT_RST,
+  AT_PSH,
+  AT_URG,
+  AT_DATA,
+  AT_SPORT,
+  AT_DPORT,
+  AT_PORT,
 };
 
 struct atom {
@@ -85,20 +99,20 @@ struct rule {
 
 struct link {
   double loss;
-  uint32_t burst;       /* 0/1 = independent */
-  double p_gb, p_bg;    /* Gilbert-Elliott transition probabilities */
+  uint32_t burst;    /* 0/1 = independent */
+  double p_gb, p_bg; /* Gilbert-Elliott transition probabilities */
   double truncate;
-  uint32_t keep;        /* 0 = random */
+  uint32_t keep; /* 0 = random */
   bool keep_set;
   double corrupt;
   uint32_t bits;
   double dup;
   uint32_t copies;
   double reorder;
-  uint32_t gap;         /* 0 = time only */
-  us_time_t hold;       /* 0 = gap only (never: hold defaults when gap alone) */
-  uint64_t rate;        /* bytes per second, 0 = off */
-  uint64_t bucket;      /* bytes */
+  uint32_t gap;    /* 0 = time only */
+  us_time_t hold;  /* 0 = gap only (never: hold defaults when gap alone) */
+  uint64_t rate;   /* bytes per second, 0 = off */
+  uint64_t bucket; /* bytes */
   uint32_t qlen;
   us_time_t delay, jitter;
 };
@@ -119,13 +133,13 @@ struct slot {
   uint8_t *data;
   uint32_t len;
   uint8_t dir, state, copies;
-  bool held;               /* reordering: waits for gap_left or hold_until */
+  bool held; /* reordering: waits for gap_left or hold_until */
   uint32_t gap_left;
-  us_time_t due;           /* release time (when not held) */
+  us_time_t due; /* release time (when not held) */
   us_time_t hold_until;
-  us_time_t shaper_until;  /* left the shaper at this time */
-  uint64_t order;          /* arrival order, breaks ties */
-  uint64_t idx;            /* packet index in its direction */
+  us_time_t shaper_until; /* left the shaper at this time */
+  uint64_t order;         /* arrival order, breaks ties */
+  uint64_t idx;           /* packet index in its direction */
   us_fault_deliver_fn deliver;
   void *ctx;
 };
@@ -133,10 +147,10 @@ struct slot {
 struct dirstate {
   uint64_t rng[4];
   bool ge_bad;
-  int64_t tat_ns;          /* GCRA theoretical arrival time, ns */
-  us_time_t last_due;      /* FIFO floor of the delay line */
+  int64_t tat_ns;     /* GCRA theoretical arrival time, ns */
+  us_time_t last_due; /* FIFO floor of the delay line */
   uint64_t pkt_index;
-  uint32_t nqueued;        /* QUEUED, not held (FIFO path) */
+  uint32_t nqueued; /* QUEUED, not held (FIFO path) */
   struct us_fault_counters c;
 };
 
@@ -208,7 +222,8 @@ static double rng_unit(uint64_t s[4]) { return (double)(rng_next(s) >> 11) * 0x1
  * the bias is below 2^-32 per value for the small n used here). */
 static uint64_t rng_below(uint64_t s[4], uint64_t n) {
   uint64_t x = rng_next(s);
-  if (n <= UINT32_MAX) return ((x >> 32) * n) >> 32;
+  if (n <= UINT32_MAX)
+    return ((x >> 32) * n) >> 32;
   return x % n;
 }
 
@@ -216,7 +231,8 @@ static bool rng_chance(uint64_t s[4], double p) { return rng_unit(s) < p; }
 
 static void dir_seed(struct dirstate *d, uint64_t seed, int dir) {
   uint64_t x = seed ^ (0x5851f42d4c957f2dull * (uint64_t)(dir + 1));
-  for (int i = 0; i < 4; i++) d->rng[i] = splitmix64(&x);
+  for (int i = 0; i < 4; i++)
+    d->rng[i] = splitmix64(&x);
 }
 
 /* ---- Spec parsing ------------------------------------------------------- */
@@ -229,7 +245,8 @@ struct pctx {
 };
 
 __attribute__((format(printf, 2, 3))) static int perr(struct pctx *p, const char *fmt, ...) {
-  if (!p->err || p->errlen == 0) return -1;
+  if (!p->err || p->errlen == 0)
+    return -1;
   char msg[256];
   va_list ap;
   va_start(ap, fmt);
@@ -246,7 +263,8 @@ __attribute__((format(printf, 2, 3))) static int perr(struct pctx *p, const char
  * the end. Unlike strtok, "a,,b" gives an empty token, so it is reported. */
 static char *split_next(char **cur, char delim) {
   char *tok = *cur;
-  if (!tok) return NULL;
+  if (!tok)
+    return NULL;
   char *d = strchr(tok, delim);
   if (d) {
     *d = '\0';
@@ -258,9 +276,11 @@ static char *split_next(char **cur, char delim) {
 }
 
 static char *trim(char *s) {
-  while (*s == ' ' || *s == '\t') s++;
+  while (*s == ' ' || *s == '\t')
+    s++;
   size_t n = strlen(s);
-  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = '\0';
+  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+    s[--n] = '\0';
   return s;
 }
 
@@ -274,7 +294,8 @@ static bool parse_decimal(const char *s, double *out, const char **end) {
     v = v * 10 + (*q - '0');
     q++;
     any = true;
-    if (v > 1e15) return false;
+    if (v > 1e15)
+      return false;
   }
   if (*q == '.') {
     q++;
@@ -291,16 +312,16 @@ static bool parse_decimal(const char *s, double *out, const char **end) {
   return any;
 }
 
-static int parse_uint(struct pctx *p, const char *key, const char *v, uint64_t max,
-                      uint64_t *out) {
+static int parse_uint(struct pctx *p, const char *key, const char *v, uint64_t max, uint64_t *out) {
   if (*v < '0' || *v > '9')
     return perr(p, "%s: '%s' is not a whole number", key, v);
   uint64_t x = 0;
   for (const char *q = v; *q; q++) {
-    if (*q < '0' || *q > '9') return perr(p, "%s: '%s' is not a whole number", key, v);
+    if (*q < '0' || *q > '9')
+      return perr(p, "%s: '%s' is not a whole number", key, v);
     x = x * 10 + (uint64_t)(*q - '0');
-    if (x > max) return perr(p, "%s: %s is above the maximum %llu", key, v,
-                             (unsigned long long)max);
+    if (x > max)
+      return perr(p, "%s: %s is above the maximum %llu", key, v, (unsigned long long)max);
   }
   *out = x;
   return 0;
@@ -311,7 +332,8 @@ static int parse_pct(struct pctx *p, const char *key, const char *v, double *out
   const char *end;
   if (!parse_decimal(v, &x, &end) || *end != '%' || end[1] != '\0')
     return perr(p, "%s: '%s' is not a percentage (write e.g. 5%% or 0.5%%)", key, v);
-  if (x > 100) return perr(p, "%s: %s is above 100%%", key, v);
+  if (x > 100)
+    return perr(p, "%s: %s is above 100%%", key, v);
   *out = x / 100.0;
   return 0;
 }
@@ -333,7 +355,8 @@ static int parse_time(struct pctx *p, const char *key, const char *v, us_time_t 
   else
     return perr(p, "%s: unknown time unit '%s' in '%s' (use us, ms or s)", key, end, v);
   double us = x * mul;
-  if (us > (double)FAULT_TIME_MAX) return perr(p, "%s: %s is longer than a day", key, v);
+  if (us > (double)FAULT_TIME_MAX)
+    return perr(p, "%s: %s is longer than a day", key, v);
   *out = (us_time_t)(us + 0.5);
   return 0;
 }
@@ -359,7 +382,8 @@ static int parse_size(struct pctx *p, const char *key, const char *v, uint64_t *
   else
     return perr(p, "%s: unknown size unit '%s' in '%s' (use B, kB, KiB, MB, MiB)", key, end, v);
   double b = x * mul;
-  if (b < 1 || b > 1e12) return perr(p, "%s: %s is out of range (1B..1000GB)", key, v);
+  if (b < 1 || b > 1e12)
+    return perr(p, "%s: %s is out of range (1B..1000GB)", key, v);
   *out = (uint64_t)b;
   return 0;
 }
@@ -373,8 +397,8 @@ static int parse_rate(struct pctx *p, const char *key, const char *v, uint64_t *
     const char *unit;
     double bytes_per_unit;
   } units[] = {
-      {"bit", 1.0 / 8}, {"kbit", 1e3 / 8}, {"mbit", 1e6 / 8}, {"gbit", 1e9 / 8},
-      {"Bps", 1},       {"kBps", 1e3},     {"MBps", 1e6},     {"GBps", 1e9},
+    { "bit", 1.0 / 8 }, { "kbit", 1e3 / 8 }, { "mbit", 1e6 / 8 }, { "gbit", 1e9 / 8 },
+    { "Bps", 1 },       { "kBps", 1e3 },     { "MBps", 1e6 },     { "GBps", 1e9 },
   };
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
     if (strcmp(end, units[i].unit) == 0) {
@@ -386,7 +410,8 @@ static int parse_rate(struct pctx *p, const char *key, const char *v, uint64_t *
     }
   }
   if (*end == '\0')
-    return perr(p, "%s: '%s' needs a unit: bit, kbit, mbit, gbit (per second) or Bps, kBps, MBps", key, v);
+    return perr(p, "%s: '%s' needs a unit: bit, kbit, mbit, gbit (per second) or Bps, kBps, MBps",
+                key, v);
   return perr(p, "%s: unknown rate unit '%s' in '%s' (use bit, kbit, mbit, gbit, Bps, kBps, MBps)",
               key, end, v);
 }
@@ -394,35 +419,43 @@ static int parse_rate(struct pctx *p, const char *key, const char *v, uint64_t *
 static int parse_window(struct pctx *p, const char *key, const char *v, us_time_t *from,
                         us_time_t *to) {
   char buf[64];
-  if (strlen(v) >= sizeof buf) return perr(p, "%s: '%s' is too long", key, v);
+  if (strlen(v) >= sizeof buf)
+    return perr(p, "%s: '%s' is too long", key, v);
   strcpy(buf, v);
   char *dash = strchr(buf, '-');
-  if (!dash) return perr(p, "%s: '%s' is not a window (write FROM-TO, e.g. 5s-25s, or FROM- )", key, v);
+  if (!dash)
+    return perr(p, "%s: '%s' is not a window (write FROM-TO, e.g. 5s-25s, or FROM- )", key, v);
   *dash = '\0';
-  if (parse_time(p, key, trim(buf), from) < 0) return -1;
+  if (parse_time(p, key, trim(buf), from) < 0)
+    return -1;
   char *rest = trim(dash + 1);
   if (*rest == '\0') {
     *to = US_TIME_NEVER;
     return 0;
   }
-  if (parse_time(p, key, rest, to) < 0) return -1;
-  if (*to <= *from) return perr(p, "%s: window '%s' ends before it starts", key, v);
+  if (parse_time(p, key, rest, to) < 0)
+    return -1;
+  if (*to <= *from)
+    return perr(p, "%s: window '%s' ends before it starts", key, v);
   return 0;
 }
 
 static int parse_match(struct pctx *p, const char *v, struct rule *r) {
   char buf[256];
-  if (strlen(v) >= sizeof buf) return perr(p, "match: expression too long");
+  if (strlen(v) >= sizeof buf)
+    return perr(p, "match: expression too long");
   strcpy(buf, v);
   static const struct {
     const char *name;
     uint8_t kind;
   } names[] = {
-      {"ip", AT_IP},           {"tcp", AT_TCP},         {"udp", AT_UDP},
-      {"icmp", AT_ICMP},       {"tcp.syn", AT_SYN},     {"tcp.synack", AT_SYNACK},
-      {"tcp.ack", AT_ACK},     {"tcp.pureack", AT_PUREACK}, {"tcp.fin", AT_FIN},
-      {"tcp.rst", AT_RST},     {"tcp.psh", AT_PSH},     {"tcp.urg", AT_URG},
-      {"data", AT_DATA},
+    { "ip", AT_IP },       { "tcp", AT_TCP },
+    { "udp", AT_UDP },     { "icmp", AT_ICMP },
+    { "tcp.syn", AT_SYN }, { "tcp.synack", AT_SYNACK },
+    { "tcp.ack", AT_ACK }, { "tcp.pureack", AT_PUREACK },
+    { "tcp.fin", AT_FIN }, { "tcp.rst", AT_RST },
+    { "tcp.psh", AT_PSH }, { "tcp.urg", AT_URG },
+    { "data", AT_DATA },
   };
   r->natoms = 0;
   char *cur = NULL;
@@ -436,7 +469,8 @@ static int parse_match(struct pctx *p, const char *v, struct rule *r) {
       a->neg = true;
       t = trim(t + 1);
     }
-    if (*t == '\0') return perr(p, "match: empty atom in '%s'", v);
+    if (*t == '\0')
+      return perr(p, "match: empty atom in '%s'", v);
     bool found = false;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
       if (strcmp(t, names[i].name) == 0) {
@@ -456,17 +490,21 @@ static int parse_match(struct pctx *p, const char *v, struct rule *r) {
       else if (colon && n == 4 && strncmp(t, "port", 4) == 0)
         kind = AT_PORT;
       else
-        return perr(p, "match: unknown atom '%s' (ip, tcp, udp, icmp, tcp.syn, tcp.synack, "
-                       "tcp.ack, tcp.pureack, tcp.fin, tcp.rst, tcp.psh, tcp.urg, data, "
-                       "sport:N, dport:N, port:N)", t);
+        return perr(p,
+                    "match: unknown atom '%s' (ip, tcp, udp, icmp, tcp.syn, tcp.synack, "
+                    "tcp.ack, tcp.pureack, tcp.fin, tcp.rst, tcp.psh, tcp.urg, data, "
+                    "sport:N, dport:N, port:N)",
+                    t);
       uint64_t port = 0;
-      if (parse_uint(p, "match port", colon + 1, 65535, &port) < 0) return -1;
+      if (parse_uint(p, "match port", colon + 1, 65535, &port) < 0)
+        return -1;
       a->kind = kind;
       a->port = (uint16_t)port;
     }
     r->natoms++;
   }
-  if (r->natoms == 0) return perr(p, "match: empty expression");
+  if (r->natoms == 0)
+    return perr(p, "match: empty expression");
   return 0;
 }
 
@@ -477,36 +515,47 @@ static int parse_action(struct pctx *p, const char *v, struct rule *r) {
   uint64_t x = 0;
 #define IS(word) (n == strlen(word) && strncmp(v, word, n) == 0)
   if (IS("drop") || IS("pass")) {
-    if (arg) return perr(p, "action: '%.*s' takes no argument", (int)n, v);
+    if (arg)
+      return perr(p, "action: '%.*s' takes no argument", (int)n, v);
     r->action = IS("drop") ? ACT_DROP : ACT_PASS;
   } else if (IS("dup")) {
     r->action = ACT_DUP;
     r->arg = 1;
     if (arg) {
-      if (parse_uint(p, "action dup", arg, FAULT_MAX_COPIES, &x) < 0) return -1;
-      if (x == 0) return perr(p, "action: dup:0 makes no copy (1..%d)", FAULT_MAX_COPIES);
+      if (parse_uint(p, "action dup", arg, FAULT_MAX_COPIES, &x) < 0)
+        return -1;
+      if (x == 0)
+        return perr(p, "action: dup:0 makes no copy (1..%d)", FAULT_MAX_COPIES);
       r->arg = (uint32_t)x;
     }
   } else if (IS("delay")) {
-    if (!arg) return perr(p, "action: delay needs a time (delay:3s)");
+    if (!arg)
+      return perr(p, "action: delay needs a time (delay:3s)");
     r->action = ACT_DELAY;
-    if (parse_time(p, "action delay", arg, &r->delay) < 0) return -1;
+    if (parse_time(p, "action delay", arg, &r->delay) < 0)
+      return -1;
   } else if (IS("corrupt")) {
     r->action = ACT_CORRUPT;
     r->arg = 1;
     if (arg) {
-      if (parse_uint(p, "action corrupt", arg, FAULT_MAX_BITS, &x) < 0) return -1;
-      if (x == 0) return perr(p, "action: corrupt:0 flips nothing (1..%d)", FAULT_MAX_BITS);
+      if (parse_uint(p, "action corrupt", arg, FAULT_MAX_BITS, &x) < 0)
+        return -1;
+      if (x == 0)
+        return perr(p, "action: corrupt:0 flips nothing (1..%d)", FAULT_MAX_BITS);
       r->arg = (uint32_t)x;
     }
   } else if (IS("truncate")) {
-    if (!arg) return perr(p, "action: truncate needs a length (truncate:40)");
+    if (!arg)
+      return perr(p, "action: truncate needs a length (truncate:40)");
     r->action = ACT_TRUNCATE;
-    if (parse_uint(p, "action truncate", arg, 65535, &x) < 0) return -1;
+    if (parse_uint(p, "action truncate", arg, 65535, &x) < 0)
+      return -1;
     r->arg = (uint32_t)x;
   } else {
-    return perr(p, "action: unknown '%s' (drop, pass, dup[:N], delay:TIME, corrupt[:BITS], "
-                   "truncate:N)", v);
+    return perr(p,
+                "action: unknown '%s' (drop, pass, dup[:N], delay:TIME, corrupt[:BITS], "
+                "truncate:N)",
+                v);
   }
 #undef IS
   return 0;
@@ -518,7 +567,8 @@ struct item {
 
 static int parse_rule(struct pctx *p, struct fault_conf *c, uint8_t dirmask, struct item *it,
                       int nit) {
-  if (c->nrules == FAULT_MAX_RULES) return perr(p, "more than %d rules", FAULT_MAX_RULES);
+  if (c->nrules == FAULT_MAX_RULES)
+    return perr(p, "more than %d rules", FAULT_MAX_RULES);
   struct rule r;
   memset(&r, 0, sizeof r);
   r.dirmask = dirmask;
@@ -527,44 +577,68 @@ static int parse_rule(struct pctx *p, struct fault_conf *c, uint8_t dirmask, str
   for (int i = 0; i < nit; i++) {
     const char *k = it[i].key, *v = it[i].val;
     if (strcmp(k, "match") == 0) {
-      if (parse_match(p, v, &r) < 0) return -1;
+      if (parse_match(p, v, &r) < 0)
+        return -1;
     } else if (strcmp(k, "action") == 0) {
-      if (parse_action(p, v, &r) < 0) return -1;
+      if (parse_action(p, v, &r) < 0)
+        return -1;
       have_action = true;
     } else if (strcmp(k, "count") == 0) {
-      if (parse_uint(p, k, v, UINT32_MAX, &r.count) < 0) return -1;
+      if (parse_uint(p, k, v, UINT32_MAX, &r.count) < 0)
+        return -1;
     } else if (strcmp(k, "skip") == 0) {
-      if (parse_uint(p, k, v, UINT32_MAX, &r.skip) < 0) return -1;
+      if (parse_uint(p, k, v, UINT32_MAX, &r.skip) < 0)
+        return -1;
     } else if (strcmp(k, "when") == 0) {
       if (strcmp(v, "handshake") == 0) {
         r.handshake = true;
         c->uses_handshake = true;
       } else {
         r.win = true;
-        if (parse_window(p, k, v, &r.win_from, &r.win_to) < 0) return -1;
+        if (parse_window(p, k, v, &r.win_from, &r.win_to) < 0)
+          return -1;
       }
     } else {
-      return perr(p, "key '%s' is not allowed in a rule (rules take match, action, count, "
-                     "skip, when)", k);
+      return perr(p,
+                  "key '%s' is not allowed in a rule (rules take match, action, count, "
+                  "skip, when)",
+                  k);
     }
   }
-  if (!have_action) return perr(p, "a rule needs action= (drop, pass, dup, delay:T, corrupt, truncate:N)");
+  if (!have_action)
+    return perr(p, "a rule needs action= (drop, pass, dup, delay:T, corrupt, truncate:N)");
   c->rules[c->nrules++] = r;
   return 0;
 }
 
 enum {
-  K_LOSS, K_BURST, K_TRUNCATE, K_KEEP, K_CORRUPT, K_BITS, K_DUP, K_COPIES, K_REORDER, K_GAP,
-  K_HOLD, K_RATE, K_BUCKET, K_QLEN, K_DELAY, K_JITTER, K_BLACKHOLE, K_COUNT_
+  K_LOSS,
+  K_BURST,
+  K_TRUNCATE,
+  K_KEEP,
+  K_CORRUPT,
+  K_BITS,
+  K_DUP,
+  K_COPIES,
+  K_REORDER,
+  K_GAP,
+  K_HOLD,
+  K_RATE,
+  K_BUCKET,
+  K_QLEN,
+  K_DELAY,
+  K_JITTER,
+  K_BLACKHOLE,
+  K_COUNT_
 };
 static const char *const link_keys[K_COUNT_] = {
-    "loss", "burst", "truncate", "keep", "corrupt", "bits", "dup", "copies", "reorder", "gap",
-    "hold", "rate", "bucket", "qlen", "delay", "jitter", "blackhole",
+  "loss", "burst", "truncate", "keep",   "corrupt", "bits",  "dup",    "copies",    "reorder",
+  "gap",  "hold",  "rate",     "bucket", "qlen",    "delay", "jitter", "blackhole",
 };
 /* The main key each modifier needs beside it in the same clause. */
 static const int link_needs[K_COUNT_] = {
-    -1, K_LOSS, -1, K_TRUNCATE, -1, K_CORRUPT, -1, K_DUP, -1, K_REORDER,
-    K_REORDER, -1, K_RATE, K_RATE, -1, K_DELAY, -1,
+  -1,        K_LOSS,    -1, K_TRUNCATE, -1,     K_CORRUPT, -1,      K_DUP, -1,
+  K_REORDER, K_REORDER, -1, K_RATE,     K_RATE, -1,        K_DELAY, -1,
 };
 
 static int parse_link(struct pctx *p, struct fault_conf *c, uint8_t dirmask, struct item *it,
@@ -577,18 +651,22 @@ static int parse_link(struct pctx *p, struct fault_conf *c, uint8_t dirmask, str
     const char *k = it[i].key, *v = it[i].val;
     int key = -1;
     for (int j = 0; j < K_COUNT_; j++)
-      if (strcmp(k, link_keys[j]) == 0) key = j;
+      if (strcmp(k, link_keys[j]) == 0)
+        key = j;
     if (key < 0) {
       if (strcmp(k, "action") == 0 || strcmp(k, "count") == 0 || strcmp(k, "skip") == 0 ||
           strcmp(k, "when") == 0)
         return perr(p, "key '%s' belongs to a rule, and this clause has no match=", k);
-      return perr(p, "unknown key '%s' (loss, burst, truncate, keep, corrupt, bits, dup, "
-                     "copies, reorder, gap, hold, rate, bucket, qlen, delay, jitter, "
-                     "blackhole, or match= for a rule)", k);
+      return perr(p,
+                  "unknown key '%s' (loss, burst, truncate, keep, corrupt, bits, dup, "
+                  "copies, reorder, gap, hold, rate, bucket, qlen, delay, jitter, "
+                  "blackhole, or match= for a rule)",
+                  k);
     }
     if (key == K_BLACKHOLE) {
       /* A blackhole is a rule "match everything in the window, drop". */
-      if (c->nrules == FAULT_MAX_RULES) return perr(p, "more than %d rules", FAULT_MAX_RULES);
+      if (c->nrules == FAULT_MAX_RULES)
+        return perr(p, "more than %d rules", FAULT_MAX_RULES);
       struct rule r;
       memset(&r, 0, sizeof r);
       r.dirmask = dirmask;
@@ -598,67 +676,110 @@ static int parse_link(struct pctx *p, struct fault_conf *c, uint8_t dirmask, str
       r.action = ACT_DROP;
       r.count = UINT64_MAX;
       r.win = true;
-      if (parse_window(p, k, v, &r.win_from, &r.win_to) < 0) return -1;
+      if (parse_window(p, k, v, &r.win_from, &r.win_to) < 0)
+        return -1;
       c->rules[c->nrules++] = r;
       continue;
     }
-    if (seen & (1u << key)) return perr(p, "key '%s' given twice", k);
+    if (seen & (1u << key))
+      return perr(p, "key '%s' given twice", k);
     seen |= 1u << key;
     switch (key) {
-    case K_LOSS: if (parse_pct(p, k, v, &l.loss) < 0) return -1; break;
+    case K_LOSS:
+      if (parse_pct(p, k, v, &l.loss) < 0)
+        return -1;
+      break;
     case K_BURST:
-      if (parse_uint(p, k, v, 1000000, &x) < 0) return -1;
-      if (x == 0) return perr(p, "burst: mean burst length must be at least 1");
+      if (parse_uint(p, k, v, 1000000, &x) < 0)
+        return -1;
+      if (x == 0)
+        return perr(p, "burst: mean burst length must be at least 1");
       l.burst = (uint32_t)x;
       break;
-    case K_TRUNCATE: if (parse_pct(p, k, v, &l.truncate) < 0) return -1; break;
+    case K_TRUNCATE:
+      if (parse_pct(p, k, v, &l.truncate) < 0)
+        return -1;
+      break;
     case K_KEEP:
-      if (parse_uint(p, k, v, 65535, &x) < 0) return -1;
+      if (parse_uint(p, k, v, 65535, &x) < 0)
+        return -1;
       l.keep = (uint32_t)x;
       l.keep_set = true;
       break;
-    case K_CORRUPT: if (parse_pct(p, k, v, &l.corrupt) < 0) return -1; break;
+    case K_CORRUPT:
+      if (parse_pct(p, k, v, &l.corrupt) < 0)
+        return -1;
+      break;
     case K_BITS:
-      if (parse_uint(p, k, v, FAULT_MAX_BITS, &x) < 0) return -1;
-      if (x == 0) return perr(p, "bits: must be 1..%d", FAULT_MAX_BITS);
+      if (parse_uint(p, k, v, FAULT_MAX_BITS, &x) < 0)
+        return -1;
+      if (x == 0)
+        return perr(p, "bits: must be 1..%d", FAULT_MAX_BITS);
       l.bits = (uint32_t)x;
       break;
-    case K_DUP: if (parse_pct(p, k, v, &l.dup) < 0) return -1; break;
+    case K_DUP:
+      if (parse_pct(p, k, v, &l.dup) < 0)
+        return -1;
+      break;
     case K_COPIES:
-      if (parse_uint(p, k, v, FAULT_MAX_COPIES, &x) < 0) return -1;
-      if (x == 0) return perr(p, "copies: must be 1..%d", FAULT_MAX_COPIES);
+      if (parse_uint(p, k, v, FAULT_MAX_COPIES, &x) < 0)
+        return -1;
+      if (x == 0)
+        return perr(p, "copies: must be 1..%d", FAULT_MAX_COPIES);
       l.copies = (uint32_t)x;
       break;
-    case K_REORDER: if (parse_pct(p, k, v, &l.reorder) < 0) return -1; break;
+    case K_REORDER:
+      if (parse_pct(p, k, v, &l.reorder) < 0)
+        return -1;
+      break;
     case K_GAP:
-      if (parse_uint(p, k, v, 100000, &x) < 0) return -1;
-      if (x == 0) return perr(p, "gap: must be at least 1 (leave it out for time-only holding)");
+      if (parse_uint(p, k, v, 100000, &x) < 0)
+        return -1;
+      if (x == 0)
+        return perr(p, "gap: must be at least 1 (leave it out for time-only holding)");
       l.gap = (uint32_t)x;
       break;
     case K_HOLD:
-      if (parse_time(p, k, v, &l.hold) < 0) return -1;
-      if (l.hold == 0) return perr(p, "hold: must be more than 0");
+      if (parse_time(p, k, v, &l.hold) < 0)
+        return -1;
+      if (l.hold == 0)
+        return perr(p, "hold: must be more than 0");
       break;
-    case K_RATE: if (parse_rate(p, k, v, &l.rate) < 0) return -1; break;
-    case K_BUCKET: if (parse_size(p, k, v, &l.bucket) < 0) return -1; break;
+    case K_RATE:
+      if (parse_rate(p, k, v, &l.rate) < 0)
+        return -1;
+      break;
+    case K_BUCKET:
+      if (parse_size(p, k, v, &l.bucket) < 0)
+        return -1;
+      break;
     case K_QLEN:
-      if (parse_uint(p, k, v, 1000000, &x) < 0) return -1;
-      if (x == 0) return perr(p, "qlen: must be at least 1");
+      if (parse_uint(p, k, v, 1000000, &x) < 0)
+        return -1;
+      if (x == 0)
+        return perr(p, "qlen: must be at least 1");
       l.qlen = (uint32_t)x;
       break;
-    case K_DELAY: if (parse_time(p, k, v, &l.delay) < 0) return -1; break;
-    case K_JITTER: if (parse_time(p, k, v, &l.jitter) < 0) return -1; break;
-    default: break;
+    case K_DELAY:
+      if (parse_time(p, k, v, &l.delay) < 0)
+        return -1;
+      break;
+    case K_JITTER:
+      if (parse_time(p, k, v, &l.jitter) < 0)
+        return -1;
+      break;
+    default:
+      break;
     }
   }
   for (int j = 0; j < K_COUNT_; j++) {
     if ((seen & (1u << j)) && link_needs[j] >= 0 && !(seen & (1u << link_needs[j])))
-      return perr(p, "'%s' needs '%s' in the same clause", link_keys[j],
-                  link_keys[link_needs[j]]);
+      return perr(p, "'%s' needs '%s' in the same clause", link_keys[j], link_keys[link_needs[j]]);
   }
   /* Defaults and cross-checks of the groups this clause names. */
   if (seen & (1u << K_LOSS)) {
-    if (l.burst == 0) l.burst = 1;
+    if (l.burst == 0)
+      l.burst = 1;
     if (l.burst > 1 && l.loss > 0 && l.loss < 1) {
       /* Gilbert-Elliott with a lossless Good state and an all-lost Bad
        * state: mean Bad sojourn = 1/p_bg = burst; stationary loss =
@@ -666,38 +787,69 @@ static int parse_link(struct pctx *p, struct fault_conf *c, uint8_t dirmask, str
       l.p_bg = 1.0 / l.burst;
       l.p_gb = l.loss * l.p_bg / (1.0 - l.loss);
       if (l.p_gb > 1.0)
-        return perr(p, "loss %.4g%% with burst=%u is impossible (at most %.4g%% for that "
-                       "burst)", l.loss * 100, l.burst, 100.0 * l.burst / (l.burst + 1.0));
+        return perr(p,
+                    "loss %.4g%% with burst=%u is impossible (at most %.4g%% for that "
+                    "burst)",
+                    l.loss * 100, l.burst, 100.0 * l.burst / (l.burst + 1.0));
     }
   }
-  if ((seen & (1u << K_CORRUPT)) && l.bits == 0) l.bits = 1;
-  if ((seen & (1u << K_DUP)) && l.copies == 0) l.copies = 1;
+  if ((seen & (1u << K_CORRUPT)) && l.bits == 0)
+    l.bits = 1;
+  if ((seen & (1u << K_DUP)) && l.copies == 0)
+    l.copies = 1;
   if (seen & (1u << K_REORDER)) {
-    if (l.gap == 0 && l.hold == 0) l.gap = 1;
-    if (l.gap > 0 && l.hold == 0) l.hold = 100000; /* the 100ms safety valve */
+    if (l.gap == 0 && l.hold == 0)
+      l.gap = 1;
+    if (l.gap > 0 && l.hold == 0)
+      l.hold = 100000; /* the 100ms safety valve */
   }
   if (seen & (1u << K_RATE)) {
-    if (l.bucket == 0) l.bucket = 3000;
-    if (l.qlen == 0) l.qlen = 100;
+    if (l.bucket == 0)
+      l.bucket = 3000;
+    if (l.qlen == 0)
+      l.qlen = 100;
   }
   if ((seen & (1u << K_DELAY)) && l.jitter > l.delay)
     return perr(p, "jitter (%lldus) must not exceed delay (%lldus)", (long long)l.jitter,
                 (long long)l.delay);
 
   for (int d = 0; d < US_FAULT_NDIRS; d++) {
-    if (!(dirmask & (1u << d))) continue;
+    if (!(dirmask & (1u << d)))
+      continue;
     struct link *t = &c->link[d];
     if (seen & (1u << K_LOSS)) {
-      t->loss = l.loss; t->burst = l.burst; t->p_gb = l.p_gb; t->p_bg = l.p_bg;
+      t->loss = l.loss;
+      t->burst = l.burst;
+      t->p_gb = l.p_gb;
+      t->p_bg = l.p_bg;
     }
     if (seen & (1u << K_TRUNCATE)) {
-      t->truncate = l.truncate; t->keep = l.keep; t->keep_set = l.keep_set;
+      t->truncate = l.truncate;
+      t->keep = l.keep;
+      t->keep_set = l.keep_set;
     }
-    if (seen & (1u << K_CORRUPT)) { t->corrupt = l.corrupt; t->bits = l.bits; }
-    if (seen & (1u << K_DUP)) { t->dup = l.dup; t->copies = l.copies; }
-    if (seen & (1u << K_REORDER)) { t->reorder = l.reorder; t->gap = l.gap; t->hold = l.hold; }
-    if (seen & (1u << K_RATE)) { t->rate = l.rate; t->bucket = l.bucket; t->qlen = l.qlen; }
-    if (seen & (1u << K_DELAY)) { t->delay = l.delay; t->jitter = l.jitter; }
+    if (seen & (1u << K_CORRUPT)) {
+      t->corrupt = l.corrupt;
+      t->bits = l.bits;
+    }
+    if (seen & (1u << K_DUP)) {
+      t->dup = l.dup;
+      t->copies = l.copies;
+    }
+    if (seen & (1u << K_REORDER)) {
+      t->reorder = l.reorder;
+      t->gap = l.gap;
+      t->hold = l.hold;
+    }
+    if (seen & (1u << K_RATE)) {
+      t->rate = l.rate;
+      t->bucket = l.bucket;
+      t->qlen = l.qlen;
+    }
+    if (seen & (1u << K_DELAY)) {
+      t->delay = l.delay;
+      t->jitter = l.jitter;
+    }
   }
   return 0;
 }
@@ -722,26 +874,34 @@ static int parse_clause(struct pctx *p, struct fault_conf *c, char *cl) {
     cl = colon + 1;
   }
   cl = trim(cl);
-  if (*cl == '\0') return perr(p, "no key=value item after the direction");
+  if (*cl == '\0')
+    return perr(p, "no key=value item after the direction");
   struct item it[FAULT_MAX_ITEMS];
   int nit = 0;
   bool is_rule = false;
   char *cur = NULL;
   for (char *tok = (cur = cl, split_next(&cur, ',')); tok; tok = split_next(&cur, ',')) {
     char *t = trim(tok);
-    if (*t == '\0') return perr(p, "empty item (two commas in a row?)");
-    if (nit == FAULT_MAX_ITEMS) return perr(p, "more than %d items", FAULT_MAX_ITEMS);
+    if (*t == '\0')
+      return perr(p, "empty item (two commas in a row?)");
+    if (nit == FAULT_MAX_ITEMS)
+      return perr(p, "more than %d items", FAULT_MAX_ITEMS);
     char *e = strchr(t, '=');
-    if (!e) return perr(p, "item '%s' has no '=' (write key=value)", t);
+    if (!e)
+      return perr(p, "item '%s' has no '=' (write key=value)", t);
     *e = '\0';
     it[nit].key = trim(t);
     it[nit].val = trim(e + 1);
-    if (*it[nit].key == '\0') return perr(p, "item '=%s' has no key", it[nit].val);
-    if (*it[nit].val == '\0') return perr(p, "key '%s' has no value", it[nit].key);
-    if (strcmp(it[nit].key, "match") == 0) is_rule = true;
+    if (*it[nit].key == '\0')
+      return perr(p, "item '=%s' has no key", it[nit].val);
+    if (*it[nit].val == '\0')
+      return perr(p, "key '%s' has no value", it[nit].key);
+    if (strcmp(it[nit].key, "match") == 0)
+      is_rule = true;
     nit++;
   }
-  if (nit == 0) return perr(p, "no key=value item after the direction");
+  if (nit == 0)
+    return perr(p, "no key=value item after the direction");
   if (is_rule) {
     for (int i = 0; i < nit; i++)
       for (int j = i + 1; j < nit; j++)
@@ -753,11 +913,13 @@ static int parse_clause(struct pctx *p, struct fault_conf *c, char *cl) {
 }
 
 static int parse_spec(const char *spec, struct fault_conf *c, char *err, size_t errlen) {
-  struct pctx p = {err, errlen, 0, ""};
+  struct pctx p = { err, errlen, 0, "" };
   memset(c, 0, sizeof *c);
-  if (!spec) spec = "";
+  if (!spec)
+    spec = "";
   size_t n = strlen(spec);
-  if (n >= FAULT_SPEC_MAX) return perr(&p, "longer than %d bytes", FAULT_SPEC_MAX - 1);
+  if (n >= FAULT_SPEC_MAX)
+    return perr(&p, "longer than %d bytes", FAULT_SPEC_MAX - 1);
   memcpy(c->spec, spec, n + 1);
   char buf[FAULT_SPEC_MAX];
   memcpy(buf, spec, n + 1);
@@ -766,12 +928,14 @@ static int parse_spec(const char *spec, struct fault_conf *c, char *err, size_t 
   int idx = 0;
   for (char *cl = (cur = buf, split_next(&cur, ';')); cl; cl = split_next(&cur, ';')) {
     char *t = trim(cl);
-    if (*t == '\0') continue; /* "a;;b" and a trailing ';' are harmless */
+    if (*t == '\0')
+      continue; /* "a;;b" and a trailing ';' are harmless */
     idx++;
     snprintf(orig, sizeof orig, "%s", t);
     p.clause = idx;
     p.text = orig;
-    if (parse_clause(&p, c, t) < 0) return -1;
+    if (parse_clause(&p, c, t) < 0)
+      return -1;
   }
   return 0;
 }
@@ -779,7 +943,8 @@ static int parse_spec(const char *spec, struct fault_conf *c, char *err, size_t 
 int us_fault_check(const char *spec, char *err, size_t errlen) {
   struct fault_conf *c = malloc(sizeof *c);
   if (!c) {
-    if (err && errlen) snprintf(err, errlen, "fault spec: out of memory");
+    if (err && errlen)
+      snprintf(err, errlen, "fault spec: out of memory");
     return -1;
   }
   int rc = parse_spec(spec, c, err, errlen);
@@ -807,28 +972,34 @@ static uint32_t rd32(const uint8_t *b) {
  * packet we cannot read is still a packet (it matches `ip`). */
 static void classify(const uint8_t *b, size_t len, struct pinfo *pi) {
   memset(pi, 0, sizeof *pi);
-  if (len < 20 || (b[0] >> 4) != 4) return;
+  if (len < 20 || (b[0] >> 4) != 4)
+    return;
   size_t ihl = (size_t)(b[0] & 0x0f) * 4;
   size_t tot = rd16(b + 2);
-  if (ihl < 20 || ihl > len || tot < ihl) return;
+  if (ihl < 20 || ihl > len || tot < ihl)
+    return;
   size_t end = tot < len ? tot : len;
   pi->proto = b[9];
   pi->src = rd32(b + 12);
   pi->dst = rd32(b + 16);
-  if ((rd16(b + 6) & 0x1fff) != 0) return; /* not the first fragment */
+  if ((rd16(b + 6) & 0x1fff) != 0)
+    return; /* not the first fragment */
   const uint8_t *l4 = b + ihl;
   size_t l4len = end - ihl;
   if (pi->proto == 6) {
-    if (l4len < 20) return;
+    if (l4len < 20)
+      return;
     size_t doff = (size_t)(l4[12] >> 4) * 4;
-    if (doff < 20 || doff > l4len) return;
+    if (doff < 20 || doff > l4len)
+      return;
     pi->sport = rd16(l4);
     pi->dport = rd16(l4 + 2);
     pi->tflags = l4[13];
     pi->payload = (uint32_t)(l4len - doff);
     pi->l4 = true;
   } else if (pi->proto == 17) {
-    if (l4len < 8) return;
+    if (l4len < 8)
+      return;
     pi->sport = rd16(l4);
     pi->dport = rd16(l4 + 2);
     pi->payload = (uint32_t)(l4len - 8);
@@ -850,37 +1021,53 @@ static bool atom_true(const struct atom *a, const struct pinfo *pi) {
   bool udp = pi->l4 && pi->proto == 17;
   uint8_t fl = pi->tflags;
   switch (a->kind) {
-  case AT_IP: return true;
-  case AT_TCP: return tcp;
-  case AT_UDP: return udp;
-  case AT_ICMP: return pi->l4 && pi->proto == 1;
-  case AT_SYN: return tcp && (fl & TH_SYN) && !(fl & TH_ACK);
-  case AT_SYNACK: return tcp && (fl & TH_SYN) && (fl & TH_ACK);
-  case AT_ACK: return tcp && (fl & TH_ACK);
+  case AT_IP:
+    return true;
+  case AT_TCP:
+    return tcp;
+  case AT_UDP:
+    return udp;
+  case AT_ICMP:
+    return pi->l4 && pi->proto == 1;
+  case AT_SYN:
+    return tcp && (fl & TH_SYN) && !(fl & TH_ACK);
+  case AT_SYNACK:
+    return tcp && (fl & TH_SYN) && (fl & TH_ACK);
+  case AT_ACK:
+    return tcp && (fl & TH_ACK);
   case AT_PUREACK:
     return tcp && (fl & TH_ACK) && !(fl & (TH_SYN | TH_FIN | TH_RST)) && pi->payload == 0;
-  case AT_FIN: return tcp && (fl & TH_FIN);
-  case AT_RST: return tcp && (fl & TH_RST);
-  case AT_PSH: return tcp && (fl & TH_PSH);
-  case AT_URG: return tcp && (fl & TH_URG);
-  case AT_DATA: return (tcp || udp) && pi->payload > 0;
-  case AT_SPORT: return (tcp || udp) && pi->sport == a->port;
-  case AT_DPORT: return (tcp || udp) && pi->dport == a->port;
-  case AT_PORT: return (tcp || udp) && (pi->sport == a->port || pi->dport == a->port);
-  default: return false;
+  case AT_FIN:
+    return tcp && (fl & TH_FIN);
+  case AT_RST:
+    return tcp && (fl & TH_RST);
+  case AT_PSH:
+    return tcp && (fl & TH_PSH);
+  case AT_URG:
+    return tcp && (fl & TH_URG);
+  case AT_DATA:
+    return (tcp || udp) && pi->payload > 0;
+  case AT_SPORT:
+    return (tcp || udp) && pi->sport == a->port;
+  case AT_DPORT:
+    return (tcp || udp) && pi->dport == a->port;
+  case AT_PORT:
+    return (tcp || udp) && (pi->sport == a->port || pi->dport == a->port);
+  default:
+    return false;
   }
 }
 
 static bool rule_matches(const struct rule *r, const struct pinfo *pi) {
   for (uint32_t i = 0; i < r->natoms; i++)
-    if (atom_true(&r->atoms[i], pi) == r->atoms[i].neg) return false;
+    if (atom_true(&r->atoms[i], pi) == r->atoms[i].neg)
+      return false;
   return true;
 }
 
 /* ---- Handshake tracking (when=handshake) -------------------------------- */
 
-static struct flow *flow_find(struct us_fault *f, const struct pinfo *pi, int *side,
-                              bool create) {
+static struct flow *flow_find(struct us_fault *f, const struct pinfo *pi, int *side, bool create) {
   bool a_is_src = pi->src < pi->dst || (pi->src == pi->dst && pi->sport <= pi->dport);
   uint32_t aa = a_is_src ? pi->src : pi->dst, ba = a_is_src ? pi->dst : pi->src;
   uint16_t ap = a_is_src ? pi->sport : pi->dport, bp = a_is_src ? pi->dport : pi->sport;
@@ -890,7 +1077,8 @@ static struct flow *flow_find(struct us_fault *f, const struct pinfo *pi, int *s
     if (fl->used && fl->a_addr == aa && fl->b_addr == ba && fl->a_port == ap && fl->b_port == bp)
       return fl;
   }
-  if (!create) return NULL;
+  if (!create)
+    return NULL;
   /* Round-robin replacement: the table only needs to remember the
    * connections in their handshake, which are few and short-lived. */
   struct flow *fl = &f->flows[f->flow_next];
@@ -905,36 +1093,45 @@ static struct flow *flow_find(struct us_fault *f, const struct pinfo *pi, int *s
 }
 
 static bool in_handshake(struct us_fault *f, const struct pinfo *pi) {
-  if (!pi->l4 || pi->proto != 6) return false;
+  if (!pi->l4 || pi->proto != 6)
+    return false;
   int side;
   struct flow *fl = flow_find(f, pi, &side, false);
-  if (!fl || !fl->syn_seen || fl->rst) return false;
+  if (!fl || !fl->syn_seen || fl->rst)
+    return false;
   return !(fl->nonsyn_delivered[0] && fl->nonsyn_delivered[1]);
 }
 
 /* Called for every TCP packet offered: a SYN (re)starts the handshake; a
  * delivered non-SYN segment counts toward ending it; a delivered RST ends it. */
 static void flow_note(struct us_fault *f, const struct pinfo *pi, bool delivered) {
-  if (!pi->l4 || pi->proto != 6) return;
+  if (!pi->l4 || pi->proto != 6)
+    return;
   int side;
   bool syn_only = (pi->tflags & TH_SYN) && !(pi->tflags & TH_ACK);
   struct flow *fl = flow_find(f, pi, &side, syn_only);
-  if (!fl) return;
+  if (!fl)
+    return;
   if (syn_only && (fl->rst || (fl->nonsyn_delivered[0] && fl->nonsyn_delivered[1]))) {
     /* A new connection on an old 4-tuple. */
     fl->rst = false;
     fl->nonsyn_delivered[0] = fl->nonsyn_delivered[1] = false;
   }
-  if (syn_only) fl->syn_seen = true;
-  if (!delivered) return;
-  if (pi->tflags & TH_RST) fl->rst = true;
-  if (!(pi->tflags & TH_SYN)) fl->nonsyn_delivered[side] = true;
+  if (syn_only)
+    fl->syn_seen = true;
+  if (!delivered)
+    return;
+  if (pi->tflags & TH_RST)
+    fl->rst = true;
+  if (!(pi->tflags & TH_SYN))
+    fl->nonsyn_delivered[side] = true;
 }
 
 /* ---- Slots -------------------------------------------------------------- */
 
 static struct slot *slot_alloc(struct us_fault *f) {
-  if (f->nfree == 0) return NULL;
+  if (f->nfree == 0)
+    return NULL;
   uint32_t i = f->freel[--f->nfree];
   struct slot *s = &f->slots[i];
   f->used[f->nused++] = i;
@@ -955,8 +1152,10 @@ static void slot_free(struct us_fault *f, struct slot *s) {
 }
 
 static us_time_t slot_ready_at(const struct slot *s) {
-  if (!s->held) return s->due;
-  if (s->gap_left == 0) return s->due;
+  if (!s->held)
+    return s->due;
+  if (s->gap_left == 0)
+    return s->due;
   return s->hold_until;
 }
 
@@ -964,8 +1163,9 @@ static us_time_t slot_ready_at(const struct slot *s) {
 
 static void trace(struct us_fault *f, int dir, enum us_fault_event_kind kind, uint64_t idx,
                   int64_t arg) {
-  if (!f->trace) return;
-  struct us_fault_event ev = {(enum us_fault_dir)dir, kind, idx, f->now, arg};
+  if (!f->trace)
+    return;
+  struct us_fault_event ev = { (enum us_fault_dir)dir, kind, idx, f->now, arg };
   f->trace(f->trace_ctx, &ev);
 }
 
@@ -974,7 +1174,8 @@ static void emit(struct us_fault *f, int dir, const uint8_t *pkt, size_t len,
   f->d[dir].c.delivered++;
   trace(f, dir, US_FAULT_EV_DELIVER, idx, (int64_t)len);
   f->depth++;
-  if (deliver) deliver(ctx, pkt, len);
+  if (deliver)
+    deliver(ctx, pkt, len);
   f->depth--;
   /* Reordering: a held packet waits for `gap` later packets to go by. */
   for (uint32_t k = 0; k < f->nused; k++) {
@@ -986,7 +1187,8 @@ static void emit(struct us_fault *f, int dir, const uint8_t *pkt, size_t len,
 }
 
 static void release_due(struct us_fault *f, us_time_t now) {
-  if (f->depth > 0) return; /* the outermost loop does it */
+  if (f->depth > 0)
+    return; /* the outermost loop does it */
   /* Bounded: each round frees a slot; callbacks may park new packets due
    * now, so cap the rounds and leave the rest for the next poll. */
   uint64_t rounds = (uint64_t)f->nslots * 4 + 16;
@@ -995,17 +1197,21 @@ static void release_due(struct us_fault *f, us_time_t now) {
     us_time_t best_t = 0;
     for (uint32_t k = 0; k < f->nused; k++) {
       struct slot *s = &f->slots[f->used[k]];
-      if (s->state != SLOT_QUEUED) continue;
+      if (s->state != SLOT_QUEUED)
+        continue;
       us_time_t t = slot_ready_at(s);
-      if (t > now) continue;
+      if (t > now)
+        continue;
       if (!best || t < best_t || (t == best_t && s->order < best->order)) {
         best = s;
         best_t = t;
       }
     }
-    if (!best) return;
+    if (!best)
+      return;
     best->state = SLOT_BUSY;
-    if (!best->held) f->d[best->dir].nqueued--;
+    if (!best->held)
+      f->d[best->dir].nqueued--;
     for (uint32_t c = 0; c <= best->copies; c++)
       emit(f, best->dir, best->data, best->len, best->deliver, best->ctx, best->idx);
     slot_free(f, best);
@@ -1013,7 +1219,8 @@ static void release_due(struct us_fault *f, us_time_t now) {
 }
 
 static void set_now(struct us_fault *f, us_time_t now) {
-  if (now > f->now || !f->origin_set) f->now = now;
+  if (now > f->now || !f->origin_set)
+    f->now = now;
   if (!f->origin_set) {
     f->origin_set = true;
     f->origin = now;
@@ -1027,16 +1234,23 @@ static int find_rule(struct us_fault *f, int dir, const struct pinfo *pi, us_tim
   int hs = -1; /* handshake state, computed lazily */
   for (uint32_t i = 0; i < f->conf.nrules; i++) {
     struct rule *r = &f->conf.rules[i];
-    if (!(r->dirmask & (1u << dir))) continue;
-    if (r->win && (rel < r->win_from || rel >= r->win_to)) continue;
+    if (!(r->dirmask & (1u << dir)))
+      continue;
+    if (r->win && (rel < r->win_from || rel >= r->win_to))
+      continue;
     if (r->handshake) {
-      if (hs < 0) hs = in_handshake(f, pi) ? 1 : 0;
-      if (!hs) continue;
+      if (hs < 0)
+        hs = in_handshake(f, pi) ? 1 : 0;
+      if (!hs)
+        continue;
     }
-    if (!rule_matches(r, pi)) continue;
+    if (!rule_matches(r, pi))
+      continue;
     uint64_t m = r->matched++;
-    if (m < r->skip) continue;
-    if (m - r->skip >= r->count) continue;
+    if (m < r->skip)
+      continue;
+    if (m - r->skip >= r->count)
+      continue;
     return (int)i;
   }
   return -1;
@@ -1046,14 +1260,17 @@ static int find_rule(struct us_fault *f, int dir, const struct pinfo *pi, us_tim
 static void flip_bits(struct us_fault *f, int dir, uint8_t *b, size_t len, uint32_t bits,
                       uint64_t idx) {
   uint64_t nbits = (uint64_t)len * 8;
-  if (bits > nbits) bits = (uint32_t)nbits;
+  if (bits > nbits)
+    bits = (uint32_t)nbits;
   uint64_t done[FAULT_MAX_BITS];
   uint32_t n = 0;
   while (n < bits) {
     uint64_t pos = rng_below(f->d[dir].rng, nbits);
     bool dupl = false;
-    for (uint32_t i = 0; i < n; i++) dupl |= done[i] == pos;
-    if (dupl) continue; /* terminates: bits <= nbits */
+    for (uint32_t i = 0; i < n; i++)
+      dupl |= done[i] == pos;
+    if (dupl)
+      continue; /* terminates: bits <= nbits */
     done[n++] = pos;
     b[pos / 8] ^= (uint8_t)(0x80u >> (pos % 8));
     trace(f, dir, US_FAULT_EV_CORRUPT, idx, (int64_t)pos);
@@ -1064,14 +1281,16 @@ static uint32_t shaper_backlog(const struct us_fault *f, int dir, us_time_t now)
   uint32_t n = 0;
   for (uint32_t k = 0; k < f->nused; k++) {
     const struct slot *s = &f->slots[f->used[k]];
-    if (s->state == SLOT_QUEUED && s->dir == dir && s->shaper_until > now) n++;
+    if (s->state == SLOT_QUEUED && s->dir == dir && s->shaper_until > now)
+      n++;
   }
   return n;
 }
 
 void us_fault_process(struct us_fault *f, enum us_fault_dir dir, const uint8_t *pkt, size_t len,
                       us_time_t now, us_fault_deliver_fn deliver, void *ctx) {
-  if (!f || (unsigned)dir >= US_FAULT_NDIRS) return;
+  if (!f || (unsigned)dir >= US_FAULT_NDIRS)
+    return;
   set_now(f, now);
   now = f->now;
   release_due(f, now);
@@ -1109,16 +1328,22 @@ void us_fault_process(struct us_fault *f, enum us_fault_dir dir, const uint8_t *
       flow_note(f, &pi, false);
       release_due(f, now);
       return;
-    case ACT_DUP: copies = r->arg; break;
+    case ACT_DUP:
+      copies = r->arg;
+      break;
     case ACT_DELAY:
       extra = r->delay;
       rule_delay = true;
       break;
-    case ACT_CORRUPT: bits = r->arg; break;
-    case ACT_TRUNCATE:
-      if (r->arg < keep) keep = r->arg;
+    case ACT_CORRUPT:
+      bits = r->arg;
       break;
-    default: break; /* ACT_PASS */
+    case ACT_TRUNCATE:
+      if (r->arg < keep)
+        keep = r->arg;
+      break;
+    default:
+      break; /* ACT_PASS */
     }
   } else {
     /* Random link impairments, each drawing only when enabled. */
@@ -1151,11 +1376,15 @@ void us_fault_process(struct us_fault *f, enum us_fault_dir dir, const uint8_t *
       else
         keep = 1 + (size_t)rng_below(d->rng, len - 1);
     }
-    if (L->corrupt > 0 && rng_chance(d->rng, L->corrupt)) bits = L->bits;
-    if (L->dup > 0 && rng_chance(d->rng, L->dup)) copies = L->copies;
-    if (L->reorder > 0 && rng_chance(d->rng, L->reorder)) held = true;
+    if (L->corrupt > 0 && rng_chance(d->rng, L->corrupt))
+      bits = L->bits;
+    if (L->dup > 0 && rng_chance(d->rng, L->dup))
+      copies = L->copies;
+    if (L->reorder > 0 && rng_chance(d->rng, L->reorder))
+      held = true;
   }
-  if (bits > 0 && keep == 0) bits = 0;
+  if (bits > 0 && keep == 0)
+    bits = 0;
 
   /* Shaper (GCRA, equivalent to a token bucket of depth `bucket` filled
    * at `rate`): a packet may leave at tat - tau; leaving advances tat by
@@ -1187,12 +1416,14 @@ void us_fault_process(struct us_fault *f, enum us_fault_dir dir, const uint8_t *
   us_time_t due = depart;
   if (L->delay > 0) {
     us_time_t dl = L->delay;
-    if (L->jitter > 0) dl += (us_time_t)rng_below(d->rng, (uint64_t)(2 * L->jitter + 1)) - L->jitter;
+    if (L->jitter > 0)
+      dl += (us_time_t)rng_below(d->rng, (uint64_t)(2 * L->jitter + 1)) - L->jitter;
     due += dl;
   }
   if (!held && !rule_delay) {
     /* The delay line keeps order: never leave before the one ahead. */
-    if (due < d->last_due) due = d->last_due;
+    if (due < d->last_due)
+      due = d->last_due;
     d->last_due = due;
   }
   due += extra;
@@ -1222,7 +1453,8 @@ void us_fault_process(struct us_fault *f, enum us_fault_dir dir, const uint8_t *
     d->c.truncated++;
     trace(f, dir, US_FAULT_EV_TRUNCATE, idx, (int64_t)keep);
   }
-  if (bits > 0) d->c.corrupted++;
+  if (bits > 0)
+    d->c.corrupted++;
   if (copies > 0) {
     d->c.duplicated += copies;
     trace(f, dir, US_FAULT_EV_DUP, idx, copies);
@@ -1238,7 +1470,8 @@ void us_fault_process(struct us_fault *f, enum us_fault_dir dir, const uint8_t *
   s->due = due;
   s->shaper_until = depart;
   s->held = held;
-  if (bits > 0) flip_bits(f, dir, s->data, keep, bits, idx);
+  if (bits > 0)
+    flip_bits(f, dir, s->data, keep, bits, idx);
   if (held) {
     d->c.reordered++;
     s->gap_left = L->gap > 0 ? L->gap : UINT32_MAX;
@@ -1255,7 +1488,8 @@ void us_fault_process(struct us_fault *f, enum us_fault_dir dir, const uint8_t *
 }
 
 us_time_t us_fault_poll(struct us_fault *f, us_time_t now) {
-  if (!f) return US_TIME_NEVER;
+  if (!f)
+    return US_TIME_NEVER;
   set_now(f, now);
   release_due(f, f->now);
   return us_fault_next_deadline(f);
@@ -1263,12 +1497,15 @@ us_time_t us_fault_poll(struct us_fault *f, us_time_t now) {
 
 us_time_t us_fault_next_deadline(const struct us_fault *f) {
   us_time_t t = US_TIME_NEVER;
-  if (!f) return t;
+  if (!f)
+    return t;
   for (uint32_t k = 0; k < f->nused; k++) {
     const struct slot *s = &f->slots[f->used[k]];
-    if (s->state != SLOT_QUEUED) continue;
+    if (s->state != SLOT_QUEUED)
+      continue;
     us_time_t r = slot_ready_at(s);
-    if (r < t) t = r;
+    if (r < t)
+      t = r;
   }
   return t;
 }
@@ -1283,16 +1520,17 @@ struct us_fault *us_fault_create(const char *spec, uint64_t seed, char *err, siz
 }
 
 struct us_fault *us_fault_create_ex(const char *spec, uint64_t seed,
-                                    const struct us_fault_limits *lim, char *err,
-                                    size_t errlen) {
+                                    const struct us_fault_limits *lim, char *err, size_t errlen) {
   uint32_t nslots = lim && lim->slots ? lim->slots : FAULT_DEFAULT_SLOTS;
   uint32_t sbytes = lim && lim->slot_bytes ? lim->slot_bytes : FAULT_DEFAULT_SLOT_BYTES;
   if (nslots > 1u << 20 || sbytes > 65536) {
-    if (err && errlen) snprintf(err, errlen, "fault: limits too large (slots <= 1M, slot_bytes <= 64KiB)");
+    if (err && errlen)
+      snprintf(err, errlen, "fault: limits too large (slots <= 1M, slot_bytes <= 64KiB)");
     return NULL;
   }
   struct us_fault *f = calloc(1, sizeof *f);
-  if (!f) goto nomem;
+  if (!f)
+    goto nomem;
   if (parse_spec(spec, &f->conf, err, errlen) < 0) {
     free(f);
     return NULL;
@@ -1313,15 +1551,18 @@ struct us_fault *us_fault_create_ex(const char *spec, uint64_t seed,
   }
   f->nfree = nslots;
   f->seed = seed;
-  for (int d = 0; d < US_FAULT_NDIRS; d++) dir_seed(&f->d[d], seed, d);
+  for (int d = 0; d < US_FAULT_NDIRS; d++)
+    dir_seed(&f->d[d], seed, d);
   return f;
 nomem:
-  if (err && errlen) snprintf(err, errlen, "fault: out of memory");
+  if (err && errlen)
+    snprintf(err, errlen, "fault: out of memory");
   return NULL;
 }
 
 void us_fault_destroy(struct us_fault *f) {
-  if (!f) return;
+  if (!f)
+    return;
   free(f->slots);
   free(f->mem);
   free(f->used);
@@ -1330,10 +1571,12 @@ void us_fault_destroy(struct us_fault *f) {
 }
 
 int us_fault_set(struct us_fault *f, const char *spec, char *err, size_t errlen) {
-  if (!f) return -1;
+  if (!f)
+    return -1;
   struct fault_conf *c = malloc(sizeof *c);
   if (!c) {
-    if (err && errlen) snprintf(err, errlen, "fault: out of memory");
+    if (err && errlen)
+      snprintf(err, errlen, "fault: out of memory");
     return -1;
   }
   if (parse_spec(spec, c, err, errlen) < 0) {
@@ -1343,7 +1586,8 @@ int us_fault_set(struct us_fault *f, const char *spec, char *err, size_t errlen)
   f->conf = *c;
   free(c);
   f->origin_set = false;
-  for (int d = 0; d < US_FAULT_NDIRS; d++) f->d[d].ge_bad = false;
+  for (int d = 0; d < US_FAULT_NDIRS; d++)
+    f->d[d].ge_bad = false;
   memset(f->flows, 0, sizeof f->flows);
   return 0;
 }
@@ -1355,7 +1599,8 @@ uint64_t us_fault_seed(const struct us_fault *f) { return f ? f->seed : 0; }
 
 uint64_t us_fault_seed_from_os(void) {
   uint64_t s = 0;
-  if (getrandom(&s, sizeof s, 0) == (ssize_t)sizeof s) return s;
+  if (getrandom(&s, sizeof s, 0) == (ssize_t)sizeof s)
+    return s;
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   uint64_t x = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
@@ -1363,7 +1608,8 @@ uint64_t us_fault_seed_from_os(void) {
 }
 
 void us_fault_set_trace(struct us_fault *f, us_fault_trace_fn fn, void *ctx) {
-  if (!f) return;
+  if (!f)
+    return;
   f->trace = fn;
   f->trace_ctx = ctx;
 }
@@ -1380,18 +1626,20 @@ void us_fault_counters(const struct us_fault *f, enum us_fault_dir dir,
 }
 
 void us_fault_counters_reset(struct us_fault *f) {
-  if (!f) return;
-  for (int d = 0; d < US_FAULT_NDIRS; d++) memset(&f->d[d].c, 0, sizeof f->d[d].c);
+  if (!f)
+    return;
+  for (int d = 0; d < US_FAULT_NDIRS; d++)
+    memset(&f->d[d].c, 0, sizeof f->d[d].c);
 }
 
 static const char *const ctr_names[] = {
 #define US_FAULT_CTR_NAME_(name, desc) #name,
-    US_FAULT_COUNTERS(US_FAULT_CTR_NAME_)
+  US_FAULT_COUNTERS(US_FAULT_CTR_NAME_)
 #undef US_FAULT_CTR_NAME_
 };
 static const char *const ctr_descs[] = {
 #define US_FAULT_CTR_DESC_(name, desc) desc,
-    US_FAULT_COUNTERS(US_FAULT_CTR_DESC_)
+  US_FAULT_COUNTERS(US_FAULT_CTR_DESC_)
 #undef US_FAULT_CTR_DESC_
 };
 #define FAULT_NCTR (sizeof ctr_names / sizeof ctr_names[0])
@@ -1402,30 +1650,35 @@ const char *us_fault_counter_desc(size_t i) { return i < FAULT_NCTR ? ctr_descs[
 
 uint64_t us_fault_counter_value(const struct us_fault_counters *c, size_t i) {
   size_t k = 0;
-#define US_FAULT_CTR_VAL_(name, desc)                                          \
-  if (k++ == i) return c->name;
+#define US_FAULT_CTR_VAL_(name, desc) \
+  if (k++ == i)                       \
+    return c->name;
   US_FAULT_COUNTERS(US_FAULT_CTR_VAL_)
 #undef US_FAULT_CTR_VAL_
   return 0;
 }
 
 int us_fault_format(const struct us_fault *f, char *buf, size_t len) {
-  if (!f) return 0;
+  if (!f)
+    return 0;
   size_t used = 0;
   int total = 0;
-  static const char *const dname[US_FAULT_NDIRS] = {"tx", "rx"};
+  static const char *const dname[US_FAULT_NDIRS] = { "tx", "rx" };
   for (int d = 0; d < US_FAULT_NDIRS; d++) {
     int n = snprintf(buf && used < len ? buf + used : NULL, buf && used < len ? len - used : 0,
                      "fault seed=%llu %s:", (unsigned long long)f->seed, dname[d]);
-    if (n < 0) return n;
+    if (n < 0)
+      return n;
     total += n;
     used += (size_t)n;
     for (size_t i = 0; i < FAULT_NCTR; i++) {
       uint64_t v = us_fault_counter_value(&f->d[d].c, i);
-      if (v == 0 && i != 0) continue;
+      if (v == 0 && i != 0)
+        continue;
       n = snprintf(buf && used < len ? buf + used : NULL, buf && used < len ? len - used : 0,
                    " %s=%llu", ctr_names[i], (unsigned long long)v);
-      if (n < 0) return n;
+      if (n < 0)
+        return n;
       total += n;
       used += (size_t)n;
     }
@@ -1441,7 +1694,8 @@ int us_fault_format(const struct us_fault *f, char *buf, size_t len) {
 static void fault_dev_tx(void *ctx, const uint8_t *pkt, size_t len) {
   struct us_fault *f = ctx;
   us_time_t now = f->clock ? f->clock(f->clock_ctx) : f->now;
-  if (now < f->now) now = f->now;
+  if (now < f->now)
+    now = f->now;
   us_fault_process(f, US_FAULT_TX, pkt, len, now, f->inner.tx, f->inner.ctx);
 }
 
@@ -1450,12 +1704,13 @@ struct us_device us_fault_wrap_tx(struct us_fault *f, const struct us_device *in
   f->inner = *inner;
   f->clock = clock;
   f->clock_ctx = clock_ctx;
-  struct us_device dev = {fault_dev_tx, f};
+  struct us_device dev = { fault_dev_tx, f };
   return dev;
 }
 
 void us_fault_set_clock(struct us_fault *f, us_time_t (*clock)(void *ctx), void *clock_ctx) {
-  if (!f) return;
+  if (!f)
+    return;
   f->clock = clock;
   f->clock_ctx = clock_ctx;
 }
@@ -1469,11 +1724,12 @@ us_time_t us_fault_clock_ref(void *ctx) { return *(const us_time_t *)ctx; }
  * (docs/OFFLOAD.md). */
 static void fault_rx_deliver(void *ctx, const uint8_t *pkt, size_t len) {
   struct us_fault *f = ctx;
-  if (f->inner_rx.rx) f->inner_rx.rx(f->inner_rx.ctx, pkt, len, NULL, f->now);
+  if (f->inner_rx.rx)
+    f->inner_rx.rx(f->inner_rx.ctx, pkt, len, NULL, f->now);
 }
 
-static void fault_rx_sink(void *ctx, const uint8_t *pkt, size_t len,
-                          const struct us_rx_meta *meta, us_time_t now) {
+static void fault_rx_sink(void *ctx, const uint8_t *pkt, size_t len, const struct us_rx_meta *meta,
+                          us_time_t now) {
   (void)meta;
   struct us_fault *f = ctx;
   us_fault_process(f, US_FAULT_RX, pkt, len, now, fault_rx_deliver, f);
@@ -1481,7 +1737,7 @@ static void fault_rx_sink(void *ctx, const uint8_t *pkt, size_t len,
 
 struct us_rx_sink us_fault_wrap_rx(struct us_fault *f, const struct us_rx_sink *inner) {
   f->inner_rx = *inner;
-  struct us_rx_sink sink = {fault_rx_sink, f};
+  struct us_rx_sink sink = { fault_rx_sink, f };
   return sink;
 }
 
@@ -1490,11 +1746,14 @@ us_time_t us_fault_tick(void *f, us_time_t now) { return us_fault_poll(f, now); 
 /* ---- Control-socket commands -------------------------------------------- */
 
 int us_fault_ctl_command(struct us_fault *f, const char *cmd, char *out, size_t outlen) {
-  if (!cmd || strncmp(cmd, "fault", 5) != 0 || (cmd[5] != '\0' && cmd[5] != ' ')) return 0;
-  if (!out || outlen == 0) return 1;
+  if (!cmd || strncmp(cmd, "fault", 5) != 0 || (cmd[5] != '\0' && cmd[5] != ' '))
+    return 0;
+  if (!out || outlen == 0)
+    return 1;
   out[0] = '\0';
   const char *arg = cmd + 5;
-  while (*arg == ' ') arg++;
+  while (*arg == ' ')
+    arg++;
   if (!f) {
     snprintf(out, outlen, "error: no fault injector (start ustackd with --fault SPEC)\n");
     return 1;
@@ -1502,10 +1761,12 @@ int us_fault_ctl_command(struct us_fault *f, const char *cmd, char *out, size_t 
   if (*arg == '\0' || strcmp(arg, "show") == 0) {
     int n = snprintf(out, outlen, "spec: '%s'\nseed: %llu\nheld: %u\n", f->conf.spec,
                      (unsigned long long)f->seed, f->nused);
-    if (n >= 0 && (size_t)n < outlen) us_fault_format(f, out + n, outlen - (size_t)n);
+    if (n >= 0 && (size_t)n < outlen)
+      us_fault_format(f, out + n, outlen - (size_t)n);
   } else if (strncmp(arg, "set", 3) == 0 && (arg[3] == ' ' || arg[3] == '\0')) {
     const char *spec = arg + 3;
-    while (*spec == ' ') spec++;
+    while (*spec == ' ')
+      spec++;
     char err[256] = "";
     if (us_fault_set(f, spec, err, sizeof err) == 0)
       snprintf(out, outlen, "ok: fault spec set: '%s' (seed %llu)\n", f->conf.spec,

@@ -150,21 +150,21 @@ enum us_fault_dir {
 typedef void (*us_fault_deliver_fn)(void *ctx, const uint8_t *pkt, size_t len);
 
 /* Counters, per direction. X(name, description). */
-#define US_FAULT_COUNTERS(X)                                                   \
-  X(seen, "packets offered to the injector")                                   \
-  X(delivered, "packets (and copies) handed on")                               \
-  X(dropped, "packets dropped, all reasons")                                   \
-  X(lost, "dropped by random loss")                                            \
-  X(blackholed, "dropped inside a blackhole window")                           \
-  X(rule_dropped, "dropped by a rule")                                         \
-  X(rule_hits, "packets a rule acted on (any action)")                         \
-  X(duplicated, "extra copies made")                                           \
-  X(reordered, "packets held back for reordering")                             \
-  X(delayed, "packets released later than they arrived")                       \
-  X(corrupted, "packets with flipped bits")                                    \
-  X(truncated, "packets cut short")                                            \
-  X(rate_queued, "packets that waited in the rate limiter")                    \
-  X(rate_dropped, "dropped: rate-limiter queue full")                          \
+#define US_FAULT_COUNTERS(X)                                \
+  X(seen, "packets offered to the injector")                \
+  X(delivered, "packets (and copies) handed on")            \
+  X(dropped, "packets dropped, all reasons")                \
+  X(lost, "dropped by random loss")                         \
+  X(blackholed, "dropped inside a blackhole window")        \
+  X(rule_dropped, "dropped by a rule")                      \
+  X(rule_hits, "packets a rule acted on (any action)")      \
+  X(duplicated, "extra copies made")                        \
+  X(reordered, "packets held back for reordering")          \
+  X(delayed, "packets released later than they arrived")    \
+  X(corrupted, "packets with flipped bits")                 \
+  X(truncated, "packets cut short")                         \
+  X(rate_queued, "packets that waited in the rate limiter") \
+  X(rate_dropped, "dropped: rate-limiter queue full")       \
   X(queue_full, "dropped: no free slot in the injector")
 
 struct us_fault_counters {
@@ -187,11 +187,9 @@ struct us_fault;
  * memory returns NULL and writes a one-line reason naming the clause and
  * the offending token into `err` (if err && errlen).
  */
-struct us_fault *us_fault_create(const char *spec, uint64_t seed, char *err,
-                                 size_t errlen);
+struct us_fault *us_fault_create(const char *spec, uint64_t seed, char *err, size_t errlen);
 struct us_fault *us_fault_create_ex(const char *spec, uint64_t seed,
-                                    const struct us_fault_limits *lim,
-                                    char *err, size_t errlen);
+                                    const struct us_fault_limits *lim, char *err, size_t errlen);
 /* Free everything; packets still held are discarded (not delivered). */
 void us_fault_destroy(struct us_fault *f);
 
@@ -223,9 +221,8 @@ uint64_t us_fault_seed_from_os(void);
  * than once, or never; `deliver(ctx, ...)` is remembered with a held packet.
  * Packets already due are released too. `now` must not go backwards.
  */
-void us_fault_process(struct us_fault *f, enum us_fault_dir dir,
-                      const uint8_t *pkt, size_t len, us_time_t now,
-                      us_fault_deliver_fn deliver, void *ctx);
+void us_fault_process(struct us_fault *f, enum us_fault_dir dir, const uint8_t *pkt, size_t len,
+                      us_time_t now, us_fault_deliver_fn deliver, void *ctx);
 
 /*
  * Release every held packet due at or before `now`, in due order (ties in
@@ -266,13 +263,13 @@ enum us_fault_event_kind {
   US_FAULT_EV_DELIVER = 0, /* arg = delivered length */
   US_FAULT_EV_LOSS,        /* arg = 1 when in the Bad (burst) state */
   US_FAULT_EV_BLACKHOLE,
-  US_FAULT_EV_RULE,        /* arg = rule index (0-based, spec order) */
-  US_FAULT_EV_DUP,         /* arg = extra copies */
-  US_FAULT_EV_REORDER,     /* packet held back */
-  US_FAULT_EV_DELAY,       /* arg = due time */
-  US_FAULT_EV_CORRUPT,     /* arg = bit index flipped (one event per bit;
+  US_FAULT_EV_RULE,     /* arg = rule index (0-based, spec order) */
+  US_FAULT_EV_DUP,      /* arg = extra copies */
+  US_FAULT_EV_REORDER,  /* packet held back */
+  US_FAULT_EV_DELAY,    /* arg = due time */
+  US_FAULT_EV_CORRUPT,  /* arg = bit index flipped (one event per bit;
                               byte = arg / 8, mask = 0x80 >> (arg % 8)) */
-  US_FAULT_EV_TRUNCATE,    /* arg = new length */
+  US_FAULT_EV_TRUNCATE, /* arg = new length */
   US_FAULT_EV_RATE_DROP,
   US_FAULT_EV_QUEUE_FULL,
 };

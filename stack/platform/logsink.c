@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-static const char *const level_names[] = {"error", "warn", "info", "debug", "trace"};
+static const char *const level_names[] = { "error", "warn", "info", "debug", "trace" };
 
 const char *us_log_level_name(enum us_log_level level) {
   if ((unsigned)level < sizeof level_names / sizeof level_names[0])
@@ -39,7 +39,7 @@ void us_stderr_log(void *ctx, enum us_log_level level, const char *line) {
 }
 
 struct us_log_sink us_stderr_log_sink(const char *prog) {
-  return (struct us_log_sink){.fn = us_stderr_log, .ctx = (void *)(uintptr_t)prog};
+  return (struct us_log_sink){ .fn = us_stderr_log, .ctx = (void *)(uintptr_t)prog };
 }
 
 void us_logf(const struct us_log_sink *sink, enum us_log_level max, enum us_log_level level,

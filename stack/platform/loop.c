@@ -14,14 +14,14 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#define MAX_FDS 64
-#define MAX_HOOKS 16
+#define MAX_FDS       64
+#define MAX_HOOKS     16
 #define DEFAULT_BATCH 64
 /* Rounds of tick/poll/dispatch per wake-up before we yield to epoll. */
-#define MAX_ROUNDS 8
+#define MAX_ROUNDS    8
 /* Big enough for any IPv4 datagram, a GSO super-packet included (the
  * virtio header is read apart, tun.c): the kernel never truncates. */
-#define RX_BUF 65536
+#define RX_BUF        65536
 
 enum fd_kind { FD_FREE = 0, FD_TUN, FD_SIGNAL, FD_USER };
 
@@ -60,8 +60,8 @@ struct us_loop {
   uint8_t rxbuf[RX_BUF];
 };
 
-void us_rx_stack_input(void *stack, const uint8_t *pkt, size_t len,
-                       const struct us_rx_meta *meta, us_time_t now) {
+void us_rx_stack_input(void *stack, const uint8_t *pkt, size_t len, const struct us_rx_meta *meta,
+                       us_time_t now) {
   us_stack_input_meta(stack, pkt, len, meta, now);
 }
 
@@ -82,10 +82,10 @@ static int fd_register(struct us_loop *l, enum fd_kind kind, int fd, uint32_t ev
     struct fd_entry *e = &l->fds[i];
     if (e->kind != FD_FREE)
       continue;
-    struct epoll_event ev = {.events = events, .data.ptr = e};
+    struct epoll_event ev = { .events = events, .data.ptr = e };
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
       return -errno;
-    *e = (struct fd_entry){.kind = kind, .fd = fd, .fn = fn, .ctx = ctx};
+    *e = (struct fd_entry){ .kind = kind, .fd = fd, .fn = fn, .ctx = ctx };
     return 0;
   }
   return -ENOSPC;
@@ -105,7 +105,7 @@ struct us_loop *us_loop_create(const struct us_loop_cfg *cfg, char *err, size_t 
   if (l->cfg.batch_max == 0)
     l->cfg.batch_max = DEFAULT_BATCH;
   if (!l->cfg.rx.rx)
-    l->cfg.rx = (struct us_rx_sink){.rx = us_rx_stack_input, .ctx = cfg->stack};
+    l->cfg.rx = (struct us_rx_sink){ .rx = us_rx_stack_input, .ctx = cfg->stack };
   l->sigfd = -1;
   l->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (l->epfd < 0) {
@@ -158,7 +158,7 @@ void us_loop_destroy(struct us_loop *l) {
      * caller is already shutting down. */
     sigset_t pending;
     if (sigpending(&pending) == 0) {
-      int signals[] = {SIGINT, SIGTERM, SIGUSR1, SIGHUP};
+      int signals[] = { SIGINT, SIGTERM, SIGUSR1, SIGHUP };
       for (unsigned i = 0; i < sizeof signals / sizeof signals[0]; i++) {
         if (sigismember(&pending, signals[i]) == 1) {
           sigset_t one;
@@ -174,8 +174,7 @@ void us_loop_destroy(struct us_loop *l) {
   free(l);
 }
 
-int us_loop_add_fd(struct us_loop *l, int fd, uint32_t epoll_events, us_loop_fd_fn fn,
-                   void *ctx) {
+int us_loop_add_fd(struct us_loop *l, int fd, uint32_t epoll_events, us_loop_fd_fn fn, void *ctx) {
   if (!fn)
     return -EINVAL;
   return fd_register(l, FD_USER, fd, epoll_events, fn, ctx);
@@ -185,7 +184,7 @@ int us_loop_mod_fd(struct us_loop *l, int fd, uint32_t epoll_events) {
   struct fd_entry *e = fd_slot(l, fd);
   if (!e || e->kind != FD_USER)
     return -ENOENT;
-  struct epoll_event ev = {.events = epoll_events, .data.ptr = e};
+  struct epoll_event ev = { .events = epoll_events, .data.ptr = e };
   return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : -errno;
 }
 
@@ -204,14 +203,14 @@ int us_loop_del_fd(struct us_loop *l, int fd) {
 int us_loop_add_tick(struct us_loop *l, us_loop_tick_fn fn, void *ctx) {
   if (l->nticks >= MAX_HOOKS)
     return -1;
-  l->ticks[l->nticks++] = (struct tick_hook){.fn = fn, .ctx = ctx};
+  l->ticks[l->nticks++] = (struct tick_hook){ .fn = fn, .ctx = ctx };
   return 0;
 }
 
 int us_loop_add_idle(struct us_loop *l, us_loop_idle_fn fn, void *ctx) {
   if (l->nidles >= MAX_HOOKS)
     return -1;
-  l->idles[l->nidles++] = (struct idle_hook){.fn = fn, .ctx = ctx};
+  l->idles[l->nidles++] = (struct idle_hook){ .fn = fn, .ctx = ctx };
   return 0;
 }
 
@@ -248,8 +247,7 @@ static int read_batch(struct us_loop *l) {
       /* EBADFD: the interface was deleted under us. */
       return (len == -EBADFD || len == -EBADF || len == -EIO) ? -1 : 0;
     }
-    l->cfg.rx.rx(l->cfg.rx.ctx, buf, (size_t)len, l->cfg.tun->vnet_hdr ? &meta : NULL,
-                 l->now);
+    l->cfg.rx.rx(l->cfg.rx.ctx, buf, (size_t)len, l->cfg.tun->vnet_hdr ? &meta : NULL, l->now);
     n++;
   }
   /* Level-triggered epoll reports the rest on the next wait. */
@@ -317,16 +315,14 @@ int us_loop_run(struct us_loop *l) {
       l->idles[i].fn(l->idles[i].ctx, l->now);
     if (l->stop)
       break;
-    int n = epoll_wait(l->epfd, evs, (int)(sizeof evs / sizeof evs[0]),
-                       timeout_ms(next, l->now));
+    int n = epoll_wait(l->epfd, evs, (int)(sizeof evs / sizeof evs[0]), timeout_ms(next, l->now));
     /* Step 2: the one clock read of this wake-up. */
     l->now = us_clock_now();
     l->st.wakeups++;
     if (n < 0) {
       if (errno == EINTR)
         continue;
-      us_logf(&l->cfg.log, l->cfg.log_level, US_LOG_ERROR, "epoll_wait: %s",
-              strerror(errno));
+      us_logf(&l->cfg.log, l->cfg.log_level, US_LOG_ERROR, "epoll_wait: %s", strerror(errno));
       result = -1;
       break;
     }

@@ -37,13 +37,13 @@ typedef void (*us_loop_signal_fn)(void *ctx, int signo, us_time_t now);
 struct us_loop_cfg {
   us_stack *stack;
   struct us_tun *tun;
-  unsigned batch_max;            /* packets per wake-up; 0 = 64 */
-  struct us_rx_sink rx;          /* rx.rx NULL = us_stack_input(stack) */
-  us_loop_dispatch_fn dispatch;  /* may be NULL */
+  unsigned batch_max;           /* packets per wake-up; 0 = 64 */
+  struct us_rx_sink rx;         /* rx.rx NULL = us_stack_input(stack) */
+  us_loop_dispatch_fn dispatch; /* may be NULL */
   void *dispatch_ctx;
-  us_loop_signal_fn on_signal;   /* SIGUSR1, SIGHUP; may be NULL */
+  us_loop_signal_fn on_signal; /* SIGUSR1, SIGHUP; may be NULL */
   void *signal_ctx;
-  struct us_log_sink log;        /* the loop's own warnings */
+  struct us_log_sink log; /* the loop's own warnings */
   enum us_log_level log_level;
 };
 
@@ -63,8 +63,7 @@ struct us_loop *us_loop_create(const struct us_loop_cfg *cfg, char *err, size_t 
 void us_loop_destroy(struct us_loop *l);
 
 /* Watch another descriptor (a control socket, a client). 0 or -errno. */
-int us_loop_add_fd(struct us_loop *l, int fd, uint32_t epoll_events, us_loop_fd_fn fn,
-                   void *ctx);
+int us_loop_add_fd(struct us_loop *l, int fd, uint32_t epoll_events, us_loop_fd_fn fn, void *ctx);
 int us_loop_mod_fd(struct us_loop *l, int fd, uint32_t epoll_events);
 int us_loop_del_fd(struct us_loop *l, int fd);
 

@@ -48,11 +48,11 @@ struct us_pcap *us_pcap_open(const char *path, char *err, size_t errlen) {
     return NULL;
   }
   struct pcap_file_hdr h = {
-      .magic = 0xa1b2c3d4u, /* microsecond timestamps */
-      .version_major = 2,
-      .version_minor = 4,
-      .snaplen = SNAPLEN,
-      .linktype = US_PCAP_LINKTYPE_RAW,
+    .magic = 0xa1b2c3d4u, /* microsecond timestamps */
+    .version_major = 2,
+    .version_minor = 4,
+    .snaplen = SNAPLEN,
+    .linktype = US_PCAP_LINKTYPE_RAW,
   };
   if (fwrite(&h, sizeof h, 1, p->f) != 1 || fflush(p->f) != 0) {
     snprintf(err, errlen, "cannot write pcap file %s: %s", path, strerror(errno));
@@ -72,10 +72,10 @@ void us_pcap_write(struct us_pcap *p, const uint8_t *pkt, size_t len, us_time_t 
     t = 0;
   uint32_t incl = len > SNAPLEN ? SNAPLEN : (uint32_t)len;
   struct pcap_rec_hdr r = {
-      .ts_sec = (uint32_t)(t / 1000000),
-      .ts_usec = (uint32_t)(t % 1000000),
-      .incl_len = incl,
-      .orig_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len,
+    .ts_sec = (uint32_t)(t / 1000000),
+    .ts_usec = (uint32_t)(t % 1000000),
+    .incl_len = incl,
+    .orig_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len,
   };
   if (fwrite(&r, sizeof r, 1, p->f) != 1 || fwrite(pkt, 1, incl, p->f) != incl) {
     p->errors++;
@@ -127,12 +127,12 @@ static void tee_rx(void *ctx, const uint8_t *pkt, size_t len, const struct us_rx
 struct us_device us_pcap_tee_device(struct us_pcap_tee *tee) {
   /* The tee passes offloaded packets through: it offers what the next
    * device offers. */
-  return (struct us_device){.tx = tee_tx,
-                            .ctx = tee,
-                            .caps = tee->next_tx.tx_meta ? tee->next_tx.caps : 0,
-                            .tx_meta = tee_tx_meta};
+  return (struct us_device){ .tx = tee_tx,
+                             .ctx = tee,
+                             .caps = tee->next_tx.tx_meta ? tee->next_tx.caps : 0,
+                             .tx_meta = tee_tx_meta };
 }
 
 struct us_rx_sink us_pcap_tee_rx_sink(struct us_pcap_tee *tee) {
-  return (struct us_rx_sink){.rx = tee_rx, .ctx = tee};
+  return (struct us_rx_sink){ .rx = tee_rx, .ctx = tee };
 }

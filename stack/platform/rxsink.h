@@ -23,7 +23,7 @@ struct us_rx_sink {
 };
 
 /* A sink that feeds a us_stack (ctx is the us_stack *). */
-void us_rx_stack_input(void *stack, const uint8_t *pkt, size_t len,
-                       const struct us_rx_meta *meta, us_time_t now);
+void us_rx_stack_input(void *stack, const uint8_t *pkt, size_t len, const struct us_rx_meta *meta,
+                       us_time_t now);
 
 #endif

@@ -39,8 +39,7 @@ void us_sysrand_fill(void *ctx, void *buf, size_t len) {
     if (n < 0) {
       if (urandom_fill(p, len) == 0)
         return;
-      fputs("ustack: no source of random bytes (getrandom and /dev/urandom failed)\n",
-            stderr);
+      fputs("ustack: no source of random bytes (getrandom and /dev/urandom failed)\n", stderr);
       abort();
     }
     p += n;
@@ -49,5 +48,5 @@ void us_sysrand_fill(void *ctx, void *buf, size_t len) {
 }
 
 struct us_rand_source us_sysrand_source(void) {
-  return (struct us_rand_source){.fill = us_sysrand_fill, .ctx = NULL};
+  return (struct us_rand_source){ .fill = us_sysrand_fill, .ctx = NULL };
 }

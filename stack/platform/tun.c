@@ -82,8 +82,7 @@ static int check_addresses_free(const struct us_tun_cfg *cfg, char *err, size_t 
   return rc;
 }
 
-static int tun_attach(struct us_tun *t, const struct us_tun_cfg *cfg, char *err,
-                      size_t errlen) {
+static int tun_attach(struct us_tun *t, const struct us_tun_cfg *cfg, char *err, size_t errlen) {
   t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (t->fd < 0) {
     int e = errno;
@@ -114,15 +113,16 @@ static int tun_attach(struct us_tun *t, const struct us_tun_cfg *cfg, char *err,
   if (rc != 0) {
     int e = errno;
     if (e == EBUSY)
-      snprintf(err, errlen, "interface %s is in use (another process has it open)",
-               cfg->name);
+      snprintf(err, errlen, "interface %s is in use (another process has it open)", cfg->name);
     else if (e == EPERM || e == EACCES)
       snprintf(err, errlen,
                "no permission to create or attach TUN interface %s (need CAP_NET_ADMIN)",
                cfg->name);
     else if (e == EINVAL)
-      snprintf(err, errlen, "interface %s already exists and is not a TUN device (or has "
-               "incompatible flags)", cfg->name);
+      snprintf(err, errlen,
+               "interface %s already exists and is not a TUN device (or has "
+               "incompatible flags)",
+               cfg->name);
     else
       snprintf(err, errlen, "cannot create TUN interface %s: %s", cfg->name, strerror(e));
     return -1;
@@ -158,8 +158,8 @@ static void tun_offload(struct us_tun *t) {
     return;
   int sz = VNET_HDR_LEN;
   if (ioctl(t->fd, TUNSETVNETHDRSZ, &sz) != 0) {
-    snprintf(t->offload_note, sizeof t->offload_note,
-             "offloads off: TUNSETVNETHDRSZ refused (%s)", strerror(errno));
+    snprintf(t->offload_note, sizeof t->offload_note, "offloads off: TUNSETVNETHDRSZ refused (%s)",
+             strerror(errno));
     t->caps = 0; /* the header is still there: we write zeroed ones */
     return;
   }
@@ -172,15 +172,13 @@ static void tun_offload(struct us_tun *t) {
   t->caps = US_DEV_CSUM | US_DEV_TSO4;
   if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) != 0) {
     snprintf(t->offload_note, sizeof t->offload_note,
-             "receive offloads off: TUNSETOFFLOAD refused (%s); sending with TSO",
-             strerror(errno));
+             "receive offloads off: TUNSETOFFLOAD refused (%s); sending with TSO", strerror(errno));
     return;
   }
   t->rx_offload = true;
 }
 
-static int tun_configure(struct us_tun *t, const struct us_tun_cfg *cfg, char *err,
-                         size_t errlen) {
+static int tun_configure(struct us_tun *t, const struct us_tun_cfg *cfg, char *err, size_t errlen) {
   int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sk < 0) {
     snprintf(err, errlen, "cannot configure %s: socket: %s", t->name, strerror(errno));
@@ -343,7 +341,7 @@ static long tun_read_raw(struct us_tun *t, uint8_t *buf, size_t cap, struct us_r
   for (;;) {
     ssize_t n;
     if (t->vnet_hdr) {
-      struct iovec iov[2] = {{vh, sizeof vh}, {buf, cap}};
+      struct iovec iov[2] = { { vh, sizeof vh }, { buf, cap } };
       n = readv(t->fd, iov, 2);
     } else {
       n = read(t->fd, buf, cap);
@@ -393,7 +391,7 @@ static void tun_write(struct us_tun *t, const uint8_t *pkt, size_t len,
       /* One write(2) per packet, header and packet gathered: the kernel
        * takes a TUN packet as exactly what one write hands it. */
       us_tun_meta_to_vnet(m, pkt, len, vh);
-      struct iovec iov[2] = {{vh, sizeof vh}, {(void *)pkt, len}};
+      struct iovec iov[2] = { { vh, sizeof vh }, { (void *)pkt, len } };
       n = writev(t->fd, iov, 2);
     } else {
       n = write(t->fd, pkt, len);
@@ -427,5 +425,6 @@ static void tun_tx_meta(void *ctx, const uint8_t *pkt, size_t len, const struct 
 
 struct us_device us_tun_device(struct us_tun *t) {
   return (struct us_device){
-      .tx = tun_tx, .ctx = t, .caps = t->caps, .tx_meta = t->caps ? tun_tx_meta : NULL};
+    .tx = tun_tx, .ctx = t, .caps = t->caps, .tx_meta = t->caps ? tun_tx_meta : NULL
+  };
 }

@@ -28,12 +28,12 @@
 #define US_TUN_NAME_MAX 16 /* IFNAMSIZ, including the NUL */
 
 struct us_tun_cfg {
-  const char *name;  /* "tun0"; at most 15 characters */
-  us_ip4_t host;     /* the kernel's address on the link (--host) */
-  us_ip4_t peer;     /* the stack's address (--addr) */
-  uint8_t prefix;    /* on-link prefix length, 1..32 */
-  uint16_t mtu;      /* link MTU */
-  bool offload;      /* try IFF_VNET_HDR + TUNSETOFFLOAD (ustackd: unless --no-offload) */
+  const char *name; /* "tun0"; at most 15 characters */
+  us_ip4_t host;    /* the kernel's address on the link (--host) */
+  us_ip4_t peer;    /* the stack's address (--addr) */
+  uint8_t prefix;   /* on-link prefix length, 1..32 */
+  uint16_t mtu;     /* link MTU */
+  bool offload;     /* try IFF_VNET_HDR + TUNSETOFFLOAD (ustackd: unless --no-offload) */
 };
 
 struct us_tun {
@@ -46,9 +46,9 @@ struct us_tun {
   uint64_t tx_eagain; /* dropped: the kernel's TUN queue was full */
   uint64_t tx_errors; /* dropped: write() failed otherwise */
   /* Offloads. */
-  bool vnet_hdr;      /* a virtio_net_hdr precedes every packet */
-  uint32_t caps;      /* US_DEV_* the device offers the stack (tx side) */
-  bool rx_offload;    /* TUNSETOFFLOAD accepted: GSO and partial checksums come in */
+  bool vnet_hdr;          /* a virtio_net_hdr precedes every packet */
+  uint32_t caps;          /* US_DEV_* the device offers the stack (tx side) */
+  bool rx_offload;        /* TUNSETOFFLOAD accepted: GSO and partial checksums come in */
   char offload_note[160]; /* why an offload is off ("" when all is on or not asked) */
   uint64_t rx_gso, rx_csum_partial, rx_csum_valid;
   uint64_t rx_vnet_bad; /* dropped: a virtio header we cannot honour */

@@ -137,8 +137,8 @@ void us_stack_input(us_stack *s, const uint8_t *pkt, size_t len, us_time_t now) 
   us_stack_input_meta(s, pkt, len, NULL, now);
 }
 
-void us_stack_input_meta(us_stack *s, const uint8_t *pkt, size_t len,
-                         const struct us_rx_meta *meta, us_time_t now) {
+void us_stack_input_meta(us_stack *s, const uint8_t *pkt, size_t len, const struct us_rx_meta *meta,
+                         us_time_t now) {
   if (now > s->now)
     s->now = now;
   if (len == 0 || !pkt) {
@@ -179,7 +179,8 @@ uint8_t *us_stack_rx_buffer(us_stack *s, size_t want, size_t *cap) {
     r = s->rx_reserved = NULL;
   }
   if (!r) {
-    const struct us_pkt_pool *pool = want + US_PKT_HEADROOM <= s->pkts.buf_size ? &s->pkts : &s->big;
+    const struct us_pkt_pool *pool =
+        want + US_PKT_HEADROOM <= s->pkts.buf_size ? &s->pkts : &s->big;
     /* Below the reserve the rest is for output and reassembly: the
      * caller reads into its own buffer and the data is copied. */
     if (us_pkt_pool_low(pool) || !(r = us_pkt_alloc(s, want))) {

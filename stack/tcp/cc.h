@@ -43,11 +43,11 @@ struct tcp_cc_rtt {
 struct tcp_cc_event {
   us_time_t now;
   const struct tcp_cc_rtt *rtt;
-  uint32_t mss;        /* SMSS */
-  uint32_t flight;     /* FlightSize (RFC 5681): sent, not cumulatively ACKed */
-  uint32_t acked;      /* on_ack: bytes newly acknowledged */
-  bool in_recovery;    /* on_ack: fast or RTO recovery is in progress */
-  bool after_rto;      /* on_ack: the ACK is part of RTO recovery */
+  uint32_t mss;     /* SMSS */
+  uint32_t flight;  /* FlightSize (RFC 5681): sent, not cumulatively ACKed */
+  uint32_t acked;   /* on_ack: bytes newly acknowledged */
+  bool in_recovery; /* on_ack: fast or RTO recovery is in progress */
+  bool after_rto;   /* on_ack: the ACK is part of RTO recovery */
 };
 
 /* RFC 5681 with RFC 3465 byte counting (cc_newreno.c). */
@@ -59,12 +59,12 @@ struct tcp_cc_newreno {
 /* RFC 9438 (cc_cubic.c). Windows in bytes, times in microseconds. */
 struct tcp_cc_cubic {
   uint32_t cwnd, ssthresh;
-  uint32_t w_max;       /* window before the last reduction (W_max) */
-  uint32_t cwnd_epoch;  /* cwnd when the current epoch began */
-  us_time_t t_epoch;    /* start of the congestion-avoidance epoch; 0 = none */
-  double k;             /* seconds until W_cubic reaches W_max again */
-  double w_est;         /* Reno-friendly estimate, bytes (RFC 9438 4.3) */
-  double cnt;           /* fractional growth carried between ACKs, bytes */
+  uint32_t w_max;      /* window before the last reduction (W_max) */
+  uint32_t cwnd_epoch; /* cwnd when the current epoch began */
+  us_time_t t_epoch;   /* start of the congestion-avoidance epoch; 0 = none */
+  double k;            /* seconds until W_cubic reaches W_max again */
+  double w_est;        /* Reno-friendly estimate, bytes (RFC 9438 4.3) */
+  double cnt;          /* fractional growth carried between ACKs, bytes */
 };
 
 struct tcp_cc_ops;

@@ -28,7 +28,7 @@
  */
 #include "cc.h"
 
-#define CUBIC_C 0.4    /* RFC 9438 5: C = 0.4 */
+#define CUBIC_C    0.4 /* RFC 9438 5: C = 0.4 */
 #define CUBIC_BETA 0.7 /* RFC 9438 4.6: beta_cubic = 0.7 */
 
 static uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
@@ -61,7 +61,7 @@ static uint32_t clamp_window(double w, uint32_t mss) {
 static void cubic_init(struct tcp_cc *cc, const struct tcp_cc_event *ev, uint32_t iw) {
   (void)ev;
   struct tcp_cc_cubic *c = &cc->u.cubic;
-  *c = (struct tcp_cc_cubic){0};
+  *c = (struct tcp_cc_cubic){ 0 };
   c->cwnd = iw;
   c->ssthresh = TCP_CC_CWND_MAX;
 }
@@ -183,13 +183,13 @@ static uint32_t cubic_window(const struct tcp_cc *cc) { return cc->u.cubic.cwnd;
 static uint32_t cubic_ssthresh(const struct tcp_cc *cc) { return cc->u.cubic.ssthresh; }
 
 const struct tcp_cc_ops tcp_cc_cubic = {
-    .name = "cubic",
-    .init = cubic_init,
-    .on_ack = cubic_on_ack,
-    .on_congestion = cubic_on_congestion,
-    .on_recovery_exit = cubic_on_recovery_exit,
-    .on_rto = cubic_on_rto,
-    .on_idle_restart = cubic_on_idle_restart,
-    .window = cubic_window,
-    .ssthresh = cubic_ssthresh,
+  .name = "cubic",
+  .init = cubic_init,
+  .on_ack = cubic_on_ack,
+  .on_congestion = cubic_on_congestion,
+  .on_recovery_exit = cubic_on_recovery_exit,
+  .on_rto = cubic_on_rto,
+  .on_idle_restart = cubic_on_idle_restart,
+  .window = cubic_window,
+  .ssthresh = cubic_ssthresh,
 };

@@ -83,15 +83,15 @@ static uint32_t nr_window(const struct tcp_cc *cc) { return cc->u.nr.cwnd; }
 static uint32_t nr_ssthresh(const struct tcp_cc *cc) { return cc->u.nr.ssthresh; }
 
 const struct tcp_cc_ops tcp_cc_newreno = {
-    .name = "newreno",
-    .init = nr_init,
-    .on_ack = nr_on_ack,
-    .on_congestion = nr_on_congestion,
-    .on_recovery_exit = nr_on_recovery_exit,
-    .on_rto = nr_on_rto,
-    .on_idle_restart = nr_on_idle_restart,
-    .window = nr_window,
-    .ssthresh = nr_ssthresh,
+  .name = "newreno",
+  .init = nr_init,
+  .on_ack = nr_on_ack,
+  .on_congestion = nr_on_congestion,
+  .on_recovery_exit = nr_on_recovery_exit,
+  .on_rto = nr_on_rto,
+  .on_idle_restart = nr_on_idle_restart,
+  .window = nr_window,
+  .ssthresh = nr_ssthresh,
 };
 
 const struct tcp_cc_ops *tcp_cc_ops_for(enum us_tcp_cc which) {

@@ -29,8 +29,7 @@ void us_tcp_time_wait_usage(const struct us_stack *s, uint32_t *count, uint32_t 
 
 /* How many times a TCB went from `from` to `to` (every change goes through tcp_set_state): tests assert
  * "this scenario took exactly these edges". */
-uint64_t us_tcp_edge_count(const struct us_stack *s, enum us_tcp_state from,
-                           enum us_tcp_state to);
+uint64_t us_tcp_edge_count(const struct us_stack *s, enum us_tcp_state from, enum us_tcp_state to);
 
 /* Test hook: when `on`, every new connection uses `iss` as its initial
  * send sequence number (to cross the 2^32 wrap early, HOSTILE SEQ-6). */

@@ -112,8 +112,7 @@ int us_tcp_listen(us_stack *s, us_sock_t sock, uint32_t backlog) {
   return 0;
 }
 
-int us_tcp_accept(us_stack *s, us_sock_t lsock, us_sock_t *out, us_ip4_t *peer,
-                  uint16_t *pport) {
+int us_tcp_accept(us_stack *s, us_sock_t lsock, us_sock_t *out, us_ip4_t *peer, uint16_t *pport) {
   struct us_tcb *l = get(s, lsock);
   if (!l)
     return US_ERR_BADF;
@@ -230,7 +229,7 @@ long us_tcp_recv(us_stack *s, us_sock_t sock, void *buf, size_t cap, us_time_t n
       return US_ERR_INVAL;
     uint32_t want = cap > t->rq_len ? t->rq_len : (uint32_t)cap;
     uint32_t n = tcp_rcvq_read(s, t, buf, want); /* the one copy (docs/ARCHITECTURE.md 3) */
-    tcb_rcv_release_if_empty(s, t); /* drained: the buffer goes back */
+    tcb_rcv_release_if_empty(s, t);              /* drained: the buffer goes back */
     if (tcp_window_update_due(s, t))
       tcp_ack_needed(s, t); /* sent by the next us_stack_poll() */
     tcb_maybe_release_buf(s, t);

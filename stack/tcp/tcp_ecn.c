@@ -83,8 +83,7 @@ void tcp_ecn_input(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg
   }
 }
 
-void tcp_ecn_echo(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g,
-                  us_time_t now) {
+void tcp_ecn_echo(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g, us_time_t now) {
   if (!t->ecn_ok || !(g->flags & US_TH_ECE) || (g->flags & US_TH_SYN))
     return;
   US_STAT_INC(s, tcp_ecn_ece_rcvd);

@@ -46,7 +46,7 @@ struct seg_in {
   uint32_t seq0, len0;
   uint8_t flags0;
   us_ip4_t src, dst;
-  uint8_t ecn;   /* the IP header's ECN field (RFC 3168 5) */
+  uint8_t ecn; /* the IP header's ECN field (RFC 3168 5) */
   us_time_t now;
 };
 
@@ -136,8 +136,7 @@ static void reply_rst(struct us_stack *s, const struct seg_in *in) {
   if (in->flags0 & US_TH_RST)
     return;
   if (in->flags0 & US_TH_ACK)
-    tcp_send_rst(s, in->dst, in->seg.dport, in->src, in->seg.sport, in->seg.ack, 0, false,
-                 in->now);
+    tcp_send_rst(s, in->dst, in->seg.dport, in->src, in->seg.sport, in->seg.ack, 0, false, in->now);
   else
     tcp_send_rst(s, in->dst, in->seg.dport, in->src, in->seg.sport, 0, in->seq0 + in->len0, true,
                  in->now);
@@ -246,8 +245,7 @@ static void syn_cookie_reply(struct us_stack *s, const struct seg_in *in) {
   uint32_t cookie =
       tcp_syncookie_make(s, in->dst, g->dport, in->src, g->sport, g->seq, pm, &o, in->now);
   US_STAT_INC(s, tcp_syncookies_sent);
-  tcp_send_cookie_synack(s, in->dst, g->dport, in->src, g->sport, cookie, g->seq + 1, &o,
-                         in->now);
+  tcp_send_cookie_synack(s, in->dst, g->dport, in->src, g->sport, cookie, g->seq + 1, &o, in->now);
 }
 
 /* The options a valid cookie brought back (tcp_syncookie.c), applied as
@@ -515,8 +513,8 @@ static enum tcp_verdict step1_check_seq(struct us_stack *s, struct us_tcb *t, st
     if (!(g->flags & US_TH_ACK))
       return TV_DROP_ACK;
   }
-  uint32_t len = g->payload_len + ((g->flags & US_TH_SYN) ? 1u : 0u) +
-                 ((g->flags & US_TH_FIN) ? 1u : 0u);
+  uint32_t len =
+      g->payload_len + ((g->flags & US_TH_SYN) ? 1u : 0u) + ((g->flags & US_TH_FIN) ? 1u : 0u);
   uint32_t wnd = tcp_rcv_wnd(t);
   uint32_t nxt = t->rcv_nxt;
   bool ok;
@@ -673,7 +671,7 @@ static uint32_t ack_new(struct us_stack *s, struct us_tcb *t, uint32_t ack, us_t
   else if (t->timer[TT_PERSIST] == US_TIME_NEVER)
     t->timer[TT_RTO] = now + tcp_rto_current(s, t);
   if (data)
-    tcb_mark(s, t); /* room in the send buffer: WRITABLE */
+    tcb_mark(s, t);    /* room in the send buffer: WRITABLE */
   return data + acked; /* and the FIN, if this ACK covers it */
 }
 
@@ -721,8 +719,8 @@ static enum tcp_verdict step5_check_ack(struct us_stack *s, struct us_tcb *t, st
     return TV_DROP_ACK;
   }
   uint32_t wnd = (uint32_t)g->wnd << t->snd_wscale;
-  bool classic_dup = g->payload_len == 0 && !(g->flags & (US_TH_SYN | US_TH_FIN)) &&
-                     wnd == t->snd_wnd;
+  bool classic_dup =
+      g->payload_len == 0 && !(g->flags & (US_TH_SYN | US_TH_FIN)) && wnd == t->snd_wnd;
   uint32_t acked = 0;
   bool dup = false, advanced = us_seq_gt(g->ack, t->snd_una);
   if (advanced) {
@@ -736,8 +734,8 @@ static enum tcp_verdict step5_check_ack(struct us_stack *s, struct us_tcb *t, st
   /* The SACK blocks after the cumulative ACK: RACK wants deliveries in
    * sequence order (RFC 8985 6.2 step 3). */
   bool dsack = false;
-  bool sack_new = t->sack_ok && g->sack_count > 0 && t->syn_acked &&
-                  tcp_sack_update(s, t, g, now, &dsack) > 0;
+  bool sack_new =
+      t->sack_ok && g->sack_count > 0 && t->syn_acked && tcp_sack_update(s, t, g, now, &dsack) > 0;
   if (advanced) {
     /* done above */
   } else if (g->ack == t->snd_una && t->snd_max != t->snd_una && t->snd_wnd != 0 &&
@@ -800,9 +798,8 @@ static enum tcp_verdict step5_check_ack(struct us_stack *s, struct us_tcb *t, st
 static enum tcp_verdict step6_check_urg(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
   (void)s;
   const struct us_tcp_seg *g = &in->seg;
-  if ((g->flags & US_TH_URG) &&
-      (t->state == US_TCP_ESTABLISHED || t->state == US_TCP_FIN_WAIT_1 ||
-       t->state == US_TCP_FIN_WAIT_2)) {
+  if ((g->flags & US_TH_URG) && (t->state == US_TCP_ESTABLISHED || t->state == US_TCP_FIN_WAIT_1 ||
+                                 t->state == US_TCP_FIN_WAIT_2)) {
     uint32_t up = g->seq + g->urp;
     if (us_seq_gt(up, t->rcv_up))
       t->rcv_up = up;
@@ -904,9 +901,9 @@ static enum tcp_verdict step8_check_fin(struct us_stack *s, struct us_tcb *t, st
     return TV_CONTINUE;
   if (g->flags & US_TH_FIN) {
     uint32_t fseq = g->seq + g->payload_len;
-    if (us_seq_gt(fseq, t->rcv_nxt) && (t->state == US_TCP_ESTABLISHED ||
-                                        t->state == US_TCP_FIN_WAIT_1 ||
-                                        t->state == US_TCP_FIN_WAIT_2)) {
+    if (us_seq_gt(fseq, t->rcv_nxt) &&
+        (t->state == US_TCP_ESTABLISHED || t->state == US_TCP_FIN_WAIT_1 ||
+         t->state == US_TCP_FIN_WAIT_2)) {
       t->peer_fin_ooo = true;
       t->peer_fin_seq = fseq;
     }
@@ -1015,9 +1012,8 @@ void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
    * (docs/OFFLOAD.md) is not summed again; it may also be a GSO
    * super-packet, far larger than the MSS, which is fine on input. */
   enum us_tcp_parse_result pr =
-      ip->l4_csum_trusted
-          ? us_tcp_parse_trusted(ip->payload, ip->payload_len, &in.seg)
-          : us_tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, &in.seg);
+      ip->l4_csum_trusted ? us_tcp_parse_trusted(ip->payload, ip->payload_len, &in.seg)
+                          : us_tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, &in.seg);
   switch (pr) {
   case US_TCP_PARSE_OK:
     break;
@@ -1048,8 +1044,8 @@ void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
   /* MUST-57/MUST-63: nothing to or from broadcast, multicast or martian
    * addresses (this includes LAND: our own address as the source). */
   if (!us_ip4_is_local(s, ip->dst) || us_ip4_is_broadcast(s, ip->dst) ||
-      us_ip4_is_multicast(ip->dst) || us_ip4_is_martian_src(s, ip->src) ||
-      in.seg.sport == 0 || in.seg.dport == 0) {
+      us_ip4_is_multicast(ip->dst) || us_ip4_is_martian_src(s, ip->src) || in.seg.sport == 0 ||
+      in.seg.dport == 0) {
     US_STAT_INC(s, tcp_bad_addr);
     if (in.seg.flags & US_TH_SYN)
       US_STAT_INC(s, tcp_martian_syn);

@@ -78,8 +78,8 @@ struct tcp_xmit {
   us_time_t sent;      /* time of the latest (re)transmission */
   uint8_t flags;       /* TCP_XR_* */
 };
-#define TCP_XR_SACKED 0x01  /* the peer reported holding it (RFC 2018) */
-#define TCP_XR_LOST 0x02    /* deemed lost and not resent since */
+#define TCP_XR_SACKED  0x01 /* the peer reported holding it (RFC 2018) */
+#define TCP_XR_LOST    0x02 /* deemed lost and not resent since */
 #define TCP_XR_RETRANS 0x04 /* sent more than once */
 
 /* What loss detection knows about the data in flight (tcp_sack.c,
@@ -101,43 +101,43 @@ enum tcp_recovery { TCP_REC_NONE, TCP_REC_FAST, TCP_REC_RTO };
 
 struct us_tcb {
   /* Links. */
-  struct us_tcb *hnext;          /* hash chain, listener list, free list */
-  struct us_tcb *anext, *aprev;  /* all TCBs in use */
-  struct us_tcb *pnext, *pprev;  /* pending output (flushed by poll) */
-  struct us_tcb *qnext, *qprev;  /* listener's SYN queue or accept queue;
+  struct us_tcb *hnext;         /* hash chain, listener list, free list */
+  struct us_tcb *anext, *aprev; /* all TCBs in use */
+  struct us_tcb *pnext, *pprev; /* pending output (flushed by poll) */
+  struct us_tcb *qnext, *qprev; /* listener's SYN queue or accept queue;
                                     the TIME-WAIT list (tcp_timewait.c) */
-  struct us_tcb *listener;       /* while on one of its queues */
+  struct us_tcb *listener;      /* while on one of its queues */
   uint32_t idx;
 
   enum us_tcp_state state;
-  us_sock_t h;                   /* application handle, or invalid */
-  int err;                       /* sticky error (0 or us_err) */
+  us_sock_t h; /* application handle, or invalid */
+  int err;     /* sticky error (0 or us_err) */
 
   bool in_use, in_hash, on_pending, in_acceptq, in_synq, is_listener;
-  bool passive;      /* SYN-RECEIVED came from LISTEN (MUST-11) */
-  bool dead;         /* a passive child that went back to LISTEN: free it */
-  bool app_closed;   /* us_tcp_close() was called: nobody reads any more */
-  bool syn_acked;    /* our SYN is acknowledged */
-  bool syn_rexmit;   /* our SYN was retransmitted (RFC 5681 3.1: IW = 1) */
-  bool fin_queued;   /* shutdown/close: FIN after the queued data */
+  bool passive;    /* SYN-RECEIVED came from LISTEN (MUST-11) */
+  bool dead;       /* a passive child that went back to LISTEN: free it */
+  bool app_closed; /* us_tcp_close() was called: nobody reads any more */
+  bool syn_acked;  /* our SYN is acknowledged */
+  bool syn_rexmit; /* our SYN was retransmitted (RFC 5681 3.1: IW = 1) */
+  bool fin_queued; /* shutdown/close: FIN after the queued data */
   bool fin_sent, fin_acked;
   bool fin_rcvd;     /* the peer's FIN is consumed: EOF after the ring */
   bool peer_fin_ooo; /* the peer's FIN arrived beyond a hole */
   bool ack_now;      /* send an ACK at the next flush */
   bool was_connected;
   bool nodelay, keepalive;
-  bool ws_ok;        /* window scaling agreed (RFC 7323 2.2) */
-  bool sack_ok;      /* SACK-permitted both ways (RFC 2018): we send blocks */
-  bool ts_ok;        /* timestamps in both SYNs (RFC 7323 3.2): TSopt on all */
-  bool pmtu_no_df;   /* the path MTU hit the floor: send without DF */
-  bool ecn_ok;       /* ECN agreed in the handshake (RFC 3168 6.1.1) */
-  bool ecn_ece;      /* we saw CE: set ECE on our ACKs until CWR (6.1.3) */
-  bool ecn_cwr;      /* we reduced for an ECE: CWR on the next new data (6.1.2) */
-  bool ecn_reduced;  /* ecn_high is set */
-  bool bound;        /* lport chosen by bind/connect/listen */
-  bool snd_wait;     /* a send found the send-buffer pool empty */
-  bool lim_counted;  /* counted on its listener's limits (tcp_limit.c) */
-  bool on_tw;        /* on the TIME-WAIT list (tcp_timewait.c) */
+  bool ws_ok;       /* window scaling agreed (RFC 7323 2.2) */
+  bool sack_ok;     /* SACK-permitted both ways (RFC 2018): we send blocks */
+  bool ts_ok;       /* timestamps in both SYNs (RFC 7323 3.2): TSopt on all */
+  bool pmtu_no_df;  /* the path MTU hit the floor: send without DF */
+  bool ecn_ok;      /* ECN agreed in the handshake (RFC 3168 6.1.1) */
+  bool ecn_ece;     /* we saw CE: set ECE on our ACKs until CWR (6.1.3) */
+  bool ecn_cwr;     /* we reduced for an ECE: CWR on the next new data (6.1.2) */
+  bool ecn_reduced; /* ecn_high is set */
+  bool bound;       /* lport chosen by bind/connect/listen */
+  bool snd_wait;    /* a send found the send-buffer pool empty */
+  bool lim_counted; /* counted on its listener's limits (tcp_limit.c) */
+  bool on_tw;       /* on the TIME-WAIT list (tcp_timewait.c) */
 
   /* Addresses (host order). */
   us_ip4_t laddr, raddr;
@@ -146,40 +146,40 @@ struct us_tcb {
   /* Send sequence space (RFC 9293 3.3.1). */
   uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, snd_up;
   uint32_t max_snd_wnd;
-  uint32_t snd_fin_seq;  /* valid when fin_queued */
-  uint32_t snd_sml;      /* end of the last short segment sent (Nagle) */
+  uint32_t snd_fin_seq; /* valid when fin_queued */
+  uint32_t snd_sml;     /* end of the last short segment sent (Nagle) */
   uint8_t snd_wscale, rcv_wscale;
-  uint16_t mss;          /* effective send MSS (MUST-16) */
-  uint16_t rcv_mss;      /* what we advertised */
-  uint16_t peer_mss;     /* what the peer's SYN allowed (after our policy) */
-  uint16_t pmtu;         /* path MTU estimate (RFC 1191), starts at the link MTU */
+  uint16_t mss;      /* effective send MSS (MUST-16) */
+  uint16_t rcv_mss;  /* what we advertised */
+  uint16_t peer_mss; /* what the peer's SYN allowed (after our policy) */
+  uint16_t pmtu;     /* path MTU estimate (RFC 1191), starts at the link MTU */
 
   /* Receive sequence space. */
   uint32_t irs, rcv_nxt, rcv_adv, rcv_up;
-  uint32_t syn_wnd;      /* window we put in our SYN (unscaled) */
-  uint32_t peer_fin_seq; /* when peer_fin_ooo */
-  uint32_t segs_unacked; /* full-sized segments since our last ACK */
+  uint32_t syn_wnd;       /* window we put in our SYN (unscaled) */
+  uint32_t peer_fin_seq;  /* when peer_fin_ooo */
+  uint32_t segs_unacked;  /* full-sized segments since our last ACK */
   uint32_t last_ack_sent; /* RFC 7323 4.3: ACK field of our last segment */
 
   /* Timestamps (RFC 7323). Our clock is ms from `now` plus ts_offset. */
-  uint32_t ts_offset;    /* per-connection keyed offset (RFC 7323 5.4) */
-  uint32_t ts_recent;    /* TS.Recent: the TSval we echo */
+  uint32_t ts_offset;     /* per-connection keyed offset (RFC 7323 5.4) */
+  uint32_t ts_recent;     /* TS.Recent: the TSval we echo */
   uint32_t ts_recent_sec; /* when TS.Recent was set, in s (the 24-day rule, 5.5) */
 
   /* Buffers: rings from the layer's pools, attached only while they hold
    * data (buf == NULL, len == 0 otherwise; tcb.c "buffer pools"). */
   struct us_ring snd;
-  struct tcp_ooo *ooo;   /* TCP_OOO_MAX ranges, a block from the receive
+  struct tcp_ooo *ooo; /* TCP_OOO_MAX ranges, a block from the receive
                             pool: NULL while no data is held */
   /* Receive queue (tcp_rcvq.c): packets in order and out of order. */
   struct us_pkt *rq_head, *rq_tail, *oq_head;
-  uint32_t rq_len;       /* bytes in order, not yet read */
-  uint32_t rq_held;      /* buffer bytes both lists hold (truesize) */
-  uint8_t rcv_ratio;     /* payload per buffer byte, /256, of the last
+  uint32_t rq_len;   /* bytes in order, not yet read */
+  uint32_t rq_held;  /* buffer bytes both lists hold (truesize) */
+  uint8_t rcv_ratio; /* payload per buffer byte, /256, of the last
                             buffer kept whole; 0 until one was (7/8) */
   uint8_t nooo;
   uint32_t ooo_bytes;
-  uint32_t ooo_recent;   /* start of the latest out-of-order segment */
+  uint32_t ooo_recent; /* start of the latest out-of-order segment */
 
   /* Transmit records, SACK scoreboard and RACK-TLP state of what is in
    * flight (tcp_sack.c), beside the send buffer; NULL without one. */
@@ -190,7 +190,7 @@ struct us_tcb {
   uint32_t backoff;
   bool rtt_timing;
   uint32_t rtt_seq;
-  uint32_t rtt_samples;      /* RTT measurements taken (timed or TSecr) */
+  uint32_t rtt_samples; /* RTT measurements taken (timed or TSecr) */
   us_time_t rtt_start;
   uint32_t nrexmit;          /* consecutive timeouts of the same data (R1/R2) */
   uint32_t ecn_high;         /* RFC 3168: snd_max at the last ECE response */
@@ -215,8 +215,8 @@ struct us_tcb {
    * (tcp_timerq.c), keyed by the earliest of them. */
   us_time_t timer[TT_N];
   us_time_t tq_key;
-  uint32_t tq_pos;           /* index in the queue's heap, 0 = not queued */
-  struct us_tcb *tq_next;    /* tcp_poll's list of TCBs due now */
+  uint32_t tq_pos;        /* index in the queue's heap, 0 = not queued */
+  struct us_tcb *tq_next; /* tcp_poll's list of TCBs due now */
   uint32_t persist_backoff;
 
   /* Keep-alive (MUST-24..29). */
@@ -246,7 +246,7 @@ struct tcp_timerq {
 
 /* A pool of equal-sized ring buffers; free indices on a LIFO stack. */
 struct tcp_ring_pool {
-  uint8_t *mem;      /* count * stride bytes: hdr bytes, then the ring */
+  uint8_t *mem; /* count * stride bytes: hdr bytes, then the ring */
   uint32_t *free;
   uint32_t size, hdr, stride, count, nfree;
 };
@@ -254,7 +254,7 @@ struct tcp_ring_pool {
 struct us_tcp_layer {
   struct us_tcb *tcbs;
   uint32_t ntcb, nused;
-  uint32_t nfresh;          /* tcbs[nfresh..ntcb) were never used */
+  uint32_t nfresh; /* tcbs[nfresh..ntcb) were never used */
   struct us_tcb *free_list;
   struct us_tcb *active;    /* every TCB in use */
   struct us_tcb *pending;   /* TCBs with output to flush */
@@ -270,12 +270,12 @@ struct us_tcp_layer {
   /* Send and receive buffers (tcb.c "buffer pools"). */
   struct tcp_ring_pool sndp, rcvp;
 
-  uint8_t isn_key[16];  /* RFC 6528 secret */
-  uint8_t port_key[16]; /* RFC 6056 secret */
+  uint8_t isn_key[16];    /* RFC 6528 secret */
+  uint8_t port_key[16];   /* RFC 6056 secret */
   uint8_t cookie_key[16]; /* SYN cookie secret */
-  bool cookie_sent;        /* a cookie went out at cookie_sent_at */
+  bool cookie_sent;       /* a cookie went out at cookie_sent_at */
   us_time_t cookie_sent_at;
-  uint32_t port_next;   /* RFC 6056 algorithm 3 counter */
+  uint32_t port_next; /* RFC 6056 algorithm 3 counter */
   bool iss_forced;
   uint32_t iss_value;
 
@@ -432,7 +432,7 @@ void tcp_pmtu_on_rto(struct us_stack *s, struct us_tcb *t);
 /* ---- tcp_ecn.c (RFC 3168) ---- */
 #define TCP_ECN_MASK 0x03
 #define TCP_ECN_ECT0 0x02
-#define TCP_ECN_CE 0x03
+#define TCP_ECN_CE   0x03
 /* Negotiation from the peer's SYN or SYN-ACK (sets ecn_ok). */
 void tcp_ecn_syn(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g);
 /* ECE/CWR flags and the IP TOS byte for a segment we are about to send. */
@@ -442,8 +442,7 @@ uint8_t tcp_ecn_out(struct us_stack *s, struct us_tcb *t, struct us_tcp_seg *h, 
  * stop echoing). */
 void tcp_ecn_input(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g, uint8_t ecn);
 /* An ACK with ECE: reduce once per window (6.1.2). */
-void tcp_ecn_echo(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g,
-                  us_time_t now);
+void tcp_ecn_echo(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g, us_time_t now);
 
 /* ---- tcp_reass.c ---- */
 /* Store an out-of-order segment; returns false if a cap refused it. */
@@ -496,8 +495,7 @@ void tcp_loss_idle_check(struct us_stack *s, struct us_tcb *t, us_time_t now);
 
 /* ---- tcp_rcvq.c ---- */
 /* Queue in-order text at RCV.NXT; returns len, or 0 if memory is short. */
-uint32_t tcp_rcvq_append(struct us_stack *s, struct us_tcb *t, const uint8_t *data,
-                         uint32_t len);
+uint32_t tcp_rcvq_append(struct us_stack *s, struct us_tcb *t, const uint8_t *data, uint32_t len);
 /* Keep out-of-order text; false if memory is short. */
 bool tcp_rcvq_hold_ooo(struct us_stack *s, struct us_tcb *t, uint32_t seq, const uint8_t *data,
                        uint32_t len);
@@ -512,11 +510,11 @@ void tcp_rcvq_flush(struct us_stack *s, struct us_tcb *t);
  * SYN-ACK's TSval (only when ts: the SYN had TSopt and timestamps are on). */
 #define TCP_COOKIE_OPT_BITS 6
 struct tcp_cookie_opts {
-  bool ts;       /* TSopt agreed: the rest is valid */
-  bool ws_ok;    /* the SYN had WS; we answer with tcp_our_wscale() */
-  uint8_t ws;    /* the peer's shift, at most 14 */
-  bool sack;     /* SACK-permitted both ways */
-  bool ecn;      /* ECN-setup SYN accepted: ECE in the SYN-ACK */
+  bool ts;        /* TSopt agreed: the rest is valid */
+  bool ws_ok;     /* the SYN had WS; we answer with tcp_our_wscale() */
+  uint8_t ws;     /* the peer's shift, at most 14 */
+  bool sack;      /* SACK-permitted both ways */
+  bool ecn;       /* ECN-setup SYN accepted: ECE in the SYN-ACK */
   uint32_t tsecr; /* the SYN's TSval, echoed in the SYN-ACK */
 };
 /* The options a cookie SYN-ACK agrees to for this SYN. */
@@ -534,8 +532,8 @@ bool tcp_syncookie_recent(const struct us_stack *s, us_time_t now);
 /* Does this ACK (SEG.ACK-1 the cookie, SEG.SEQ-1 the peer's ISN, TSecr the
  * options) complete one of our cookies? Fills the MSS and the options. */
 bool tcp_syncookie_check(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
-                         uint16_t rport, const struct us_tcp_seg *ack, us_time_t now,
-                         uint16_t *mss, struct tcp_cookie_opts *o);
+                         uint16_t rport, const struct us_tcp_seg *ack, us_time_t now, uint16_t *mss,
+                         struct tcp_cookie_opts *o);
 
 /* ---- tcp_limit.c ---- */
 enum tcp_limit_verdict { TL_OK, TL_LISTENER, TL_SOURCE };
@@ -564,8 +562,8 @@ bool tcp_tw_reclaim(struct us_stack *s);
 
 /* ---- tcp_isn.c ---- */
 void tcp_isn_init(struct us_stack *s);
-uint32_t tcp_isn(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
-                 uint16_t rport, us_time_t now);
+uint32_t tcp_isn(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr, uint16_t rport,
+                 us_time_t now);
 int tcp_pick_ephemeral(struct us_stack *s, us_ip4_t raddr, uint16_t rport, uint16_t *port);
 int tcp_pick_bind_port(struct us_stack *s, uint16_t *port);
 
@@ -574,7 +572,7 @@ uint32_t tcp_events(struct us_stack *s, void *obj);
 int tcp_error(struct us_stack *s, void *obj);
 
 #define TCP_MSS_DEFAULT 536 /* RFC 9293 3.7.1, MUST-15 */
-#define TCP_MSS_FLOOR 64    /* HOSTILE OPT-3; Linux uses 48 */
-#define TCP_PMTU_FLOOR 552  /* Linux's min_pmtu: below it, DF goes off instead */
+#define TCP_MSS_FLOOR   64  /* HOSTILE OPT-3; Linux uses 48 */
+#define TCP_PMTU_FLOOR  552 /* Linux's min_pmtu: below it, DF goes off instead */
 
 #endif

@@ -21,7 +21,7 @@
 
 #define EPH_MIN 49152u
 #define EPH_MAX 65535u
-#define EPH_N (EPH_MAX - EPH_MIN + 1u)
+#define EPH_N   (EPH_MAX - EPH_MIN + 1u)
 
 void tcp_isn_init(struct us_stack *s) {
   us_rand_bytes(s, s->tcp->isn_key, sizeof s->tcp->isn_key);
@@ -35,8 +35,8 @@ static void put32le(uint8_t *p, uint32_t v) {
     p[i] = (uint8_t)(v >> (8 * i));
 }
 
-uint32_t tcp_isn(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
-                 uint16_t rport, us_time_t now) {
+uint32_t tcp_isn(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr, uint16_t rport,
+                 us_time_t now) {
   if (s->tcp->iss_forced)
     return s->tcp->iss_value;
   uint8_t b[12];

@@ -107,7 +107,7 @@ static void fill_sack(const struct us_tcb *t, struct us_tcp_seg *h) {
  * Returns 0 or a us_err (no packet buffer: the caller's timer retries). */
 static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flags, uint32_t off,
                 uint32_t len, us_time_t now) {
-  struct us_tcp_seg h = {0};
+  struct us_tcp_seg h = { 0 };
   h.sport = t->lport;
   h.dport = t->rport;
   h.seq = seq;
@@ -255,7 +255,7 @@ void tcp_send_rst_tcb(struct us_stack *s, struct us_tcb *t, us_time_t now) {
 
 void tcp_send_rst(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
                   uint16_t rport, uint32_t seq, uint32_t ack, bool with_ack, us_time_t now) {
-  struct us_tcp_seg h = {0};
+  struct us_tcp_seg h = { 0 };
   h.sport = lport;
   h.dport = rport;
   h.seq = seq;
@@ -321,7 +321,7 @@ static void send_stateless(struct us_stack *s, us_ip4_t laddr, us_ip4_t raddr,
 void tcp_send_cookie_synack(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
                             uint16_t rport, uint32_t cookie, uint32_t ack,
                             const struct tcp_cookie_opts *o, us_time_t now) {
-  struct us_tcp_seg h = {0};
+  struct us_tcp_seg h = { 0 };
   h.sport = lport;
   h.dport = rport;
   h.seq = cookie;
@@ -353,7 +353,7 @@ void tcp_send_cookie_synack(struct us_stack *s, us_ip4_t laddr, uint16_t lport, 
 void tcp_send_stateless(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
                         uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags,
                         const struct us_tcp_seg *seg, us_time_t now) {
-  struct us_tcp_seg h = {0};
+  struct us_tcp_seg h = { 0 };
   h.sport = lport;
   h.dport = rport;
   h.seq = seq;
@@ -516,7 +516,8 @@ void tcp_output(struct us_stack *s, struct us_tcb *t, us_time_t now) {
 /* Send [seq, seq + len): the ring's bytes there, and the FIN if it sits
  * at the end of the range. Used for every resend (loss recovery, the
  * tail-loss probe) and for a probe of new data. */
-int tcp_send_range(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint32_t len, us_time_t now) {
+int tcp_send_range(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint32_t len,
+                   us_time_t now) {
   if (!t->syn_acked || us_seq_lt(seq, t->snd_una))
     return US_ERR_INVAL;
   uint32_t data_end = t->snd_una + t->snd.len;
@@ -527,7 +528,8 @@ int tcp_send_range(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint32_t 
              us_seq_le(seq + dlen, t->snd_max);
   if (dlen == 0 && !fin)
     return US_ERR_INVAL;
-  uint8_t fl = US_TH_ACK | (fin ? US_TH_FIN : 0) | (dlen > 0 && seq + dlen == data_end ? US_TH_PSH : 0);
+  uint8_t fl =
+      US_TH_ACK | (fin ? US_TH_FIN : 0) | (dlen > 0 && seq + dlen == data_end ? US_TH_PSH : 0);
   int rc = emit(s, t, seq, fl, seq - t->snd_una, dlen, now);
   if (rc != 0)
     return rc;

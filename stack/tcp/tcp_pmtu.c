@@ -74,8 +74,8 @@ void tcp_pmtu_frag_needed(struct us_stack *s, struct us_tcb *t, uint32_t mtu, us
   if (t->syn_acked)
     tcp_mss_update(s, t); /* else the SYN-ACK's MSS option does it */
   US_STAT_INC(s, tcp_pmtu_reduced);
-  US_LOGI(s, "tcp port %u: path MTU %u (fragmentation needed), MSS %u -> %u%s", t->lport,
-          t->pmtu, old_mss, t->mss, t->pmtu_no_df ? ", DF off" : "");
+  US_LOGI(s, "tcp port %u: path MTU %u (fragmentation needed), MSS %u -> %u%s", t->lport, t->pmtu,
+          old_mss, t->mss, t->pmtu_no_df ? ", DF off" : "");
   if (!t->syn_acked || t->snd_una == t->snd_max)
     return;
   /* RFC 1191 6.5: what is in flight was too big and has been dropped:

@@ -50,10 +50,10 @@
 #include "core/stats.h"
 #include "tcp_int.h"
 
-#define DUPTHRESH 3               /* RFC 5681 3.2, RFC 6675 2 */
-#define TLP_WCDELACKT US_MSEC(200) /* RFC 8985 7.2: worst-case delayed ACK */
-#define TLP_PTO_MIN US_MSEC(10)    /* as Linux: a floor under 2*SRTT */
-#define TLP_PTO_NO_RTT US_SEC(1)   /* RFC 8985 7.2, no RTT sample yet */
+#define DUPTHRESH      3            /* RFC 5681 3.2, RFC 6675 2 */
+#define TLP_WCDELACKT  US_MSEC(200) /* RFC 8985 7.2: worst-case delayed ACK */
+#define TLP_PTO_MIN    US_MSEC(10)  /* as Linux: a floor under 2*SRTT */
+#define TLP_PTO_NO_RTT US_SEC(1)    /* RFC 8985 7.2, no RTT sample yet */
 #define RENEGE_RTO_MIN US_MSEC(10)
 
 static bool use_rack(const struct us_stack *s, const struct us_tcb *t) {
@@ -66,12 +66,12 @@ void tcp_cc_event_fill(const struct us_tcb *t, us_time_t now, struct tcp_cc_even
   rtt->min_rtt = t->rack_min_rtt;
   rtt->latest = t->fl ? t->fl->rack_rtt : 0;
   *ev = (struct tcp_cc_event){
-      .now = now,
-      .rtt = rtt,
-      .mss = t->mss ? t->mss : TCP_MSS_DEFAULT,
-      .flight = t->snd_max - t->snd_una,
-      .in_recovery = t->recovery != TCP_REC_NONE,
-      .after_rto = t->recovery == TCP_REC_RTO,
+    .now = now,
+    .rtt = rtt,
+    .mss = t->mss ? t->mss : TCP_MSS_DEFAULT,
+    .flight = t->snd_max - t->snd_una,
+    .in_recovery = t->recovery != TCP_REC_NONE,
+    .after_rto = t->recovery == TCP_REC_RTO,
   };
 }
 
@@ -224,9 +224,8 @@ static void enter_recovery(struct us_stack *s, struct us_tcb *t, us_time_t now) 
   t->tlp_out = false;
   t->fl->pto_at = US_TIME_NEVER;
   US_STAT_INC(s, tcp_fast_retrans);
-  US_LOGD(s, "tcp port %u: recovery una=%u max=+%u pipe=%u cwnd=%u sacked=%u", t->lport,
-          t->snd_una, t->snd_max - t->snd_una, tcp_loss_pipe(t), tcp_cc_window(t),
-          t->fl->sacked);
+  US_LOGD(s, "tcp port %u: recovery una=%u max=+%u pipe=%u cwnd=%u sacked=%u", t->lport, t->snd_una,
+          t->snd_max - t->snd_una, tcp_loss_pipe(t), tcp_cc_window(t), t->fl->sacked);
 }
 
 uint32_t tcp_loss_pipe(const struct us_tcb *t) {
@@ -245,8 +244,8 @@ uint32_t tcp_loss_pipe(const struct us_tcb *t) {
 static void tlp_schedule(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   struct tcp_flight *f = t->fl;
   f->pto_at = US_TIME_NEVER;
-  if (!use_rack(s, t) || t->recovery != TCP_REC_NONE || t->tlp_out ||
-      t->snd_una == t->snd_max || t->timer[TT_PERSIST] != US_TIME_NEVER)
+  if (!use_rack(s, t) || t->recovery != TCP_REC_NONE || t->tlp_out || t->snd_una == t->snd_max ||
+      t->timer[TT_PERSIST] != US_TIME_NEVER)
     return;
   us_time_t pto;
   if (t->srtt > 0) {
@@ -258,8 +257,8 @@ static void tlp_schedule(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   } else {
     pto = TLP_PTO_NO_RTT;
   }
-  us_time_t rto_at = t->timer[TT_RTO] != US_TIME_NEVER ? t->timer[TT_RTO]
-                                                        : now + tcp_rto_current(s, t);
+  us_time_t rto_at =
+      t->timer[TT_RTO] != US_TIME_NEVER ? t->timer[TT_RTO] : now + tcp_rto_current(s, t);
   f->pto_at = now + pto < rto_at ? now + pto : rto_at;
 }
 

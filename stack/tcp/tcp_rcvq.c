@@ -81,8 +81,7 @@ static void rq_link(struct us_tcb *t, struct us_pkt *p) {
   t->rq_len += p->len;
 }
 
-uint32_t tcp_rcvq_append(struct us_stack *s, struct us_tcb *t, const uint8_t *data,
-                         uint32_t len) {
+uint32_t tcp_rcvq_append(struct us_stack *s, struct us_tcb *t, const uint8_t *data, uint32_t len) {
   struct us_pkt *p = take_input(s, t, data, len);
   if (p) {
     p->seq = t->rcv_nxt;
@@ -211,7 +210,7 @@ uint32_t tcp_rcvq_read(struct us_stack *s, struct us_tcb *t, uint8_t *buf, uint3
 }
 
 void tcp_rcvq_flush(struct us_stack *s, struct us_tcb *t) {
-  struct us_pkt *lists[2] = {t->rq_head, t->oq_head};
+  struct us_pkt *lists[2] = { t->rq_head, t->oq_head };
   for (int i = 0; i < 2; i++)
     for (struct us_pkt *p = lists[i], *nx; p; p = nx) {
       nx = p->next;

@@ -22,7 +22,7 @@ bool tcp_reass_insert(struct us_stack *s, struct us_tcb *t, uint32_t seq, const 
   if (len == 0)
     return true;
   uint32_t lo = seq, hi = seq + len; /* the merged range being built */
-  uint32_t dup = 0;                   /* bytes of [seq, seq+len) already held */
+  uint32_t dup = 0;                  /* bytes of [seq, seq+len) already held */
   struct tcp_ooo out[TCP_OOO_MAX + 1];
   unsigned n = 0;
   bool placed = false;
@@ -32,7 +32,7 @@ bool tcp_reass_insert(struct us_stack *s, struct us_tcb *t, uint32_t seq, const 
       out[n++] = iv;
     } else if (us_seq_gt(iv.start, hi)) {
       if (!placed) {
-        out[n++] = (struct tcp_ooo){lo, hi};
+        out[n++] = (struct tcp_ooo){ lo, hi };
         placed = true;
       }
       out[n++] = iv;
@@ -48,7 +48,7 @@ bool tcp_reass_insert(struct us_stack *s, struct us_tcb *t, uint32_t seq, const 
       break;
   }
   if (!placed && n <= TCP_OOO_MAX)
-    out[n++] = (struct tcp_ooo){lo, hi};
+    out[n++] = (struct tcp_ooo){ lo, hi };
   uint32_t added = len - dup;
   if (n > TCP_OOO_MAX || t->ooo_bytes + added > s->cfg.tcp_ooo_bytes_max ||
       s->tcp->ooo_total + added > s->cfg.tcp_ooo_bytes_total) {

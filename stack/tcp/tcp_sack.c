@@ -33,9 +33,7 @@
 
 /* Records per send buffer: one per segment of the smallest MSS a peer
  * normally offers (RFC 9293 default 536), plus room for splits. */
-uint32_t tcp_xr_cap(const struct us_config *cfg) {
-  return cfg->tcp_sndbuf / TCP_MSS_DEFAULT + 32;
-}
+uint32_t tcp_xr_cap(const struct us_config *cfg) { return cfg->tcp_sndbuf / TCP_MSS_DEFAULT + 32; }
 
 void tcp_xr_init(struct us_tcb *t, struct tcp_flight *mem, uint32_t cap) {
   t->fl = mem;
@@ -43,10 +41,10 @@ void tcp_xr_init(struct us_tcb *t, struct tcp_flight *mem, uint32_t cap) {
   if (!mem)
     return;
   *mem = (struct tcp_flight){
-      .cap = cap,
-      .rack_end = t->snd_una,
-      .rack_fack = t->snd_una,
-      .pto_at = US_TIME_NEVER,
+    .cap = cap,
+    .rack_end = t->snd_una,
+    .rack_fack = t->snd_una,
+    .pto_at = US_TIME_NEVER,
   };
 }
 
@@ -86,8 +84,8 @@ static void xr_merge_pass(struct us_tcb *t, uint8_t ignore) {
 /* Make room for `need` more records: merge alike neighbours first, then
  * ever coarser, down to one record if it must be. */
 static void xr_make_room(struct us_tcb *t, uint32_t need) {
-  static const uint8_t passes[] = {0, TCP_XR_RETRANS, TCP_XR_RETRANS | TCP_XR_LOST,
-                                   TCP_XR_RETRANS | TCP_XR_LOST | TCP_XR_SACKED};
+  static const uint8_t passes[] = { 0, TCP_XR_RETRANS, TCP_XR_RETRANS | TCP_XR_LOST,
+                                    TCP_XR_RETRANS | TCP_XR_LOST | TCP_XR_SACKED };
   for (unsigned p = 0; p < sizeof passes && t->fl->n + need > t->fl->cap; p++)
     xr_merge_pass(t, passes[p]);
   recount_sacked(t);
@@ -148,7 +146,7 @@ static void xr_append(struct us_tcb *t, uint32_t l, uint32_t r, us_time_t now) {
     t->fl->n = 0;
     t->fl->sacked = 0;
   }
-  t->fl->r[t->fl->n++] = (struct tcp_xmit){.start = l, .end = r, .sent = now, .flags = 0};
+  t->fl->r[t->fl->n++] = (struct tcp_xmit){ .start = l, .end = r, .sent = now, .flags = 0 };
 }
 
 void tcp_xr_sent(struct us_tcb *t, uint32_t seq, uint32_t len, us_time_t now) {
@@ -191,8 +189,8 @@ uint32_t tcp_sack_update(struct us_stack *s, struct us_tcb *t, const struct us_t
   uint32_t before = t->fl->sacked;
   /* Blocks count from the ACK this segment carries, if it is acceptable;
    * SND.UNA otherwise. */
-  uint32_t una = us_seq_gt(g->ack, t->snd_una) && us_seq_le(g->ack, t->snd_max) ? g->ack
-                                                                                 : t->snd_una;
+  uint32_t una =
+      us_seq_gt(g->ack, t->snd_una) && us_seq_le(g->ack, t->snd_max) ? g->ack : t->snd_una;
   for (unsigned b = 0; b < g->sack_count && b < US_TCP_SACK_MAX_BLOCKS; b++) {
     uint32_t l = g->sack[b].left, r = g->sack[b].right;
     /* Believe only blocks inside what we have sent and not had ACKed

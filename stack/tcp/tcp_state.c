@@ -16,33 +16,28 @@
 #define B(st) (1u << (st))
 
 static const uint16_t legal_next[US_TCP_NSTATES] = {
-    [US_TCP_CLOSED] = B(US_TCP_LISTEN) | B(US_TCP_SYN_SENT),
-    [US_TCP_LISTEN] = B(US_TCP_SYN_RECEIVED) | B(US_TCP_SYN_SENT) | B(US_TCP_CLOSED),
-    [US_TCP_SYN_SENT] = B(US_TCP_SYN_RECEIVED) | B(US_TCP_ESTABLISHED) | B(US_TCP_CLOSED),
-    [US_TCP_SYN_RECEIVED] = B(US_TCP_ESTABLISHED) | B(US_TCP_FIN_WAIT_1) | B(US_TCP_LISTEN) |
-                            B(US_TCP_CLOSE_WAIT) | B(US_TCP_CLOSED),
-    [US_TCP_ESTABLISHED] = B(US_TCP_FIN_WAIT_1) | B(US_TCP_CLOSE_WAIT) | B(US_TCP_CLOSED),
-    [US_TCP_FIN_WAIT_1] = B(US_TCP_FIN_WAIT_2) | B(US_TCP_CLOSING) | B(US_TCP_TIME_WAIT) |
-                          B(US_TCP_CLOSED),
-    [US_TCP_FIN_WAIT_2] = B(US_TCP_TIME_WAIT) | B(US_TCP_CLOSED),
-    [US_TCP_CLOSE_WAIT] = B(US_TCP_LAST_ACK) | B(US_TCP_CLOSED),
-    [US_TCP_CLOSING] = B(US_TCP_TIME_WAIT) | B(US_TCP_CLOSED),
-    [US_TCP_LAST_ACK] = B(US_TCP_CLOSED),
-    [US_TCP_TIME_WAIT] = B(US_TCP_CLOSED),
+  [US_TCP_CLOSED] = B(US_TCP_LISTEN) | B(US_TCP_SYN_SENT),
+  [US_TCP_LISTEN] = B(US_TCP_SYN_RECEIVED) | B(US_TCP_SYN_SENT) | B(US_TCP_CLOSED),
+  [US_TCP_SYN_SENT] = B(US_TCP_SYN_RECEIVED) | B(US_TCP_ESTABLISHED) | B(US_TCP_CLOSED),
+  [US_TCP_SYN_RECEIVED] = B(US_TCP_ESTABLISHED) | B(US_TCP_FIN_WAIT_1) | B(US_TCP_LISTEN) |
+                          B(US_TCP_CLOSE_WAIT) | B(US_TCP_CLOSED),
+  [US_TCP_ESTABLISHED] = B(US_TCP_FIN_WAIT_1) | B(US_TCP_CLOSE_WAIT) | B(US_TCP_CLOSED),
+  [US_TCP_FIN_WAIT_1] =
+      B(US_TCP_FIN_WAIT_2) | B(US_TCP_CLOSING) | B(US_TCP_TIME_WAIT) | B(US_TCP_CLOSED),
+  [US_TCP_FIN_WAIT_2] = B(US_TCP_TIME_WAIT) | B(US_TCP_CLOSED),
+  [US_TCP_CLOSE_WAIT] = B(US_TCP_LAST_ACK) | B(US_TCP_CLOSED),
+  [US_TCP_CLOSING] = B(US_TCP_TIME_WAIT) | B(US_TCP_CLOSED),
+  [US_TCP_LAST_ACK] = B(US_TCP_CLOSED),
+  [US_TCP_TIME_WAIT] = B(US_TCP_CLOSED),
 };
 
 static const char *const state_names[US_TCP_NSTATES] = {
-    [US_TCP_CLOSED] = "CLOSED",
-    [US_TCP_LISTEN] = "LISTEN",
-    [US_TCP_SYN_SENT] = "SYN-SENT",
-    [US_TCP_SYN_RECEIVED] = "SYN-RECEIVED",
-    [US_TCP_ESTABLISHED] = "ESTABLISHED",
-    [US_TCP_FIN_WAIT_1] = "FIN-WAIT-1",
-    [US_TCP_FIN_WAIT_2] = "FIN-WAIT-2",
-    [US_TCP_CLOSE_WAIT] = "CLOSE-WAIT",
-    [US_TCP_CLOSING] = "CLOSING",
-    [US_TCP_LAST_ACK] = "LAST-ACK",
-    [US_TCP_TIME_WAIT] = "TIME-WAIT",
+  [US_TCP_CLOSED] = "CLOSED",           [US_TCP_LISTEN] = "LISTEN",
+  [US_TCP_SYN_SENT] = "SYN-SENT",       [US_TCP_SYN_RECEIVED] = "SYN-RECEIVED",
+  [US_TCP_ESTABLISHED] = "ESTABLISHED", [US_TCP_FIN_WAIT_1] = "FIN-WAIT-1",
+  [US_TCP_FIN_WAIT_2] = "FIN-WAIT-2",   [US_TCP_CLOSE_WAIT] = "CLOSE-WAIT",
+  [US_TCP_CLOSING] = "CLOSING",         [US_TCP_LAST_ACK] = "LAST-ACK",
+  [US_TCP_TIME_WAIT] = "TIME-WAIT",
 };
 
 const char *us_tcp_state_name(enum us_tcp_state st) {
@@ -96,8 +91,7 @@ void tcp_set_state(struct us_stack *s, struct us_tcb *t, enum us_tcp_state st, c
   tcb_mark(s, t);
 }
 
-uint64_t us_tcp_edge_count(const struct us_stack *s, enum us_tcp_state from,
-                           enum us_tcp_state to) {
+uint64_t us_tcp_edge_count(const struct us_stack *s, enum us_tcp_state from, enum us_tcp_state to) {
   if ((unsigned)from >= US_TCP_NSTATES || (unsigned)to >= US_TCP_NSTATES || !s->tcp)
     return 0;
   return s->tcp->edges[from][to];

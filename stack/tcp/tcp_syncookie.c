@@ -49,17 +49,16 @@
 #include "tcp_int.h"
 
 #define COOKIE_PERIOD_US US_SEC(64)
-#define OPT_WS_MASK 0xfu
-#define OPT_SACK (1u << 4)
-#define OPT_ECN (1u << 5)
-#define OPT_TS (1u << 8) /* MAC input only: TSopt offered, bits 5..0 valid */
+#define OPT_WS_MASK      0xfu
+#define OPT_SACK         (1u << 4)
+#define OPT_ECN          (1u << 5)
+#define OPT_TS           (1u << 8) /* MAC input only: TSopt offered, bits 5..0 valid */
 
-static const uint16_t cookie_mss[8] = {64, 536, 1200, 1360, 1400, 1440, 1460, 8960};
+static const uint16_t cookie_mss[8] = { 64, 536, 1200, 1360, 1400, 1440, 1460, 8960 };
 
-static uint32_t cookie_mac(const struct us_stack *s, us_ip4_t laddr, uint16_t lport,
-                           us_ip4_t raddr, uint16_t rport, uint32_t irs, uint32_t tc,
-                           uint32_t idx, uint32_t optw) {
-  uint32_t w[7] = {laddr, raddr, (uint32_t)lport << 16 | rport, irs, tc, idx, optw};
+static uint32_t cookie_mac(const struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+                           uint16_t rport, uint32_t irs, uint32_t tc, uint32_t idx, uint32_t optw) {
+  uint32_t w[7] = { laddr, raddr, (uint32_t)lport << 16 | rport, irs, tc, idx, optw };
   uint8_t b[28];
   for (int i = 0; i < 7; i++)
     for (int k = 0; k < 4; k++)
@@ -81,7 +80,7 @@ static uint32_t opt_word(const struct tcp_cookie_opts *o) {
 
 void tcp_syncookie_opts(const struct us_stack *s, const struct us_tcp_seg *syn,
                         struct tcp_cookie_opts *o) {
-  *o = (struct tcp_cookie_opts){0};
+  *o = (struct tcp_cookie_opts){ 0 };
   /* RFC 7323 3.2: TSopt in the SYN-ACK only if the SYN had it. */
   o->ts = s->cfg.tcp_timestamps && syn->has_ts;
   if (!o->ts)
@@ -123,7 +122,7 @@ uint32_t tcp_syncookie_make(struct us_stack *s, us_ip4_t laddr, uint16_t lport, 
  * if they are not options we would offer now. */
 static bool opts_from_ack(const struct us_stack *s, const struct us_tcp_seg *ack,
                           struct tcp_cookie_opts *o) {
-  *o = (struct tcp_cookie_opts){0};
+  *o = (struct tcp_cookie_opts){ 0 };
   if (!ack->has_ts)
     return true; /* MSS only; the MAC says whether the SYN-ACK agreed */
   if (!s->cfg.tcp_timestamps)
@@ -150,8 +149,8 @@ bool tcp_syncookie_recent(const struct us_stack *s, us_time_t now) {
 }
 
 bool tcp_syncookie_check(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
-                         uint16_t rport, const struct us_tcp_seg *ack, us_time_t now,
-                         uint16_t *mss, struct tcp_cookie_opts *o) {
+                         uint16_t rport, const struct us_tcp_seg *ack, us_time_t now, uint16_t *mss,
+                         struct tcp_cookie_opts *o) {
   uint32_t irs = ack->seq - 1, cookie = ack->ack - 1;
   uint32_t tc = cookie >> 28, idx = (cookie >> 25) & 7;
   uint32_t cur = (uint32_t)((uint64_t)now / COOKIE_PERIOD_US) & 0xf;
@@ -160,8 +159,7 @@ bool tcp_syncookie_check(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_
     return false; /* older than one to two periods */
   if (!opts_from_ack(s, ack, o))
     return false;
-  if (cookie_mac(s, laddr, lport, raddr, rport, irs, tc, idx, opt_word(o)) !=
-      (cookie & 0x1ffffffu))
+  if (cookie_mac(s, laddr, lport, raddr, rport, irs, tc, idx, opt_word(o)) != (cookie & 0x1ffffffu))
     return false;
   if (o->ts) {
     /* The echoed TSval is one we sent within the cookie's lifetime: not

@@ -39,8 +39,8 @@ void tcp_keepalive_arm(struct us_stack *s, struct us_tcb *t, us_time_t now) {
 }
 
 us_time_t tcb_next_deadline(const struct us_tcb *t, const char **name) {
-  static const char *const names[TT_N] = {"rto",       "persist",   "delack",
-                                          "keepalive", "time-wait", "tlp"};
+  static const char *const names[TT_N] = { "rto",       "persist",   "delack",
+                                           "keepalive", "time-wait", "tlp" };
   us_time_t best = US_TIME_NEVER;
   int which = -1;
   for (int i = 0; i < TT_N; i++)
@@ -111,13 +111,13 @@ static void rto_fire(struct us_stack *s, struct us_tcb *t, us_time_t now) {
     return;
   }
   US_STAT_INC(s, tcp_timeouts);
-  US_LOGD(s, "tcp port %u: RTO una=%u max=+%u cwnd=%u rec=%d sacked=%u dup=%u n=%u",
-          t->lport, t->snd_una, t->snd_max - t->snd_una, tcp_cc_window(t), (int)t->recovery,
+  US_LOGD(s, "tcp port %u: RTO una=%u max=+%u cwnd=%u rec=%d sacked=%u dup=%u n=%u", t->lport,
+          t->snd_una, t->snd_max - t->snd_una, tcp_cc_window(t), (int)t->recovery,
           t->fl ? t->fl->sacked : 0, t->dupacks, t->nrexmit);
   if (t->nrexmit == 0)
     t->first_rexmit_at = now;
-  bool give_up = t->user_timeout > 0 ? now - t->first_rexmit_at >= t->user_timeout
-                                     : t->nrexmit >= c->tcp_r2;
+  bool give_up =
+      t->user_timeout > 0 ? now - t->first_rexmit_at >= t->user_timeout : t->nrexmit >= c->tcp_r2;
   if (give_up) {
     US_STAT_INC(s, tcp_abort_on_timeout);
     tcp_drop(s, t, US_ERR_TIMEDOUT, "retransmission timeout (R2)");

@@ -113,8 +113,8 @@ static bool pem_feed(br_pem_decoder_context *pc, struct pem_list *l, bool *inobj
 }
 
 /* Decode every object of `text`. 0, or -1 with `err` ("<what>: ..."). */
-static int pem_decode(struct pem_list *l, const char *text, size_t len, const char *what,
-                      char *err, size_t errlen) {
+static int pem_decode(struct pem_list *l, const char *text, size_t len, const char *what, char *err,
+                      size_t errlen) {
   br_pem_decoder_context pc;
   bool inobj = false;
   memset(l, 0, sizeof *l);
@@ -239,6 +239,16 @@ static bool is_key_name(const char *n) {
 }
 
 /* Copy the decoded key into one allocation owned by `c`. */
+/* Copy one RSA key part into the next bytes of the key's own block and
+ * point the credential at it; returns where the next part goes. */
+static unsigned char *part_copy(unsigned char *m, const unsigned char *src, size_t len,
+                                unsigned char **dst, size_t *dstlen) {
+  memcpy(m, src, len);
+  *dst = m;
+  *dstlen = len;
+  return m + len;
+}
+
 static int key_copy(struct tls_cred *c, const br_skey_decoder_context *kd) {
   c->key_type = br_skey_decoder_key_type(kd);
   if (c->key_type == BR_KEYTYPE_RSA) {
@@ -249,13 +259,11 @@ static int key_copy(struct tls_cred *c, const br_skey_decoder_context *kd) {
       return -1;
     c->key_mem = m;
     c->rsa.n_bitlen = k->n_bitlen;
-#define KCOPY(f)                                                               \
-  memcpy(m, k->f, k->f##len);                                                  \
-  c->rsa.f = m;                                                                \
-  c->rsa.f##len = k->f##len;                                                   \
-  m += k->f##len;
-    KCOPY(p) KCOPY(q) KCOPY(dp) KCOPY(dq) KCOPY(iq)
-#undef KCOPY
+    m = part_copy(m, k->p, k->plen, &c->rsa.p, &c->rsa.plen);
+    m = part_copy(m, k->q, k->qlen, &c->rsa.q, &c->rsa.qlen);
+    m = part_copy(m, k->dp, k->dplen, &c->rsa.dp, &c->rsa.dplen);
+    m = part_copy(m, k->dq, k->dqlen, &c->rsa.dq, &c->rsa.dqlen);
+    part_copy(m, k->iq, k->iqlen, &c->rsa.iq, &c->rsa.iqlen);
     return 0;
   }
   const br_ec_private_key *k = br_skey_decoder_get_ec(kd);
@@ -326,9 +334,9 @@ void tls_cred_free(struct tls_cred *c) {
   memset(c, 0, sizeof *c);
 }
 
-int tls_cred_load(struct tls_cred *c, const char *cert_pem, size_t cert_len,
-                  const char *key_pem, size_t key_len, const char *cert_name,
-                  const char *key_name, char *err, size_t errlen) {
+int tls_cred_load(struct tls_cred *c, const char *cert_pem, size_t cert_len, const char *key_pem,
+                  size_t key_len, const char *cert_name, const char *key_name, char *err,
+                  size_t errlen) {
   struct pem_list certs, keys;
   char what[300];
   memset(c, 0, sizeof *c);
@@ -340,7 +348,8 @@ int tls_cred_load(struct tls_cred *c, const char *cert_pem, size_t cert_len,
     return -1;
   size_t ncert = 0;
   for (size_t i = 0; i < certs.n; i++)
-    if (strcmp(certs.v[i].name, "CERTIFICATE") == 0 || strcmp(certs.v[i].name, "X509 CERTIFICATE") == 0)
+    if (strcmp(certs.v[i].name, "CERTIFICATE") == 0 ||
+        strcmp(certs.v[i].name, "X509 CERTIFICATE") == 0)
       ncert++;
   if (ncert == 0) {
     set_err(err, errlen, "%s: no CERTIFICATE in the PEM (found \"%s\")", cn, certs.v[0].name);
@@ -460,7 +469,7 @@ int tls_anchors_load(br_x509_trust_anchor **tas, size_t *n, const char *pem, siz
   for (size_t i = 0; i < l.n; i++) {
     if (strcmp(l.v[i].name, "CERTIFICATE") != 0 && strcmp(l.v[i].name, "X509 CERTIFICATE") != 0)
       continue;
-    struct dn_buf dn = {0};
+    struct dn_buf dn = { 0 };
     bool is_ca = false;
     int e = cert_decode(l.v[i].der, l.v[i].len, &v[k].pkey, &dn, &is_ca, NULL);
     if (e != 0) {

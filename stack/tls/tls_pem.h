@@ -17,11 +17,11 @@
 struct tls_cred {
   br_x509_certificate *chain; /* leaf first */
   size_t chain_len;
-  int key_type;               /* BR_KEYTYPE_RSA or BR_KEYTYPE_EC */
-  br_rsa_private_key rsa;     /* when key_type == BR_KEYTYPE_RSA */
-  br_ec_private_key ec;       /* when key_type == BR_KEYTYPE_EC */
-  unsigned char *key_mem;     /* backing store of rsa/ec */
-  int issuer_key_type;        /* key type of the leaf's signer */
+  int key_type;           /* BR_KEYTYPE_RSA or BR_KEYTYPE_EC */
+  br_rsa_private_key rsa; /* when key_type == BR_KEYTYPE_RSA */
+  br_ec_private_key ec;   /* when key_type == BR_KEYTYPE_EC */
+  unsigned char *key_mem; /* backing store of rsa/ec */
+  int issuer_key_type;    /* key type of the leaf's signer */
 };
 
 /*
@@ -29,9 +29,9 @@ struct tls_cred {
  * first certificate. Returns 0, or -1 with one line in `err`. `cert_name`
  * and `key_name` (may be NULL) name the sources in that line.
  */
-int tls_cred_load(struct tls_cred *c, const char *cert_pem, size_t cert_len,
-                  const char *key_pem, size_t key_len, const char *cert_name,
-                  const char *key_name, char *err, size_t errlen);
+int tls_cred_load(struct tls_cred *c, const char *cert_pem, size_t cert_len, const char *key_pem,
+                  size_t key_len, const char *cert_name, const char *key_name, char *err,
+                  size_t errlen);
 void tls_cred_free(struct tls_cred *c);
 
 /* Every CERTIFICATE in `pem` becomes a trust anchor. 0 or -1 + `err`. */

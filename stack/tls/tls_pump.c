@@ -56,16 +56,16 @@
 /* TLS 1.2, ECDHE (forward secrecy), AEAD only; our preference order:
  * AES-128-GCM is fast everywhere with AES-NI, ChaCha20 where it is not. */
 static const uint16_t tls_suites[] = {
-    BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,       /* RFC 5289 */
-    BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,         /* RFC 5289 */
-    BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, /* RFC 7905 */
-    BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,   /* RFC 7905 */
-    BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,       /* RFC 5289 */
-    BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,         /* RFC 5289 */
+  BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,       /* RFC 5289 */
+  BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,         /* RFC 5289 */
+  BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, /* RFC 7905 */
+  BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,   /* RFC 7905 */
+  BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,       /* RFC 5289 */
+  BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,         /* RFC 5289 */
 };
 #define TLS_NSUITES (sizeof tls_suites / sizeof tls_suites[0])
 
-static const char *tls_alpn[] = {"http/1.1"}; /* RFC 7301 */
+static const char *tls_alpn[] = { "http/1.1" }; /* RFC 7301 */
 
 /* Bound on pump iterations per call; each moves at least one chunk, so this
  * only guards against a transport that lies about progress. */
@@ -94,22 +94,22 @@ struct us_tls_conn {
   union {
     br_ssl_server_context sc;
     br_ssl_client_context cc;
-  } u; /* first: tls_conn_of_server() relies on it */
+  } u;                        /* first: tls_conn_of_server() relies on it */
   br_x509_minimal_context xc; /* client only */
   br_ssl_engine_context *eng;
   enum tls_role role;
   bool in_use;
-  bool hs_active;       /* counted in the handshake gauges */
+  bool hs_active; /* counted in the handshake gauges */
   bool hs_done;
-  bool closing;         /* us_tls_close() was called */
-  bool transport_eof;   /* the transport returned 0 */
-  bool truncated;       /* ... after the handshake, without close_notify */
-  bool closed_seen;     /* end-of-session accounting done */
+  bool closing;       /* us_tls_close() was called */
+  bool transport_eof; /* the transport returned 0 */
+  bool truncated;     /* ... after the handshake, without close_notify */
+  bool closed_seen;   /* end-of-session accounting done */
   bool resumed;
   bool offered_resume;
-  int err;              /* sticky us_err */
-  int eng_err;          /* BR_ERR_* when err == US_ERR_TLS */
-  us_stack *s;          /* may be NULL (transport without a stack) */
+  int err;     /* sticky us_err */
+  int eng_err; /* BR_ERR_* when err == US_ERR_TLS */
+  us_stack *s; /* may be NULL (transport without a stack) */
   us_sock_t sock;
   struct us_tls_transport tr;
   void *owner; /* us_tls_server_ctx or us_tls_client_ctx */
@@ -139,20 +139,20 @@ struct us_tls_client_ctx {
   bool have_saved;
 };
 
-#define TLS_LOG(c, level, ...)                                                 \
-  do {                                                                         \
-    if ((c)->s)                                                                \
-      US_LOG((c)->s, level, __VA_ARGS__);                                      \
+#define TLS_LOG(c, level, ...)            \
+  do {                                    \
+    if ((c)->s)                           \
+      US_LOG((c)->s, level, __VA_ARGS__); \
   } while (0)
-#define TLS_STAT_INC(c, name)                                                  \
-  do {                                                                         \
-    if ((c)->s)                                                                \
-      US_STAT_INC((c)->s, name);                                               \
+#define TLS_STAT_INC(c, name)    \
+  do {                           \
+    if ((c)->s)                  \
+      US_STAT_INC((c)->s, name); \
   } while (0)
-#define TLS_STAT_DEC(c, name)                                                  \
-  do {                                                                         \
-    if ((c)->s && (c)->s->stats[US_STAT_##name] > 0)                           \
-      US_STAT_DEC((c)->s, name);                                               \
+#define TLS_STAT_DEC(c, name)                        \
+  do {                                               \
+    if ((c)->s && (c)->s->stats[US_STAT_##name] > 0) \
+      US_STAT_DEC((c)->s, name);                     \
   } while (0)
 
 /* ---- Names -------------------------------------------------------------- */
@@ -160,30 +160,54 @@ struct us_tls_client_ctx {
 /* RFC 5246 7.2 and RFC 7301/6066 alert descriptions. */
 static const char *tls_alert_name(unsigned a) {
   switch (a) {
-  case 0: return "close_notify";
-  case 10: return "unexpected_message";
-  case 20: return "bad_record_mac";
-  case 22: return "record_overflow";
-  case 40: return "handshake_failure";
-  case 42: return "bad_certificate";
-  case 43: return "unsupported_certificate";
-  case 44: return "certificate_revoked";
-  case 45: return "certificate_expired";
-  case 46: return "certificate_unknown";
-  case 47: return "illegal_parameter";
-  case 48: return "unknown_ca";
-  case 49: return "access_denied";
-  case 50: return "decode_error";
-  case 51: return "decrypt_error";
-  case 70: return "protocol_version";
-  case 71: return "insufficient_security";
-  case 80: return "internal_error";
-  case 90: return "user_canceled";
-  case 100: return "no_renegotiation";
-  case 110: return "unsupported_extension";
-  case 112: return "unrecognized_name";
-  case 120: return "no_application_protocol";
-  default: return "unknown alert";
+  case 0:
+    return "close_notify";
+  case 10:
+    return "unexpected_message";
+  case 20:
+    return "bad_record_mac";
+  case 22:
+    return "record_overflow";
+  case 40:
+    return "handshake_failure";
+  case 42:
+    return "bad_certificate";
+  case 43:
+    return "unsupported_certificate";
+  case 44:
+    return "certificate_revoked";
+  case 45:
+    return "certificate_expired";
+  case 46:
+    return "certificate_unknown";
+  case 47:
+    return "illegal_parameter";
+  case 48:
+    return "unknown_ca";
+  case 49:
+    return "access_denied";
+  case 50:
+    return "decode_error";
+  case 51:
+    return "decrypt_error";
+  case 70:
+    return "protocol_version";
+  case 71:
+    return "insufficient_security";
+  case 80:
+    return "internal_error";
+  case 90:
+    return "user_canceled";
+  case 100:
+    return "no_renegotiation";
+  case 110:
+    return "unsupported_extension";
+  case 112:
+    return "unrecognized_name";
+  case 120:
+    return "no_application_protocol";
+  default:
+    return "unknown alert";
   }
 }
 
@@ -193,47 +217,88 @@ const char *us_tls_strerror(int e) {
   if (e >= BR_ERR_RECV_FATAL_ALERT)
     return "fatal alert received from the peer";
   switch (e) {
-  case BR_ERR_OK: return "no error";
-  case BR_ERR_BAD_PARAM: return "bad parameter";
-  case BR_ERR_BAD_STATE: return "bad state";
-  case BR_ERR_UNSUPPORTED_VERSION: return "unsupported protocol version (TLS 1.2 only)";
-  case BR_ERR_BAD_VERSION: return "bad protocol version in a record";
-  case BR_ERR_BAD_LENGTH: return "bad record length";
-  case BR_ERR_TOO_LARGE: return "record too large";
-  case BR_ERR_BAD_MAC: return "bad record MAC (corrupted or forged data)";
-  case BR_ERR_NO_RANDOM: return "no entropy";
-  case BR_ERR_UNKNOWN_TYPE: return "unknown record type (not TLS?)";
-  case BR_ERR_UNEXPECTED: return "unexpected message";
-  case BR_ERR_BAD_CCS: return "bad ChangeCipherSpec";
-  case BR_ERR_BAD_ALERT: return "bad alert";
-  case BR_ERR_BAD_HANDSHAKE: return "malformed handshake message";
-  case BR_ERR_OVERSIZED_ID: return "oversized session id";
-  case BR_ERR_BAD_CIPHER_SUITE: return "no common cipher suite";
-  case BR_ERR_BAD_COMPRESSION: return "no common compression";
-  case BR_ERR_BAD_FRAGLEN: return "bad max fragment length";
-  case BR_ERR_BAD_SECRENEG: return "bad secure renegotiation";
-  case BR_ERR_EXTRA_EXTENSION: return "unexpected extension";
-  case BR_ERR_BAD_SNI: return "bad server name";
-  case BR_ERR_BAD_HELLO_DONE: return "bad ServerHelloDone";
-  case BR_ERR_LIMIT_EXCEEDED: return "limit exceeded";
-  case BR_ERR_BAD_FINISHED: return "bad Finished";
-  case BR_ERR_RESUME_MISMATCH: return "session resumption mismatch";
-  case BR_ERR_INVALID_ALGORITHM: return "invalid algorithm";
-  case BR_ERR_BAD_SIGNATURE: return "bad signature";
-  case BR_ERR_WRONG_KEY_USAGE: return "wrong key usage";
-  case BR_ERR_NO_CLIENT_AUTH: return "no client certificate";
-  case BR_ERR_IO: return "I/O error";
-  case BR_ERR_X509_EXPIRED: return "certificate expired or not yet valid";
-  case BR_ERR_X509_BAD_SERVER_NAME: return "certificate does not match the server name";
-  case BR_ERR_X509_NOT_TRUSTED: return "certificate chain not trusted";
-  case BR_ERR_X509_EMPTY_CHAIN: return "empty certificate chain";
-  case BR_ERR_X509_BAD_SIGNATURE: return "bad certificate signature";
-  case BR_ERR_X509_NOT_CA: return "issuer is not a CA";
-  case BR_ERR_X509_TIME_UNKNOWN: return "no time for certificate checks";
-  case BR_ERR_X509_UNSUPPORTED: return "unsupported certificate feature";
-  case BR_ERR_X509_WEAK_PUBLIC_KEY: return "weak public key";
-  case BR_ERR_X509_FORBIDDEN_KEY_USAGE: return "certificate key usage forbids this";
-  case BR_ERR_X509_CRITICAL_EXTENSION: return "unknown critical certificate extension";
+  case BR_ERR_OK:
+    return "no error";
+  case BR_ERR_BAD_PARAM:
+    return "bad parameter";
+  case BR_ERR_BAD_STATE:
+    return "bad state";
+  case BR_ERR_UNSUPPORTED_VERSION:
+    return "unsupported protocol version (TLS 1.2 only)";
+  case BR_ERR_BAD_VERSION:
+    return "bad protocol version in a record";
+  case BR_ERR_BAD_LENGTH:
+    return "bad record length";
+  case BR_ERR_TOO_LARGE:
+    return "record too large";
+  case BR_ERR_BAD_MAC:
+    return "bad record MAC (corrupted or forged data)";
+  case BR_ERR_NO_RANDOM:
+    return "no entropy";
+  case BR_ERR_UNKNOWN_TYPE:
+    return "unknown record type (not TLS?)";
+  case BR_ERR_UNEXPECTED:
+    return "unexpected message";
+  case BR_ERR_BAD_CCS:
+    return "bad ChangeCipherSpec";
+  case BR_ERR_BAD_ALERT:
+    return "bad alert";
+  case BR_ERR_BAD_HANDSHAKE:
+    return "malformed handshake message";
+  case BR_ERR_OVERSIZED_ID:
+    return "oversized session id";
+  case BR_ERR_BAD_CIPHER_SUITE:
+    return "no common cipher suite";
+  case BR_ERR_BAD_COMPRESSION:
+    return "no common compression";
+  case BR_ERR_BAD_FRAGLEN:
+    return "bad max fragment length";
+  case BR_ERR_BAD_SECRENEG:
+    return "bad secure renegotiation";
+  case BR_ERR_EXTRA_EXTENSION:
+    return "unexpected extension";
+  case BR_ERR_BAD_SNI:
+    return "bad server name";
+  case BR_ERR_BAD_HELLO_DONE:
+    return "bad ServerHelloDone";
+  case BR_ERR_LIMIT_EXCEEDED:
+    return "limit exceeded";
+  case BR_ERR_BAD_FINISHED:
+    return "bad Finished";
+  case BR_ERR_RESUME_MISMATCH:
+    return "session resumption mismatch";
+  case BR_ERR_INVALID_ALGORITHM:
+    return "invalid algorithm";
+  case BR_ERR_BAD_SIGNATURE:
+    return "bad signature";
+  case BR_ERR_WRONG_KEY_USAGE:
+    return "wrong key usage";
+  case BR_ERR_NO_CLIENT_AUTH:
+    return "no client certificate";
+  case BR_ERR_IO:
+    return "I/O error";
+  case BR_ERR_X509_EXPIRED:
+    return "certificate expired or not yet valid";
+  case BR_ERR_X509_BAD_SERVER_NAME:
+    return "certificate does not match the server name";
+  case BR_ERR_X509_NOT_TRUSTED:
+    return "certificate chain not trusted";
+  case BR_ERR_X509_EMPTY_CHAIN:
+    return "empty certificate chain";
+  case BR_ERR_X509_BAD_SIGNATURE:
+    return "bad certificate signature";
+  case BR_ERR_X509_NOT_CA:
+    return "issuer is not a CA";
+  case BR_ERR_X509_TIME_UNKNOWN:
+    return "no time for certificate checks";
+  case BR_ERR_X509_UNSUPPORTED:
+    return "unsupported certificate feature";
+  case BR_ERR_X509_WEAK_PUBLIC_KEY:
+    return "weak public key";
+  case BR_ERR_X509_FORBIDDEN_KEY_USAGE:
+    return "certificate key usage forbids this";
+  case BR_ERR_X509_CRITICAL_EXTENSION:
+    return "unknown critical certificate extension";
   default:
     if (e >= BR_ERR_X509_OK && e < 64)
       return "certificate error";
@@ -245,15 +310,20 @@ const char *us_tls_suite_name(const us_tls_conn *c) {
   if (!c || !c->hs_done)
     return "";
   switch (c->eng->session.cipher_suite) {
-  case BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: return "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256";
-  case BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: return "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256";
-  case BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: return "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384";
-  case BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: return "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384";
+  case BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256:
+    return "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256";
+  case BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256:
+    return "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256";
+  case BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384:
+    return "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384";
+  case BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384:
+    return "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384";
   case BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256:
     return "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256";
   case BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256:
     return "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256";
-  default: return "unknown";
+  default:
+    return "unknown";
   }
 }
 
@@ -278,8 +348,8 @@ static int tls_cache_load(const br_ssl_session_cache_class **ctx, br_ssl_server_
   return found;
 }
 
-static const br_ssl_session_cache_class tls_cache_class = {
-    sizeof(struct tls_cache), tls_cache_save, tls_cache_load};
+static const br_ssl_session_cache_class tls_cache_class = { sizeof(struct tls_cache),
+                                                            tls_cache_save, tls_cache_load };
 
 /* ---- Contexts ----------------------------------------------------------- */
 
@@ -288,8 +358,8 @@ static void err_line(char *err, size_t errlen, const char *msg) {
     snprintf(err, errlen, "%s", msg);
 }
 
-int us_tls_server_ctx_create(us_tls_server_ctx **out, const struct us_tls_server_opts *o,
-                             char *err, size_t errlen) {
+int us_tls_server_ctx_create(us_tls_server_ctx **out, const struct us_tls_server_opts *o, char *err,
+                             size_t errlen) {
   if (!out || !o) {
     err_line(err, errlen, "tls: no options");
     return US_ERR_INVAL;
@@ -330,8 +400,8 @@ void us_tls_server_ctx_destroy(us_tls_server_ctx *c) {
   free(c);
 }
 
-int us_tls_client_ctx_create(us_tls_client_ctx **out, const struct us_tls_client_opts *o,
-                             char *err, size_t errlen) {
+int us_tls_client_ctx_create(us_tls_client_ctx **out, const struct us_tls_client_opts *o, char *err,
+                             size_t errlen) {
   if (!out || !o) {
     err_line(err, errlen, "tls: no options");
     return US_ERR_INVAL;
@@ -454,9 +524,9 @@ int us_tls_accept_transport(us_tls_server_ctx *ctx, us_stack *s, const struct us
      * signature each (handshakes are the expensive part). */
     if (s) {
       US_STAT_INC(s, tls_handshake_limited);
-      US_LOGW(s, "tls: connection refused: %s", ctx->hs_active >= ctx->max_hs
-                                                     ? "too many handshakes in progress"
-                                                     : "no free TLS connection slot");
+      US_LOGW(s, "tls: connection refused: %s",
+              ctx->hs_active >= ctx->max_hs ? "too many handshakes in progress"
+                                            : "no free TLS connection slot");
     }
     return US_ERR_NOMEM;
   }
@@ -470,8 +540,7 @@ int us_tls_accept_transport(us_tls_server_ctx *ctx, us_stack *s, const struct us
     br_ssl_server_init_full_rsa(&c->u.sc, cr->chain, cr->chain_len, &cr->rsa);
   else
     br_ssl_server_init_full_ec(&c->u.sc, cr->chain, cr->chain_len,
-                               cr->issuer_key_type ? (unsigned)cr->issuer_key_type
-                                                   : BR_KEYTYPE_EC,
+                               cr->issuer_key_type ? (unsigned)cr->issuer_key_type : BR_KEYTYPE_EC,
                                &cr->ec);
   c->eng = &c->u.sc.eng;
   int rc = tls_engine_setup(c, entropy, entropy_len);
@@ -491,7 +560,7 @@ int us_tls_accept_transport(us_tls_server_ctx *ctx, us_stack *s, const struct us
 
 int us_tls_accept(us_tls_server_ctx *ctx, us_stack *s, us_sock_t sock, const void *entropy,
                   size_t entropy_len, us_tls_conn **out) {
-  struct us_tls_transport tr = {tls_sock_send, tls_sock_recv, NULL};
+  struct us_tls_transport tr = { tls_sock_send, tls_sock_recv, NULL };
   if (!s)
     return US_ERR_INVAL;
   int rc = us_tls_accept_transport(ctx, s, &tr, entropy, entropy_len, out);
@@ -502,10 +571,9 @@ int us_tls_accept(us_tls_server_ctx *ctx, us_stack *s, us_sock_t sock, const voi
   return rc;
 }
 
-int us_tls_connect_transport(us_tls_client_ctx *ctx, us_stack *s,
-                             const struct us_tls_transport *tr, const char *server_name,
-                             int64_t unix_time, bool resume, const void *entropy,
-                             size_t entropy_len, us_tls_conn **out) {
+int us_tls_connect_transport(us_tls_client_ctx *ctx, us_stack *s, const struct us_tls_transport *tr,
+                             const char *server_name, int64_t unix_time, bool resume,
+                             const void *entropy, size_t entropy_len, us_tls_conn **out) {
   if (!ctx || !tr || !out || !tr->send || !tr->recv || unix_time < 0)
     return US_ERR_INVAL;
   if (server_name && strlen(server_name) > 255) /* RFC 6066 3: HostName <1..2^16-1>; BearSSL 255 */
@@ -546,7 +614,7 @@ int us_tls_connect_transport(us_tls_client_ctx *ctx, us_stack *s,
 int us_tls_connect(us_tls_client_ctx *ctx, us_stack *s, us_sock_t sock, const char *server_name,
                    int64_t unix_time, bool resume, const void *entropy, size_t entropy_len,
                    us_tls_conn **out) {
-  struct us_tls_transport tr = {tls_sock_send, tls_sock_recv, NULL};
+  struct us_tls_transport tr = { tls_sock_send, tls_sock_recv, NULL };
   if (!s)
     return US_ERR_INVAL;
   int rc = us_tls_connect_transport(ctx, s, &tr, server_name, unix_time, resume, entropy,
@@ -588,8 +656,7 @@ static void tls_handshake_done(us_tls_conn *c) {
   const char *alpn = br_ssl_engine_get_selected_protocol(c->eng);
   TLS_LOG(c, US_LOG_DEBUG, "tls: %s handshake done: %s%s, sni \"%s\", alpn %s",
           c->role == TLS_SERVER ? "server" : "client", us_tls_suite_name(c),
-          c->resumed ? " (resumed)" : "", br_ssl_engine_get_server_name(c->eng),
-          alpn ? alpn : "-");
+          c->resumed ? " (resumed)" : "", br_ssl_engine_get_server_name(c->eng), alpn ? alpn : "-");
 }
 
 /* The engine reported CLOSED: account for how the session ended, once. */

@@ -10,28 +10,28 @@
 
 #define US_ICMP_HDR_LEN 8
 
-#define US_ICMP_ECHO_REPLY 0
-#define US_ICMP_DEST_UNREACH 3
+#define US_ICMP_ECHO_REPLY    0
+#define US_ICMP_DEST_UNREACH  3
 #define US_ICMP_SOURCE_QUENCH 4
-#define US_ICMP_REDIRECT 5
-#define US_ICMP_ECHO_REQUEST 8
+#define US_ICMP_REDIRECT      5
+#define US_ICMP_ECHO_REQUEST  8
 #define US_ICMP_TIME_EXCEEDED 11
 #define US_ICMP_PARAM_PROBLEM 12
-#define US_ICMP_TIMESTAMP 13
-#define US_ICMP_ADDR_MASK 17
+#define US_ICMP_TIMESTAMP     13
+#define US_ICMP_ADDR_MASK     17
 
 /* Destination-unreachable codes. */
-#define US_ICMP_UNREACH_NET 0
-#define US_ICMP_UNREACH_HOST 1
-#define US_ICMP_UNREACH_PROTO 2
-#define US_ICMP_UNREACH_PORT 3
+#define US_ICMP_UNREACH_NET      0
+#define US_ICMP_UNREACH_HOST     1
+#define US_ICMP_UNREACH_PROTO    2
+#define US_ICMP_UNREACH_PORT     3
 #define US_ICMP_UNREACH_NEEDFRAG 4
 
 struct us_icmp4_hdr {
   uint8_t type, code;
   uint16_t csum;
-  uint32_t rest;            /* id/seq for echo; next-hop MTU for NEEDFRAG */
-  const uint8_t *payload;   /* after the 8-byte header */
+  uint32_t rest;          /* id/seq for echo; next-hop MTU for NEEDFRAG */
+  const uint8_t *payload; /* after the 8-byte header */
   size_t payload_len;
 };
 

@@ -13,27 +13,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define US_IP4_HDR_MIN 20
-#define US_IP4_HDR_MAX 60
+#define US_IP4_HDR_MIN      20
+#define US_IP4_HDR_MAX      60
 #define US_IP4_MAX_DATAGRAM 65535
 
 #define US_IPPROTO_ICMP 1
-#define US_IPPROTO_TCP 6
-#define US_IPPROTO_UDP 17
+#define US_IPPROTO_TCP  6
+#define US_IPPROTO_UDP  17
 
 /* IP option types (RFC 791). */
-#define US_IPOPT_EOL 0
-#define US_IPOPT_NOP 1
+#define US_IPOPT_EOL  0
+#define US_IPOPT_NOP  1
 #define US_IPOPT_LSRR 131
 #define US_IPOPT_SSRR 137
 
 struct us_ip4_hdr {
-  uint8_t hdr_len;        /* IHL * 4, 20..60 */
+  uint8_t hdr_len; /* IHL * 4, 20..60 */
   uint8_t tos;
-  uint16_t total_len;     /* header + payload, after validation <= received */
+  uint16_t total_len; /* header + payload, after validation <= received */
   uint16_t id;
   bool df, mf;
-  uint16_t frag_off;      /* in bytes (the field times 8) */
+  uint16_t frag_off; /* in bytes (the field times 8) */
   uint8_t ttl;
   uint8_t proto;
   uint16_t csum;
@@ -43,7 +43,7 @@ struct us_ip4_hdr {
   bool src_route;         /* LSRR or SSRR present */
   const uint8_t *payload; /* total_len - hdr_len bytes */
   uint16_t payload_len;
-  uint16_t trimmed;       /* bytes received beyond total_len */
+  uint16_t trimmed; /* bytes received beyond total_len */
   /* Never from the wire: IP input sets it when the device's metadata says
    * the local kernel made or verified this datagram (us_rx_meta), and the
    * transport then skips its checksum check. The parser clears it. */

@@ -14,7 +14,8 @@
 
 #define PROTO_TCP 6
 
-enum us_tcp_parse_result us_tcp_parse_options(const uint8_t *opt, size_t len, struct us_tcp_seg *out) {
+enum us_tcp_parse_result us_tcp_parse_options(const uint8_t *opt, size_t len,
+                                              struct us_tcp_seg *out) {
   size_t i = 0;
   while (i < len) {
     uint8_t kind = opt[i];
@@ -103,7 +104,7 @@ enum us_tcp_parse_result us_tcp_parse_trusted(const uint8_t *b, size_t len,
   if (len > 0xffff)
     return US_TCP_PARSE_BAD_CSUM; /* as above: no such TCP segment exists */
 
-  struct us_tcp_seg s = {0};
+  struct us_tcp_seg s = { 0 };
   s.sport = us_get16(b);
   s.dport = us_get16(b + 2);
   s.seq = us_get32(b + 4);

@@ -30,15 +30,15 @@
 #define US_TH_CWR 0x80
 
 /* Option kinds. */
-#define US_TCPOPT_EOL 0
-#define US_TCPOPT_NOP 1
-#define US_TCPOPT_MSS 2
-#define US_TCPOPT_WS 3
+#define US_TCPOPT_EOL       0
+#define US_TCPOPT_NOP       1
+#define US_TCPOPT_MSS       2
+#define US_TCPOPT_WS        3
 #define US_TCPOPT_SACK_PERM 4
-#define US_TCPOPT_SACK 5
-#define US_TCPOPT_TS 8
+#define US_TCPOPT_SACK      5
+#define US_TCPOPT_TS        8
 
-#define US_TCP_WS_MAX 14
+#define US_TCP_WS_MAX          14
 #define US_TCP_SACK_MAX_BLOCKS 4
 
 struct us_tcp_sack_block {
@@ -48,15 +48,15 @@ struct us_tcp_sack_block {
 struct us_tcp_seg {
   uint16_t sport, dport;
   uint32_t seq, ack;
-  uint8_t hdr_len;   /* data offset * 4 */
-  uint8_t flags;     /* US_TH_* */
-  uint16_t wnd;      /* as on the wire (unscaled) */
+  uint8_t hdr_len; /* data offset * 4 */
+  uint8_t flags;   /* US_TH_* */
+  uint16_t wnd;    /* as on the wire (unscaled) */
   uint16_t csum;
   uint16_t urp;
 
   /* Options. */
   bool has_mss, has_ws, sack_perm, has_ts;
-  bool ws_clamped;   /* the peer sent a shift > 14 */
+  bool ws_clamped; /* the peer sent a shift > 14 */
   uint16_t mss;
   uint8_t ws;
   uint32_t tsval, tsecr;
@@ -69,8 +69,8 @@ struct us_tcp_seg {
 
 enum us_tcp_parse_result {
   US_TCP_PARSE_OK = 0,
-  US_TCP_PARSE_TOO_SHORT,   /* fewer than 20 bytes */
-  US_TCP_PARSE_BAD_OFFSET,  /* data offset < 5 or beyond the segment */
+  US_TCP_PARSE_TOO_SHORT,  /* fewer than 20 bytes */
+  US_TCP_PARSE_BAD_OFFSET, /* data offset < 5 or beyond the segment */
   US_TCP_PARSE_BAD_CSUM,
   US_TCP_PARSE_BAD_OPTIONS, /* option length 0 or 1, or past the header (MUST-7) */
 };
@@ -82,11 +82,11 @@ enum us_tcp_parse_result us_tcp_parse(const uint8_t *b, size_t len, uint32_t src
 
 /* The same without the checksum check, for a segment whose checksum the
  * local kernel vouched for (us_ip4_hdr.l4_csum_trusted). */
-enum us_tcp_parse_result us_tcp_parse_trusted(const uint8_t *b, size_t len,
-                                              struct us_tcp_seg *out);
+enum us_tcp_parse_result us_tcp_parse_trusted(const uint8_t *b, size_t len, struct us_tcp_seg *out);
 
 /* Parse only the options area (used by the parser; exposed for tests). */
-enum us_tcp_parse_result us_tcp_parse_options(const uint8_t *opt, size_t len, struct us_tcp_seg *out);
+enum us_tcp_parse_result us_tcp_parse_options(const uint8_t *opt, size_t len,
+                                              struct us_tcp_seg *out);
 
 /* Header length us_tcp_build() will write for `seg` (20 + options, padded
  * to a multiple of 4). Options written: MSS if has_mss, WS if has_ws,

@@ -11,8 +11,8 @@
 
 struct us_udp_hdr {
   uint16_t sport, dport;
-  uint16_t len;           /* header + payload, as in the field */
-  uint16_t csum;          /* 0: sender computed none */
+  uint16_t len;  /* header + payload, as in the field */
+  uint16_t csum; /* 0: sender computed none */
   const uint8_t *payload;
   uint16_t payload_len;
 };
@@ -30,8 +30,7 @@ enum us_udp_parse_result us_udp_parse(const uint8_t *b, size_t len, uint32_t src
                                       struct us_udp_hdr *out);
 
 /* The same without the checksum check (us_ip4_hdr.l4_csum_trusted). */
-enum us_udp_parse_result us_udp_parse_trusted(const uint8_t *b, size_t len,
-                                              struct us_udp_hdr *out);
+enum us_udp_parse_result us_udp_parse_trusted(const uint8_t *b, size_t len, struct us_udp_hdr *out);
 
 /* Write the header at `out` for `payload_len` bytes that already follow it,
  * with the checksum (0 is sent as 0xffff). Returns 8 or 0. */

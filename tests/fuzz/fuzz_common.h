@@ -25,10 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FZ_FIX_CSUM 0x8000u
-#define FZ_REL_SEQ 0x4000u
+#define FZ_FIX_CSUM   0x8000u
+#define FZ_REL_SEQ    0x4000u
 #define FZ_REL_ACTIVE 0x2000u
-#define FZ_LEN_MASK 0x1fffu
+#define FZ_LEN_MASK   0x1fffu
 
 static inline uint16_t fz_get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t fz_get32(const uint8_t *p) {

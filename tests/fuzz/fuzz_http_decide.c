@@ -34,7 +34,7 @@ static const uint8_t *take(const uint8_t *p, const uint8_t *end, struct http_val
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 9)
     return 0;
-  struct http_file f = {0};
+  struct http_file f = { 0 };
   for (int i = 0; i < 8; i++)
     f.size = f.size << 8 | data[i];
   f.mtime_s = 1796281200;

@@ -15,10 +15,10 @@
 #include "fuzz_common.h"
 #include "wire/ipv4.h"
 
-#define CHECK(c)                                                                                   \
-  do {                                                                                             \
-    if (!(c))                                                                                      \
-      abort();                                                                                     \
+#define CHECK(c) \
+  do {           \
+    if (!(c))    \
+      abort();   \
   } while (0)
 
 static volatile uint32_t sink;
@@ -47,9 +47,9 @@ static void check_ok(const uint8_t *b, size_t len, const struct us_ip4_hdr *h) {
   CHECK(us_ip4_build(&in, nb, 20) == 20);
   struct us_ip4_hdr back;
   CHECK(us_ip4_parse(nb, 20, &back) == US_IP4_OK);
-  CHECK(back.id == h->id && back.df == h->df && back.mf == h->mf &&
-        back.frag_off == h->frag_off && back.ttl == h->ttl && back.proto == h->proto &&
-        back.src == h->src && back.dst == h->dst && back.tos == h->tos);
+  CHECK(back.id == h->id && back.df == h->df && back.mf == h->mf && back.frag_off == h->frag_off &&
+        back.ttl == h->ttl && back.proto == h->proto && back.src == h->src && back.dst == h->dst &&
+        back.tos == h->tos);
   CHECK(back.payload_len == 0 && back.trimmed == 0);
   free(nb);
 }

@@ -31,11 +31,11 @@
 
 #define S_ADDR 0x0a000002u
 
-#define FAIL(...)                                                                                  \
-  do {                                                                                             \
-    fprintf(stderr, "fuzz_offload: " __VA_ARGS__);                                                 \
-    fprintf(stderr, "\n");                                                                         \
-    abort();                                                                                       \
+#define FAIL(...)                                  \
+  do {                                             \
+    fprintf(stderr, "fuzz_offload: " __VA_ARGS__); \
+    fprintf(stderr, "\n");                         \
+    abort();                                       \
   } while (0)
 
 static void dev_tx(void *ctx, const uint8_t *pkt, size_t len) {
@@ -50,8 +50,8 @@ static void dev_tx_meta(void *ctx, const uint8_t *pkt, size_t len, const struct 
   if (len < 40 || len > 65535 || fz_get16(pkt + 2) != len)
     FAIL("offloaded datagram of %zu bytes, IPv4 length %u", len, fz_get16(pkt + 2));
   if (!m->csum_partial || m->csum_start != 20 || m->csum_offset != 16 || pkt[9] != 6)
-    FAIL("offloaded datagram the kernel would refuse (start %u offset %u proto %u)",
-         m->csum_start, m->csum_offset, pkt[9]);
+    FAIL("offloaded datagram the kernel would refuse (start %u offset %u proto %u)", m->csum_start,
+         m->csum_offset, pkt[9]);
   if (m->gso_size == 0 && len > 1500)
     FAIL("a %zu-byte datagram above the MTU without gso_size", len);
 }
@@ -84,7 +84,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cfg.max_tcp_sockets = 16;
   cfg.tcp_buf_mem = 4u * (cfg.tcp_sndbuf + cfg.tcp_rcvbuf);
   struct us_device dev = {
-      .tx = dev_tx, .ctx = NULL, .caps = US_DEV_CSUM | US_DEV_TSO4, .tx_meta = dev_tx_meta};
+    .tx = dev_tx, .ctx = NULL, .caps = US_DEV_CSUM | US_DEV_TSO4, .tx_meta = dev_tx_meta
+  };
   us_stack *s = us_stack_create(&cfg, &dev);
   if (!s)
     FAIL("us_stack_create");
@@ -96,10 +97,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FAIL("udp socket");
 
   struct us_rx_meta m = {
-      .flags = data[0] & 0x7fu,
-      .csum_start = fz_get16(data + 1),
-      .csum_offset = fz_get16(data + 3),
-      .gso_size = fz_get16(data + 5),
+    .flags = data[0] & 0x7fu,
+    .csum_start = fz_get16(data + 1),
+    .csum_offset = fz_get16(data + 3),
+    .gso_size = fz_get16(data + 5),
   };
   size_t len = size - 7;
   uint8_t *b = malloc(len ? len : 1);

@@ -34,19 +34,19 @@
 #include "fuzz_common.h"
 #include "ustack/ustack.h"
 
-#define S_ADDR 0x0a000002u
-#define P_ADDR 0x0a000001u
-#define P_PORT 40000
-#define S_PORT 80
-#define P_ISN 0x10000000u
-#define MAX_SOCKS 16
+#define S_ADDR      0x0a000002u
+#define P_ADDR      0x0a000001u
+#define P_PORT      40000
+#define S_PORT      80
+#define P_ISN       0x10000000u
+#define MAX_SOCKS   16
 #define DRAIN_STEPS 200000
 
-#define FAIL(...)                                                                                  \
-  do {                                                                                             \
-    fprintf(stderr, "fuzz_stack: " __VA_ARGS__);                                                   \
-    fprintf(stderr, "\n");                                                                         \
-    abort();                                                                                       \
+#define FAIL(...)                                \
+  do {                                           \
+    fprintf(stderr, "fuzz_stack: " __VA_ARGS__); \
+    fprintf(stderr, "\n");                       \
+    abort();                                     \
   } while (0)
 
 struct fz {
@@ -169,7 +169,7 @@ static void send_tcp(struct fz *f, uint16_t sport, uint16_t dport, uint32_t seq,
   if (syn_opts) {
     /* MSS 1460, window scale 7, SACK permitted: the connection runs with
      * every option S implements, so their code is reachable. */
-    static const uint8_t o[12] = {2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 4, 2};
+    static const uint8_t o[12] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 4, 2 };
     memcpy(t + 20, o, sizeof o);
   }
   fz_fix_ip(b, tot);
@@ -225,7 +225,7 @@ static void setup(struct fz *f) {
   cfg.tcp_msl = US_SEC(1);
   cfg.icmp_echo_rate = 100;
   cfg.icmp_echo_burst = 10;
-  struct us_device dev = {.tx = dev_tx, .ctx = f};
+  struct us_device dev = { .tx = dev_tx, .ctx = f };
   f->s = us_stack_create(&cfg, &dev);
   if (!f->s)
     FAIL("us_stack_create failed");
@@ -366,8 +366,7 @@ static void check_invariants(struct fz *f) {
       FAIL("%s: window scale %u/%u (ws_ok %d)", us_tcp_state_name(t->state), t->snd_wscale,
            t->rcv_wscale, (int)t->ws_ok);
     if ((int32_t)(t->snd_nxt - t->snd_una) < 0)
-      FAIL("%s: SND.NXT %u before SND.UNA %u", us_tcp_state_name(t->state), t->snd_nxt,
-           t->snd_una);
+      FAIL("%s: SND.NXT %u before SND.UNA %u", us_tcp_state_name(t->state), t->snd_nxt, t->snd_una);
     if (t->snd_nxt - t->snd_una > c->tcp_sndbuf + 2)
       FAIL("%s: %u bytes in flight, send buffer %u", us_tcp_state_name(t->state),
            t->snd_nxt - t->snd_una, c->tcp_sndbuf);

@@ -16,10 +16,10 @@
 #include "fuzz_common.h"
 #include "wire/tcp.h"
 
-#define CHECK(c)                                                                                   \
-  do {                                                                                             \
-    if (!(c))                                                                                      \
-      abort();                                                                                     \
+#define CHECK(c) \
+  do {           \
+    if (!(c))    \
+      abort();   \
   } while (0)
 
 static volatile uint32_t sink;
@@ -49,7 +49,8 @@ static void roundtrip(const struct us_tcp_seg *s, uint32_t src, uint32_t dst) {
         back.ack == s->ack && back.flags == s->flags && back.wnd == s->wnd && back.urp == s->urp);
   CHECK(back.has_mss == s->has_mss && (!s->has_mss || back.mss == s->mss));
   CHECK(back.has_ws == s->has_ws && (!s->has_ws || back.ws == s->ws));
-  CHECK(back.has_ts == s->has_ts && (!s->has_ts || (back.tsval == s->tsval && back.tsecr == s->tsecr)));
+  CHECK(back.has_ts == s->has_ts &&
+        (!s->has_ts || (back.tsval == s->tsval && back.tsecr == s->tsecr)));
   CHECK(back.sack_perm == s->sack_perm);
   CHECK(back.sack_count <= s->sack_count);
   for (unsigned k = 0; k < back.sack_count; k++)

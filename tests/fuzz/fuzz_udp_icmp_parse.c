@@ -17,10 +17,10 @@
 #include "wire/icmp4.h"
 #include "wire/udp.h"
 
-#define CHECK(c)                                                                                   \
-  do {                                                                                             \
-    if (!(c))                                                                                      \
-      abort();                                                                                     \
+#define CHECK(c) \
+  do {           \
+    if (!(c))    \
+      abort();   \
   } while (0)
 
 static volatile uint32_t sink;
@@ -48,8 +48,7 @@ static void udp_one(uint8_t *b, size_t len, uint32_t src, uint32_t dst, bool fix
   CHECK(us_udp_build(h.sport, h.dport, out, h.len, h.payload_len, src, dst) == 8);
   struct us_udp_hdr back;
   CHECK(us_udp_parse(out, h.len, src, dst, &back) == US_UDP_OK);
-  CHECK(back.sport == h.sport && back.dport == h.dport && back.len == h.len &&
-        back.csum != 0);
+  CHECK(back.sport == h.sport && back.dport == h.dport && back.len == h.len && back.csum != 0);
   free(out);
 }
 

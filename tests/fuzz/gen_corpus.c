@@ -62,9 +62,9 @@ static size_t ip(uint8_t *out, uint32_t src, uint32_t dst, uint8_t proto, const 
 
 /* TCP header with raw options (padded with EOL to 4) + payload; checksum
  * right for src/dst. */
-static size_t tcp(uint8_t *out, uint16_t sp, uint16_t dp, uint32_t seq, uint32_t ack,
-                  uint8_t flags, uint16_t wnd, uint16_t urp, const uint8_t *opt, size_t optlen,
-                  size_t plen, uint32_t src, uint32_t dst) {
+static size_t tcp(uint8_t *out, uint16_t sp, uint16_t dp, uint32_t seq, uint32_t ack, uint8_t flags,
+                  uint16_t wnd, uint16_t urp, const uint8_t *opt, size_t optlen, size_t plen,
+                  uint32_t src, uint32_t dst) {
   size_t ol = (optlen + 3) & ~(size_t)3;
   size_t hl = 20 + ol;
   memset(out, 0, hl + plen);
@@ -144,25 +144,25 @@ static void ipv4_vectors(void) {
     memset(nops, 1, 40);
     n = ip(b, P, S, 17, nops, 40, pay, 8, 0);
     put("fuzz_ipv4_parse", "ip8_40_nops", b, n);
-    const uint8_t len0[4] = {0x44, 0, 0, 0};
+    const uint8_t len0[4] = { 0x44, 0, 0, 0 };
     n = ip(b, P, S, 17, len0, 4, pay, 8, 0);
     put("fuzz_ipv4_parse", "ip8_optlen_0", b, n);
-    const uint8_t len1[4] = {0x44, 1, 0, 0};
+    const uint8_t len1[4] = { 0x44, 1, 0, 0 };
     n = ip(b, P, S, 17, len1, 4, pay, 8, 0);
     put("fuzz_ipv4_parse", "ip8_optlen_1", b, n);
-    const uint8_t past[4] = {0x44, 40, 0, 0};
+    const uint8_t past[4] = { 0x44, 40, 0, 0 };
     n = ip(b, P, S, 17, past, 4, pay, 8, 0);
     put("fuzz_ipv4_parse", "ip8_optlen_past", b, n);
-    const uint8_t lsrr[8] = {131, 7, 4, 10, 0, 0, 9, 0};
+    const uint8_t lsrr[8] = { 131, 7, 4, 10, 0, 0, 9, 0 };
     n = ip(b, P, S, 17, lsrr, 8, pay, 8, 0);
     put("fuzz_ipv4_parse", "ip8_lsrr", b, n);
-    const uint8_t ssrr[8] = {137, 7, 4, 10, 0, 0, 9, 0};
+    const uint8_t ssrr[8] = { 137, 7, 4, 10, 0, 0, 9, 0 };
     n = ip(b, P, S, 17, ssrr, 8, pay, 8, 0);
     put("fuzz_ipv4_parse", "ip8_ssrr", b, n);
-    const uint8_t unk[4] = {0x9e, 4, 0xab, 0xcd};
+    const uint8_t unk[4] = { 0x9e, 4, 0xab, 0xcd };
     n = ip(b, P, S, 17, unk, 4, pay, 8, 0);
     put("fuzz_ipv4_parse", "ip8_unknown", b, n);
-    const uint8_t lone[4] = {1, 1, 1, 0x44};
+    const uint8_t lone[4] = { 1, 1, 1, 0x44 };
     n = ip(b, P, S, 17, lone, 4, pay, 8, 0);
     put("fuzz_ipv4_parse", "ip8_lone_kind", b, n);
   }
@@ -185,33 +185,33 @@ static void tcp_put(const char *name, const uint8_t *opt, size_t optlen, uint8_t
 }
 
 static void tcp_vectors(void) {
-  const uint8_t all[] = {2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7};
+  const uint8_t all[] = { 2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7 };
   tcp_put("syn_all_options", all, sizeof all, 0x02, 0);
-  const uint8_t sack[] = {1, 1, 5, 34, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0,
-                          0,  0, 5, 0, 0, 0, 6, 0, 0, 0, 7, 0, 0, 0, 8, 0};
+  const uint8_t sack[] = { 1, 1, 5, 34, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0,
+                           4, 0, 0, 0,  5, 0, 0, 0, 6, 0, 0, 0, 7, 0, 0, 0, 8, 0 };
   tcp_put("ack_sack_4", sack, sizeof sack, 0x10, 10);
   tcp_put("data_no_opts", NULL, 0, 0x18, 40);
-  const uint8_t o1a[] = {0x22, 0, 1, 1};
+  const uint8_t o1a[] = { 0x22, 0, 1, 1 };
   tcp_put("opt1_len0", o1a, 4, 0x02, 0);
-  const uint8_t o1b[] = {0x22, 1, 1, 1};
+  const uint8_t o1b[] = { 0x22, 1, 1, 1 };
   tcp_put("opt1_len1", o1b, 4, 0x02, 0);
-  const uint8_t o2a[] = {2, 4, 5, 0xb4, 0x22, 30, 0, 0};
+  const uint8_t o2a[] = { 2, 4, 5, 0xb4, 0x22, 30, 0, 0 };
   tcp_put("opt2_past_end", o2a, 8, 0x02, 0);
-  const uint8_t o2b[] = {1, 1, 1, 2};
+  const uint8_t o2b[] = { 1, 1, 1, 2 };
   tcp_put("opt2_lone_kind", o2b, 4, 0x02, 0);
-  const uint8_t o2c[] = {0, 2, 0, 0xff, 3, 9, 9, 9};
+  const uint8_t o2c[] = { 0, 2, 0, 0xff, 3, 9, 9, 9 };
   tcp_put("opt2_eol_garbage", o2c, 8, 0x02, 0);
-  const uint8_t o3a[] = {2, 3, 5, 0};
+  const uint8_t o3a[] = { 2, 3, 5, 0 };
   tcp_put("opt3_mss_len3", o3a, 4, 0x02, 0);
-  const uint8_t o3b[] = {2, 4, 0, 0};
+  const uint8_t o3b[] = { 2, 4, 0, 0 };
   tcp_put("opt3_mss_0", o3b, 4, 0x02, 0);
-  const uint8_t o4[] = {1, 3, 3, 200};
+  const uint8_t o4[] = { 1, 3, 3, 200 };
   tcp_put("opt4_ws_200", o4, 4, 0x02, 0);
-  const uint8_t o5[] = {1, 1, 5, 11, 0, 0, 0, 9, 0, 0, 0, 1, 0};
+  const uint8_t o5[] = { 1, 1, 5, 11, 0, 0, 0, 9, 0, 0, 0, 1, 0 };
   tcp_put("opt5_sack_len11", o5, sizeof o5, 0x10, 0);
-  const uint8_t o6[] = {8, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+  const uint8_t o6[] = { 8, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
   tcp_put("opt6_ts_len9", o6, sizeof o6, 0x10, 0);
-  const uint8_t o7[] = {1, 2, 4, 5, 0xb4, 2, 4, 2, 0x18};
+  const uint8_t o7[] = { 1, 2, 4, 5, 0xb4, 2, 4, 2, 0x18 };
   tcp_put("opt7_unaligned_dup_mss", o7, sizeof o7, 0x02, 0);
   { /* TH-2: DO < 5, DO = 15 on a 24-byte segment */
     uint8_t b[8 + 24];
@@ -275,8 +275,7 @@ static void rec_add(struct rec *r, uint16_t flags, uint16_t dt_ms, const uint8_t
 /* A TCP datagram from P for the record stream. For FZ_REL_SEQ records
  * seq/ack are offsets from the connection's next numbers. */
 static size_t conn_seg(uint8_t *out, uint16_t sp, uint32_t seq, uint32_t ack, uint8_t flags,
-                       uint16_t wnd, uint16_t urp, const uint8_t *opt, size_t optlen,
-                       size_t plen) {
+                       uint16_t wnd, uint16_t urp, const uint8_t *opt, size_t optlen, size_t plen) {
   uint8_t t[60 + 1460];
   size_t tl = tcp(t, sp, 80, seq, ack, flags, wnd, urp, opt, optlen, plen, P, S);
   return ip(out, P, S, 6, NULL, 0, t, tl, 0x4000);
@@ -315,7 +314,7 @@ static void stack_vectors(void) {
   rec_add(&r, FR, 1, pkt, conn_seg(pkt, 40000, 0, 0, 0x10, 0, 0, NULL, 0, 0));
   rec_add(&r, FR, 3000, pkt, conn_seg(pkt, 40000, 0, 0, 0x10, 0, 0, NULL, 0, 0));
   rec_add(&r, FR, 1, pkt, conn_seg(pkt, 40000, 0, 0, 0x30, 65535, 0xffff, NULL, 0, 10));
-  const uint8_t sack[] = {1, 1, 5, 10, 0, 0, 0x10, 0, 0, 0, 0x20, 0};
+  const uint8_t sack[] = { 1, 1, 5, 10, 0, 0, 0x10, 0, 0, 0, 0x20, 0 };
   rec_add(&r, FR, 1, pkt, conn_seg(pkt, 40000, 10, 0, 0x10, 65535, 0, sack, sizeof sack, 0));
   put("fuzz_stack", "conn_zwnd_urg_sack", r.buf, r.n);
 
@@ -326,7 +325,7 @@ static void stack_vectors(void) {
   for (int i = 0; i < 4; i++)
     rec_add(&r, FR, 1, pkt, conn_seg(pkt, 40000, 0, 0, 0x18, 65535, 0, NULL, 0, 10));
   {
-    uint8_t sk[20] = {1, 1, 5, 18};
+    uint8_t sk[20] = { 1, 1, 5, 18 };
     fz_put32(sk + 4, 1500);
     fz_put32(sk + 8, 3000);
     fz_put32(sk + 12, 4500);
@@ -339,7 +338,7 @@ static void stack_vectors(void) {
 
   /* A new SYN with options to the listener, SYN+FIN, flag soup. */
   r.n = 0;
-  const uint8_t synopt[] = {2, 4, 0, 0, 1, 3, 3, 200, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0};
+  const uint8_t synopt[] = { 2, 4, 0, 0, 1, 3, 3, 200, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0 };
   rec_add(&r, F, 1, pkt, conn_seg(pkt, 40001, 777, 0, 0x02, 65535, 0, synopt, sizeof synopt, 0));
   rec_add(&r, F, 1, pkt, conn_seg(pkt, 40002, 777, 0, 0x03, 65535, 0, NULL, 0, 0));
   rec_add(&r, F, 1, pkt, conn_seg(pkt, 40003, 777, 0, 0xff, 65535, 0, NULL, 0, 0));
@@ -400,7 +399,8 @@ static void stack_vectors(void) {
   {
     const uint16_t FA = FZ_FIX_CSUM | FZ_REL_ACTIVE;
     uint8_t t[60 + 100];
-    size_t tl = tcp(t, 5000, 0, 9000, 0, 0x12, 65535, 0, (const uint8_t[]){2, 4, 5, 0xb4}, 4, 0, P, S);
+    size_t tl =
+        tcp(t, 5000, 0, 9000, 0, 0x12, 65535, 0, (const uint8_t[]){ 2, 4, 5, 0xb4 }, 4, 0, P, S);
     rec_add(&r, FA, 5, pkt, ip(pkt, P, S, 6, NULL, 0, t, tl, 0x4000));
     tl = tcp(t, 5000, 0, 9001, 0, 0x18, 65535, 0, NULL, 0, 100, P, S);
     rec_add(&r, FA, 5, pkt, ip(pkt, P, S, 6, NULL, 0, t, tl, 0x4000));
@@ -418,12 +418,12 @@ static void stack_vectors(void) {
   r.n = 0;
   {
     const uint16_t FA = FZ_FIX_CSUM | FZ_REL_ACTIVE;
-    uint8_t t[60 + 100], ts[12] = {1, 1, 8, 10};
-    uint8_t synack[16] = {2, 4, 5, 0xb4, 1, 1, 8, 10};
+    uint8_t t[60 + 100], ts[12] = { 1, 1, 8, 10 };
+    uint8_t synack[16] = { 2, 4, 5, 0xb4, 1, 1, 8, 10 };
     fz_put32(synack + 8, 0xfffffff0u);
     size_t tl = tcp(t, 5000, 0, 9000, 0, 0x12, 65535, 0, synack, sizeof synack, 0, P, S);
     rec_add(&r, FA, 5, pkt, ip(pkt, P, S, 6, NULL, 0, t, tl, 0x4000));
-    static const uint32_t tsv[] = {0xfffffff8u, 0xfffffff0u, 0, 0x10u};
+    static const uint32_t tsv[] = { 0xfffffff8u, 0xfffffff0u, 0, 0x10u };
     uint32_t seq = 9001;
     for (int i = 0; i < 4; i++) {
       fz_put32(ts + 4, tsv[i]);

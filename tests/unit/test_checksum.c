@@ -10,7 +10,7 @@
 /* RFC 1071 section 3 example: 00 01 f2 03 f4 f5 f6 f7 sums to ddf2. */
 static void test_rfc1071_example(void **st) {
   (void)st;
-  const uint8_t b[] = {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
+  const uint8_t b[] = { 0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7 };
   assert_int_equal(us_csum_add(0, b, sizeof b) % 0xffff, 0x2ddf0 % 0xffff);
   assert_int_equal(us_csum_fold(us_csum_add(0, b, sizeof b)), (uint16_t)~0xddf2);
   assert_int_equal(us_csum(b, sizeof b), 0x220d);
@@ -25,18 +25,19 @@ struct vec {
 
 /* Hand-computed vectors, odd lengths included. */
 static const struct vec vecs[] = {
-    {"empty", {0}, 0, 0xffff},
-    {"one byte", {0x01}, 1, 0xfeff},        /* 0x0100 -> ~ = 0xfeff */
-    {"one byte ff", {0xff}, 1, 0x00ff},     /* 0xff00 -> ~ = 0x00ff */
-    {"two bytes", {0x12, 0x34}, 2, 0xedcb},
-    {"three bytes", {0x12, 0x34, 0x56}, 3, 0x97cb}, /* 0x1234+0x5600=0x6834 */
-    {"carry", {0xff, 0xff, 0x00, 0x01}, 4, 0xfffe}, /* 0xffff+1 = 0x10000 -> 0x0001 */
-    {"all ones", {0xff, 0xff, 0xff, 0xff}, 4, 0x0000},
-    /* A real IPv4 header (Wikipedia's example) with its checksum b861. */
-    {"ipv4 header",
-     {0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8, 0x00,
-      0x01, 0xc0, 0xa8, 0x00, 0xc7},
-     20, 0x0000},
+  { "empty", { 0 }, 0, 0xffff },
+  { "one byte", { 0x01 }, 1, 0xfeff },    /* 0x0100 -> ~ = 0xfeff */
+  { "one byte ff", { 0xff }, 1, 0x00ff }, /* 0xff00 -> ~ = 0x00ff */
+  { "two bytes", { 0x12, 0x34 }, 2, 0xedcb },
+  { "three bytes", { 0x12, 0x34, 0x56 }, 3, 0x97cb }, /* 0x1234+0x5600=0x6834 */
+  { "carry", { 0xff, 0xff, 0x00, 0x01 }, 4, 0xfffe }, /* 0xffff+1 = 0x10000 -> 0x0001 */
+  { "all ones", { 0xff, 0xff, 0xff, 0xff }, 4, 0x0000 },
+  /* A real IPv4 header (Wikipedia's example) with its checksum b861. */
+  { "ipv4 header",
+    { 0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
+      0xb8, 0x61, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7 },
+    20,
+    0x0000 },
 };
 
 static void test_vectors(void **st) {
@@ -104,7 +105,7 @@ static void test_pseudo(void **st) {
  * for odd lengths (the checksum field placed at an even offset). */
 static void test_verify_odd(void **st) {
   (void)st;
-  uint8_t b[9] = {0xde, 0xad, 0, 0, 0xbe, 0xef, 0x01, 0x02, 0x03};
+  uint8_t b[9] = { 0xde, 0xad, 0, 0, 0xbe, 0xef, 0x01, 0x02, 0x03 };
   uint16_t c = us_csum(b, sizeof b);
   t_put16(b + 2, c);
   assert_int_equal(us_csum(b, sizeof b), 0);
@@ -112,10 +113,10 @@ static void test_verify_odd(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_rfc1071_example), cmocka_unit_test(test_vectors),
-      cmocka_unit_test(test_against_reference), cmocka_unit_test(test_big_buffer_no_overflow),
-      cmocka_unit_test(test_chaining), cmocka_unit_test(test_pseudo),
-      cmocka_unit_test(test_verify_odd),
+    cmocka_unit_test(test_rfc1071_example),   cmocka_unit_test(test_vectors),
+    cmocka_unit_test(test_against_reference), cmocka_unit_test(test_big_buffer_no_overflow),
+    cmocka_unit_test(test_chaining),          cmocka_unit_test(test_pseudo),
+    cmocka_unit_test(test_verify_odd),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

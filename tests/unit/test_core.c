@@ -169,14 +169,14 @@ static void test_two_stacks_share_nothing(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_ring_wraps_and_peeks),
-      cmocka_unit_test(test_ring_write_at_then_commit),
-      cmocka_unit_test(test_siphash_reference_vector),
-      cmocka_unit_test(test_handles_go_stale),
-      cmocka_unit_test(test_pkt_pool_exhaustion_is_survivable),
-      cmocka_unit_test(test_errors_have_names),
-      cmocka_unit_test(test_config_validation),
-      cmocka_unit_test(test_two_stacks_share_nothing),
+    cmocka_unit_test(test_ring_wraps_and_peeks),
+    cmocka_unit_test(test_ring_write_at_then_commit),
+    cmocka_unit_test(test_siphash_reference_vector),
+    cmocka_unit_test(test_handles_go_stale),
+    cmocka_unit_test(test_pkt_pool_exhaustion_is_survivable),
+    cmocka_unit_test(test_errors_have_names),
+    cmocka_unit_test(test_config_validation),
+    cmocka_unit_test(test_two_stacks_share_nothing),
   };
   return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -32,11 +32,11 @@
 #include "core/testing.h"
 #include "harness.h"
 
-#define A_ADDR US_IP4(10, 0, 0, 1)
-#define B_ADDR US_IP4(10, 0, 0, 2)
-#define TCP_BYTES (100u * 1024u)
+#define A_ADDR      US_IP4(10, 0, 0, 1)
+#define B_ADDR      US_IP4(10, 0, 0, 2)
+#define TCP_BYTES   (100u * 1024u)
 #define ORACLE_SEED 0xe4a05ull
-#define MAX_K 5000
+#define MAX_K       5000
 
 enum side { SIDE_A = 0, SIDE_B = 1 };
 
@@ -45,7 +45,7 @@ struct run {
   us_stack *victim; /* the side whose k-th allocation fails */
   bool degraded;    /* an error reached the application */
   bool done;
-  const char *why;  /* first error seen, for the log */
+  const char *why; /* first error seen, for the log */
   /* TCP */
   us_sock_t lb, ca, cb;
   bool a_closed, b_eof;
@@ -112,11 +112,12 @@ static void teardown_and_check(struct run *r, uint64_t k, const char *scenario, 
   if (!pools_full(r)) {
     struct us_pool_usage u;
     us_stack_pool_usage(r->l.a, &u);
-    fprintf(stderr, "%s, fail at k=%llu on %c (replay: US_EXH_ONLY=%llu:%c): A pkt %u/%u big %u/%u tcb %u/%u udp %u/%u reass %u\n",
-            scenario, (unsigned long long)k, side == SIDE_A ? 'A' : 'B', (unsigned long long)k,
-            side == SIDE_A ? 'A' : 'B', u.pkt_free, u.pkt_total,
-            u.big_free, u.big_total, u.tcb_free, u.tcb_total, u.udp_free, u.udp_total,
-            u.reass_active);
+    fprintf(
+        stderr,
+        "%s, fail at k=%llu on %c (replay: US_EXH_ONLY=%llu:%c): A pkt %u/%u big %u/%u tcb %u/%u udp %u/%u reass %u\n",
+        scenario, (unsigned long long)k, side == SIDE_A ? 'A' : 'B', (unsigned long long)k,
+        side == SIDE_A ? 'A' : 'B', u.pkt_free, u.pkt_total, u.big_free, u.big_total, u.tcb_free,
+        u.tcb_total, u.udp_free, u.udp_total, u.reass_active);
     us_stack_pool_usage(r->l.b, &u);
     fprintf(stderr, "  B pkt %u/%u big %u/%u tcb %u/%u udp %u/%u reass %u\n", u.pkt_free,
             u.pkt_total, u.big_free, u.big_total, u.tcb_free, u.tcb_total, u.udp_free, u.udp_total,
@@ -223,9 +224,10 @@ static uint64_t scenario_tcp(enum side side, uint64_t k) {
   if (!r.degraded) {
     bool ok = h_link_run(&r.l, US_SEC(1800), tcp_app, &r);
     if (!ok)
-      fail_msg("TCP, fail at k=%llu on %c: no completion and no error after 30 min (sent %zu, "
-               "received %zu)",
-               (unsigned long long)k, side == SIDE_A ? 'A' : 'B', r.sent, r.rcvd);
+      fail_msg(
+          "TCP, fail at k=%llu on %c: no completion and no error after 30 min (sent %zu, "
+          "received %zu)",
+          (unsigned long long)k, side == SIDE_A ? 'A' : 'B', r.sent, r.rcvd);
   }
   if (k == 0) {
     assert_false(r.degraded);
@@ -409,8 +411,8 @@ static void exhaust(uint64_t (*scenario)(enum side, uint64_t), const char *name)
         break; /* the k-th allocation never happened: no failure injected */
     }
     assert_true(k <= MAX_K);
-    fprintf(stderr, "  %s on %c: %llu allocations without faults; every one failed in turn\n",
-            name, sd == SIDE_A ? 'A' : 'B', (unsigned long long)base);
+    fprintf(stderr, "  %s on %c: %llu allocations without faults; every one failed in turn\n", name,
+            sd == SIDE_A ? 'A' : 'B', (unsigned long long)base);
   }
 }
 
@@ -431,9 +433,9 @@ static void test_exhaustion_ping(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_exhaustion_udp),
-      cmocka_unit_test(test_exhaustion_ping),
-      cmocka_unit_test(test_exhaustion_tcp),
+    cmocka_unit_test(test_exhaustion_udp),
+    cmocka_unit_test(test_exhaustion_ping),
+    cmocka_unit_test(test_exhaustion_tcp),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

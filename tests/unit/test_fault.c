@@ -24,8 +24,8 @@
 
 /* ---- Packets ------------------------------------------------------------ */
 
-#define IP_A 0x0a000001u
-#define IP_B 0x0a000002u
+#define IP_A   0x0a000001u
+#define IP_B   0x0a000002u
 #define MAXPKT 1600
 
 static void wr16(uint8_t *b, uint16_t v) {
@@ -56,8 +56,10 @@ static size_t mk_tcp(uint8_t *b, uint32_t src, uint32_t dst, uint16_t sport, uin
   wr32(b + 24, id); /* seq: also carries the id for header-only segments */
   b[32] = 5 << 4;
   b[33] = flags;
-  for (size_t i = 0; i < payload; i++) b[40 + i] = (uint8_t)(id * 7 + i);
-  if (payload >= 4) wr32(b + 40, id);
+  for (size_t i = 0; i < payload; i++)
+    b[40 + i] = (uint8_t)(id * 7 + i);
+  if (payload >= 4)
+    wr32(b + 40, id);
   return len;
 }
 
@@ -73,7 +75,8 @@ static size_t mk_udp(uint8_t *b, uint16_t sport, uint16_t dport, size_t payload,
   wr16(b + 20, sport);
   wr16(b + 22, dport);
   wr16(b + 24, (uint16_t)(8 + payload));
-  if (payload >= 4) wr32(b + 28, id);
+  if (payload >= 4)
+    wr32(b + 28, id);
   return len;
 }
 
@@ -123,7 +126,8 @@ static struct sink *sink_new(struct us_fault *f) {
 static struct us_fault *mk(const char *spec, uint64_t seed) {
   char err[256] = "";
   struct us_fault *f = us_fault_create(spec, seed, err, sizeof err);
-  if (!f) fail_msg("spec '%s' rejected: %s", spec, err);
+  if (!f)
+    fail_msg("spec '%s' rejected: %s", spec, err);
   return f;
 }
 
@@ -131,7 +135,8 @@ static struct us_fault *mk(const char *spec, uint64_t seed) {
 static void drain(struct us_fault *f, us_time_t now, us_time_t until) {
   for (int guard = 0; guard < 1000000; guard++) {
     us_time_t next = us_fault_poll(f, now);
-    if (next == US_TIME_NEVER || next > until) return;
+    if (next == US_TIME_NEVER || next > until)
+      return;
     now = next > now ? next : now;
   }
   fail_msg("drain did not finish");
@@ -142,38 +147,39 @@ static void drain(struct us_fault *f, us_time_t now, us_time_t until) {
 static void test_grammar_accepts(void **state) {
   (void)state;
   static const char *const ok[] = {
-      "",
-      ";",
-      "loss=5%",
-      "rx:loss=5%,burst=3;tx:delay=20ms,jitter=5ms",
-      "tx:match=tcp.synack,count=2,action=drop",
-      "rx:match=tcp.ack&!data,when=handshake,action=drop",
-      "tx:blackhole=5s-25s",
-      "both:blackhole=1.5s-",
-      " rx : loss = 0.5% , burst = 2 ; ",
-      "both:reorder=2%,gap=3;both:dup=1%;both:corrupt=1%,bits=1",
-      "rx:rate=10mbit,bucket=15kB,qlen=50",
-      "tx:rate=2MBps",
-      "tx:rate=500kbit,bucket=64KiB",
-      "tx:reorder=10%,hold=50ms",
-      "tx:reorder=10%,gap=2,hold=5ms",
-      "tx:truncate=1%,keep=40",
-      "tx:dup=100%,copies=8",
-      "both:match=tcp.fin,action=delay:3s",
-      "match=udp&dport:53,action=dup:2",
-      "match=tcp&port:443&!tcp.rst,skip=3,count=1,action=corrupt:4",
-      "match=icmp,action=truncate:0",
-      "match=ip,when=5s-25s,action=drop",
-      "match=tcp.pureack,action=pass;loss=100%",
-      "loss=100%",
-      "loss=0%",
-      "tx:delay=250us",
-      "rx:loss=75%,burst=3",
+    "",
+    ";",
+    "loss=5%",
+    "rx:loss=5%,burst=3;tx:delay=20ms,jitter=5ms",
+    "tx:match=tcp.synack,count=2,action=drop",
+    "rx:match=tcp.ack&!data,when=handshake,action=drop",
+    "tx:blackhole=5s-25s",
+    "both:blackhole=1.5s-",
+    " rx : loss = 0.5% , burst = 2 ; ",
+    "both:reorder=2%,gap=3;both:dup=1%;both:corrupt=1%,bits=1",
+    "rx:rate=10mbit,bucket=15kB,qlen=50",
+    "tx:rate=2MBps",
+    "tx:rate=500kbit,bucket=64KiB",
+    "tx:reorder=10%,hold=50ms",
+    "tx:reorder=10%,gap=2,hold=5ms",
+    "tx:truncate=1%,keep=40",
+    "tx:dup=100%,copies=8",
+    "both:match=tcp.fin,action=delay:3s",
+    "match=udp&dport:53,action=dup:2",
+    "match=tcp&port:443&!tcp.rst,skip=3,count=1,action=corrupt:4",
+    "match=icmp,action=truncate:0",
+    "match=ip,when=5s-25s,action=drop",
+    "match=tcp.pureack,action=pass;loss=100%",
+    "loss=100%",
+    "loss=0%",
+    "tx:delay=250us",
+    "rx:loss=75%,burst=3",
   };
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
     char err[256] = "";
     int rc = us_fault_check(ok[i], err, sizeof err);
-    if (rc != 0) fail_msg("valid spec '%s' rejected: %s", ok[i], err);
+    if (rc != 0)
+      fail_msg("valid spec '%s' rejected: %s", ok[i], err);
     struct us_fault *f = us_fault_create(ok[i], 1, err, sizeof err);
     assert_non_null(f);
     assert_string_equal(us_fault_spec(f), ok[i]);
@@ -187,56 +193,56 @@ static void test_grammar_rejects(void **state) {
   static const struct {
     const char *spec, *msg;
   } bad[] = {
-      {"loss=5", "not a percentage"},
-      {"loss=101%", "above 100%"},
-      {"loss=-1%", "not a percentage"},
-      {"loss=5%%", "not a percentage"},
-      {"lost=5%", "unknown key 'lost'"},
-      {"up:loss=5%", "unknown direction 'up'"},
-      {"loss", "has no '='"},
-      {"loss=", "has no value"},
-      {"=5%", "has no key"},
-      {"loss=5%,,dup=1%", "empty item"},
-      {"loss=5%,loss=6%", "given twice"},
-      {"burst=3", "'burst' needs 'loss'"},
-      {"loss=5%,burst=0", "at least 1"},
-      {"rx:loss=80%,burst=3", "impossible"},
-      {"delay=20", "needs a unit"},
-      {"delay=20min", "unknown time unit 'min'"},
-      {"delay=5ms,jitter=6ms", "must not exceed delay"},
-      {"jitter=1ms", "'jitter' needs 'delay'"},
-      {"gap=2", "'gap' needs 'reorder'"},
-      {"reorder=1%,gap=0", "gap: must be at least 1"},
-      {"reorder=1%,hold=0ms", "hold: must be more than 0"},
-      {"rate=10", "needs a unit"},
-      {"rate=10mbps", "unknown rate unit 'mbps'"},
-      {"rate=10mbit,bucket=10", "needs a unit"},
-      {"bucket=10kB", "'bucket' needs 'rate'"},
-      {"rate=1mbit,qlen=0", "qlen: must be at least 1"},
-      {"corrupt=1%,bits=65", "above the maximum 64"},
-      {"corrupt=1%,bits=0", "bits: must be 1..64"},
-      {"dup=1%,copies=9", "above the maximum 8"},
-      {"blackhole=25s-5s", "ends before it starts"},
-      {"blackhole=5s", "not a window"},
-      {"blackhole=5-25s", "needs a unit"},
-      {"match=tcp.syn", "needs action="},
-      {"match=tcp.sin,action=drop", "unknown atom 'tcp.sin'"},
-      {"match=tcp&,action=drop", "empty atom"},
-      {"match=,action=drop", "has no value"},
-      {"match=tcp&!,action=drop", "empty atom"},
-      {"match=dport:99999,action=drop", "above the maximum 65535"},
-      {"match=dport:http,action=drop", "not a whole number"},
-      {"match=ip,action=explode", "unknown 'explode'"},
-      {"match=ip,action=drop:1", "takes no argument"},
-      {"match=ip,action=delay", "delay needs a time"},
-      {"match=ip,action=dup:0", "dup:0"},
-      {"match=ip,action=truncate", "truncate needs a length"},
-      {"match=ip,action=drop,loss=5%", "not allowed in a rule"},
-      {"match=ip,action=drop,count=x", "not a whole number"},
-      {"match=ip,action=drop,when=later", "not a window"},
-      {"match=ip,action=drop,action=pass", "given twice"},
-      {"action=drop", "belongs to a rule"},
-      {"tx:", "no key=value item"},
+    { "loss=5", "not a percentage" },
+    { "loss=101%", "above 100%" },
+    { "loss=-1%", "not a percentage" },
+    { "loss=5%%", "not a percentage" },
+    { "lost=5%", "unknown key 'lost'" },
+    { "up:loss=5%", "unknown direction 'up'" },
+    { "loss", "has no '='" },
+    { "loss=", "has no value" },
+    { "=5%", "has no key" },
+    { "loss=5%,,dup=1%", "empty item" },
+    { "loss=5%,loss=6%", "given twice" },
+    { "burst=3", "'burst' needs 'loss'" },
+    { "loss=5%,burst=0", "at least 1" },
+    { "rx:loss=80%,burst=3", "impossible" },
+    { "delay=20", "needs a unit" },
+    { "delay=20min", "unknown time unit 'min'" },
+    { "delay=5ms,jitter=6ms", "must not exceed delay" },
+    { "jitter=1ms", "'jitter' needs 'delay'" },
+    { "gap=2", "'gap' needs 'reorder'" },
+    { "reorder=1%,gap=0", "gap: must be at least 1" },
+    { "reorder=1%,hold=0ms", "hold: must be more than 0" },
+    { "rate=10", "needs a unit" },
+    { "rate=10mbps", "unknown rate unit 'mbps'" },
+    { "rate=10mbit,bucket=10", "needs a unit" },
+    { "bucket=10kB", "'bucket' needs 'rate'" },
+    { "rate=1mbit,qlen=0", "qlen: must be at least 1" },
+    { "corrupt=1%,bits=65", "above the maximum 64" },
+    { "corrupt=1%,bits=0", "bits: must be 1..64" },
+    { "dup=1%,copies=9", "above the maximum 8" },
+    { "blackhole=25s-5s", "ends before it starts" },
+    { "blackhole=5s", "not a window" },
+    { "blackhole=5-25s", "needs a unit" },
+    { "match=tcp.syn", "needs action=" },
+    { "match=tcp.sin,action=drop", "unknown atom 'tcp.sin'" },
+    { "match=tcp&,action=drop", "empty atom" },
+    { "match=,action=drop", "has no value" },
+    { "match=tcp&!,action=drop", "empty atom" },
+    { "match=dport:99999,action=drop", "above the maximum 65535" },
+    { "match=dport:http,action=drop", "not a whole number" },
+    { "match=ip,action=explode", "unknown 'explode'" },
+    { "match=ip,action=drop:1", "takes no argument" },
+    { "match=ip,action=delay", "delay needs a time" },
+    { "match=ip,action=dup:0", "dup:0" },
+    { "match=ip,action=truncate", "truncate needs a length" },
+    { "match=ip,action=drop,loss=5%", "not allowed in a rule" },
+    { "match=ip,action=drop,count=x", "not a whole number" },
+    { "match=ip,action=drop,when=later", "not a window" },
+    { "match=ip,action=drop,action=pass", "given twice" },
+    { "action=drop", "belongs to a rule" },
+    { "tx:", "no key=value item" },
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     char err[256] = "";
@@ -275,8 +281,8 @@ struct tracelog {
 
 static void trace_hash(void *ctx, const struct us_fault_event *ev) {
   struct tracelog *t = ctx;
-  uint64_t v[5] = {(uint64_t)ev->dir, (uint64_t)ev->kind, ev->pkt_index, (uint64_t)ev->now,
-                   (uint64_t)ev->arg};
+  uint64_t v[5] = { (uint64_t)ev->dir, (uint64_t)ev->kind, ev->pkt_index, (uint64_t)ev->now,
+                    (uint64_t)ev->arg };
   for (int i = 0; i < 5; i++) {
     t->hash ^= v[i];
     t->hash *= 0x100000001b3ull; /* FNV-1a style mixing */
@@ -285,11 +291,12 @@ static void trace_hash(void *ctx, const struct us_fault_event *ev) {
 }
 
 static uint64_t run_mixed(uint64_t seed, size_t *nevents) {
-  struct us_fault *f = mk("both:loss=5%,burst=2;both:dup=3%;both:reorder=3%,gap=2;"
-                          "both:corrupt=2%,bits=2;tx:delay=10ms,jitter=3ms;tx:truncate=1%",
-                          seed);
+  struct us_fault *f =
+      mk("both:loss=5%,burst=2;both:dup=3%;both:reorder=3%,gap=2;"
+         "both:corrupt=2%,bits=2;tx:delay=10ms,jitter=3ms;tx:truncate=1%",
+         seed);
   struct sink *s = sink_new(f);
-  struct tracelog t = {0xcbf29ce484222325ull, 0};
+  struct tracelog t = { 0xcbf29ce484222325ull, 0 };
   us_fault_set_trace(f, trace_hash, &t);
   uint8_t b[MAXPKT];
   us_time_t now = 0;
@@ -328,8 +335,9 @@ struct txlog {
 };
 static void trace_tx_only(void *ctx, const struct us_fault_event *ev) {
   struct txlog *t = ctx;
-  if (ev->dir != US_FAULT_TX || ev->kind == US_FAULT_EV_DELIVER) return;
-  uint64_t v[3] = {(uint64_t)ev->kind, ev->pkt_index, (uint64_t)ev->arg};
+  if (ev->dir != US_FAULT_TX || ev->kind == US_FAULT_EV_DELIVER)
+    return;
+  uint64_t v[3] = { (uint64_t)ev->kind, ev->pkt_index, (uint64_t)ev->arg };
   for (int i = 0; i < 3; i++) {
     t->hash ^= v[i];
     t->hash *= 0x100000001b3ull;
@@ -340,7 +348,7 @@ static void trace_tx_only(void *ctx, const struct us_fault_event *ev) {
 static uint64_t run_tx(bool with_rx, size_t *nevents) {
   struct us_fault *f = mk("both:loss=10%,burst=2;both:dup=5%;both:corrupt=5%,bits=3", 99);
   struct sink *s = sink_new(f);
-  struct txlog t = {0xcbf29ce484222325ull, 0};
+  struct txlog t = { 0xcbf29ce484222325ull, 0 };
   us_fault_set_trace(f, trace_tx_only, &t);
   uint8_t b[MAXPKT];
   for (uint32_t i = 0; i < 2000; i++) {
@@ -376,7 +384,8 @@ struct losslog {
 
 static void trace_loss(void *ctx, const struct us_fault_event *ev) {
   struct losslog *l = ctx;
-  if (ev->kind == US_FAULT_EV_LOSS && ev->pkt_index < SINK_MAX) l->lost[ev->pkt_index] = 1;
+  if (ev->kind == US_FAULT_EV_LOSS && ev->pkt_index < SINK_MAX)
+    l->lost[ev->pkt_index] = 1;
 }
 
 /* Loss rate and mean length of runs of consecutive losses. */
@@ -401,14 +410,16 @@ static void measure_loss(const char *spec, size_t n, double *rate, double *mean_
   for (size_t i = 0; i < n; i++) {
     if (l->lost[i]) {
       lost++;
-      if (i == 0 || !l->lost[i - 1]) runs++;
+      if (i == 0 || !l->lost[i - 1])
+        runs++;
     }
   }
   assert_int_equal(lost, c.lost);
   /* Every delivered packet is one that was not lost, in order. */
   size_t k = 0;
   for (size_t i = 0; i < n; i++)
-    if (!l->lost[i]) assert_int_equal(s->id[k++], i);
+    if (!l->lost[i])
+      assert_int_equal(s->id[k++], i);
   *rate = (double)lost / (double)n;
   *mean_run = runs ? (double)lost / (double)runs : 0;
   free(l);
@@ -466,7 +477,8 @@ static void test_dup(void **state) {
   size_t extra = 0;
   for (size_t i = 1; i < s->n; i++) {
     assert_true(s->id[i] >= s->id[i - 1]);
-    if (s->id[i] == s->id[i - 1]) extra++;
+    if (s->id[i] == s->id[i - 1])
+      extra++;
   }
   assert_int_equal(extra, c.duplicated);
   us_fault_destroy(f);
@@ -476,8 +488,8 @@ static void test_dup(void **state) {
 /* ---- 5. Reordering ------------------------------------------------------ */
 
 struct reolog {
-  size_t at_hold[SINK_MAX];    /* deliveries so far when packet i was held */
-  size_t at_hold_h[SINK_MAX];  /* ... of which releases of held packets */
+  size_t at_hold[SINK_MAX];   /* deliveries so far when packet i was held */
+  size_t at_hold_h[SINK_MAX]; /* ... of which releases of held packets */
   us_time_t hold_t[SINK_MAX];
   uint8_t held[SINK_MAX];
   size_t deliveries, held_releases;
@@ -489,7 +501,8 @@ struct reolog {
 
 static void trace_reorder(void *ctx, const struct us_fault_event *ev) {
   struct reolog *r = ctx;
-  if (ev->pkt_index >= SINK_MAX) return;
+  if (ev->pkt_index >= SINK_MAX)
+    return;
   if (ev->kind == US_FAULT_EV_REORDER) {
     r->held[ev->pkt_index] = 1;
     r->at_hold[ev->pkt_index] = r->deliveries;
@@ -502,8 +515,10 @@ static void trace_reorder(void *ctx, const struct us_fault_event *ev) {
          * other held packets whose gap ran out at the same moment. */
         size_t d = r->deliveries - r->at_hold[ev->pkt_index];
         size_t h = r->held_releases - r->at_hold_h[ev->pkt_index];
-        if (d < r->want_gap || d - h > r->want_gap) r->bad = true;
-        if (d == r->want_gap) r->exact++;
+        if (d < r->want_gap || d - h > r->want_gap)
+          r->bad = true;
+        if (d == r->want_gap)
+          r->exact++;
         r->gaps_checked++;
       }
       r->held_releases++;
@@ -549,7 +564,8 @@ static void test_reorder_gap(void **state) {
     assert_true(s->id[i] < n);
     assert_int_equal(seen[s->id[i]], 0);
     seen[s->id[i]] = 1;
-    if (i > 0 && s->id[i] < s->id[i - 1]) out_of_order++;
+    if (i > 0 && s->id[i] < s->id[i - 1])
+      out_of_order++;
   }
   assert_true(out_of_order > 0 && out_of_order <= c.reordered);
   free(seen);
@@ -604,7 +620,8 @@ struct flips {
 
 static void trace_flips(void *ctx, const struct us_fault_event *ev) {
   struct flips *fl = ctx;
-  if (ev->kind == US_FAULT_EV_CORRUPT && fl->n < 64) fl->pos[fl->n++] = ev->arg;
+  if (ev->kind == US_FAULT_EV_CORRUPT && fl->n < 64)
+    fl->pos[fl->n++] = ev->arg;
 }
 
 static void test_corrupt_exact_bits(void **state) {
@@ -634,7 +651,8 @@ static void test_corrupt_exact_bits(void **state) {
       }
       assert_memory_equal(want, s->last, len);
       size_t diff = 0;
-      for (size_t k = 0; k < len; k++) diff += (size_t)__builtin_popcount(b[k] ^ s->last[k]);
+      for (size_t k = 0; k < len; k++)
+        diff += (size_t)__builtin_popcount(b[k] ^ s->last[k]);
       assert_int_equal(diff, bits);
     }
     struct us_fault_counters c;
@@ -652,7 +670,8 @@ static void test_corrupt_exact_bits(void **state) {
   for (uint32_t i = 0; i < 20000; i++) {
     size_t len = mk_udp(b, 1, 2, 64, i);
     us_fault_process(f, US_FAULT_RX, b, len, i, sink_deliver, s);
-    if (memcmp(b, s->last, len) != 0) changed++;
+    if (memcmp(b, s->last, len) != 0)
+      changed++;
   }
   struct us_fault_counters c;
   us_fault_counters(f, US_FAULT_RX, &c);
@@ -692,7 +711,8 @@ static void test_truncate(void **state) {
     us_fault_process(f, US_FAULT_RX, b, len, i, sink_deliver, s);
     assert_true(s->last_len >= 1 && s->last_len <= len);
     assert_memory_equal(s->last, b, s->last_len);
-    if (s->last_len < len) cut++;
+    if (s->last_len < len)
+      cut++;
   }
   us_fault_counters(f, US_FAULT_RX, &c);
   assert_int_equal(c.truncated, cut);
@@ -725,8 +745,10 @@ static void test_delay_jitter(void **state) {
     us_time_t d = s->t[i] - in[i];
     assert_true(d >= 15000 && d <= 25000);
     sum += (double)d;
-    if (d < lo) lo = (double)d;
-    if (d > hi) hi = (double)d;
+    if (d < lo)
+      lo = (double)d;
+    if (d > hi)
+      hi = (double)d;
   }
   double mean = sum / n;
   assert_true(mean > 19800 && mean < 20200);
@@ -837,7 +859,8 @@ static void test_blackhole(void **state) {
   assert_int_equal(rx.delivered, 300);
   assert_int_equal(rx.blackholed, 0);
   assert_int_equal(stx->n, 100);
-  for (size_t i = 0; i < stx->n; i++) assert_true(stx->id[i] < 50 || stx->id[i] >= 250);
+  for (size_t i = 0; i < stx->n; i++)
+    assert_true(stx->id[i] < 50 || stx->id[i] >= 250);
   free(stx);
 
   /* us_fault_set restarts the clock origin: a new window counts from the
@@ -883,7 +906,8 @@ static void test_rule_count_and_skip(void **state) {
   assert_int_equal(c.rule_dropped, 2);
   assert_int_equal(c.delivered, 6);
   /* Ids 0 and 3 (the first two TX SYN-ACKs) never came out. */
-  for (size_t i = 0; i < s->n; i++) assert_true(s->id[i] != 0 && s->id[i] != 3);
+  for (size_t i = 0; i < s->n; i++)
+    assert_true(s->id[i] != 0 && s->id[i] != 3);
   assert_int_equal(s->n, 10);
   us_fault_destroy(f);
   free(s);
@@ -913,38 +937,38 @@ static void test_rule_match_atoms(void **state) {
     uint16_t sport, dport;
     bool want;
   } cases[] = {
-      {"tcp", 6, 0x10, 0, 1, 2, true},
-      {"tcp", 17, 0, 0, 1, 2, false},
-      {"udp", 17, 0, 0, 1, 2, true},
-      {"ip", 17, 0, 0, 1, 2, true},
-      {"icmp", 6, 0, 0, 1, 2, false},
-      {"tcp.syn", 6, 0x02, 0, 1, 2, true},
-      {"tcp.syn", 6, 0x12, 0, 1, 2, false},
-      {"tcp.synack", 6, 0x12, 0, 1, 2, true},
-      {"tcp.ack", 6, 0x12, 0, 1, 2, true},
-      {"tcp.ack", 6, 0x02, 0, 1, 2, false},
-      {"tcp.pureack", 6, 0x10, 0, 1, 2, true},
-      {"tcp.pureack", 6, 0x10, 5, 1, 2, false},
-      {"tcp.pureack", 6, 0x11, 0, 1, 2, false},
-      {"tcp.fin", 6, 0x11, 0, 1, 2, true},
-      {"tcp.rst", 6, 0x04, 0, 1, 2, true},
-      {"tcp.psh", 6, 0x18, 3, 1, 2, true},
-      {"tcp.urg", 6, 0x30, 3, 1, 2, true},
-      {"data", 6, 0x18, 3, 1, 2, true},
-      {"data", 6, 0x10, 0, 1, 2, false},
-      {"data", 17, 0, 1, 1, 2, true},
-      {"tcp.ack&!data", 6, 0x10, 0, 1, 2, true},
-      {"tcp.ack&!data", 6, 0x10, 9, 1, 2, false},
-      {"sport:80", 6, 0x10, 0, 80, 2, true},
-      {"sport:80", 6, 0x10, 0, 2, 80, false},
-      {"dport:80", 6, 0x10, 0, 2, 80, true},
-      {"port:80", 17, 0, 0, 2, 80, true},
-      {"port:80", 17, 0, 0, 80, 2, true},
-      {"port:80", 17, 0, 0, 81, 2, false},
-      {"udp&dport:53", 17, 0, 0, 9, 53, true},
-      {"udp&dport:53", 6, 0, 0, 9, 53, false},
-      {"tcp&!dport:80", 6, 0x10, 0, 1, 80, false},
-      {"tcp&!dport:80", 6, 0x10, 0, 1, 81, true},
+    { "tcp", 6, 0x10, 0, 1, 2, true },
+    { "tcp", 17, 0, 0, 1, 2, false },
+    { "udp", 17, 0, 0, 1, 2, true },
+    { "ip", 17, 0, 0, 1, 2, true },
+    { "icmp", 6, 0, 0, 1, 2, false },
+    { "tcp.syn", 6, 0x02, 0, 1, 2, true },
+    { "tcp.syn", 6, 0x12, 0, 1, 2, false },
+    { "tcp.synack", 6, 0x12, 0, 1, 2, true },
+    { "tcp.ack", 6, 0x12, 0, 1, 2, true },
+    { "tcp.ack", 6, 0x02, 0, 1, 2, false },
+    { "tcp.pureack", 6, 0x10, 0, 1, 2, true },
+    { "tcp.pureack", 6, 0x10, 5, 1, 2, false },
+    { "tcp.pureack", 6, 0x11, 0, 1, 2, false },
+    { "tcp.fin", 6, 0x11, 0, 1, 2, true },
+    { "tcp.rst", 6, 0x04, 0, 1, 2, true },
+    { "tcp.psh", 6, 0x18, 3, 1, 2, true },
+    { "tcp.urg", 6, 0x30, 3, 1, 2, true },
+    { "data", 6, 0x18, 3, 1, 2, true },
+    { "data", 6, 0x10, 0, 1, 2, false },
+    { "data", 17, 0, 1, 1, 2, true },
+    { "tcp.ack&!data", 6, 0x10, 0, 1, 2, true },
+    { "tcp.ack&!data", 6, 0x10, 9, 1, 2, false },
+    { "sport:80", 6, 0x10, 0, 80, 2, true },
+    { "sport:80", 6, 0x10, 0, 2, 80, false },
+    { "dport:80", 6, 0x10, 0, 2, 80, true },
+    { "port:80", 17, 0, 0, 2, 80, true },
+    { "port:80", 17, 0, 0, 80, 2, true },
+    { "port:80", 17, 0, 0, 81, 2, false },
+    { "udp&dport:53", 17, 0, 0, 9, 53, true },
+    { "udp&dport:53", 6, 0, 0, 9, 53, false },
+    { "tcp&!dport:80", 6, 0x10, 0, 1, 80, false },
+    { "tcp&!dport:80", 6, 0x10, 0, 1, 81, true },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char spec[128];
@@ -965,7 +989,7 @@ static void test_rule_match_atoms(void **state) {
   }
 
   /* Packets the injector cannot parse match only `ip` (and negations). */
-  uint8_t junk[10] = {0x45, 1, 2, 3};
+  uint8_t junk[10] = { 0x45, 1, 2, 3 };
   struct us_fault *f = mk("match=tcp,action=drop;match=!tcp,count=1,action=dup", 1);
   struct sink *s = sink_new(f);
   us_fault_process(f, US_FAULT_RX, junk, sizeof junk, 0, sink_deliver, s);
@@ -1094,7 +1118,8 @@ static void test_rule_window_and_actions(void **state) {
   free(s);
 
   /* pass exempts from link impairments; dup, corrupt, truncate act. */
-  f = mk("match=tcp.syn,action=pass;match=tcp.fin,action=dup:2;"
+  f =
+      mk("match=tcp.syn,action=pass;match=tcp.fin,action=dup:2;"
          "match=tcp.rst,action=corrupt:5;match=udp,action=truncate:20;loss=100%",
          1);
   s = sink_new(f);
@@ -1112,7 +1137,8 @@ static void test_rule_window_and_actions(void **state) {
   us_fault_process(f, US_FAULT_TX, b, len, 0, sink_deliver, s);
   assert_int_equal(s->n, 5);
   size_t diff = 0;
-  for (size_t k = 0; k < len; k++) diff += (size_t)__builtin_popcount(b[k] ^ s->last[k]);
+  for (size_t k = 0; k < len; k++)
+    diff += (size_t)__builtin_popcount(b[k] ^ s->last[k]);
   assert_int_equal(diff, 5);
   len = mk_udp(b, 1, 2, 100, 5);
   us_fault_process(f, US_FAULT_TX, b, len, 0, sink_deliver, s);
@@ -1177,7 +1203,7 @@ static void test_set_and_clear(void **state) {
 
 static void test_queue_full(void **state) {
   (void)state;
-  struct us_fault_limits lim = {4, 256};
+  struct us_fault_limits lim = { 4, 256 };
   char err[128];
   struct us_fault *f = us_fault_create_ex("tx:delay=10ms", 1, &lim, err, sizeof err);
   assert_non_null(f);
@@ -1206,14 +1232,15 @@ static void test_queue_full(void **state) {
   assert_int_equal(s->n, 8);
   us_fault_destroy(f);
   free(s);
-  assert_null(us_fault_create_ex("", 1, &(struct us_fault_limits){1u << 21, 0}, err, sizeof err));
+  assert_null(us_fault_create_ex("", 1, &(struct us_fault_limits){ 1u << 21, 0 }, err, sizeof err));
 
   /* The books balance whatever drops what: dup + truncate + corrupt in
    * front of a short shaper queue and a small slot pool. */
-  struct us_fault_limits lim2 = {16, 2048};
-  f = us_fault_create_ex("tx:dup=30%,copies=2;tx:truncate=20%;tx:corrupt=20%;"
-                         "tx:rate=1mbit,qlen=8;tx:reorder=10%;tx:loss=5%",
-                         3, &lim2, err, sizeof err);
+  struct us_fault_limits lim2 = { 16, 2048 };
+  f = us_fault_create_ex(
+      "tx:dup=30%,copies=2;tx:truncate=20%;tx:corrupt=20%;"
+      "tx:rate=1mbit,qlen=8;tx:reorder=10%;tx:loss=5%",
+      3, &lim2, err, sizeof err);
   assert_non_null(f);
   s = sink_new(f);
   us_time_t now = 0;
@@ -1246,7 +1273,8 @@ static void echo_deliver(void *ctx, const uint8_t *pkt, size_t len) {
   struct echo *e = ctx;
   e->got++;
   e->depth++;
-  if (e->depth > e->max_depth) e->max_depth = e->depth;
+  if (e->depth > e->max_depth)
+    e->max_depth = e->depth;
   if (e->left > 0) {
     e->left--;
     int dir = pkt[0] == 0x45 && pkt[1] == 1 ? US_FAULT_RX : US_FAULT_TX;
@@ -1262,7 +1290,7 @@ static void echo_deliver(void *ctx, const uint8_t *pkt, size_t len) {
 static void test_reentrancy(void **state) {
   (void)state;
   struct us_fault *f = mk("both:dup=20%", 1);
-  struct echo e = {f, 0, 0, 5000, 0};
+  struct echo e = { f, 0, 0, 5000, 0 };
   uint8_t b[64];
   size_t len = mk_udp(b, 1, 2, 8, 1);
   us_fault_process(f, US_FAULT_TX, b, len, 0, echo_deliver, &e);
@@ -1285,7 +1313,8 @@ static void test_ctl_commands(void **state) {
   assert_non_null(strstr(out, "spec: 'rx:loss=100%'\nseed: 9\n"));
   assert_non_null(strstr(out, "fault seed=9 rx: seen=0"));
   assert_int_equal(us_fault_ctl_command(f, "fault set tx:loss=5", out, sizeof out), 1);
-  assert_non_null(strstr(out, "error: fault spec clause 1 'tx:loss=5': loss: '5' is not a percentage"));
+  assert_non_null(
+      strstr(out, "error: fault spec clause 1 'tx:loss=5': loss: '5' is not a percentage"));
   assert_string_equal(us_fault_spec(f), "rx:loss=100%");
   assert_int_equal(us_fault_ctl_command(f, "fault set tx:dup=1%", out, sizeof out), 1);
   assert_string_equal(out, "ok: fault spec set: 'tx:dup=1%' (seed 9)\n");
@@ -1325,8 +1354,8 @@ static void test_device_wrapper(void **state) {
   (void)state;
   struct us_fault *f = mk("tx:delay=5ms;tx:match=tcp.syn,action=drop", 1);
   struct sink *s = sink_new(f);
-  struct vclock vc = {1000};
-  struct us_device inner = {sink_deliver, s};
+  struct vclock vc = { 1000 };
+  struct us_device inner = { sink_deliver, s };
   struct us_device dev = us_fault_wrap_tx(f, &inner, vclock_now, &vc);
   uint8_t b[MAXPKT];
   size_t len = mk_tcp(b, IP_A, IP_B, 1, 2, 0x02, 0, 1);
@@ -1345,8 +1374,8 @@ static void test_device_wrapper(void **state) {
 
   /* The RX sink wrapper hands on the release time; the tick releases. */
   f = mk("rx:delay=3ms", 1);
-  struct rxrec r = {0, 0};
-  struct us_rx_sink in = {rx_record, &r};
+  struct rxrec r = { 0, 0 };
+  struct us_rx_sink in = { rx_record, &r };
   struct us_rx_sink rx = us_fault_wrap_rx(f, &in);
   len = mk_udp(b, 1, 2, 8, 5);
   rx.rx(rx.ctx, b, len, NULL, 100);
@@ -1359,7 +1388,7 @@ static void test_device_wrapper(void **state) {
   assert_int_equal(us_fault_clock_ref(&t), 77);
   /* A clock set later drives the TX wrapper. */
   struct sink *s2 = sink_new(f);
-  struct us_device inner2 = {sink_deliver, s2};
+  struct us_device inner2 = { sink_deliver, s2 };
   struct us_device dev2 = us_fault_wrap_tx(f, &inner2, NULL, NULL);
   t = 5000;
   us_fault_set_clock(f, us_fault_clock_ref, &t);
@@ -1374,30 +1403,30 @@ static void test_device_wrapper(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_grammar_accepts),
-      cmocka_unit_test(test_grammar_rejects),
-      cmocka_unit_test(test_determinism),
-      cmocka_unit_test(test_direction_independence),
-      cmocka_unit_test(test_loss_rate),
-      cmocka_unit_test(test_loss_burst),
-      cmocka_unit_test(test_dup),
-      cmocka_unit_test(test_reorder_gap),
-      cmocka_unit_test(test_reorder_hold_time),
-      cmocka_unit_test(test_corrupt_exact_bits),
-      cmocka_unit_test(test_truncate),
-      cmocka_unit_test(test_delay_jitter),
-      cmocka_unit_test(test_rate_limit),
-      cmocka_unit_test(test_blackhole),
-      cmocka_unit_test(test_rule_count_and_skip),
-      cmocka_unit_test(test_rule_match_atoms),
-      cmocka_unit_test(test_rule_handshake),
-      cmocka_unit_test(test_rule_delay_fin),
-      cmocka_unit_test(test_rule_window_and_actions),
-      cmocka_unit_test(test_set_and_clear),
-      cmocka_unit_test(test_queue_full),
-      cmocka_unit_test(test_reentrancy),
-      cmocka_unit_test(test_ctl_commands),
-      cmocka_unit_test(test_device_wrapper),
+    cmocka_unit_test(test_grammar_accepts),
+    cmocka_unit_test(test_grammar_rejects),
+    cmocka_unit_test(test_determinism),
+    cmocka_unit_test(test_direction_independence),
+    cmocka_unit_test(test_loss_rate),
+    cmocka_unit_test(test_loss_burst),
+    cmocka_unit_test(test_dup),
+    cmocka_unit_test(test_reorder_gap),
+    cmocka_unit_test(test_reorder_hold_time),
+    cmocka_unit_test(test_corrupt_exact_bits),
+    cmocka_unit_test(test_truncate),
+    cmocka_unit_test(test_delay_jitter),
+    cmocka_unit_test(test_rate_limit),
+    cmocka_unit_test(test_blackhole),
+    cmocka_unit_test(test_rule_count_and_skip),
+    cmocka_unit_test(test_rule_match_atoms),
+    cmocka_unit_test(test_rule_handshake),
+    cmocka_unit_test(test_rule_delay_fin),
+    cmocka_unit_test(test_rule_window_and_actions),
+    cmocka_unit_test(test_set_and_clear),
+    cmocka_unit_test(test_queue_full),
+    cmocka_unit_test(test_reentrancy),
+    cmocka_unit_test(test_ctl_commands),
+    cmocka_unit_test(test_device_wrapper),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

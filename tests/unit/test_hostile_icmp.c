@@ -37,7 +37,7 @@ static size_t icmp_dgram(uint8_t *out, uint32_t src, uint32_t dst, uint8_t type,
   uint8_t *m = malloc(8 + len);
   assert_non_null(m);
   size_t ml = t_icmp_build(m, type, code, rest, data, len);
-  struct t_ip ih = {.src = src, .dst = dst, .proto = 1, .id = 0x1c};
+  struct t_ip ih = { .src = src, .dst = dst, .proto = 1, .id = 0x1c };
   size_t n = t_ip_build(out, &ih, m, ml);
   free(m);
   return n;
@@ -73,14 +73,14 @@ static void check_echo_reply(struct h_stack *h, const uint8_t *req_icmp, size_t 
   assert_int_equal(o.payload_len, req_len);
   assert_int_equal(o.payload[0], 0); /* echo reply */
   assert_int_equal(o.payload[1], 0);
-  assert_int_equal(t_csum(o.payload, o.payload_len), 0); /* odd lengths included */
+  assert_int_equal(t_csum(o.payload, o.payload_len), 0);         /* odd lengths included */
   assert_memory_equal(o.payload + 4, req_icmp + 4, req_len - 4); /* id, seq, data */
   assert_null(h_capture_take(&h->cap));
 }
 
 static void test_IC_1_echo_sizes(void **st) {
   struct h_stack *h = *st;
-  static const size_t sizes[] = {0, 1, 9, 55, 1471, 1472};
+  static const size_t sizes[] = { 0, 1, 9, 55, 1471, 1472 };
   static uint8_t data[1500], b[1600];
   for (size_t i = 0; i < sizeof data; i++)
     data[i] = (uint8_t)(i * 13 + 1);
@@ -100,7 +100,7 @@ static void test_IC_1_echo_sizes(void **st) {
 
 static void test_IC_2_bad_or_short(void **st) {
   struct h_stack *h = *st;
-  uint8_t b[128], data[16] = {1, 2, 3};
+  uint8_t b[128], data[16] = { 1, 2, 3 };
   size_t n = icmp_dgram(b, T_PEER, T_US, 8, 0, 1, data, 16);
   b[20 + 2] ^= 0x40; /* ICMP checksum */
   struct h_snap sn;
@@ -111,10 +111,10 @@ static void test_IC_2_bad_or_short(void **st) {
   assert_int_equal(h_capture_pending(&h->cap), 0);
 
   /* 2, 0 and 7 bytes of ICMP (total length 22, 20, 27). */
-  static const size_t shorts[] = {2, 0, 7};
+  static const size_t shorts[] = { 2, 0, 7 };
   for (size_t i = 0; i < 3; i++) {
-    uint8_t m[8] = {8, 0, 0xf7, 0xff, 0, 0, 0, 0};
-    struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 1};
+    uint8_t m[8] = { 8, 0, 0xf7, 0xff, 0, 0, 0, 0 };
+    struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 1 };
     n = t_ip_build(b, &ih, m, shorts[i]);
     h_snap_take(h->s, &sn);
     feed(h, b, n, 0);
@@ -128,19 +128,19 @@ static void test_IC_2_bad_or_short(void **st) {
 
 static void test_IC_3_no_reply(void **st) {
   struct h_stack *h = *st;
-  uint8_t b[128], data[12] = {0};
+  uint8_t b[128], data[12] = { 0 };
   struct {
     uint32_t dst;
     uint8_t type;
     enum us_stat why;
   } cases[] = {
-      {BCAST, 8, US_STAT_icmp_in_echo_bcast},
-      {US_IP4(255, 255, 255, 255), 8, US_STAT_icmp_in_echo_bcast},
-      {US_IP4(224, 0, 0, 1), 8, US_STAT_ip_in_multicast},
-      {T_US, 13, US_STAT_icmp_in_timestamps},
-      {T_US, 17, US_STAT_icmp_in_addr_masks},
-      {T_US, 5, US_STAT_icmp_in_redirects},
-      {T_US, 4, US_STAT_icmp_in_src_quenchs},
+    { BCAST, 8, US_STAT_icmp_in_echo_bcast },
+    { US_IP4(255, 255, 255, 255), 8, US_STAT_icmp_in_echo_bcast },
+    { US_IP4(224, 0, 0, 1), 8, US_STAT_ip_in_multicast },
+    { T_US, 13, US_STAT_icmp_in_timestamps },
+    { T_US, 17, US_STAT_icmp_in_addr_masks },
+    { T_US, 5, US_STAT_icmp_in_redirects },
+    { T_US, 4, US_STAT_icmp_in_src_quenchs },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     size_t n = icmp_dgram(b, T_PEER, cases[i].dst, cases[i].type, 0, 0x01000000, data, 12);
@@ -178,14 +178,14 @@ static void test_IC_4_bad_quotes(void **st) {
     uint16_t qtot;
     enum us_stat why; /* US_STAT_COUNT: any handling, no output */
   } cases[] = {
-      {0, 0x45, 60, US_STAT_icmp_in_bad_quote},  /* nothing quoted */
-      {19, 0x45, 60, US_STAT_icmp_in_bad_quote}, /* less than an IP header */
-      {27, 0x45, 60, US_STAT_icmp_in_bad_quote}, /* header + 7 */
-      {28, 0x4f, 60, US_STAT_icmp_in_bad_quote}, /* inner IHL 15 in 28 bytes */
-      {28, 0x44, 60, US_STAT_icmp_in_bad_quote}, /* inner IHL 4 */
-      {28, 0x65, 60, US_STAT_icmp_in_bad_quote}, /* inner version 6 */
-      {28, 0x45, 10, US_STAT_icmp_in_bad_quote}, /* inner total length < quote */
-      {28, 0x45, 60, US_STAT_COUNT},             /* well formed, unknown 4-tuple */
+    { 0, 0x45, 60, US_STAT_icmp_in_bad_quote },  /* nothing quoted */
+    { 19, 0x45, 60, US_STAT_icmp_in_bad_quote }, /* less than an IP header */
+    { 27, 0x45, 60, US_STAT_icmp_in_bad_quote }, /* header + 7 */
+    { 28, 0x4f, 60, US_STAT_icmp_in_bad_quote }, /* inner IHL 15 in 28 bytes */
+    { 28, 0x44, 60, US_STAT_icmp_in_bad_quote }, /* inner IHL 4 */
+    { 28, 0x65, 60, US_STAT_icmp_in_bad_quote }, /* inner version 6 */
+    { 28, 0x45, 10, US_STAT_icmp_in_bad_quote }, /* inner total length < quote */
+    { 28, 0x45, 60, US_STAT_COUNT },             /* well formed, unknown 4-tuple */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     q[0] = cases[i].byte0;
@@ -251,7 +251,7 @@ static void test_IC_5_blind_icmp_reset(void **st) {
   /* Out of range: ignored, whatever the code (counted as such). */
   struct h_snap sn;
   h_snap_take(t->s, &sn);
-  static const uint32_t outside[] = {0, 1, 1000, 1001, 0x80000000u};
+  static const uint32_t outside[] = { 0, 1, 1000, 1001, 0x80000000u };
   for (size_t i = 0; i < 5; i++) {
     for (uint8_t code = 0; code <= 5; code++) {
       th_icmp_error(t, 3, code, 0, nxt + outside[i]);
@@ -264,7 +264,7 @@ static void test_IC_5_blind_icmp_reset(void **st) {
   assert_int_equal(h_snap_delta(t->s, &sn, US_STAT_tcp_icmp_soft), 0);
   /* In range, codes 0, 1, 5 (net, host, source route failed): soft errors,
    * never an abort (MUST-56, RFC 5927 section 5). */
-  static const uint8_t soft[] = {0, 1, 5};
+  static const uint8_t soft[] = { 0, 1, 5 };
   for (size_t i = 0; i < 3; i++) {
     th_icmp_error(t, 3, soft[i], 0, una + 500);
     th_assert_state(t, US_TCP_ESTABLISHED);
@@ -307,7 +307,7 @@ static void test_IC_6_frag_needed_mtu(void **st) {
   /* Absurd next-hop MTUs are ignored (RFC 5927 section 7, RFC 1191):
    * below 68, not below the current estimate, and 0 when no RFC 1191
    * plateau is below the quoted 40-byte datagram. */
-  static const uint32_t absurd[] = {0, 1, 67, 1500, 1501, 9000, 65535};
+  static const uint32_t absurd[] = { 0, 1, 67, 1500, 1501, 9000, 65535 };
   for (size_t i = 0; i < sizeof absurd / sizeof absurd[0]; i++) {
     th_icmp_error(t, 3, 4, absurd[i] & 0xffff, una);
     assert_true(th_info(t, &in));
@@ -354,18 +354,18 @@ static void test_IC_6_frag_needed_mtu(void **st) {
 
 static void test_IC_7_no_error_about(void **st) {
   struct h_stack *h = *st;
-  uint8_t b[128], pay[16] = {0};
+  uint8_t b[128], pay[16] = { 0 };
   struct h_snap sn;
 
   /* Positive control: unicast unknown protocol does get an answer. */
-  struct t_ip ok = {.src = T_PEER, .dst = T_US, .proto = 0x22};
+  struct t_ip ok = { .src = T_PEER, .dst = T_US, .proto = 0x22 };
   size_t n = t_ip_build(b, &ok, pay, 16);
   feed(h, b, n, 0);
   assert_int_equal(h_capture_pending(&h->cap), 1);
   h_capture_take(&h->cap);
 
   /* An ICMP error (dest unreach about some datagram): no error back. */
-  uint8_t q[28] = {0x45, 0, 0, 28, 0, 0, 0, 0, 64, 0x22};
+  uint8_t q[28] = { 0x45, 0, 0, 28, 0, 0, 0, 0, 64, 0x22 };
   t_put32(q + 12, T_US);
   t_put32(q + 16, T_PEER);
   n = icmp_dgram(b, T_PEER, T_US, 3, 2, 0, q, sizeof q);
@@ -378,16 +378,16 @@ static void test_IC_7_no_error_about(void **st) {
   assert_int_equal(h_capture_pending(&h->cap), 0);
 
   /* Unknown protocol to broadcast, multicast; from martians. */
-  static const uint32_t dsts[] = {BCAST, US_IP4(255, 255, 255, 255), US_IP4(224, 0, 0, 5)};
+  static const uint32_t dsts[] = { BCAST, US_IP4(255, 255, 255, 255), US_IP4(224, 0, 0, 5) };
   for (size_t i = 0; i < 3; i++) {
-    struct t_ip ih = {.src = T_PEER, .dst = dsts[i], .proto = 0x22};
+    struct t_ip ih = { .src = T_PEER, .dst = dsts[i], .proto = 0x22 };
     n = t_ip_build(b, &ih, pay, 16);
     feed(h, b, n, 0);
     assert_int_equal(h_capture_pending(&h->cap), 0);
   }
-  static const uint32_t srcs[] = {0, US_IP4(127, 0, 0, 1), US_IP4(224, 0, 0, 1), BCAST, T_US};
+  static const uint32_t srcs[] = { 0, US_IP4(127, 0, 0, 1), US_IP4(224, 0, 0, 1), BCAST, T_US };
   for (size_t i = 0; i < 5; i++) {
-    struct t_ip ih = {.src = srcs[i], .dst = T_US, .proto = 0x22};
+    struct t_ip ih = { .src = srcs[i], .dst = T_US, .proto = 0x22 };
     n = t_ip_build(b, &ih, pay, 16);
     feed(h, b, n, 0);
     assert_int_equal(h_capture_pending(&h->cap), 0);
@@ -395,14 +395,14 @@ static void test_IC_7_no_error_about(void **st) {
   /* UDP to a closed port, broadcast: no port unreachable. */
   uint8_t u[8 + 4];
   size_t ul = t_udp_build(u, T_PEER, BCAST, 1, 9, pay, 4);
-  struct t_ip ub = {.src = T_PEER, .dst = BCAST, .proto = 17};
+  struct t_ip ub = { .src = T_PEER, .dst = BCAST, .proto = 17 };
   n = t_ip_build(b, &ub, u, ul);
   feed(h, b, n, 0);
   assert_int_equal(h_capture_pending(&h->cap), 0);
 
   /* A non-first fragment on its own, then the reassembly timeout: nothing
    * (no time exceeded either, RFC 1122 3.3.2 MAY, and never for offset != 0). */
-  struct t_ip fr = {.src = T_PEER, .dst = T_US, .proto = 0x22, .id = 99, .frag_off = 64};
+  struct t_ip fr = { .src = T_PEER, .dst = T_US, .proto = 0x22, .id = 99, .frag_off = 64 };
   n = t_ip_build(b, &fr, pay, 16);
   h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
@@ -445,7 +445,7 @@ static void test_IC_8_echo_flood(void **st) {
   /* ICMP errors have their own, lower limit. */
   h_snap_take(h->s, &sn);
   for (int i = 0; i < 10000; i++) {
-    struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 0x22, .id = (uint16_t)i};
+    struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 0x22, .id = (uint16_t)i };
     size_t n = t_ip_build(b, &ih, data, 8);
     us_time_t now = US_SEC(2) + US_USEC(i * 100);
     h_input(h, b, n, now);
@@ -459,14 +459,14 @@ static void test_IC_8_echo_flood(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_IC_1_echo_sizes, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_IC_2_bad_or_short, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_IC_3_no_reply, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_IC_4_bad_quotes, setup, teardown),
-      cmocka_unit_test(test_IC_5_blind_icmp_reset),
-      cmocka_unit_test(test_IC_6_frag_needed_mtu),
-      cmocka_unit_test_setup_teardown(test_IC_7_no_error_about, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_IC_8_echo_flood, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IC_1_echo_sizes, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IC_2_bad_or_short, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IC_3_no_reply, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IC_4_bad_quotes, setup, teardown),
+    cmocka_unit_test(test_IC_5_blind_icmp_reset),
+    cmocka_unit_test(test_IC_6_frag_needed_mtu),
+    cmocka_unit_test_setup_teardown(test_IC_7_no_error_about, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IC_8_echo_flood, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,13 +65,16 @@ static int teardown(void **st) {
 }
 
 /* A valid UDP datagram from the peer to port `dport` with `n` bytes. */
-static size_t udp_dgram(uint8_t *out, uint16_t dport, size_t n, const uint8_t *opts, size_t optlen) {
+static size_t udp_dgram(uint8_t *out, uint16_t dport, size_t n, const uint8_t *opts,
+                        size_t optlen) {
   uint8_t u[8 + 64];
   uint8_t data[64];
   for (size_t i = 0; i < n; i++)
     data[i] = (uint8_t)(0x30 + i);
   size_t ul = t_udp_build(u, T_PEER, T_US, 5555, dport, data, n);
-  struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 17, .id = 7, .opts = opts, .opt_len = optlen};
+  struct t_ip ih = {
+    .src = T_PEER, .dst = T_US, .proto = 17, .id = 7, .opts = opts, .opt_len = optlen
+  };
   return t_ip_build(out, &ih, u, ul);
 }
 
@@ -93,7 +96,7 @@ static size_t tcp_syn(uint8_t *out, uint32_t src, uint32_t dst, uint16_t sport, 
   t[13] = 0x02;
   t_put16(t + 14, 65535);
   t_put16(t + 16, t_fold(t_sum(t_pseudo(src, dst, 6, 20), t, 20)));
-  struct t_ip ih = {.src = src, .dst = dst, .proto = 6, .id = 9};
+  struct t_ip ih = { .src = src, .dst = dst, .proto = 6, .id = 9 };
   return t_ip_build(out, &ih, t, 20);
 }
 
@@ -120,7 +123,7 @@ static size_t tcb_count(struct h_stack *h) {
 
 static void test_IP_1_version(void **st) {
   struct h_stack *h = *st;
-  static const int versions[] = {0, 5, 6, 15};
+  static const int versions[] = { 0, 5, 6, 15 };
   uint8_t b[64];
   size_t n = udp_dgram(b, 7, 8, NULL, 0);
   us_sock_t u = udp_sock(h, 7);
@@ -159,7 +162,7 @@ static void test_IP_3_ihl_beyond(void **st) {
   struct h_stack *h = *st;
   uint8_t b[64];
   /* IHL = 15 in a 20-byte packet. */
-  struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 17};
+  struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 17 };
   t_ip_build(b, &ih, NULL, 0);
   b[0] = 0x4f;
   t_put16(b + 10, 0);
@@ -188,7 +191,7 @@ static void test_IP_3_ihl_beyond(void **st) {
 
 static void test_IP_4_total_len_small(void **st) {
   struct h_stack *h = *st;
-  static const uint16_t tots[] = {0, 1, 12, 19};
+  static const uint16_t tots[] = { 0, 1, 12, 19 };
   uint8_t b[64];
   for (size_t i = 0; i < 4; i++) {
     size_t n = udp_dgram(b, 7, 8, NULL, 0);
@@ -281,8 +284,9 @@ static void test_IP_8_options(void **st) {
   uint8_t got[64];
 
   /* Malformed: length 0, length 1, past the header, kind with no length. */
-  static const uint8_t bad[][4] = {{0x44, 0, 0, 0}, {0x44, 1, 0, 0}, {0x44, 5, 0, 0},
-                                   {0x88, 40, 1, 1}, {1, 1, 1, 0x44}};
+  static const uint8_t bad[][4] = {
+    { 0x44, 0, 0, 0 }, { 0x44, 1, 0, 0 }, { 0x44, 5, 0, 0 }, { 0x88, 40, 1, 1 }, { 1, 1, 1, 0x44 }
+  };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     size_t n = udp_dgram(b, 7, 8, bad[i], 4);
     h_snap_take(h->s, &sn);
@@ -300,7 +304,7 @@ static void test_IP_8_options(void **st) {
   assert_int_equal(us_udp_recvfrom(h->s, u, got, sizeof got, NULL, NULL), 8);
 
   /* Unknown option with a valid length: ignored (MUST-50), delivered. */
-  static const uint8_t unk[8] = {0x9e, 6, 1, 2, 3, 4, 0, 0};
+  static const uint8_t unk[8] = { 0x9e, 6, 1, 2, 3, 4, 0, 0 };
   n = udp_dgram(b, 7, 8, unk, 8);
   h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
@@ -308,8 +312,8 @@ static void test_IP_8_options(void **st) {
   assert_int_equal(us_udp_recvfrom(h->s, u, got, sizeof got, NULL, NULL), 8);
 
   /* LSRR and SSRR: dropped (RFC 7126 policy, documented in ip4_input.c). */
-  static const uint8_t lsrr[8] = {131, 7, 4, 10, 0, 0, 9, 0};
-  static const uint8_t ssrr[8] = {137, 7, 4, 10, 0, 0, 9, 0};
+  static const uint8_t lsrr[8] = { 131, 7, 4, 10, 0, 0, 9, 0 };
+  static const uint8_t ssrr[8] = { 137, 7, 4, 10, 0, 0, 9, 0 };
   n = udp_dgram(b, 7, 8, lsrr, 8);
   h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
@@ -327,9 +331,12 @@ static void test_IP_8_options(void **st) {
 static void test_IP_9_martian_syn(void **st) {
   struct h_stack *h = *st;
   us_sock_t l = tcp_listener(h, 80);
-  static const uint32_t srcs[] = {US_IP4(0, 0, 0, 0), US_IP4(255, 255, 255, 255),
-                                  US_IP4(224, 0, 0, 1), US_IP4(127, 0, 0, 1), BCAST,
-                                  US_IP4(240, 0, 0, 1)};
+  static const uint32_t srcs[] = { US_IP4(0, 0, 0, 0),
+                                   US_IP4(255, 255, 255, 255),
+                                   US_IP4(224, 0, 0, 1),
+                                   US_IP4(127, 0, 0, 1),
+                                   BCAST,
+                                   US_IP4(240, 0, 0, 1) };
   uint8_t b[64];
   for (size_t i = 0; i < sizeof srcs / sizeof srcs[0]; i++) {
     size_t n = tcp_syn(b, srcs[i], T_US, 1234, 80);
@@ -345,7 +352,9 @@ static void test_IP_9_martian_syn(void **st) {
   struct h_snap sn;
   h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
-  if (h_snap_delta(h->s, &sn, US_STAT_ip_in_martian) + h_snap_delta(h->s, &sn, US_STAT_tcp_martian_syn) != 1)
+  if (h_snap_delta(h->s, &sn, US_STAT_ip_in_martian) +
+          h_snap_delta(h->s, &sn, US_STAT_tcp_martian_syn) !=
+      1)
     fail_msg("LAND SYN not counted as martian");
   assert_int_equal(h_capture_pending(&h->cap), 0);
   assert_int_equal(tcb_count(h), 1);
@@ -361,10 +370,10 @@ static void test_IP_10_tcp_to_broadcast(void **st) {
   struct {
     uint32_t dst;
     enum us_stat why;
-  } cases[] = {{BCAST, US_STAT_ip_in_bcast_proto},
-               {US_IP4(255, 255, 255, 255), US_STAT_ip_in_bcast_proto},
-               {US_IP4(224, 0, 0, 1), US_STAT_ip_in_multicast},
-               {US_IP4(239, 1, 2, 3), US_STAT_ip_in_multicast}};
+  } cases[] = { { BCAST, US_STAT_ip_in_bcast_proto },
+                { US_IP4(255, 255, 255, 255), US_STAT_ip_in_bcast_proto },
+                { US_IP4(224, 0, 0, 1), US_STAT_ip_in_multicast },
+                { US_IP4(239, 1, 2, 3), US_STAT_ip_in_multicast } };
   uint8_t b[64];
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     size_t n = tcp_syn(b, T_PEER, cases[i].dst, 1234, 80);
@@ -399,12 +408,12 @@ static void check_proto_unreach(struct h_stack *h, const uint8_t *orig, size_t o
 
 static void test_IP_11_unknown_proto(void **st) {
   struct h_stack *h = *st;
-  static const size_t lens[] = {1, 11, 0, 8};
+  static const size_t lens[] = { 1, 11, 0, 8 };
   uint8_t pay[16], b[64];
   for (size_t i = 0; i < sizeof pay; i++)
     pay[i] = (uint8_t)(0xa0 + i);
   for (size_t i = 0; i < 4; i++) {
-    struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 0x22, .id = (uint16_t)(100 + i)};
+    struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 0x22, .id = (uint16_t)(100 + i) };
     size_t n = t_ip_build(b, &ih, pay, lens[i]);
     struct h_snap sn;
     h_snap_take(h->s, &sn);
@@ -422,7 +431,9 @@ static void test_IP_11_unknown_proto(void **st) {
 static void frag(struct h_stack *h, uint8_t proto, uint16_t id, const uint8_t *l4, uint16_t off,
                  size_t len, bool mf, us_time_t now) {
   uint8_t b[2048];
-  struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = proto, .id = id, .frag_off = off, .mf = mf};
+  struct t_ip ih = {
+    .src = T_PEER, .dst = T_US, .proto = proto, .id = id, .frag_off = off, .mf = mf
+  };
   size_t n = t_ip_build(b, &ih, l4 + off, len);
   feed(h, b, n, now);
 }
@@ -498,7 +509,7 @@ static void test_FR_3_contradictions(void **st) {
   frag(h, 1, 0x301, m, 32, 32, false, 0); /* end 64 */
   frag(h, 1, 0x301, m, 16, 8, false, 0);  /* end 24: contradicts */
   assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_bad_frag), 1);
-  frag(h, 1, 0x301, m, 16, 16, true, 0);  /* would have completed the first story */
+  frag(h, 1, 0x301, m, 16, 16, true, 0); /* would have completed the first story */
   assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_oks), 0);
 
   /* MF set on a fragment beyond the known end. */
@@ -602,7 +613,9 @@ static void test_FR_5_tcp_header_split(void **st) {
   frag(h, 6, 0x501, seg, 0, 16, true, 0);
   frag(h, 6, 0x501, evil, 8, 12, false, 0);
   assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_fails), 1);
-  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_bad_frag) + h_snap_delta(h->s, &sn, US_STAT_ip_reasm_overlap), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_bad_frag) +
+                       h_snap_delta(h->s, &sn, US_STAT_ip_reasm_overlap),
+                   1);
   /* The legitimate remainder does not resurrect a rewritten header. */
   frag(h, 6, 0x501, seg, 16, 4, false, 0);
   assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_tcp_in_segs) <= 1, 1);
@@ -618,7 +631,8 @@ static void test_FR_5_tcp_header_split(void **st) {
   h_snap_take(h->s, &sn);
   frag(h, 6, 0x502, seg, 0, 8, true, 0);
   frag(h, 6, 0x502, seg, 8, 12, false, 0);
-  assert_true(h_snap_delta(h->s, &sn, US_STAT_tcp_in_segs) == h_snap_delta(h->s, &sn, US_STAT_ip_reasm_oks));
+  assert_true(h_snap_delta(h->s, &sn, US_STAT_tcp_in_segs) ==
+              h_snap_delta(h->s, &sn, US_STAT_ip_reasm_oks));
   assert_true(h_capture_pending(&h->cap) <= 1);
   us_tcp_close(h->s, l, 0);
   h_finish(h, 0);
@@ -626,22 +640,22 @@ static void test_FR_5_tcp_header_split(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_IP_1_version, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_IP_2_ihl_below_5, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_IP_3_ihl_beyond, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_IP_4_total_len_small, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_IP_5_total_len_beyond, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_IP_6_padding_trimmed, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_IP_7_bad_checksum, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_IP_8_options, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_IP_9_martian_syn, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_IP_10_tcp_to_broadcast, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_IP_11_unknown_proto, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_FR_1_overlap, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_FR_2_oversize, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_FR_3_contradictions, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_FR_4_flood, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_FR_5_tcp_header_split, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IP_1_version, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IP_2_ihl_below_5, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IP_3_ihl_beyond, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IP_4_total_len_small, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IP_5_total_len_beyond, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IP_6_padding_trimmed, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IP_7_bad_checksum, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IP_8_options, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IP_9_martian_syn, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IP_10_tcp_to_broadcast, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IP_11_unknown_proto, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_FR_1_overlap, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_FR_2_oversize, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_FR_3_contradictions, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_FR_4_flood, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_FR_5_tcp_header_split, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

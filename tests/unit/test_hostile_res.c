@@ -220,9 +220,10 @@ static void test_RES_1_syn_flood_rtt(void **st) {
     unsigned long long ev = h_snap_delta(t->s, &sn, US_STAT_tcp_listen_drops);
     unsigned long long ck = h_snap_delta(t->s, &sn, US_STAT_tcp_syncookies_sent);
     th_free(t);
-    fail_msg("real client lost in a SYN flood (state %d, %llu SYN-queue evictions, %llu cookies "
-             "sent): no SYN cookies",
-             st2, ev, ck);
+    fail_msg(
+        "real client lost in a SYN flood (state %d, %llu SYN-queue evictions, %llu cookies "
+        "sent): no SYN cookies",
+        st2, ev, ck);
   }
   th_accept(t);
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100));
@@ -340,7 +341,8 @@ static void test_RES_3_connection_caps(void **st) {
     accepted++;
   }
   assert_true(accepted >= 1 && accepted <= 4);
-  assert_true(h_snap_delta(t->s, &sn, US_STAT_tcp_listen_overflows) + h_snap_delta(t->s, &sn, US_STAT_tcp_listen_drops) +
+  assert_true(h_snap_delta(t->s, &sn, US_STAT_tcp_listen_overflows) +
+                  h_snap_delta(t->s, &sn, US_STAT_tcp_listen_drops) +
                   h_snap_delta(t->s, &sn, US_STAT_tcp_no_tcb) >=
               40);
   /* A well-behaved client is served once there is room. */
@@ -398,7 +400,8 @@ static void test_RES_4_ack_division(void **st) {
   assert_true(in.snd_nxt - in.snd_una <= 60000);
   th_drain(t);
   /* Everything acknowledged at once: the connection is sane. */
-  th_inject(t, now + MS(2), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1 + (uint32_t)(in.snd_nxt - t->c->s_isn - 1)));
+  th_inject(t, now + MS(2),
+            TSEG(.flags = TH_ACK, .seq = 1, .ack = 1 + (uint32_t)(in.snd_nxt - t->c->s_isn - 1)));
   th_drain(t);
   th_assert_state(t, US_TCP_ESTABLISHED);
   finish(t);
@@ -529,12 +532,9 @@ static void test_ISN_1_unpredictable(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_RES_1_syn_flood),
-      cmocka_unit_test(test_RES_1_syn_flood_rtt),
-      cmocka_unit_test(test_RES_2_ooo_flood),
-      cmocka_unit_test(test_RES_3_connection_caps),
-      cmocka_unit_test(test_RES_4_ack_division),
-      cmocka_unit_test(test_ISN_1_unpredictable),
+    cmocka_unit_test(test_RES_1_syn_flood),    cmocka_unit_test(test_RES_1_syn_flood_rtt),
+    cmocka_unit_test(test_RES_2_ooo_flood),    cmocka_unit_test(test_RES_3_connection_caps),
+    cmocka_unit_test(test_RES_4_ack_division), cmocka_unit_test(test_ISN_1_unpredictable),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,12 +34,12 @@
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-#define ASSERT_DELTA(t, sn, id, n)                                                                 \
-  do {                                                                                             \
-    uint64_t d_ = h_snap_delta((t)->s, (sn), US_STAT_##id);                                                  \
-    if (d_ != (uint64_t)(n))                                                                       \
-      fail_msg("%s:%d: counter " #id " moved by %llu, expected %llu", __FILE__, __LINE__,         \
-               (unsigned long long)d_, (unsigned long long)(n));                                   \
+#define ASSERT_DELTA(t, sn, id, n)                                                        \
+  do {                                                                                    \
+    uint64_t d_ = h_snap_delta((t)->s, (sn), US_STAT_##id);                               \
+    if (d_ != (uint64_t)(n))                                                              \
+      fail_msg("%s:%d: counter " #id " moved by %llu, expected %llu", __FILE__, __LINE__, \
+               (unsigned long long)d_, (unsigned long long)(n));                          \
   } while (0)
 
 static void finish(struct th *t) {
@@ -77,7 +77,7 @@ static uint16_t fold(uint32_t acc) {
 struct raw {
   uint8_t flags;
   uint32_t seq, ack;
-  uint8_t reserved; /* low nibble of byte 12 */
+  uint8_t reserved;  /* low nibble of byte 12 */
   uint32_t csum_dst; /* 0: S's address */
   uint32_t len;      /* P's oracle bytes at seq */
   uint32_t pad;      /* bytes after the datagram (not counted in total length) */
@@ -111,8 +111,8 @@ static void raw_inject(struct th *t, us_time_t now, const struct raw *r) {
   if (r->len)
     th_pat_fill(c->p_salt, r->seq - 1 + ((r->flags & TH_SYN) ? 1u : 0u), s + 20, r->len);
   uint32_t dst = r->csum_dst ? r->csum_dst : TH_S_ADDR;
-  uint32_t ps = (TH_P_ADDR >> 16) + (TH_P_ADDR & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6 +
-                (uint32_t)tl;
+  uint32_t ps =
+      (TH_P_ADDR >> 16) + (TH_P_ADDR & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6 + (uint32_t)tl;
   wr16(s + 16, fold(sum(ps, s, tl)));
   memset(b + tot, 0xee, r->pad);
   us_stack_input(t->s, b, tot + r->pad, now);
@@ -169,10 +169,12 @@ static void test_TH_1_bad_checksum(void **st) {
    * mismatch): same treatment. */
   now += MS(600);
   h_snap_take(t->s, &sn);
-  raw_inject(t, now, &(struct raw){.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100,
-                                   .csum_dst = US_IP4(10, 0, 0, 3)});
+  raw_inject(
+      t, now,
+      &(struct raw){
+          .flags = TH_ACK, .seq = 1, .ack = 1, .len = 100, .csum_dst = US_IP4(10, 0, 0, 3) });
   ASSERT_DELTA(t, &sn, tcp_in_csum_errors, 1);
-  raw_inject(t, now, &(struct raw){.flags = TH_RST, .seq = 1, .csum_dst = US_IP4(10, 0, 0, 3)});
+  raw_inject(t, now, &(struct raw){ .flags = TH_RST, .seq = 1, .csum_dst = US_IP4(10, 0, 0, 3) });
   ASSERT_DELTA(t, &sn, tcp_in_csum_errors, 2);
   th_expect_nothing_until(t, now + MS(500));
   th_assert_state(t, US_TCP_ESTABLISHED);
@@ -200,7 +202,8 @@ static void test_TH_2_bad_data_offset(void **st) {
 
   us_time_t now = th_fx_established(t, MS(200)) + MS(10);
   h_snap_take(t->s, &sn);
-  th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .raw_doff = true, .doff = 15, .len = 4));
+  th_inject(t, now,
+            TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .raw_doff = true, .doff = 15, .len = 4));
   th_inject(t, now, TSEG(.flags = TH_RST, .seq = 1, .raw_doff = true, .doff = 3));
   ASSERT_DELTA(t, &sn, tcp_bad_offset, 2);
   th_expect_nothing_until(t, now + MS(500));
@@ -214,9 +217,9 @@ static void test_OPT_1_option_len_0_1(void **st) {
   (void)st;
   struct th *t = th_new(NULL);
   th_fx_listen(t, 0);
-  static const uint8_t len0[] = {0x22, 0, 1, 1};
-  static const uint8_t len1[] = {0x22, 1, 1, 1};
-  static const uint8_t mss0[] = {2, 0, 5, 0xb4}; /* a known kind with length 0 */
+  static const uint8_t len0[] = { 0x22, 0, 1, 1 };
+  static const uint8_t len1[] = { 0x22, 1, 1, 1 };
+  static const uint8_t mss0[] = { 2, 0, 5, 0xb4 }; /* a known kind with length 0 */
   struct h_snap sn;
   h_snap_take(t->s, &sn);
   th_inject(t, 0, TSEG(.flags = TH_SYN, .seq = 0, OPTS(len0, 4)));
@@ -243,9 +246,9 @@ static void test_OPT_2_option_past_end(void **st) {
   (void)st;
   struct th *t = th_new(NULL);
   th_fx_listen(t, 0);
-  static const uint8_t past[] = {2, 4, 5, 0xb4, 0x22, 30, 0, 0};
-  static const uint8_t lone[] = {1, 1, 1, 2}; /* MSS kind as the last header byte */
-  static const uint8_t ts_past[] = {1, 1, 8, 10, 0, 0, 0, 1};
+  static const uint8_t past[] = { 2, 4, 5, 0xb4, 0x22, 30, 0, 0 };
+  static const uint8_t lone[] = { 1, 1, 1, 2 }; /* MSS kind as the last header byte */
+  static const uint8_t ts_past[] = { 1, 1, 8, 10, 0, 0, 0, 1 };
   struct h_snap sn;
   h_snap_take(t->s, &sn);
   th_inject(t, 0, TSEG(.flags = TH_SYN, .seq = 0, OPTS(past, 8)));
@@ -257,7 +260,7 @@ static void test_OPT_2_option_past_end(void **st) {
 
   /* EOL then garbage: the walk stops at EOL; the SYN is fine and the MSS
    * before the EOL counts (536 would mean it was lost). */
-  static const uint8_t eol[] = {2, 4, 4, 0, 0, 0x22, 0, 0xff, 3, 1, 1, 1};
+  static const uint8_t eol[] = { 2, 4, 4, 0, 0, 0x22, 0, 0xff, 3, 1, 1, 1 };
   th_inject(t, MS(200), TSEG(.flags = TH_SYN, .seq = 0, OPTS(eol, sizeof eol)));
   th_expect(t, MS(200), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
   ASSERT_DELTA(t, &sn, tcp_bad_options, 3);
@@ -277,12 +280,12 @@ static void test_OPT_3_mss_values(void **st) {
     uint8_t opts[4];
     uint32_t lo, hi; /* expected effective MSS range */
   } cases[] = {
-      {{2, 3, 5, 0}, 536, 536},     /* malformed: ignored, default 536 (MUST-15) */
-      {{2, 4, 0, 0}, 536, 536},     /* MSS 0: ignored */
-      {{2, 4, 0, 1}, 48, 536},      /* MSS 1: clamped to a floor */
-      {{2, 4, 0, 48}, 48, 536},     /* MSS 48 */
-      {{2, 4, 0xff, 0xff}, 1460, 1460}, /* 65535: our MTU limits it */
-      {{1, 1, 1, 1}, 536, 536},     /* no MSS at all */
+    { { 2, 3, 5, 0 }, 536, 536 },         /* malformed: ignored, default 536 (MUST-15) */
+    { { 2, 4, 0, 0 }, 536, 536 },         /* MSS 0: ignored */
+    { { 2, 4, 0, 1 }, 48, 536 },          /* MSS 1: clamped to a floor */
+    { { 2, 4, 0, 48 }, 48, 536 },         /* MSS 48 */
+    { { 2, 4, 0xff, 0xff }, 1460, 1460 }, /* 65535: our MTU limits it */
+    { { 1, 1, 1, 1 }, 536, 536 },         /* no MSS at all */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct th *t = th_new(NULL);
@@ -304,10 +307,10 @@ static void test_OPT_3_mss_values(void **st) {
 
 static void test_OPT_4_window_scale(void **st) {
   (void)st;
-  static const uint8_t shifts[] = {14, 15, 200, 255};
+  static const uint8_t shifts[] = { 14, 15, 200, 255 };
   for (size_t i = 0; i < sizeof shifts; i++) {
     struct th *t = th_new(NULL);
-    us_time_t now = established_with_opts(t, 0, (const uint8_t[]){1, 3, 3, shifts[i]}, 4);
+    us_time_t now = established_with_opts(t, 0, (const uint8_t[]){ 1, 3, 3, shifts[i] }, 4);
     /* Window field 1 means 1 << 14 once the shift is clamped to 14. */
     now += MS(10);
     th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, WND(1)));
@@ -338,7 +341,7 @@ static void test_OPT_4_window_scale(void **st) {
  * (P's SYN offers SACK-permitted: the scoreboard must reject them). */
 static void opt5_run(bool sack_ok) {
   struct th *t = th_new(NULL);
-  static const uint8_t syn_sack[] = {2, 4, 5, 0xb4, 1, 1, 4, 2};
+  static const uint8_t syn_sack[] = { 2, 4, 5, 0xb4, 1, 1, 4, 2 };
   us_time_t now = sack_ok ? established_with_opts(t, 0, syn_sack, sizeof syn_sack) + MS(10)
                           : th_fx_established(t, 0) + MS(10);
   assert_int_equal(th_send(t, now, 3000), 3000);
@@ -349,21 +352,21 @@ static void opt5_run(bool sack_ok) {
   uint32_t iss = t->c->s_isn;
   uint8_t o[40];
   /* SACK option builders: NOP NOP SACK len blocks... */
-#define SACK1(l, r)                                                                                \
-  do {                                                                                             \
-    o[0] = 1, o[1] = 1, o[2] = 5, o[3] = 10;                                                       \
-    wr32(o + 4, (l));                                                                              \
-    wr32(o + 8, (r));                                                                              \
+#define SACK1(l, r)                          \
+  do {                                       \
+    o[0] = 1, o[1] = 1, o[2] = 5, o[3] = 10; \
+    wr32(o + 4, (l));                        \
+    wr32(o + 8, (r));                        \
   } while (0)
   struct {
     uint32_t l, r;
   } blocks[] = {
-      {nxt + 100, nxt + 200},           /* beyond SND.NXT */
-      {una - 5000, una - 4000},         /* below SND.UNA */
-      {una + 2000, una + 1000},         /* left > right */
-      {iss + 0x7fffffffu, iss + 0x80000010u}, /* straddles 2^31 from ISS */
-      {0xfffffff0u, 0x10u},             /* straddles 2^32 */
-      {una, nxt + 0x40000000u},         /* huge */
+    { nxt + 100, nxt + 200 },                 /* beyond SND.NXT */
+    { una - 5000, una - 4000 },               /* below SND.UNA */
+    { una + 2000, una + 1000 },               /* left > right */
+    { iss + 0x7fffffffu, iss + 0x80000010u }, /* straddles 2^31 from ISS */
+    { 0xfffffff0u, 0x10u },                   /* straddles 2^32 */
+    { una, nxt + 0x40000000u },               /* huge */
   };
   for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
     SACK1(blocks[i].l, blocks[i].r);
@@ -373,15 +376,15 @@ static void opt5_run(bool sack_ok) {
     assert_int_equal(in.snd_nxt, nxt);
   }
   /* Wrong lengths: 11 (not 2 + 8n), and 42 (5 blocks, past the header). */
-  uint8_t bad[40] = {1, 1, 5, 11};
+  uint8_t bad[40] = { 1, 1, 5, 11 };
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, OPTS(bad, 16)));
-  uint8_t five[40] = {1, 1, 5, 42};
+  uint8_t five[40] = { 1, 1, 5, 42 };
   struct h_snap sn;
   h_snap_take(t->s, &sn);
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, OPTS(five, 40)));
   ASSERT_DELTA(t, &sn, tcp_bad_options, 1);
   /* Four valid-looking blocks, all junk. */
-  uint8_t four[36] = {1, 1, 5, 34};
+  uint8_t four[36] = { 1, 1, 5, 34 };
   for (int k = 0; k < 4; k++) {
     wr32(four + 4 + 8 * k, nxt + 1000u * (uint32_t)k);
     wr32(four + 8 + 8 * k, una + 7u);
@@ -409,18 +412,18 @@ static void test_OPT_5_bogus_sack(void **st) {
    * real hole is retransmitted, SACKed data is not resent, and nothing
    * beyond SND.NXT is believed. */
   struct th *t = th_new(NULL);
-  static const uint8_t syn_sack[] = {2, 4, 5, 0xb4, 1, 1, 4, 2};
+  static const uint8_t syn_sack[] = { 2, 4, 5, 0xb4, 1, 1, 4, 2 };
   us_time_t now = established_with_opts(t, 0, syn_sack, sizeof syn_sack) + MS(10);
   assert_int_equal(th_send(t, now, 7300), 7300);
   th_advance(t, now + MS(1));
   th_drain(t);
   uint32_t iss = t->c->s_isn;
-  uint8_t o[28] = {1, 1, 5, 26};
-  wr32(o + 4, iss + 1461);       /* real: segments 2..5 arrived */
+  uint8_t o[28] = { 1, 1, 5, 26 };
+  wr32(o + 4, iss + 1461); /* real: segments 2..5 arrived */
   wr32(o + 8, iss + 7301);
-  wr32(o + 12, iss + 7301);      /* bogus: beyond SND.NXT */
+  wr32(o + 12, iss + 7301); /* bogus: beyond SND.NXT */
   wr32(o + 16, iss + 90000);
-  wr32(o + 20, iss + 100);       /* bogus: left > right */
+  wr32(o + 20, iss + 100); /* bogus: left > right */
   wr32(o + 24, iss + 50);
   /* The ACKs come back within 2*SRTT (SRTT 10 ms from the handshake), so
    * before the tail-loss probe would fire (RFC 8985 7.2). */
@@ -455,9 +458,9 @@ static void test_OPT_5_bogus_sack(void **st) {
 static void test_OPT_6_timestamps(void **st) {
   (void)st;
   /* TS with length 9 and 11: ignored as malformed, the SYN itself is fine. */
-  static const uint8_t ts9[] = {8, 9, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1};
-  static const uint8_t ts11[] = {8, 11, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1};
-  const uint8_t *opts[] = {ts9, ts11};
+  static const uint8_t ts9[] = { 8, 9, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1 };
+  static const uint8_t ts11[] = { 8, 11, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1 };
+  const uint8_t *opts[] = { ts9, ts11 };
   for (int i = 0; i < 2; i++) {
     struct th *t = th_new(NULL);
     th_fx_listen(t, 0);
@@ -472,7 +475,7 @@ static void test_OPT_6_timestamps(void **st) {
    * without TSopt is dropped silently (RFC 7323 3.2 SHOULD), counted, and
    * the connection lives. */
   struct th *t = th_new(NULL);
-  static const uint8_t ts[] = {1, 1, 8, 10, 0, 0, 1, 0, 0, 0, 0, 0};
+  static const uint8_t ts[] = { 1, 1, 8, 10, 0, 0, 1, 0, 0, 0, 0, 0 };
   th_fx_listen(t, 0);
   th_inject(t, 0, TSEG(.flags = TH_SYN, .seq = 0, OPTS(ts, 12)));
   th_expect(t, 0, TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
@@ -494,7 +497,7 @@ static void test_OPT_6_timestamps(void **st) {
 static void test_OPT_7_unaligned_duplicate(void **st) {
   (void)st;
   /* MSS right after one NOP (offset 1): MUST-64. */
-  static const uint8_t unaligned[] = {1, 2, 4, 0x05, 0x00, 1, 3, 3, 0};
+  static const uint8_t unaligned[] = { 1, 2, 4, 0x05, 0x00, 1, 3, 3, 0 };
   struct th *t = th_new(NULL);
   us_time_t now = established_with_opts(t, 0, unaligned, sizeof unaligned) + MS(10);
   struct us_tcp_info in;
@@ -504,7 +507,7 @@ static void test_OPT_7_unaligned_duplicate(void **st) {
   finish(t);
 
   /* Two MSS options: one of them wins, the same one every time. */
-  static const uint8_t dup[] = {2, 4, 0x02, 0x00, 2, 4, 0x04, 0x00};
+  static const uint8_t dup[] = { 2, 4, 0x02, 0x00, 2, 4, 0x04, 0x00 };
   uint32_t first = 0;
   for (int run = 0; run < 2; run++) {
     t = th_new(NULL);
@@ -551,10 +554,10 @@ static void test_FL_1_flag_soup(void **st) {
    * which the default mode accepts (RFC 3168 6.1.1: ECE alone in the
    * SYN-ACK): the handshake works. */
   t->c->s_isn_known = false;
-  raw_inject(t, MS(40), &(struct raw){.flags = TH_SYN | 0x40 | 0x80, .seq = 0, .reserved = 0xf});
+  raw_inject(t, MS(40), &(struct raw){ .flags = TH_SYN | 0x40 | 0x80, .seq = 0, .reserved = 0xf });
   th_expect(t, MS(40), TSEG(.flags = TH_SYN | TH_ACK | TH_ECE, .seq = 0, .ack = 1));
   assert_int_equal(th_last(t)->flags & 0xc0, 0x40);
-  raw_inject(t, MS(50), &(struct raw){.flags = TH_ACK, .seq = 1, .ack = 1, .reserved = 0xf});
+  raw_inject(t, MS(50), &(struct raw){ .flags = TH_ACK, .seq = 1, .ack = 1, .reserved = 0xf });
   th_assert_state(t, US_TCP_ESTABLISHED);
   th_accept(t);
 
@@ -564,13 +567,14 @@ static void test_FL_1_flag_soup(void **st) {
   th_inject(t, now, TSEG(.flags = TH_PSH, .seq = 1, .len = 10));
   th_inject(t, now, TSEG(.flags = TH_FIN, .seq = 1));
   th_inject(t, now, TSEG(.flags = 0, .seq = 1, .len = 10));
-  raw_inject(t, now, &(struct raw){.flags = TH_URG, .seq = 1, .len = 10, .urp = 3});
+  raw_inject(t, now, &(struct raw){ .flags = TH_URG, .seq = 1, .len = 10, .urp = 3 });
   th_expect_nothing_until(t, now + MS(300));
   assert_int_equal(us_tcp_recv_queued(t->s, t->c->sock), 0);
   th_assert_state(t, US_TCP_ESTABLISHED);
   /* Reserved bits on data: ignored, the data is taken. */
-  raw_inject(t, now + MS(300), &(struct raw){.flags = TH_ACK | TH_PSH, .seq = 1, .ack = 1,
-                                             .len = 10, .reserved = 0xf});
+  raw_inject(
+      t, now + MS(300),
+      &(struct raw){ .flags = TH_ACK | TH_PSH, .seq = 1, .ack = 1, .len = 10, .reserved = 0xf });
   th_recv_expect(t, now + MS(300), 10);
   /* SYN+FIN in ESTABLISHED: dropped as an impossible combination, or
    * treated as a SYN (challenge ACK); the connection and stream survive. */
@@ -598,7 +602,7 @@ static void test_URG_1_urgent_pointer(void **st) {
   struct th *t = th_new(NULL);
   /* URG on a SYN: the handshake is not disturbed (or the SYN is dropped). */
   th_fx_listen(t, 0);
-  raw_inject(t, 0, &(struct raw){.flags = TH_SYN | TH_URG, .seq = 0, .urp = 0xffff});
+  raw_inject(t, 0, &(struct raw){ .flags = TH_SYN | TH_URG, .seq = 0, .urp = 0xffff });
   th_drain(t);
   t->c->s_isn_known = false;
   th_fx_established(t, MS(10)); /* a retransmitted plain SYN completes it */
@@ -606,11 +610,15 @@ static void test_URG_1_urgent_pointer(void **st) {
   uint32_t seq = 1;
   static const struct {
     uint16_t len, urp;
-  } cases[] = {{10, 0}, {10, 10}, {10, 11}, {10, 0xffff}, {0, 0xffff}, {0, 5}, {100, 50}, {100, 1},
-               {1, 0xfffe}};
+  } cases[] = { { 10, 0 }, { 10, 10 },  { 10, 11 }, { 10, 0xffff }, { 0, 0xffff },
+                { 0, 5 },  { 100, 50 }, { 100, 1 }, { 1, 0xfffe } };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    raw_inject(t, now, &(struct raw){.flags = TH_ACK | TH_URG, .seq = seq, .ack = 1,
-                                     .len = cases[i].len, .urp = cases[i].urp});
+    raw_inject(t, now,
+               &(struct raw){ .flags = TH_ACK | TH_URG,
+                              .seq = seq,
+                              .ack = 1,
+                              .len = cases[i].len,
+                              .urp = cases[i].urp });
     seq += cases[i].len;
     now += MS(1);
   }
@@ -662,7 +670,7 @@ static void test_SEQ_2_syn_in_established(void **st) {
   us_time_t now = th_fx_established(t, 0) + MS(10);
   struct h_snap sn;
   h_snap_take(t->s, &sn);
-  static const uint32_t seqs[] = {1, 500, 0, 0x80000000u};
+  static const uint32_t seqs[] = { 1, 500, 0, 0x80000000u };
   for (size_t i = 0; i < 4; i++) {
     th_inject(t, now, TSEG(.flags = TH_SYN, .seq = seqs[i], .len = 20));
     th_expect(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
@@ -741,7 +749,8 @@ static void test_SEQ_4_challenge_ack_limit(void **st) {
   uint64_t chal = h_snap_delta(t->s, &sn, US_STAT_tcp_challenge_ack);
   uint32_t cap = t->cfg.tcp_challenge_ack_per_sec;
   if (chal > cap + 1)
-    fail_msg("%llu challenge ACKs in 1 s on one connection (cap %u)", (unsigned long long)chal, cap);
+    fail_msg("%llu challenge ACKs in 1 s on one connection (cap %u)", (unsigned long long)chal,
+             cap);
   assert_true(chal >= 1);
   assert_true(h_snap_delta(t->s, &sn, US_STAT_tcp_challenge_ack_limited) >= 100 - chal - 1);
   th_assert_state(t, US_TCP_ESTABLISHED);
@@ -810,7 +819,7 @@ static void test_SEQ_5_window_edges(void **st) {
 
 static void test_SEQ_6_wraparound(void **st) {
   (void)st;
-  static const uint32_t isns[] = {0xffffffffu, 0xfffffff0u, 0x7fffffffu, 0xffff0000u};
+  static const uint32_t isns[] = { 0xffffffffu, 0xfffffff0u, 0x7fffffffu, 0xffff0000u };
   for (size_t i = 0; i < 4; i++) {
     struct th *t = th_new(NULL);
     t->c->p_isn = isns[i];
@@ -840,7 +849,7 @@ static void test_SEQ_6_wraparound(void **st) {
 
   /* S's ISS forced just below the wrap: 20000 bytes from S cross 2^32;
    * every byte checked against S's oracle, every ACK taken. */
-  static const uint32_t iss_near[] = {0xfffffe00u, 0xffffffffu, 0x7ffffff0u};
+  static const uint32_t iss_near[] = { 0xfffffe00u, 0xffffffffu, 0x7ffffff0u };
   for (size_t i = 0; i < 3; i++) {
     struct th *t = th_new(NULL);
     us_tcp_test_force_iss(t->s, true, iss_near[i]);
@@ -1420,45 +1429,46 @@ static void test_IP_6_tcp_padding(void **st) {
   (void)st;
   struct th *t = th_new(NULL);
   us_time_t now = th_fx_established(t, 0) + MS(10);
-  raw_inject(t, now, &(struct raw){.flags = TH_ACK | TH_PSH, .seq = 1, .ack = 1, .len = 6, .pad = 40});
+  raw_inject(t, now,
+             &(struct raw){ .flags = TH_ACK | TH_PSH, .seq = 1, .ack = 1, .len = 6, .pad = 40 });
   assert_int_equal(us_tcp_recv_queued(t->s, t->c->sock), 6);
   th_recv_expect(t, now, 6);
   /* A pure ACK with padding carries no data either. */
-  raw_inject(t, now + MS(1), &(struct raw){.flags = TH_ACK, .seq = 7, .ack = 1, .pad = 6});
+  raw_inject(t, now + MS(1), &(struct raw){ .flags = TH_ACK, .seq = 7, .ack = 1, .pad = 6 });
   assert_int_equal(us_tcp_recv_queued(t->s, t->c->sock), 0);
   finish(t);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_TH_1_bad_checksum),
-      cmocka_unit_test(test_TH_2_bad_data_offset),
-      cmocka_unit_test(test_OPT_1_option_len_0_1),
-      cmocka_unit_test(test_OPT_2_option_past_end),
-      cmocka_unit_test(test_OPT_3_mss_values),
-      cmocka_unit_test(test_OPT_4_window_scale),
-      cmocka_unit_test(test_OPT_5_bogus_sack),
-      cmocka_unit_test(test_OPT_6_timestamps),
-      cmocka_unit_test(test_OPT_7_unaligned_duplicate),
-      cmocka_unit_test(test_FL_1_flag_soup),
-      cmocka_unit_test(test_URG_1_urgent_pointer),
-      cmocka_unit_test(test_SEQ_1_rst_checks),
-      cmocka_unit_test(test_SEQ_2_syn_in_established),
-      cmocka_unit_test(test_SEQ_3_bad_acks),
-      cmocka_unit_test(test_SEQ_4_challenge_ack_limit),
-      cmocka_unit_test(test_SEQ_5_window_edges),
-      cmocka_unit_test(test_SEQ_6_wraparound),
-      cmocka_unit_test(test_HS_1_syn_received),
-      cmocka_unit_test(test_HS_2_syn_sent),
-      cmocka_unit_test(test_HS_3_simultaneous_open),
-      cmocka_unit_test(test_HS_4_listener_and_closed),
-      cmocka_unit_test(test_TS_1_paws),
-      cmocka_unit_test(test_CL_1_time_wait),
-      cmocka_unit_test(test_CL_2_fin_cases),
-      cmocka_unit_test(test_CL_3_close_cases),
-      cmocka_unit_test(test_WIN_1_zero_window_forever),
-      cmocka_unit_test(test_WIN_2_window_shrink),
-      cmocka_unit_test(test_IP_6_tcp_padding),
+    cmocka_unit_test(test_TH_1_bad_checksum),
+    cmocka_unit_test(test_TH_2_bad_data_offset),
+    cmocka_unit_test(test_OPT_1_option_len_0_1),
+    cmocka_unit_test(test_OPT_2_option_past_end),
+    cmocka_unit_test(test_OPT_3_mss_values),
+    cmocka_unit_test(test_OPT_4_window_scale),
+    cmocka_unit_test(test_OPT_5_bogus_sack),
+    cmocka_unit_test(test_OPT_6_timestamps),
+    cmocka_unit_test(test_OPT_7_unaligned_duplicate),
+    cmocka_unit_test(test_FL_1_flag_soup),
+    cmocka_unit_test(test_URG_1_urgent_pointer),
+    cmocka_unit_test(test_SEQ_1_rst_checks),
+    cmocka_unit_test(test_SEQ_2_syn_in_established),
+    cmocka_unit_test(test_SEQ_3_bad_acks),
+    cmocka_unit_test(test_SEQ_4_challenge_ack_limit),
+    cmocka_unit_test(test_SEQ_5_window_edges),
+    cmocka_unit_test(test_SEQ_6_wraparound),
+    cmocka_unit_test(test_HS_1_syn_received),
+    cmocka_unit_test(test_HS_2_syn_sent),
+    cmocka_unit_test(test_HS_3_simultaneous_open),
+    cmocka_unit_test(test_HS_4_listener_and_closed),
+    cmocka_unit_test(test_TS_1_paws),
+    cmocka_unit_test(test_CL_1_time_wait),
+    cmocka_unit_test(test_CL_2_fin_cases),
+    cmocka_unit_test(test_CL_3_close_cases),
+    cmocka_unit_test(test_WIN_1_zero_window_forever),
+    cmocka_unit_test(test_WIN_2_window_shrink),
+    cmocka_unit_test(test_IP_6_tcp_padding),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,9 @@
 /* 2026-12-03T07:00:00Z */
 #define MTIME INT64_C(1796281200)
 
-static const struct http_file file1000 = {.size = 1000, .mtime_s = MTIME, .mtime_ns = 5, .ino = 42};
+static const struct http_file file1000 = {
+  .size = 1000, .mtime_s = MTIME, .mtime_ns = 5, .ino = 42
+};
 
 static void set(struct http_val *v, const char *s) {
   v->present = true;
@@ -105,15 +107,22 @@ static void test_ranges(void **st) {
     int status;
     uint64_t off, len;
   } cases[] = {
-      {"bytes=0-99", 206, 0, 100},     {"bytes=100-", 206, 100, 900},
-      {"bytes=-10", 206, 990, 10},     {"bytes=-5000", 206, 0, 1000},
-      {"bytes=990-5000", 206, 990, 10}, {"BYTES=5-5", 206, 5, 1},
-      {"bytes=999-999", 206, 999, 1},  {"bytes=1000-", 416, 0, 0},
-      {"bytes=5000-6000", 416, 0, 0},  {"bytes=-0", 416, 0, 0},
-      {"bytes=0-1,5-6", 200, 0, 1000}, /* several ranges: whole file */
-      {"items=0-5", 200, 0, 1000},     {"bytes=5-1", 200, 0, 1000},
-      {"bytes=a-b", 200, 0, 1000},     {"bytes=", 200, 0, 1000},
-      {"bytes=99999999999999999999-", 200, 0, 1000},
+    { "bytes=0-99", 206, 0, 100 },
+    { "bytes=100-", 206, 100, 900 },
+    { "bytes=-10", 206, 990, 10 },
+    { "bytes=-5000", 206, 0, 1000 },
+    { "bytes=990-5000", 206, 990, 10 },
+    { "BYTES=5-5", 206, 5, 1 },
+    { "bytes=999-999", 206, 999, 1 },
+    { "bytes=1000-", 416, 0, 0 },
+    { "bytes=5000-6000", 416, 0, 0 },
+    { "bytes=-0", 416, 0, 0 },
+    { "bytes=0-1,5-6", 200, 0, 1000 }, /* several ranges: whole file */
+    { "items=0-5", 200, 0, 1000 },
+    { "bytes=5-1", 200, 0, 1000 },
+    { "bytes=a-b", 200, 0, 1000 },
+    { "bytes=", 200, 0, 1000 },
+    { "bytes=99999999999999999999-", 200, 0, 1000 },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct http_req r = get11();
@@ -225,15 +234,15 @@ static void test_if_range(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_check_request),
-      cmocka_unit_test(test_expect),
-      cmocka_unit_test(test_plain_get_and_head),
-      cmocka_unit_test(test_ranges),
-      cmocka_unit_test(test_range_on_empty_file),
-      cmocka_unit_test(test_etag_and_date_format),
-      cmocka_unit_test(test_if_none_match),
-      cmocka_unit_test(test_if_modified_since),
-      cmocka_unit_test(test_if_range),
+    cmocka_unit_test(test_check_request),
+    cmocka_unit_test(test_expect),
+    cmocka_unit_test(test_plain_get_and_head),
+    cmocka_unit_test(test_ranges),
+    cmocka_unit_test(test_range_on_empty_file),
+    cmocka_unit_test(test_etag_and_date_format),
+    cmocka_unit_test(test_if_none_match),
+    cmocka_unit_test(test_if_modified_since),
+    cmocka_unit_test(test_if_range),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

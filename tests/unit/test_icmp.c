@@ -61,7 +61,7 @@ static void echo_roundtrip(struct h_stack *h, size_t n, uint16_t id, uint16_t se
 
 static void test_echo_sizes(void **st) {
   struct h_stack *h = *st;
-  const size_t sizes[] = {0, 1, 7, 56, 57, 1471, 1472, 1473, 3000, 8192, 65000, 65507};
+  const size_t sizes[] = { 0, 1, 7, 56, 57, 1471, 1472, 1473, 3000, 8192, 65000, 65507 };
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
     echo_roundtrip(h, sizes[i], 0x1234, (uint16_t)(i + 1), US_SEC(1) + (us_time_t)i);
   assert_int_equal(t_stat(h, US_STAT_icmp_out_echo_reps), 12);
@@ -103,16 +103,16 @@ static void test_echo_broadcast_not_answered(void **st) {
  * reply, unknown types: counted, nothing sent. */
 static void test_ignored_types(void **st) {
   struct h_stack *h = *st;
-  uint8_t quote[28] = {0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1,
-                       0, 1, 0, 2, 0, 8, 0, 0};
+  uint8_t quote[28] = { 0x45, 0, 0,  28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0,
+                        0,    2, 10, 0,  0, 1, 0, 1, 0,  2,  0, 8, 0,  0 };
   uint8_t icmp[64];
   struct {
     uint8_t type;
     enum us_stat counter;
   } cases[] = {
-      {4, US_STAT_icmp_in_src_quenchs}, {5, US_STAT_icmp_in_redirects},
-      {13, US_STAT_icmp_in_timestamps}, {17, US_STAT_icmp_in_addr_masks},
-      {0, US_STAT_icmp_in_echo_reps},   {42, US_STAT_icmp_in_other},
+    { 4, US_STAT_icmp_in_src_quenchs }, { 5, US_STAT_icmp_in_redirects },
+    { 13, US_STAT_icmp_in_timestamps }, { 17, US_STAT_icmp_in_addr_masks },
+    { 0, US_STAT_icmp_in_echo_reps },   { 42, US_STAT_icmp_in_other },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     size_t len = t_icmp_build(icmp, cases[i].type, 0, 0, quote, sizeof quote);
@@ -200,8 +200,8 @@ static void test_inbound_errors(void **st) {
   memset(&got, 0, sizeof got);
   h->s->l4_icmp_err[17] = on_err;
   /* The quote of a UDP datagram we sent: 20-byte header + 8 bytes. */
-  uint8_t q[40] = {0x45, 0, 0, 36, 0, 7, 0, 0, 64, 17, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1,
-                   0xc0, 0x00, 0x00, 0x35, 0x00, 0x10, 0xab, 0xcd, 1, 2, 3, 4};
+  uint8_t q[40] = { 0x45, 0, 0, 36, 0,    7,    0,    0,    64,   17,   0,    0,    10, 0, 0, 2,
+                    10,   0, 0, 1,  0xc0, 0x00, 0x00, 0x35, 0x00, 0x10, 0xab, 0xcd, 1,  2, 3, 4 };
   send_err(h, 3, 3, 0, q, 28);
   assert_int_equal(got.calls, 1);
   assert_int_equal(got.type, 3);
@@ -262,9 +262,16 @@ static void test_inbound_errors(void **st) {
 
 static void test_send_unreach_rules(void **st) {
   struct h_stack *h = *st;
-  uint8_t pay[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-  struct us_ip4_hdr ip = {.hdr_len = 20, .total_len = 28, .id = 1, .ttl = 64, .proto = 0x22,
-                          .src = T_PEER, .dst = T_US, .payload = pay, .payload_len = 8};
+  uint8_t pay[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+  struct us_ip4_hdr ip = { .hdr_len = 20,
+                           .total_len = 28,
+                           .id = 1,
+                           .ttl = 64,
+                           .proto = 0x22,
+                           .src = T_PEER,
+                           .dst = T_US,
+                           .payload = pay,
+                           .payload_len = 8 };
   struct us_ip4_hdr t;
   /* Baseline: sent. */
   us_icmp_send_unreach(h->s, &ip, 2, US_SEC(1));
@@ -283,18 +290,22 @@ static void test_send_unreach_rules(void **st) {
   t.dst = US_IP4(224, 0, 0, 251);
   us_icmp_send_unreach(h->s, &t, 2, US_SEC(1));
   /* Martian sources. */
-  const uint32_t martians[] = {0, US_IP4(127, 0, 0, 1), US_IP4(224, 0, 0, 1),
-                               US_IP4(255, 255, 255, 255), US_IP4(10, 0, 0, 255), T_US,
-                               US_IP4(240, 1, 2, 3)};
+  const uint32_t martians[] = { 0,
+                                US_IP4(127, 0, 0, 1),
+                                US_IP4(224, 0, 0, 1),
+                                US_IP4(255, 255, 255, 255),
+                                US_IP4(10, 0, 0, 255),
+                                T_US,
+                                US_IP4(240, 1, 2, 3) };
   for (size_t i = 0; i < sizeof martians / sizeof martians[0]; i++) {
     t = ip;
     t.src = martians[i];
     us_icmp_send_unreach(h->s, &t, 2, US_SEC(1));
   }
   /* ICMP errors (and unknown ICMP types, and an empty ICMP payload). */
-  const uint8_t types[] = {3, 4, 5, 11, 12, 99};
+  const uint8_t types[] = { 3, 4, 5, 11, 12, 99 };
   for (size_t i = 0; i < sizeof types; i++) {
-    uint8_t m[8] = {types[i]};
+    uint8_t m[8] = { types[i] };
     t = ip;
     t.proto = 1;
     t.payload = m;
@@ -307,7 +318,7 @@ static void test_send_unreach_rules(void **st) {
   assert_int_equal(h_capture_pending(&h->cap), 0);
   assert_int_equal(t_stat(h, US_STAT_icmp_out_suppressed), 1 + 3 + 7 + 6 + 1);
   /* An ICMP query (echo request) may be answered with an error. */
-  uint8_t echo[8] = {8};
+  uint8_t echo[8] = { 8 };
   t = ip;
   t.proto = 1;
   t.payload = echo;
@@ -319,9 +330,9 @@ static void test_send_unreach_rules(void **st) {
 /* The quote carries the header's options as received. */
 static void test_unreach_quotes_options(void **st) {
   struct h_stack *h = *st;
-  uint8_t opts[4] = {0x94, 4, 0, 0}; /* router alert */
+  uint8_t opts[4] = { 0x94, 4, 0, 0 }; /* router alert */
   uint8_t b[64];
-  struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 0x33, .opts = opts, .opt_len = 4};
+  struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 0x33, .opts = opts, .opt_len = 4 };
   size_t n = t_ip_build(b, &ih, "0123456789", 10);
   h_input(h, b, n, US_SEC(1));
   struct t_out o;
@@ -333,16 +344,16 @@ static void test_unreach_quotes_options(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_echo_sizes, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_echo_id_seq_values, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_echo_bad, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_echo_broadcast_not_answered, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_ignored_types, setup, teardown),
-      cmocka_unit_test(test_echo_rate_limit),
-      cmocka_unit_test(test_echo_unlimited),
-      cmocka_unit_test_setup_teardown(test_inbound_errors, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_send_unreach_rules, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_unreach_quotes_options, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_echo_sizes, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_echo_id_seq_values, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_echo_bad, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_echo_broadcast_not_answered, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_ignored_types, setup, teardown),
+    cmocka_unit_test(test_echo_rate_limit),
+    cmocka_unit_test(test_echo_unlimited),
+    cmocka_unit_test_setup_teardown(test_inbound_errors, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_send_unreach_rules, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_unreach_quotes_options, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

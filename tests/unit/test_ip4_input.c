@@ -36,28 +36,44 @@ struct bad {
 
 /* A 28-byte UDP-in-IPv4 datagram (8-byte UDP header, no checksum) from
  * 10.0.0.1 to 10.0.0.2, with version/IHL and total length as given. */
-#define HDR(vihl, tl) (vihl), 0, (uint8_t)((tl) >> 8), (uint8_t)(tl), 0, 1, 0, 0, 64, 17, 0, 0, \
-                      10, 0, 0, 1, 10, 0, 0, 2
+#define HDR(vihl, tl) \
+  (vihl), 0, (uint8_t)((tl) >> 8), (uint8_t)(tl), 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2
 #define UDP8 0x30, 0x39, 0x00, 0x07, 0x00, 0x08, 0x00, 0x00
 
 static const struct bad bads[] = {
-    {"19 bytes", {HDR(0x45, 19)}, 19, false, US_STAT_ip_in_too_short},
-    {"IHL 0", {HDR(0x40, 28), UDP8}, 28, false, US_STAT_ip_in_bad_ihl},
-    {"IHL 4", {HDR(0x44, 28), UDP8}, 28, false, US_STAT_ip_in_bad_ihl},
-    {"IHL 15 in a 20-byte packet", {HDR(0x4f, 20)}, 20, false, US_STAT_ip_in_bad_ihl},
-    {"total length beyond bytes received", {HDR(0x45, 1500), UDP8}, 28, true, US_STAT_ip_in_bad_len},
-    {"total length 0", {HDR(0x45, 0), UDP8}, 28, true, US_STAT_ip_in_bad_len},
-    {"total length < IHL*4", {HDR(0x46, 22), 1, 1, 1, 1, UDP8}, 32, true, US_STAT_ip_in_bad_len},
-    {"bad checksum", {HDR(0x45, 28), UDP8}, 28, false, US_STAT_ip_in_bad_csum},
-    {"version 0", {HDR(0x05, 28), UDP8}, 28, true, US_STAT_ip_in_bad_version},
-    {"version 5", {HDR(0x55, 28), UDP8}, 28, true, US_STAT_ip_in_bad_version},
-    {"version 6", {HDR(0x65, 28), UDP8}, 28, true, US_STAT_ip_in_bad_version},
-    {"version 15", {HDR(0xf5, 28), UDP8}, 28, true, US_STAT_ip_in_bad_version},
-    {"option length 0", {HDR(0x46, 32), 0x44, 0, 0, 0, UDP8}, 32, true, US_STAT_ip_in_bad_options},
-    {"option length 1", {HDR(0x46, 32), 0x44, 1, 0, 0, UDP8}, 32, true, US_STAT_ip_in_bad_options},
-    {"option past the end", {HDR(0x46, 32), 0x44, 5, 0, 0, UDP8}, 32, true, US_STAT_ip_in_bad_options},
-    {"LSRR", {HDR(0x47, 36), 1, 131, 7, 4, 10, 0, 0, 3, UDP8}, 36, true, US_STAT_ip_in_src_route},
-    {"SSRR", {HDR(0x47, 36), 1, 137, 7, 4, 10, 0, 0, 3, UDP8}, 36, true, US_STAT_ip_in_src_route},
+  { "19 bytes", { HDR(0x45, 19) }, 19, false, US_STAT_ip_in_too_short },
+  { "IHL 0", { HDR(0x40, 28), UDP8 }, 28, false, US_STAT_ip_in_bad_ihl },
+  { "IHL 4", { HDR(0x44, 28), UDP8 }, 28, false, US_STAT_ip_in_bad_ihl },
+  { "IHL 15 in a 20-byte packet", { HDR(0x4f, 20) }, 20, false, US_STAT_ip_in_bad_ihl },
+  { "total length beyond bytes received",
+    { HDR(0x45, 1500), UDP8 },
+    28,
+    true,
+    US_STAT_ip_in_bad_len },
+  { "total length 0", { HDR(0x45, 0), UDP8 }, 28, true, US_STAT_ip_in_bad_len },
+  { "total length < IHL*4", { HDR(0x46, 22), 1, 1, 1, 1, UDP8 }, 32, true, US_STAT_ip_in_bad_len },
+  { "bad checksum", { HDR(0x45, 28), UDP8 }, 28, false, US_STAT_ip_in_bad_csum },
+  { "version 0", { HDR(0x05, 28), UDP8 }, 28, true, US_STAT_ip_in_bad_version },
+  { "version 5", { HDR(0x55, 28), UDP8 }, 28, true, US_STAT_ip_in_bad_version },
+  { "version 6", { HDR(0x65, 28), UDP8 }, 28, true, US_STAT_ip_in_bad_version },
+  { "version 15", { HDR(0xf5, 28), UDP8 }, 28, true, US_STAT_ip_in_bad_version },
+  { "option length 0",
+    { HDR(0x46, 32), 0x44, 0, 0, 0, UDP8 },
+    32,
+    true,
+    US_STAT_ip_in_bad_options },
+  { "option length 1",
+    { HDR(0x46, 32), 0x44, 1, 0, 0, UDP8 },
+    32,
+    true,
+    US_STAT_ip_in_bad_options },
+  { "option past the end",
+    { HDR(0x46, 32), 0x44, 5, 0, 0, UDP8 },
+    32,
+    true,
+    US_STAT_ip_in_bad_options },
+  { "LSRR", { HDR(0x47, 36), 1, 131, 7, 4, 10, 0, 0, 3, UDP8 }, 36, true, US_STAT_ip_in_src_route },
+  { "SSRR", { HDR(0x47, 36), 1, 137, 7, 4, 10, 0, 0, 3, UDP8 }, 36, true, US_STAT_ip_in_src_route },
 };
 
 static void test_malformed_table(void **st) {
@@ -98,16 +114,16 @@ static void expect_delivered(struct h_stack *h, const uint8_t *b, size_t len, co
 
 static void test_accepted_variants(void **st) {
   struct h_stack *h = *st;
-  uint8_t udp[8] = {UDP8};
+  uint8_t udp[8] = { UDP8 };
   uint8_t b[128];
   /* 40 NOPs: the longest legal options area. */
   uint8_t nops[40];
   memset(nops, 1, sizeof nops);
-  struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 17, .opts = nops, .opt_len = 40};
+  struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 17, .opts = nops, .opt_len = 40 };
   size_t n = t_ip_build(b, &ih, udp, 8);
   expect_delivered(h, b, n, "40 NOPs");
   /* Unknown option with a valid length is ignored (MUST-50). */
-  uint8_t unk[4] = {0x9e, 4, 0, 0};
+  uint8_t unk[4] = { 0x9e, 4, 0, 0 };
   ih.opts = unk;
   ih.opt_len = 4;
   n = t_ip_build(b, &ih, udp, 8);
@@ -140,24 +156,24 @@ static void test_accepted_variants(void **st) {
 
 static void test_destination_and_source(void **st) {
   struct h_stack *h = *st;
-  uint8_t udp[8] = {UDP8};
+  uint8_t udp[8] = { UDP8 };
   struct {
     uint32_t src, dst;
     uint8_t proto;
     enum us_stat counter;
   } cases[] = {
-      {T_PEER, US_IP4(10, 0, 0, 3), 17, US_STAT_ip_in_addr_errors},
-      {T_PEER, US_IP4(192, 168, 1, 2), 6, US_STAT_ip_in_addr_errors},
-      {T_PEER, US_IP4(224, 0, 0, 1), 17, US_STAT_ip_in_multicast},
-      {T_PEER, US_IP4(255, 255, 255, 255), 6, US_STAT_ip_in_bcast_proto},
-      {T_PEER, US_IP4(10, 0, 0, 255), 6, US_STAT_ip_in_bcast_proto},
-      {US_IP4(0, 0, 0, 0), T_US, 17, US_STAT_ip_in_martian},
-      {US_IP4(255, 255, 255, 255), T_US, 17, US_STAT_ip_in_martian},
-      {US_IP4(224, 0, 0, 1), T_US, 17, US_STAT_ip_in_martian},
-      {US_IP4(127, 0, 0, 1), T_US, 17, US_STAT_ip_in_martian},
-      {US_IP4(240, 0, 0, 1), T_US, 17, US_STAT_ip_in_martian},
-      {US_IP4(10, 0, 0, 255), T_US, 17, US_STAT_ip_in_martian},
-      {T_US, T_US, 6, US_STAT_ip_in_martian}, /* LAND */
+    { T_PEER, US_IP4(10, 0, 0, 3), 17, US_STAT_ip_in_addr_errors },
+    { T_PEER, US_IP4(192, 168, 1, 2), 6, US_STAT_ip_in_addr_errors },
+    { T_PEER, US_IP4(224, 0, 0, 1), 17, US_STAT_ip_in_multicast },
+    { T_PEER, US_IP4(255, 255, 255, 255), 6, US_STAT_ip_in_bcast_proto },
+    { T_PEER, US_IP4(10, 0, 0, 255), 6, US_STAT_ip_in_bcast_proto },
+    { US_IP4(0, 0, 0, 0), T_US, 17, US_STAT_ip_in_martian },
+    { US_IP4(255, 255, 255, 255), T_US, 17, US_STAT_ip_in_martian },
+    { US_IP4(224, 0, 0, 1), T_US, 17, US_STAT_ip_in_martian },
+    { US_IP4(127, 0, 0, 1), T_US, 17, US_STAT_ip_in_martian },
+    { US_IP4(240, 0, 0, 1), T_US, 17, US_STAT_ip_in_martian },
+    { US_IP4(10, 0, 0, 255), T_US, 17, US_STAT_ip_in_martian },
+    { T_US, T_US, 6, US_STAT_ip_in_martian }, /* LAND */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     uint64_t before = t_stat(h, cases[i].counter);
@@ -181,14 +197,14 @@ static void test_destination_and_source(void **st) {
  * exactly the datagram's size, under ASan). */
 static void test_proto_unreach_quote(void **st) {
   struct h_stack *h = *st;
-  const size_t sizes[] = {0, 1, 7, 8, 11, 1000};
+  const size_t sizes[] = { 0, 1, 7, 8, 11, 1000 };
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
     size_t plen = sizes[i];
     uint8_t *pay = malloc(plen + 1);
     for (size_t k = 0; k < plen; k++)
       pay[k] = (uint8_t)(0x80 + k);
     uint8_t *b = malloc(20 + plen);
-    struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 0x22, .id = (uint16_t)(100 + i)};
+    struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 0x22, .id = (uint16_t)(100 + i) };
     size_t n = t_ip_build(b, &ih, pay, plen);
     h_input(h, b, n, US_SEC(10) + (us_time_t)i);
     const struct h_pkt *p = h_capture_take(&h->cap);
@@ -217,7 +233,7 @@ static void test_proto_unreach_quote(void **st) {
 static void test_no_error_cases(void **st) {
   struct h_stack *h = *st;
   uint8_t b[128], icmp[64];
-  uint8_t quote[28] = {0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1};
+  uint8_t quote[28] = { 0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1 };
   /* An ICMP dest-unreach sent to a proto with... ICMP is known, so use a
    * UDP closed port carried in... instead: ICMP error to us gets no
    * answer at all, whatever its content. */
@@ -242,7 +258,7 @@ static void test_no_error_cases(void **st) {
   assert_int_equal(t_get16(o.payload + 8 + 2), 36);
 
   /* Unknown protocol to the broadcast address: dropped before dispatch. */
-  struct t_ip ih = {.src = T_PEER, .dst = US_IP4(255, 255, 255, 255), .proto = 0x22};
+  struct t_ip ih = { .src = T_PEER, .dst = US_IP4(255, 255, 255, 255), .proto = 0x22 };
   n = t_ip_build(b, &ih, pay, 8);
   h_input(h, b, n, US_SEC(1));
   assert_int_equal(h_capture_pending(&h->cap), 0);
@@ -267,7 +283,7 @@ static void test_error_rate_limit(void **st) {
   (void)st;
   struct h_stack h;
   h_stack_init(&h, 2, tweak_rate);
-  uint8_t pay[4] = {1, 2, 3, 4};
+  uint8_t pay[4] = { 1, 2, 3, 4 };
   /* Burst of 3, then nothing until 100 ms have refilled one token. */
   for (int i = 0; i < 10; i++)
     t_send(&h, T_PEER, T_US, 0x22, pay, 4, US_SEC(5));
@@ -317,7 +333,7 @@ static void test_random_inputs(void **st) {
   struct h_stack *h = *st;
   uint64_t x = 0x9e3779b97f4a7c15ull;
 #define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
-  static const uint8_t protos[] = {1, 6, 17, 0x22};
+  static const uint8_t protos[] = { 1, 6, 17, 0x22 };
   for (int i = 0; i < 20000; i++) {
     size_t len = (size_t)(RND() % 1600);
     uint8_t *b = malloc(len ? len : 1);
@@ -417,15 +433,15 @@ static void test_output_fragmentation(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_malformed_table, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_accepted_variants, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_destination_and_source, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_proto_unreach_quote, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_no_error_cases, setup, teardown),
-      cmocka_unit_test(test_error_rate_limit),
-      cmocka_unit_test_setup_teardown(test_output_header, setup, teardown),
-      cmocka_unit_test(test_output_fragmentation),
-      cmocka_unit_test_setup_teardown(test_random_inputs, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_malformed_table, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_accepted_variants, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_destination_and_source, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_proto_unreach_quote, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_no_error_cases, setup, teardown),
+    cmocka_unit_test(test_error_rate_limit),
+    cmocka_unit_test_setup_teardown(test_output_header, setup, teardown),
+    cmocka_unit_test(test_output_fragmentation),
+    cmocka_unit_test_setup_teardown(test_random_inputs, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

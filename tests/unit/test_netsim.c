@@ -37,12 +37,12 @@
 #include "platform/fault.h"
 #include "sha256.h"
 
-#define NS_PORT 7000
-#define NS_CHUNK 16384
-#define NS_INBOX 4096
+#define NS_PORT    7000
+#define NS_CHUNK   16384
+#define NS_INBOX   4096
 #define NS_PKT_MAX 2048
-#define NS_KB 1024u
-#define NS_MB (1024u * 1024u)
+#define NS_KB      1024u
+#define NS_MB      (1024u * 1024u)
 
 /* ---- The sweep ---------------------------------------------------------- */
 
@@ -50,63 +50,65 @@
 
 struct ns_case {
   const char *name;
-  const char *spec; /* the base delay is added in front */
-  uint32_t bytes;   /* each way, per connection */
-  uint32_t buf;     /* tcp_sndbuf = tcp_rcvbuf */
-  uint32_t conns;   /* concurrent connections (0 = 1) */
+  const char *spec;      /* the base delay is added in front */
+  uint32_t bytes;        /* each way, per connection */
+  uint32_t buf;          /* tcp_sndbuf = tcp_rcvbuf */
+  uint32_t conns;        /* concurrent connections (0 = 1) */
   const uint32_t *sizes; /* per-connection sizes (conns entries), or NULL */
 };
 
 /* Transfer sizes around the edges (docs/HOSTILE.md FLT-1): nothing, one byte,
  * MSS-1, MSS, MSS+1 (MSS 1460 at MTU 1500), a window and one more. */
-static const uint32_t edge_sizes[NS_MAXC] = {0, 1, 1459, 1460, 1461, 65535, 65536, 65537};
+static const uint32_t edge_sizes[NS_MAXC] = { 0, 1, 1459, 1460, 1461, 65535, 65536, 65537 };
 
 /* 5 ms each way = 10 ms RTT under everything. */
 #define NS_BASE "both:delay=5ms;"
 
 static const struct ns_case cases[] = {
-    {"clean", "", 4 * NS_MB, 64 * NS_KB},
-    {"clean-16k", "", 1 * NS_MB, 16 * NS_KB},
-    {"clean-256k", "", 4 * NS_MB, 256 * NS_KB},
-    {"loss-1%", "both:loss=1%", 2 * NS_MB, 64 * NS_KB},
-    {"loss-5%", "both:loss=5%", 2 * NS_MB, 64 * NS_KB},
-    {"loss-5%-16k", "both:loss=5%", 512 * NS_KB, 16 * NS_KB},
-    {"loss-5%-256k", "both:loss=5%", 2 * NS_MB, 256 * NS_KB},
-    {"loss-10%", "both:loss=10%", 1 * NS_MB, 64 * NS_KB},
-    {"loss-20%", "both:loss=20%", 256 * NS_KB, 64 * NS_KB},
-    {"loss-30%", "both:loss=30%", 128 * NS_KB, 64 * NS_KB},
-    {"loss-30%-tx", "tx:loss=30%", 256 * NS_KB, 64 * NS_KB},
-    {"loss-5%-burst3", "both:loss=5%,burst=3", 1 * NS_MB, 64 * NS_KB},
-    {"reorder-5%", "both:reorder=5%,gap=3", 2 * NS_MB, 64 * NS_KB},
-    {"reorder-20%", "both:reorder=20%,gap=1", 2 * NS_MB, 256 * NS_KB},
-    {"reorder-hold", "both:reorder=2%,hold=30ms", 1 * NS_MB, 64 * NS_KB},
-    {"dup-5%", "both:dup=5%", 2 * NS_MB, 64 * NS_KB},
-    {"dup-20%-x2", "both:dup=20%,copies=2", 1 * NS_MB, 16 * NS_KB},
-    {"corrupt-2%", "both:corrupt=2%,bits=1", 2 * NS_MB, 64 * NS_KB},
-    {"truncate-1%", "both:truncate=1%", 1 * NS_MB, 64 * NS_KB},
-    {"jitter", "both:delay=10ms,jitter=8ms", 2 * NS_MB, 64 * NS_KB},
-    {"rate-20mbit", "both:rate=20mbit,qlen=30", 2 * NS_MB, 256 * NS_KB},
-    {"mix", "both:loss=2%;both:reorder=2%,gap=2;both:dup=2%;both:corrupt=1%", 1 * NS_MB,
-     64 * NS_KB},
-    {"synack-lost", "rx:match=tcp.synack,count=2,action=drop;tx:match=tcp.syn,count=1,"
-                    "action=drop", 256 * NS_KB, 64 * NS_KB},
-    /* The rate limit keeps the transfer going when the blackhole starts. */
-    {"blackhole-3s", "both:rate=20mbit,qlen=100;both:blackhole=100ms-3100ms", 1 * NS_MB,
-     64 * NS_KB},
-    {"conns-4-loss-2%", "both:loss=2%", 512 * NS_KB, 64 * NS_KB, 4, NULL},
-    {"edge-sizes", "", 0, 16 * NS_KB, NS_MAXC, edge_sizes},
-    {"edge-sizes-loss", "both:loss=5%;both:reorder=3%", 0, 16 * NS_KB, NS_MAXC, edge_sizes},
+  { "clean", "", 4 * NS_MB, 64 * NS_KB },
+  { "clean-16k", "", 1 * NS_MB, 16 * NS_KB },
+  { "clean-256k", "", 4 * NS_MB, 256 * NS_KB },
+  { "loss-1%", "both:loss=1%", 2 * NS_MB, 64 * NS_KB },
+  { "loss-5%", "both:loss=5%", 2 * NS_MB, 64 * NS_KB },
+  { "loss-5%-16k", "both:loss=5%", 512 * NS_KB, 16 * NS_KB },
+  { "loss-5%-256k", "both:loss=5%", 2 * NS_MB, 256 * NS_KB },
+  { "loss-10%", "both:loss=10%", 1 * NS_MB, 64 * NS_KB },
+  { "loss-20%", "both:loss=20%", 256 * NS_KB, 64 * NS_KB },
+  { "loss-30%", "both:loss=30%", 128 * NS_KB, 64 * NS_KB },
+  { "loss-30%-tx", "tx:loss=30%", 256 * NS_KB, 64 * NS_KB },
+  { "loss-5%-burst3", "both:loss=5%,burst=3", 1 * NS_MB, 64 * NS_KB },
+  { "reorder-5%", "both:reorder=5%,gap=3", 2 * NS_MB, 64 * NS_KB },
+  { "reorder-20%", "both:reorder=20%,gap=1", 2 * NS_MB, 256 * NS_KB },
+  { "reorder-hold", "both:reorder=2%,hold=30ms", 1 * NS_MB, 64 * NS_KB },
+  { "dup-5%", "both:dup=5%", 2 * NS_MB, 64 * NS_KB },
+  { "dup-20%-x2", "both:dup=20%,copies=2", 1 * NS_MB, 16 * NS_KB },
+  { "corrupt-2%", "both:corrupt=2%,bits=1", 2 * NS_MB, 64 * NS_KB },
+  { "truncate-1%", "both:truncate=1%", 1 * NS_MB, 64 * NS_KB },
+  { "jitter", "both:delay=10ms,jitter=8ms", 2 * NS_MB, 64 * NS_KB },
+  { "rate-20mbit", "both:rate=20mbit,qlen=30", 2 * NS_MB, 256 * NS_KB },
+  { "mix", "both:loss=2%;both:reorder=2%,gap=2;both:dup=2%;both:corrupt=1%", 1 * NS_MB,
+    64 * NS_KB },
+  { "synack-lost",
+    "rx:match=tcp.synack,count=2,action=drop;tx:match=tcp.syn,count=1,"
+    "action=drop",
+    256 * NS_KB, 64 * NS_KB },
+  /* The rate limit keeps the transfer going when the blackhole starts. */
+  { "blackhole-3s", "both:rate=20mbit,qlen=100;both:blackhole=100ms-3100ms", 1 * NS_MB,
+    64 * NS_KB },
+  { "conns-4-loss-2%", "both:loss=2%", 512 * NS_KB, 64 * NS_KB, 4, NULL },
+  { "edge-sizes", "", 0, 16 * NS_KB, NS_MAXC, edge_sizes },
+  { "edge-sizes-loss", "both:loss=5%;both:reorder=3%", 0, 16 * NS_KB, NS_MAXC, edge_sizes },
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
 struct ns_result {
   bool ran, ok;
   uint64_t seed;
-  double secs;        /* simulated transfer time */
-  uint64_t bytes;     /* moved, both directions, all connections */
-  double mbps;        /* both directions, MB/s */
-  uint64_t retrans;   /* A + B */
-  uint64_t harmed;    /* dropped, corrupted or truncated by the injector */
+  double secs;      /* simulated transfer time */
+  uint64_t bytes;   /* moved, both directions, all connections */
+  double mbps;      /* both directions, MB/s */
+  uint64_t retrans; /* A + B */
+  uint64_t harmed;  /* dropped, corrupted or truncated by the injector */
   uint64_t delivered;
 };
 static struct ns_result results[NCASES];
@@ -151,9 +153,9 @@ struct ep {
   uint32_t sndbuf;
   bool connected, shut, eof, closed;
   int eofs;
-  long long bad_at;  /* first offset that did not match the oracle */
+  long long bad_at; /* first offset that did not match the oracle */
   uint64_t after_eof;
-  int err;           /* sticky error or unexpected return */
+  int err; /* sticky error or unexpected return */
   struct us_sha256 sha_tx, sha_rx;
 };
 
@@ -181,8 +183,12 @@ struct ns {
   uint8_t buf[NS_CHUNK];
 };
 
-static void to_a(void *ctx, const uint8_t *p, size_t len) { inbox_push(&((struct ns *)ctx)->in_a, p, len); }
-static void to_b(void *ctx, const uint8_t *p, size_t len) { inbox_push(&((struct ns *)ctx)->in_b, p, len); }
+static void to_a(void *ctx, const uint8_t *p, size_t len) {
+  inbox_push(&((struct ns *)ctx)->in_a, p, len);
+}
+static void to_b(void *ctx, const uint8_t *p, size_t len) {
+  inbox_push(&((struct ns *)ctx)->in_b, p, len);
+}
 
 static uint32_t rd32(const uint8_t *b) {
   return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
@@ -190,13 +196,16 @@ static uint32_t rd32(const uint8_t *b) {
 
 /* Remember a summary of a TCP segment a stack emitted (before the injector). */
 static void note_pkt(struct ns *n, int dir, const uint8_t *p, size_t len) {
-  if (len < 40 || p[9] != 6) return;
+  if (len < 40 || p[9] != 6)
+    return;
   size_t ihl = (size_t)(p[0] & 15) * 4;
-  if (ihl < 20 || len < ihl + 20) return;
+  if (ihl < 20 || len < ihl + 20)
+    return;
   const uint8_t *t = p + ihl;
   size_t doff = (size_t)(t[12] >> 4) * 4;
   size_t tot = (size_t)(p[2] << 8 | p[3]);
-  if (tot > len) tot = len;
+  if (tot > len)
+    tot = len;
   struct pkt_note *pn = &n->notes[dir][n->nnotes[dir]++ % NS_TRACE];
   pn->t = n->now;
   pn->seq = rd32(t + 4);
@@ -218,7 +227,8 @@ static void dev_tx_b(void *ctx, const uint8_t *p, size_t len) {
 }
 
 static void ep_pump(struct ns *n, struct ep *e) {
-  if (!us_sock_valid(e->sock) || e->closed || e->err) return;
+  if (!us_sock_valid(e->sock) || e->closed || e->err)
+    return;
   uint32_t ev = us_sock_events(e->s, e->sock);
   if (ev & US_EV_ERROR) {
     e->err = us_sock_error(e->s, e->sock);
@@ -226,8 +236,10 @@ static void ep_pump(struct ns *n, struct ep *e) {
   }
   /* An application waits for the handshake before it sends or closes
    * (a CLOSE in SYN-SENT would delete the connection, RFC 9293 3.10.4). */
-  if (ev & US_EV_CONNECTED) e->connected = true;
-  if (!e->connected) return;
+  if (ev & US_EV_CONNECTED)
+    e->connected = true;
+  if (!e->connected)
+    return;
   /* Send what the buffer takes. */
   while (e->sent < e->total) {
     size_t want = e->total - e->sent < NS_CHUNK ? (size_t)(e->total - e->sent) : NS_CHUNK;
@@ -235,18 +247,22 @@ static void ep_pump(struct ns *n, struct ep *e) {
      * and most rounds find the buffer full. */
     uint32_t queued = us_tcp_send_queued(e->s, e->sock);
     size_t room = queued < e->sndbuf ? e->sndbuf - queued : 0;
-    if (room == 0) break;
-    if (want > room) want = room;
+    if (room == 0)
+      break;
+    if (want > room)
+      want = room;
     h_oracle_fill(e->tx_seed, e->sent, n->buf, want);
     long r = us_tcp_send(e->s, e->sock, n->buf, want, n->now);
-    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN) break;
+    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN)
+      break;
     if (r < 0) {
       e->err = (int)r;
       return;
     }
     us_sha256_update(&e->sha_tx, n->buf, (size_t)r);
     e->sent += (uint64_t)r;
-    if ((size_t)r < want) break;
+    if ((size_t)r < want)
+      break;
   }
   if (e->sent == e->total && !e->shut) {
     int r = us_tcp_shutdown(e->s, e->sock, n->now);
@@ -259,13 +275,15 @@ static void ep_pump(struct ns *n, struct ep *e) {
   /* Read everything there is. */
   for (int guard = 0; guard < 10000; guard++) {
     long r = us_tcp_recv(e->s, e->sock, n->buf, NS_CHUNK, n->now);
-    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN) break;
+    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN)
+      break;
     if (r < 0) {
       e->err = (int)r;
       return;
     }
     if (r == 0) {
-      if (!e->eof) e->eofs++;
+      if (!e->eof)
+        e->eofs++;
       e->eof = true;
       break;
     }
@@ -275,7 +293,8 @@ static void ep_pump(struct ns *n, struct ep *e) {
     }
     if (e->bad_at < 0) {
       long long bad = h_oracle_check(e->rx_seed, e->rcvd, n->buf, (size_t)r);
-      if (bad >= 0) e->bad_at = bad;
+      if (bad >= 0)
+        e->bad_at = bad;
     }
     us_sha256_update(&e->sha_rx, n->buf, (size_t)r);
     e->rcvd += (uint64_t)r;
@@ -311,14 +330,15 @@ static void ns_init(struct ns *n, const struct ns_case *c, uint64_t seed) {
   char spec[512], err[256] = "";
   snprintf(spec, sizeof spec, "%s%s", NS_BASE, c->spec);
   n->f = us_fault_create(spec, seed, err, sizeof err);
-  if (!n->f) fail_msg("netsim %s: spec rejected: %s", c->name, err);
+  if (!n->f)
+    fail_msg("netsim %s: spec rejected: %s", c->name, err);
   g_buf = c->buf;
   struct us_config ca, cb;
   ns_config(&ca, US_IP4(10, 0, 0, 1), "A");
   ns_config(&cb, US_IP4(10, 0, 0, 2), "B");
   ca.rand = h_rand_source(&n->ra, seed);
   cb.rand = h_rand_source(&n->rb, seed ^ 0x9e3779b97f4a7c15ull);
-  struct us_device da = {dev_tx_a, n}, db = {dev_tx_b, n};
+  struct us_device da = { dev_tx_a, n }, db = { dev_tx_b, n };
   n->a = us_stack_create(&ca, &da);
   n->b = us_stack_create(&cb, &db);
   assert_non_null(n->a);
@@ -345,8 +365,10 @@ static void ns_init(struct ns *n, const struct ns_case *c, uint64_t seed) {
 }
 
 static void ns_fini(struct ns *n) {
-  if (n->a) us_stack_destroy(n->a);
-  if (n->b) us_stack_destroy(n->b);
+  if (n->a)
+    us_stack_destroy(n->a);
+  if (n->b)
+    us_stack_destroy(n->b);
   us_fault_destroy(n->f);
   free(n->in_a.mem);
   free(n->in_b.mem);
@@ -374,7 +396,8 @@ static bool ns_step(struct ns *n, bool pump) {
       uint16_t pport = 0;
       while (us_tcp_accept(n->b, n->listener, &s, NULL, &pport) == 0) {
         uint32_t i = 0;
-        while (i < n->nconn && n->aport[i] != pport) i++;
+        while (i < n->nconn && n->aport[i] != pport)
+          i++;
         if (i == n->nconn || us_sock_valid(n->eb[i].sock))
           fail_msg("netsim: accepted a connection from unknown port %u", pport);
         n->eb[i].sock = s;
@@ -386,15 +409,20 @@ static bool ns_step(struct ns *n, bool pump) {
       }
     }
     struct us_event evs[16];
-    while (us_stack_events(n->a, evs, 16) == 16) {}
-    while (us_stack_events(n->b, evs, 16) == 16) {}
+    while (us_stack_events(n->a, evs, 16) == 16) {
+    }
+    while (us_stack_events(n->b, evs, 16) == 16) {
+    }
     us_time_t ta = us_stack_poll(n->a, n->now);
     us_time_t tb = us_stack_poll(n->b, n->now);
     us_time_t tf = us_fault_poll(n->f, n->now);
-    if (n->in_a.count || n->in_b.count) continue;
+    if (n->in_a.count || n->in_b.count)
+      continue;
     us_time_t next = ta < tb ? ta : tb;
-    if (tf < next) next = tf;
-    if (next == US_TIME_NEVER) return false;
+    if (tf < next)
+      next = tf;
+    if (next == US_TIME_NEVER)
+      return false;
     n->now = next > n->now ? next : n->now + 1;
     return true;
   }
@@ -408,8 +436,8 @@ static struct ns *g_cur;
 static uint64_t g_seed_base;
 
 static void ns_dump(struct ns *n) {
-  static const char *const who[2] = {"A", "B"};
-  us_stack *st[2] = {n->a, n->b};
+  static const char *const who[2] = { "A", "B" };
+  us_stack *st[2] = { n->a, n->b };
   for (int k = 0; k < 2; k++) {
     struct us_tcp_info ti[8];
     size_t cnt = us_tcp_list(st[k], ti, 8);
@@ -430,7 +458,8 @@ static void ns_dump(struct ns *n) {
     fprintf(stderr, "  %s counters:", who[k]);
     for (int i = 0; i < US_STAT_COUNT; i++) {
       uint64_t v = us_stack_stat(st[k], (enum us_stat)i);
-      if (v) fprintf(stderr, " %s=%" PRIu64, us_stat_name((enum us_stat)i), v);
+      if (v)
+        fprintf(stderr, " %s=%" PRIu64, us_stat_name((enum us_stat)i), v);
     }
     fprintf(stderr, "\n");
   }
@@ -440,9 +469,8 @@ static void ns_dump(struct ns *n) {
     for (uint64_t i = first; i < n->nnotes[k]; i++) {
       const struct pkt_note *pn = &n->notes[k][i % NS_TRACE];
       fprintf(stderr, "    t=%.6f seq=%u ack=%u len=%u win=%u flags=%s%s%s%s%s\n",
-              (double)pn->t / 1e6, pn->seq, pn->ack, pn->len, pn->win,
-              pn->flags & 0x02 ? "S" : "", pn->flags & 0x10 ? "A" : "",
-              pn->flags & 0x08 ? "P" : "", pn->flags & 0x01 ? "F" : "",
+              (double)pn->t / 1e6, pn->seq, pn->ack, pn->len, pn->win, pn->flags & 0x02 ? "S" : "",
+              pn->flags & 0x10 ? "A" : "", pn->flags & 0x08 ? "P" : "", pn->flags & 0x01 ? "F" : "",
               pn->flags & 0x04 ? "R" : "");
     }
   }
@@ -463,9 +491,10 @@ static void ns_failf(const struct ns_case *c, uint64_t seed, const char *fmt, ..
     fprintf(stderr, "netsim %s at t=%" PRId64 "us:\n", c->name, g_cur->now);
     ns_dump(g_cur);
   }
-  fail_msg("netsim case '%s' (spec '%s%s', buf %u, %u bytes each way per connection): %s\n"
-           "  case seed %" PRIu64 "; replay: NETSIM_CASE=%s NETSIM_SEED=%" PRIu64 " ./test_netsim",
-           c->name, NS_BASE, c->spec, c->buf, c->bytes, msg, seed, c->name, g_seed_base);
+  fail_msg(
+      "netsim case '%s' (spec '%s%s', buf %u, %u bytes each way per connection): %s\n"
+      "  case seed %" PRIu64 "; replay: NETSIM_CASE=%s NETSIM_SEED=%" PRIu64 " ./test_netsim",
+      c->name, NS_BASE, c->spec, c->buf, c->bytes, msg, seed, c->name, g_seed_base);
 }
 
 static uint64_t env_u64(const char *name, uint64_t dflt) {
@@ -476,7 +505,8 @@ static uint64_t env_u64(const char *name, uint64_t dflt) {
 static void run_case(const struct ns_case *c0, size_t idx) {
   struct ns_case c = *c0;
   double scale = getenv("NETSIM_SCALE") ? atof(getenv("NETSIM_SCALE")) : 1.0;
-  if (scale > 0 && scale != 1.0) c.bytes = (uint32_t)(c.bytes * scale);
+  if (scale > 0 && scale != 1.0)
+    c.bytes = (uint32_t)(c.bytes * scale);
   g_seed_base = env_u64("NETSIM_SEED", 0x5eed0000);
   uint64_t seed = g_seed_base + idx;
   struct ns *n = calloc(1, sizeof *n);
@@ -485,16 +515,22 @@ static void run_case(const struct ns_case *c0, size_t idx) {
   ns_init(n, &c, seed);
 
   int rc = us_tcp_socket(n->b, &n->listener);
-  if (rc == 0) rc = us_tcp_bind(n->b, n->listener, NS_PORT);
-  if (rc == 0) rc = us_tcp_listen(n->b, n->listener, 2 * NS_MAXC);
-  if (rc != 0) ns_failf(&c, seed, "listen: %s", us_strerror(rc));
+  if (rc == 0)
+    rc = us_tcp_bind(n->b, n->listener, NS_PORT);
+  if (rc == 0)
+    rc = us_tcp_listen(n->b, n->listener, 2 * NS_MAXC);
+  if (rc != 0)
+    ns_failf(&c, seed, "listen: %s", us_strerror(rc));
   for (uint32_t i = 0; i < n->nconn; i++) {
     rc = us_tcp_socket(n->a, &n->ea[i].sock);
-    if (rc != 0) ns_failf(&c, seed, "socket: %s", us_strerror(rc));
+    if (rc != 0)
+      ns_failf(&c, seed, "socket: %s", us_strerror(rc));
     rc = us_tcp_connect(n->a, n->ea[i].sock, US_IP4(10, 0, 0, 2), NS_PORT, n->now);
-    if (rc != 0 && rc != US_ERR_INPROGRESS) ns_failf(&c, seed, "connect: %s", us_strerror(rc));
+    if (rc != 0 && rc != US_ERR_INPROGRESS)
+      ns_failf(&c, seed, "connect: %s", us_strerror(rc));
     rc = us_tcp_addrs(n->a, n->ea[i].sock, NULL, &n->aport[i], NULL, NULL);
-    if (rc != 0) ns_failf(&c, seed, "addrs: %s", us_strerror(rc));
+    if (rc != 0)
+      ns_failf(&c, seed, "addrs: %s", us_strerror(rc));
   }
 
   const us_time_t t0 = n->now;
@@ -505,29 +541,32 @@ static void run_case(const struct ns_case *c0, size_t idx) {
       const struct ep *ea = &n->ea[i], *eb = &n->eb[i];
       done = done && ep_done(ea) && ep_done(eb);
       if (ea->err || eb->err)
-        ns_failf(&c, seed, "conn %u: socket error A=%s B=%s at t=%.3fs (A sent %" PRIu64
-                           " rcvd %" PRIu64 ", B sent %" PRIu64 " rcvd %" PRIu64 ")",
+        ns_failf(&c, seed,
+                 "conn %u: socket error A=%s B=%s at t=%.3fs (A sent %" PRIu64 " rcvd %" PRIu64
+                 ", B sent %" PRIu64 " rcvd %" PRIu64 ")",
                  i, us_err_name(ea->err), us_err_name(eb->err), (double)(n->now - t0) / 1e6,
                  ea->sent, ea->rcvd, eb->sent, eb->rcvd);
       if (ea->bad_at >= 0 || eb->bad_at >= 0)
-        ns_failf(&c, seed, "conn %u: corrupt byte delivered: A at offset %lld, B at offset %lld",
-                 i, ea->bad_at, eb->bad_at);
+        ns_failf(&c, seed, "conn %u: corrupt byte delivered: A at offset %lld, B at offset %lld", i,
+                 ea->bad_at, eb->bad_at);
       if (ea->after_eof || eb->after_eof)
-        ns_failf(&c, seed, "conn %u: bytes after EOF: A %" PRIu64 ", B %" PRIu64, i,
-                 ea->after_eof, eb->after_eof);
+        ns_failf(&c, seed, "conn %u: bytes after EOF: A %" PRIu64 ", B %" PRIu64, i, ea->after_eof,
+                 eb->after_eof);
     }
-    if (done) break;
+    if (done)
+      break;
     if (n->now > limit || !ns_step(n, true)) {
       char what[1024];
       size_t off = 0;
       for (uint32_t i = 0; i < n->nconn && off < sizeof what; i++) {
         const struct ep *ea = &n->ea[i], *eb = &n->eb[i];
         int w = snprintf(what + off, sizeof what - off,
-                         "%sconn %u: A sent %" PRIu64 " rcvd %" PRIu64 " eof %d err %s, B sent %"
-                         PRIu64 " rcvd %" PRIu64 " eof %d err %s",
+                         "%sconn %u: A sent %" PRIu64 " rcvd %" PRIu64
+                         " eof %d err %s, B sent %" PRIu64 " rcvd %" PRIu64 " eof %d err %s",
                          i ? "; " : "", i, ea->sent, ea->rcvd, ea->eof, us_err_name(ea->err),
                          eb->sent, eb->rcvd, eb->eof, us_err_name(eb->err));
-        if (w < 0) break;
+        if (w < 0)
+          break;
         off += (size_t)w;
       }
       ns_failf(&c, seed, "stalled (%s) at t=%.3fs: %s",
@@ -557,8 +596,9 @@ static void run_case(const struct ns_case *c0, size_t idx) {
       ns_failf(&c, seed, "conn %u: B->A SHA-256 differs: sent %s, received %s", i, x1, x2);
     }
     if (ea->rcvd != ea->total || eb->rcvd != eb->total || ea->eofs != 1 || eb->eofs != 1)
-      ns_failf(&c, seed, "conn %u: counts: A rcvd %" PRIu64 " (eof %d), B rcvd %" PRIu64
-                         " (eof %d), want %" PRIu64,
+      ns_failf(&c, seed,
+               "conn %u: counts: A rcvd %" PRIu64 " (eof %d), B rcvd %" PRIu64
+               " (eof %d), want %" PRIu64,
                i, ea->rcvd, ea->eofs, eb->rcvd, eb->eofs, ea->total);
   }
 
@@ -571,14 +611,16 @@ static void run_case(const struct ns_case *c0, size_t idx) {
   us_tcp_close(n->b, n->listener, n->now);
   const us_time_t close_limit = n->now + US_SEC(1800);
   while (!(us_stack_pools_full(n->a) && us_stack_pools_full(n->b) && us_fault_held(n->f) == 0)) {
-    if (n->now > close_limit || !ns_step(n, false)) break;
+    if (n->now > close_limit || !ns_step(n, false))
+      break;
   }
   if (n->in_a.overflow || n->in_b.overflow)
     ns_failf(&c, seed, "simulator inbox overflow (%" PRIu64 ", %" PRIu64 ")", n->in_a.overflow,
              n->in_b.overflow);
   if (!us_stack_pools_full(n->a) || !us_stack_pools_full(n->b)) {
     fprintf(stderr, "netsim %s: pools not full after close (seed %" PRIu64 ")\n", c.name, seed);
-    if (!us_stack_pools_full(n->a)) h_assert_pools_full(n->a);
+    if (!us_stack_pools_full(n->a))
+      h_assert_pools_full(n->a);
     h_assert_pools_full(n->b);
     ns_failf(&c, seed, "pools not back to full");
   }
@@ -589,15 +631,17 @@ static void run_case(const struct ns_case *c0, size_t idx) {
     struct us_fault_counters fc;
     us_fault_counters(n->f, (enum us_fault_dir)d, &fc);
     if (fc.seen + fc.duplicated != fc.delivered + fc.dropped)
-      ns_failf(&c, seed, "injector books (dir %d): seen %" PRIu64 " + dup %" PRIu64
-                         " != delivered %" PRIu64 " + dropped %" PRIu64,
+      ns_failf(&c, seed,
+               "injector books (dir %d): seen %" PRIu64 " + dup %" PRIu64 " != delivered %" PRIu64
+               " + dropped %" PRIu64,
                d, fc.seen, fc.duplicated, fc.delivered, fc.dropped);
     fdropped += fc.dropped + fc.corrupted + fc.truncated;
     acted += fc.dropped + fc.duplicated + fc.reordered + fc.corrupted + fc.truncated +
              fc.rate_queued + fc.rule_hits;
     fdelivered += fc.delivered;
   }
-  if (us_fault_held(n->f) != 0) ns_failf(&c, seed, "injector still holds packets");
+  if (us_fault_held(n->f) != 0)
+    ns_failf(&c, seed, "injector still holds packets");
   /* A case whose impairment never fired proves nothing (jitter only
    * moves release times, which test_fault checks). */
   if (c.spec[0] && !strstr(c.spec, "jitter") && acted == 0)
@@ -608,9 +652,10 @@ static void run_case(const struct ns_case *c0, size_t idx) {
   r->seed = seed;
   r->secs = (double)(t_done - t0) / 1e6;
   r->bytes = 0;
-  for (uint32_t i = 0; i < n->nconn; i++) r->bytes += n->ea[i].total + n->eb[i].total;
+  for (uint32_t i = 0; i < n->nconn; i++)
+    r->bytes += n->ea[i].total + n->eb[i].total;
   r->mbps = r->secs > 0 ? (double)r->bytes / r->secs / 1e6 : 0;
-  us_stack *both[2] = {n->a, n->b};
+  us_stack *both[2] = { n->a, n->b };
   r->retrans = 0;
   for (int k = 0; k < 2; k++)
     r->retrans += us_stack_stat(both[k], US_STAT_tcp_retrans_segs) +
@@ -652,10 +697,10 @@ static void test_sha256_vectors(void **state) {
   static const struct {
     const char *in, *hex;
   } v[] = {
-      {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
-      {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
-      {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+    { "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+    { "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+    { "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
   };
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
     struct us_sha256 c;
@@ -663,7 +708,8 @@ static void test_sha256_vectors(void **state) {
     char hex[65];
     us_sha256_init(&c);
     /* Fed one byte at a time to cross the block boundary the hard way. */
-    for (size_t k = 0; v[i].in[k]; k++) us_sha256_update(&c, &v[i].in[k], 1);
+    for (size_t k = 0; v[i].in[k]; k++)
+      us_sha256_update(&c, &v[i].in[k], 1);
     us_sha256_final(&c, d);
     us_sha256_hex(d, hex);
     assert_string_equal(hex, v[i].hex);
@@ -674,7 +720,8 @@ static void test_sha256_vectors(void **state) {
   uint8_t a[1000];
   memset(a, 'a', sizeof a);
   us_sha256_init(&c);
-  for (int i = 0; i < 1000; i++) us_sha256_update(&c, a, sizeof a);
+  for (int i = 0; i < 1000; i++)
+    us_sha256_update(&c, a, sizeof a);
   us_sha256_final(&c, d);
   us_sha256_hex(d, hex);
   assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
@@ -688,7 +735,10 @@ static const struct {
   const char *name;
   double mbps;
 } before_285648a[] = {
-    {"loss-1%", 2.741}, {"loss-5%", 0.480}, {"loss-5%-256k", 0.488}, {"loss-10%", 0.145},
+  { "loss-1%", 2.741 },
+  { "loss-5%", 0.480 },
+  { "loss-5%-256k", 0.488 },
+  { "loss-10%", 0.145 },
 };
 
 static void print_before_after(void) {
@@ -709,18 +759,20 @@ static void test_print_table(void **state) {
          "bytes", "sim s", "MB/s", "retrans", "harmed");
   for (size_t i = 0; i < NCASES; i++) {
     const struct ns_result *r = &results[i];
-    if (!r->ran) continue;
+    if (!r->ran)
+      continue;
     ran++;
     char imp[64];
     snprintf(imp, sizeof imp, "%s", cases[i].spec[0] ? cases[i].spec : "(delay 5ms each way)");
     printf("%-16s %-44.44s %5uk %5u %9" PRIu64 " %8.3f %9.3f %8" PRIu64 " %8" PRIu64 "\n",
-           cases[i].name, imp, cases[i].buf / 1024, cases[i].conns ? cases[i].conns : 1,
-           r->bytes, r->secs, r->mbps, r->retrans, r->harmed);
+           cases[i].name, imp, cases[i].buf / 1024, cases[i].conns ? cases[i].conns : 1, r->bytes,
+           r->secs, r->mbps, r->retrans, r->harmed);
   }
-  printf("(bytes and MB/s: both directions and all connections together, simulated time; retrans: data, SYN and SYN-ACK\n"
-         " retransmissions of both stacks; harmed: packets the injector dropped, corrupted or\n"
-         " truncated. Seed base %#" PRIx64 "; replay a case with NETSIM_CASE=name NETSIM_SEED=base)\n",
-         env_u64("NETSIM_SEED", 0x5eed0000));
+  printf(
+      "(bytes and MB/s: both directions and all connections together, simulated time; retrans: data, SYN and SYN-ACK\n"
+      " retransmissions of both stacks; harmed: packets the injector dropped, corrupted or\n"
+      " truncated. Seed base %#" PRIx64 "; replay a case with NETSIM_CASE=name NETSIM_SEED=base)\n",
+      env_u64("NETSIM_SEED", 0x5eed0000));
   print_before_after();
   /* The table itself is the output; at least one case must have run. */
   assert_true(ran > 0);
@@ -731,7 +783,7 @@ int main(void) {
   tests[0] = (struct CMUnitTest)cmocka_unit_test(test_sha256_vectors);
   for (size_t i = 0; i < NCASES; i++) {
     tests[i + 1] =
-        (struct CMUnitTest){cases[i].name, test_case, NULL, case_teardown, (void *)&cases[i]};
+        (struct CMUnitTest){ cases[i].name, test_case, NULL, case_teardown, (void *)&cases[i] };
   }
   tests[NCASES + 1] = (struct CMUnitTest)cmocka_unit_test(test_print_table);
   return _cmocka_run_group_tests("netsim", tests, NCASES + 2, NULL, NULL);

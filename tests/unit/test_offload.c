@@ -37,12 +37,15 @@ static uint32_t rd32(const uint8_t *p) {
 /* The Internet checksum, written again here so the test does not trust
  * the stack's own (RFC 1071). */
 static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n) {
-  for (size_t i = 0; i + 1 < n; i += 2) s += (uint32_t)p[i] << 8 | p[i + 1];
-  if (n & 1) s += (uint32_t)p[n - 1] << 8;
+  for (size_t i = 0; i + 1 < n; i += 2)
+    s += (uint32_t)p[i] << 8 | p[i + 1];
+  if (n & 1)
+    s += (uint32_t)p[n - 1] << 8;
   return s;
 }
 static uint16_t fold(uint32_t s) {
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  while (s >> 16)
+    s = (s & 0xffff) + (s >> 16);
   return (uint16_t)s;
 }
 static uint32_t pseudo_sum(uint32_t src, uint32_t dst, uint32_t tcp_len) {
@@ -58,7 +61,8 @@ static struct th *new_offload(void **state, uint32_t caps) {
 /* The first kept tx_meta packet with gso_size > 0, or NULL. */
 static const struct th_offl_pkt *first_super(struct th *h) {
   for (size_t i = 0; i < h->offl.kept; i++)
-    if (h->offl.v[i].meta.gso_size > 0) return &h->offl.v[i];
+    if (h->offl.v[i].meta.gso_size > 0)
+      return &h->offl.v[i];
   return NULL;
 }
 
@@ -128,7 +132,8 @@ static void test_tso_first_flight_is_one_super_segment(void **state) {
   assert_true(h->offl.super >= 2);
   for (size_t i = 0; i < h->offl.kept; i++) {
     const struct th_offl_pkt *p = &h->offl.v[i];
-    if (p->meta.gso_size == 0) continue;
+    if (p->meta.gso_size == 0)
+      continue;
     assert_int_equal((p->len - 40) % SMSS, 0);
   }
   th_drain(h);
@@ -181,8 +186,9 @@ static void test_tso_with_timestamps(void **state) {
     th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1 + off, .len = 1448, ACK_ANY));
     assert_true(th_last(h)->has_ts);
   }
-  th_expect(h, t, TSEG(.flags = TH_ACK | TH_PSH, .seq = 1 + 3 * 1448, .len = 5000 - 3 * 1448,
-                       .psh_check = true, ACK_ANY));
+  th_expect(h, t,
+            TSEG(.flags = TH_ACK | TH_PSH, .seq = 1 + 3 * 1448, .len = 5000 - 3 * 1448,
+                 .psh_check = true, ACK_ANY));
   assert_true(th_last(h)->has_ts);
   s_ts = th_last(h)->tsval;
   th_inject(h, t + US_MSEC(1), TSEG(.flags = TH_ACK, .seq = 1, .ack = 5001, TS(102, s_ts)));
@@ -244,7 +250,8 @@ static void test_csum_only_and_tso_only(void **state) {
 }
 
 static const struct us_rx_meta gso_partial = {
-    .flags = US_RX_CSUM_PARTIAL, .csum_start = 20, .csum_offset = 16, .gso_size = SMSS};
+  .flags = US_RX_CSUM_PARTIAL, .csum_start = 20, .csum_offset = 16, .gso_size = SMSS
+};
 
 /* A 20000-byte GSO super-packet whose checksum the kernel never computed:
  * accepted whole, counted, and ACKed at once (it stands for 14 segments). */
@@ -268,9 +275,10 @@ static void test_unvouched_super_packet_rejected(void **state) {
   us_time_t t = th_fx_established(h, 0);
   th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 20000, .bad_csum = true));
   assert_int_equal(th_stat(h, US_STAT_tcp_in_csum_errors), 1);
-  static const struct us_rx_meta gso_only = {.gso_size = SMSS};
-  th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 20000, .bad_csum = true,
-                       .meta = &gso_only));
+  static const struct us_rx_meta gso_only = { .gso_size = SMSS };
+  th_inject(
+      h, t,
+      TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 20000, .bad_csum = true, .meta = &gso_only));
   assert_int_equal(th_stat(h, US_STAT_tcp_in_csum_errors), 2);
   assert_int_equal(th_stat(h, US_STAT_ip_gso_in), 1);
   assert_int_equal(th_recv(h, t, 65536), US_ERR_AGAIN);
@@ -287,11 +295,13 @@ static void test_unvouched_super_packet_rejected(void **state) {
 static void test_bad_offload_meta_dropped(void **state) {
   struct th *h = th_new_state(state, NULL);
   us_time_t t = th_fx_established(h, 0);
-  static const struct us_rx_meta wrong_field = {
-      .flags = US_RX_CSUM_PARTIAL, .csum_start = 20, .csum_offset = 6}; /* UDP's field */
-  static const struct us_rx_meta wrong_start = {
-      .flags = US_RX_CSUM_PARTIAL, .csum_start = 24, .csum_offset = 16};
-  static const struct us_rx_meta unknown_flag = {.flags = 0x80};
+  static const struct us_rx_meta wrong_field = { .flags = US_RX_CSUM_PARTIAL,
+                                                 .csum_start = 20,
+                                                 .csum_offset = 6 }; /* UDP's field */
+  static const struct us_rx_meta wrong_start = { .flags = US_RX_CSUM_PARTIAL,
+                                                 .csum_start = 24,
+                                                 .csum_offset = 16 };
+  static const struct us_rx_meta unknown_flag = { .flags = 0x80 };
   th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100, .meta = &wrong_field));
   th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100, .meta = &wrong_start));
   th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100, .meta = &unknown_flag));
@@ -299,7 +309,7 @@ static void test_bad_offload_meta_dropped(void **state) {
   assert_int_equal(th_stat(h, US_STAT_ip_in_csum_offload), 0);
   assert_int_equal(th_recv(h, t, 65536), US_ERR_AGAIN);
   /* DATA_VALID: the kernel checked it; the core does not sum it again. */
-  static const struct us_rx_meta valid = {.flags = US_RX_CSUM_VALID};
+  static const struct us_rx_meta valid = { .flags = US_RX_CSUM_VALID };
   th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100, .meta = &valid));
   assert_int_equal(th_stat(h, US_STAT_ip_in_csum_offload), 1);
   th_recv_expect(h, t, 100);
@@ -314,29 +324,29 @@ static void test_vnet_header_to_meta(void **state) {
   struct us_rx_meta m;
   /* NEEDS_CSUM, GSO_TCPV4, hdr_len 52, gso_size 1448, start 20, offset 16:
    * little-endian fields. */
-  const uint8_t gso[10] = {1, 1, 52, 0, 0xa8, 0x05, 20, 0, 16, 0};
+  const uint8_t gso[10] = { 1, 1, 52, 0, 0xa8, 0x05, 20, 0, 16, 0 };
   assert_true(us_tun_vnet_to_meta(gso, 30000, &m));
   assert_int_equal(m.flags, US_RX_CSUM_PARTIAL);
   assert_int_equal(m.gso_size, 1448);
   assert_int_equal(m.csum_start, 20);
   assert_int_equal(m.csum_offset, 16);
-  const uint8_t ecn[10] = {1, 0x81, 52, 0, 0xa8, 0x05, 20, 0, 16, 0};
+  const uint8_t ecn[10] = { 1, 0x81, 52, 0, 0xa8, 0x05, 20, 0, 16, 0 };
   assert_true(us_tun_vnet_to_meta(ecn, 30000, &m));
   assert_int_equal(m.gso_size, 1448);
-  const uint8_t valid[10] = {2, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  const uint8_t valid[10] = { 2, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
   assert_true(us_tun_vnet_to_meta(valid, 60, &m));
   assert_int_equal(m.flags, US_RX_CSUM_VALID);
   assert_int_equal(m.gso_size, 0);
-  const uint8_t none[10] = {0};
+  const uint8_t none[10] = { 0 };
   assert_true(us_tun_vnet_to_meta(none, 60, &m));
   assert_int_equal(m.flags, 0);
   /* Refused: UDP and TCPv6 GSO (never enabled), gso_size 0, a checksum
    * field beyond the packet. */
-  const uint8_t udp[10] = {1, 3, 28, 0, 0xa8, 0x05, 20, 0, 6, 0};
+  const uint8_t udp[10] = { 1, 3, 28, 0, 0xa8, 0x05, 20, 0, 6, 0 };
   assert_false(us_tun_vnet_to_meta(udp, 30000, &m));
-  const uint8_t v6[10] = {1, 4, 72, 0, 0xa8, 0x05, 40, 0, 16, 0};
+  const uint8_t v6[10] = { 1, 4, 72, 0, 0xa8, 0x05, 40, 0, 16, 0 };
   assert_false(us_tun_vnet_to_meta(v6, 30000, &m));
-  const uint8_t zero[10] = {1, 1, 52, 0, 0, 0, 20, 0, 16, 0};
+  const uint8_t zero[10] = { 1, 1, 52, 0, 0, 0, 20, 0, 16, 0 };
   assert_false(us_tun_vnet_to_meta(zero, 30000, &m));
   assert_false(us_tun_vnet_to_meta(gso, 37, &m)); /* 20 + 16 + 2 > 37 */
 }
@@ -344,34 +354,35 @@ static void test_vnet_header_to_meta(void **state) {
 static void test_meta_to_vnet_header(void **state) {
   (void)state;
   uint8_t h[10];
-  uint8_t pkt[60] = {0x45};
+  uint8_t pkt[60] = { 0x45 };
   pkt[32] = 0x80; /* TCP data offset 8: 32-byte header */
-  struct us_tx_meta tso = {.csum_partial = true, .csum_start = 20, .csum_offset = 16,
-                           .gso_size = 1448};
+  struct us_tx_meta tso = {
+    .csum_partial = true, .csum_start = 20, .csum_offset = 16, .gso_size = 1448
+  };
   us_tun_meta_to_vnet(&tso, pkt, sizeof pkt, h);
-  const uint8_t want[10] = {1, 1, 52, 0, 0xa8, 0x05, 20, 0, 16, 0};
+  const uint8_t want[10] = { 1, 1, 52, 0, 0xa8, 0x05, 20, 0, 16, 0 };
   assert_memory_equal(h, want, 10);
-  struct us_tx_meta csum = {.csum_partial = true, .csum_start = 20, .csum_offset = 16};
+  struct us_tx_meta csum = { .csum_partial = true, .csum_start = 20, .csum_offset = 16 };
   us_tun_meta_to_vnet(&csum, pkt, sizeof pkt, h);
-  const uint8_t want_csum[10] = {1, 0, 38, 0, 0, 0, 20, 0, 16, 0};
+  const uint8_t want_csum[10] = { 1, 0, 38, 0, 0, 0, 20, 0, 16, 0 };
   assert_memory_equal(h, want_csum, 10);
   us_tun_meta_to_vnet(NULL, pkt, sizeof pkt, h);
-  const uint8_t zero[10] = {0};
+  const uint8_t zero[10] = { 0 };
   assert_memory_equal(h, zero, 10);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_tso_first_flight_is_one_super_segment, th_teardown),
-      cmocka_unit_test_teardown(test_tso_tail_and_psh, th_teardown),
-      cmocka_unit_test_teardown(test_tso_with_timestamps, th_teardown),
-      cmocka_unit_test_teardown(test_no_super_segment_without_tso, th_teardown),
-      cmocka_unit_test_teardown(test_csum_only_and_tso_only, th_teardown),
-      cmocka_unit_test_teardown(test_gso_input_accepted, th_teardown),
-      cmocka_unit_test_teardown(test_unvouched_super_packet_rejected, th_teardown),
-      cmocka_unit_test_teardown(test_bad_offload_meta_dropped, th_teardown),
-      cmocka_unit_test(test_vnet_header_to_meta),
-      cmocka_unit_test(test_meta_to_vnet_header),
+    cmocka_unit_test_teardown(test_tso_first_flight_is_one_super_segment, th_teardown),
+    cmocka_unit_test_teardown(test_tso_tail_and_psh, th_teardown),
+    cmocka_unit_test_teardown(test_tso_with_timestamps, th_teardown),
+    cmocka_unit_test_teardown(test_no_super_segment_without_tso, th_teardown),
+    cmocka_unit_test_teardown(test_csum_only_and_tso_only, th_teardown),
+    cmocka_unit_test_teardown(test_gso_input_accepted, th_teardown),
+    cmocka_unit_test_teardown(test_unvouched_super_packet_rejected, th_teardown),
+    cmocka_unit_test_teardown(test_bad_offload_meta_dropped, th_teardown),
+    cmocka_unit_test(test_vnet_header_to_meta),
+    cmocka_unit_test(test_meta_to_vnet_header),
   };
   return TH_RUN("offload", tests);
 }

@@ -67,8 +67,9 @@ static uint8_t *make_udp(size_t n, uint8_t seed, size_t *len) {
 static void frag(struct fx *f, uint16_t id, const uint8_t *l4, size_t off, size_t n, bool mf,
                  us_time_t now) {
   uint8_t *b = malloc(20 + n + 1);
-  struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 17, .id = id, .frag_off = (uint16_t)off,
-                    .mf = mf};
+  struct t_ip ih = {
+    .src = T_PEER, .dst = T_US, .proto = 17, .id = id, .frag_off = (uint16_t)off, .mf = mf
+  };
   size_t tot = t_ip_build(b, &ih, l4 + off, n);
   h_input(&f->h, b, tot, now);
   free(b);
@@ -109,7 +110,7 @@ static void test_out_of_order(void **st) {
   struct fx *f = *st;
   size_t len;
   uint8_t *u = make_udp(5000, 2, &len); /* 5008 bytes: 7 fragments of 800 + 208 */
-  size_t order[] = {6, 2, 0, 5, 3, 1, 4};
+  size_t order[] = { 6, 2, 0, 5, 3, 1, 4 };
   for (size_t i = 0; i < 7; i++) {
     size_t off = order[i] * 800;
     size_t n = len - off < 800 ? len - off : 800;
@@ -136,7 +137,7 @@ static void test_keys_distinct(void **st) {
   frag(f, 9, u, 0, 64, true, US_SEC(1));
   /* Same id, other protocol (0x22): its own context. */
   uint8_t b[128];
-  struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 0x22, .id = 9, .frag_off = 64};
+  struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 0x22, .id = 9, .frag_off = 64 };
   size_t n = t_ip_build(b, &ih, u + 64, len - 64);
   h_input(&f->h, b, n, US_SEC(1));
   expect_nothing(f);
@@ -178,9 +179,9 @@ static void test_overlap(void **st) {
 /* Ping of death: offset 0x1fff*8 + 16 bytes > 65535 (FR-2). */
 static void test_oversize(void **st) {
   struct fx *f = *st;
-  uint8_t data[64] = {0};
+  uint8_t data[64] = { 0 };
   uint8_t b[128];
-  struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 17, .id = 11, .frag_off = 0x1fff * 8};
+  struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 17, .id = 11, .frag_off = 0x1fff * 8 };
   size_t n = t_ip_build(b, &ih, data, 16);
   h_input(&f->h, b, n, US_SEC(1));
   assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_oversize), 1);
@@ -230,8 +231,8 @@ static void test_zero_length_and_misaligned(void **st) {
 static void test_contradictory_last(void **st) {
   struct fx *f = *st;
   size_t len;
-  uint8_t *u = make_udp(200, 8, &len); /* 208 bytes */
-  frag(f, 30, u, 64, 64, false, US_SEC(1)); /* claims the end is 128 */
+  uint8_t *u = make_udp(200, 8, &len);              /* 208 bytes */
+  frag(f, 30, u, 64, 64, false, US_SEC(1));         /* claims the end is 128 */
   frag(f, 30, u, 128, len - 128, false, US_SEC(1)); /* claims 208 */
   assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_bad_frag), 1);
   assert_int_equal(active(f->h.s), 0);
@@ -271,8 +272,12 @@ static void test_flood_bounded_and_timeout(void **st) {
     size_t off = (size_t)((x >> 33) % 8000) * 8;
     frag(f, (uint16_t)(1000 + i), data, 8, 0, true, US_SEC(1)); /* zero-length noise */
     uint8_t b[1100];
-    struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 17, .id = (uint16_t)(1000 + i),
-                      .frag_off = (uint16_t)off, .mf = true};
+    struct t_ip ih = { .src = T_PEER,
+                       .dst = T_US,
+                       .proto = 17,
+                       .id = (uint16_t)(1000 + i),
+                       .frag_off = (uint16_t)off,
+                       .mf = true };
     size_t n = t_ip_build(b, &ih, data, 1024);
     h_input(&f->h, b, n, US_SEC(1) + i);
     struct us_pool_usage pu;
@@ -329,7 +334,7 @@ static void test_tcp_tiny_and_offset_one(void **st) {
   uint8_t data[64];
   memset(data, 0x11, sizeof data);
   uint8_t b[128];
-  struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 6, .id = 70, .frag_off = 0, .mf = true};
+  struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 6, .id = 70, .frag_off = 0, .mf = true };
   size_t n = t_ip_build(b, &ih, data, 8);
   h_input(&f->h, b, n, US_SEC(1));
   ih.frag_off = 8;
@@ -386,9 +391,9 @@ static void test_disabled(void **st) {
   (void)st;
   struct fx f;
   h_stack_init(&f.h, 6, tweak_none);
-  uint8_t data[64] = {0};
+  uint8_t data[64] = { 0 };
   uint8_t b[128];
-  struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 17, .id = 1, .mf = true};
+  struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 17, .id = 1, .mf = true };
   size_t n = t_ip_build(b, &ih, data, 64);
   h_input(&f.h, b, n, US_SEC(1));
   assert_int_equal(t_stat(&f.h, US_STAT_ip_reasm_no_context), 1);
@@ -418,7 +423,7 @@ static void lone(struct fx *f, uint32_t src, uint16_t id, us_time_t now) {
   uint8_t data[1024];
   memset(data, 0x5a, sizeof data);
   uint8_t b[1100];
-  struct t_ip ih = {.src = src, .dst = T_US, .proto = 17, .id = id, .mf = true};
+  struct t_ip ih = { .src = src, .dst = T_US, .proto = 17, .id = id, .mf = true };
   size_t n = t_ip_build(b, &ih, data, sizeof data);
   h_input(&f->h, b, n, now);
 }
@@ -502,7 +507,7 @@ static void test_byte_cap_evicts_oldest(void **st) {
   memset(big, 0x11, sizeof big);
   uint8_t b[4200];
   for (uint16_t id = 1; id <= 3; id++) {
-    struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 17, .id = id, .mf = true};
+    struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 17, .id = id, .mf = true };
     size_t n = t_ip_build(b, &ih, big, sizeof big);
     h_input(&f->h, b, n, US_SEC(1) + id);
   }
@@ -517,7 +522,7 @@ static void test_byte_cap_evicts_oldest(void **st) {
   assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_no_bytes), 0);
   /* The one that went was the oldest: a fragment overlapping id 3's data
    * is an overlap (id 3 is still held), one overlapping id 1's is not. */
-  struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 17, .id = 3, .mf = true};
+  struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 17, .id = 3, .mf = true };
   size_t n = t_ip_build(b, &ih, big, 8);
   h_input(&f->h, b, n, US_SEC(3));
   assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_overlap), 1);
@@ -530,22 +535,22 @@ static void test_byte_cap_evicts_oldest(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_in_order, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_out_of_order, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_keys_distinct, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_overlap, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_oversize, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_zero_length_and_misaligned, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_contradictory_last, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_flood_bounded_and_timeout, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_timeout_single, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_tcp_tiny_and_offset_one, setup, teardown),
-      cmocka_unit_test(test_max_datagram),
-      cmocka_unit_test(test_disabled),
-      cmocka_unit_test_setup_teardown(test_alloc_failure, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_flood_evicts_oldest_real_completes, setup, teardown),
-      cmocka_unit_test(test_per_source_cap),
-      cmocka_unit_test_setup_teardown(test_byte_cap_evicts_oldest, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_in_order, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_out_of_order, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_keys_distinct, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_overlap, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_oversize, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_zero_length_and_misaligned, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_contradictory_last, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_flood_bounded_and_timeout, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_timeout_single, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_tcp_tiny_and_offset_one, setup, teardown),
+    cmocka_unit_test(test_max_datagram),
+    cmocka_unit_test(test_disabled),
+    cmocka_unit_test_setup_teardown(test_alloc_failure, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_flood_evicts_oldest_real_completes, setup, teardown),
+    cmocka_unit_test(test_per_source_cap),
+    cmocka_unit_test_setup_teardown(test_byte_cap_evicts_oldest, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

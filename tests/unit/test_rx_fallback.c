@@ -48,7 +48,7 @@ static void test_rx_buffer_fallback_counted(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_rx_buffer_fallback_counted, th_teardown),
+    cmocka_unit_test_teardown(test_rx_buffer_fallback_counted, th_teardown),
   };
   return TH_RUN("rx_fallback", tests);
 }

@@ -212,7 +212,7 @@ static void test_send_pool_exhausted(void **state) {
   assert_int_equal(snd_used(h), 2);
   th_use(h, 2);
   uint64_t refused = th_stat(h, US_STAT_tcp_snd_no_buffer);
-  uint8_t b[100] = {0};
+  uint8_t b[100] = { 0 };
   assert_int_equal(us_tcp_send(h->s, h->c->sock, b, sizeof b, t), US_ERR_AGAIN);
   assert_int_equal(th_stat(h, US_STAT_tcp_snd_no_buffer), refused + 1);
   assert_false(us_sock_events(h->s, h->c->sock) & US_EV_WRITABLE);
@@ -262,13 +262,13 @@ static void test_many_idle_connections(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_idle_connection_holds_no_buffer, th_teardown),
-      cmocka_unit_test_teardown(test_out_of_order_holds_then_releases, th_teardown),
-      cmocka_unit_test_teardown(test_fin_after_data_releases, th_teardown),
-      cmocka_unit_test_teardown(test_receive_pool_exhausted, th_teardown),
-      cmocka_unit_test_teardown(test_window_closes_with_buffer_full, th_teardown),
-      cmocka_unit_test_teardown(test_send_pool_exhausted, th_teardown),
-      cmocka_unit_test_teardown(test_many_idle_connections, th_teardown),
+    cmocka_unit_test_teardown(test_idle_connection_holds_no_buffer, th_teardown),
+    cmocka_unit_test_teardown(test_out_of_order_holds_then_releases, th_teardown),
+    cmocka_unit_test_teardown(test_fin_after_data_releases, th_teardown),
+    cmocka_unit_test_teardown(test_receive_pool_exhausted, th_teardown),
+    cmocka_unit_test_teardown(test_window_closes_with_buffer_full, th_teardown),
+    cmocka_unit_test_teardown(test_send_pool_exhausted, th_teardown),
+    cmocka_unit_test_teardown(test_many_idle_connections, th_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

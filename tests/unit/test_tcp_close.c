@@ -113,8 +113,8 @@ static void test_simultaneous_close(void **state) {
 static void test_closing_retransmits_fin(void **state) {
   struct th *h = th_new_state(state, msl3);
   us_time_t t = th_fx_closing(h, 0);
-  us_time_t at = th_expect_within(h, t, t + US_SEC(3),
-                                  TSEG(.flags = TH_FIN | TH_ACK, .seq = 1, .ack = 2));
+  us_time_t at =
+      th_expect_within(h, t, t + US_SEC(3), TSEG(.flags = TH_FIN | TH_ACK, .seq = 1, .ack = 2));
   th_inject(h, at + US_MSEC(10), TSEG(.flags = TH_ACK, .seq = 2, .ack = 2));
   th_assert_state(h, US_TCP_TIME_WAIT);
   assert_time_wait_ends(h, at + US_MSEC(10));
@@ -355,7 +355,8 @@ static void test_time_wait_new_syn_reopens(void **state) {
   us_time_t t = th_fx_time_wait(h, 0) + US_MSEC(100);
   /* An old SYN (below RCV.NXT): never a new connection. */
   th_inject(h, t, TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
-  if (th_run_until_packet(h, t)) th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 2, .ack = 2));
+  if (th_run_until_packet(h, t))
+    th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 2, .ack = 2));
   th_assert_state(h, US_TCP_TIME_WAIT);
   /* A new incarnation, well above the old RCV.NXT. */
   t += US_MSEC(100);
@@ -431,28 +432,28 @@ static void test_close_in_syn_received(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_active_close, th_teardown),
-      cmocka_unit_test_teardown(test_active_close_after_active_open, th_teardown),
-      cmocka_unit_test_teardown(test_fin_wait_2_receives_data, th_teardown),
-      cmocka_unit_test_teardown(test_simultaneous_close, th_teardown),
-      cmocka_unit_test_teardown(test_closing_retransmits_fin, th_teardown),
-      cmocka_unit_test_teardown(test_fin_wait_1_fin_ack, th_teardown),
-      cmocka_unit_test_teardown(test_fin_wait_1_retransmits_fin, th_teardown),
-      cmocka_unit_test_teardown(test_passive_close, th_teardown),
-      cmocka_unit_test_teardown(test_close_wait_send_and_dup_fin, th_teardown),
-      cmocka_unit_test_teardown(test_close_wait_ignores_data_after_fin, th_teardown),
-      cmocka_unit_test_teardown(test_last_ack_retransmit, th_teardown),
-      cmocka_unit_test_teardown(test_half_close, th_teardown),
-      cmocka_unit_test_teardown(test_close_flushes_queued_data, th_teardown),
-      cmocka_unit_test_teardown(test_listener_close_frees_queue, th_teardown),
-      cmocka_unit_test_teardown(test_abort_sends_rst, th_teardown),
-      cmocka_unit_test_teardown(test_time_wait_fin_reacked, th_teardown),
-      cmocka_unit_test_teardown(test_time_wait_rst_ignored, th_teardown),
-      cmocka_unit_test_teardown(test_time_wait_rst_closes, th_teardown),
-      cmocka_unit_test_teardown(test_time_wait_new_syn_reopens, th_teardown),
-      cmocka_unit_test_teardown(test_close_with_unread_data_rsts, th_teardown),
-      cmocka_unit_test_teardown(test_close_in_syn_sent, th_teardown),
-      cmocka_unit_test_teardown(test_close_in_syn_received, th_teardown),
+    cmocka_unit_test_teardown(test_active_close, th_teardown),
+    cmocka_unit_test_teardown(test_active_close_after_active_open, th_teardown),
+    cmocka_unit_test_teardown(test_fin_wait_2_receives_data, th_teardown),
+    cmocka_unit_test_teardown(test_simultaneous_close, th_teardown),
+    cmocka_unit_test_teardown(test_closing_retransmits_fin, th_teardown),
+    cmocka_unit_test_teardown(test_fin_wait_1_fin_ack, th_teardown),
+    cmocka_unit_test_teardown(test_fin_wait_1_retransmits_fin, th_teardown),
+    cmocka_unit_test_teardown(test_passive_close, th_teardown),
+    cmocka_unit_test_teardown(test_close_wait_send_and_dup_fin, th_teardown),
+    cmocka_unit_test_teardown(test_close_wait_ignores_data_after_fin, th_teardown),
+    cmocka_unit_test_teardown(test_last_ack_retransmit, th_teardown),
+    cmocka_unit_test_teardown(test_half_close, th_teardown),
+    cmocka_unit_test_teardown(test_close_flushes_queued_data, th_teardown),
+    cmocka_unit_test_teardown(test_listener_close_frees_queue, th_teardown),
+    cmocka_unit_test_teardown(test_abort_sends_rst, th_teardown),
+    cmocka_unit_test_teardown(test_time_wait_fin_reacked, th_teardown),
+    cmocka_unit_test_teardown(test_time_wait_rst_ignored, th_teardown),
+    cmocka_unit_test_teardown(test_time_wait_rst_closes, th_teardown),
+    cmocka_unit_test_teardown(test_time_wait_new_syn_reopens, th_teardown),
+    cmocka_unit_test_teardown(test_close_with_unread_data_rsts, th_teardown),
+    cmocka_unit_test_teardown(test_close_in_syn_sent, th_teardown),
+    cmocka_unit_test_teardown(test_close_in_syn_received, th_teardown),
   };
   return TH_RUN("tcp_close", tests);
 }

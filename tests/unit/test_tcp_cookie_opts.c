@@ -21,11 +21,11 @@
 #include "harness.h"
 #include "tcp_harness.h"
 
-#define MS(x) US_MSEC(x)
+#define MS(x)    US_MSEC(x)
 #define OPT_BITS 0x3fu /* the TSval bits a cookie uses */
-#define WS_NONE 0xfu
+#define WS_NONE  0xfu
 #define BIT_SACK 0x10u
-#define BIT_ECN 0x20u
+#define BIT_ECN  0x20u
 
 static uint64_t stat(struct th *h, enum us_stat id) { return th_stat(h, id); }
 
@@ -47,8 +47,8 @@ static struct th_pkt cookie_synack(struct th *h, bool ecn, bool ece) {
   uint8_t fl = TH_SYN | (ecn ? TH_ECE | TH_CWR : 0);
   th_inject(h, MS(1),
             TSEG(.flags = fl, .seq = 0, MSS(1460), WSCALE(7), .sack_perm = true, TS(100, 0)));
-  th_expect(h, MS(1), TSEG(.flags = TH_SYN | TH_ACK | (ece ? TH_ECE : 0), .seq = 0, .ack = 1,
-                           MSS(1460)));
+  th_expect(h, MS(1),
+            TSEG(.flags = TH_SYN | TH_ACK | (ece ? TH_ECE : 0), .seq = 0, .ack = 1, MSS(1460)));
   assert_int_equal(stat(h, US_STAT_tcp_syncookies_sent), 1);
   return *th_last(h);
 }
@@ -122,8 +122,8 @@ static void test_cookie_keeps_ws_sack_ts(void **state) {
 
   /* Our window is scaled too: above 64 KB once shifted. P's data out of
    * order gets an immediate ACK with a SACK block. */
-  th_inject(h, MS(30), TSEG(.flags = TH_ACK, .seq = 101, .ack = 1, .len = 100, WND(2000),
-                            TS(102, p->tsval)));
+  th_inject(h, MS(30),
+            TSEG(.flags = TH_ACK, .seq = 101, .ack = 1, .len = 100, WND(2000), TS(102, p->tsval)));
   th_expect(h, MS(30), TSEG(.flags = TH_ACK, .seq = 257, .ack = 1));
   p = th_last(h);
   assert_int_equal(p->nsack, 1);
@@ -133,8 +133,9 @@ static void test_cookie_keeps_ws_sack_ts(void **state) {
   /* P SACKs 128..256 of S's data (a hole at 1..128, which S's 256 bytes
    * covered): S's scoreboard takes it. */
   uint8_t o[24];
-  th_inject(h, MS(40), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, WND(2000),
-                            OPTS(ts_sack_opts(h, o, 103, p->tsval, 129, 257), 24)));
+  th_inject(h, MS(40),
+            TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, WND(2000),
+                 OPTS(ts_sack_opts(h, o, 103, p->tsval, 129, 257), 24)));
   assert_true(th_info(h, &in));
   assert_int_equal(in.sacked, 128);
   assert_int_equal(in.snd_wnd, 2000u << 7);
@@ -196,11 +197,11 @@ static void test_cookie_forged_tsecr(void **state) {
   struct th_pkt sa = cookie_synack(h, false, false);
   uint32_t v = sa.tsval;
   const uint32_t forged[] = {
-      (v & ~0xfu) | 14u,      /* the largest legal shift, not the peer's */
-      (v & ~0xfu) | WS_NONE,  /* "no window scaling" */
-      v & ~BIT_SACK,          /* SACK dropped */
-      v | BIT_ECN,            /* ECN never agreed */
-      v + 64u * 1000u,        /* same bits, 64 s in the future */
+    (v & ~0xfu) | 14u,     /* the largest legal shift, not the peer's */
+    (v & ~0xfu) | WS_NONE, /* "no window scaling" */
+    v & ~BIT_SACK,         /* SACK dropped */
+    v | BIT_ECN,           /* ECN never agreed */
+    v + 64u * 1000u,       /* same bits, 64 s in the future */
   };
   uint64_t n = 0;
   for (size_t i = 0; i < sizeof forged / sizeof forged[0]; i++) {
@@ -229,8 +230,9 @@ static void test_cookie_forged_tsecr(void **state) {
 static void test_cookie_no_tsopt_mss_only(void **state) {
   struct th *h = th_new_state(state, NULL);
   fill_synq(h);
-  th_inject(h, MS(1), TSEG(.flags = TH_SYN | TH_ECE | TH_CWR, .seq = 0, MSS(1400), WSCALE(7),
-                           .sack_perm = true));
+  th_inject(
+      h, MS(1),
+      TSEG(.flags = TH_SYN | TH_ECE | TH_CWR, .seq = 0, MSS(1400), WSCALE(7), .sack_perm = true));
   th_expect(h, MS(1), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460)));
   const struct th_pkt *sa = th_last(h);
   assert_false(sa->has_ts);
@@ -262,8 +264,8 @@ static void ts_off(struct us_config *c) { c->tcp_timestamps = false; }
 static void test_cookie_ts_off_mss_only(void **state) {
   struct th *h = th_new_state(state, ts_off);
   fill_synq(h);
-  th_inject(h, MS(1), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460), WSCALE(7), .sack_perm = true,
-                           TS(100, 0)));
+  th_inject(h, MS(1),
+            TSEG(.flags = TH_SYN, .seq = 0, MSS(1460), WSCALE(7), .sack_perm = true, TS(100, 0)));
   th_expect(h, MS(1), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460)));
   assert_false(th_last(h)->has_ts);
   assert_false(th_last(h)->has_ws);
@@ -305,13 +307,13 @@ static void test_cookie_ts_without_ws(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_cookie_keeps_ws_sack_ts, th_teardown),
-      cmocka_unit_test_teardown(test_cookie_keeps_ecn, th_teardown),
-      cmocka_unit_test_teardown(test_cookie_ecn_off, th_teardown),
-      cmocka_unit_test_teardown(test_cookie_forged_tsecr, th_teardown),
-      cmocka_unit_test_teardown(test_cookie_no_tsopt_mss_only, th_teardown),
-      cmocka_unit_test_teardown(test_cookie_ts_off_mss_only, th_teardown),
-      cmocka_unit_test_teardown(test_cookie_ts_without_ws, th_teardown),
+    cmocka_unit_test_teardown(test_cookie_keeps_ws_sack_ts, th_teardown),
+    cmocka_unit_test_teardown(test_cookie_keeps_ecn, th_teardown),
+    cmocka_unit_test_teardown(test_cookie_ecn_off, th_teardown),
+    cmocka_unit_test_teardown(test_cookie_forged_tsecr, th_teardown),
+    cmocka_unit_test_teardown(test_cookie_no_tsopt_mss_only, th_teardown),
+    cmocka_unit_test_teardown(test_cookie_ts_off_mss_only, th_teardown),
+    cmocka_unit_test_teardown(test_cookie_ts_without_ws, th_teardown),
   };
   return TH_RUN("tcp_cookie_opts", tests);
 }

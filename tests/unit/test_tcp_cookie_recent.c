@@ -27,9 +27,9 @@
 /* The cookie S would send in answer to P's SYN (MSS 1460, no TSopt) at
  * `now`, as if an attacker had guessed it: no cookie SYN-ACK went out. */
 static uint32_t guessed_cookie(struct th *h, us_time_t now) {
-  struct tcp_cookie_opts o = {0};
-  uint32_t c = tcp_syncookie_make(h->s, TH_S_ADDR, TH_S_PORT, TH_P_ADDR, h->c->p_port,
-                                  h->c->p_isn, 1460, &o, now);
+  struct tcp_cookie_opts o = { 0 };
+  uint32_t c = tcp_syncookie_make(h->s, TH_S_ADDR, TH_S_PORT, TH_P_ADDR, h->c->p_port, h->c->p_isn,
+                                  1460, &o, now);
   h->s->tcp->cookie_sent = false;
   return c;
 }
@@ -88,8 +88,8 @@ static void test_cookie_window_follows_last_cookie(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_guessed_cookie_without_flood_refused, th_teardown),
-      cmocka_unit_test_teardown(test_cookie_window_follows_last_cookie, th_teardown),
+    cmocka_unit_test_teardown(test_guessed_cookie_without_flood_refused, th_teardown),
+    cmocka_unit_test_teardown(test_cookie_window_follows_last_cookie, th_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

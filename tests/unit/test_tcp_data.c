@@ -199,7 +199,8 @@ static void test_zero_window_persist(void **state) {
   us_time_t prev_at = t, prev_gap = 0;
   int probes = 0;
   while (h->now < end) {
-    if (!th_run_until_packet(h, end)) break;
+    if (!th_run_until_packet(h, end))
+      break;
     struct th_pkt p;
     assert_true(th_pop(h, &p));
     char b[200];
@@ -325,12 +326,14 @@ static void test_shrinking_window(void **state) {
   while (th_run_until_packet(h, end)) {
     assert_true(th_pop(h, &p));
     char b[200];
-    if (!p.ok || p.plen == 0) continue;
+    if (!p.ok || p.plen == 0)
+      continue;
     uint32_t rs = th_rel_seq(h, &p);
     if (rs < 2001 || rs + p.plen > 1 + 6 * SMSS)
       th_fail(h, __FILE__, __LINE__, "sent beyond the shrunk window: %s",
               th_fmt(h, &p, b, sizeof b));
-    if (rs == 2001) break;
+    if (rs == 2001)
+      break;
   }
   /* The window opens again: everything is sent and acknowledged. */
   t = h->now + US_MSEC(10);
@@ -339,7 +342,8 @@ static void test_shrinking_window(void **state) {
   th_advance(h, t + US_MSEC(100));
   while (th_pop(h, &p)) {
     uint32_t rs = th_rel_seq(h, &p);
-    if (p.plen && rs + p.plen > hi) hi = rs + p.plen;
+    if (p.plen && rs + p.plen > hi)
+      hi = rs + p.plen;
   }
   assert_int_equal(hi, 1 + 8 * SMSS);
   th_inject(h, h->now + US_MSEC(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1 + 8 * SMSS));
@@ -395,7 +399,8 @@ static void test_delayed_ack(void **state) {
   assert_int_equal(th_send(h, t, 20), 20);
   /* (A pure ACK first is allowed too: delaying is a MAY.) */
   th_advance(h, t);
-  if (th_queued(h) > 1) th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 111 + 2 * SMSS));
+  if (th_queued(h) > 1)
+    th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 111 + 2 * SMSS));
   th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 111 + 2 * SMSS, .len = 20));
   th_inject(h, t + US_MSEC(10), TSEG(.flags = TH_ACK, .seq = 111 + 2 * SMSS, .ack = 21));
   th_expect_nothing_until(h, t + US_SEC(2));
@@ -424,7 +429,8 @@ static void test_data_beyond_window(void **state) {
     th_advance(h, t + US_MSEC(500));
     while (th_pop(h, &p)) {
       uint32_t r = th_rel_ack(h, &p) + p.wnd;
-      if ((int32_t)(r - right) > 0) right = r;
+      if ((int32_t)(r - right) > 0)
+        right = r;
     }
     t = h->now;
   }
@@ -459,7 +465,8 @@ static void test_out_of_order_flood(void **state) {
     if (u.ooo_bytes > h->cfg.tcp_ooo_bytes_max)
       th_fail(h, __FILE__, __LINE__, "%u out-of-order bytes held, cap %u", u.ooo_bytes,
               h->cfg.tcp_ooo_bytes_max);
-    if (i % 100 == 0) t += US_MSEC(1);
+    if (i % 100 == 0)
+      t += US_MSEC(1);
   }
   th_assert_state(h, US_TCP_ESTABLISHED);
   assert_int_equal(th_recv(h, t, 100), US_ERR_AGAIN);
@@ -509,12 +516,14 @@ static void test_window_scaling_receive(void **state) {
   while (right - seq >= 1000) {
     th_inject(h, t, TSEG(.flags = TH_ACK, .seq = seq, .ack = 1, .len = 1000));
     seq += 1000;
-    if ((seq / 1000) % 50 == 0) th_drain(h);
+    if ((seq / 1000) % 50 == 0)
+      th_drain(h);
   }
   th_advance(h, t + US_MSEC(500));
   struct th_pkt p;
   ack = 0;
-  while (th_pop(h, &p)) ack = th_rel_ack(h, &p);
+  while (th_pop(h, &p))
+    ack = th_rel_ack(h, &p);
   assert_int_equal(ack, seq);
   th_recv_expect(h, h->now, seq - 1);
   th_finish(h);
@@ -545,7 +554,8 @@ static void test_send_buffer_full(void **state) {
     struct th_pkt p;
     uint32_t hi = acked;
     while (th_pop(h, &p))
-      if (p.plen && th_rel_seq(h, &p) + p.plen > hi) hi = th_rel_seq(h, &p) + p.plen;
+      if (p.plen && th_rel_seq(h, &p) + p.plen > hi)
+        hi = th_rel_seq(h, &p) + p.plen;
     if (hi == acked) {
       t = h->now + US_MSEC(300); /* a probe or RTO will come */
       continue;
@@ -560,7 +570,8 @@ static void test_send_buffer_full(void **state) {
   size_t n;
   while ((n = us_stack_events(h->s, ev, 16)) > 0)
     for (size_t i = 0; i < n; i++)
-      if (us_sock_eq(ev[i].sock, h->c->sock) && (ev[i].events & US_EV_WRITABLE)) seen = true;
+      if (us_sock_eq(ev[i].sock, h->c->sock) && (ev[i].events & US_EV_WRITABLE))
+        seen = true;
   assert_true(seen);
   th_finish(h);
 }
@@ -580,7 +591,8 @@ static void test_readable_event(void **state) {
   size_t n;
   while ((n = us_stack_events(h->s, ev, 16)) > 0)
     for (size_t i = 0; i < n; i++)
-      if (us_sock_eq(ev[i].sock, h->c->sock) && (ev[i].events & US_EV_READABLE)) seen = true;
+      if (us_sock_eq(ev[i].sock, h->c->sock) && (ev[i].events & US_EV_READABLE))
+        seen = true;
   assert_true(seen);
   assert_int_equal(us_tcp_recv_queued(h->s, h->c->sock), 10);
   th_recv_expect(h, t, 10);
@@ -643,11 +655,13 @@ static void test_own_iss_wrap(void **state) {
     th_fx_listen(h, 0);
     th_inject(h, 0, TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
     th_expect(h, 0, TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
-    if (h->c->s_isn >= 0xFFE00000u) found = seed;
+    if (h->c->s_isn >= 0xFFE00000u)
+      found = seed;
     th_free(h);
     *state = NULL;
   }
-  if (!found) fail_msg("no seed in 1..40000 gives an ISS near 2^32: is the ISS random?");
+  if (!found)
+    fail_msg("no seed in 1..40000 gives an ISS near 2^32: is the ISS random?");
   struct us_config big;
   th_config(&big);
   struct th *h = th_new_seeded(&big, found);
@@ -670,7 +684,8 @@ static void test_own_iss_wrap(void **state) {
       for (uint32_t k = 0; k < p.plen; k++)
         if (p.payload[k] != th_pat(h->c->s_salt, (uint64_t)(rs - 1) + k))
           th_fail(h, __FILE__, __LINE__, "byte at relative seq %u is wrong", rs + k);
-      if (p.plen && (int32_t)(rs + p.plen - hi) > 0) hi = rs + p.plen;
+      if (p.plen && (int32_t)(rs + p.plen - hi) > 0)
+        hi = rs + p.plen;
     }
     t += US_MSEC(1);
     if (hi != acked) {
@@ -688,25 +703,25 @@ static void test_own_iss_wrap(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_in_order_transfer, th_teardown),
-      cmocka_unit_test_teardown(test_out_of_order, th_teardown),
-      cmocka_unit_test_teardown(test_out_of_order_overlap, th_teardown),
-      cmocka_unit_test_teardown(test_out_of_order_flood, th_teardown),
-      cmocka_unit_test_teardown(test_fin_beyond_hole, th_teardown),
-      cmocka_unit_test_teardown(test_duplicate_segments, th_teardown),
-      cmocka_unit_test_teardown(test_sequence_wrap, th_teardown),
-      cmocka_unit_test_teardown(test_sequence_wrap_peer_isn_ffffffff, th_teardown),
-      cmocka_unit_test_teardown(test_zero_window_persist, th_teardown),
-      cmocka_unit_test_teardown(test_receive_window_closes_and_opens, th_teardown),
-      cmocka_unit_test_teardown(test_shrinking_window, th_teardown),
-      cmocka_unit_test_teardown(test_nagle, th_teardown),
-      cmocka_unit_test_teardown(test_delayed_ack, th_teardown),
-      cmocka_unit_test_teardown(test_data_beyond_window, th_teardown),
-      cmocka_unit_test_teardown(test_window_scaling_receive, th_teardown),
-      cmocka_unit_test_teardown(test_send_buffer_full, th_teardown),
-      cmocka_unit_test_teardown(test_readable_event, th_teardown),
-      cmocka_unit_test_teardown(test_zero_window_still_takes_acks, th_teardown),
-      cmocka_unit_test_teardown(test_own_iss_wrap, th_teardown),
+    cmocka_unit_test_teardown(test_in_order_transfer, th_teardown),
+    cmocka_unit_test_teardown(test_out_of_order, th_teardown),
+    cmocka_unit_test_teardown(test_out_of_order_overlap, th_teardown),
+    cmocka_unit_test_teardown(test_out_of_order_flood, th_teardown),
+    cmocka_unit_test_teardown(test_fin_beyond_hole, th_teardown),
+    cmocka_unit_test_teardown(test_duplicate_segments, th_teardown),
+    cmocka_unit_test_teardown(test_sequence_wrap, th_teardown),
+    cmocka_unit_test_teardown(test_sequence_wrap_peer_isn_ffffffff, th_teardown),
+    cmocka_unit_test_teardown(test_zero_window_persist, th_teardown),
+    cmocka_unit_test_teardown(test_receive_window_closes_and_opens, th_teardown),
+    cmocka_unit_test_teardown(test_shrinking_window, th_teardown),
+    cmocka_unit_test_teardown(test_nagle, th_teardown),
+    cmocka_unit_test_teardown(test_delayed_ack, th_teardown),
+    cmocka_unit_test_teardown(test_data_beyond_window, th_teardown),
+    cmocka_unit_test_teardown(test_window_scaling_receive, th_teardown),
+    cmocka_unit_test_teardown(test_send_buffer_full, th_teardown),
+    cmocka_unit_test_teardown(test_readable_event, th_teardown),
+    cmocka_unit_test_teardown(test_zero_window_still_takes_acks, th_teardown),
+    cmocka_unit_test_teardown(test_own_iss_wrap, th_teardown),
   };
   return TH_RUN("tcp_data", tests);
 }

@@ -14,11 +14,11 @@
 #include "harness.h"
 #include "tcp_harness.h"
 
-#define MS(x) US_MSEC(x)
-#define ECN(p) ((p)->tos & 3)
+#define MS(x)   US_MSEC(x)
+#define ECN(p)  ((p)->tos & 3)
 #define NOT_ECT 0
-#define ECT0 2
-#define CE 3
+#define ECT0    2
+#define CE      3
 
 /* Passive open; P's SYN asks for ECN when `ask`. */
 static us_time_t established(struct th *h, bool ask) {
@@ -96,8 +96,8 @@ static void test_ecn_active(void **state) {
   th_connect(h, MS(40));
   th_expect(h, MS(40), TSEG(.flags = TH_SYN | TH_ECE | TH_CWR, .seq = 0));
   h->c->p_nxt = 0;
-  th_inject(h, MS(50), TSEG(.flags = TH_SYN | TH_ACK | TH_ECE | TH_CWR, .seq = 0, .ack = 1,
-                             MSS(1460)));
+  th_inject(h, MS(50),
+            TSEG(.flags = TH_SYN | TH_ACK | TH_ECE | TH_CWR, .seq = 0, .ack = 1, MSS(1460)));
   th_expect(h, MS(50), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
   assert_int_equal(th_stat(h, US_STAT_tcp_ecn_negotiated), 1);
   th_finish(h);
@@ -113,8 +113,8 @@ static void test_ecn_ce_echoed_until_cwr(void **state) {
   th_inject(h, t + MS(1), TSEG(.flags = TH_ACK, .seq = 101, .ack = 1, .len = 100, .tos = ECT0));
   th_inject(h, t + MS(2), TSEG(.flags = TH_ACK, .seq = 201, .ack = 1, .len = 100, .tos = ECT0));
   th_expect_within(h, t + MS(1), t + MS(300), TSEG(.flags = TH_ACK | TH_ECE, .seq = 1, .ack = 301));
-  th_inject(h, t + MS(400), TSEG(.flags = TH_ACK | TH_CWR, .seq = 301, .ack = 1, .len = 100,
-                                 .tos = ECT0));
+  th_inject(h, t + MS(400),
+            TSEG(.flags = TH_ACK | TH_CWR, .seq = 301, .ack = 1, .len = 100, .tos = ECT0));
   th_inject(h, t + MS(401), TSEG(.flags = TH_ACK, .seq = 401, .ack = 1, .len = 100, .tos = ECT0));
   th_expect_within(h, t + MS(400), t + MS(700), TSEG(.flags = TH_ACK, .seq = 1, .ack = 501));
   th_recv_expect(h, t + MS(700), 500);
@@ -153,10 +153,11 @@ static void test_ecn_ece_reduces_once(void **state) {
   th_drain(h);
   /* New data: CWR on the first segment only. */
   assert_int_equal(th_send(h, t + MS(20), 2 * 1460), 2 * 1460);
-  th_expect(h, t + MS(20), TSEG(.flags = TH_ACK | TH_CWR, .seq = 1 + 10 * 1460, .ack = 1,
-                                .len = 1460));
-  th_expect(h, t + MS(20), TSEG(.flags = TH_ACK | TH_PSH, .seq = 1 + 11 * 1460, .ack = 1,
-                                .len = 1460, .psh_check = true));
+  th_expect(h, t + MS(20),
+            TSEG(.flags = TH_ACK | TH_CWR, .seq = 1 + 10 * 1460, .ack = 1, .len = 1460));
+  th_expect(h, t + MS(20),
+            TSEG(.flags = TH_ACK | TH_PSH, .seq = 1 + 11 * 1460, .ack = 1, .len = 1460,
+                 .psh_check = true));
   assert_int_equal(th_stat(h, US_STAT_tcp_ecn_cwr_sent), 1);
   th_inject(h, t + MS(30), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1 + 12 * 1460));
   th_finish(h);
@@ -178,13 +179,13 @@ static void test_ecn_retransmission_not_ect(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_ecn_passive_negotiated, th_teardown),
-      cmocka_unit_test_teardown(test_ecn_not_asked, th_teardown),
-      cmocka_unit_test_teardown(test_ecn_off_declines, th_teardown),
-      cmocka_unit_test_teardown(test_ecn_active, th_teardown),
-      cmocka_unit_test_teardown(test_ecn_ce_echoed_until_cwr, th_teardown),
-      cmocka_unit_test_teardown(test_ecn_ece_reduces_once, th_teardown),
-      cmocka_unit_test_teardown(test_ecn_retransmission_not_ect, th_teardown),
+    cmocka_unit_test_teardown(test_ecn_passive_negotiated, th_teardown),
+    cmocka_unit_test_teardown(test_ecn_not_asked, th_teardown),
+    cmocka_unit_test_teardown(test_ecn_off_declines, th_teardown),
+    cmocka_unit_test_teardown(test_ecn_active, th_teardown),
+    cmocka_unit_test_teardown(test_ecn_ce_echoed_until_cwr, th_teardown),
+    cmocka_unit_test_teardown(test_ecn_ece_reduces_once, th_teardown),
+    cmocka_unit_test_teardown(test_ecn_retransmission_not_ect, th_teardown),
   };
   return TH_RUN("tcp_ecn", tests);
 }

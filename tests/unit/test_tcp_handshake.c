@@ -25,8 +25,8 @@ static void test_passive_open(void **state) {
   th_fx_listen(h, 0);
   th_inject(h, 0, TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
   /* MSS from the MTU (1500 - 40); the window must be open. */
-  th_expect(h, 0, TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460),
-                       .wnd_nonzero = true));
+  th_expect(h, 0,
+            TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460), .wnd_nonzero = true));
   th_assert_state(h, US_TCP_SYN_RECEIVED);
   us_sock_t tmp;
   assert_int_equal(us_tcp_accept(h->s, h->lsock, &tmp, NULL, NULL), US_ERR_AGAIN);
@@ -89,7 +89,8 @@ static void test_synack_with_data(void **state) {
   struct th *h = th_new_state(state, NULL);
   th_connect(h, 0);
   th_expect(h, 0, TSEG(.flags = TH_SYN, .seq = 0));
-  th_inject(h, US_MSEC(10), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460), .len = 10));
+  th_inject(h, US_MSEC(10),
+            TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460), .len = 10));
   th_expect_within(h, US_MSEC(10), US_MSEC(510), TSEG(.flags = TH_ACK, .seq = 1, .ack = 11));
   th_assert_state(h, US_TCP_ESTABLISHED);
   th_recv_expect(h, h->now, 10);
@@ -126,7 +127,8 @@ static void test_simultaneous_open(void **state) {
   th_assert_state(h, US_TCP_ESTABLISHED);
   assert_true(us_sock_events(h->s, h->c->sock) & US_EV_CONNECTED);
   /* S may acknowledge P's SYN-ACK again; nothing else. */
-  if (th_queued(h) > 0) th_expect(h, US_MSEC(20), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
+  if (th_queued(h) > 0)
+    th_expect(h, US_MSEC(20), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
   assert_int_equal(th_send(h, US_MSEC(30), 10), 10);
   th_expect(h, US_MSEC(30), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 10));
   th_finish(h);
@@ -249,7 +251,8 @@ static void test_syn_received_bad_ack(void **state) {
   th_inject(h, US_MSEC(35), TSEG(.flags = TH_PSH, .seq = 1, .len = 10));
   th_advance(h, US_MSEC(35));
   struct th_pkt p;
-  while (th_pop(h, &p)) assert_true(p.ok && !(p.flags & TH_RST));
+  while (th_pop(h, &p))
+    assert_true(p.ok && !(p.flags & TH_RST));
   th_assert_state(h, US_TCP_SYN_RECEIVED);
   th_inject(h, US_MSEC(40), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
   th_assert_state(h, US_TCP_ESTABLISHED);
@@ -317,12 +320,13 @@ static void test_syn_retransmit_and_timeout(void **state) {
     t += rto;
     th_expect(h, t, TSEG(.flags = TH_SYN, .seq = 0));
     rto *= 2;
-    if (rto > h->cfg.tcp_rto_max) rto = h->cfg.tcp_rto_max;
+    if (rto > h->cfg.tcp_rto_max)
+      rto = h->cfg.tcp_rto_max;
   }
   th_expect_nothing_until(h, t + rto - 1);
   th_advance(h, t + rto);
   assert_true(t + rto >= US_SEC(180)); /* MUST-23: at least 3 minutes */
-  th_drain(h); /* a RST here is allowed, nothing was synchronized */
+  th_drain(h);                         /* a RST here is allowed, nothing was synchronized */
   th_assert_state(h, -1);
   assert_int_equal(us_sock_error(h->s, h->c->sock), US_ERR_TIMEDOUT);
   assert_int_equal(th_stat(h, US_STAT_tcp_syn_retrans), n);
@@ -337,7 +341,7 @@ static void test_synack_retries_then_rst(void **state) {
   assert_int_equal(h->cfg.tcp_synack_retries, 5);
   assert_true(h->cfg.tcp_synack_timeout_rst);
   th_fx_syn_received(h, 0);
-  us_time_t at[] = {US_SEC(1), US_SEC(3), US_SEC(7), US_SEC(15), US_SEC(31)};
+  us_time_t at[] = { US_SEC(1), US_SEC(3), US_SEC(7), US_SEC(15), US_SEC(31) };
   for (int i = 0; i < 5; i++) {
     /* us_stack_poll reports the retry's deadline exactly (deadlines, not ticks). */
     assert_int_equal(th_deadline(h), at[i]);
@@ -407,10 +411,12 @@ static void test_syn_flood(void **state) {
   us_time_t t = 0;
   for (uint32_t i = 0; i < 3000; i++) {
     uint32_t src = US_IP4(10, 0, 0, 100 + (i % 100));
-    th_inject(h, t, TSEG(.flags = TH_SYN, .seq = i * 7919u, .src = src,
-                         .sport = (uint16_t)(1024 + i), MSS(1460)));
+    th_inject(h, t,
+              TSEG(.flags = TH_SYN, .seq = i * 7919u, .src = src, .sport = (uint16_t)(1024 + i),
+                   MSS(1460)));
     th_drain(h);
-    if (i % 10 == 0) t += US_MSEC(1);
+    if (i % 10 == 0)
+      t += US_MSEC(1);
   }
   struct us_pool_usage u;
   us_stack_pool_usage(h->s, &u);
@@ -479,27 +485,27 @@ static void test_stale_handle(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_passive_open, th_teardown),
-      cmocka_unit_test_teardown(test_active_open, th_teardown),
-      cmocka_unit_test_teardown(test_active_open_ports_differ, th_teardown),
-      cmocka_unit_test_teardown(test_synack_with_data, th_teardown),
-      cmocka_unit_test_teardown(test_handshake_ack_with_data, th_teardown),
-      cmocka_unit_test_teardown(test_simultaneous_open, th_teardown),
-      cmocka_unit_test_teardown(test_simultaneous_open_plain_ack, th_teardown),
-      cmocka_unit_test_teardown(test_syn_with_data, th_teardown),
-      cmocka_unit_test_teardown(test_rst_and_ack_to_listener, th_teardown),
-      cmocka_unit_test_teardown(test_backlog_overflow, th_teardown),
-      cmocka_unit_test_teardown(test_rst_in_syn_received_passive, th_teardown),
-      cmocka_unit_test_teardown(test_syn_received_bad_ack, th_teardown),
-      cmocka_unit_test_teardown(test_syn_sent_bad_segments, th_teardown),
-      cmocka_unit_test_teardown(test_connection_refused, th_teardown),
-      cmocka_unit_test_teardown(test_syn_retransmit_and_timeout, th_teardown),
-      cmocka_unit_test_teardown(test_synack_retries_then_rst, th_teardown),
-      cmocka_unit_test_teardown(test_synack_retries_no_rst, th_teardown),
-      cmocka_unit_test_teardown(test_synack_retry_then_ack, th_teardown),
-      cmocka_unit_test_teardown(test_syn_flood, th_teardown),
-      cmocka_unit_test_teardown(test_stale_handle, th_teardown),
-      cmocka_unit_test_teardown(test_isn_rfc6528, th_teardown),
+    cmocka_unit_test_teardown(test_passive_open, th_teardown),
+    cmocka_unit_test_teardown(test_active_open, th_teardown),
+    cmocka_unit_test_teardown(test_active_open_ports_differ, th_teardown),
+    cmocka_unit_test_teardown(test_synack_with_data, th_teardown),
+    cmocka_unit_test_teardown(test_handshake_ack_with_data, th_teardown),
+    cmocka_unit_test_teardown(test_simultaneous_open, th_teardown),
+    cmocka_unit_test_teardown(test_simultaneous_open_plain_ack, th_teardown),
+    cmocka_unit_test_teardown(test_syn_with_data, th_teardown),
+    cmocka_unit_test_teardown(test_rst_and_ack_to_listener, th_teardown),
+    cmocka_unit_test_teardown(test_backlog_overflow, th_teardown),
+    cmocka_unit_test_teardown(test_rst_in_syn_received_passive, th_teardown),
+    cmocka_unit_test_teardown(test_syn_received_bad_ack, th_teardown),
+    cmocka_unit_test_teardown(test_syn_sent_bad_segments, th_teardown),
+    cmocka_unit_test_teardown(test_connection_refused, th_teardown),
+    cmocka_unit_test_teardown(test_syn_retransmit_and_timeout, th_teardown),
+    cmocka_unit_test_teardown(test_synack_retries_then_rst, th_teardown),
+    cmocka_unit_test_teardown(test_synack_retries_no_rst, th_teardown),
+    cmocka_unit_test_teardown(test_synack_retry_then_ack, th_teardown),
+    cmocka_unit_test_teardown(test_syn_flood, th_teardown),
+    cmocka_unit_test_teardown(test_stale_handle, th_teardown),
+    cmocka_unit_test_teardown(test_isn_rfc6528, th_teardown),
   };
   return TH_RUN("tcp_handshake", tests);
 }

@@ -33,15 +33,15 @@ struct cl {
   uint32_t src;
   uint16_t port;
   uint32_t isn;
-  uint32_t iss;      /* S's ISS, from its (last) SYN-ACK */
-  unsigned synacks;  /* SYN-ACKs S sent it */
-  bool ws;           /* the last SYN-ACK offered window scaling */
+  uint32_t iss;     /* S's ISS, from its (last) SYN-ACK */
+  unsigned synacks; /* SYN-ACKs S sent it */
+  bool ws;          /* the last SYN-ACK offered window scaling */
   unsigned rsts;
   uint32_t rst_seq, rst_ack;
   uint8_t rst_flags;
-  unsigned fins;     /* FINs S sent it */
+  unsigned fins; /* FINs S sent it */
   uint32_t fin_seq, fin_ack;
-  us_sock_t sock;    /* S's accepted socket */
+  us_sock_t sock; /* S's accepted socket */
 };
 
 static void cl_init(struct cl *v, size_t n, uint32_t src, uint16_t port0) {
@@ -56,13 +56,12 @@ static void cl_init(struct cl *v, size_t n, uint32_t src, uint16_t port0) {
 
 static void cl_syn(struct th *h, us_time_t t, const struct cl *c, uint16_t dport) {
   th_inject(h, t,
-            TSEG(.flags = TH_SYN, .src = c->src, .sport = c->port, .dport = dport,
-                 .seq = c->isn, .seq_abs = true, MSS(1460), WSCALE(7)));
+            TSEG(.flags = TH_SYN, .src = c->src, .sport = c->port, .dport = dport, .seq = c->isn,
+                 .seq_abs = true, MSS(1460), WSCALE(7)));
 }
 
 /* The handshake's final ACK (with `len` bytes of data when len > 0). */
-static void cl_ack(struct th *h, us_time_t t, const struct cl *c, uint16_t dport,
-                   uint32_t len) {
+static void cl_ack(struct th *h, us_time_t t, const struct cl *c, uint16_t dport, uint32_t len) {
   static const uint8_t hello[16] = "hello, listener";
   th_inject(h, t,
             TSEG(.flags = TH_ACK, .src = c->src, .sport = c->port, .dport = dport,
@@ -434,9 +433,7 @@ static void test_limit_listener_closed_and_reopened(void **state) {
   th_finish(h);
 }
 
-static void limit_listener_2_backlog_1(struct us_config *c) {
-  c->tcp_listener_conn_max = 2;
-}
+static void limit_listener_2_backlog_1(struct us_config *c) { c->tcp_listener_conn_max = 2; }
 
 /* SYN cookies hold no state, so the limit is checked again when a cookie
  * ACK would make a connection. Past the limit the peer, whose handshake is
@@ -487,24 +484,26 @@ static void test_rst_rate_limit(void **state) {
   struct cl v[1];
   cl_init(v, 1, TH_P_ADDR, 30700);
   for (int i = 0; i < 100; i++)
-    th_inject(h, 0, TSEG(.flags = TH_SYN, .sport = (uint16_t)(20000 + i), .dport = 9,
-                         .seq = 1, .seq_abs = true));
+    th_inject(h, 0,
+              TSEG(.flags = TH_SYN, .sport = (uint16_t)(20000 + i), .dport = 9, .seq = 1,
+                   .seq_abs = true));
   assert_int_equal(collect(h, v, 1), 5);
   assert_int_equal(th_stat(h, US_STAT_tcp_out_rsts_limited), 95);
   /* One segment every 10 ms for a second: a token every 100 ms. */
   unsigned rsts = 0;
   for (int k = 1; k <= 100; k++) {
-    th_inject(h, MS(10 * k), TSEG(.flags = TH_ACK, .sport = 20000, .dport = 9, .seq = 1,
-                                   .seq_abs = true, .ack = 5, .ack_abs = true));
+    th_inject(h, MS(10 * k),
+              TSEG(.flags = TH_ACK, .sport = 20000, .dport = 9, .seq = 1, .seq_abs = true, .ack = 5,
+                   .ack_abs = true));
     rsts += collect(h, v, 1);
   }
   assert_int_equal(rsts, 10);
   /* The bucket is empty again: a listener's unmatched ACKs are limited too. */
   th_listen(h, TH_S_PORT, 16);
   for (int i = 0; i < 20; i++)
-    th_inject(h, MS(1000), TSEG(.flags = TH_ACK, .sport = (uint16_t)(21000 + i),
-                                .dport = TH_S_PORT, .seq = 1, .seq_abs = true, .ack = 5,
-                                .ack_abs = true));
+    th_inject(h, MS(1000),
+              TSEG(.flags = TH_ACK, .sport = (uint16_t)(21000 + i), .dport = TH_S_PORT, .seq = 1,
+                   .seq_abs = true, .ack = 5, .ack_abs = true));
   assert_int_equal(collect(h, v, 1), 0);
   assert_int_equal(th_stat(h, US_STAT_tcp_out_rsts_limited), 95 + 90 + 20);
   /* A connection whose application closes with unread data resets it
@@ -526,8 +525,9 @@ static void test_rst_rate_zero_is_unlimited(void **state) {
   struct cl v[1];
   cl_init(v, 1, TH_P_ADDR, 30800);
   for (int i = 0; i < 2000; i++)
-    th_inject(h, 0, TSEG(.flags = TH_SYN, .sport = (uint16_t)(20000 + i), .dport = 9,
-                         .seq = 1, .seq_abs = true));
+    th_inject(h, 0,
+              TSEG(.flags = TH_SYN, .sport = (uint16_t)(20000 + i), .dport = 9, .seq = 1,
+                   .seq_abs = true));
   assert_int_equal(collect(h, v, 1), 2000);
   assert_int_equal(th_stat(h, US_STAT_tcp_out_rsts_limited), 0);
   th_finish(h);
@@ -535,16 +535,16 @@ static void test_rst_rate_zero_is_unlimited(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_synq_full_cookies_all_complete, th_teardown),
-      cmocka_unit_test_teardown(test_synq_full_no_cookies_drops, th_teardown),
-      cmocka_unit_test_teardown(test_acceptq_full_synq_entry, th_teardown),
-      cmocka_unit_test_teardown(test_acceptq_full_cookie, th_teardown),
-      cmocka_unit_test_teardown(test_limit_per_listener, th_teardown),
-      cmocka_unit_test_teardown(test_limit_per_source, th_teardown),
-      cmocka_unit_test_teardown(test_limit_listener_closed_and_reopened, th_teardown),
-      cmocka_unit_test_teardown(test_limit_rechecked_at_cookie_ack, th_teardown),
-      cmocka_unit_test_teardown(test_rst_rate_limit, th_teardown),
-      cmocka_unit_test_teardown(test_rst_rate_zero_is_unlimited, th_teardown),
+    cmocka_unit_test_teardown(test_synq_full_cookies_all_complete, th_teardown),
+    cmocka_unit_test_teardown(test_synq_full_no_cookies_drops, th_teardown),
+    cmocka_unit_test_teardown(test_acceptq_full_synq_entry, th_teardown),
+    cmocka_unit_test_teardown(test_acceptq_full_cookie, th_teardown),
+    cmocka_unit_test_teardown(test_limit_per_listener, th_teardown),
+    cmocka_unit_test_teardown(test_limit_per_source, th_teardown),
+    cmocka_unit_test_teardown(test_limit_listener_closed_and_reopened, th_teardown),
+    cmocka_unit_test_teardown(test_limit_rechecked_at_cookie_ack, th_teardown),
+    cmocka_unit_test_teardown(test_rst_rate_limit, th_teardown),
+    cmocka_unit_test_teardown(test_rst_rate_zero_is_unlimited, th_teardown),
   };
   return TH_RUN("tcp_listen", tests);
 }

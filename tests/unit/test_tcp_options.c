@@ -55,7 +55,7 @@ static void test_mss_absent_536(void **state) {
 /* MSS 0 is ignored: 536 again (HOSTILE OPT-3). */
 static void test_mss_zero_ignored(void **state) {
   struct th *h = th_new_state(state, NULL);
-  static const uint8_t opt[] = {2, 4, 0, 0};
+  static const uint8_t opt[] = { 2, 4, 0, 0 };
   us_time_t t = handshake_opts(h, opt, sizeof opt);
   expect_segments_of(h, t, 2000, 536);
   th_finish(h);
@@ -65,7 +65,7 @@ static void test_mss_zero_ignored(void **state) {
  * segments (CVE-2019-11479 class). */
 static void test_mss_tiny_clamped(void **state) {
   struct th *h = th_new_state(state, NULL);
-  static const uint8_t opt[] = {2, 4, 0, 1};
+  static const uint8_t opt[] = { 2, 4, 0, 1 };
   us_time_t t = handshake_opts(h, opt, sizeof opt);
   assert_int_equal(us_tcp_setopt(h->s, h->c->sock, US_TCP_NODELAY, 1), 0);
   assert_int_equal(th_send(h, t, 1000), 1000);
@@ -76,7 +76,8 @@ static void test_mss_tiny_clamped(void **state) {
   while (th_pop(h, &p)) {
     assert_int_equal(th_rel_seq(h, &p), seq);
     seq += p.plen;
-    if (seq < 1001) assert_true(p.plen >= TCP_MSS_FLOOR);
+    if (seq < 1001)
+      assert_true(p.plen >= TCP_MSS_FLOOR);
     n++;
   }
   assert_true(n >= 1 && n <= (1000 + TCP_MSS_FLOOR - 1) / TCP_MSS_FLOOR);
@@ -86,7 +87,7 @@ static void test_mss_tiny_clamped(void **state) {
 /* An MSS larger than our path allows: segments stay within our MTU. */
 static void test_mss_huge_limited_by_mtu(void **state) {
   struct th *h = th_new_state(state, NULL);
-  static const uint8_t opt[] = {2, 4, 0xff, 0xff};
+  static const uint8_t opt[] = { 2, 4, 0xff, 0xff };
   us_time_t t = handshake_opts(h, opt, sizeof opt);
   expect_segments_of(h, t, 4000, 1460);
   th_finish(h);
@@ -95,7 +96,7 @@ static void test_mss_huge_limited_by_mtu(void **state) {
 /* An MSS option of the wrong length is ignored (536), not fatal. */
 static void test_mss_wrong_length_ignored(void **state) {
   struct th *h = th_new_state(state, NULL);
-  static const uint8_t opt[] = {2, 6, 0x04, 0x00, 0, 0, 1, 0}; /* len 6, then NOP, EOL */
+  static const uint8_t opt[] = { 2, 6, 0x04, 0x00, 0, 0, 1, 0 }; /* len 6, then NOP, EOL */
   us_time_t t = handshake_opts(h, opt, sizeof opt);
   expect_segments_of(h, t, 2000, 536);
   th_finish(h);
@@ -104,7 +105,7 @@ static void test_mss_wrong_length_ignored(void **state) {
 /* Unaligned options are parsed (NOP, MSS at offset 1, WS at offset 5). */
 static void test_unaligned_options(void **state) {
   struct th *h = th_new_state(state, NULL);
-  static const uint8_t opt[] = {1, 2, 4, 0x05, 0x00, 3, 3, 2, 1, 0, 0, 0}; /* MSS 1280 */
+  static const uint8_t opt[] = { 1, 2, 4, 0x05, 0x00, 3, 3, 2, 1, 0, 0, 0 }; /* MSS 1280 */
   us_time_t t = handshake_opts(h, opt, sizeof opt);
   expect_segments_of(h, t, 3000, 1280);
   th_finish(h);
@@ -113,7 +114,7 @@ static void test_unaligned_options(void **state) {
 /* Options after EOL are not options: the MSS there is ignored. */
 static void test_options_after_eol_ignored(void **state) {
   struct th *h = th_new_state(state, NULL);
-  static const uint8_t opt[] = {0, 2, 4, 0x04, 0x00, 0, 0, 0};
+  static const uint8_t opt[] = { 0, 2, 4, 0x04, 0x00, 0, 0, 0 };
   us_time_t t = handshake_opts(h, opt, sizeof opt);
   expect_segments_of(h, t, 2000, 536);
   th_finish(h);
@@ -125,12 +126,12 @@ static void test_options_after_eol_ignored(void **state) {
 static void test_malformed_options_dropped(void **state) {
   struct th *h = th_new_state(state, NULL);
   th_fx_listen(h, 0);
-  static const uint8_t len0[] = {99, 0, 0, 0};
-  static const uint8_t len1[] = {1, 1, 99, 1};
-  static const uint8_t past_end[] = {1, 1, 2, 10};      /* MSS claims 10 bytes, 2 left */
-  static const uint8_t past_end2[] = {2, 4, 5, 0xb4, 8, 40, 0, 0}; /* TS claims 40 */
-  const uint8_t *v[] = {len0, len1, past_end, past_end2};
-  const uint8_t n[] = {sizeof len0, sizeof len1, sizeof past_end, sizeof past_end2};
+  static const uint8_t len0[] = { 99, 0, 0, 0 };
+  static const uint8_t len1[] = { 1, 1, 99, 1 };
+  static const uint8_t past_end[] = { 1, 1, 2, 10 }; /* MSS claims 10 bytes, 2 left */
+  static const uint8_t past_end2[] = { 2, 4, 5, 0xb4, 8, 40, 0, 0 }; /* TS claims 40 */
+  const uint8_t *v[] = { len0, len1, past_end, past_end2 };
+  const uint8_t n[] = { sizeof len0, sizeof len1, sizeof past_end, sizeof past_end2 };
   uint64_t before = th_stat(h, US_STAT_tcp_bad_options);
   for (int i = 0; i < 4; i++) {
     th_use(h, i);
@@ -157,7 +158,7 @@ static void test_malformed_options_dropped(void **state) {
 static void test_malformed_options_on_data(void **state) {
   struct th *h = th_new_state(state, NULL);
   us_time_t t = th_fx_established(h, 0) + US_MSEC(10);
-  static const uint8_t len0[] = {99, 0, 0, 0};
+  static const uint8_t len0[] = { 99, 0, 0, 0 };
   th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 100, OPTS(len0, 4)));
   th_advance(h, t + US_SEC(1));
   th_drain(h);
@@ -190,7 +191,8 @@ static void check_ws(void **state, uint8_t shift) {
   th_inject(h, 0, TSEG(.flags = TH_SYN, .seq = 0, MSS(1460), WSCALE(shift), WND(1000)));
   th_expect(h, 0, TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
   bool scaled = th_last(h)->has_ws;
-  if (scaled) assert_true(th_last(h)->ws <= 14);
+  if (scaled)
+    assert_true(th_last(h)->ws <= 14);
   th_inject(h, US_MSEC(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, WND(3)));
   th_accept(h);
   struct us_tcp_info in;
@@ -202,7 +204,8 @@ static void check_ws(void **state, uint8_t shift) {
   th_advance(h, US_MSEC(20));
   uint32_t sent = 0;
   struct th_pkt p;
-  while (th_pop(h, &p)) sent += p.plen;
+  while (th_pop(h, &p))
+    sent += p.plen;
   /* Unscaled, 3 bytes may wait for sender SWS avoidance (RFC 9293 3.8.6.2.1). */
   if (scaled)
     assert_int_equal(sent, 2000);
@@ -229,7 +232,7 @@ static void test_no_ws_without_peer_ws(void **state) {
  * deterministically; never something else. */
 static void test_duplicate_mss(void **state) {
   struct th *h = th_new_state(state, NULL);
-  static const uint8_t opt[] = {2, 4, 0x03, 0xe8, 2, 4, 0x04, 0xb0}; /* 1000, then 1200 */
+  static const uint8_t opt[] = { 2, 4, 0x03, 0xe8, 2, 4, 0x04, 0xb0 }; /* 1000, then 1200 */
   us_time_t t = handshake_opts(h, opt, sizeof opt);
   assert_int_equal(us_tcp_setopt(h->s, h->c->sock, US_TCP_NODELAY, 1), 0);
   assert_int_equal(th_send(h, t, 3000), 3000);
@@ -245,11 +248,12 @@ static void test_duplicate_mss(void **state) {
 static void test_lone_kind_at_header_end(void **state) {
   struct th *h = th_new_state(state, NULL);
   th_fx_listen(h, 0);
-  static const uint8_t opt[] = {1, 1, 1, 2};
+  static const uint8_t opt[] = { 1, 1, 1, 2 };
   th_inject(h, 0, TSEG(.flags = TH_SYN, .seq = 0, OPTS(opt, 4)));
   th_advance(h, US_MSEC(1));
   struct th_pkt p;
-  while (th_pop(h, &p)) assert_true(p.ok && !(p.flags & TH_SYN));
+  while (th_pop(h, &p))
+    assert_true(p.ok && !(p.flags & TH_SYN));
   th_assert_state(h, -1);
   assert_true(th_stat(h, US_STAT_tcp_bad_options) >= 1);
   th_finish(h);
@@ -271,7 +275,7 @@ static void test_ws_in_non_syn_ignored(void **state) {
  * handshake proceeds and S does not echo timestamps. */
 static void test_ts_wrong_length_ignored(void **state) {
   struct th *h = th_new_state(state, NULL);
-  static const uint8_t opt[] = {2, 4, 0x05, 0xb4, 8, 9, 1, 2, 3, 4, 5, 6, 7, 0, 0, 0};
+  static const uint8_t opt[] = { 2, 4, 0x05, 0xb4, 8, 9, 1, 2, 3, 4, 5, 6, 7, 0, 0, 0 };
   th_fx_listen(h, 0);
   th_inject(h, 0, TSEG(.flags = TH_SYN, .seq = 0, OPTS(opt, sizeof opt)));
   th_expect(h, 0, TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460)));
@@ -296,24 +300,24 @@ static void test_our_mss_from_mtu(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_mss_absent_536, th_teardown),
-      cmocka_unit_test_teardown(test_mss_zero_ignored, th_teardown),
-      cmocka_unit_test_teardown(test_mss_tiny_clamped, th_teardown),
-      cmocka_unit_test_teardown(test_mss_huge_limited_by_mtu, th_teardown),
-      cmocka_unit_test_teardown(test_mss_wrong_length_ignored, th_teardown),
-      cmocka_unit_test_teardown(test_unaligned_options, th_teardown),
-      cmocka_unit_test_teardown(test_options_after_eol_ignored, th_teardown),
-      cmocka_unit_test_teardown(test_malformed_options_dropped, th_teardown),
-      cmocka_unit_test_teardown(test_malformed_options_on_data, th_teardown),
-      cmocka_unit_test_teardown(test_bad_data_offset, th_teardown),
-      cmocka_unit_test_teardown(test_ws_15_clamped, th_teardown),
-      cmocka_unit_test_teardown(test_ws_255_clamped, th_teardown),
-      cmocka_unit_test_teardown(test_no_ws_without_peer_ws, th_teardown),
-      cmocka_unit_test_teardown(test_duplicate_mss, th_teardown),
-      cmocka_unit_test_teardown(test_lone_kind_at_header_end, th_teardown),
-      cmocka_unit_test_teardown(test_ws_in_non_syn_ignored, th_teardown),
-      cmocka_unit_test_teardown(test_our_mss_from_mtu, th_teardown),
-      cmocka_unit_test_teardown(test_ts_wrong_length_ignored, th_teardown),
+    cmocka_unit_test_teardown(test_mss_absent_536, th_teardown),
+    cmocka_unit_test_teardown(test_mss_zero_ignored, th_teardown),
+    cmocka_unit_test_teardown(test_mss_tiny_clamped, th_teardown),
+    cmocka_unit_test_teardown(test_mss_huge_limited_by_mtu, th_teardown),
+    cmocka_unit_test_teardown(test_mss_wrong_length_ignored, th_teardown),
+    cmocka_unit_test_teardown(test_unaligned_options, th_teardown),
+    cmocka_unit_test_teardown(test_options_after_eol_ignored, th_teardown),
+    cmocka_unit_test_teardown(test_malformed_options_dropped, th_teardown),
+    cmocka_unit_test_teardown(test_malformed_options_on_data, th_teardown),
+    cmocka_unit_test_teardown(test_bad_data_offset, th_teardown),
+    cmocka_unit_test_teardown(test_ws_15_clamped, th_teardown),
+    cmocka_unit_test_teardown(test_ws_255_clamped, th_teardown),
+    cmocka_unit_test_teardown(test_no_ws_without_peer_ws, th_teardown),
+    cmocka_unit_test_teardown(test_duplicate_mss, th_teardown),
+    cmocka_unit_test_teardown(test_lone_kind_at_header_end, th_teardown),
+    cmocka_unit_test_teardown(test_ws_in_non_syn_ignored, th_teardown),
+    cmocka_unit_test_teardown(test_our_mss_from_mtu, th_teardown),
+    cmocka_unit_test_teardown(test_ts_wrong_length_ignored, th_teardown),
   };
   return TH_RUN("tcp_options", tests);
 }

@@ -20,7 +20,7 @@
 #include "tcp_harness.h"
 #include "vectors/ip_test_util.h"
 
-#define MS(x) US_MSEC(x)
+#define MS(x)  US_MSEC(x)
 #define ROUTER US_IP4(10, 0, 0, 254)
 
 /* A router's ICMP type 3 code 4 about the datagram `p` S emitted, quoting
@@ -33,7 +33,7 @@ static void frag_needed(struct th *h, const struct th_pkt *p, uint16_t mtu, uint
   if (seq_override)
     t_put32(q + 24, seq_override);
   size_t ml = t_icmp_build(m, 3, 4, mtu, q, sizeof q);
-  struct t_ip ih = {.src = ROUTER, .dst = TH_S_ADDR, .proto = 1, .id = 0x77};
+  struct t_ip ih = { .src = ROUTER, .dst = TH_S_ADDR, .proto = 1, .id = 0x77 };
   size_t n = t_ip_build(b, &ih, m, ml);
   us_stack_input(h->s, b, n, h->now);
   us_stack_poll(h->s, h->now);
@@ -149,7 +149,7 @@ static void test_frag_needed_forged_seq(void **state) {
   uint8_t buf[1600];
   us_time_t t = in_flight(h, &first, buf);
   uint32_t una = first.seq;
-  static const uint32_t off[] = {4000, 4001, 100000, 0x80000000u};
+  static const uint32_t off[] = { 4000, 4001, 100000, 0x80000000u };
   for (size_t i = 0; i < 4; i++)
     frag_needed(h, &first, 600, una + off[i]);
   frag_needed(h, &first, 600, una - 1);
@@ -233,7 +233,8 @@ static void test_blackhole_detection(void **state) {
   assert_true(th_info(h, &in));
   assert_int_equal(in.pmtu, 770);
   th_expect_within(h, 0, US_SEC(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 730));
-  us_time_t at = th_expect_within(h, 0, US_SEC(20), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 512));
+  us_time_t at =
+      th_expect_within(h, 0, US_SEC(20), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 512));
   assert_false(th_last(h)->df);
   assert_int_equal(th_stat(h, US_STAT_tcp_pmtu_blackhole), 2);
   th_inject(h, at + US_MSEC(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 4001));
@@ -269,8 +270,8 @@ static void test_udp_without_df(void **state) {
     int seen = 0;
     while (th_pop(h, &p)) {
       assert_true(p.len >= 20);
-      assert_int_equal(p.buf[9], 17);        /* UDP */
-      assert_int_equal(p.buf[6] & 0x40, 0);  /* DF clear */
+      assert_int_equal(p.buf[9], 17);       /* UDP */
+      assert_int_equal(p.buf[6] & 0x40, 0); /* DF clear */
       seen++;
     }
     assert_int_equal(seen, n > 1480 ? 3 : 1);
@@ -281,16 +282,16 @@ static void test_udp_without_df(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_df_on_tcp, th_teardown),
-      cmocka_unit_test_teardown(test_df_off_without_pmtud, th_teardown),
-      cmocka_unit_test_teardown(test_frag_needed_shrinks, th_teardown),
-      cmocka_unit_test_teardown(test_frag_needed_with_ts, th_teardown),
-      cmocka_unit_test_teardown(test_frag_needed_forged_seq, th_teardown),
-      cmocka_unit_test_teardown(test_frag_needed_tiny_clamped, th_teardown),
-      cmocka_unit_test_teardown(test_frag_needed_plateau, th_teardown),
-      cmocka_unit_test_teardown(test_blackhole_detection, th_teardown),
-      cmocka_unit_test_teardown(test_blackhole_off_by_default, th_teardown),
-      cmocka_unit_test_teardown(test_udp_without_df, th_teardown),
+    cmocka_unit_test_teardown(test_df_on_tcp, th_teardown),
+    cmocka_unit_test_teardown(test_df_off_without_pmtud, th_teardown),
+    cmocka_unit_test_teardown(test_frag_needed_shrinks, th_teardown),
+    cmocka_unit_test_teardown(test_frag_needed_with_ts, th_teardown),
+    cmocka_unit_test_teardown(test_frag_needed_forged_seq, th_teardown),
+    cmocka_unit_test_teardown(test_frag_needed_tiny_clamped, th_teardown),
+    cmocka_unit_test_teardown(test_frag_needed_plateau, th_teardown),
+    cmocka_unit_test_teardown(test_blackhole_detection, th_teardown),
+    cmocka_unit_test_teardown(test_blackhole_off_by_default, th_teardown),
+    cmocka_unit_test_teardown(test_udp_without_df, th_teardown),
   };
   return TH_RUN("tcp_pmtu", tests);
 }

@@ -164,16 +164,16 @@ static void test_ooo_small_packed_copy(void **s) { ooo_small_packed(s, false); }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_in_order_zc, th_teardown),
-      cmocka_unit_test_teardown(test_in_order_copy, th_teardown),
-      cmocka_unit_test_teardown(test_ooo_overlap_zc, th_teardown),
-      cmocka_unit_test_teardown(test_ooo_overlap_copy, th_teardown),
-      cmocka_unit_test_teardown(test_fin_after_data_zc, th_teardown),
-      cmocka_unit_test_teardown(test_fin_after_data_copy, th_teardown),
-      cmocka_unit_test_teardown(test_small_packed_zc, th_teardown),
-      cmocka_unit_test_teardown(test_small_packed_copy, th_teardown),
-      cmocka_unit_test_teardown(test_ooo_small_packed_zc, th_teardown),
-      cmocka_unit_test_teardown(test_ooo_small_packed_copy, th_teardown),
+    cmocka_unit_test_teardown(test_in_order_zc, th_teardown),
+    cmocka_unit_test_teardown(test_in_order_copy, th_teardown),
+    cmocka_unit_test_teardown(test_ooo_overlap_zc, th_teardown),
+    cmocka_unit_test_teardown(test_ooo_overlap_copy, th_teardown),
+    cmocka_unit_test_teardown(test_fin_after_data_zc, th_teardown),
+    cmocka_unit_test_teardown(test_fin_after_data_copy, th_teardown),
+    cmocka_unit_test_teardown(test_small_packed_zc, th_teardown),
+    cmocka_unit_test_teardown(test_small_packed_copy, th_teardown),
+    cmocka_unit_test_teardown(test_ooo_small_packed_zc, th_teardown),
+    cmocka_unit_test_teardown(test_ooo_small_packed_copy, th_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,7 +21,7 @@
 #include "wire/seq.h"
 #include "tcp_harness.h"
 
-#define SMSS 1460u
+#define SMSS  1460u
 #define MS(x) US_MSEC(x)
 
 static void wr32(uint8_t *p, uint32_t v) {
@@ -41,7 +41,7 @@ struct sack_opt {
 };
 
 static struct sack_opt sacks(struct th *h, int n, const uint32_t *v) {
-  struct sack_opt o = {{1, 1, 5, (uint8_t)(2 + 8 * n)}, (uint8_t)(4 + 8 * n)};
+  struct sack_opt o = { { 1, 1, 5, (uint8_t)(2 + 8 * n) }, (uint8_t)(4 + 8 * n) };
   for (int i = 0; i < n; i++) {
     wr32(o.b + 4 + 8 * i, h->c->s_isn + seg(v[2 * i]));
     wr32(o.b + 8 + 8 * i, h->c->s_isn + seg(v[2 * i + 1]));
@@ -55,9 +55,9 @@ static void ack_sack(struct th *h, us_time_t at, uint32_t ack_seg, int n, const 
   th_inject(h, at, TSEG(.flags = TH_ACK, .seq = 1, .ack = seg(ack_seg), OPTS(o.b, o.len)));
 }
 
-#define ACK_SACK(h, at, ack_seg, ...)                                                   \
-  ack_sack((h), (at), (ack_seg), (int)(sizeof((uint32_t[]){__VA_ARGS__}) / 8),          \
-           (const uint32_t[]){__VA_ARGS__})
+#define ACK_SACK(h, at, ack_seg, ...)                                            \
+  ack_sack((h), (at), (ack_seg), (int)(sizeof((uint32_t[]){ __VA_ARGS__ }) / 8), \
+           (const uint32_t[]){ __VA_ARGS__ })
 
 static void rto_1s(struct us_config *c) {
   c->tcp_rto_min = US_SEC(1);
@@ -68,7 +68,7 @@ static void newreno(struct us_config *c) { c->tcp_cc = US_TCP_CC_NEWRENO; }
 
 /* ESTABLISHED (passive) with SACK permitted both ways; returns the time. */
 static us_time_t sack_established(struct th *h, us_time_t t) {
-  static const uint8_t syn_opts[] = {2, 4, 5, 0xb4, 1, 1, 4, 2}; /* MSS 1460, SACK-perm */
+  static const uint8_t syn_opts[] = { 2, 4, 5, 0xb4, 1, 1, 4, 2 }; /* MSS 1460, SACK-perm */
   th_fx_listen(h, t);
   th_inject(h, t, TSEG(.flags = TH_SYN, .seq = 0, OPTS(syn_opts, sizeof syn_opts)));
   th_expect(h, t, TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
@@ -123,7 +123,7 @@ static void test_two_holes_one_recovery(void **state) {
   ACK_SACK(h, t + MS(10) + 800, 1, 2, 4, 5, 8);
   ACK_SACK(h, t + MS(11), 1, 2, 4, 5, 9);
   ACK_SACK(h, t + MS(11) + 200, 1, 2, 4, 5, 10);
-  int sent[64] = {0};
+  int sent[64] = { 0 };
   us_time_t last = 0;
   int n = collect(h, t + MS(20), sent, &last);
   /* Both holes, each exactly once, in one recovery, nothing else. */
@@ -160,7 +160,7 @@ static void test_lost_retransmission(void **state) {
   ACK_SACK(h, t + MS(10) + 100, 1, 2, 3);
   ACK_SACK(h, t + MS(10) + 200, 1, 2, 4);
   ACK_SACK(h, t + MS(10) + 300, 1, 2, 5);
-  int sent[64] = {0};
+  int sent[64] = { 0 };
   collect(h, t + MS(10) + 300, sent, NULL);
   assert_int_equal(sent[1], 1); /* the fast retransmission */
   assert_int_equal(th_stat(h, US_STAT_tcp_fast_retrans), 1);
@@ -228,7 +228,7 @@ static void test_tlp_single_tail(void **state) {
   assert_int_equal(th_stat(h, US_STAT_tcp_timeouts), 0);
   assert_true(th_info(h, &in));
   assert_int_equal(in.cwnd, cwnd * 7 / 10); /* CUBIC beta */
-  assert_int_equal(in.backoff, 0);           /* no RTO backoff either */
+  assert_int_equal(in.backoff, 0);          /* no RTO backoff either */
   th_expect_nothing_until(h, at + US_SEC(5));
   th_finish(h);
 }
@@ -319,7 +319,7 @@ static void test_rto_keeps_sack(void **state) {
   send_segs(h, t, 0, 10);
   /* 0..4 are lost; 5..9 SACKed. RACK resends 0..4 at once... */
   ACK_SACK(h, t + MS(10), 0, 5, 10);
-  int sent[64] = {0};
+  int sent[64] = { 0 };
   collect(h, t + MS(10), sent, NULL);
   for (int i = 0; i < 5; i++)
     assert_int_equal(sent[i], 1);
@@ -385,9 +385,9 @@ static void test_abc_slow_start(void **state) {
  * SMSS per cwnd of bytes acknowledged, whatever the ACKs' sizes. */
 static void test_newreno_avoidance(void **state) {
   (void)state;
-  struct tcp_cc cc = {.ops = tcp_cc_ops_for(US_TCP_CC_NEWRENO)};
-  struct tcp_cc_rtt rtt = {.srtt = MS(100), .min_rtt = MS(100)};
-  struct tcp_cc_event ev = {.now = US_SEC(1), .rtt = &rtt, .mss = 1000, .flight = 20000};
+  struct tcp_cc cc = { .ops = tcp_cc_ops_for(US_TCP_CC_NEWRENO) };
+  struct tcp_cc_rtt rtt = { .srtt = MS(100), .min_rtt = MS(100) };
+  struct tcp_cc_event ev = { .now = US_SEC(1), .rtt = &rtt, .mss = 1000, .flight = 20000 };
   assert_string_equal(cc.ops->name, "newreno");
   cc.ops->init(&cc, &ev, 10000);
   cc.ops->on_congestion(&cc, &ev); /* ssthresh = cwnd = FlightSize / 2 */
@@ -433,10 +433,10 @@ static void cubic_run(struct tcp_cc *cc, struct tcp_cc_event *ev, us_time_t t0, 
 static void test_cubic_formula(void **state) {
   (void)state;
   const uint32_t mss = 1000;
-  struct tcp_cc cc = {.ops = tcp_cc_ops_for(US_TCP_CC_CUBIC)};
-  struct tcp_cc_rtt rtt = {.srtt = MS(100), .min_rtt = MS(100)};
+  struct tcp_cc cc = { .ops = tcp_cc_ops_for(US_TCP_CC_CUBIC) };
+  struct tcp_cc_rtt rtt = { .srtt = MS(100), .min_rtt = MS(100) };
   us_time_t t0 = US_SEC(10);
-  struct tcp_cc_event ev = {.now = t0, .rtt = &rtt, .mss = mss, .flight = 100 * mss};
+  struct tcp_cc_event ev = { .now = t0, .rtt = &rtt, .mss = mss, .flight = 100 * mss };
   assert_string_equal(cc.ops->name, "cubic");
   cc.ops->init(&cc, &ev, 100 * mss);
   /* A congestion event at 100 segments: ssthresh = cwnd = 70 (beta 0.7),
@@ -454,7 +454,7 @@ static void test_cubic_formula(void **state) {
    * it is above W_cubic, cwnd = W_est (the Reno-friendly region). */
   const double alpha = 3 * (1 - 0.7) / (1 + 0.7);
   const double t_reach = 30 / alpha * 0.1;
-  static const double at[] = {0.5, 1.0, 2.0, 3.0, 4.0, 4.5, 5.0, 5.5, 6.0, 7.0};
+  static const double at[] = { 0.5, 1.0, 2.0, 3.0, 4.0, 4.5, 5.0, 5.5, 6.0, 7.0 };
   int friendly = 0;
   for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
     cubic_run(&cc, &ev, t0, at[i]);
@@ -467,8 +467,7 @@ static void test_cubic_formula(void **state) {
       if (w < est - 1 || w > est + 1)
         fail_msg("t=%.2f s: cwnd %.2f segments, W_est %.2f (W_cubic %.2f)", t, w, est, lo);
     } else if (w < lo - 1 || w > hi + 1) {
-      fail_msg("t=%.2f s: cwnd %.2f segments, W_cubic(t) %.2f, W_cubic(t+RTT) %.2f", t, w, lo,
-               hi);
+      fail_msg("t=%.2f s: cwnd %.2f segments, W_cubic(t) %.2f, W_cubic(t+RTT) %.2f", t, w, lo, hi);
     }
   }
   assert_true(friendly >= 1 && friendly <= 3); /* the last points only */
@@ -487,10 +486,10 @@ static void test_cubic_formula(void **state) {
 static void test_cubic_reno_friendly(void **state) {
   (void)state;
   const uint32_t mss = 1000;
-  struct tcp_cc cc = {.ops = tcp_cc_ops_for(US_TCP_CC_CUBIC)};
-  struct tcp_cc_rtt rtt = {.srtt = MS(10), .min_rtt = MS(10)};
+  struct tcp_cc cc = { .ops = tcp_cc_ops_for(US_TCP_CC_CUBIC) };
+  struct tcp_cc_rtt rtt = { .srtt = MS(10), .min_rtt = MS(10) };
   us_time_t t0 = US_SEC(10);
-  struct tcp_cc_event ev = {.now = t0, .rtt = &rtt, .mss = mss, .flight = 10 * mss};
+  struct tcp_cc_event ev = { .now = t0, .rtt = &rtt, .mss = mss, .flight = 10 * mss };
   cc.ops->init(&cc, &ev, 10 * mss);
   cc.ops->on_congestion(&cc, &ev); /* cwnd 7, W_max 10, K = cbrt(7.5) = 1.957 s */
   cc.ops->on_recovery_exit(&cc, &ev);
@@ -534,7 +533,7 @@ static void small_sndbuf(struct us_config *c) {
  * transfer completes with the pools back to full. */
 static void test_records_full(void **state) {
   struct th *h = th_new_state(state, small_sndbuf);
-  static const uint8_t syn_opts[] = {2, 4, 0, 64, 1, 1, 4, 2}; /* MSS 64, SACK-perm */
+  static const uint8_t syn_opts[] = { 2, 4, 0, 64, 1, 1, 4, 2 }; /* MSS 64, SACK-perm */
   us_time_t t = 0;
   th_fx_listen(h, t);
   th_inject(h, t, TSEG(.flags = TH_SYN, .seq = 0, OPTS(syn_opts, sizeof syn_opts)));
@@ -570,7 +569,7 @@ static void test_records_full(void **state) {
       uint32_t k = 2 * (uint32_t)(round - 30) + 1;
       uint32_t l = una + k * mss;
       if (us_seq_lt(l + mss, hi + 1)) {
-        uint8_t o[12] = {1, 1, 5, 10};
+        uint8_t o[12] = { 1, 1, 5, 10 };
         wr32(o + 4, h->c->s_isn + l);
         wr32(o + 8, h->c->s_isn + l + mss);
         th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = una, OPTS(o, sizeof o)));
@@ -593,19 +592,19 @@ static void test_records_full(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_two_holes_one_recovery, th_teardown),
-      cmocka_unit_test_teardown(test_lost_retransmission, th_teardown),
-      cmocka_unit_test_teardown(test_tlp_single_tail, th_teardown),
-      cmocka_unit_test_teardown(test_tlp_two_tail, th_teardown),
-      cmocka_unit_test_teardown(test_reordering_no_recovery, th_teardown),
-      cmocka_unit_test_teardown(test_reordering_too_late, th_teardown),
-      cmocka_unit_test_teardown(test_rto_keeps_sack, th_teardown),
-      cmocka_unit_test_teardown(test_abc_slow_start, th_teardown),
-      cmocka_unit_test(test_newreno_avoidance),
-      cmocka_unit_test(test_cubic_formula),
-      cmocka_unit_test(test_cubic_reno_friendly),
-      cmocka_unit_test_teardown(test_newreno_selectable, th_teardown),
-      cmocka_unit_test_teardown(test_records_full, th_teardown),
+    cmocka_unit_test_teardown(test_two_holes_one_recovery, th_teardown),
+    cmocka_unit_test_teardown(test_lost_retransmission, th_teardown),
+    cmocka_unit_test_teardown(test_tlp_single_tail, th_teardown),
+    cmocka_unit_test_teardown(test_tlp_two_tail, th_teardown),
+    cmocka_unit_test_teardown(test_reordering_no_recovery, th_teardown),
+    cmocka_unit_test_teardown(test_reordering_too_late, th_teardown),
+    cmocka_unit_test_teardown(test_rto_keeps_sack, th_teardown),
+    cmocka_unit_test_teardown(test_abc_slow_start, th_teardown),
+    cmocka_unit_test(test_newreno_avoidance),
+    cmocka_unit_test(test_cubic_formula),
+    cmocka_unit_test(test_cubic_reno_friendly),
+    cmocka_unit_test_teardown(test_newreno_selectable, th_teardown),
+    cmocka_unit_test_teardown(test_records_full, th_teardown),
   };
   return TH_RUN("tcp_recovery", tests);
 }

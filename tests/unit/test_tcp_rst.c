@@ -69,8 +69,8 @@ static void test_rst_in_window_challenge_ack(void **state) {
 static void test_rst_outside_window_dropped(void **state) {
   struct th *h = th_new_state(state, NULL);
   us_time_t t = th_fx_established(h, 0) + US_MSEC(10);
-  th_inject(h, t, TSEG(.flags = TH_RST, .seq = 0));             /* just below */
-  th_inject(h, t, TSEG(.flags = TH_RST, .seq = 1u - 100000u));  /* old */
+  th_inject(h, t, TSEG(.flags = TH_RST, .seq = 0));                /* just below */
+  th_inject(h, t, TSEG(.flags = TH_RST, .seq = 1u - 100000u));     /* old */
   th_inject(h, t, TSEG(.flags = TH_RST, .seq = 1u + 0x40000000u)); /* far ahead */
   th_inject(h, t, TSEG(.flags = TH_RST | TH_ACK, .seq = 1u + 0x80000000u, .ack = 1));
   th_expect_nothing_until(h, t + US_SEC(5));
@@ -135,7 +135,8 @@ static void test_challenge_ack_rate_limit_per_conn(void **state) {
   /* A's duplicate data is still acknowledged (a plain ACK, not a challenge). */
   th_use(h, 0);
   th_inject(h, t0 + US_MSEC(101), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 10));
-  th_expect_within(h, t0 + US_MSEC(101), t0 + US_MSEC(601), TSEG(.flags = TH_ACK, .seq = 1, .ack = 11));
+  th_expect_within(h, t0 + US_MSEC(101), t0 + US_MSEC(601),
+                   TSEG(.flags = TH_ACK, .seq = 1, .ack = 11));
   th_inject(h, t0 + US_MSEC(700), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 10));
   th_expect(h, t0 + US_MSEC(700), TSEG(.flags = TH_ACK, .seq = 1, .ack = 11));
 
@@ -193,7 +194,8 @@ static void test_rst_for_no_connection(void **state) {
   /* With ACK: RST <SEQ=SEG.ACK>, no ACK bit. */
   th_inject(h, US_MSEC(4), TSEG(.flags = TH_ACK, .seq = 5, .ack = 0xdeadbeefu, .ack_abs = true));
   th_expect(h, US_MSEC(4), TSEG(.flags = TH_RST, .seq = 0xdeadbeefu, .seq_abs = true));
-  th_inject(h, US_MSEC(5), TSEG(.flags = TH_ACK | TH_PSH, .seq = 5, .ack = 77, .ack_abs = true, .len = 30));
+  th_inject(h, US_MSEC(5),
+            TSEG(.flags = TH_ACK | TH_PSH, .seq = 5, .ack = 77, .ack_abs = true, .len = 30));
   th_expect(h, US_MSEC(5), TSEG(.flags = TH_RST, .seq = 77, .seq_abs = true));
   /* A RST never answers a RST. */
   th_inject(h, US_MSEC(6), TSEG(.flags = TH_RST, .seq = 5));
@@ -267,18 +269,18 @@ static void test_rst_in_window_syn_received(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_rst_exact_resets, th_teardown),
-      cmocka_unit_test_teardown(test_rst_ack_exact_resets, th_teardown),
-      cmocka_unit_test_teardown(test_rst_in_window_challenge_ack, th_teardown),
-      cmocka_unit_test_teardown(test_rst_outside_window_dropped, th_teardown),
-      cmocka_unit_test_teardown(test_syn_on_established_challenge_ack, th_teardown),
-      cmocka_unit_test_teardown(test_challenge_ack_rate_limit_per_conn, th_teardown),
-      cmocka_unit_test_teardown(test_ack_of_unsent_data, th_teardown),
-      cmocka_unit_test_teardown(test_rst_for_no_connection, th_teardown),
-      cmocka_unit_test_teardown(test_syn_to_closed_port, th_teardown),
-      cmocka_unit_test_teardown(test_bad_checksum_ignored, th_teardown),
-      cmocka_unit_test_teardown(test_rst_in_close_wait_and_fin_wait_2, th_teardown),
-      cmocka_unit_test_teardown(test_rst_in_window_syn_received, th_teardown),
+    cmocka_unit_test_teardown(test_rst_exact_resets, th_teardown),
+    cmocka_unit_test_teardown(test_rst_ack_exact_resets, th_teardown),
+    cmocka_unit_test_teardown(test_rst_in_window_challenge_ack, th_teardown),
+    cmocka_unit_test_teardown(test_rst_outside_window_dropped, th_teardown),
+    cmocka_unit_test_teardown(test_syn_on_established_challenge_ack, th_teardown),
+    cmocka_unit_test_teardown(test_challenge_ack_rate_limit_per_conn, th_teardown),
+    cmocka_unit_test_teardown(test_ack_of_unsent_data, th_teardown),
+    cmocka_unit_test_teardown(test_rst_for_no_connection, th_teardown),
+    cmocka_unit_test_teardown(test_syn_to_closed_port, th_teardown),
+    cmocka_unit_test_teardown(test_bad_checksum_ignored, th_teardown),
+    cmocka_unit_test_teardown(test_rst_in_close_wait_and_fin_wait_2, th_teardown),
+    cmocka_unit_test_teardown(test_rst_in_window_syn_received, th_teardown),
   };
   return TH_RUN("tcp_rst", tests);
 }

@@ -22,7 +22,7 @@
 
 #include "tcp_harness.h"
 
-#define SMSS 1460
+#define SMSS   1460
 #define ROUNDS 10
 
 /* The application: write until the stack says AGAIN; bytes taken. */
@@ -98,7 +98,7 @@ static void test_bulk_sender_keeps_pipe_full(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_bulk_sender_keeps_pipe_full, th_teardown),
+    cmocka_unit_test_teardown(test_bulk_sender_keeps_pipe_full, th_teardown),
   };
   return TH_RUN("tcp_sendpath", tests);
 }

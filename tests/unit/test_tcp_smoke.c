@@ -106,7 +106,7 @@ static void run_transfer(uint64_t total_a, uint64_t total_b,
   l.filter = filter;
   l.filter_ctx = &l;
 
-  struct xfer x = {.l = &l, .total_a = total_a, .total_b = total_b};
+  struct xfer x = { .l = &l, .total_a = total_a, .total_b = total_b };
   x.a.out_seed = 1;
   x.a.in_seed = 2;
   x.b.out_seed = 2;
@@ -123,18 +123,19 @@ static void run_transfer(uint64_t total_a, uint64_t total_b,
   assert_true(ok);
   assert_int_equal(x.a.rcvd, total_b);
   assert_int_equal(x.b.rcvd, total_a);
-  print_message("  %llu+%llu bytes in %lld us virtual; segs out A %llu B %llu, "
-                "retrans A %llu B %llu, dupacks A %llu B %llu, ofo B %llu, A timeouts %llu fastrx %llu\n",
-                (unsigned long long)total_a, (unsigned long long)total_b, (long long)l.now,
-                (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_out_segs),
-                (unsigned long long)us_stack_stat(l.b, US_STAT_tcp_out_segs),
-                (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_retrans_segs),
-                (unsigned long long)us_stack_stat(l.b, US_STAT_tcp_retrans_segs),
-                (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_dup_acks),
-                (unsigned long long)us_stack_stat(l.b, US_STAT_tcp_dup_acks),
-                (unsigned long long)us_stack_stat(l.b, US_STAT_tcp_ofo_queue),
-                (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_timeouts),
-                (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_fast_retrans));
+  print_message(
+      "  %llu+%llu bytes in %lld us virtual; segs out A %llu B %llu, "
+      "retrans A %llu B %llu, dupacks A %llu B %llu, ofo B %llu, A timeouts %llu fastrx %llu\n",
+      (unsigned long long)total_a, (unsigned long long)total_b, (long long)l.now,
+      (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_out_segs),
+      (unsigned long long)us_stack_stat(l.b, US_STAT_tcp_out_segs),
+      (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_retrans_segs),
+      (unsigned long long)us_stack_stat(l.b, US_STAT_tcp_retrans_segs),
+      (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_dup_acks),
+      (unsigned long long)us_stack_stat(l.b, US_STAT_tcp_dup_acks),
+      (unsigned long long)us_stack_stat(l.b, US_STAT_tcp_ofo_queue),
+      (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_timeouts),
+      (unsigned long long)us_stack_stat(l.a, US_STAT_tcp_fast_retrans));
   assert_true(us_stack_stat(l.a, US_STAT_tcp_active_opens) == 1);
   assert_true(us_stack_stat(l.b, US_STAT_tcp_passive_opens) == 1);
 
@@ -201,7 +202,7 @@ static void test_connect_refused(void **state) {
   small_cfg(&cb, US_IP4(10, 0, 0, 2));
   struct h_link l;
   h_link_init(&l, &ca, &cb, 7, US_MSEC(1));
-  struct xfer x = {.l = &l};
+  struct xfer x = { .l = &l };
   assert_int_equal(us_tcp_socket(l.a, &x.a.sock), 0);
   assert_int_equal(us_tcp_connect(l.a, x.a.sock, US_IP4(10, 0, 0, 2), 81, l.now),
                    US_ERR_INPROGRESS);
@@ -218,7 +219,6 @@ static void test_connect_refused(void **state) {
   h_assert_pools_full(l.b);
   h_link_fini(&l);
 }
-
 
 /* Allocation failures (docs/ARCHITECTURE.md 3): make the k-th pool allocation of one
  * stack fail, for every k the scenario reaches; whatever happens (a lost
@@ -248,7 +248,7 @@ static void test_alloc_failures(void **state) {
       small_cfg(&cb, US_IP4(10, 0, 0, 2));
       struct h_link l;
       h_link_init(&l, &ca, &cb, 99, US_MSEC(1));
-      struct xfer x = {.l = &l, .total_a = 50000, .total_b = 30000};
+      struct xfer x = { .l = &l, .total_a = 50000, .total_b = 30000 };
       x.a.out_seed = 1;
       x.a.in_seed = 2;
       x.b.out_seed = 2;
@@ -283,11 +283,9 @@ static void test_alloc_failures(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_transfer_both_ways),
-      cmocka_unit_test(test_transfer_with_loss),
-      cmocka_unit_test(test_one_way_with_loss),
-      cmocka_unit_test(test_connect_refused),
-      cmocka_unit_test(test_alloc_failures),
+    cmocka_unit_test(test_transfer_both_ways), cmocka_unit_test(test_transfer_with_loss),
+    cmocka_unit_test(test_one_way_with_loss),  cmocka_unit_test(test_connect_refused),
+    cmocka_unit_test(test_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,7 +69,7 @@ static void test_illegal_transition(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_illegal_transition, th_teardown),
+    cmocka_unit_test_teardown(test_illegal_transition, th_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,8 +33,7 @@ static void pool4(struct us_config *c) {
 
 /* Conns first..last-1 in TIME-WAIT, one second apart, each one's time of
  * entry in entered[i] (when not NULL); returns the time after. */
-static us_time_t time_waits_at(struct th *h, int first, int last, us_time_t t,
-                               us_time_t *entered) {
+static us_time_t time_waits_at(struct th *h, int first, int last, us_time_t t, us_time_t *entered) {
   for (int i = first; i < last; i++) {
     th_use(h, i);
     t = th_fx_time_wait(h, t);
@@ -271,14 +270,14 @@ static void test_orphan_fin_wait_2_times_out(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_syn_reclaims_oldest_time_wait, th_teardown),
-      cmocka_unit_test_teardown(test_full_of_established_drops_syn, th_teardown),
-      cmocka_unit_test_teardown(test_held_time_wait_is_kept, th_teardown),
-      cmocka_unit_test_teardown(test_restarted_time_wait_is_youngest, th_teardown),
-      cmocka_unit_test_teardown(test_connect_reclaims_oldest_time_wait, th_teardown),
-      cmocka_unit_test_teardown(test_cap_ends_oldest, th_teardown),
-      cmocka_unit_test_teardown(test_default_cap_is_half_the_pool, th_teardown),
-      cmocka_unit_test_teardown(test_orphan_fin_wait_2_times_out, th_teardown),
+    cmocka_unit_test_teardown(test_syn_reclaims_oldest_time_wait, th_teardown),
+    cmocka_unit_test_teardown(test_full_of_established_drops_syn, th_teardown),
+    cmocka_unit_test_teardown(test_held_time_wait_is_kept, th_teardown),
+    cmocka_unit_test_teardown(test_restarted_time_wait_is_youngest, th_teardown),
+    cmocka_unit_test_teardown(test_connect_reclaims_oldest_time_wait, th_teardown),
+    cmocka_unit_test_teardown(test_cap_ends_oldest, th_teardown),
+    cmocka_unit_test_teardown(test_default_cap_is_half_the_pool, th_teardown),
+    cmocka_unit_test_teardown(test_orphan_fin_wait_2_times_out, th_teardown),
   };
   return TH_RUN("tcp_time_wait_pressure", tests);
 }

@@ -141,8 +141,8 @@ static void test_timerq_equal_keys(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_timerq_against_model),
-      cmocka_unit_test(test_timerq_equal_keys),
+    cmocka_unit_test(test_timerq_against_model),
+    cmocka_unit_test(test_timerq_equal_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -107,7 +107,7 @@ static void test_rtt_estimator(void **state) {
     assert_int_equal(in.srtt, US_MSEC(10));
     assert_int_equal(in.rttvar, US_MSEC(5));
   }
-  const us_time_t samples[] = {US_MSEC(100), US_MSEC(20), US_MSEC(300), US_MSEC(40)};
+  const us_time_t samples[] = { US_MSEC(100), US_MSEC(20), US_MSEC(300), US_MSEC(40) };
   uint32_t seq = 1;
   for (int i = 0; i < 4; i++) {
     double r = (double)samples[i];
@@ -130,7 +130,8 @@ static void test_rtt_estimator(void **state) {
       th_fail(h, __FILE__, __LINE__, "sample %d: srtt %lld rttvar %lld, expected %.0f %.0f us", i,
               (long long)in.srtt, (long long)in.rttvar, srtt, rttvar);
     double rto = srtt + 4 * rttvar;
-    if (rto < 1e6) rto = 1e6;
+    if (rto < 1e6)
+      rto = 1e6;
     assert_true((double)in.rto >= rto - 4000 && (double)in.rto <= rto + 4000);
   }
   th_finish(h);
@@ -228,8 +229,10 @@ static void test_rto_collapses_cwnd(void **state) {
     n++;
   }
   if (n < 2 || n > 3)
-    th_fail(h, __FILE__, __LINE__, "%d new segments after the first ACK past an RTO; "
-            "slow start from cwnd = 1 SMSS allows 2 (3 with ABC L=2)", n);
+    th_fail(h, __FILE__, __LINE__,
+            "%d new segments after the first ACK past an RTO; "
+            "slow start from cwnd = 1 SMSS allows 2 (3 with ABC L=2)",
+            n);
   th_finish(h);
 }
 
@@ -348,18 +351,18 @@ static void test_keepalive(void **state) {
   assert_int_equal(us_tcp_setopt(h->s, sock, US_TCP_KEEPCNT, 3), 0);
   /* Idle is counted from the last segment received (t). */
   th_expect_nothing_until(h, t + US_SEC(10) - 1);
-  th_expect(h, t + US_SEC(10), TSEG(.flags = TH_ACK, .seq = 0, .ack = 1, LEN_ANY,
-                                    .no_pat_check = true));
+  th_expect(h, t + US_SEC(10),
+            TSEG(.flags = TH_ACK, .seq = 0, .ack = 1, LEN_ANY, .no_pat_check = true));
   assert_true(th_last(h)->plen <= 1);
   th_inject(h, t + US_SEC(10) + US_MSEC(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
   t = t + US_SEC(10) + US_MSEC(10);
   th_expect_nothing_until(h, t + US_SEC(10) - 1);
-  th_expect(h, t + US_SEC(10), TSEG(.flags = TH_ACK, .seq = 0, .ack = 1, LEN_ANY,
-                                    .no_pat_check = true));
-  th_expect(h, t + US_SEC(12), TSEG(.flags = TH_ACK, .seq = 0, .ack = 1, LEN_ANY,
-                                    .no_pat_check = true));
-  th_expect(h, t + US_SEC(14), TSEG(.flags = TH_ACK, .seq = 0, .ack = 1, LEN_ANY,
-                                    .no_pat_check = true));
+  th_expect(h, t + US_SEC(10),
+            TSEG(.flags = TH_ACK, .seq = 0, .ack = 1, LEN_ANY, .no_pat_check = true));
+  th_expect(h, t + US_SEC(12),
+            TSEG(.flags = TH_ACK, .seq = 0, .ack = 1, LEN_ANY, .no_pat_check = true));
+  th_expect(h, t + US_SEC(14),
+            TSEG(.flags = TH_ACK, .seq = 0, .ack = 1, LEN_ANY, .no_pat_check = true));
   /* Third probe unanswered for KEEPINTVL: abort (a RST may go out). */
   th_advance(h, t + US_SEC(16));
   if (th_queued(h))
@@ -372,17 +375,17 @@ static void test_keepalive(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_rto_backoff, th_teardown),
-      cmocka_unit_test_teardown(test_karn, th_teardown),
-      cmocka_unit_test_teardown(test_rtt_estimator, th_teardown),
-      cmocka_unit_test_teardown(test_r2_abort, th_teardown),
-      cmocka_unit_test_teardown(test_fast_retransmit, th_teardown),
-      cmocka_unit_test_teardown(test_rto_collapses_cwnd, th_teardown),
-      cmocka_unit_test_teardown(test_newreno_partial_ack, th_teardown),
-      cmocka_unit_test_teardown(test_cubic_reductions, th_teardown),
-      cmocka_unit_test_teardown(test_ack_division, th_teardown),
-      cmocka_unit_test_teardown(test_keepalive_off_by_default, th_teardown),
-      cmocka_unit_test_teardown(test_keepalive, th_teardown),
+    cmocka_unit_test_teardown(test_rto_backoff, th_teardown),
+    cmocka_unit_test_teardown(test_karn, th_teardown),
+    cmocka_unit_test_teardown(test_rtt_estimator, th_teardown),
+    cmocka_unit_test_teardown(test_r2_abort, th_teardown),
+    cmocka_unit_test_teardown(test_fast_retransmit, th_teardown),
+    cmocka_unit_test_teardown(test_rto_collapses_cwnd, th_teardown),
+    cmocka_unit_test_teardown(test_newreno_partial_ack, th_teardown),
+    cmocka_unit_test_teardown(test_cubic_reductions, th_teardown),
+    cmocka_unit_test_teardown(test_ack_division, th_teardown),
+    cmocka_unit_test_teardown(test_keepalive_off_by_default, th_teardown),
+    cmocka_unit_test_teardown(test_keepalive, th_teardown),
   };
   return TH_RUN("tcp_timers", tests);
 }

@@ -21,7 +21,7 @@
 #include "tcp_harness.h"
 
 #define MS(x) US_MSEC(x)
-#define DAY US_SEC(24LL * 3600)
+#define DAY   US_SEC(24LL * 3600)
 
 static uint32_t s_tsval; /* S's TSval in the segment last matched */
 
@@ -103,8 +103,8 @@ static void test_ts_active_negotiated(void **state) {
   assert_int_equal(p->len, 20 + 20 + 20);
   assert_int_equal(p->tsecr, 0); /* 3.2: nothing to echo yet */
   h->c->p_nxt = 0;
-  th_inject(h, MS(10), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460),
-                             TS(7000, s_tsval)));
+  th_inject(h, MS(10),
+            TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460), TS(7000, s_tsval)));
   th_expect(h, MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
   p = last_ts(h);
   assert_int_equal(p->tsecr, 7000);
@@ -176,8 +176,8 @@ static void test_tsecr_delayed_ack(void **state) {
   struct th *h = th_new_state(state, NULL);
   us_time_t t = ts_established(h, 100) + MS(10);
   th_inject(h, t, TSEG(.flags = TH_ACK | TH_PSH, .seq = 1, .ack = 1, .len = 100, TS(200, 0)));
-  th_inject(h, t + MS(5), TSEG(.flags = TH_ACK | TH_PSH, .seq = 101, .ack = 1, .len = 100,
-                               TS(205, 0)));
+  th_inject(h, t + MS(5),
+            TSEG(.flags = TH_ACK | TH_PSH, .seq = 101, .ack = 1, .len = 100, TS(205, 0)));
   th_expect_within(h, t, t + MS(200), TSEG(.flags = TH_ACK, .seq = 1, .ack = 201));
   assert_int_equal(last_ts(h)->tsecr, 200);
   th_recv_expect(h, t + MS(100), 200);
@@ -224,8 +224,8 @@ static void test_rtt_from_tsecr(void **state) {
   t += MS(100);
   assert_int_equal(th_send(h, t, 100), 100);
   th_expect(h, t, TSEG(.flags = TH_ACK | TH_PSH, .seq = 101, .ack = 1, .len = 100));
-  th_inject(h, t + MS(5), TSEG(.flags = TH_ACK, .seq = 1, .ack = 201,
-                               TS(151, last_ts(h)->tsval + 100000)));
+  th_inject(h, t + MS(5),
+            TSEG(.flags = TH_ACK, .seq = 1, .ack = 201, TS(151, last_ts(h)->tsval + 100000)));
   assert_true(th_info(h, &a));
   assert_int_equal(a.rtt_samples, 2);
   th_finish(h);
@@ -311,11 +311,12 @@ static void test_rtt_samples_per_rtt(void **state) {
   uint32_t without = bulk_samples(h, false, &r2);
   th_finish(h);
   th_free(h);
-  printf("RTT samples over 200000 bytes: with TS %u in %u RTTs (%.1f per RTT), "
-         "without %u in %u RTTs (%.1f per RTT)\n",
-         with, r1, (double)with / r1, without, r2, (double)without / r2);
-  assert_true(without <= r2);     /* one timed segment at a time */
-  assert_true(with >= 4 * r1);    /* every ACK of new data */
+  printf(
+      "RTT samples over 200000 bytes: with TS %u in %u RTTs (%.1f per RTT), "
+      "without %u in %u RTTs (%.1f per RTT)\n",
+      with, r1, (double)with / r1, without, r2, (double)without / r2);
+  assert_true(without <= r2);  /* one timed segment at a time */
+  assert_true(with >= 4 * r1); /* every ACK of new data */
 }
 
 /* ---- PAWS ------------------------------------------------------------------ */
@@ -349,8 +350,8 @@ static void test_paws_across_wrap(void **state) {
   th_recv_expect(h, t, 10);
   th_drain(h);
   uint64_t d0 = stat(h, US_STAT_tcp_paws_dropped);
-  th_inject(h, t + MS(10), TSEG(.flags = TH_ACK, .seq = 11, .ack = 1, .len = 10,
-                                TS(0xfffffff0u, 0)));
+  th_inject(h, t + MS(10),
+            TSEG(.flags = TH_ACK, .seq = 11, .ack = 1, .len = 10, TS(0xfffffff0u, 0)));
   th_expect(h, t + MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 11));
   assert_int_equal(last_ts(h)->tsecr, 0x10u);
   assert_int_equal(stat(h, US_STAT_tcp_paws_dropped), d0 + 1);
@@ -482,8 +483,8 @@ static void test_ts_with_sack_blocks(void **state) {
   th_accept(h);
   us_time_t t = MS(20);
   for (uint32_t i = 0; i < 4; i++) {
-    th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 101 + 200 * i, .ack = 1, .len = 100,
-                         TS(12 + i, 0)));
+    th_inject(h, t,
+              TSEG(.flags = TH_ACK, .seq = 101 + 200 * i, .ack = 1, .len = 100, TS(12 + i, 0)));
     th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
     const struct th_pkt *p = last_ts(h);
     assert_int_equal(p->nsack, i + 1 < 3 ? i + 1 : 3);
@@ -527,26 +528,26 @@ static void test_ts_syn_cookie(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_ts_passive_negotiated, th_teardown),
-      cmocka_unit_test_teardown(test_ts_passive_not_offered, th_teardown),
-      cmocka_unit_test_teardown(test_ts_active_negotiated, th_teardown),
-      cmocka_unit_test_teardown(test_ts_active_peer_declines, th_teardown),
-      cmocka_unit_test_teardown(test_ts_switched_off, th_teardown),
-      cmocka_unit_test_teardown(test_tsval_clock_and_offset, th_teardown),
-      cmocka_unit_test_teardown(test_tsecr_delayed_ack, th_teardown),
-      cmocka_unit_test_teardown(test_tsecr_out_of_order, th_teardown),
-      cmocka_unit_test_teardown(test_rtt_from_tsecr, th_teardown),
-      cmocka_unit_test_teardown(test_rtt_after_retransmission, th_teardown),
-      cmocka_unit_test(test_rtt_samples_per_rtt),
-      cmocka_unit_test_teardown(test_paws_drop_and_ack, th_teardown),
-      cmocka_unit_test_teardown(test_paws_across_wrap, th_teardown),
-      cmocka_unit_test_teardown(test_paws_24_days, th_teardown),
-      cmocka_unit_test_teardown(test_paws_rst_exempt, th_teardown),
-      cmocka_unit_test_teardown(test_ts_missing_dropped, th_teardown),
-      cmocka_unit_test_teardown(test_time_wait_reopen_by_tsval, th_teardown),
-      cmocka_unit_test_teardown(test_time_wait_paws, th_teardown),
-      cmocka_unit_test_teardown(test_ts_with_sack_blocks, th_teardown),
-      cmocka_unit_test_teardown(test_ts_syn_cookie, th_teardown),
+    cmocka_unit_test_teardown(test_ts_passive_negotiated, th_teardown),
+    cmocka_unit_test_teardown(test_ts_passive_not_offered, th_teardown),
+    cmocka_unit_test_teardown(test_ts_active_negotiated, th_teardown),
+    cmocka_unit_test_teardown(test_ts_active_peer_declines, th_teardown),
+    cmocka_unit_test_teardown(test_ts_switched_off, th_teardown),
+    cmocka_unit_test_teardown(test_tsval_clock_and_offset, th_teardown),
+    cmocka_unit_test_teardown(test_tsecr_delayed_ack, th_teardown),
+    cmocka_unit_test_teardown(test_tsecr_out_of_order, th_teardown),
+    cmocka_unit_test_teardown(test_rtt_from_tsecr, th_teardown),
+    cmocka_unit_test_teardown(test_rtt_after_retransmission, th_teardown),
+    cmocka_unit_test(test_rtt_samples_per_rtt),
+    cmocka_unit_test_teardown(test_paws_drop_and_ack, th_teardown),
+    cmocka_unit_test_teardown(test_paws_across_wrap, th_teardown),
+    cmocka_unit_test_teardown(test_paws_24_days, th_teardown),
+    cmocka_unit_test_teardown(test_paws_rst_exempt, th_teardown),
+    cmocka_unit_test_teardown(test_ts_missing_dropped, th_teardown),
+    cmocka_unit_test_teardown(test_time_wait_reopen_by_tsval, th_teardown),
+    cmocka_unit_test_teardown(test_time_wait_paws, th_teardown),
+    cmocka_unit_test_teardown(test_ts_with_sack_blocks, th_teardown),
+    cmocka_unit_test_teardown(test_ts_syn_cookie, th_teardown),
   };
   return TH_RUN("tcp_ts", tests);
 }

@@ -26,8 +26,8 @@
 
 #define ADDR_A US_IP4(10, 0, 0, 1)
 #define ADDR_B US_IP4(10, 0, 0, 2)
-#define PORT 80
-#define CHUNK 16384
+#define PORT   80
+#define CHUNK  16384
 
 struct side {
   us_stack *s;
@@ -52,30 +52,37 @@ struct app {
 static uint8_t buf[CHUNK];
 
 static void side_pump(struct app *app, struct side *sd, us_time_t now) {
-  if (!us_sock_valid(sd->sock) || sd->closed) return;
+  if (!us_sock_valid(sd->sock) || sd->closed)
+    return;
   uint32_t ev = us_sock_events(sd->s, sd->sock);
-  if (!(ev & US_EV_CONNECTED) && !(ev & US_EV_WRITABLE) && !(ev & US_EV_READABLE)) return;
+  if (!(ev & US_EV_CONNECTED) && !(ev & US_EV_WRITABLE) && !(ev & US_EV_READABLE))
+    return;
   while (sd->sent < app->total) {
     size_t n = app->total - sd->sent < CHUNK ? (size_t)(app->total - sd->sent) : CHUNK;
     h_oracle_fill(sd->out_seed, sd->sent, buf, n);
     long r = us_tcp_send(sd->s, sd->sock, buf, n, now);
-    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN) break;
+    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN)
+      break;
     if (r <= 0) {
-      if (!app->err) app->err = (int)r;
+      if (!app->err)
+        app->err = (int)r;
       return;
     }
     sd->sent += (uint64_t)r;
   }
   if (sd->sent == app->total && !sd->shut) {
     int r = us_tcp_shutdown(sd->s, sd->sock, now);
-    if (r != 0 && !app->err) app->err = r;
+    if (r != 0 && !app->err)
+      app->err = r;
     sd->shut = true;
   }
   for (;;) {
     long r = us_tcp_recv(sd->s, sd->sock, buf, CHUNK, now);
-    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN) break;
+    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN)
+      break;
     if (r < 0) {
-      if (!app->err) app->err = (int)r;
+      if (!app->err)
+        app->err = (int)r;
       return;
     }
     if (r == 0) {
@@ -83,12 +90,14 @@ static void side_pump(struct app *app, struct side *sd, us_time_t now) {
       break;
     }
     long long bad = h_oracle_check(sd->in_seed, sd->rcvd, buf, (size_t)r);
-    if (bad >= 0 && app->bad_offset < 0) app->bad_offset = bad;
+    if (bad >= 0 && app->bad_offset < 0)
+      app->bad_offset = bad;
     sd->rcvd += (uint64_t)r;
   }
   if (sd->eof && sd->shut) {
     int r = us_tcp_close(sd->s, sd->sock, now);
-    if (r != 0 && !app->err) app->err = r;
+    if (r != 0 && !app->err)
+      app->err = r;
     sd->closed = true;
   }
 }
@@ -98,7 +107,8 @@ static bool pump(void *ctx) {
   us_time_t now = app->l->now;
   if (!us_sock_valid(app->a.sock)) {
     us_sock_t s;
-    if (us_tcp_accept(app->l->a, app->lsock, &s, NULL, NULL) == 0) app->a.sock = s;
+    if (us_tcp_accept(app->l->a, app->lsock, &s, NULL, NULL) == 0)
+      app->a.sock = s;
   }
   side_pump(app, &app->a, now);
   side_pump(app, &app->b, now);
@@ -124,8 +134,10 @@ static uint32_t link_rand_ppm(struct app *app) {
 static bool lossy(void *ctx, int dir, uint8_t *pkt, size_t *len, us_time_t now) {
   struct app *app = ctx;
   (void)now;
-  if (link_rand_ppm(app) < app->loss_ppm) return false;
-  if (app->dup_ppm && link_rand_ppm(app) < app->dup_ppm) h_link_inject(app->l, dir, pkt, *len);
+  if (link_rand_ppm(app) < app->loss_ppm)
+    return false;
+  if (app->dup_ppm && link_rand_ppm(app) < app->dup_ppm)
+    h_link_inject(app->l, dir, pkt, *len);
   return true;
 }
 
@@ -147,8 +159,8 @@ static void run_transfer(uint64_t total, uint32_t loss_ppm, uint32_t dup_ppm, ui
   app->loss_ppm = loss_ppm;
   app->dup_ppm = dup_ppm;
   app->loss_rng = seed;
-  app->a = (struct side){.s = l->a, .out_seed = seed * 2 + 1, .in_seed = seed * 2 + 2};
-  app->b = (struct side){.s = l->b, .out_seed = seed * 2 + 2, .in_seed = seed * 2 + 1};
+  app->a = (struct side){ .s = l->a, .out_seed = seed * 2 + 1, .in_seed = seed * 2 + 2 };
+  app->b = (struct side){ .s = l->b, .out_seed = seed * 2 + 2, .in_seed = seed * 2 + 1 };
   if (loss_ppm || dup_ppm) {
     l->filter = lossy;
     l->filter_ctx = app;
@@ -168,18 +180,17 @@ static void run_transfer(uint64_t total, uint32_t loss_ppm, uint32_t dup_ppm, ui
             "  A: sent %llu rcvd %llu shut %d eof %d closed %d\n"
             "  B: sent %llu rcvd %llu shut %d eof %d closed %d\n",
             (unsigned long long)seed, loss_ppm, done, us_err_name(app->err), app->bad_offset,
-            (double)l->now / 1e6, (unsigned long long)app->a.sent,
-            (unsigned long long)app->a.rcvd, app->a.shut, app->a.eof, app->a.closed,
-            (unsigned long long)app->b.sent, (unsigned long long)app->b.rcvd, app->b.shut,
-            app->b.eof, app->b.closed);
+            (double)l->now / 1e6, (unsigned long long)app->a.sent, (unsigned long long)app->a.rcvd,
+            app->a.shut, app->a.eof, app->a.closed, (unsigned long long)app->b.sent,
+            (unsigned long long)app->b.rcvd, app->b.shut, app->b.eof, app->b.closed);
   }
   fprintf(stderr,
           "  seed %llu, loss %u ppm, dup %u ppm: %llu bytes each way in %.3f s of virtual time; "
           "delivered A->B %llu B->A %llu, dropped %llu/%llu\n",
           (unsigned long long)seed, loss_ppm, dup_ppm, (unsigned long long)total,
-          (double)l->now / 1e6,
-          (unsigned long long)l->delivered[0], (unsigned long long)l->delivered[1],
-          (unsigned long long)l->dropped[0], (unsigned long long)l->dropped[1]);
+          (double)l->now / 1e6, (unsigned long long)l->delivered[0],
+          (unsigned long long)l->delivered[1], (unsigned long long)l->dropped[0],
+          (unsigned long long)l->dropped[1]);
   assert_true(done);
   assert_int_equal(app->err, 0);
   assert_true(app->bad_offset == -1);
@@ -229,9 +240,9 @@ static void test_lossy_duplicating_both_ways(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_megabytes_both_ways),
-      cmocka_unit_test(test_lossy_both_ways),
-      cmocka_unit_test(test_lossy_duplicating_both_ways),
+    cmocka_unit_test(test_megabytes_both_ways),
+    cmocka_unit_test(test_lossy_both_ways),
+    cmocka_unit_test(test_lossy_duplicating_both_ways),
   };
   return TH_RUN("tcp_twostack", tests);
 }

@@ -20,10 +20,10 @@
 
 /* BearSSL codes the tests expect (kept numeric: the test sees only the
  * public API, which exposes them as plain ints). */
-#define BR_ERR_RECV_FATAL_ALERT_ 256
-#define BR_ERR_X509_EXPIRED_ 54
+#define BR_ERR_RECV_FATAL_ALERT_     256
+#define BR_ERR_X509_EXPIRED_         54
 #define BR_ERR_X509_BAD_SERVER_NAME_ 56
-#define BR_ERR_X509_NOT_TRUSTED_ 62
+#define BR_ERR_X509_NOT_TRUSTED_     62
 
 /* 2027-01-01T00:00:00Z: inside the vectors' validity (2026-11-23 + 100 y). */
 #define T_2027 INT64_C(1798761600)
@@ -45,7 +45,7 @@ static struct blob load(const char *rel) {
   FILE *f = fopen(path, "rb");
   if (!f)
     fail_msg("cannot open %s", path);
-  struct blob b = {malloc(65536), 0};
+  struct blob b = { malloc(65536), 0 };
   assert_non_null(b.p);
   b.len = fread(b.p, 1, 65536, f);
   fclose(f);
@@ -55,7 +55,7 @@ static struct blob load(const char *rel) {
 
 static us_tls_server_ctx *server_ctx(const char *cert, const char *key, uint32_t max_conns) {
   struct blob c = load(cert), k = load(key);
-  struct us_tls_server_opts o = {c.p, c.len, k.p, k.len, cert, key, max_conns, 0, 0};
+  struct us_tls_server_opts o = { c.p, c.len, k.p, k.len, cert, key, max_conns, 0, 0 };
   us_tls_server_ctx *ctx = NULL;
   char err[256] = "";
   int rc = us_tls_server_ctx_create(&ctx, &o, err, sizeof err);
@@ -68,7 +68,7 @@ static us_tls_server_ctx *server_ctx(const char *cert, const char *key, uint32_t
 
 static us_tls_client_ctx *client_ctx(const char *ca) {
   struct blob c = load(ca);
-  struct us_tls_client_opts o = {c.p, c.len, ca, 2};
+  struct us_tls_client_opts o = { c.p, c.len, ca, 2 };
   us_tls_client_ctx *ctx = NULL;
   char err[256] = "";
   if (us_tls_client_ctx_create(&ctx, &o, err, sizeof err) != 0)
@@ -147,15 +147,15 @@ static void seed_entropy(unsigned seed) {
 static struct pair *pair_new(size_t chunk) {
   struct pair *p = calloc(1, sizeof *p);
   assert_non_null(p);
-  p->cend = (struct end){&p->c2s, &p->s2c, chunk};
-  p->send = (struct end){&p->s2c, &p->c2s, chunk};
+  p->cend = (struct end){ &p->c2s, &p->s2c, chunk };
+  p->send = (struct end){ &p->s2c, &p->c2s, chunk };
   return p;
 }
 
 /* Start both ends: server from `sctx`, client with `name` at `t`. */
 static void pair_start(struct pair *p, const char *name, int64_t t, bool resume) {
-  struct us_tls_transport st = {p_send, p_recv, &p->send};
-  struct us_tls_transport ct = {p_send, p_recv, &p->cend};
+  struct us_tls_transport st = { p_send, p_recv, &p->send };
+  struct us_tls_transport ct = { p_send, p_recv, &p->cend };
   assert_int_equal(us_tls_accept_transport(p->sctx, NULL, &st, entropy_srv, 32, &p->srv), 0);
   assert_int_equal(
       us_tls_connect_transport(p->cctx, NULL, &ct, name, t, resume, entropy_cli, 32, &p->cli), 0);
@@ -227,7 +227,7 @@ static void handshake_and_data(const char *dir, size_t chunk, size_t bytes, cons
   pair_start(p, "ustack.test", T_2027, false);
   /* Application data must wait for the handshake. */
   assert_int_equal(us_tls_write(p->cli, "x", 1, p->now), US_ERR_AGAIN);
-  assert_int_equal(us_tls_read(p->srv, (char[4]){0}, 4, p->now), US_ERR_AGAIN);
+  assert_int_equal(us_tls_read(p->srv, (char[4]){ 0 }, 4, p->now), US_ERR_AGAIN);
   pair_run(p);
   assert_true(us_tls_handshake_done(p->srv));
   assert_true(us_tls_handshake_done(p->cli));
@@ -346,7 +346,7 @@ static void test_eof_without_close_notify(void **st) {
 
 static int make_server(const char *cert, const char *key, char *err, size_t errlen) {
   struct blob c = load(cert), k = load(key);
-  struct us_tls_server_opts o = {c.p, c.len, k.p, k.len, cert, key, 1, 0, 0};
+  struct us_tls_server_opts o = { c.p, c.len, k.p, k.len, cert, key, 1, 0, 0 };
   us_tls_server_ctx *ctx = NULL;
   int rc = us_tls_server_ctx_create(&ctx, &o, err, errlen);
   us_tls_server_ctx_destroy(ctx);
@@ -358,8 +358,7 @@ static int make_server(const char *cert, const char *key, char *err, size_t errl
 static void test_mismatched_key_rejected(void **st) {
   (void)st;
   char err[256];
-  assert_int_equal(make_server("ec/server.pem", "other-ec-key.pem", err, sizeof err),
-                   US_ERR_INVAL);
+  assert_int_equal(make_server("ec/server.pem", "other-ec-key.pem", err, sizeof err), US_ERR_INVAL);
   assert_non_null(strstr(err, "does not match"));
   assert_null(strchr(err, '\n')); /* one line */
   assert_int_equal(make_server("ec/server.pem", "rsa/server-key.pem", err, sizeof err),
@@ -387,25 +386,27 @@ static void test_malformed_pem(void **st) {
   static const struct {
     const char *text, *want;
   } cases[] = {
-      {"", "empty"},
-      {"hello world\n", "no PEM object"},
-      {"-----BEGIN CERTIFICATE-----\nMIIB\n", "truncated PEM"},
-      {"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n", "malformed PEM"},
-      {"-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n", "malformed"},
+    { "", "empty" },
+    { "hello world\n", "no PEM object" },
+    { "-----BEGIN CERTIFICATE-----\nMIIB\n", "truncated PEM" },
+    { "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n", "malformed PEM" },
+    { "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n", "malformed" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char err[256] = "";
     us_tls_server_ctx *ctx = NULL;
-    struct us_tls_server_opts o = {cases[i].text, strlen(cases[i].text), k.p, k.len,
-                                   "cert.pem", "key.pem", 1, 0, 0};
+    struct us_tls_server_opts o = {
+      cases[i].text, strlen(cases[i].text), k.p, k.len, "cert.pem", "key.pem", 1, 0, 0
+    };
     assert_int_equal(us_tls_server_ctx_create(&ctx, &o, err, sizeof err), US_ERR_INVAL);
     assert_null(ctx);
     if (!strstr(err, cases[i].want))
       fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].want);
     assert_non_null(strstr(err, "cert.pem"));
     /* The same text as the key. */
-    struct us_tls_server_opts o2 = {c.p, c.len, cases[i].text, strlen(cases[i].text),
-                                    "cert.pem", "key.pem", 1, 0, 0};
+    struct us_tls_server_opts o2 = {
+      c.p, c.len, cases[i].text, strlen(cases[i].text), "cert.pem", "key.pem", 1, 0, 0
+    };
     assert_int_equal(us_tls_server_ctx_create(&ctx, &o2, err, sizeof err), US_ERR_INVAL);
     assert_non_null(strstr(err, "key.pem"));
   }
@@ -424,7 +425,7 @@ static void test_malformed_pem(void **st) {
   hl += sizeof trailer - 1;
   char err[256];
   us_tls_server_ctx *ctx = NULL;
-  struct us_tls_server_opts o = {half, hl, k.p, k.len, "half.pem", "key.pem", 1, 0, 0};
+  struct us_tls_server_opts o = { half, hl, k.p, k.len, "half.pem", "key.pem", 1, 0, 0 };
   assert_int_equal(us_tls_server_ctx_create(&ctx, &o, err, sizeof err), US_ERR_INVAL);
   assert_non_null(strstr(err, "half.pem"));
   free(half);
@@ -485,7 +486,7 @@ static int server_fed(const uint8_t *bytes, size_t len, bool eof) {
   seed_entropy(5);
   struct pair *p = pair_new(SIZE_MAX);
   p->sctx = server_ctx("ec/server.pem", "ec/server-key.pem", 1);
-  struct us_tls_transport stt = {p_send, p_recv, &p->send};
+  struct us_tls_transport stt = { p_send, p_recv, &p->send };
   assert_int_equal(us_tls_accept_transport(p->sctx, NULL, &stt, entropy_srv, 32, &p->srv), 0);
   memcpy(p->c2s.buf, bytes, len);
   p->c2s.len = len;
@@ -586,11 +587,10 @@ static void test_slots_exhausted(void **st) {
   seed_entropy(9);
   struct pair *p = pair_new(SIZE_MAX);
   p->sctx = server_ctx("ec/server.pem", "ec/server-key.pem", 1);
-  struct us_tls_transport t = {p_send, p_recv, &p->send};
+  struct us_tls_transport t = { p_send, p_recv, &p->send };
   us_tls_conn *a = NULL, *b = NULL;
   assert_int_equal(us_tls_accept_transport(p->sctx, NULL, &t, entropy_srv, 32, &a), 0);
-  assert_int_equal(us_tls_accept_transport(p->sctx, NULL, &t, entropy_srv, 32, &b),
-                   US_ERR_NOMEM);
+  assert_int_equal(us_tls_accept_transport(p->sctx, NULL, &t, entropy_srv, 32, &b), US_ERR_NOMEM);
   assert_null(b);
   /* Too little entropy is refused. */
   us_tls_conn_free(a);
@@ -712,22 +712,22 @@ static void test_close_waits_for_staged_records(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_ec_handshake_and_data),
-      cmocka_unit_test(test_rsa_handshake_and_data),
-      cmocka_unit_test(test_one_byte_chunks),
-      cmocka_unit_test(test_odd_chunks),
-      cmocka_unit_test(test_close_notify),
-      cmocka_unit_test(test_eof_without_close_notify),
-      cmocka_unit_test(test_mismatched_key_rejected),
-      cmocka_unit_test(test_malformed_pem),
-      cmocka_unit_test(test_wrong_server_name_rejected),
-      cmocka_unit_test(test_untrusted_and_expired),
-      cmocka_unit_test(test_garbage_client_hello),
-      cmocka_unit_test(test_session_resumption),
-      cmocka_unit_test(test_slots_exhausted),
-      cmocka_unit_test(test_deterministic),
-      cmocka_unit_test(test_flight_in_one_send),
-      cmocka_unit_test(test_close_waits_for_staged_records),
+    cmocka_unit_test(test_ec_handshake_and_data),
+    cmocka_unit_test(test_rsa_handshake_and_data),
+    cmocka_unit_test(test_one_byte_chunks),
+    cmocka_unit_test(test_odd_chunks),
+    cmocka_unit_test(test_close_notify),
+    cmocka_unit_test(test_eof_without_close_notify),
+    cmocka_unit_test(test_mismatched_key_rejected),
+    cmocka_unit_test(test_malformed_pem),
+    cmocka_unit_test(test_wrong_server_name_rejected),
+    cmocka_unit_test(test_untrusted_and_expired),
+    cmocka_unit_test(test_garbage_client_hello),
+    cmocka_unit_test(test_session_resumption),
+    cmocka_unit_test(test_slots_exhausted),
+    cmocka_unit_test(test_deterministic),
+    cmocka_unit_test(test_flight_in_one_send),
+    cmocka_unit_test(test_close_waits_for_staged_records),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,7 @@
 #include "ustack/us_tls.h"
 
 #define T_2027 INT64_C(1798761600)
-#define PORT 443
+#define PORT   443
 
 static char *load(const char *rel, size_t *len) {
   char path[1024];
@@ -56,7 +56,7 @@ struct t {
   us_sock_t lsock, csock, ssock;
   us_tls_conn *cli, *srv;
   const char *name;
-  bool one_byte;  /* both transports move one byte per TCP segment */
+  bool one_byte; /* both transports move one byte per TCP segment */
   struct one_end one_c, one_s;
   /* Application bytes: client -> server and server -> client. */
   size_t c_total, c_sent, s_got;
@@ -106,8 +106,8 @@ static void t_init(struct t *t, uint64_t seed, const char *name) {
   size_t cl, kl, al;
   char *cert = load("ec/server.pem", &cl), *key = load("ec/server-key.pem", &kl);
   char *ca = load("ec/ca.pem", &al);
-  struct us_tls_server_opts so = {cert, cl, key, kl, NULL, NULL, 4, 0, 0};
-  struct us_tls_client_opts co = {ca, al, NULL, 2};
+  struct us_tls_server_opts so = { cert, cl, key, kl, NULL, NULL, 4, 0, 0 };
+  struct us_tls_client_opts co = { ca, al, NULL, 2 };
   char err[256];
   assert_int_equal(us_tls_server_ctx_create(&t->sctx, &so, err, sizeof err), 0);
   assert_int_equal(us_tls_client_ctx_create(&t->cctx, &co, err, sizeof err), 0);
@@ -128,11 +128,11 @@ static void t_connect(struct t *t, bool resume) {
   int rc = us_tcp_connect(t->l.a, t->csock, US_IP4(10, 0, 0, 2), PORT, t->l.now);
   assert_true(rc == US_ERR_INPROGRESS || rc == 0);
   if (t->one_byte) {
-    t->one_c = (struct one_end){t->l.a, t->csock};
-    struct us_tls_transport tr = {one_send, one_recv, &t->one_c};
-    assert_int_equal(us_tls_connect_transport(t->cctx, t->l.a, &tr, t->name, T_2027, resume,
-                                              NULL, 0, &t->cli),
-                     0);
+    t->one_c = (struct one_end){ t->l.a, t->csock };
+    struct us_tls_transport tr = { one_send, one_recv, &t->one_c };
+    assert_int_equal(
+        us_tls_connect_transport(t->cctx, t->l.a, &tr, t->name, T_2027, resume, NULL, 0, &t->cli),
+        0);
   } else {
     assert_int_equal(
         us_tls_connect(t->cctx, t->l.a, t->csock, t->name, T_2027, resume, NULL, 0, &t->cli), 0);
@@ -157,8 +157,8 @@ static bool t_step(void *ctx) {
       t->ssock = s;
       if (t->one_byte) {
         assert_int_equal(us_tcp_setopt(t->l.b, s, US_TCP_NODELAY, 1), 0);
-        t->one_s = (struct one_end){t->l.b, s};
-        struct us_tls_transport tr = {one_send, one_recv, &t->one_s};
+        t->one_s = (struct one_end){ t->l.b, s };
+        struct us_tls_transport tr = { one_send, one_recv, &t->one_s };
         assert_int_equal(us_tls_accept_transport(t->sctx, t->l.b, &tr, NULL, 0, &t->srv), 0);
       } else {
         assert_int_equal(us_tls_accept(t->sctx, t->l.b, s, NULL, 0, &t->srv), 0);
@@ -328,7 +328,7 @@ static void test_stack_handshake_under_loss(void **st) {
     struct t *t = calloc(1, sizeof *t);
     assert_non_null(t);
     t_init(t, 10 + seed, "ustack.test");
-    struct loss loss = {seed, 20};
+    struct loss loss = { seed, 20 };
     t->l.filter = lossy;
     t->l.filter_ctx = &loss;
     t_connect(t, false);
@@ -380,10 +380,10 @@ static void test_stack_wrong_name(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_stack_handshake_data_close),
-      cmocka_unit_test(test_stack_one_byte_segments),
-      cmocka_unit_test(test_stack_handshake_under_loss),
-      cmocka_unit_test(test_stack_wrong_name),
+    cmocka_unit_test(test_stack_handshake_data_close),
+    cmocka_unit_test(test_stack_one_byte_segments),
+    cmocka_unit_test(test_stack_handshake_under_loss),
+    cmocka_unit_test(test_stack_wrong_name),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,7 +81,7 @@ static void test_port_unreachable(void **st) {
   uint8_t u[16];
   size_t n = t_udp_build(u, T_PEER, T_US, 5555, 9, "abcdefgh", 8);
   uint8_t b[64];
-  struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = 17, .id = 77};
+  struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 17, .id = 77 };
   size_t tot = t_ip_build(b, &ih, u, n);
   h_input(h, b, tot, US_SEC(1));
   assert_int_equal(t_stat(h, US_STAT_udp_no_ports), 1);
@@ -226,7 +226,7 @@ static void test_sendto(void **st) {
   assert_int_equal(t_fold(t_sum(t_pseudo(T_US, T_PEER, 17, 13), o.payload, 13)), 0);
   assert_memory_equal(o.payload + 8, "hello", 5);
   /* Sizes around the MTU and the maximum, fragmented on the way out. */
-  const size_t sizes[] = {0, 1472, 1473, 3000, 65507};
+  const size_t sizes[] = { 0, 1472, 1473, 3000, 65507 };
   uint8_t *big = malloc(65508);
   for (size_t i = 0; i < 65508; i++)
     big[i] = (uint8_t)(i ^ (i >> 8));
@@ -306,16 +306,16 @@ static void test_broadcast_delivery(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_demux, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_port_unreachable, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_bad_datagrams, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_queue_cap, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_bind_rules, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_sendto, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_events, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_broadcast_delivery, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_demux, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_port_unreachable, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_bad_datagrams, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_queue_cap, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_bind_rules, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_sendto, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_broadcast_delivery, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

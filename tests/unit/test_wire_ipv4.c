@@ -10,10 +10,17 @@
 
 static void test_round_trip(void **st) {
   (void)st;
-  struct us_ip4_hdr h = {.total_len = 48, .id = 0xbeef, .df = true, .mf = false, .frag_off = 0,
-                         .ttl = 17, .proto = 6, .tos = 0x10, .src = US_IP4(1, 2, 3, 4),
-                         .dst = US_IP4(5, 6, 7, 8)};
-  uint8_t b[48] = {0};
+  struct us_ip4_hdr h = { .total_len = 48,
+                          .id = 0xbeef,
+                          .df = true,
+                          .mf = false,
+                          .frag_off = 0,
+                          .ttl = 17,
+                          .proto = 6,
+                          .tos = 0x10,
+                          .src = US_IP4(1, 2, 3, 4),
+                          .dst = US_IP4(5, 6, 7, 8) };
+  uint8_t b[48] = { 0 };
   assert_int_equal(us_ip4_build(&h, b, 10), 0); /* cap too small */
   assert_int_equal(us_ip4_build(&h, b, sizeof b), 20);
   assert_int_equal(t_csum(b, 20), 0);
@@ -50,9 +57,9 @@ static void test_round_trip(void **st) {
 
 static void test_options_and_trim(void **st) {
   (void)st;
-  uint8_t opts[8] = {1, 1, 7, 3, 4, 0, 0, 0}; /* NOP NOP RR(len 3) EOL pad */
-  struct t_ip ih = {.src = 1, .dst = 2, .proto = 17, .opts = opts, .opt_len = 8};
-  uint8_t pay[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  uint8_t opts[8] = { 1, 1, 7, 3, 4, 0, 0, 0 }; /* NOP NOP RR(len 3) EOL pad */
+  struct t_ip ih = { .src = 1, .dst = 2, .proto = 17, .opts = opts, .opt_len = 8 };
+  uint8_t pay[10] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
   uint8_t b[64];
   size_t n = t_ip_build(b, &ih, pay, sizeof pay);
   /* Six bytes of link padding after the datagram. */
@@ -70,41 +77,46 @@ static void test_options_and_trim(void **st) {
 struct bad {
   const char *name;
   uint8_t b[64];
-  size_t len;        /* bytes "received" */
-  bool fix_csum;     /* recompute the header checksum over IHL*4 first */
+  size_t len;    /* bytes "received" */
+  bool fix_csum; /* recompute the header checksum over IHL*4 first */
   enum us_ip4_parse_result want;
   bool src_route;
 };
 
-#define H(vihl, tl) (vihl), 0, (uint8_t)((tl) >> 8), (uint8_t)(tl), 0, 0, 0, 0, 64, 17, 0, 0, \
-                    10, 0, 0, 1, 10, 0, 0, 2
+#define H(vihl, tl) \
+  (vihl), 0, (uint8_t)((tl) >> 8), (uint8_t)(tl), 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2
 
 static const struct bad bads[] = {
-    {"19 bytes", {H(0x45, 19)}, 19, false, US_IP4_TOO_SHORT, false},
-    {"empty", {0}, 0, false, US_IP4_TOO_SHORT, false},
-    {"version 0", {H(0x05, 20)}, 20, true, US_IP4_BAD_VERSION, false},
-    {"version 5", {H(0x55, 20)}, 20, true, US_IP4_BAD_VERSION, false},
-    {"version 6", {H(0x65, 20)}, 20, true, US_IP4_BAD_VERSION, false},
-    {"version 15", {H(0xf5, 20)}, 20, true, US_IP4_BAD_VERSION, false},
-    {"IHL 0", {H(0x40, 20)}, 20, false, US_IP4_BAD_IHL, false},
-    {"IHL 4", {H(0x44, 20)}, 20, false, US_IP4_BAD_IHL, false},
-    {"IHL 15 in 20 bytes", {H(0x4f, 20)}, 20, false, US_IP4_BAD_IHL, false},
-    {"IHL 6 in 23 bytes", {H(0x46, 23)}, 23, false, US_IP4_BAD_IHL, false},
-    {"total length 0", {H(0x45, 0)}, 20, true, US_IP4_BAD_LEN, false},
-    {"total length 19", {H(0x45, 19)}, 20, true, US_IP4_BAD_LEN, false},
-    {"total length < IHL*4", {H(0x46, 22), 1, 1, 1, 1}, 24, true, US_IP4_BAD_LEN, false},
-    {"total length 1500, 40 received", {H(0x45, 1500)}, 40, true, US_IP4_BAD_LEN, false},
-    {"total length 21, 20 received", {H(0x45, 21)}, 20, true, US_IP4_BAD_LEN, false},
-    {"bad checksum", {H(0x45, 20)}, 20, false, US_IP4_BAD_CSUM, false},
-    {"option length 0", {H(0x46, 24), 0x44, 0, 0, 0}, 24, true, US_IP4_BAD_OPTIONS, false},
-    {"option length 1", {H(0x46, 24), 0x44, 1, 0, 0}, 24, true, US_IP4_BAD_OPTIONS, false},
-    {"option past the end", {H(0x46, 24), 0x44, 8, 0, 0}, 24, true, US_IP4_BAD_OPTIONS, false},
-    {"lone kind byte at the end", {H(0x46, 24), 1, 1, 1, 0x44}, 24, true, US_IP4_BAD_OPTIONS, false},
-    {"NOP then bad length", {H(0x46, 24), 1, 0x07, 0xff, 0}, 24, true, US_IP4_BAD_OPTIONS, false},
-    {"EOL then garbage", {H(0x46, 24), 0, 0x44, 0, 0}, 24, true, US_IP4_OK, false},
-    {"unknown option ok", {H(0x46, 24), 0x99, 4, 0, 0}, 24, true, US_IP4_OK, false},
-    {"LSRR", {H(0x47, 28), 1, 131, 7, 4, 10, 0, 0, 3}, 28, true, US_IP4_OK, true},
-    {"SSRR", {H(0x47, 28), 1, 137, 7, 4, 10, 0, 0, 3}, 28, true, US_IP4_OK, true},
+  { "19 bytes", { H(0x45, 19) }, 19, false, US_IP4_TOO_SHORT, false },
+  { "empty", { 0 }, 0, false, US_IP4_TOO_SHORT, false },
+  { "version 0", { H(0x05, 20) }, 20, true, US_IP4_BAD_VERSION, false },
+  { "version 5", { H(0x55, 20) }, 20, true, US_IP4_BAD_VERSION, false },
+  { "version 6", { H(0x65, 20) }, 20, true, US_IP4_BAD_VERSION, false },
+  { "version 15", { H(0xf5, 20) }, 20, true, US_IP4_BAD_VERSION, false },
+  { "IHL 0", { H(0x40, 20) }, 20, false, US_IP4_BAD_IHL, false },
+  { "IHL 4", { H(0x44, 20) }, 20, false, US_IP4_BAD_IHL, false },
+  { "IHL 15 in 20 bytes", { H(0x4f, 20) }, 20, false, US_IP4_BAD_IHL, false },
+  { "IHL 6 in 23 bytes", { H(0x46, 23) }, 23, false, US_IP4_BAD_IHL, false },
+  { "total length 0", { H(0x45, 0) }, 20, true, US_IP4_BAD_LEN, false },
+  { "total length 19", { H(0x45, 19) }, 20, true, US_IP4_BAD_LEN, false },
+  { "total length < IHL*4", { H(0x46, 22), 1, 1, 1, 1 }, 24, true, US_IP4_BAD_LEN, false },
+  { "total length 1500, 40 received", { H(0x45, 1500) }, 40, true, US_IP4_BAD_LEN, false },
+  { "total length 21, 20 received", { H(0x45, 21) }, 20, true, US_IP4_BAD_LEN, false },
+  { "bad checksum", { H(0x45, 20) }, 20, false, US_IP4_BAD_CSUM, false },
+  { "option length 0", { H(0x46, 24), 0x44, 0, 0, 0 }, 24, true, US_IP4_BAD_OPTIONS, false },
+  { "option length 1", { H(0x46, 24), 0x44, 1, 0, 0 }, 24, true, US_IP4_BAD_OPTIONS, false },
+  { "option past the end", { H(0x46, 24), 0x44, 8, 0, 0 }, 24, true, US_IP4_BAD_OPTIONS, false },
+  { "lone kind byte at the end",
+    { H(0x46, 24), 1, 1, 1, 0x44 },
+    24,
+    true,
+    US_IP4_BAD_OPTIONS,
+    false },
+  { "NOP then bad length", { H(0x46, 24), 1, 0x07, 0xff, 0 }, 24, true, US_IP4_BAD_OPTIONS, false },
+  { "EOL then garbage", { H(0x46, 24), 0, 0x44, 0, 0 }, 24, true, US_IP4_OK, false },
+  { "unknown option ok", { H(0x46, 24), 0x99, 4, 0, 0 }, 24, true, US_IP4_OK, false },
+  { "LSRR", { H(0x47, 28), 1, 131, 7, 4, 10, 0, 0, 3 }, 28, true, US_IP4_OK, true },
+  { "SSRR", { H(0x47, 28), 1, 137, 7, 4, 10, 0, 0, 3 }, 28, true, US_IP4_OK, true },
 };
 
 static void test_malformed_table(void **st) {
@@ -133,7 +145,7 @@ static void test_forty_nops(void **st) {
   (void)st;
   uint8_t opts[40];
   memset(opts, 1, sizeof opts);
-  struct t_ip ih = {.src = 1, .dst = 2, .proto = 17, .opts = opts, .opt_len = 40};
+  struct t_ip ih = { .src = 1, .dst = 2, .proto = 17, .opts = opts, .opt_len = 40 };
   uint8_t b[60];
   size_t n = t_ip_build(b, &ih, NULL, 0);
   struct us_ip4_hdr p;
@@ -146,8 +158,8 @@ static void test_forty_nops(void **st) {
  * past. */
 static void test_every_truncation(void **st) {
   (void)st;
-  uint8_t opts[8] = {1, 1, 7, 3, 4, 0, 0, 0};
-  struct t_ip ih = {.src = 1, .dst = 2, .proto = 17, .opts = opts, .opt_len = 8};
+  uint8_t opts[8] = { 1, 1, 7, 3, 4, 0, 0, 0 };
+  struct t_ip ih = { .src = 1, .dst = 2, .proto = 17, .opts = opts, .opt_len = 8 };
   uint8_t full[40];
   size_t n = t_ip_build(full, &ih, "0123456789ab", 12);
   for (size_t len = 0; len < n; len++) {
@@ -161,9 +173,9 @@ static void test_every_truncation(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_round_trip), cmocka_unit_test(test_options_and_trim),
-      cmocka_unit_test(test_malformed_table), cmocka_unit_test(test_forty_nops),
-      cmocka_unit_test(test_every_truncation),
+    cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_options_and_trim),
+    cmocka_unit_test(test_malformed_table),  cmocka_unit_test(test_forty_nops),
+    cmocka_unit_test(test_every_truncation),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

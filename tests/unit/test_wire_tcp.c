@@ -22,7 +22,7 @@ static void test_options_valid(void **st) {
   (void)st;
   struct us_tcp_seg s;
   /* MSS, NOP, WS 7, SACK-permitted, TS. */
-  const uint8_t a[] = {2, 4, 0x05, 0xb4, 1, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2};
+  const uint8_t a[] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2 };
   assert_int_equal(opts(a, sizeof a, &s), US_TCP_PARSE_OK);
   assert_true(s.has_mss);
   assert_int_equal(s.mss, 1460);
@@ -35,23 +35,23 @@ static void test_options_valid(void **st) {
   assert_int_equal(s.tsecr, 2);
 
   /* Unaligned MSS after a single NOP (MUST-64). */
-  const uint8_t u[] = {1, 2, 4, 0x02, 0x18, 0, 0, 0};
+  const uint8_t u[] = { 1, 2, 4, 0x02, 0x18, 0, 0, 0 };
   assert_int_equal(opts(u, sizeof u, &s), US_TCP_PARSE_OK);
   assert_true(s.has_mss);
   assert_int_equal(s.mss, 536);
 
   /* EOL stops the walk: garbage after it is never parsed. */
-  const uint8_t e[] = {0, 2, 0, 0x44, 0};
+  const uint8_t e[] = { 0, 2, 0, 0x44, 0 };
   assert_int_equal(opts(e, sizeof e, &s), US_TCP_PARSE_OK);
   assert_false(s.has_mss);
 
   /* Unknown kind with a valid length is skipped. */
-  const uint8_t k[] = {99, 4, 0xaa, 0xbb, 2, 4, 0x01, 0x00};
+  const uint8_t k[] = { 99, 4, 0xaa, 0xbb, 2, 4, 0x01, 0x00 };
   assert_int_equal(opts(k, sizeof k, &s), US_TCP_PARSE_OK);
   assert_int_equal(s.mss, 256);
 
   /* Duplicate MSS: deterministic, the last one wins. */
-  const uint8_t d[] = {2, 4, 0x01, 0x00, 2, 4, 0x02, 0x00};
+  const uint8_t d[] = { 2, 4, 0x01, 0x00, 2, 4, 0x02, 0x00 };
   assert_int_equal(opts(d, sizeof d, &s), US_TCP_PARSE_OK);
   assert_int_equal(s.mss, 512);
 
@@ -64,11 +64,11 @@ static void test_options_valid(void **st) {
 static void test_options_bad(void **st) {
   (void)st;
   struct us_tcp_seg s;
-  const uint8_t len0[] = {99, 0, 0, 0};
-  const uint8_t len1[] = {99, 1, 0, 0};
-  const uint8_t past[] = {2, 8, 0, 0};
-  const uint8_t lone[] = {1, 1, 1, 2};
-  const uint8_t mss_len0[] = {2, 0, 0, 0};
+  const uint8_t len0[] = { 99, 0, 0, 0 };
+  const uint8_t len1[] = { 99, 1, 0, 0 };
+  const uint8_t past[] = { 2, 8, 0, 0 };
+  const uint8_t lone[] = { 1, 1, 1, 2 };
+  const uint8_t mss_len0[] = { 2, 0, 0, 0 };
   assert_int_equal(opts(len0, sizeof len0, &s), US_TCP_PARSE_BAD_OPTIONS);
   assert_int_equal(opts(len1, sizeof len1, &s), US_TCP_PARSE_BAD_OPTIONS);
   assert_int_equal(opts(past, sizeof past, &s), US_TCP_PARSE_BAD_OPTIONS);
@@ -79,12 +79,12 @@ static void test_options_bad(void **st) {
 static void test_options_wrong_length_ignored(void **st) {
   (void)st;
   struct us_tcp_seg s;
-  const uint8_t mss3[] = {2, 3, 5, 1, 1, 1, 1, 1};       /* MSS len 3 */
-  const uint8_t mss5[] = {2, 5, 5, 0, 0, 1, 1, 1};       /* MSS len 5 */
-  const uint8_t ws4[] = {3, 4, 7, 0};                    /* WS len 4 */
-  const uint8_t sp3[] = {4, 3, 0, 1};                    /* SACK-perm len 3 */
-  const uint8_t ts9[] = {8, 9, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1};
-  const uint8_t ts11[] = {8, 11, 0, 0, 0, 1, 0, 0, 0, 1, 0, 1};
+  const uint8_t mss3[] = { 2, 3, 5, 1, 1, 1, 1, 1 }; /* MSS len 3 */
+  const uint8_t mss5[] = { 2, 5, 5, 0, 0, 1, 1, 1 }; /* MSS len 5 */
+  const uint8_t ws4[] = { 3, 4, 7, 0 };              /* WS len 4 */
+  const uint8_t sp3[] = { 4, 3, 0, 1 };              /* SACK-perm len 3 */
+  const uint8_t ts9[] = { 8, 9, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1 };
+  const uint8_t ts11[] = { 8, 11, 0, 0, 0, 1, 0, 0, 0, 1, 0, 1 };
   assert_int_equal(opts(mss3, sizeof mss3, &s), US_TCP_PARSE_OK);
   assert_false(s.has_mss);
   assert_int_equal(opts(mss5, sizeof mss5, &s), US_TCP_PARSE_OK);
@@ -102,9 +102,9 @@ static void test_options_wrong_length_ignored(void **st) {
 static void test_ws_clamp(void **st) {
   (void)st;
   struct us_tcp_seg s;
-  const uint8_t shifts[] = {14, 15, 200, 255};
+  const uint8_t shifts[] = { 14, 15, 200, 255 };
   for (size_t i = 0; i < sizeof shifts; i++) {
-    const uint8_t o[] = {3, 3, shifts[i], 0};
+    const uint8_t o[] = { 3, 3, shifts[i], 0 };
     assert_int_equal(opts(o, sizeof o, &s), US_TCP_PARSE_OK);
     assert_true(s.has_ws);
     assert_int_equal(s.ws, 14);
@@ -115,7 +115,7 @@ static void test_ws_clamp(void **st) {
 static void test_sack(void **st) {
   (void)st;
   struct us_tcp_seg s;
-  uint8_t o[40] = {1, 1, 5, 34};
+  uint8_t o[40] = { 1, 1, 5, 34 };
   for (int k = 0; k < 8; k++)
     t_put32(o + 4 + 4 * k, (uint32_t)(1000 * (k + 1)));
   assert_int_equal(opts(o, 36, &s), US_TCP_PARSE_OK);
@@ -123,11 +123,11 @@ static void test_sack(void **st) {
   assert_int_equal(s.sack[0].left, 1000);
   assert_int_equal(s.sack[3].right, 8000);
   /* 2 + 8n + 1: ignored. */
-  uint8_t o2[12] = {5, 11};
+  uint8_t o2[12] = { 5, 11 };
   assert_int_equal(opts(o2, 11, &s), US_TCP_PARSE_OK);
   assert_int_equal(s.sack_count, 0);
   /* Length 2 (n = 0): ignored. */
-  uint8_t o3[4] = {5, 2, 1, 1};
+  uint8_t o3[4] = { 5, 2, 1, 1 };
   assert_int_equal(opts(o3, 4, &s), US_TCP_PARSE_OK);
   assert_int_equal(s.sack_count, 0);
 }
@@ -215,7 +215,9 @@ static void test_round_trip(void **st) {
 
 static void test_header_errors(void **st) {
   (void)st;
-  struct us_tcp_seg seg = {.sport = 1, .dport = 2, .flags = US_TH_SYN, .has_mss = true, .mss = 1000};
+  struct us_tcp_seg seg = {
+    .sport = 1, .dport = 2, .flags = US_TH_SYN, .has_mss = true, .mss = 1000
+  };
   uint8_t b[64];
   size_t n = mk_seg(b, &seg, "x");
   struct us_tcp_seg p;
@@ -236,7 +238,7 @@ static void test_header_errors(void **st) {
   c[12] = 15 << 4;
   assert_int_equal(us_tcp_parse(c, 24, SRC, DST, &p), US_TCP_PARSE_BAD_OFFSET);
   /* Bad option length with a valid checksum. */
-  uint8_t d[28] = {0};
+  uint8_t d[28] = { 0 };
   t_put16(d, 1);
   t_put16(d + 2, 2);
   d[12] = 7 << 4;
@@ -249,7 +251,7 @@ static void test_header_errors(void **st) {
 
 static void test_build_cap(void **st) {
   (void)st;
-  struct us_tcp_seg seg = {.has_mss = true, .mss = 1};
+  struct us_tcp_seg seg = { .has_mss = true, .mss = 1 };
   uint8_t b[64];
   assert_int_equal(us_tcp_hdr_len(&seg), 24);
   assert_int_equal(us_tcp_build(&seg, b, 23, 0, SRC, DST), 0);
@@ -258,10 +260,14 @@ static void test_build_cap(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_options_valid), cmocka_unit_test(test_options_bad),
-      cmocka_unit_test(test_options_wrong_length_ignored), cmocka_unit_test(test_ws_clamp),
-      cmocka_unit_test(test_sack), cmocka_unit_test(test_round_trip),
-      cmocka_unit_test(test_header_errors), cmocka_unit_test(test_build_cap),
+    cmocka_unit_test(test_options_valid),
+    cmocka_unit_test(test_options_bad),
+    cmocka_unit_test(test_options_wrong_length_ignored),
+    cmocka_unit_test(test_ws_clamp),
+    cmocka_unit_test(test_sack),
+    cmocka_unit_test(test_round_trip),
+    cmocka_unit_test(test_header_errors),
+    cmocka_unit_test(test_build_cap),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,7 +33,7 @@ static void test_udp_round_trip(void **st) {
 
 static void test_udp_zero_checksum(void **st) {
   (void)st;
-  uint8_t b[12] = {0, 1, 0, 2, 0, 12, 0, 0, 'a', 'b', 'c', 'd'};
+  uint8_t b[12] = { 0, 1, 0, 2, 0, 12, 0, 0, 'a', 'b', 'c', 'd' };
   struct us_udp_hdr h;
   assert_int_equal(us_udp_parse(b, 12, SRC, DST, &h), US_UDP_OK); /* no checksum */
   assert_int_equal(h.csum, 0);
@@ -56,7 +56,7 @@ static void test_udp_zero_checksum(void **st) {
 
 static void test_udp_lengths(void **st) {
   (void)st;
-  uint8_t b[16] = {0};
+  uint8_t b[16] = { 0 };
   struct us_udp_hdr h;
   assert_int_equal(us_udp_parse(b, 7, SRC, DST, &h), US_UDP_TOO_SHORT);
   t_put16(b + 4, 7);
@@ -76,7 +76,7 @@ static void test_icmp_round_trip(void **st) {
     uint8_t b[64];
     for (size_t i = 0; i < len; i++)
       b[8 + i] = (uint8_t)(0xf0 + i);
-    struct us_icmp4_hdr h = {.type = 8, .code = 0, .rest = 0x12345678};
+    struct us_icmp4_hdr h = { .type = 8, .code = 0, .rest = 0x12345678 };
     assert_int_equal(us_icmp4_build(&h, b, 8 + len, len), 8);
     assert_int_equal(t_csum(b, 8 + len), 0);
     struct us_icmp4_hdr p;
@@ -88,17 +88,19 @@ static void test_icmp_round_trip(void **st) {
     b[3] ^= 0x40;
     assert_int_equal(us_icmp4_parse(b, 8 + len, &p), US_ICMP4_BAD_CSUM);
   }
-  uint8_t s[7] = {8, 0, 0, 0, 0, 0, 0};
+  uint8_t s[7] = { 8, 0, 0, 0, 0, 0, 0 };
   struct us_icmp4_hdr p;
   assert_int_equal(us_icmp4_parse(s, 7, &p), US_ICMP4_TOO_SHORT);
-  struct us_icmp4_hdr h = {0};
+  struct us_icmp4_hdr h = { 0 };
   assert_int_equal(us_icmp4_build(&h, s, 7, 0), 0);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_udp_round_trip), cmocka_unit_test(test_udp_zero_checksum),
-      cmocka_unit_test(test_udp_lengths), cmocka_unit_test(test_icmp_round_trip),
+    cmocka_unit_test(test_udp_round_trip),
+    cmocka_unit_test(test_udp_zero_checksum),
+    cmocka_unit_test(test_udp_lengths),
+    cmocka_unit_test(test_icmp_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,9 +15,9 @@ static int no_http(const char *arg, void **state, char *err, size_t errlen) {
   return -1;
 }
 
-#define NO_HTTP(sym, opt, meta)                                                \
-  const struct svc_desc sym = {opt, meta, "(not in this build: needs libhttp-parser)", no_http, \
-                               NULL, NULL}
+#define NO_HTTP(sym, opt, meta)                                                             \
+  const struct svc_desc sym = { opt,     meta, "(not in this build: needs libhttp-parser)", \
+                                no_http, NULL, NULL }
 NO_HTTP(svc_http, "--http", "PORT");
 NO_HTTP(svc_https, "--https", "PORT");
 NO_HTTP(svc_https_cert, "--cert", "FILE");

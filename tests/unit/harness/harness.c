@@ -29,7 +29,7 @@ static void capture_tx(void *ctx, const uint8_t *pkt, size_t len) {
 }
 
 struct us_device h_capture_device(struct h_capture *c) {
-  return (struct us_device){.tx = capture_tx, .ctx = c};
+  return (struct us_device){ .tx = capture_tx, .ctx = c };
 }
 
 const struct h_pkt *h_capture_take(struct h_capture *c) {
@@ -69,11 +69,11 @@ static void rand_fill(void *ctx, void *buf, size_t len) {
 
 struct us_rand_source h_rand_source(struct h_rand *r, uint64_t seed) {
   r->state = seed;
-  return (struct us_rand_source){.fill = rand_fill, .ctx = r};
+  return (struct us_rand_source){ .fill = rand_fill, .ctx = r };
 }
 
 static void log_line(void *ctx, enum us_log_level level, const char *line) {
-  static const char *names[] = {"ERROR", "WARN", "INFO", "DEBUG", "TRACE"};
+  static const char *names[] = { "ERROR", "WARN", "INFO", "DEBUG", "TRACE" };
   fprintf(stderr, "%s %s %s\n", ctx ? (const char *)ctx : "stack",
           (unsigned)level < 5 ? names[level] : "?", line);
 }
@@ -90,7 +90,7 @@ enum us_log_level h_log_level(void) {
 }
 
 struct us_log_sink h_log_sink(const char *name) {
-  return (struct us_log_sink){.fn = log_line, .ctx = (void *)name};
+  return (struct us_log_sink){ .fn = log_line, .ctx = (void *)name };
 }
 
 /* ---- one stack ----------------------------------------------------------------- */
@@ -129,10 +129,9 @@ void h_assert_pools_full(us_stack *s) {
   struct us_pool_usage u;
   us_stack_pool_usage(s, &u);
   if (!us_stack_pools_full(s)) {
-    fprintf(stderr,
-            "pools not full: pkt %u/%u big %u/%u tcb %u/%u udp %u/%u reass %u ooo %u\n",
-            u.pkt_free, u.pkt_total, u.big_free, u.big_total, u.tcb_free, u.tcb_total,
-            u.udp_free, u.udp_total, u.reass_active, u.ooo_bytes);
+    fprintf(stderr, "pools not full: pkt %u/%u big %u/%u tcb %u/%u udp %u/%u reass %u ooo %u\n",
+            u.pkt_free, u.pkt_total, u.big_free, u.big_total, u.tcb_free, u.tcb_total, u.udp_free,
+            u.udp_total, u.reass_active, u.ooo_bytes);
   }
   assert_true(us_stack_pools_full(s));
 }
@@ -224,7 +223,7 @@ void h_link_init(struct h_link *l, const struct us_config *cfg_a, const struct u
   }
   a.rand = h_rand_source(&l->rand_a, seed);
   b.rand = h_rand_source(&l->rand_b, seed ^ 0xabcdef);
-  struct us_device da = {.tx = link_tx_a, .ctx = l}, db = {.tx = link_tx_b, .ctx = l};
+  struct us_device da = { .tx = link_tx_a, .ctx = l }, db = { .tx = link_tx_b, .ctx = l };
   l->a = us_stack_create(&a, &da);
   l->b = us_stack_create(&b, &db);
   assert_non_null(l->a);

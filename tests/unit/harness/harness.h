@@ -28,8 +28,8 @@ struct h_pkt {
 struct h_capture {
   struct h_pkt *pkts;
   size_t count, cap;
-  size_t next;       /* first packet not yet taken by h_capture_take */
-  us_time_t now;     /* set by the test; stamped on captured packets */
+  size_t next;   /* first packet not yet taken by h_capture_take */
+  us_time_t now; /* set by the test; stamped on captured packets */
 };
 
 /* A us_device that appends every packet to `c` (copying it). */

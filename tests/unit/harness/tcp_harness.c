@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#define TH_MAX_STEPS 2000000
+#define TH_MAX_STEPS  2000000
 #define TH_BUSY_LIMIT 16
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -48,17 +48,22 @@ static void rand_fill(void *ctx, void *buf, size_t len) {
 
 static void log_sink(void *ctx, enum us_log_level level, const char *line) {
   (void)ctx;
-  static const char *names[] = {"E", "W", "I", "D", "T"};
+  static const char *names[] = { "E", "W", "I", "D", "T" };
   fprintf(stderr, "  [%s] %s\n", (unsigned)level < 5 ? names[level] : "?", line);
 }
 
 static enum us_log_level env_log_level(void) {
   const char *e = getenv("TH_LOG");
-  if (!e) return US_LOG_ERROR;
-  if (!strcmp(e, "warn")) return US_LOG_WARN;
-  if (!strcmp(e, "info")) return US_LOG_INFO;
-  if (!strcmp(e, "debug")) return US_LOG_DEBUG;
-  if (!strcmp(e, "trace")) return US_LOG_TRACE;
+  if (!e)
+    return US_LOG_ERROR;
+  if (!strcmp(e, "warn"))
+    return US_LOG_WARN;
+  if (!strcmp(e, "info"))
+    return US_LOG_INFO;
+  if (!strcmp(e, "debug"))
+    return US_LOG_DEBUG;
+  if (!strcmp(e, "trace"))
+    return US_LOG_TRACE;
   return US_LOG_ERROR;
 }
 
@@ -71,17 +76,21 @@ uint8_t th_pat(uint32_t salt, uint64_t i) {
 }
 
 void th_pat_fill(uint32_t salt, uint64_t off, uint8_t *buf, size_t n) {
-  for (size_t i = 0; i < n; i++) buf[i] = th_pat(salt, off + i);
+  for (size_t i = 0; i < n; i++)
+    buf[i] = th_pat(salt, off + i);
 }
 
 static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n) {
-  for (size_t i = 0; i + 1 < n; i += 2) sum += (uint32_t)p[i] << 8 | p[i + 1];
-  if (n & 1) sum += (uint32_t)p[n - 1] << 8;
+  for (size_t i = 0; i + 1 < n; i += 2)
+    sum += (uint32_t)p[i] << 8 | p[i + 1];
+  if (n & 1)
+    sum += (uint32_t)p[n - 1] << 8;
   return sum;
 }
 
 static uint16_t csum_fold(uint32_t sum) {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  while (sum >> 16)
+    sum = (sum & 0xffff) + (sum >> 16);
   return (uint16_t)~sum;
 }
 
@@ -172,7 +181,8 @@ static void parse_pkt(struct th_pkt *p) {
   size_t i = 20;
   while (i < doff) {
     uint8_t kind = t[i];
-    if (kind == 0) break;
+    if (kind == 0)
+      break;
     if (kind == 1) {
       i++;
       continue;
@@ -211,7 +221,8 @@ static void q_push(struct th_queue *q, struct th_pkt *p) {
     size_t ncap = q->cap ? q->cap * 2 : 64;
     struct th_pkt *nv = calloc(ncap, sizeof *nv);
     assert_non_null(nv);
-    for (size_t i = 0; i < q->count; i++) nv[i] = q->v[(q->head + i) % q->cap];
+    for (size_t i = 0; i < q->count; i++)
+      nv[i] = q->v[(q->head + i) % q->cap];
     free(q->v);
     q->v = nv;
     q->cap = ncap;
@@ -222,7 +233,8 @@ static void q_push(struct th_queue *q, struct th_pkt *p) {
 }
 
 static bool q_pop(struct th_queue *q, struct th_pkt *out) {
-  if (q->count == 0) return false;
+  if (q->count == 0)
+    return false;
   *out = q->v[q->head];
   q->head = (q->head + 1) % q->cap;
   q->count--;
@@ -237,7 +249,8 @@ static void dev_tx(void *ctx, const uint8_t *pkt, size_t len) {
   memset(&p, 0, sizeof p);
   p.at = h->now;
   p.buf = malloc(len ? len : 1);
-  if (!p.buf) abort();
+  if (!p.buf)
+    abort();
   memcpy(p.buf, pkt, len);
   p.len = len;
   parse_pkt(&p);
@@ -253,11 +266,14 @@ static void dev_tx(void *ctx, const uint8_t *pkt, size_t len) {
 
 static void offl_keep(struct th *h, const uint8_t *pkt, size_t len, const struct us_tx_meta *m) {
   h->offl.total++;
-  if (m->gso_size) h->offl.super++;
-  if (h->offl.kept == TH_OFFL_KEEP) return;
+  if (m->gso_size)
+    h->offl.super++;
+  if (h->offl.kept == TH_OFFL_KEEP)
+    return;
   struct th_offl_pkt *k = &h->offl.v[h->offl.kept++];
   k->buf = malloc(len ? len : 1);
-  if (!k->buf) abort();
+  if (!k->buf)
+    abort();
   memcpy(k->buf, pkt, len);
   k->len = len;
   k->meta = *m;
@@ -285,7 +301,8 @@ static void dev_tx_meta(void *ctx, const uint8_t *pkt, size_t len, const struct 
   size_t payload = len - hl;
   if (m->gso_size == 0 || payload <= m->gso_size) {
     uint8_t *b = malloc(len);
-    if (!b) abort();
+    if (!b)
+      abort();
     memcpy(b, pkt, len);
     offl_csum(b, len, m);
     dev_tx(h, b, len);
@@ -294,7 +311,8 @@ static void dev_tx_meta(void *ctx, const uint8_t *pkt, size_t len, const struct 
   }
   /* Segmentation: each piece repeats the headers. */
   uint8_t *b = malloc(hl + m->gso_size);
-  if (!b) abort();
+  if (!b)
+    abort();
   uint16_t id = rd16(pkt + 4);
   uint32_t seq = rd32(pkt + ihl + 4);
   uint8_t flags = pkt[ihl + 13];
@@ -310,8 +328,8 @@ static void dev_tx_meta(void *ctx, const uint8_t *pkt, size_t len, const struct 
     wr32(b + ihl + 4, seq + (uint32_t)off);
     b[ihl + 13] = last ? flags : (uint8_t)(flags & ~(TH_FIN | TH_PSH));
     /* The field must hold the pseudo-header sum for THIS piece's length. */
-    wr16(b + ihl + 16, (uint16_t)~csum_fold(pseudo(rd32(b + 12), rd32(b + 16),
-                                                  (uint16_t)(thl + n))));
+    wr16(b + ihl + 16,
+         (uint16_t)~csum_fold(pseudo(rd32(b + 12), rd32(b + 16), (uint16_t)(thl + n))));
     offl_csum(b, hl + n, m);
     dev_tx(h, b, hl + n);
   }
@@ -322,9 +340,10 @@ struct th *th_new_offload(const struct us_config *cfg, uint32_t caps) {
   struct th *h = th_new(cfg);
   /* Same stack set-up, but created on a device with offloads. */
   us_stack_destroy(h->s);
-  struct us_device dev = {.tx = dev_tx, .ctx = h, .caps = caps, .tx_meta = dev_tx_meta};
+  struct us_device dev = { .tx = dev_tx, .ctx = h, .caps = caps, .tx_meta = dev_tx_meta };
   h->s = us_stack_create(&h->cfg, &dev);
-  if (!h->s) fail_msg("us_stack_create failed");
+  if (!h->s)
+    fail_msg("us_stack_create failed");
   return h;
 }
 
@@ -374,7 +393,7 @@ struct th *th_new_seeded(const struct us_config *cfg, uint64_t seed) {
   h->c = &h->conn[0];
   h->ip_id = 1;
   h->last_recv_at = -1;
-  struct us_device dev = {.tx = dev_tx, .ctx = h};
+  struct us_device dev = { .tx = dev_tx, .ctx = h };
   h->s = us_stack_create(&h->cfg, &dev);
   if (!h->s) {
     free(h);
@@ -386,18 +405,22 @@ struct th *th_new_seeded(const struct us_config *cfg, uint64_t seed) {
 }
 
 void th_free(struct th *h) {
-  if (!h) return;
+  if (!h)
+    return;
   th_drain(h);
-  for (size_t i = 0; i < h->offl.kept; i++) free(h->offl.v[i].buf);
+  for (size_t i = 0; i < h->offl.kept; i++)
+    free(h->offl.v[i].buf);
   free(h->q.v);
-  if (h->s) us_stack_destroy(h->s);
+  if (h->s)
+    us_stack_destroy(h->s);
   free(h);
 }
 
 struct th *th_new_state(void **state, void (*tweak)(struct us_config *)) {
   struct us_config cfg;
   th_config(&cfg);
-  if (tweak) tweak(&cfg);
+  if (tweak)
+    tweak(&cfg);
   struct th *h = th_new(&cfg);
   *state = h;
   return h;
@@ -424,12 +447,18 @@ const char *th_fmt(struct th *h, const struct th_pkt *p, char *buf, size_t cap) 
   }
   char fl[8];
   int n = 0;
-  if (p->flags & TH_SYN) fl[n++] = 'S';
-  if (p->flags & TH_FIN) fl[n++] = 'F';
-  if (p->flags & TH_RST) fl[n++] = 'R';
-  if (p->flags & TH_PSH) fl[n++] = 'P';
-  if (p->flags & TH_URG) fl[n++] = 'U';
-  if (p->flags & TH_ACK) fl[n++] = '.';
+  if (p->flags & TH_SYN)
+    fl[n++] = 'S';
+  if (p->flags & TH_FIN)
+    fl[n++] = 'F';
+  if (p->flags & TH_RST)
+    fl[n++] = 'R';
+  if (p->flags & TH_PSH)
+    fl[n++] = 'P';
+  if (p->flags & TH_URG)
+    fl[n++] = 'U';
+  if (p->flags & TH_ACK)
+    fl[n++] = '.';
   fl[n] = 0;
   struct th_conn *c = h->c;
   char seqs[32], acks[32];
@@ -440,25 +469,33 @@ const char *th_fmt(struct th *h, const struct th_pkt *p, char *buf, size_t cap) 
   snprintf(acks, sizeof acks, "%u", p->ack - c->p_isn);
   char opts[96] = "";
   int o = 0;
-  if (p->has_mss) o += snprintf(opts + o, sizeof opts - (size_t)o, " mss %u", p->mss);
-  if (p->has_ws) o += snprintf(opts + o, sizeof opts - (size_t)o, " ws %u", p->ws);
+  if (p->has_mss)
+    o += snprintf(opts + o, sizeof opts - (size_t)o, " mss %u", p->mss);
+  if (p->has_ws)
+    o += snprintf(opts + o, sizeof opts - (size_t)o, " ws %u", p->ws);
   if (p->has_ts)
     o += snprintf(opts + o, sizeof opts - (size_t)o, " ts %u ecr %u", p->tsval, p->tsecr);
-  if (p->nsack) o += snprintf(opts + o, sizeof opts - (size_t)o, " sack %u", p->nsack);
-  snprintf(buf, cap, "t=%.6f %u>%u [%s] seq=%s ack=%s win=%u len=%u%s%s%s", secs(p->at),
-           p->sport, p->dport, fl, seqs, (p->flags & TH_ACK) ? acks : "-", p->wnd, p->plen,
-           o ? " <" : "", opts + (o ? 1 : 0), o ? ">" : "");
+  if (p->nsack)
+    o += snprintf(opts + o, sizeof opts - (size_t)o, " sack %u", p->nsack);
+  snprintf(buf, cap, "t=%.6f %u>%u [%s] seq=%s ack=%s win=%u len=%u%s%s%s", secs(p->at), p->sport,
+           p->dport, fl, seqs, (p->flags & TH_ACK) ? acks : "-", p->wnd, p->plen, o ? " <" : "",
+           opts + (o ? 1 : 0), o ? ">" : "");
   return buf;
 }
 
 static const char *fmt_seg(const struct th_seg *s, char *buf, size_t cap) {
   char fl[8];
   int n = 0;
-  if (s->flags & TH_SYN) fl[n++] = 'S';
-  if (s->flags & TH_FIN) fl[n++] = 'F';
-  if (s->flags & TH_RST) fl[n++] = 'R';
-  if (s->flags & TH_PSH) fl[n++] = 'P';
-  if (s->flags & TH_ACK) fl[n++] = '.';
+  if (s->flags & TH_SYN)
+    fl[n++] = 'S';
+  if (s->flags & TH_FIN)
+    fl[n++] = 'F';
+  if (s->flags & TH_RST)
+    fl[n++] = 'R';
+  if (s->flags & TH_PSH)
+    fl[n++] = 'P';
+  if (s->flags & TH_ACK)
+    fl[n++] = '.';
   fl[n] = 0;
   char w[24] = "any";
   if (s->has_wnd)
@@ -496,12 +533,14 @@ void th_fail(struct th *h, const char *file, int line, const char *fmt, ...) {
     print_error("  (seed 0x%llx; rerun with TH_LOG=trace for the stack's log)\n",
                 (unsigned long long)h->seed);
     size_t nh = h->nhist < 8 ? h->nhist : 8;
-    if (nh) print_error("  last segments matched:\n");
+    if (nh)
+      print_error("  last segments matched:\n");
     for (size_t i = 0; i < nh; i++) {
       char b[200];
       print_error("    %s\n", th_fmt(h, &h->hist[(h->nhist - nh + i) % 8], b, sizeof b));
     }
-    if (h->q.count) print_error("  still queued from S:\n");
+    if (h->q.count)
+      print_error("  still queued from S:\n");
     for (size_t i = 0; i < h->q.count && i < 12; i++) {
       char b[200];
       print_error("    %s\n", th_fmt(h, &h->q.v[(h->q.head + i) % h->q.cap], b, sizeof b));
@@ -528,7 +567,8 @@ static us_time_t poll_step(struct th *h, int *busy, const char *file, int line) 
 }
 
 void th_advance_(struct th *h, us_time_t t, const char *file, int line) {
-  if (t < h->now) th_fail(h, file, line, "script goes back in time to %.6f", secs(t));
+  if (t < h->now)
+    th_fail(h, file, line, "script goes back in time to %.6f", secs(t));
   int busy = 0;
   for (long i = 0; i < TH_MAX_STEPS; i++) {
     us_time_t d = poll_step(h, &busy, file, line);
@@ -537,25 +577,30 @@ void th_advance_(struct th *h, us_time_t t, const char *file, int line) {
       us_stack_poll(h->s, t);
       return;
     }
-    if (d > h->now) h->now = d;
+    if (d > h->now)
+      h->now = d;
   }
   th_fail(h, file, line, "more than %d timer steps before %.6f", TH_MAX_STEPS, secs(t));
 }
 
 us_time_t th_advance_to_deadline_(struct th *h, const char *file, int line) {
   us_time_t d = us_stack_poll(h->s, h->now);
-  if (d == US_TIME_NEVER) return d;
-  if (d < h->now) d = h->now;
+  if (d == US_TIME_NEVER)
+    return d;
+  if (d < h->now)
+    d = h->now;
   th_advance_(h, d, file, line);
   return d;
 }
 
 bool th_run_until_packet(struct th *h, us_time_t tmax) {
   int busy = 0;
-  if (h->q.count) return true;
+  if (h->q.count)
+    return true;
   for (long i = 0; i < TH_MAX_STEPS; i++) {
     us_time_t d = poll_step(h, &busy, __FILE__, __LINE__);
-    if (h->q.count) return true;
+    if (h->q.count)
+      return true;
     if (d > tmax) {
       if (tmax > h->now) {
         h->now = tmax;
@@ -563,7 +608,8 @@ bool th_run_until_packet(struct th *h, us_time_t tmax) {
       }
       return h->q.count > 0;
     }
-    if (d > h->now) h->now = d;
+    if (d > h->now)
+      h->now = d;
   }
   return h->q.count > 0;
 }
@@ -577,7 +623,8 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
   uint8_t opts[64];
   size_t olen = 0;
   if (seg->opts) {
-    if (seg->opts_len > 40) th_fail(h, file, line, "more than 40 option bytes");
+    if (seg->opts_len > 40)
+      th_fail(h, file, line, "more than 40 option bytes");
     memcpy(opts, seg->opts, seg->opts_len);
     olen = seg->opts_len;
   } else {
@@ -609,11 +656,13 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
       olen += 8;
     }
   }
-  while (olen % 4) opts[olen++] = 0;
+  while (olen % 4)
+    opts[olen++] = 0;
   size_t thl = 20 + olen;
   size_t tl = thl + seg->len;
   size_t tot = 20 + tl;
-  if (tot > sizeof pkt) th_fail(h, file, line, "segment too large");
+  if (tot > sizeof pkt)
+    th_fail(h, file, line, "segment too large");
   memset(pkt, 0, 20 + thl);
   pkt[1] = seg->tos;
   uint32_t src = seg->src ? seg->src : TH_P_ADDR;
@@ -636,7 +685,8 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
   if (seg->ack_abs) {
     ack = seg->ack;
   } else if (seg->flags & TH_ACK) {
-    if (!c->s_isn_known) th_fail(h, file, line, "relative ack before S's ISN is known");
+    if (!c->s_isn_known)
+      th_fail(h, file, line, "relative ack before S's ISN is known");
     ack = c->s_isn + seg->ack;
   } else if (seg->ack) {
     ack = c->s_isn + seg->ack; /* an ack field without the ACK flag */
@@ -661,12 +711,14 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
   uint16_t cs = csum_fold(csum_add(pseudo(src, TH_S_ADDR, (uint16_t)tl), tcp, tl));
   if (seg->meta && (seg->meta->flags & US_RX_CSUM_PARTIAL))
     cs = (uint16_t)~csum_fold(pseudo(src, TH_S_ADDR, (uint16_t)tl)); /* as the kernel leaves it */
-  if (seg->bad_csum) cs ^= 0x5a5a;
+  if (seg->bad_csum)
+    cs ^= 0x5a5a;
   wr16(tcp + 16, cs);
   if (!seg->sport && !seg->dport && !seg->src) {
     uint32_t end = (seq - c->p_isn) + seg->len + ((seg->flags & TH_SYN) ? 1u : 0u) +
                    ((seg->flags & TH_FIN) ? 1u : 0u);
-    if ((int32_t)(end - c->p_nxt) > 0) c->p_nxt = end;
+    if ((int32_t)(end - c->p_nxt) > 0)
+      c->p_nxt = end;
   }
   h->now = t;
   size_t cap = 0;
@@ -686,19 +738,22 @@ size_t th_queued(struct th *h) { return h->q.count; }
 
 void th_drain(struct th *h) {
   struct th_pkt p;
-  while (q_pop(&h->q, &p)) free(p.buf);
+  while (q_pop(&h->q, &p))
+    free(p.buf);
 }
 
 bool th_pop(struct th *h, struct th_pkt *out) {
   struct th_pkt p;
-  if (!q_pop(&h->q, &p)) return false;
+  if (!q_pop(&h->q, &p))
+    return false;
   size_t n = p.len < sizeof h->last_buf ? p.len : sizeof h->last_buf;
   memcpy(h->last_buf, p.buf, n);
   ptrdiff_t poff = p.payload ? p.payload - p.buf : 0;
   free(p.buf);
   p.buf = h->last_buf;
   p.len = n;
-  if (p.payload) p.payload = h->last_buf + poff;
+  if (p.payload)
+    p.payload = h->last_buf + poff;
   h->last = p;
   h->have_last = true;
   size_t k = h->nhist++ % 8;
@@ -715,9 +770,12 @@ bool th_pop(struct th *h, struct th_pkt *out) {
 /* A pure ACK emitted when the app read, repeating S's previous segment. */
 static bool redundant_ack(struct th *h, const struct th_pkt *p) {
   const struct th_pkt *l = &h->last;
-  if (!p->ok || !h->have_last || !l->ok) return false;
-  if ((p->flags & (uint8_t)~TH_PSH) != TH_ACK || p->plen != 0) return false;
-  if ((l->flags & (uint8_t)~TH_PSH) != TH_ACK || l->plen != 0) return false;
+  if (!p->ok || !h->have_last || !l->ok)
+    return false;
+  if ((p->flags & (uint8_t)~TH_PSH) != TH_ACK || p->plen != 0)
+    return false;
+  if ((l->flags & (uint8_t)~TH_PSH) != TH_ACK || l->plen != 0)
+    return false;
   return p->at == h->last_recv_at && p->sport == l->sport && p->dport == l->dport &&
          p->seq == l->seq && p->ack == l->ack && p->wnd == l->wnd;
 }
@@ -732,33 +790,44 @@ us_time_t th_expect_(struct th *h, us_time_t t0, us_time_t t1, const struct th_s
   char eb[160], gb[200], what[160];
   struct th_conn *c = h->c;
   struct th_pkt tmp;
-  if (t0 > t1) th_fail(h, file, line, "bad script: window [%.6f, %.6f]", secs(t0), secs(t1));
+  if (t0 > t1)
+    th_fail(h, file, line, "bad script: window [%.6f, %.6f]", secs(t0), secs(t1));
 retry:
-  if (!h->q.count && h->now <= t1) th_run_until_packet(h, t1);
+  if (!h->q.count && h->now <= t1)
+    th_run_until_packet(h, t1);
   struct th_pkt *p = q_peek(&h->q);
   if (!p)
     th_fail(h, file, line, "expected %s at %.6f..%.6f; S emitted nothing",
             fmt_seg(seg, eb, sizeof eb), secs(t0), secs(t1));
-#define TH_MISMATCH(...)                       \
-  do {                                         \
+#define TH_MISMATCH(...)                      \
+  do {                                        \
     snprintf(what, sizeof what, __VA_ARGS__); \
-    goto mismatch;                             \
+    goto mismatch;                            \
   } while (0)
-  if (p->at < t0 || p->at > t1) TH_MISMATCH("wrong time");
-  if (!p->ok) TH_MISMATCH("not a valid TCP segment");
+  if (p->at < t0 || p->at > t1)
+    TH_MISMATCH("wrong time");
+  if (!p->ok)
+    TH_MISMATCH("not a valid TCP segment");
   if (p->src != TH_S_ADDR || p->dst != TH_P_ADDR)
     TH_MISMATCH("wrong addresses %08x -> %08x", p->src, p->dst);
-  if (p->dport != c->p_port) TH_MISMATCH("wrong destination port (another connection?)");
-  if (c->s_port == 0) c->s_port = p->sport;
-  if (p->sport != c->s_port) TH_MISMATCH("wrong source port");
+  if (p->dport != c->p_port)
+    TH_MISMATCH("wrong destination port (another connection?)");
+  if (c->s_port == 0)
+    c->s_port = p->sport;
+  if (p->sport != c->s_port)
+    TH_MISMATCH("wrong source port");
   uint8_t mask = seg->psh_check ? 0xff : (uint8_t)~TH_PSH;
-  if (seg->ack_opt) mask &= (uint8_t)~TH_ACK;
-  if ((p->flags & mask) != (seg->flags & mask)) TH_MISMATCH("wrong flags");
+  if (seg->ack_opt)
+    mask &= (uint8_t)~TH_ACK;
+  if ((p->flags & mask) != (seg->flags & mask))
+    TH_MISMATCH("wrong flags");
   if (!seg->seq_any) {
     if (seg->seq_abs) {
-      if (p->seq != seg->seq) TH_MISMATCH("wrong seq (absolute %u)", p->seq);
+      if (p->seq != seg->seq)
+        TH_MISMATCH("wrong seq (absolute %u)", p->seq);
     } else if (!c->s_isn_known) {
-      if (!(p->flags & TH_SYN)) TH_MISMATCH("S's ISN unknown and this is not a SYN");
+      if (!(p->flags & TH_SYN))
+        TH_MISMATCH("S's ISN unknown and this is not a SYN");
       c->s_isn = p->seq - seg->seq;
       c->s_isn_known = true;
     } else if (p->seq - c->s_isn != seg->seq) {
@@ -768,15 +837,22 @@ retry:
   bool check_ack = seg->ack_opt ? (p->flags & TH_ACK) != 0 : (seg->flags & TH_ACK) != 0;
   if (check_ack && !seg->ack_any) {
     uint32_t want = seg->ack_abs ? seg->ack : c->p_isn + seg->ack;
-    if (p->ack != want) TH_MISMATCH("wrong ack");
+    if (p->ack != want)
+      TH_MISMATCH("wrong ack");
   }
-  if (seg->has_wnd && p->wnd != seg->wnd) TH_MISMATCH("wrong window");
-  if (seg->wnd_zero && p->wnd != 0) TH_MISMATCH("window not zero");
-  if (seg->wnd_nonzero && p->wnd == 0) TH_MISMATCH("window zero");
-  if (seg->has_mss && (!p->has_mss || p->mss != seg->mss)) TH_MISMATCH("wrong/missing MSS");
-  if (seg->no_mss && p->has_mss) TH_MISMATCH("unexpected MSS option");
+  if (seg->has_wnd && p->wnd != seg->wnd)
+    TH_MISMATCH("wrong window");
+  if (seg->wnd_zero && p->wnd != 0)
+    TH_MISMATCH("window not zero");
+  if (seg->wnd_nonzero && p->wnd == 0)
+    TH_MISMATCH("window zero");
+  if (seg->has_mss && (!p->has_mss || p->mss != seg->mss))
+    TH_MISMATCH("wrong/missing MSS");
+  if (seg->no_mss && p->has_mss)
+    TH_MISMATCH("unexpected MSS option");
   if (seg->len_any) {
-    if (p->plen < seg->len_min) TH_MISMATCH("payload too short");
+    if (p->plen < seg->len_min)
+      TH_MISMATCH("payload too short");
   } else if (p->plen != seg->len) {
     TH_MISMATCH("wrong payload length");
   }
@@ -805,10 +881,12 @@ mismatch:
 void th_expect_nothing_until_(struct th *h, us_time_t t, const char *file, int line) {
   char gb[200];
   struct th_pkt tmp;
-  if (t < h->now) th_fail(h, file, line, "script goes back in time to %.6f", secs(t));
+  if (t < h->now)
+    th_fail(h, file, line, "script goes back in time to %.6f", secs(t));
   for (;;) {
     struct th_pkt *p = q_peek(&h->q);
-    if (!p && !th_run_until_packet(h, t)) return;
+    if (!p && !th_run_until_packet(h, t))
+      return;
     p = q_peek(&h->q);
     if (!redundant_ack(h, p))
       th_fail(h, file, line, "expected nothing until %.6f, but S emitted %s", secs(t),
@@ -824,7 +902,8 @@ int th_expect_acks_until_(struct th *h, us_time_t t, uint32_t seq, uint32_t *las
   int n = 0;
   while (h->q.count) {
     th_expect_(h, 0, t, TSEG(.flags = TH_ACK, .seq = seq, ACK_ANY), file, line);
-    if (last_ack) *last_ack = th_rel_ack(h, &h->last);
+    if (last_ack)
+      *last_ack = th_rel_ack(h, &h->last);
     n++;
   }
   return n;
@@ -835,13 +914,17 @@ int th_expect_acks_until_(struct th *h, us_time_t t, uint32_t seq, uint32_t *las
 us_sock_t th_listen_(struct th *h, uint16_t port, uint32_t backlog, const char *file, int line) {
   us_sock_t sock;
   int r = us_tcp_socket(h->s, &sock);
-  if (r != 0) th_fail(h, file, line, "us_tcp_socket: %s", us_err_name(r));
+  if (r != 0)
+    th_fail(h, file, line, "us_tcp_socket: %s", us_err_name(r));
   th_track(h, sock);
   r = us_tcp_bind(h->s, sock, port);
-  if (r != 0) th_fail(h, file, line, "us_tcp_bind(%u): %s", port, us_err_name(r));
+  if (r != 0)
+    th_fail(h, file, line, "us_tcp_bind(%u): %s", port, us_err_name(r));
   r = us_tcp_listen(h->s, sock, backlog);
-  if (r != 0) th_fail(h, file, line, "us_tcp_listen: %s", us_err_name(r));
-  if (!us_sock_valid(h->lsock)) h->lsock = sock;
+  if (r != 0)
+    th_fail(h, file, line, "us_tcp_listen: %s", us_err_name(r));
+  if (!us_sock_valid(h->lsock))
+    h->lsock = sock;
   return sock;
 }
 
@@ -850,7 +933,8 @@ void th_accept_(struct th *h, const char *file, int line) {
   us_ip4_t peer = 0;
   uint16_t pport = 0;
   int r = us_tcp_accept(h->s, h->lsock, &sock, &peer, &pport);
-  if (r != 0) th_fail(h, file, line, "us_tcp_accept: %s", us_err_name(r));
+  if (r != 0)
+    th_fail(h, file, line, "us_tcp_accept: %s", us_err_name(r));
   th_track(h, sock);
   if (peer != TH_P_ADDR || pport != h->c->p_port)
     th_fail(h, file, line, "accepted %08x:%u, expected the current conn (port %u)", peer, pport,
@@ -863,7 +947,8 @@ void th_connect_(struct th *h, us_time_t t, const char *file, int line) {
   struct th_conn *c = h->c;
   us_sock_t sock;
   int r = us_tcp_socket(h->s, &sock);
-  if (r != 0) th_fail(h, file, line, "us_tcp_socket: %s", us_err_name(r));
+  if (r != 0)
+    th_fail(h, file, line, "us_tcp_socket: %s", us_err_name(r));
   th_track(h, sock);
   c->sock = sock;
   c->s_isn_known = false;
@@ -873,8 +958,8 @@ void th_connect_(struct th *h, us_time_t t, const char *file, int line) {
     th_fail(h, file, line, "us_tcp_connect: %s", us_err_name(r));
   uint16_t lport = 0;
   r = us_tcp_addrs(h->s, sock, NULL, &lport, NULL, NULL);
-  if (r != 0 || lport == 0) th_fail(h, file, line, "us_tcp_addrs after connect: %s, port %u",
-                                     us_err_name(r), lport);
+  if (r != 0 || lport == 0)
+    th_fail(h, file, line, "us_tcp_addrs after connect: %s, port %u", us_err_name(r), lport);
   c->s_port = lport;
   us_stack_poll(h->s, h->now);
 }
@@ -887,7 +972,8 @@ long th_send(struct th *h, us_time_t t, size_t n) {
   th_pat_fill(c->s_salt, c->s_sent, buf, n);
   long r = us_tcp_send(h->s, c->sock, buf, n, h->now);
   free(buf);
-  if (r > 0) c->s_sent += (uint64_t)r;
+  if (r > 0)
+    c->s_sent += (uint64_t)r;
   us_stack_poll(h->s, h->now);
   return r;
 }
@@ -932,7 +1018,8 @@ static bool find_info(struct th *h, struct us_tcp_info *out) {
   struct us_tcp_info v[256];
   size_t n = us_tcp_list(h->s, v, 256);
   for (size_t i = 0; i < n && i < 256; i++) {
-    if (v[i].state == US_TCP_LISTEN) continue;
+    if (v[i].state == US_TCP_LISTEN)
+      continue;
     if (v[i].lport == h->c->s_port && v[i].rport == h->c->p_port && v[i].raddr == TH_P_ADDR) {
       *out = v[i];
       return true;
@@ -945,7 +1032,8 @@ bool th_info(struct th *h, struct us_tcp_info *out) { return find_info(h, out); 
 
 int th_state(struct th *h) {
   struct us_tcp_info in;
-  if (!find_info(h, &in) || in.state == US_TCP_CLOSED) return -1;
+  if (!find_info(h, &in) || in.state == US_TCP_CLOSED)
+    return -1;
   return (int)in.state;
 }
 
@@ -968,7 +1056,8 @@ uint64_t th_stat(struct th *h, enum us_stat id) { return us_stack_stat(h->s, id)
 
 us_time_t th_fx_listen(struct th *h, us_time_t t) {
   th_advance(h, t);
-  if (!us_sock_valid(h->lsock)) th_listen(h, TH_S_PORT, 16);
+  if (!us_sock_valid(h->lsock))
+    th_listen(h, TH_S_PORT, 16);
   return t;
 }
 
@@ -1009,10 +1098,12 @@ us_time_t th_fx_established_active(struct th *h, us_time_t t) {
 static uint32_t s_nxt(struct th *h) { return 1u + (uint32_t)h->c->s_sent; }
 
 us_time_t th_fx_fin_wait_1(struct th *h, us_time_t t) {
-  if (th_state(h) != US_TCP_ESTABLISHED) t = th_fx_established(h, t) + US_MSEC(10);
+  if (th_state(h) != US_TCP_ESTABLISHED)
+    t = th_fx_established(h, t) + US_MSEC(10);
   th_advance(h, t);
   int r = us_tcp_close(h->s, h->c->sock, t);
-  if (r != 0) th_fail(h, __FILE__, __LINE__, "us_tcp_close: %s", us_err_name(r));
+  if (r != 0)
+    th_fail(h, __FILE__, __LINE__, "us_tcp_close: %s", us_err_name(r));
   h->c->sock = US_SOCK_INVALID;
   th_expect(h, t, TSEG(.flags = TH_FIN | TH_ACK, .seq = s_nxt(h), .ack = h->c->p_nxt));
   th_assert_state(h, US_TCP_FIN_WAIT_1);
@@ -1046,7 +1137,8 @@ us_time_t th_fx_closing(struct th *h, us_time_t t) {
 }
 
 us_time_t th_fx_close_wait(struct th *h, us_time_t t) {
-  if (th_state(h) != US_TCP_ESTABLISHED) t = th_fx_established(h, t) + US_MSEC(10);
+  if (th_state(h) != US_TCP_ESTABLISHED)
+    t = th_fx_established(h, t) + US_MSEC(10);
   uint32_t p = h->c->p_nxt;
   th_inject(h, t, TSEG(.flags = TH_FIN | TH_ACK, .seq = p, .ack = s_nxt(h)));
   th_expect(h, t, TSEG(.flags = TH_ACK, .seq = s_nxt(h), .ack = p + 1));
@@ -1063,7 +1155,8 @@ us_time_t th_fx_last_ack(struct th *h, us_time_t t) {
   t = th_fx_close_wait(h, t) + US_MSEC(10);
   th_advance(h, t);
   int r = us_tcp_close(h->s, h->c->sock, t);
-  if (r != 0) th_fail(h, __FILE__, __LINE__, "us_tcp_close: %s", us_err_name(r));
+  if (r != 0)
+    th_fail(h, __FILE__, __LINE__, "us_tcp_close: %s", us_err_name(r));
   h->c->sock = US_SOCK_INVALID;
   th_expect(h, t, TSEG(.flags = TH_FIN | TH_ACK, .seq = s_nxt(h), .ack = h->c->p_nxt));
   th_assert_state(h, US_TCP_LAST_ACK);
@@ -1074,18 +1167,22 @@ us_time_t th_fx_last_ack(struct th *h, us_time_t t) {
 
 void th_finish_(struct th *h, const char *file, int line) {
   for (size_t i = 0; i < h->nsocks; i++) {
-    if (us_tcp_abort(h->s, h->socks[i], h->now) != 0) us_tcp_close(h->s, h->socks[i], h->now);
+    if (us_tcp_abort(h->s, h->socks[i], h->now) != 0)
+      us_tcp_close(h->s, h->socks[i], h->now);
   }
   h->nsocks = 0;
   h->lsock = US_SOCK_INVALID;
-  for (int i = 0; i < TH_MAX_CONN; i++) h->conn[i].sock = US_SOCK_INVALID;
+  for (int i = 0; i < TH_MAX_CONN; i++)
+    h->conn[i].sock = US_SOCK_INVALID;
   us_time_t end = h->now + US_SEC(4 * 3600);
   int busy = 0;
   for (long i = 0; i < TH_MAX_STEPS && th_tcb_count(h) > 0; i++) {
     th_drain(h);
     us_time_t d = poll_step(h, &busy, file, line);
-    if (d > end) break;
-    if (d > h->now) h->now = d;
+    if (d > end)
+      break;
+    if (d > h->now)
+      h->now = d;
   }
   th_drain(h);
   size_t n = th_tcb_count(h);
@@ -1101,8 +1198,8 @@ void th_finish_(struct th *h, const char *file, int line) {
     struct us_pool_usage u;
     us_stack_pool_usage(h->s, &u);
     th_fail(h, file, line,
-            "pools not full: pkt %u/%u big %u/%u tcb %u/%u udp %u/%u reass %u ooo %u",
-            u.pkt_free, u.pkt_total, u.big_free, u.big_total, u.tcb_free, u.tcb_total,
-            u.udp_free, u.udp_total, u.reass_active, u.ooo_bytes);
+            "pools not full: pkt %u/%u big %u/%u tcb %u/%u udp %u/%u reass %u ooo %u", u.pkt_free,
+            u.pkt_total, u.big_free, u.big_total, u.tcb_free, u.tcb_total, u.udp_free, u.udp_total,
+            u.reass_active, u.ooo_bytes);
   }
 }

@@ -40,14 +40,14 @@
 
 #include <ustack/ustack.h>
 
-#define TH_S_ADDR US_IP4(10, 0, 0, 2)
-#define TH_P_ADDR US_IP4(10, 0, 0, 1)
-#define TH_S_PORT 80      /* S's listening port in passive fixtures */
-#define TH_P_PORT 40000   /* P's port for connection 0 (+i for conn i) */
-#define TH_P_SERVER 5000  /* P's port when S opens actively */
-#define TH_P_ISN 1000000u /* P's ISN unless the test sets conn->p_isn */
-#define TH_P_WND 65535    /* P's advertised window unless WND() says */
-#define TH_MAX_CONN 8
+#define TH_S_ADDR    US_IP4(10, 0, 0, 2)
+#define TH_P_ADDR    US_IP4(10, 0, 0, 1)
+#define TH_S_PORT    80       /* S's listening port in passive fixtures */
+#define TH_P_PORT    40000    /* P's port for connection 0 (+i for conn i) */
+#define TH_P_SERVER  5000     /* P's port when S opens actively */
+#define TH_P_ISN     1000000u /* P's ISN unless the test sets conn->p_isn */
+#define TH_P_WND     65535    /* P's advertised window unless WND() says */
+#define TH_MAX_CONN  8
 #define TH_MAX_SOCKS 64
 
 /* Flags, short names for scripts. */
@@ -70,30 +70,30 @@ struct th_seg {
   bool psh_check;        /* expect: PSH must match too (ignored otherwise) */
   bool ack_opt;          /* expect: the ACK bit may be set or not (RST) */
 
-  bool has_wnd;          /* inject: this window (else TH_P_WND); */
-  uint32_t wnd;          /*   expect: the window must be exactly this */
-  bool wnd_nonzero;      /* expect: window > 0 */
-  bool wnd_zero;         /* expect: window == 0 */
+  bool has_wnd;     /* inject: this window (else TH_P_WND); */
+  uint32_t wnd;     /*   expect: the window must be exactly this */
+  bool wnd_nonzero; /* expect: window > 0 */
+  bool wnd_zero;    /* expect: window == 0 */
 
-  bool has_mss;          /* inject: MSS option; expect: MSS == mss */
+  bool has_mss; /* inject: MSS option; expect: MSS == mss */
   uint16_t mss;
-  bool no_mss;           /* expect: no MSS option */
-  bool has_ws;           /* inject: window-scale option */
+  bool no_mss; /* expect: no MSS option */
+  bool has_ws; /* inject: window-scale option */
   uint8_t ws;
-  bool has_ts;           /* inject: NOP NOP TS(tsval, tsecr) (RFC 7323) */
+  bool has_ts; /* inject: NOP NOP TS(tsval, tsecr) (RFC 7323) */
   uint32_t tsval, tsecr;
-  bool sack_perm;        /* inject: NOP NOP SACK-permitted (RFC 2018) */
-  uint8_t tos;           /* inject: the IP TOS byte (low 2 bits: ECN) */
+  bool sack_perm; /* inject: NOP NOP SACK-permitted (RFC 2018) */
+  uint8_t tos;    /* inject: the IP TOS byte (low 2 bits: ECN) */
 
-  uint32_t len;          /* payload length (inject and expect) */
-  bool len_any;          /* expect: any payload length (> 0 if len_min) */
-  uint32_t len_min;      /* expect with len_any: at least this many bytes */
-  const uint8_t *data;   /* inject: these bytes, not the oracle */
-  bool no_pat_check;     /* expect: do not compare payload with the oracle */
+  uint32_t len;        /* payload length (inject and expect) */
+  bool len_any;        /* expect: any payload length (> 0 if len_min) */
+  uint32_t len_min;    /* expect with len_any: at least this many bytes */
+  const uint8_t *data; /* inject: these bytes, not the oracle */
+  bool no_pat_check;   /* expect: do not compare payload with the oracle */
 
-  const uint8_t *opts;   /* inject: raw option bytes instead of built ones */
-  uint8_t opts_len;      /*   (the harness pads to a multiple of 4 with EOL) */
-  bool raw_doff;         /* inject: use doff as the data offset field */
+  const uint8_t *opts; /* inject: raw option bytes instead of built ones */
+  uint8_t opts_len;    /*   (the harness pads to a multiple of 4 with EOL) */
+  bool raw_doff;       /* inject: use doff as the data offset field */
   uint8_t doff;
   bool bad_csum;         /* inject: corrupt the TCP checksum */
   uint16_t sport, dport; /* inject: override ports (0 = the conn's) */
@@ -105,23 +105,23 @@ struct th_seg {
   const struct us_rx_meta *meta;
 };
 
-#define TSEG(...) (&(const struct th_seg){__VA_ARGS__})
-#define WND(x) .has_wnd = true, .wnd = (x)
-#define MSS(x) .has_mss = true, .mss = (x)
-#define WSCALE(x) .has_ws = true, .ws = (x)
-#define TS(v, e) .has_ts = true, .tsval = (v), .tsecr = (e)
+#define TSEG(...)  (&(const struct th_seg){ __VA_ARGS__ })
+#define WND(x)     .has_wnd = true, .wnd = (x)
+#define MSS(x)     .has_mss = true, .mss = (x)
+#define WSCALE(x)  .has_ws = true, .ws = (x)
+#define TS(v, e)   .has_ts = true, .tsval = (v), .tsecr = (e)
 #define DATA(p, n) .data = (const uint8_t *)(p), .len = (n)
 #define OPTS(p, n) .opts = (const uint8_t *)(p), .opts_len = (n)
-#define ACK_ANY .ack_any = true
-#define LEN_ANY .len_any = true
+#define ACK_ANY    .ack_any = true
+#define LEN_ANY    .len_any = true
 
 /* One captured datagram from S, parsed by the harness. */
 struct th_pkt {
-  us_time_t at;           /* virtual time it was emitted */
+  us_time_t at; /* virtual time it was emitted */
   uint8_t *buf;
   size_t len;
-  bool ok;                /* a valid IPv4 TCP segment with good checksums */
-  char why[96];           /* when !ok: why not */
+  bool ok;      /* a valid IPv4 TCP segment with good checksums */
+  char why[96]; /* when !ok: why not */
   uint32_t src, dst;
   uint8_t ttl;
   uint16_t sport, dport;
@@ -131,10 +131,10 @@ struct th_pkt {
   bool has_mss, has_ws, sack_perm, has_ts;
   uint16_t mss;
   uint8_t ws;
-  uint32_t tsval, tsecr;  /* when has_ts */
-  uint8_t nsack;          /* SACK blocks */
-  bool df;                /* the IP header's DF bit */
-  uint8_t tos;            /* the IP header's TOS byte (low 2 bits: ECN) */
+  uint32_t tsval, tsecr; /* when has_ts */
+  uint8_t nsack;         /* SACK blocks */
+  bool df;               /* the IP header's DF bit */
+  uint8_t tos;           /* the IP header's TOS byte (low 2 bits: ECN) */
   const uint8_t *payload;
   uint32_t plen;
 };
@@ -142,13 +142,13 @@ struct th_pkt {
 /* One connection between S and P, as the harness tracks it. */
 struct th_conn {
   uint16_t s_port, p_port;
-  uint32_t p_isn;        /* P's ISN (set it before the fixture) */
-  uint32_t s_isn;        /* learnt from S's SYN */
+  uint32_t p_isn; /* P's ISN (set it before the fixture) */
+  uint32_t s_isn; /* learnt from S's SYN */
   bool s_isn_known;
-  us_sock_t sock;        /* S's application socket for it */
-  uint64_t s_sent;       /* bytes the app has handed to us_tcp_send */
-  uint64_t p_read;       /* bytes the app has read from P's stream */
-  uint32_t p_nxt;        /* relative: highest seq P has sent, plus one */
+  us_sock_t sock;  /* S's application socket for it */
+  uint64_t s_sent; /* bytes the app has handed to us_tcp_send */
+  uint64_t p_read; /* bytes the app has read from P's stream */
+  uint32_t p_nxt;  /* relative: highest seq P has sent, plus one */
   uint32_t p_salt, s_salt;
 };
 
@@ -174,28 +174,28 @@ struct th_queue {
 
 struct th {
   us_stack *s;
-  bool rx_zero_copy;     /* inject through us_stack_rx_buffer, as the loop reads */
+  bool rx_zero_copy; /* inject through us_stack_rx_buffer, as the loop reads */
   struct us_config cfg;
   us_time_t now;
-  uint64_t rng;          /* the stack's seeded random source */
+  uint64_t rng; /* the stack's seeded random source */
   uint64_t seed;
   struct th_conn conn[TH_MAX_CONN];
-  struct th_conn *c;     /* the connection scripts talk about */
-  us_sock_t lsock;       /* listener of the passive fixtures */
+  struct th_conn *c;             /* the connection scripts talk about */
+  us_sock_t lsock;               /* listener of the passive fixtures */
   us_sock_t socks[TH_MAX_SOCKS]; /* every socket made (closed at the end) */
   size_t nsocks;
-  struct th_queue q;     /* emitted, not yet expected */
-  struct th_pkt last;    /* the segment the last th_expect matched */
+  struct th_queue q;  /* emitted, not yet expected */
+  struct th_pkt last; /* the segment the last th_expect matched */
   uint8_t last_buf[65536];
   bool have_last;
-  us_time_t last_recv_at; /* time of the app's last recv (window updates) */
+  us_time_t last_recv_at;  /* time of the app's last recv (window updates) */
   uint32_t redundant_acks; /* no-news ACKs after a recv that th_expect skipped */
-  struct th_pkt hist[8];  /* the last segments matched, for failure reports */
+  struct th_pkt hist[8];   /* the last segments matched, for failure reports */
   uint8_t hist_buf[8][128];
   size_t nhist;
   uint16_t ip_id;
   enum us_log_level log_level;
-  struct th_offl offl;   /* th_new_offload: what came through tx_meta */
+  struct th_offl offl; /* th_new_offload: what came through tx_meta */
 };
 
 /* ---- Life cycle -------------------------------------------------------- */
@@ -251,14 +251,14 @@ us_time_t th_advance_to_deadline_(struct th *h, const char *file, int line);
 
 /* At time t, P sends `seg` to S (after S's timers up to t have run). */
 void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char *file, int line);
-#define th_inject(h, t, seg) th_inject_((h), (t), (seg), __FILE__, __LINE__)
+#define th_inject(h, t, seg)             th_inject_((h), (t), (seg), __FILE__, __LINE__)
 /* The next segment S emits is `seg`, emitted at exactly t.
  * One leniency, in th_expect and th_expect_nothing_until: a pure ACK that
  * S emits at the instant the app reads, identical (seq, ack, window) to
  * the segment S sent before it, carries no news (a window update with no
  * change); if it is not what the script expects it is skipped and counted
  * in h->redundant_acks. RFC 9293 neither requires nor forbids it. */
-#define th_expect(h, t, seg) th_expect_((h), (t), (t), (seg), __FILE__, __LINE__)
+#define th_expect(h, t, seg)             th_expect_((h), (t), (t), (seg), __FILE__, __LINE__)
 /* ... emitted at some time in [t0, t1]; returns that time. */
 #define th_expect_within(h, t0, t1, seg) th_expect_((h), (t0), (t1), (seg), __FILE__, __LINE__)
 us_time_t th_expect_(struct th *h, us_time_t t0, us_time_t t1, const struct th_seg *seg,
@@ -330,7 +330,7 @@ uint64_t th_stat(struct th *h, enum us_stat id);
  * listener on TH_S_PORT (made if there is none). P offers MSS 1460. */
 us_time_t th_fx_listen(struct th *h, us_time_t t);
 us_time_t th_fx_syn_received(struct th *h, us_time_t t);
-us_time_t th_fx_established(struct th *h, us_time_t t);        /* passive */
+us_time_t th_fx_established(struct th *h, us_time_t t); /* passive */
 us_time_t th_fx_established_active(struct th *h, us_time_t t);
 /* S closes first (us_tcp_close: the handle goes stale). */
 us_time_t th_fx_fin_wait_1(struct th *h, us_time_t t);
@@ -348,8 +348,8 @@ uint8_t th_pat(uint32_t salt, uint64_t i);
 void th_pat_fill(uint32_t salt, uint64_t off, uint8_t *buf, size_t n);
 /* Run a cmocka group (include <cmocka.h> first); $TH_FILTER, a glob on
  * test names, selects tests: TH_FILTER='test_synack*' ./test_tcp_handshake */
-#define TH_RUN(name, tests)                                                      \
-  (cmocka_set_test_filter(getenv("TH_FILTER")),                                \
+#define TH_RUN(name, tests)                     \
+  (cmocka_set_test_filter(getenv("TH_FILTER")), \
    cmocka_run_group_tests_name(name, tests, NULL, NULL))
 
 /* Print and fail the test at file:line. */

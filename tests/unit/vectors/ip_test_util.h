@@ -17,7 +17,7 @@
 #include "harness.h"
 
 #define T_PEER US_IP4(10, 0, 0, 1)
-#define T_US US_IP4(10, 0, 0, 2)
+#define T_US   US_IP4(10, 0, 0, 2)
 
 static inline uint16_t t_get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t t_get32(const uint8_t *p) {
@@ -58,11 +58,12 @@ struct t_ip {
   bool df, mf;
   uint16_t frag_off; /* bytes, multiple of 8 */
   const uint8_t *opts;
-  size_t opt_len;    /* multiple of 4 */
+  size_t opt_len; /* multiple of 4 */
 };
 
 /* Write header + payload into out (malloc'd by the caller). */
-static inline size_t t_ip_build(uint8_t *out, const struct t_ip *h, const void *payload, size_t len) {
+static inline size_t t_ip_build(uint8_t *out, const struct t_ip *h, const void *payload,
+                                size_t len) {
   size_t hl = 20 + h->opt_len;
   memset(out, 0, 20);
   out[0] = (uint8_t)(0x40 | (hl / 4));
@@ -119,7 +120,7 @@ static inline void t_send(struct h_stack *h, uint32_t src, uint32_t dst, uint8_t
                           const void *l4, size_t len, us_time_t now) {
   uint8_t *b = malloc(20 + len + 1);
   assert_non_null(b);
-  struct t_ip ih = {.src = src, .dst = dst, .proto = proto, .id = 0x4242};
+  struct t_ip ih = { .src = src, .dst = dst, .proto = proto, .id = 0x4242 };
   size_t n = t_ip_build(b, &ih, l4, len);
   h_input(h, b, n, now);
   free(b);
@@ -132,8 +133,12 @@ static inline void t_send_frags(struct h_stack *h, uint8_t proto, uint16_t id, c
   assert_non_null(b);
   for (size_t off = 0; off < len; off += chunk) {
     size_t n = len - off < chunk ? len - off : chunk;
-    struct t_ip ih = {.src = T_PEER, .dst = T_US, .proto = proto, .id = id,
-                      .frag_off = (uint16_t)off, .mf = off + n < len};
+    struct t_ip ih = { .src = T_PEER,
+                       .dst = T_US,
+                       .proto = proto,
+                       .id = id,
+                       .frag_off = (uint16_t)off,
+                       .mf = off + n < len };
     size_t tot = t_ip_build(b, &ih, l4 + off, n);
     h_input(h, b, tot, now);
   }
@@ -229,6 +234,8 @@ static inline uint8_t *t_collect(struct h_capture *cap, size_t mtu, size_t *len_
   return buf;
 }
 
-static inline uint64_t t_stat(struct h_stack *h, enum us_stat id) { return us_stack_stat(h->s, id); }
+static inline uint64_t t_stat(struct h_stack *h, enum us_stat id) {
+  return us_stack_stat(h->s, id);
+}
 
 #endif
