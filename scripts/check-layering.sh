@@ -13,10 +13,11 @@
 #       wire      -> nothing of ours
 #       core      -> wire
 #       ip        -> core, wire
+#       udp       -> ip, core, wire
 #       tcp       -> ip, core, wire
-#       sock      -> tcp, ip, core, wire
-#       tls       -> sock, tcp, ip, core, wire
-#       platform  -> sock, tcp, ip, core, wire (anything below tls; no apps)
+#       assembly  -> tcp, udp, ip, core, wire
+#       tls       -> assembly, tcp, udp, ip, core, wire
+#       platform  -> assembly, tcp, udp, ip, core, wire (anything below tls; no apps)
 #       apps      -> platform (and other apps/ folders, e.g. apps/common)
 #       include/  -> include/ only
 #    An include is resolved as the compiler would: the including file's own
@@ -84,7 +85,7 @@ if [[ $status -ne 0 ]]; then
   count=$(printf '%s\n' "$violations" | wc -l)
   cat >&2 <<MSG
 check-layering: FAILED, $count violation(s).
-  The protocol core (stack/wire, core, ip, tcp, sock, tls and include/) is
+  The protocol core (stack/wire, core, ip, udp, tcp, assembly, tls and include/) is
   sans-IO: it must not include OS headers or make system calls. Time comes
   in as 'now', randomness from cfg.rand, output goes through us_device.
   Move OS code to stack/platform/ or apps/.
@@ -101,9 +102,10 @@ arrow_exceptions=()
 mapfile -t all_files < <(find stack include apps -type f \( -name '*.c' -o -name '*.h' \) | LC_ALL=C sort)
 arrows=$(ARROW_EXC="$(printf "%s\n" "${arrow_exceptions[@]+"${arrow_exceptions[@]}"}")" perl -e '
   my %allow = (
-    wire => [], core => [qw(wire)], ip => [qw(core wire)], tcp => [qw(ip core wire)],
-    sock => [qw(tcp ip core wire)], tls => [qw(sock tcp ip core wire)],
-    platform => [qw(sock tcp ip core wire)], apps => [qw(platform)], include => [],
+    wire => [], core => [qw(wire)], ip => [qw(core wire)], udp => [qw(ip core wire)],
+    tcp => [qw(ip core wire)], assembly => [qw(tcp udp ip core wire)],
+    tls => [qw(assembly tcp udp ip core wire)],
+    platform => [qw(assembly tcp udp ip core wire)], apps => [qw(platform)], include => [],
   );
   my %exc = map { (split /\s+/, $_, 2)[0] => 1 } grep { length } split /\n/, $ENV{ARROW_EXC} // "";
   my @appdirs = grep { -d } glob("apps/*");

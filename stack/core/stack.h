@@ -5,7 +5,7 @@
  * the handle table, and a pointer to each layer's state. There is no global
  * mutable state anywhere, so two stacks run side by side in one process.
  *
- * Layers register themselves here at creation (stack/sock/stack.c does the
+ * Layers register themselves here at creation (stack/assembly/stack.c does the
  * assembly), so that lower layers reach upper ones only through these
  * tables and the link-time arrows keep pointing down: IPv4 input dispatches
  * to the protocol handler registered for the protocol number, and poll asks

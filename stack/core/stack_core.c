@@ -2,7 +2,7 @@
  * stack_core.c - the parts of the stack object that need no layer above
  * core: layer registration, the single output point, counters and the
  * allocation-failure hook. Creation, input and poll are assembled in
- * stack/sock/stack.c, the one place that knows every layer.
+ * stack/assembly/stack.c, the one place that knows every layer.
  */
 #include <stddef.h>
 

@@ -1,6 +1,6 @@
 /*
- * ip.h - the IPv4 layer as seen by the layers above it (tcp, sock) and by
- * the stack assembly in stack/sock/stack.c.
+ * ip.h - the IPv4 layer as seen by the layers above it (udp, tcp) and by
+ * the stack assembly in stack/assembly/stack.c.
  */
 #ifndef USTACK_IP_IP_H
 #define USTACK_IP_IP_H
@@ -17,8 +17,6 @@ struct us_stack;
 /* Set up IPv4, ICMP and fragment reassembly; registers the ICMP handler and
  * the layer's poll (reassembly timeouts). Returns 0 or a us_err. */
 int us_ip_init(struct us_stack *s);
-/* Set up UDP: registers protocol 17. Returns 0 or a us_err. */
-int us_udp_init(struct us_stack *s);
 
 /* One datagram from the link. BORROWS `b`. Validates, reassembles, and
  * dispatches to the handler registered for the protocol. `meta` (may be

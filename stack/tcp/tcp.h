@@ -1,6 +1,6 @@
 /*
  * tcp.h - the TCP layer's entry points for the stack assembly and the
- * socket API (stack/sock), plus two hooks for tests. Internals live in
+ * generic socket calls, plus two hooks for tests. Internals live in
  * tcp_int.h.
  */
 #ifndef USTACK_TCP_TCP_H

@@ -16,6 +16,7 @@
 #include "core/stats.h"
 #include "ip/ip.h"
 #include "tcp/tcp.h"
+#include "udp/udp.h"
 #include "ustack/us_socket.h"
 #include "ustack/us_stack.h"
 

@@ -1,0 +1,13 @@
+/*
+ * udp.h - the UDP layer as seen by the stack assembly. The socket calls
+ * are the public ones of us_socket.h.
+ */
+#ifndef USTACK_UDP_UDP_H
+#define USTACK_UDP_UDP_H
+
+struct us_stack;
+
+/* Set up UDP: registers protocol 17. Returns 0 or a us_err. */
+int us_udp_init(struct us_stack *s);
+
+#endif
