@@ -118,5 +118,5 @@ int main(void) {
     cmocka_unit_test(test_chaining),          cmocka_unit_test(test_pseudo),
     cmocka_unit_test(test_verify_odd),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("checksum", tests);
 }

@@ -178,5 +178,5 @@ int main(void) {
     cmocka_unit_test(test_config_validation),
     cmocka_unit_test(test_two_stacks_share_nothing),
   };
-  return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+  return H_RUN("core", tests);
 }

@@ -313,43 +313,29 @@ static uint64_t scenario_udp(enum side side, uint64_t k) {
 
 /* ---- fragmented ping ----------------------------------------------------------------------- */
 
-static uint16_t csum16(const uint8_t *p, size_t n) {
-  uint32_t acc = 0;
-  for (size_t i = 0; i < n; i++)
-    acc += (i & 1) ? p[i] : (uint32_t)p[i] << 8;
-  while (acc >> 16)
-    acc = (acc & 0xffff) + (acc >> 16);
-  return (uint16_t)~acc;
-}
-
-static void put16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
 /* A 3000-byte echo request from A to B, as A would have fragmented it. */
 static void inject_ping(struct run *r) {
   static uint8_t icmp[3008];
   memset(icmp, 0, 8);
   icmp[0] = 8;
-  put16(icmp + 4, 0x1234);
-  put16(icmp + 6, 1);
+  h_wr16(icmp + 4, 0x1234);
+  h_wr16(icmp + 6, 1);
   for (size_t i = 8; i < sizeof icmp; i++)
     icmp[i] = (uint8_t)(i * 7);
-  put16(icmp + 2, csum16(icmp, sizeof icmp));
+  h_wr16(icmp + 2, h_csum(icmp, sizeof icmp));
   for (size_t off = 0; off < sizeof icmp; off += 1480) {
     size_t n = sizeof icmp - off < 1480 ? sizeof icmp - off : 1480;
     uint8_t pkt[1500];
     memset(pkt, 0, 20);
     pkt[0] = 0x45;
-    put16(pkt + 2, (uint16_t)(20 + n));
-    put16(pkt + 4, 0x7777);
-    put16(pkt + 6, (uint16_t)((off / 8) | (off + n < sizeof icmp ? 0x2000 : 0)));
+    h_wr16(pkt + 2, (uint16_t)(20 + n));
+    h_wr16(pkt + 4, 0x7777);
+    h_wr16(pkt + 6, (uint16_t)((off / 8) | (off + n < sizeof icmp ? 0x2000 : 0)));
     pkt[8] = 64;
     pkt[9] = 1;
     pkt[12] = 10, pkt[13] = 0, pkt[14] = 0, pkt[15] = 1;
     pkt[16] = 10, pkt[17] = 0, pkt[18] = 0, pkt[19] = 2;
-    put16(pkt + 10, csum16(pkt, 20));
+    h_wr16(pkt + 10, h_csum(pkt, 20));
     memcpy(pkt + 20, icmp + off, n);
     h_link_inject(&r->l, 0, pkt, 20 + n);
   }
@@ -437,5 +423,5 @@ int main(void) {
     cmocka_unit_test(test_exhaustion_ping),
     cmocka_unit_test(test_exhaustion_tcp),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("exhaustion", tests);
 }

@@ -468,5 +468,5 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_IC_7_no_error_about, setup, teardown),
     cmocka_unit_test_setup_teardown(test_IC_8_echo_flood, setup, teardown),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("hostile_icmp", tests);
 }

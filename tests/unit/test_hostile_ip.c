@@ -657,5 +657,5 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_FR_4_flood, setup, teardown),
     cmocka_unit_test_setup_teardown(test_FR_5_tcp_header_split, setup, teardown),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("hostile_ip", tests);
 }

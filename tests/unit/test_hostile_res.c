@@ -30,64 +30,35 @@ static void finish(struct th *t) {
   th_free(t);
 }
 
-static void wr16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-static void wr32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-static uint32_t rd32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static uint32_t sum(uint32_t acc, const uint8_t *p, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    acc += (i & 1) ? p[i] : (uint32_t)p[i] << 8;
-  return acc;
-}
-static uint16_t fold(uint32_t acc) {
-  while (acc >> 16)
-    acc = (acc & 0xffff) + (acc >> 16);
-  return (uint16_t)~acc;
-}
-
 /* A bare TCP segment (no options, no payload) from src:sport to S. */
 static size_t raw_seg(uint8_t *b, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
                       uint32_t seq, uint32_t ack, uint8_t flags) {
   memset(b, 0, 40);
   b[0] = 0x45;
-  wr16(b + 2, 40);
+  h_wr16(b + 2, 40);
   b[8] = 64;
   b[9] = 6;
-  wr32(b + 12, src);
-  wr32(b + 16, dst);
-  wr16(b + 10, fold(sum(0, b, 20)));
+  h_wr32(b + 12, src);
+  h_wr32(b + 16, dst);
+  h_wr16(b + 10, h_csum_fold(h_csum_add(0, b, 20)));
   uint8_t *t = b + 20;
-  wr16(t, sport);
-  wr16(t + 2, dport);
-  wr32(t + 4, seq);
-  wr32(t + 8, ack);
+  h_wr16(t, sport);
+  h_wr16(t + 2, dport);
+  h_wr32(t + 4, seq);
+  h_wr32(t + 8, ack);
   t[12] = 0x50;
   t[13] = flags;
-  wr16(t + 14, 65535);
+  h_wr16(t + 14, 65535);
   uint32_t ps = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6 + 20;
-  wr16(t + 16, fold(sum(ps, t, 20)));
+  h_wr16(t + 16, h_csum_fold(h_csum_add(ps, t, 20)));
   return 40;
-}
-
-static uint64_t rng_next(uint64_t *x) {
-  *x = *x * 6364136223846793005ull + 1442695040888963407ull;
-  return *x >> 11;
 }
 
 /* A random unicast source that no check can call martian. */
 static uint32_t spoofed_src(uint64_t *x) {
   uint32_t a;
   do {
-    a = (uint32_t)rng_next(x);
+    a = (uint32_t)h_rand_next(x);
   } while ((a >> 24) == 0 || (a >> 24) == 10 || (a >> 24) == 127 || (a >> 24) >= 224);
   return a;
 }
@@ -110,7 +81,7 @@ static void test_RES_1_syn_flood(void **st) {
   struct us_pool_usage u0 = usage(t->s);
   struct h_snap sn;
   h_snap_take(t->s, &sn);
-  uint64_t rng = 0xf100d;
+  uint64_t rng = h_seed(0xf100d);
   uint8_t b[64];
   uint32_t min_tcb_free = u0.tcb_free;
   bool legit_done = false;
@@ -119,8 +90,8 @@ static void test_RES_1_syn_flood(void **st) {
     us_time_t planned = MS(100) + US_USEC(i * 100);
     now = planned > t->now ? planned : t->now;
     th_advance(t, now);
-    raw_seg(b, spoofed_src(&rng), (uint16_t)rng_next(&rng), TH_S_ADDR, TH_S_PORT,
-            (uint32_t)rng_next(&rng), 0, TH_SYN);
+    raw_seg(b, spoofed_src(&rng), (uint16_t)h_rand_next(&rng), TH_S_ADDR, TH_S_PORT,
+            (uint32_t)h_rand_next(&rng), 0, TH_SYN);
     us_stack_input(t->s, b, 40, now);
     us_stack_poll(t->s, now);
     struct us_pool_usage u = usage(t->s);
@@ -184,7 +155,7 @@ static void test_RES_1_syn_flood_rtt(void **st) {
   (void)st;
   struct th *t = th_new(NULL);
   th_fx_listen(t, 0);
-  uint64_t rng = 0xc00c1e;
+  uint64_t rng = h_seed(0xc00c1e);
   uint8_t b[64];
   us_time_t now = MS(10);
   struct h_snap sn;
@@ -192,8 +163,8 @@ static void test_RES_1_syn_flood_rtt(void **st) {
   /* The flood is on: the SYN queue is full. */
   for (int i = 0; i < 200; i++, now += US_USEC(100)) {
     th_advance(t, now);
-    raw_seg(b, spoofed_src(&rng), (uint16_t)rng_next(&rng), TH_S_ADDR, TH_S_PORT,
-            (uint32_t)rng_next(&rng), 0, TH_SYN);
+    raw_seg(b, spoofed_src(&rng), (uint16_t)h_rand_next(&rng), TH_S_ADDR, TH_S_PORT,
+            (uint32_t)h_rand_next(&rng), 0, TH_SYN);
     us_stack_input(t->s, b, 40, now);
     us_stack_poll(t->s, now);
   }
@@ -206,8 +177,8 @@ static void test_RES_1_syn_flood_rtt(void **st) {
   for (int i = 0; i < 100; i++) {
     now += US_USEC(100);
     th_advance(t, now);
-    raw_seg(b, spoofed_src(&rng), (uint16_t)rng_next(&rng), TH_S_ADDR, TH_S_PORT,
-            (uint32_t)rng_next(&rng), 0, TH_SYN);
+    raw_seg(b, spoofed_src(&rng), (uint16_t)h_rand_next(&rng), TH_S_ADDR, TH_S_PORT,
+            (uint32_t)h_rand_next(&rng), 0, TH_SYN);
     us_stack_input(t->s, b, 40, now);
     us_stack_poll(t->s, now);
   }
@@ -425,7 +396,7 @@ static uint32_t iss_for(struct h_stack *h, uint16_t sport, us_time_t now) {
   const struct h_pkt *p = h_capture_take(&h->cap);
   assert_non_null(p);
   assert_int_equal(p->data[20 + 13], TH_SYN | TH_ACK);
-  uint32_t iss = rd32(p->data + 24);
+  uint32_t iss = h_rd32(p->data + 24);
   raw_seg(b, US_IP4(10, 0, 0, 1), sport, US_IP4(10, 0, 0, 2), 80, 778, 0, TH_RST);
   h_input(h, b, 40, now);
   h_poll(h, now);
@@ -536,5 +507,5 @@ int main(void) {
     cmocka_unit_test(test_RES_2_ooo_flood),    cmocka_unit_test(test_RES_3_connection_caps),
     cmocka_unit_test(test_RES_4_ack_division), cmocka_unit_test(test_ISN_1_unpredictable),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("hostile_res", tests);
 }

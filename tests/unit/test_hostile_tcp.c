@@ -48,27 +48,6 @@ static void finish(struct th *t) {
   th_free(t);
 }
 
-static void wr16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-static void wr32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-static uint32_t sum(uint32_t acc, const uint8_t *p, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    acc += (i & 1) ? p[i] : (uint32_t)p[i] << 8;
-  return acc;
-}
-static uint16_t fold(uint32_t acc) {
-  while (acc >> 16)
-    acc = (acc & 0xffff) + (acc >> 16);
-  return (uint16_t)~acc;
-}
-
 /*
  * A segment built byte by byte, for what TSEG() cannot say: reserved bits
  * in byte 12, a checksum over a different pseudo-header destination, IP
@@ -92,28 +71,28 @@ static void raw_inject(struct th *t, us_time_t now, const struct raw *r) {
   uint8_t *b = calloc(1, tot + r->pad + 1);
   assert_non_null(b);
   b[0] = 0x45;
-  wr16(b + 2, (uint16_t)tot);
-  wr16(b + 4, 0x5151);
+  h_wr16(b + 2, (uint16_t)tot);
+  h_wr16(b + 4, 0x5151);
   b[8] = 64;
   b[9] = 6;
-  wr32(b + 12, TH_P_ADDR);
-  wr32(b + 16, TH_S_ADDR);
-  wr16(b + 10, fold(sum(0, b, 20)));
+  h_wr32(b + 12, TH_P_ADDR);
+  h_wr32(b + 16, TH_S_ADDR);
+  h_wr16(b + 10, h_csum_fold(h_csum_add(0, b, 20)));
   uint8_t *s = b + 20;
-  wr16(s, c->p_port);
-  wr16(s + 2, c->s_port);
-  wr32(s + 4, c->p_isn + r->seq);
-  wr32(s + 8, (r->flags & TH_ACK) ? c->s_isn + r->ack : 0);
+  h_wr16(s, c->p_port);
+  h_wr16(s + 2, c->s_port);
+  h_wr32(s + 4, c->p_isn + r->seq);
+  h_wr32(s + 8, (r->flags & TH_ACK) ? c->s_isn + r->ack : 0);
   s[12] = (uint8_t)(5 << 4 | (r->reserved & 15));
   s[13] = r->flags;
-  wr16(s + 14, r->wnd ? r->wnd : 65535);
-  wr16(s + 18, r->urp);
+  h_wr16(s + 14, r->wnd ? r->wnd : 65535);
+  h_wr16(s + 18, r->urp);
   if (r->len)
     th_pat_fill(c->p_salt, r->seq - 1 + ((r->flags & TH_SYN) ? 1u : 0u), s + 20, r->len);
   uint32_t dst = r->csum_dst ? r->csum_dst : TH_S_ADDR;
   uint32_t ps =
       (TH_P_ADDR >> 16) + (TH_P_ADDR & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6 + (uint32_t)tl;
-  wr16(s + 16, fold(sum(ps, s, tl)));
+  h_wr16(s + 16, h_csum_fold(h_csum_add(ps, s, tl)));
   memset(b + tot, 0xee, r->pad);
   us_stack_input(t->s, b, tot + r->pad, now);
   us_stack_poll(t->s, now);
@@ -355,8 +334,8 @@ static void opt5_run(bool sack_ok) {
 #define SACK1(l, r)                          \
   do {                                       \
     o[0] = 1, o[1] = 1, o[2] = 5, o[3] = 10; \
-    wr32(o + 4, (l));                        \
-    wr32(o + 8, (r));                        \
+    h_wr32(o + 4, (l));                      \
+    h_wr32(o + 8, (r));                      \
   } while (0)
   struct {
     uint32_t l, r;
@@ -386,8 +365,8 @@ static void opt5_run(bool sack_ok) {
   /* Four valid-looking blocks, all junk. */
   uint8_t four[36] = { 1, 1, 5, 34 };
   for (int k = 0; k < 4; k++) {
-    wr32(four + 4 + 8 * k, nxt + 1000u * (uint32_t)k);
-    wr32(four + 8 + 8 * k, una + 7u);
+    h_wr32(four + 4 + 8 * k, nxt + 1000u * (uint32_t)k);
+    h_wr32(four + 8 + 8 * k, una + 7u);
   }
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, OPTS(four, 36)));
   assert_true(th_info(t, &in));
@@ -419,12 +398,12 @@ static void test_OPT_5_bogus_sack(void **st) {
   th_drain(t);
   uint32_t iss = t->c->s_isn;
   uint8_t o[28] = { 1, 1, 5, 26 };
-  wr32(o + 4, iss + 1461); /* real: segments 2..5 arrived */
-  wr32(o + 8, iss + 7301);
-  wr32(o + 12, iss + 7301); /* bogus: beyond SND.NXT */
-  wr32(o + 16, iss + 90000);
-  wr32(o + 20, iss + 100); /* bogus: left > right */
-  wr32(o + 24, iss + 50);
+  h_wr32(o + 4, iss + 1461); /* real: segments 2..5 arrived */
+  h_wr32(o + 8, iss + 7301);
+  h_wr32(o + 12, iss + 7301); /* bogus: beyond SND.NXT */
+  h_wr32(o + 16, iss + 90000);
+  h_wr32(o + 20, iss + 100); /* bogus: left > right */
+  h_wr32(o + 24, iss + 50);
   /* The ACKs come back within 2*SRTT (SRTT 10 ms from the handshake), so
    * before the tail-loss probe would fire (RFC 8985 7.2). */
   us_time_t at = now + MS(15);
@@ -1074,8 +1053,8 @@ static void ts_opts(uint8_t *o, uint32_t tsval, uint32_t tsecr) {
   o[1] = 1;
   o[2] = 8;
   o[3] = 10;
-  wr32(o + 4, tsval);
-  wr32(o + 8, tsecr);
+  h_wr32(o + 4, tsval);
+  h_wr32(o + 8, tsecr);
 }
 
 static void test_TS_1_paws(void **st) {
@@ -1470,5 +1449,5 @@ int main(void) {
     cmocka_unit_test(test_WIN_2_window_shrink),
     cmocka_unit_test(test_IP_6_tcp_padding),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("hostile_tcp", tests);
 }

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
+
 #include "http_decide.h"
 
 /* 2026-12-03T07:00:00Z */
@@ -244,5 +246,5 @@ int main(void) {
     cmocka_unit_test(test_if_modified_since),
     cmocka_unit_test(test_if_range),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("http_decide", tests);
 }

@@ -355,5 +355,5 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_send_unreach_rules, setup, teardown),
     cmocka_unit_test_setup_teardown(test_unreach_quotes_options, setup, teardown),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("icmp", tests);
 }

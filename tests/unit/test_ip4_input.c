@@ -443,5 +443,5 @@ int main(void) {
     cmocka_unit_test(test_output_fragmentation),
     cmocka_unit_test_setup_teardown(test_random_inputs, setup, teardown),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("ip4_input", tests);
 }

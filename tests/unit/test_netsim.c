@@ -190,10 +190,6 @@ static void to_b(void *ctx, const uint8_t *p, size_t len) {
   inbox_push(&((struct ns *)ctx)->in_b, p, len);
 }
 
-static uint32_t rd32(const uint8_t *b) {
-  return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
-
 /* Remember a summary of a TCP segment a stack emitted (before the injector). */
 static void note_pkt(struct ns *n, int dir, const uint8_t *p, size_t len) {
   if (len < 40 || p[9] != 6)
@@ -208,8 +204,8 @@ static void note_pkt(struct ns *n, int dir, const uint8_t *p, size_t len) {
     tot = len;
   struct pkt_note *pn = &n->notes[dir][n->nnotes[dir]++ % NS_TRACE];
   pn->t = n->now;
-  pn->seq = rd32(t + 4);
-  pn->ack = rd32(t + 8);
+  pn->seq = h_rd32(t + 4);
+  pn->ack = h_rd32(t + 8);
   pn->flags = t[13];
   pn->win = (uint16_t)(t[14] << 8 | t[15]);
   pn->len = tot >= ihl + doff ? (uint32_t)(tot - ihl - doff) : 0;
@@ -786,5 +782,5 @@ int main(void) {
         (struct CMUnitTest){ cases[i].name, test_case, NULL, case_teardown, (void *)&cases[i] };
   }
   tests[NCASES + 1] = (struct CMUnitTest)cmocka_unit_test(test_print_table);
-  return _cmocka_run_group_tests("netsim", tests, NCASES + 2, NULL, NULL);
+  return h_run_report("netsim", _cmocka_run_group_tests("netsim", tests, NCASES + 2, NULL, NULL));
 }

@@ -29,29 +29,6 @@
 
 #define SMSS 1460
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t rd32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* The Internet checksum, written again here so the test does not trust
- * the stack's own (RFC 1071). */
-static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n) {
-  for (size_t i = 0; i + 1 < n; i += 2)
-    s += (uint32_t)p[i] << 8 | p[i + 1];
-  if (n & 1)
-    s += (uint32_t)p[n - 1] << 8;
-  return s;
-}
-static uint16_t fold(uint32_t s) {
-  while (s >> 16)
-    s = (s & 0xffff) + (s >> 16);
-  return (uint16_t)s;
-}
-static uint32_t pseudo_sum(uint32_t src, uint32_t dst, uint32_t tcp_len) {
-  return (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6 + tcp_len;
-}
-
 static struct th *new_offload(void **state, uint32_t caps) {
   struct th *h = th_new_offload(NULL, caps);
   *state = h;
@@ -71,11 +48,11 @@ static void check_super_thl(const struct th_offl_pkt *k, uint32_t payload, uint1
                             size_t thl) {
   const uint8_t *b = k->buf;
   assert_int_equal(b[0], 0x45);
-  assert_int_equal(rd16(b + 2), k->len);
+  assert_int_equal(h_rd16(b + 2), k->len);
   assert_int_equal(k->len, 20 + thl + payload);
   assert_int_equal((size_t)(b[32] >> 4) * 4, thl);
   assert_int_equal(b[9], 6);
-  assert_int_equal(fold(sum16(0, b, 20)), 0xffff); /* the IP header checksum is complete */
+  assert_int_equal(h_csum(b, 20), 0); /* the IP header checksum is complete */
   assert_true(k->meta.csum_partial);
   assert_int_equal(k->meta.csum_start, 20);
   assert_int_equal(k->meta.csum_offset, 16);
@@ -83,18 +60,19 @@ static void check_super_thl(const struct th_offl_pkt *k, uint32_t payload, uint1
   /* The TCP checksum field: the folded pseudo-header sum of the WHOLE
    * super-segment, not complemented (what the kernel's segmentation
    * expects to adjust per segment). */
-  uint16_t want = fold(pseudo_sum(rd32(b + 12), rd32(b + 16), (uint32_t)k->len - 20));
-  assert_int_equal(rd16(b + 36), want);
+  uint16_t want =
+      (uint16_t)~h_csum_fold(h_pseudo4(h_rd32(b + 12), h_rd32(b + 16), 6, (uint32_t)k->len - 20));
+  assert_int_equal(h_rd16(b + 36), want);
   /* Completing it over the segment gives a valid checksum. */
-  uint16_t done = (uint16_t)~fold(sum16(0, b + 20, k->len - 20));
+  uint16_t done = h_csum(b + 20, k->len - 20);
   uint8_t copy[60];
   memcpy(copy, b + 20, thl);
   copy[16] = (uint8_t)(done >> 8);
   copy[17] = (uint8_t)done;
-  uint32_t s = pseudo_sum(rd32(b + 12), rd32(b + 16), (uint32_t)k->len - 20);
-  s = sum16(s, copy, thl);
-  s = sum16(s, b + 20 + thl, k->len - 20 - thl);
-  assert_int_equal(fold(s), 0xffff);
+  uint32_t s = h_pseudo4(h_rd32(b + 12), h_rd32(b + 16), 6, (uint32_t)k->len - 20);
+  s = h_csum_add(s, copy, thl);
+  s = h_csum_add(s, b + 20 + thl, k->len - 20 - thl);
+  assert_int_equal(h_csum_fold(s), 0); /* sums to 0xffff: valid */
 }
 
 static void check_super(const struct th_offl_pkt *k, uint32_t payload, uint16_t gso_size) {
@@ -230,8 +208,9 @@ static void test_csum_only_and_tso_only(void **state) {
   for (size_t i = 0; i < h->offl.kept; i++) {
     const struct th_offl_pkt *k = &h->offl.v[i];
     assert_true(k->len <= 1500);
-    uint16_t want = fold(pseudo_sum(rd32(k->buf + 12), rd32(k->buf + 16), (uint32_t)k->len - 20));
-    assert_int_equal(rd16(k->buf + 36), want);
+    uint16_t want = (uint16_t)~h_csum_fold(
+        h_pseudo4(h_rd32(k->buf + 12), h_rd32(k->buf + 16), 6, (uint32_t)k->len - 20));
+    assert_int_equal(h_rd16(k->buf + 36), want);
     data += k->len > 40;
   }
   assert_true(data >= 2);
@@ -384,5 +363,5 @@ int main(void) {
     cmocka_unit_test(test_vnet_header_to_meta),
     cmocka_unit_test(test_meta_to_vnet_header),
   };
-  return TH_RUN("offload", tests);
+  return H_RUN("offload", tests);
 }

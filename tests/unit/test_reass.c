@@ -552,5 +552,5 @@ int main(void) {
     cmocka_unit_test(test_per_source_cap),
     cmocka_unit_test_setup_teardown(test_byte_cap_evicts_oldest, setup, teardown),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("reass", tests);
 }

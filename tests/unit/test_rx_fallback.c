@@ -50,5 +50,5 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown(test_rx_buffer_fallback_counted, th_teardown),
   };
-  return TH_RUN("rx_fallback", tests);
+  return H_RUN("rx_fallback", tests);
 }

@@ -270,5 +270,5 @@ int main(void) {
     cmocka_unit_test_teardown(test_send_pool_exhausted, th_teardown),
     cmocka_unit_test_teardown(test_many_idle_connections, th_teardown),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("tcp_buffers", tests);
 }

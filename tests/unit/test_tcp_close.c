@@ -455,5 +455,5 @@ int main(void) {
     cmocka_unit_test_teardown(test_close_in_syn_sent, th_teardown),
     cmocka_unit_test_teardown(test_close_in_syn_received, th_teardown),
   };
-  return TH_RUN("tcp_close", tests);
+  return H_RUN("tcp_close", tests);
 }

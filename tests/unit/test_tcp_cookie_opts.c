@@ -53,26 +53,19 @@ static struct th_pkt cookie_synack(struct th *h, bool ecn, bool ece) {
   return *th_last(h);
 }
 
-static void put32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
 /* NOP NOP TS(tsval, tsecr) NOP NOP SACK(one block, relative to S's ISN). */
 static uint8_t *ts_sack_opts(struct th *h, uint8_t *o, uint32_t tsval, uint32_t tsecr,
                              uint32_t left, uint32_t right) {
   o[0] = o[1] = 1;
   o[2] = 8;
   o[3] = 10;
-  put32(o + 4, tsval);
-  put32(o + 8, tsecr);
+  h_wr32(o + 4, tsval);
+  h_wr32(o + 8, tsecr);
   o[12] = o[13] = 1;
   o[14] = 5;
   o[15] = 10;
-  put32(o + 16, h->c->s_isn + left);
-  put32(o + 20, h->c->s_isn + right);
+  h_wr32(o + 16, h->c->s_isn + left);
+  h_wr32(o + 20, h->c->s_isn + right);
   return o;
 }
 
@@ -315,5 +308,5 @@ int main(void) {
     cmocka_unit_test_teardown(test_cookie_ts_off_mss_only, th_teardown),
     cmocka_unit_test_teardown(test_cookie_ts_without_ws, th_teardown),
   };
-  return TH_RUN("tcp_cookie_opts", tests);
+  return H_RUN("tcp_cookie_opts", tests);
 }

@@ -91,5 +91,5 @@ int main(void) {
     cmocka_unit_test_teardown(test_guessed_cookie_without_flood_refused, th_teardown),
     cmocka_unit_test_teardown(test_cookie_window_follows_last_cookie, th_teardown),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("tcp_cookie_recent", tests);
 }

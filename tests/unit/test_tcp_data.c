@@ -723,5 +723,5 @@ int main(void) {
     cmocka_unit_test_teardown(test_zero_window_still_takes_acks, th_teardown),
     cmocka_unit_test_teardown(test_own_iss_wrap, th_teardown),
   };
-  return TH_RUN("tcp_data", tests);
+  return H_RUN("tcp_data", tests);
 }

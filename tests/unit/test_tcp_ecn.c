@@ -187,5 +187,5 @@ int main(void) {
     cmocka_unit_test_teardown(test_ecn_ece_reduces_once, th_teardown),
     cmocka_unit_test_teardown(test_ecn_retransmission_not_ect, th_teardown),
   };
-  return TH_RUN("tcp_ecn", tests);
+  return H_RUN("tcp_ecn", tests);
 }

@@ -507,5 +507,5 @@ int main(void) {
     cmocka_unit_test_teardown(test_stale_handle, th_teardown),
     cmocka_unit_test_teardown(test_isn_rfc6528, th_teardown),
   };
-  return TH_RUN("tcp_handshake", tests);
+  return H_RUN("tcp_handshake", tests);
 }

@@ -546,5 +546,5 @@ int main(void) {
     cmocka_unit_test_teardown(test_rst_rate_limit, th_teardown),
     cmocka_unit_test_teardown(test_rst_rate_zero_is_unlimited, th_teardown),
   };
-  return TH_RUN("tcp_listen", tests);
+  return H_RUN("tcp_listen", tests);
 }

@@ -319,5 +319,5 @@ int main(void) {
     cmocka_unit_test_teardown(test_our_mss_from_mtu, th_teardown),
     cmocka_unit_test_teardown(test_ts_wrong_length_ignored, th_teardown),
   };
-  return TH_RUN("tcp_options", tests);
+  return H_RUN("tcp_options", tests);
 }

@@ -293,5 +293,5 @@ int main(void) {
     cmocka_unit_test_teardown(test_blackhole_off_by_default, th_teardown),
     cmocka_unit_test_teardown(test_udp_without_df, th_teardown),
   };
-  return TH_RUN("tcp_pmtu", tests);
+  return H_RUN("tcp_pmtu", tests);
 }

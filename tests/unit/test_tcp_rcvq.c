@@ -175,5 +175,5 @@ int main(void) {
     cmocka_unit_test_teardown(test_ooo_small_packed_zc, th_teardown),
     cmocka_unit_test_teardown(test_ooo_small_packed_copy, th_teardown),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("tcp_rcvq", tests);
 }

@@ -24,13 +24,6 @@
 #define SMSS  1460u
 #define MS(x) US_MSEC(x)
 
-static void wr32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
 /* Relative sequence number of the start of segment i. */
 static uint32_t seg(uint32_t i) { return 1 + i * SMSS; }
 
@@ -43,8 +36,8 @@ struct sack_opt {
 static struct sack_opt sacks(struct th *h, int n, const uint32_t *v) {
   struct sack_opt o = { { 1, 1, 5, (uint8_t)(2 + 8 * n) }, (uint8_t)(4 + 8 * n) };
   for (int i = 0; i < n; i++) {
-    wr32(o.b + 4 + 8 * i, h->c->s_isn + seg(v[2 * i]));
-    wr32(o.b + 8 + 8 * i, h->c->s_isn + seg(v[2 * i + 1]));
+    h_wr32(o.b + 4 + 8 * i, h->c->s_isn + seg(v[2 * i]));
+    h_wr32(o.b + 8 + 8 * i, h->c->s_isn + seg(v[2 * i + 1]));
   }
   return o;
 }
@@ -570,8 +563,8 @@ static void test_records_full(void **state) {
       uint32_t l = una + k * mss;
       if (us_seq_lt(l + mss, hi + 1)) {
         uint8_t o[12] = { 1, 1, 5, 10 };
-        wr32(o + 4, h->c->s_isn + l);
-        wr32(o + 8, h->c->s_isn + l + mss);
+        h_wr32(o + 4, h->c->s_isn + l);
+        h_wr32(o + 8, h->c->s_isn + l + mss);
         th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = una, OPTS(o, sizeof o)));
         sacks++;
       }
@@ -606,5 +599,5 @@ int main(void) {
     cmocka_unit_test_teardown(test_newreno_selectable, th_teardown),
     cmocka_unit_test_teardown(test_records_full, th_teardown),
   };
-  return TH_RUN("tcp_recovery", tests);
+  return H_RUN("tcp_recovery", tests);
 }

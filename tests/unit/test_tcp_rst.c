@@ -282,5 +282,5 @@ int main(void) {
     cmocka_unit_test_teardown(test_rst_in_close_wait_and_fin_wait_2, th_teardown),
     cmocka_unit_test_teardown(test_rst_in_window_syn_received, th_teardown),
   };
-  return TH_RUN("tcp_rst", tests);
+  return H_RUN("tcp_rst", tests);
 }

@@ -100,5 +100,5 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown(test_bulk_sender_keeps_pipe_full, th_teardown),
   };
-  return TH_RUN("tcp_sendpath", tests);
+  return H_RUN("tcp_sendpath", tests);
 }

@@ -287,5 +287,5 @@ int main(void) {
     cmocka_unit_test(test_one_way_with_loss),  cmocka_unit_test(test_connect_refused),
     cmocka_unit_test(test_alloc_failures),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("tcp_smoke", tests);
 }

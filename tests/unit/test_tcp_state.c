@@ -71,5 +71,5 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown(test_illegal_transition, th_teardown),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("tcp_state", tests);
 }

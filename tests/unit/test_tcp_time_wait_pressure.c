@@ -279,5 +279,5 @@ int main(void) {
     cmocka_unit_test_teardown(test_default_cap_is_half_the_pool, th_teardown),
     cmocka_unit_test_teardown(test_orphan_fin_wait_2_times_out, th_teardown),
   };
-  return TH_RUN("tcp_time_wait_pressure", tests);
+  return H_RUN("tcp_time_wait_pressure", tests);
 }

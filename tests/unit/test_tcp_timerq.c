@@ -19,16 +19,10 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
 #include "tcp/tcp_int.h"
 
 #define N 300
-
-static uint64_t rng_next(uint64_t *s) {
-  *s ^= *s << 13;
-  *s ^= *s >> 7;
-  *s ^= *s << 17;
-  return *s;
-}
 
 static void check_heap(const struct tcp_timerq *q, const us_time_t *model, struct us_tcb *tcbs) {
   us_time_t min = US_TIME_NEVER;
@@ -59,10 +53,10 @@ static void run_seed(uint64_t seed) {
   assert_non_null(tcbs);
   for (int i = 0; i < N; i++)
     model[i] = US_TIME_NEVER;
-  uint64_t r = seed * 0x9e3779b97f4a7c15ull + 1;
+  uint64_t r = h_seed(seed);
   us_time_t now = 0;
   for (int step = 0; step < 4000; step++) {
-    uint64_t x = rng_next(&r);
+    uint64_t x = h_rand_next(&r);
     int i = (int)((x >> 8) % N);
     switch (x % 8) {
     case 0:
@@ -144,5 +138,5 @@ int main(void) {
     cmocka_unit_test(test_timerq_against_model),
     cmocka_unit_test(test_timerq_equal_keys),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("tcp_timerq", tests);
 }

@@ -387,5 +387,5 @@ int main(void) {
     cmocka_unit_test_teardown(test_keepalive_off_by_default, th_teardown),
     cmocka_unit_test_teardown(test_keepalive, th_teardown),
   };
-  return TH_RUN("tcp_timers", tests);
+  return H_RUN("tcp_timers", tests);
 }

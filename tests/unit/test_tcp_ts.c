@@ -549,5 +549,5 @@ int main(void) {
     cmocka_unit_test_teardown(test_ts_with_sack_blocks, th_teardown),
     cmocka_unit_test_teardown(test_ts_syn_cookie, th_teardown),
   };
-  return TH_RUN("tcp_ts", tests);
+  return H_RUN("tcp_ts", tests);
 }

@@ -121,22 +121,14 @@ static bool no_tcbs(void *ctx) {
   return us_tcp_list(app->l->a, v, 4) == 0 && us_tcp_list(app->l->b, v, 4) == 0;
 }
 
-static uint32_t link_rand_ppm(struct app *app) {
-  uint64_t z = (app->loss_rng += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return (uint32_t)(z % 1000000u);
-}
-
 /* The link filter: drop with loss_ppm; with dup_ppm queue a copy that
  * arrives one link delay later (after packets sent meanwhile: reordered). */
 static bool lossy(void *ctx, int dir, uint8_t *pkt, size_t *len, us_time_t now) {
   struct app *app = ctx;
   (void)now;
-  if (link_rand_ppm(app) < app->loss_ppm)
+  if (h_rand_below(&app->loss_rng, 1000000) < app->loss_ppm)
     return false;
-  if (app->dup_ppm && link_rand_ppm(app) < app->dup_ppm)
+  if (app->dup_ppm && h_rand_below(&app->loss_rng, 1000000) < app->dup_ppm)
     h_link_inject(app->l, dir, pkt, *len);
   return true;
 }
@@ -158,7 +150,7 @@ static void run_transfer(uint64_t total, uint32_t loss_ppm, uint32_t dup_ppm, ui
   app->bad_offset = -1;
   app->loss_ppm = loss_ppm;
   app->dup_ppm = dup_ppm;
-  app->loss_rng = seed;
+  app->loss_rng = h_seed(seed);
   app->a = (struct side){ .s = l->a, .out_seed = seed * 2 + 1, .in_seed = seed * 2 + 2 };
   app->b = (struct side){ .s = l->b, .out_seed = seed * 2 + 2, .in_seed = seed * 2 + 1 };
   if (loss_ppm || dup_ppm) {
@@ -244,5 +236,5 @@ int main(void) {
     cmocka_unit_test(test_lossy_both_ways),
     cmocka_unit_test(test_lossy_duplicating_both_ways),
   };
-  return TH_RUN("tcp_twostack", tests);
+  return H_RUN("tcp_twostack", tests);
 }

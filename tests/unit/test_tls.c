@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
+
 #include "ustack/us_tls.h"
 
 /* BearSSL codes the tests expect (kept numeric: the test sees only the
@@ -729,5 +731,5 @@ int main(void) {
     cmocka_unit_test(test_flight_in_one_send),
     cmocka_unit_test(test_close_waits_for_staged_records),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("tls", tests);
 }

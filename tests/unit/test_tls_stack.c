@@ -385,5 +385,5 @@ int main(void) {
     cmocka_unit_test(test_stack_handshake_under_loss),
     cmocka_unit_test(test_stack_wrong_name),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("tls_stack", tests);
 }

@@ -317,5 +317,5 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     cmocka_unit_test_setup_teardown(test_broadcast_delivery, setup, teardown),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("udp", tests);
 }

@@ -177,5 +177,5 @@ int main(void) {
     cmocka_unit_test(test_malformed_table),  cmocka_unit_test(test_forty_nops),
     cmocka_unit_test(test_every_truncation),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("wire_ipv4", tests);
 }

@@ -269,5 +269,5 @@ int main(void) {
     cmocka_unit_test(test_header_errors),
     cmocka_unit_test(test_build_cap),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("wire_tcp", tests);
 }

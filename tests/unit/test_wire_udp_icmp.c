@@ -102,5 +102,5 @@ int main(void) {
     cmocka_unit_test(test_udp_lengths),
     cmocka_unit_test(test_icmp_round_trip),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return H_RUN("wire_udp_icmp", tests);
 }

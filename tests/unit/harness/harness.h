@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <cmocka.h>
 
@@ -40,18 +41,74 @@ const struct h_pkt *h_capture_take(struct h_capture *c);
 size_t h_capture_pending(const struct h_capture *c);
 void h_capture_reset(struct h_capture *c);
 
-/* ---- a stack under test ------------------------------------------------- */
+/* ---- seeds and randomness ------------------------------------------------- */
 
-/* A seeded random source (splitmix64): same seed, same bytes. */
+/*
+ * One generator for everything a test randomises (splitmix64). Every seed
+ * a test names goes through h_seed(), which XORs in $US_TEST_SEED (hex or
+ * decimal; unset = 0, so each test runs with the seeds it names): one
+ * variable reseeds a whole run, and H_RUN prints it when a test fails.
+ */
+uint64_t h_seed(uint64_t seed);
+uint64_t h_seed_env(void); /* $US_TEST_SEED, or 0 */
+/* The next 64 random bits of the stream in *state. */
+uint64_t h_rand_next(uint64_t *state);
+/* A number in [0, n) (0 when n is 0). */
+uint32_t h_rand_below(uint64_t *state, uint32_t n);
+
+/* A stack's random source, seeded with h_seed(seed): same seed, same bytes. */
 struct h_rand {
+  uint64_t seed; /* after h_seed(): what a failure report prints */
   uint64_t state;
 };
 struct us_rand_source h_rand_source(struct h_rand *r, uint64_t seed);
 
-/* Log sink: prints to stderr when US_TEST_LOG is set in the environment
- * (US_TEST_LOG=debug for more). */
-struct us_log_sink h_log_sink(const char *name);
+/* A seeded content oracle: byte i of stream `seed` (not reseeded by
+ * $US_TEST_SEED: both ends of a transfer compute it). */
+uint8_t h_oracle_byte(uint64_t seed, uint64_t i);
+void h_oracle_fill(uint64_t seed, uint64_t offset, uint8_t *buf, size_t len);
+/* Offset of the first byte that differs from the oracle, or -1. */
+long long h_oracle_check(uint64_t seed, uint64_t offset, const uint8_t *buf, size_t len);
+
+/* ---- the log switch --------------------------------------------------------- */
+
+/* $US_TEST_LOG shows the stacks' logs on stderr: error (the default),
+ * warn, info, debug, trace (any other value: info). h_log_config sets
+ * cfg->log and cfg->log_level, each line prefixed with `name`. */
 enum us_log_level h_log_level(void);
+struct us_log_sink h_log_sink(const char *name);
+void h_log_config(struct us_config *cfg, const char *name);
+
+/* ---- running a test program -------------------------------------------------- */
+
+/* Run a cmocka group (main's return value). $US_TEST_FILTER, a glob on
+ * test names, selects tests: US_TEST_FILTER='test_synack*' ./test_x. On a
+ * failure it prints the seed override and the log switch to rerun with. */
+#define H_RUN(name, tests)                                              \
+  h_run_report(name, (cmocka_set_test_filter(getenv("US_TEST_FILTER")), \
+                      cmocka_run_group_tests_name(name, tests, NULL, NULL)))
+int h_run_report(const char *name, int failed);
+
+/* ---- bytes and checksums ------------------------------------------------------ */
+
+/* Big-endian fields. */
+uint16_t h_rd16(const uint8_t *p);
+uint32_t h_rd32(const uint8_t *p);
+void h_wr16(uint8_t *p, uint16_t v);
+void h_wr32(uint8_t *p, uint32_t v);
+/* The Internet checksum (RFC 1071), the harness's own code so that a bug
+ * in stack/wire cannot hide one elsewhere. h_csum_add sums 16-bit words
+ * into an accumulator (add even-length pieces, an odd one last);
+ * h_csum_fold folds and complements it into the value for the field (0
+ * when checking a header whose checksum is right). */
+uint32_t h_csum_add(uint32_t sum, const void *p, size_t n);
+uint16_t h_csum_fold(uint32_t sum);
+uint16_t h_csum(const void *p, size_t n);
+/* The IPv4 pseudo-header's sum (RFC 9293 3.1, RFC 768) for `len` bytes of
+ * transport header and data. */
+uint32_t h_pseudo4(uint32_t src, uint32_t dst, uint8_t proto, uint32_t len);
+
+/* ---- a stack under test ------------------------------------------------- */
 
 struct h_stack {
   us_stack *s;
@@ -131,13 +188,5 @@ void h_link_inject(struct h_link *l, int dir, const uint8_t *pkt, size_t len);
 /* Run until `until`, or until done(ctx) is true (checked after every step).
  * Returns true if `done` was satisfied. */
 bool h_link_run(struct h_link *l, us_time_t until, bool (*done)(void *ctx), void *ctx);
-
-/* ---- bytes --------------------------------------------------------------- */
-
-/* A seeded content oracle: byte i of stream `seed`. */
-uint8_t h_oracle_byte(uint64_t seed, uint64_t i);
-void h_oracle_fill(uint64_t seed, uint64_t offset, uint8_t *buf, size_t len);
-/* Offset of the first byte that differs from the oracle, or -1. */
-long long h_oracle_check(uint64_t seed, uint64_t offset, const uint8_t *buf, size_t len);
 
 #endif

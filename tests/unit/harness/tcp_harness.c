@@ -12,6 +12,7 @@
  */
 #include "tcp_harness.h"
 #include "core/testing.h"
+#include "harness.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,97 +28,14 @@
 
 /* ---- small helpers -------------------------------------------------------- */
 
-static uint64_t splitmix(uint64_t *x) {
-  uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-static void rand_fill(void *ctx, void *buf, size_t len) {
-  uint64_t *st = ctx;
-  uint8_t *p = buf;
-  while (len > 0) {
-    uint64_t v = splitmix(st);
-    size_t n = len < 8 ? len : 8;
-    memcpy(p, &v, n);
-    p += n;
-    len -= n;
-  }
-}
-
-static void log_sink(void *ctx, enum us_log_level level, const char *line) {
-  (void)ctx;
-  static const char *names[] = { "E", "W", "I", "D", "T" };
-  fprintf(stderr, "  [%s] %s\n", (unsigned)level < 5 ? names[level] : "?", line);
-}
-
-static enum us_log_level env_log_level(void) {
-  const char *e = getenv("TH_LOG");
-  if (!e)
-    return US_LOG_ERROR;
-  if (!strcmp(e, "warn"))
-    return US_LOG_WARN;
-  if (!strcmp(e, "info"))
-    return US_LOG_INFO;
-  if (!strcmp(e, "debug"))
-    return US_LOG_DEBUG;
-  if (!strcmp(e, "trace"))
-    return US_LOG_TRACE;
-  return US_LOG_ERROR;
-}
-
-uint8_t th_pat(uint32_t salt, uint64_t i) {
-  uint64_t x = i * 0x9E3779B97F4A7C15ull + salt * 0xD1B54A32D192ED03ull;
-  x ^= x >> 29;
-  x *= 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 32;
-  return (uint8_t)x;
-}
+uint8_t th_pat(uint32_t salt, uint64_t i) { return h_oracle_byte(salt, i); }
 
 void th_pat_fill(uint32_t salt, uint64_t off, uint8_t *buf, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    buf[i] = th_pat(salt, off + i);
-}
-
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n) {
-  for (size_t i = 0; i + 1 < n; i += 2)
-    sum += (uint32_t)p[i] << 8 | p[i + 1];
-  if (n & 1)
-    sum += (uint32_t)p[n - 1] << 8;
-  return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum) {
-  while (sum >> 16)
-    sum = (sum & 0xffff) + (sum >> 16);
-  return (uint16_t)~sum;
+  h_oracle_fill(salt, off, buf, n);
 }
 
 static uint32_t pseudo(uint32_t src, uint32_t dst, uint16_t len) {
-  uint32_t sum = 0;
-  sum += src >> 16;
-  sum += src & 0xffff;
-  sum += dst >> 16;
-  sum += dst & 0xffff;
-  sum += 6;
-  sum += len;
-  return sum;
-}
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t rd32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static void wr16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-static void wr32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
+  return h_pseudo4(src, dst, 6, len);
 }
 
 static double secs(us_time_t t) { return (double)t / 1e6; }
@@ -133,25 +51,25 @@ static void parse_pkt(struct th_pkt *p) {
     return;
   }
   size_t ihl = (size_t)(b[0] & 15) * 4;
-  size_t tot = rd16(b + 2);
+  size_t tot = h_rd16(b + 2);
   if (ihl < 20 || ihl > len || tot < ihl || tot > len) {
     snprintf(p->why, sizeof p->why, "bad IPv4 lengths ihl=%zu total=%zu got=%zu", ihl, tot, len);
     return;
   }
-  if (csum_fold(csum_add(0, b, ihl)) != 0) {
+  if (h_csum_fold(h_csum_add(0, b, ihl)) != 0) {
     snprintf(p->why, sizeof p->why, "bad IPv4 header checksum");
     return;
   }
-  p->src = rd32(b + 12);
-  p->dst = rd32(b + 16);
+  p->src = h_rd32(b + 12);
+  p->dst = h_rd32(b + 16);
   p->ttl = b[8];
-  p->df = (rd16(b + 6) & 0x4000) != 0;
+  p->df = (h_rd16(b + 6) & 0x4000) != 0;
   p->tos = b[1];
   if (b[9] != 6) {
     snprintf(p->why, sizeof p->why, "IP protocol %u, not TCP", b[9]);
     return;
   }
-  if ((rd16(b + 6) & 0x3fff) != 0) {
+  if ((h_rd16(b + 6) & 0x3fff) != 0) {
     snprintf(p->why, sizeof p->why, "an IP fragment");
     return;
   }
@@ -166,16 +84,16 @@ static void parse_pkt(struct th_pkt *p) {
     snprintf(p->why, sizeof p->why, "bad TCP data offset %zu", doff);
     return;
   }
-  if (csum_fold(csum_add(pseudo(p->src, p->dst, (uint16_t)tl), t, tl)) != 0) {
+  if (h_csum_fold(h_csum_add(pseudo(p->src, p->dst, (uint16_t)tl), t, tl)) != 0) {
     snprintf(p->why, sizeof p->why, "bad TCP checksum");
     return;
   }
-  p->sport = rd16(t);
-  p->dport = rd16(t + 2);
-  p->seq = rd32(t + 4);
-  p->ack = rd32(t + 8);
+  p->sport = h_rd16(t);
+  p->dport = h_rd16(t + 2);
+  p->seq = h_rd32(t + 4);
+  p->ack = h_rd32(t + 8);
   p->flags = t[13];
-  p->wnd = rd16(t + 14);
+  p->wnd = h_rd16(t + 14);
   p->has_mss = p->has_ws = p->sack_perm = p->has_ts = false;
   p->nsack = 0;
   size_t i = 20;
@@ -194,7 +112,7 @@ static void parse_pkt(struct th_pkt *p) {
     uint8_t ol = t[i + 1];
     if (kind == 2 && ol == 4) {
       p->has_mss = true;
-      p->mss = rd16(t + i + 2);
+      p->mss = h_rd16(t + i + 2);
     } else if (kind == 3 && ol == 3) {
       p->has_ws = true;
       p->ws = t[i + 2];
@@ -202,8 +120,8 @@ static void parse_pkt(struct th_pkt *p) {
       p->sack_perm = true;
     } else if (kind == 8 && ol == 10) {
       p->has_ts = true;
-      p->tsval = rd32(t + i + 2);
-      p->tsecr = rd32(t + i + 6);
+      p->tsval = h_rd32(t + i + 2);
+      p->tsecr = h_rd32(t + i + 6);
     } else if (kind == 5 && ol >= 10 && (ol - 2) % 8 == 0) {
       p->nsack = (uint8_t)((ol - 2) / 8);
     }
@@ -282,8 +200,8 @@ static void offl_keep(struct th *h, const uint8_t *pkt, size_t len, const struct
 /* Complete the checksum at csum_start + csum_offset: the sum of everything
  * from csum_start (the field holds the pseudo-header sum), complemented. */
 static void offl_csum(uint8_t *b, size_t len, const struct us_tx_meta *m) {
-  wr16(b + m->csum_start + m->csum_offset,
-       csum_fold(csum_add(0, b + m->csum_start, len - m->csum_start)));
+  h_wr16(b + m->csum_start + m->csum_offset,
+         h_csum_fold(h_csum_add(0, b + m->csum_start, len - m->csum_start)));
 }
 
 static void dev_tx_meta(void *ctx, const uint8_t *pkt, size_t len, const struct us_tx_meta *m) {
@@ -292,7 +210,7 @@ static void dev_tx_meta(void *ctx, const uint8_t *pkt, size_t len, const struct 
   size_t ihl = len >= 20 ? (size_t)(pkt[0] & 15) * 4 : 0;
   /* What the TUN driver checks before it takes the packet. */
   if (!m->csum_partial || ihl < 20 || m->csum_start != ihl || m->csum_offset != 16 ||
-      len < ihl + 20 || pkt[9] != 6 || rd16(pkt + 2) != len)
+      len < ihl + 20 || pkt[9] != 6 || h_rd16(pkt + 2) != len)
     th_fail(h, __FILE__, __LINE__, "tx_meta: a packet the kernel would refuse (%zu bytes)", len);
   size_t thl = (size_t)(pkt[ihl + 12] >> 4) * 4;
   size_t hl = ihl + thl;
@@ -313,23 +231,23 @@ static void dev_tx_meta(void *ctx, const uint8_t *pkt, size_t len, const struct 
   uint8_t *b = malloc(hl + m->gso_size);
   if (!b)
     abort();
-  uint16_t id = rd16(pkt + 4);
-  uint32_t seq = rd32(pkt + ihl + 4);
+  uint16_t id = h_rd16(pkt + 4);
+  uint32_t seq = h_rd32(pkt + ihl + 4);
   uint8_t flags = pkt[ihl + 13];
   for (size_t off = 0, i = 0; off < payload; off += m->gso_size, i++) {
     size_t n = payload - off < m->gso_size ? payload - off : m->gso_size;
     bool last = off + n == payload;
     memcpy(b, pkt, hl);
     memcpy(b + hl, pkt + hl + off, n);
-    wr16(b + 2, (uint16_t)(hl + n));
-    wr16(b + 4, (uint16_t)(id + i));
-    wr16(b + 10, 0);
-    wr16(b + 10, csum_fold(csum_add(0, b, ihl)));
-    wr32(b + ihl + 4, seq + (uint32_t)off);
+    h_wr16(b + 2, (uint16_t)(hl + n));
+    h_wr16(b + 4, (uint16_t)(id + i));
+    h_wr16(b + 10, 0);
+    h_wr16(b + 10, h_csum_fold(h_csum_add(0, b, ihl)));
+    h_wr32(b + ihl + 4, seq + (uint32_t)off);
     b[ihl + 13] = last ? flags : (uint8_t)(flags & ~(TH_FIN | TH_PSH));
     /* The field must hold the pseudo-header sum for THIS piece's length. */
-    wr16(b + ihl + 16,
-         (uint16_t)~csum_fold(pseudo(rd32(b + 12), rd32(b + 16), (uint16_t)(thl + n))));
+    h_wr16(b + ihl + 16,
+           (uint16_t)~h_csum_fold(pseudo(h_rd32(b + 12), h_rd32(b + 16), (uint16_t)(thl + n))));
     offl_csum(b, hl + n, m);
     dev_tx(h, b, hl + n);
   }
@@ -363,8 +281,7 @@ struct th_conn *th_use(struct th *h, int i) {
 }
 
 struct th *th_new(const struct us_config *cfg) {
-  const char *seed = getenv("TH_SEED");
-  return th_new_seeded(cfg, seed ? strtoull(seed, NULL, 0) : 0x5eed1234u);
+  return th_new_seeded(cfg, 0x5eed1234u);
 }
 
 struct th *th_new_seeded(const struct us_config *cfg, uint64_t seed) {
@@ -374,14 +291,10 @@ struct th *th_new_seeded(const struct us_config *cfg, uint64_t seed) {
     h->cfg = *cfg;
   else
     th_config(&h->cfg);
-  h->seed = seed;
-  h->rng = h->seed;
-  h->cfg.rand.fill = rand_fill;
-  h->cfg.rand.ctx = &h->rng;
-  h->log_level = env_log_level();
-  h->cfg.log.fn = log_sink;
-  h->cfg.log.ctx = h;
-  h->cfg.log_level = h->log_level;
+  h->cfg.rand = h_rand_source(&h->rand, seed);
+  h->seed = h->rand.seed;
+  h_log_config(&h->cfg, "S");
+  h->log_level = h->cfg.log_level;
   for (int i = 0; i < TH_MAX_CONN; i++) {
     struct th_conn *c = &h->conn[i];
     c->s_port = TH_S_PORT;
@@ -530,8 +443,10 @@ void th_fail(struct th *h, const char *file, int line, const char *fmt, ...) {
   va_end(ap);
   print_error("%s:%d: at t=%.6f: %s\n", file, line, h ? secs(h->now) : 0.0, msg);
   if (h) {
-    print_error("  (seed 0x%llx; rerun with TH_LOG=trace for the stack's log)\n",
-                (unsigned long long)h->seed);
+    print_error(
+        "  (stack seed %#llx, US_TEST_SEED=%#llx; rerun with US_TEST_LOG=trace for the "
+        "stack's log)\n",
+        (unsigned long long)h->seed, (unsigned long long)h_seed_env());
     size_t nh = h->nhist < 8 ? h->nhist : 8;
     if (nh)
       print_error("  last segments matched:\n");
@@ -631,7 +546,7 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
     if (seg->has_mss) {
       opts[olen++] = 2;
       opts[olen++] = 4;
-      wr16(opts + olen, seg->mss);
+      h_wr16(opts + olen, seg->mss);
       olen += 2;
     }
     if (seg->has_ws) {
@@ -651,8 +566,8 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
       opts[olen++] = 1;
       opts[olen++] = 8;
       opts[olen++] = 10;
-      wr32(opts + olen, seg->tsval);
-      wr32(opts + olen + 4, seg->tsecr);
+      h_wr32(opts + olen, seg->tsval);
+      h_wr32(opts + olen + 4, seg->tsecr);
       olen += 8;
     }
   }
@@ -668,18 +583,18 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
   uint32_t src = seg->src ? seg->src : TH_P_ADDR;
   /* IPv4 header. */
   pkt[0] = 0x45;
-  wr16(pkt + 2, (uint16_t)tot);
-  wr16(pkt + 4, h->ip_id++);
-  wr16(pkt + 6, 0x4000); /* DF */
+  h_wr16(pkt + 2, (uint16_t)tot);
+  h_wr16(pkt + 4, h->ip_id++);
+  h_wr16(pkt + 6, 0x4000); /* DF */
   pkt[8] = 64;
   pkt[9] = 6;
-  wr32(pkt + 12, src);
-  wr32(pkt + 16, TH_S_ADDR);
-  wr16(pkt + 10, csum_fold(csum_add(0, pkt, 20)));
+  h_wr32(pkt + 12, src);
+  h_wr32(pkt + 16, TH_S_ADDR);
+  h_wr16(pkt + 10, h_csum_fold(h_csum_add(0, pkt, 20)));
   /* TCP header. */
   uint8_t *tcp = pkt + 20;
-  wr16(tcp, seg->sport ? seg->sport : c->p_port);
-  wr16(tcp + 2, seg->dport ? seg->dport : c->s_port);
+  h_wr16(tcp, seg->sport ? seg->sport : c->p_port);
+  h_wr16(tcp + 2, seg->dport ? seg->dport : c->s_port);
   uint32_t seq = seg->seq_abs ? seg->seq : c->p_isn + seg->seq;
   uint32_t ack = 0;
   if (seg->ack_abs) {
@@ -691,12 +606,12 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
   } else if (seg->ack) {
     ack = c->s_isn + seg->ack; /* an ack field without the ACK flag */
   }
-  wr32(tcp + 4, seq);
-  wr32(tcp + 8, ack);
+  h_wr32(tcp + 4, seq);
+  h_wr32(tcp + 8, ack);
   uint8_t doff = seg->raw_doff ? seg->doff : (uint8_t)(thl / 4);
   tcp[12] = (uint8_t)(doff << 4);
   tcp[13] = seg->flags;
-  wr16(tcp + 14, (uint16_t)(seg->has_wnd ? seg->wnd : TH_P_WND));
+  h_wr16(tcp + 14, (uint16_t)(seg->has_wnd ? seg->wnd : TH_P_WND));
   memcpy(tcp + 20, opts, olen);
   if (seg->len) {
     if (seg->data) {
@@ -708,12 +623,12 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
       th_pat_fill(c->p_salt, off, tcp + thl, seg->len);
     }
   }
-  uint16_t cs = csum_fold(csum_add(pseudo(src, TH_S_ADDR, (uint16_t)tl), tcp, tl));
+  uint16_t cs = h_csum_fold(h_csum_add(pseudo(src, TH_S_ADDR, (uint16_t)tl), tcp, tl));
   if (seg->meta && (seg->meta->flags & US_RX_CSUM_PARTIAL))
-    cs = (uint16_t)~csum_fold(pseudo(src, TH_S_ADDR, (uint16_t)tl)); /* as the kernel leaves it */
+    cs = (uint16_t)~h_csum_fold(pseudo(src, TH_S_ADDR, (uint16_t)tl)); /* as the kernel leaves it */
   if (seg->bad_csum)
     cs ^= 0x5a5a;
-  wr16(tcp + 16, cs);
+  h_wr16(tcp + 16, cs);
   if (!seg->sport && !seg->dport && !seg->src) {
     uint32_t end = (seq - c->p_isn) + seg->len + ((seg->flags & TH_SYN) ? 1u : 0u) +
                    ((seg->flags & TH_FIN) ? 1u : 0u);

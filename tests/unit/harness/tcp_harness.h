@@ -40,6 +40,8 @@
 
 #include <ustack/ustack.h>
 
+#include "harness.h"
+
 #define TH_S_ADDR    US_IP4(10, 0, 0, 2)
 #define TH_P_ADDR    US_IP4(10, 0, 0, 1)
 #define TH_S_PORT    80       /* S's listening port in passive fixtures */
@@ -177,8 +179,8 @@ struct th {
   bool rx_zero_copy; /* inject through us_stack_rx_buffer, as the loop reads */
   struct us_config cfg;
   us_time_t now;
-  uint64_t rng; /* the stack's seeded random source */
-  uint64_t seed;
+  struct h_rand rand; /* the stack's seeded random source */
+  uint64_t seed;      /* its seed after h_seed() */
   struct th_conn conn[TH_MAX_CONN];
   struct th_conn *c;             /* the connection scripts talk about */
   us_sock_t lsock;               /* listener of the passive fixtures */
@@ -202,10 +204,11 @@ struct th {
 
 /* Defaults for tests: us_config_default() with S's address, MSL 1 s. The
  * harness replaces cfg.rand and cfg.log with its own seeded source and
- * stderr sink (log level from $TH_LOG: error, warn, info, debug, trace). */
+ * stderr sink (harness.h: h_rand_source, h_log_config: $US_TEST_LOG). */
 void th_config(struct us_config *cfg);
 /* A stack from `cfg` (NULL = th_config()). Fails the test on error. The
- * random source is seeded with $TH_SEED or a fixed default. */
+ * random source is seeded with a fixed default through h_seed(), so
+ * $US_TEST_SEED changes it. */
 struct th *th_new(const struct us_config *cfg);
 /* The same with an explicit seed. */
 struct th *th_new_seeded(const struct us_config *cfg, uint64_t seed);
@@ -343,15 +346,9 @@ us_time_t th_fx_last_ack(struct th *h, us_time_t t);
 
 /* ---- Misc ---------------------------------------------------------------- */
 
-/* The oracle: byte i of the stream with this salt. */
+/* The oracle (h_oracle_byte): byte i of the stream with this salt. */
 uint8_t th_pat(uint32_t salt, uint64_t i);
 void th_pat_fill(uint32_t salt, uint64_t off, uint8_t *buf, size_t n);
-/* Run a cmocka group (include <cmocka.h> first); $TH_FILTER, a glob on
- * test names, selects tests: TH_FILTER='test_synack*' ./test_tcp_handshake */
-#define TH_RUN(name, tests)                     \
-  (cmocka_set_test_filter(getenv("TH_FILTER")), \
-   cmocka_run_group_tests_name(name, tests, NULL, NULL))
-
 /* Print and fail the test at file:line. */
 void th_fail(struct th *h, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
