@@ -289,6 +289,17 @@ static struct us_tcb *cookie_ack(struct us_stack *s, struct us_tcb *l, const str
     return NULL;
   }
   if (!tcp_syncookie_check(s, in->dst, g->dport, in->src, g->sport, g, in->now, &mss, &o)) {
+    if (g->payload_len > 0 || (g->flags & US_TH_FIN)) {
+      /* The MAC covers the peer's ISN, read as SEG.SEQ - 1: only the
+       * first segment after the handshake can carry it. During a flood
+       * the queue in front of us drops packets, so a client's ACK and
+       * first data can be lost while its later data arrives: a RST would
+       * reset a connection its own retransmission of the first bytes
+       * completes. Text we cannot place is dropped unanswered instead
+       * (docs/LIMITS.md); a bare ACK still gets the RST below. */
+      US_STAT_INC(s, tcp_syncookies_unverified);
+      return NULL;
+    }
     US_STAT_INC(s, tcp_syncookies_failed);
     reply_rst_limited(s, in);
     return NULL;

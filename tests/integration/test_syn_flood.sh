@@ -25,6 +25,12 @@ rss() { awk '/^VmRSS/ {print $2}' "/proc/$USTACKD_PID/status"; }
 it_peer echo "$US_ADDR" 7 100000 >/dev/null || it_fail "echo before the flood"
 rss0=$(rss)
 
+# What the stack counted about resets, cookies and limits, for a failure
+# message: a reset client is a bug, and these say which path sent it.
+why_reset() {
+  it_ss -s 2>/dev/null | grep -E 'rst|syncookie|synq|limit|listen|bad_syn' | tr -s ' ' | paste -sd ';' -
+}
+
 secs=${US_FLOOD_SECONDS:-5}
 # flood NAME HPING3-ARGS...: hping3 for $secs seconds while real clients
 # work; every client must succeed.
@@ -36,12 +42,12 @@ flood() {
   sleep 0.5
   for ((i = 1; i <= 3; i++)); do
     out=$(it_peer --timeout 20 echo "$US_ADDR" 7 100000) ||
-      it_fail "$name: echo client $i during the flood: $out"
+      it_fail "$name: echo client $i during the flood: $out; counters: $(why_reset)"
     ok=$((ok + 1))
     out=$(ns_exec timeout 60 python3 "$IT_DIR/conn_load.py" --timeout 40 burst "$US_ADDR" 7 100) ||
-      it_fail "$name: burst $i: $out"
+      it_fail "$name: burst $i: $out; counters: $(why_reset)"
     [[ $out == "connected 100 refused 0 reset 0 timeout 0 echoed 100 of 100" ]] ||
-      it_fail "$name: burst $i during the flood: $out"
+      it_fail "$name: burst $i during the flood: $out; counters: $(why_reset)"
     bursts=$((bursts + 1))
     kill -0 "$hp" 2>/dev/null || break
   done
@@ -66,5 +72,5 @@ sent=$(it_counter tcp_syncookies_sent)
 [[ $sent -gt 0 ]] || it_fail "no SYN cookie was sent (passive opens $syns)"
 [[ $(it_counter tcp_syncookies_failed) -eq 0 ]] ||
   it_fail "$(it_counter tcp_syncookies_failed) ACKs failed the cookie check (a client we answered, refused)"
-it_ok "counters: SYN queue full for $(it_counter tcp_synq_full) SYNs, cookies sent $sent, validated $(it_counter tcp_syncookies_recv), none failed; passive opens $syns"
+it_ok "counters: SYN queue full for $(it_counter tcp_synq_full) SYNs, cookies sent $sent, validated $(it_counter tcp_syncookies_recv), none failed, $(it_counter tcp_syncookies_unverified) data segments held back for want of the first; passive opens $syns"
 it_end

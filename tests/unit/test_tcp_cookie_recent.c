@@ -86,10 +86,64 @@ static void test_cookie_window_follows_last_cookie(void **state) {
   th_finish(h);
 }
 
+/* A cookie client whose handshake ACK and first 1000 bytes were lost (the
+ * queue in front of the stack overflowed during a flood) sends its next
+ * segment: SEG.SEQ - 1 is not the ISN the MAC covers, so the cookie
+ * cannot be checked. That segment is dropped without a RST (a RST would
+ * reset a client that did nothing wrong); the retransmission of the first
+ * bytes carries the cookie and opens the connection with nothing lost. */
+static void test_cookie_data_after_lost_first_segment(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  th_listen(h, TH_S_PORT, 1);
+  h->c->s_port = TH_S_PORT;
+  th_inject(h, MS(1), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
+  th_expect(h, MS(1), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
+  th_use(h, 1);
+  h->c->s_port = TH_S_PORT;
+  th_inject(h, MS(2), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
+  th_expect(h, MS(2), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460)));
+  assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_sent), 1);
+
+  th_inject(h, MS(3), TSEG(.flags = TH_ACK, .seq = 1001, .ack = 1, .len = 500));
+  th_expect_nothing_until(h, MS(500));
+  assert_int_equal(th_state(h), -1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_unverified), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_failed), 0);
+
+  th_inject(h, MS(1003), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 1000));
+  th_assert_state(h, US_TCP_ESTABLISHED);
+  assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_recv), 1);
+  th_inject(h, MS(1004), TSEG(.flags = TH_ACK, .seq = 1001, .ack = 1, .len = 500));
+  th_accept(h);
+  th_recv_expect(h, MS(1005), 1500);
+  th_finish(h);
+}
+
+/* A bare ACK that fails the check is still answered with a RST
+ * (RFC 9293 3.10.7.2): only text we cannot place is dropped unanswered. */
+static void test_cookie_bare_ack_mismatch_reset(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  th_listen(h, TH_S_PORT, 1);
+  h->c->s_port = TH_S_PORT;
+  th_inject(h, MS(1), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
+  th_expect(h, MS(1), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
+  th_use(h, 1);
+  h->c->s_port = TH_S_PORT;
+  th_inject(h, MS(2), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
+  th_expect(h, MS(2), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460)));
+  th_inject(h, MS(3), TSEG(.flags = TH_ACK, .seq = 1001, .ack = 1));
+  assert_int_equal(th_state(h), -1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_failed), 1);
+  th_expect(h, MS(3), TSEG(.flags = TH_RST, .seq = 1, .ack_opt = true));
+  th_finish(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown(test_guessed_cookie_without_flood_refused, th_teardown),
     cmocka_unit_test_teardown(test_cookie_window_follows_last_cookie, th_teardown),
+    cmocka_unit_test_teardown(test_cookie_data_after_lost_first_segment, th_teardown),
+    cmocka_unit_test_teardown(test_cookie_bare_ack_mismatch_reset, th_teardown),
   };
   return H_RUN("tcp_cookie_recent", tests);
 }
