@@ -49,7 +49,13 @@ struct us_config {
   us_ip4_t addr;      /* our address */
   uint8_t prefix_len; /* on-link prefix, for broadcast detection */
   uint16_t mtu;       /* link MTU in bytes (576..9000) */
-  uint8_t ttl;        /* TTL of datagrams we originate (MUST-49) */
+  uint8_t ttl;        /* TTL of datagrams we originate (MUST-49), and
+                         the IPv6 hop limit */
+  /* Our IPv6 address, 16 bytes in network order (fd00::2 is fd 00 0...0
+   * 02); all zero (the default) leaves IPv6 off: every IPv6 datagram is
+   * counted and dropped. With IPv6 on, mtu must be at least 1280 (RFC
+   * 8200 5). docs/IPV6.md. */
+  uint8_t addr6[16];
 
   /* Logging and randomness (both optional: no sink = silent). */
   struct us_log_sink log;

@@ -1,0 +1,181 @@
+/*
+ * ip6_test_util.h - helpers shared by the IPv6 unit tests (test_wire_ipv6.c,
+ * test_ip6_input.c, test_icmp6.c, test_reass6.c, test_hostile_ip6.c).
+ *
+ * Like ip_test_util.h, the builders poke bytes and use the reference sum
+ * of ip_test_util.h, never stack/wire, so the code under test cannot build
+ * its own inputs.
+ */
+#ifndef USTACK_TEST_IP6_UTIL_H
+#define USTACK_TEST_IP6_UTIL_H
+
+#include "ip_test_util.h"
+
+/* fd00::1 (the kernel's side of the TUN) and fd00::2 (the stack's). */
+static const uint8_t T6_PEER[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+static const uint8_t T6_US[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2 };
+static const uint8_t T6_OTHER[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9 };
+static const uint8_t T6_ALL_NODES[16] = { 0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+static const uint8_t T6_MLD2_ROUTERS[16] = { 0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x16 };
+
+/* Give a stack fd00::2 (use as h_stack_init's tweak). */
+static inline void t6_tweak(struct us_config *c) { memcpy(c->addr6, T6_US, 16); }
+
+/* The 40-byte header. */
+static inline void t6_hdr(uint8_t *out, const uint8_t src[16], const uint8_t dst[16], uint8_t nh,
+                          uint16_t plen, uint8_t hop) {
+  out[0] = 0x60;
+  out[1] = out[2] = out[3] = 0;
+  t_put16(out + 4, plen);
+  out[6] = nh;
+  out[7] = hop;
+  memcpy(out + 8, src, 16);
+  memcpy(out + 24, dst, 16);
+}
+
+/* Reference pseudo-header sum (RFC 8200 8.1), unfolded. */
+static inline uint32_t t6_pseudo(const uint8_t src[16], const uint8_t dst[16], uint32_t len,
+                                 uint8_t nh) {
+  uint32_t acc = t_sum(0, src, 16);
+  acc = t_sum(acc, dst, 16);
+  return acc + (len >> 16) + (len & 0xffff) + nh;
+}
+
+/* An ICMPv6 message with a correct checksum into out; returns its length. */
+static inline size_t t6_icmp(uint8_t *out, const uint8_t src[16], const uint8_t dst[16],
+                             uint8_t type, uint8_t code, uint32_t rest, const void *data,
+                             size_t len) {
+  out[0] = type;
+  out[1] = code;
+  t_put16(out + 2, 0);
+  t_put32(out + 4, rest);
+  if (len)
+    memcpy(out + 8, data, len);
+  t_put16(out + 2, t_fold(t_sum(t6_pseudo(src, dst, (uint32_t)(8 + len), 58), out, 8 + len)));
+  return 8 + len;
+}
+
+/* A UDP datagram over IPv6 with a correct checksum (never 0: RFC 8200 8.1). */
+static inline size_t t6_udp(uint8_t *out, const uint8_t src[16], const uint8_t dst[16],
+                            uint16_t sport, uint16_t dport, const void *data, size_t len) {
+  t_put16(out, sport);
+  t_put16(out + 2, dport);
+  t_put16(out + 4, (uint16_t)(8 + len));
+  t_put16(out + 6, 0);
+  if (len)
+    memcpy(out + 8, data, len);
+  uint16_t c = t_fold(t_sum(t6_pseudo(src, dst, (uint32_t)(8 + len), 17), out, 8 + len));
+  t_put16(out + 6, c ? c : 0xffff);
+  return 8 + len;
+}
+
+/* A fragment header (8 bytes). */
+static inline void t6_frag(uint8_t *out, uint8_t next, uint16_t off, bool mf, uint32_t id) {
+  out[0] = next;
+  out[1] = 0;
+  t_put16(out + 2, (uint16_t)((off & 0xfff8) | (mf ? 1 : 0)));
+  t_put32(out + 4, id);
+}
+
+/* An options header of `units` * 8 bytes: next, length, then `opts`
+ * (opt_len bytes), then PadN/Pad1 to the end. */
+static inline size_t t6_opts(uint8_t *out, uint8_t next, size_t units, const uint8_t *opts,
+                             size_t opt_len) {
+  size_t n = units * 8;
+  memset(out, 0, n);
+  out[0] = next;
+  out[1] = (uint8_t)(units - 1);
+  if (opt_len)
+    memcpy(out + 2, opts, opt_len);
+  size_t pad = n - 2 - opt_len;
+  if (pad == 1) {
+    out[2 + opt_len] = 0;
+  } else if (pad >= 2) {
+    out[2 + opt_len] = 1;
+    out[3 + opt_len] = (uint8_t)(pad - 2);
+  }
+  return n;
+}
+
+/* A routing header (8 bytes plus `units` * 8 of addresses). */
+static inline size_t t6_routing(uint8_t *out, uint8_t next, uint8_t type, uint8_t segs_left,
+                                size_t units) {
+  size_t n = 8 + units * 8;
+  memset(out, 0, n);
+  out[0] = next;
+  out[1] = (uint8_t)units;
+  out[2] = type;
+  out[3] = segs_left;
+  return n;
+}
+
+/* Feed header + `l4` (len bytes, protocol nh) from src to dst. */
+static inline void t6_send(struct h_stack *h, const uint8_t src[16], const uint8_t dst[16],
+                           uint8_t nh, const void *l4, size_t len, us_time_t now) {
+  uint8_t *b = malloc(40 + len + 1);
+  assert_non_null(b);
+  t6_hdr(b, src, dst, nh, (uint16_t)len, 64);
+  memcpy(b + 40, l4, len);
+  h_input(h, b, 40 + len, now);
+  free(b);
+}
+
+/* Send `l4` (protocol nh) from PEER to US as fragments of at most `chunk`
+ * data bytes (a multiple of 8), in order, with identification `id`. */
+static inline void t6_send_frags(struct h_stack *h, uint8_t nh, uint32_t id, const uint8_t *l4,
+                                 size_t len, size_t chunk, us_time_t now) {
+  uint8_t *b = malloc(48 + chunk);
+  assert_non_null(b);
+  for (size_t off = 0; off < len; off += chunk) {
+    size_t n = len - off < chunk ? len - off : chunk;
+    t6_hdr(b, T6_PEER, T6_US, 44, (uint16_t)(8 + n), 64);
+    t6_frag(b + 40, nh, (uint16_t)off, off + n < len, id);
+    memcpy(b + 48, l4 + off, n);
+    h_input(h, b, 48 + n, now);
+  }
+  free(b);
+}
+
+/* A checked view of one emitted IPv6 packet. */
+struct t6_out {
+  const uint8_t *pkt;
+  size_t len;
+  uint8_t nh, hop;
+  const uint8_t *src, *dst;
+  const uint8_t *payload;
+  size_t payload_len;
+};
+
+static inline void t6_out_check(const struct h_pkt *p, struct t6_out *o) {
+  assert_non_null(p);
+  assert_true(p->len >= 40);
+  assert_int_equal(p->data[0] >> 4, 6);
+  assert_int_equal(t_get16(p->data + 4), p->len - 40);
+  o->pkt = p->data;
+  o->len = p->len;
+  o->nh = p->data[6];
+  o->hop = p->data[7];
+  o->src = p->data + 8;
+  o->dst = p->data + 24;
+  o->payload = p->data + 40;
+  o->payload_len = p->len - 40;
+}
+
+/* The next emitted packet, which must be an ICMPv6 message to PEER from US
+ * with a correct checksum; returns a pointer to the message. */
+static inline const uint8_t *t6_take_icmp(struct h_stack *h, size_t *len) {
+  const struct h_pkt *p = h_capture_take(&h->cap);
+  assert_non_null(p);
+  struct t6_out o;
+  t6_out_check(p, &o);
+  assert_int_equal(o.nh, 58);
+  assert_memory_equal(o.src, T6_US, 16);
+  assert_memory_equal(o.dst, T6_PEER, 16);
+  assert_int_equal(
+      t_fold(t_sum(t6_pseudo(o.src, o.dst, (uint32_t)o.payload_len, 58), o.payload, o.payload_len)),
+      0);
+  *len = o.payload_len;
+  return o.payload;
+}
+
+#endif
