@@ -1,8 +1,8 @@
 /*
- * tcb.c - the TCB pool, the connection hash table, listeners, buffer
- * units, and the layer's creation (us_tcp_init).
+ * tcb.c - the TCB pool, the connection hash table, listeners and buffer
+ * units. The layer around them is created in tcp_layer.c.
  *
- * Everything is allocated in us_tcp_init(): max_tcp_sockets TCBs, a hash
+ * Everything is allocated in tcb_pool_init(): max_tcp_sockets TCBs, a hash
  * table with a power-of-two bucket count of at least that, and the two
  * buffer pools (send and receive, sized by tcp_buf_mem). Each send buffer
  * has a block of transmit records beside it (tcp_sack.c: the send times and
@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cc.h"
 #include "core/assert.h"
 #include "core/handle.h"
 #include "core/log.h"
@@ -445,28 +444,11 @@ void tcp_gc(struct us_stack *s, struct us_tcb *t) {
   tcp_timer_sync(s, t);
 }
 
-/* ---- layer ------------------------------------------------------------- */
+/* ---- the pools (tcp_layer.c creates the layer around them) ------------- */
 
-static void tcp_fini(struct us_stack *s) {
-  struct us_tcp_layer *ts = s->tcp;
-  if (!ts)
-    return;
-  tcp_limit_fini(s);
-  free(ts->tcbs);
-  free(ts->hash);
-  ring_pool_fini(&ts->sndp);
-  ring_pool_fini(&ts->rcvp);
-  tcp_timerq_fini(&ts->tq);
-  free(ts);
-  s->tcp = NULL;
-}
-
-int us_tcp_init(struct us_stack *s) {
+int tcb_pool_init(struct us_stack *s) {
   const struct us_config *c = &s->cfg;
-  struct us_tcp_layer *ts = calloc(1, sizeof *ts);
-  if (!ts)
-    return US_ERR_NOMEM;
-  s->tcp = ts;
+  struct us_tcp_layer *ts = s->tcp;
   uint32_t n = c->max_tcp_sockets;
   uint32_t nb = 1;
   while (nb < n && nb < (1u << 20))
@@ -480,31 +462,23 @@ int us_tcp_init(struct us_stack *s) {
     nbuf = n; /* more than one per connection would never be used */
   ts->xr_cap = tcp_xr_cap(c);
   uint32_t fl_size = (uint32_t)(sizeof(struct tcp_flight) + ts->xr_cap * sizeof(struct tcp_xmit));
-  if ((n && (!ts->tcbs || !ts->hash)) || tcp_timerq_init(&ts->tq, n) ||
+  if ((n && (!ts->tcbs || !ts->hash)) ||
       ring_pool_init(&ts->sndp, (uint32_t)nbuf, c->tcp_sndbuf, fl_size) ||
-      ring_pool_init(&ts->rcvp, (uint32_t)nbuf, 0, TCP_OOO_HDR)) {
-    tcp_fini(s);
+      ring_pool_init(&ts->rcvp, (uint32_t)nbuf, 0, TCP_OOO_HDR))
     return US_ERR_NOMEM;
-  }
   ts->hsalt1 = us_rand_u32(s);
   ts->hsalt2 = us_rand_u32(s);
-  ts->cc = tcp_cc_ops_for(c->tcp_cc);
-  /* 0: half the pool, so TIME-WAIT never holds more than half of it. */
-  ts->tw_max = c->tcp_max_time_wait ? c->tcp_max_time_wait : n / 2;
-  if (ts->tw_max == 0)
-    ts->tw_max = 1;
-  tcp_isn_init(s);
-  if (tcp_limit_init(s) != 0) {
-    tcp_fini(s);
-    return US_ERR_NOMEM;
-  }
-
-  s->l4_input[US_IPPROTO_TCP] = tcp_input;
-  s->l4_icmp_err[US_IPPROTO_TCP] = tcp_icmp_error;
-  s->handles.events_fn[US_HK_TCP] = tcp_events;
-  s->handles.error_fn[US_HK_TCP] = tcp_error;
-  us_stack_register_layer(s, tcp_poll, tcp_fini);
   return 0;
+}
+
+void tcb_pool_fini(struct us_stack *s) {
+  struct us_tcp_layer *ts = s->tcp;
+  free(ts->tcbs);
+  free(ts->hash);
+  ts->tcbs = NULL;
+  ts->hash = NULL;
+  ring_pool_fini(&ts->sndp);
+  ring_pool_fini(&ts->rcvp);
 }
 
 void us_tcp_pool_usage(const struct us_stack *s, uint32_t *used, uint32_t *total,

@@ -13,7 +13,7 @@
 
 struct us_stack;
 
-/* Set up the TCB pool and register protocol 6 and the layer poll. Returns 0
+/* Set up the TCP layer (tcp_layer.c): pools, protocol 6, the layer poll. Returns 0
  * or a us_err. The public us_tcp_* functions of us_socket.h are implemented
  * in this layer. */
 int us_tcp_init(struct us_stack *s);
