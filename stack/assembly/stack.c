@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "core/handle.h"
 #include "core/log.h"
 #include "core/stack.h"
@@ -21,43 +22,9 @@
 #include "ustack/us_socket.h"
 #include "ustack/us_stack.h"
 
-/* Checks that make the rest of the stack simpler; one log line each. */
-static bool config_valid(const struct us_config *c, const char **why) {
-  if (c->mtu < 576 || c->mtu > 9000)
-    *why = "mtu must be 576..9000 (RFC 1122 3.3.3: 576 is the minimum)";
-  else if (c->prefix_len > 32)
-    *why = "prefix length must be 0..32";
-  else if (c->pkt_count < 16)
-    *why = "pkt_count must be at least 16";
-  else if (c->max_udp_sockets + c->max_tcp_sockets == 0 ||
-           (uint64_t)c->max_udp_sockets + c->max_tcp_sockets > US_HANDLE_MAX)
-    *why = "max_udp_sockets + max_tcp_sockets must be 1..1048575";
-  else if (c->max_tcp_sockets > US_TCP_MAX_CONNS)
-    *why = "max_tcp_sockets must be at most 1000000";
-  else if (c->tcp_sndbuf < US_TCP_BUF_MIN || c->tcp_rcvbuf < US_TCP_BUF_MIN ||
-           c->tcp_sndbuf > US_TCP_BUF_MAX || c->tcp_rcvbuf > US_TCP_BUF_MAX)
-    *why = "TCP buffers must be 4096..16777216 bytes";
-  else if (c->tcp_buf_mem / ((uint64_t)c->tcp_sndbuf + c->tcp_rcvbuf) < 1)
-    *why = "tcp_buf_mem must hold at least one send and one receive buffer";
-  else if (c->tcp_rto_min <= 0 || c->tcp_rto_max < c->tcp_rto_min ||
-           c->tcp_rto_initial < c->tcp_rto_min)
-    *why = "need 0 < tcp_rto_min <= tcp_rto_initial and tcp_rto_min <= tcp_rto_max";
-  else if (c->tcp_delack <= 0 || c->tcp_delack >= US_MSEC(500))
-    *why = "tcp_delack must be in (0, 500 ms) (RFC 9293 MUST-40)";
-  else if (c->tcp_msl <= 0)
-    *why = "tcp_msl must be positive";
-  else if (c->tcp_fin_timeout <= 0)
-    *why = "tcp_fin_timeout must be positive";
-  else if (c->addr == 0)
-    *why = "an address is required";
-  else
-    return true;
-  return false;
-}
-
 us_stack *us_stack_create(const struct us_config *cfg, const struct us_device *dev) {
   const char *why = NULL;
-  if (!cfg || !config_valid(cfg, &why)) {
+  if (!cfg || (why = stack_config_check(cfg)) != NULL) {
     if (cfg && cfg->log.fn)
       cfg->log.fn(cfg->log.ctx, US_LOG_ERROR, why ? why : "no config");
     return NULL;

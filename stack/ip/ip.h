@@ -18,6 +18,13 @@ struct us_stack;
  * the layer's poll (reassembly timeouts). Returns 0 or a us_err. */
 int us_ip_init(struct us_stack *s);
 
+/* The layer's part of a us_config (ip_config.c): its defaults, and NULL
+ * when its fields are usable or else why not (one line). The assembly
+ * composes every layer's. */
+struct us_config;
+void us_ip_defaults(struct us_config *cfg);
+const char *us_ip_config_check(const struct us_config *cfg);
+
 /* One datagram from the link. BORROWS `b`. Validates, reassembles, and
  * dispatches to the handler registered for the protocol. `meta` (may be
  * NULL) is the device's offload metadata (us_rx_meta in us_stack.h). */

@@ -18,6 +18,12 @@ struct us_stack;
  * in this layer. */
 int us_tcp_init(struct us_stack *s);
 
+/* The layer's part of a us_config (tcp_config.c): its defaults, and NULL
+ * when its fields are usable or else why not (one line). */
+struct us_config;
+void us_tcp_defaults(struct us_config *cfg);
+const char *us_tcp_config_check(const struct us_config *cfg);
+
 /* TCBs in use and total, out-of-order bytes held (for us_stack_pool_usage). */
 /* Free send and receive buffers, and the size of each pool. */
 void us_tcp_buf_usage(const struct us_stack *s, uint32_t *snd_free, uint32_t *rcv_free,

@@ -153,6 +153,11 @@ static void udp_fini(struct us_stack *s) {
   s->udp = NULL;
 }
 
+void us_udp_defaults(struct us_config *cfg) {
+  cfg->max_udp_sockets = 64;
+  cfg->udp_rx_queue = 64;
+}
+
 int us_udp_init(struct us_stack *s) {
   struct us_udp_layer *u = calloc(1, sizeof *u);
   if (!u)

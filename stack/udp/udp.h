@@ -10,4 +10,9 @@ struct us_stack;
 /* Set up UDP: registers protocol 17. Returns 0 or a us_err. */
 int us_udp_init(struct us_stack *s);
 
+/* Set UDP's fields of a us_config (sockets, queue length) to their
+ * defaults; the assembly composes the layers' defaults. */
+struct us_config;
+void us_udp_defaults(struct us_config *cfg);
+
 #endif
