@@ -20,6 +20,8 @@
 #       platform  -> assembly, tcp, udp, ip, core, wire (anything below tls; no apps)
 #       apps      -> platform (and other apps/ folders, e.g. apps/common)
 #       include/  -> include/ only
+#    A folder under stack/ that has no row here fails, so a new layer comes
+#    with its row (its arrows) from its first file.
 #    An include is resolved as the compiler would: the including file's own
 #    folder, then stack/, include/, stack/platform/ (apps' path) and apps/*.
 #
@@ -112,7 +114,12 @@ arrows=$(ARROW_EXC="$(printf "%s\n" "${arrow_exceptions[@]+"${arrow_exceptions[@
   my $bad = 0;
   for my $f (@ARGV) {
     my $layer = $f =~ m{^stack/(\w+)/} ? $1 : $f =~ m{^apps/} ? "apps" : "include";
-    next unless exists $allow{$layer};
+    unless (exists $allow{$layer}) {
+      # A new folder is a new layer: it needs its row before it may build.
+      print "$f: stack/$layer is not in the layer table (add its row)\n";
+      $bad++;
+      next;
+    }
     (my $dir = $f) =~ s{/[^/]+$}{};
     open(my $fh, "<", $f) or die "cannot read $f: $!\n";
     my $n = 0;
@@ -144,7 +151,7 @@ if [[ $status -ne 0 ]]; then
     exit 1
   fi
   printf '%s\n' "$arrows" >&2
-  echo "check-layering: FAILED, $(printf '%s\n' "$arrows" | wc -l) include(s) against the layer table (see the top of $0)" >&2
+  echo "check-layering: FAILED, $(printf "%s\n" "$arrows" | wc -l) violation(s) of the layer table (see the top of $0)" >&2
   exit 1
 fi
 echo "check-layering: OK (${#all_files[@]} files in stack/, include/ and apps/ include only the layers below them)"
