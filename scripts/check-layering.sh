@@ -17,7 +17,8 @@
 #       tcp       -> ip, core, wire
 #       assembly  -> tcp, udp, ip, core, wire
 #       tls       -> assembly, tcp, udp, ip, core, wire
-#       platform  -> assembly, tcp, udp, ip, core, wire (anything below tls; no apps)
+#       fault     -> core, wire (the fault injector, beside the protocol layers)
+#       platform  -> assembly, tcp, udp, ip, fault, core, wire (anything below tls; no apps)
 #       apps      -> platform (and other apps/ folders, e.g. apps/common)
 #       include/  -> include/ only
 #    A folder under stack/ that has no row here fails, so a new layer comes
@@ -106,8 +107,8 @@ arrows=$(ARROW_EXC="$(printf "%s\n" "${arrow_exceptions[@]+"${arrow_exceptions[@
   my %allow = (
     wire => [], core => [qw(wire)], ip => [qw(core wire)], udp => [qw(ip core wire)],
     tcp => [qw(ip core wire)], assembly => [qw(tcp udp ip core wire)],
-    tls => [qw(assembly tcp udp ip core wire)],
-    platform => [qw(assembly tcp udp ip core wire)], apps => [qw(platform)], include => [],
+    tls => [qw(assembly tcp udp ip core wire)], fault => [qw(core wire)],
+    platform => [qw(assembly tcp udp ip fault core wire)], apps => [qw(platform)], include => [],
   );
   my %exc = map { (split /\s+/, $_, 2)[0] => 1 } grep { length } split /\n/, $ENV{ARROW_EXC} // "";
   my @appdirs = grep { -d } glob("apps/*");

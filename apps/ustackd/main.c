@@ -16,7 +16,7 @@
  */
 #include "clock.h"
 #include "ctl_server.h"
-#include "fault.h"
+#include "fault_wrap.h"
 #if USTACK_HAVE_HTTP
 #include "http_plain.h"
 #include "httpd.h"
@@ -110,6 +110,7 @@ struct ustackd {
   us_stack *stack;
   struct us_loop *loop;
   struct us_fault *fault;
+  struct us_fault_wrap fault_wrap; /* the injector on the TUN link */
   int ctl_fd;
   int exit_status; /* set by the client with --client-exit */
 };
@@ -577,8 +578,8 @@ static const struct opt options[] = {
   { "--pmtu-blackhole", NULL, "halve the MSS after timeouts of full-sized segments (no ICMP)",
     opt_pmtu_blackhole },
   { "--ecn", "MODE", "TCP ECN (RFC 3168): off, on (ask and accept) or accept (default)", opt_ecn },
-  { "--fault", "SPEC", "impair the link: loss, dup, reorder, corrupt, delay... (fault.h)",
-    opt_fault },
+  { "--fault", "SPEC",
+    "impair the link: loss, dup, reorder, corrupt, delay... (scripts/fault/README.md)", opt_fault },
   { "--fault-seed", "N", "seed of --fault (default: random, printed at start)", opt_fault_seed },
   { "--help", NULL, "print this help and exit", NULL },
 };
@@ -948,7 +949,8 @@ int main(int argc, char **argv) {
       goto out;
     fprintf(stderr, PROG ": fault injector: '%s' seed=%llu (replay with --fault-seed %llu)\n",
             d.fault_spec, (unsigned long long)seed, (unsigned long long)seed);
-    dev = us_fault_wrap_tx(d.fault, &dev, NULL, NULL);
+    us_fault_wrap_init(&d.fault_wrap, d.fault);
+    dev = us_fault_wrap_tx(&d.fault_wrap, &dev, NULL, NULL);
   }
   if (d.pcap) {
     d.tee.pcap = d.pcap;
@@ -1017,7 +1019,7 @@ int main(int argc, char **argv) {
     rx = us_pcap_tee_rx_sink(&d.tee);
   }
   if (d.fault)
-    rx = us_fault_wrap_rx(d.fault, &rx);
+    rx = us_fault_wrap_rx(&d.fault_wrap, &rx);
 
   struct us_loop_cfg lc = {
     .stack = d.stack,
@@ -1035,7 +1037,7 @@ int main(int argc, char **argv) {
     goto out;
   d.tee.now = us_loop_now_ref(d.loop);
   if (d.fault) {
-    us_fault_set_clock(d.fault, us_fault_clock_ref, (void *)us_loop_now_ref(d.loop));
+    us_fault_wrap_set_clock(&d.fault_wrap, us_fault_clock_ref, (void *)us_loop_now_ref(d.loop));
     us_loop_add_tick(d.loop, us_fault_tick, d.fault); /* releases held packets */
   }
   us_loop_add_tick(d.loop, svc_tick, &d);

@@ -26,3 +26,13 @@ bool us_tbucket_take(struct us_tbucket *tb, uint32_t rate, uint32_t burst, us_ti
   tb->credit -= one;
   return true;
 }
+
+int64_t us_tshaper_ready_ns(const struct us_tshaper *sh, uint64_t rate, uint64_t bucket) {
+  int64_t tau_ns = (int64_t)(bucket * 1000000000ull / rate);
+  return sh->tat_ns - tau_ns;
+}
+
+void us_tshaper_sent(struct us_tshaper *sh, int64_t at_ns, uint64_t bytes, uint64_t rate) {
+  int64_t ser_ns = (int64_t)(bytes * 1000000000ull / rate);
+  sh->tat_ns = (sh->tat_ns > at_ns ? sh->tat_ns : at_ns) + ser_ns;
+}

@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "platform/fault.h"
+#include "platform/fault_wrap.h"
 
 /* ---- Packets ------------------------------------------------------------ */
 
@@ -1356,7 +1356,9 @@ static void test_device_wrapper(void **state) {
   struct sink *s = sink_new(f);
   struct vclock vc = { 1000 };
   struct us_device inner = { sink_deliver, s };
-  struct us_device dev = us_fault_wrap_tx(f, &inner, vclock_now, &vc);
+  struct us_fault_wrap w;
+  us_fault_wrap_init(&w, f);
+  struct us_device dev = us_fault_wrap_tx(&w, &inner, vclock_now, &vc);
   uint8_t b[MAXPKT];
   size_t len = mk_tcp(b, IP_A, IP_B, 1, 2, 0x02, 0, 1);
   dev.tx(dev.ctx, b, len);
@@ -1376,7 +1378,8 @@ static void test_device_wrapper(void **state) {
   f = mk("rx:delay=3ms", 1);
   struct rxrec r = { 0, 0 };
   struct us_rx_sink in = { rx_record, &r };
-  struct us_rx_sink rx = us_fault_wrap_rx(f, &in);
+  us_fault_wrap_init(&w, f);
+  struct us_rx_sink rx = us_fault_wrap_rx(&w, &in);
   len = mk_udp(b, 1, 2, 8, 5);
   rx.rx(rx.ctx, b, len, NULL, 100);
   assert_int_equal(r.n, 0);
@@ -1389,9 +1392,9 @@ static void test_device_wrapper(void **state) {
   /* A clock set later drives the TX wrapper. */
   struct sink *s2 = sink_new(f);
   struct us_device inner2 = { sink_deliver, s2 };
-  struct us_device dev2 = us_fault_wrap_tx(f, &inner2, NULL, NULL);
+  struct us_device dev2 = us_fault_wrap_tx(&w, &inner2, NULL, NULL);
   t = 5000;
-  us_fault_set_clock(f, us_fault_clock_ref, &t);
+  us_fault_wrap_set_clock(&w, us_fault_clock_ref, &t);
   dev2.tx(dev2.ctx, b, len);
   assert_int_equal(s2->n, 1);
   assert_int_equal(s2->t[0], 5000);

@@ -34,7 +34,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
-#include "platform/fault.h"
+#include "fault/fault.h"
 #include "sha256.h"
 
 #define NS_PORT    7000
