@@ -315,29 +315,20 @@ static uint64_t scenario_udp(enum side side, uint64_t k) {
 
 /* A 3000-byte echo request from A to B, as A would have fragmented it. */
 static void inject_ping(struct run *r) {
-  static uint8_t icmp[3008];
-  memset(icmp, 0, 8);
-  icmp[0] = 8;
-  h_wr16(icmp + 4, 0x1234);
-  h_wr16(icmp + 6, 1);
-  for (size_t i = 8; i < sizeof icmp; i++)
-    icmp[i] = (uint8_t)(i * 7);
-  h_wr16(icmp + 2, h_csum(icmp, sizeof icmp));
+  static uint8_t data[3000], icmp[3008];
+  for (size_t i = 0; i < sizeof data; i++)
+    data[i] = (uint8_t)((i + 8) * 7);
+  h_icmp_build(icmp, 8, 0, 0x12340001u, data, sizeof data);
   for (size_t off = 0; off < sizeof icmp; off += 1480) {
     size_t n = sizeof icmp - off < 1480 ? sizeof icmp - off : 1480;
     uint8_t pkt[1500];
-    memset(pkt, 0, 20);
-    pkt[0] = 0x45;
-    h_wr16(pkt + 2, (uint16_t)(20 + n));
-    h_wr16(pkt + 4, 0x7777);
-    h_wr16(pkt + 6, (uint16_t)((off / 8) | (off + n < sizeof icmp ? 0x2000 : 0)));
-    pkt[8] = 64;
-    pkt[9] = 1;
-    pkt[12] = 10, pkt[13] = 0, pkt[14] = 0, pkt[15] = 1;
-    pkt[16] = 10, pkt[17] = 0, pkt[18] = 0, pkt[19] = 2;
-    h_wr16(pkt + 10, h_csum(pkt, 20));
-    memcpy(pkt + 20, icmp + off, n);
-    h_link_inject(&r->l, 0, pkt, 20 + n);
+    struct h_ip ih = { .src = US_IP4(10, 0, 0, 1),
+                       .dst = US_IP4(10, 0, 0, 2),
+                       .proto = 1,
+                       .id = 0x7777,
+                       .frag_off = (uint16_t)off,
+                       .mf = off + n < sizeof icmp };
+    h_link_inject(&r->l, 0, pkt, h_ip_build(pkt, &ih, icmp + off, n));
   }
 }
 

@@ -18,7 +18,6 @@
 
 #include "harness.h"
 #include "tcp_harness.h"
-#include "vectors/ip_test_util.h"
 
 #define BCAST US_IP4(10, 0, 0, 255)
 
@@ -36,9 +35,9 @@ static size_t icmp_dgram(uint8_t *out, uint32_t src, uint32_t dst, uint8_t type,
                          uint32_t rest, const uint8_t *data, size_t len) {
   uint8_t *m = malloc(8 + len);
   assert_non_null(m);
-  size_t ml = t_icmp_build(m, type, code, rest, data, len);
-  struct t_ip ih = { .src = src, .dst = dst, .proto = 1, .id = 0x1c };
-  size_t n = t_ip_build(out, &ih, m, ml);
+  size_t ml = h_icmp_build(m, type, code, rest, data, len);
+  struct h_ip ih = { .src = src, .dst = dst, .proto = 1, .id = 0x1c };
+  size_t n = h_ip_build(out, &ih, m, ml);
   free(m);
   return n;
 }
@@ -63,17 +62,17 @@ static int teardown(void **st) {
 static void check_echo_reply(struct h_stack *h, const uint8_t *req_icmp, size_t req_len) {
   const struct h_pkt *p = h_capture_take(&h->cap);
   assert_non_null(p);
-  struct t_out o;
-  t_out_check(p, &o);
+  struct h_out o;
+  h_out_check(p, &o);
   assert_int_equal(o.proto, 1);
-  assert_int_equal(o.src, T_US); /* the request's destination */
-  assert_int_equal(o.dst, T_PEER);
+  assert_int_equal(o.src, H_US); /* the request's destination */
+  assert_int_equal(o.dst, H_PEER);
   assert_false(o.mf);
   assert_int_equal(o.frag_off, 0);
   assert_int_equal(o.payload_len, req_len);
   assert_int_equal(o.payload[0], 0); /* echo reply */
   assert_int_equal(o.payload[1], 0);
-  assert_int_equal(t_csum(o.payload, o.payload_len), 0);         /* odd lengths included */
+  assert_int_equal(h_csum(o.payload, o.payload_len), 0);         /* odd lengths included */
   assert_memory_equal(o.payload + 4, req_icmp + 4, req_len - 4); /* id, seq, data */
   assert_null(h_capture_take(&h->cap));
 }
@@ -85,7 +84,7 @@ static void test_IC_1_echo_sizes(void **st) {
   for (size_t i = 0; i < sizeof data; i++)
     data[i] = (uint8_t)(i * 13 + 1);
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-    size_t n = icmp_dgram(b, T_PEER, T_US, 8, 0, 0xbeef0000u | (uint32_t)i, data, sizes[i]);
+    size_t n = icmp_dgram(b, H_PEER, H_US, 8, 0, 0xbeef0000u | (uint32_t)i, data, sizes[i]);
     assert_true(n <= 1500);
     struct h_snap sn;
     h_snap_take(h->s, &sn);
@@ -101,7 +100,7 @@ static void test_IC_1_echo_sizes(void **st) {
 static void test_IC_2_bad_or_short(void **st) {
   struct h_stack *h = *st;
   uint8_t b[128], data[16] = { 1, 2, 3 };
-  size_t n = icmp_dgram(b, T_PEER, T_US, 8, 0, 1, data, 16);
+  size_t n = icmp_dgram(b, H_PEER, H_US, 8, 0, 1, data, 16);
   b[20 + 2] ^= 0x40; /* ICMP checksum */
   struct h_snap sn;
   h_snap_take(h->s, &sn);
@@ -114,8 +113,8 @@ static void test_IC_2_bad_or_short(void **st) {
   static const size_t shorts[] = { 2, 0, 7 };
   for (size_t i = 0; i < 3; i++) {
     uint8_t m[8] = { 8, 0, 0xf7, 0xff, 0, 0, 0, 0 };
-    struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 1 };
-    n = t_ip_build(b, &ih, m, shorts[i]);
+    struct h_ip ih = { .src = H_PEER, .dst = H_US, .proto = 1 };
+    n = h_ip_build(b, &ih, m, shorts[i]);
     h_snap_take(h->s, &sn);
     feed(h, b, n, 0);
     assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_icmp_in_errors), 1);
@@ -137,13 +136,13 @@ static void test_IC_3_no_reply(void **st) {
     { BCAST, 8, US_STAT_icmp_in_echo_bcast },
     { US_IP4(255, 255, 255, 255), 8, US_STAT_icmp_in_echo_bcast },
     { US_IP4(224, 0, 0, 1), 8, US_STAT_ip_in_multicast },
-    { T_US, 13, US_STAT_icmp_in_timestamps },
-    { T_US, 17, US_STAT_icmp_in_addr_masks },
-    { T_US, 5, US_STAT_icmp_in_redirects },
-    { T_US, 4, US_STAT_icmp_in_src_quenchs },
+    { H_US, 13, US_STAT_icmp_in_timestamps },
+    { H_US, 17, US_STAT_icmp_in_addr_masks },
+    { H_US, 5, US_STAT_icmp_in_redirects },
+    { H_US, 4, US_STAT_icmp_in_src_quenchs },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    size_t n = icmp_dgram(b, T_PEER, cases[i].dst, cases[i].type, 0, 0x01000000, data, 12);
+    size_t n = icmp_dgram(b, H_PEER, cases[i].dst, cases[i].type, 0, 0x01000000, data, 12);
     struct h_snap sn;
     h_snap_take(h->s, &sn);
     feed(h, b, n, 0);
@@ -163,14 +162,14 @@ static void test_IC_4_bad_quotes(void **st) {
   memset(q, 0, sizeof q);
   /* A quoted datagram we could have sent: S -> P, TCP. */
   q[0] = 0x45;
-  t_put16(q + 2, 60);
+  h_wr16(q + 2, 60);
   q[8] = 64;
   q[9] = 6;
-  t_put32(q + 12, T_US);
-  t_put32(q + 16, T_PEER);
-  t_put16(q + 10, t_csum(q, 20));
-  t_put16(q + 20, 80);
-  t_put16(q + 22, 40000);
+  h_wr32(q + 12, H_US);
+  h_wr32(q + 16, H_PEER);
+  h_wr16(q + 10, h_csum(q, 20));
+  h_wr16(q + 20, 80);
+  h_wr16(q + 22, 40000);
 
   struct {
     size_t qlen;
@@ -189,9 +188,9 @@ static void test_IC_4_bad_quotes(void **st) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     q[0] = cases[i].byte0;
-    t_put16(q + 2, cases[i].qtot);
+    h_wr16(q + 2, cases[i].qtot);
     for (uint8_t code = 0; code < 5; code++) {
-      size_t n = icmp_dgram(b, T_PEER, T_US, 3, code, code == 4 ? 576 : 0, q, cases[i].qlen);
+      size_t n = icmp_dgram(b, H_PEER, H_US, 3, code, code == 4 ? 576 : 0, q, cases[i].qlen);
       struct h_snap sn;
       h_snap_take(h->s, &sn);
       feed(h, b, n, 0);
@@ -203,7 +202,7 @@ static void test_IC_4_bad_quotes(void **st) {
   }
   /* Time exceeded and parameter problem with a truncated quote too. */
   for (uint8_t type = 11; type <= 12; type++) {
-    size_t n = icmp_dgram(b, T_PEER, T_US, type, 0, 0, q, 12);
+    size_t n = icmp_dgram(b, H_PEER, H_US, type, 0, 0, q, 12);
     struct h_snap sn;
     h_snap_take(h->s, &sn);
     feed(h, b, n, 0);
@@ -220,16 +219,16 @@ static void th_icmp_error(struct th *t, uint8_t type, uint8_t code, uint32_t res
   uint8_t q[28], b[128];
   memset(q, 0, sizeof q);
   q[0] = 0x45;
-  t_put16(q + 2, 40);
-  t_put16(q + 6, 0x4000);
+  h_wr16(q + 2, 40);
+  h_wr16(q + 6, 0x4000);
   q[8] = 64;
   q[9] = 6;
-  t_put32(q + 12, TH_S_ADDR);
-  t_put32(q + 16, TH_P_ADDR);
-  t_put16(q + 10, t_csum(q, 20));
-  t_put16(q + 20, t->c->s_port);
-  t_put16(q + 22, t->c->p_port);
-  t_put32(q + 24, seq);
+  h_wr32(q + 12, TH_S_ADDR);
+  h_wr32(q + 16, TH_P_ADDR);
+  h_wr16(q + 10, h_csum(q, 20));
+  h_wr16(q + 20, t->c->s_port);
+  h_wr16(q + 22, t->c->p_port);
+  h_wr32(q + 24, seq);
   /* From a router on the path. */
   size_t n = icmp_dgram(b, US_IP4(10, 0, 0, 254), TH_S_ADDR, type, code, rest, q, sizeof q);
   us_stack_input(t->s, b, n, t->now);
@@ -358,52 +357,52 @@ static void test_IC_7_no_error_about(void **st) {
   struct h_snap sn;
 
   /* Positive control: unicast unknown protocol does get an answer. */
-  struct t_ip ok = { .src = T_PEER, .dst = T_US, .proto = 0x22 };
-  size_t n = t_ip_build(b, &ok, pay, 16);
+  struct h_ip ok = { .src = H_PEER, .dst = H_US, .proto = 0x22 };
+  size_t n = h_ip_build(b, &ok, pay, 16);
   feed(h, b, n, 0);
   assert_int_equal(h_capture_pending(&h->cap), 1);
   h_capture_take(&h->cap);
 
   /* An ICMP error (dest unreach about some datagram): no error back. */
   uint8_t q[28] = { 0x45, 0, 0, 28, 0, 0, 0, 0, 64, 0x22 };
-  t_put32(q + 12, T_US);
-  t_put32(q + 16, T_PEER);
-  n = icmp_dgram(b, T_PEER, T_US, 3, 2, 0, q, sizeof q);
+  h_wr32(q + 12, H_US);
+  h_wr32(q + 16, H_PEER);
+  n = icmp_dgram(b, H_PEER, H_US, 3, 2, 0, q, sizeof q);
   h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
   assert_int_equal(h_capture_pending(&h->cap), 0);
   /* An ICMP error of an unknown type (42): not a query, no answer. */
-  n = icmp_dgram(b, T_PEER, T_US, 42, 0, 0, q, sizeof q);
+  n = icmp_dgram(b, H_PEER, H_US, 42, 0, 0, q, sizeof q);
   feed(h, b, n, 0);
   assert_int_equal(h_capture_pending(&h->cap), 0);
 
   /* Unknown protocol to broadcast, multicast; from martians. */
   static const uint32_t dsts[] = { BCAST, US_IP4(255, 255, 255, 255), US_IP4(224, 0, 0, 5) };
   for (size_t i = 0; i < 3; i++) {
-    struct t_ip ih = { .src = T_PEER, .dst = dsts[i], .proto = 0x22 };
-    n = t_ip_build(b, &ih, pay, 16);
+    struct h_ip ih = { .src = H_PEER, .dst = dsts[i], .proto = 0x22 };
+    n = h_ip_build(b, &ih, pay, 16);
     feed(h, b, n, 0);
     assert_int_equal(h_capture_pending(&h->cap), 0);
   }
-  static const uint32_t srcs[] = { 0, US_IP4(127, 0, 0, 1), US_IP4(224, 0, 0, 1), BCAST, T_US };
+  static const uint32_t srcs[] = { 0, US_IP4(127, 0, 0, 1), US_IP4(224, 0, 0, 1), BCAST, H_US };
   for (size_t i = 0; i < 5; i++) {
-    struct t_ip ih = { .src = srcs[i], .dst = T_US, .proto = 0x22 };
-    n = t_ip_build(b, &ih, pay, 16);
+    struct h_ip ih = { .src = srcs[i], .dst = H_US, .proto = 0x22 };
+    n = h_ip_build(b, &ih, pay, 16);
     feed(h, b, n, 0);
     assert_int_equal(h_capture_pending(&h->cap), 0);
   }
   /* UDP to a closed port, broadcast: no port unreachable. */
   uint8_t u[8 + 4];
-  size_t ul = t_udp_build(u, T_PEER, BCAST, 1, 9, pay, 4);
-  struct t_ip ub = { .src = T_PEER, .dst = BCAST, .proto = 17 };
-  n = t_ip_build(b, &ub, u, ul);
+  size_t ul = h_udp_build(u, H_IP4(H_PEER, BCAST, 17), 1, 9, pay, 4);
+  struct h_ip ub = { .src = H_PEER, .dst = BCAST, .proto = 17 };
+  n = h_ip_build(b, &ub, u, ul);
   feed(h, b, n, 0);
   assert_int_equal(h_capture_pending(&h->cap), 0);
 
   /* A non-first fragment on its own, then the reassembly timeout: nothing
    * (no time exceeded either, RFC 1122 3.3.2 MAY, and never for offset != 0). */
-  struct t_ip fr = { .src = T_PEER, .dst = T_US, .proto = 0x22, .id = 99, .frag_off = 64 };
-  n = t_ip_build(b, &fr, pay, 16);
+  struct h_ip fr = { .src = H_PEER, .dst = H_US, .proto = 0x22, .id = 99, .frag_off = 64 };
+  n = h_ip_build(b, &fr, pay, 16);
   h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
   h_poll(h, h->cfg.reass_timeout + US_SEC(1));
@@ -422,7 +421,7 @@ static void test_IC_8_echo_flood(void **st) {
   h_snap_take(h->s, &sn);
   /* 10 000 requests in one second of virtual time. */
   for (int i = 0; i < 10000; i++) {
-    size_t n = icmp_dgram(b, T_PEER, T_US, 8, 0, (uint32_t)i, data, sizeof data);
+    size_t n = icmp_dgram(b, H_PEER, H_US, 8, 0, (uint32_t)i, data, sizeof data);
     us_time_t now = US_USEC(i * 100);
     h_input(h, b, n, now);
     h_poll(h, now);
@@ -445,8 +444,8 @@ static void test_IC_8_echo_flood(void **st) {
   /* ICMP errors have their own, lower limit. */
   h_snap_take(h->s, &sn);
   for (int i = 0; i < 10000; i++) {
-    struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 0x22, .id = (uint16_t)i };
-    size_t n = t_ip_build(b, &ih, data, 8);
+    struct h_ip ih = { .src = H_PEER, .dst = H_US, .proto = 0x22, .id = (uint16_t)i };
+    size_t n = h_ip_build(b, &ih, data, 8);
     us_time_t now = US_SEC(2) + US_USEC(i * 100);
     h_input(h, b, n, now);
     h_capture_reset(&h->cap);

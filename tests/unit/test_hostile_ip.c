@@ -19,7 +19,6 @@
 #include <cmocka.h>
 
 #include "harness.h"
-#include "vectors/ip_test_util.h"
 
 #define BCAST US_IP4(10, 0, 0, 255)
 
@@ -71,11 +70,11 @@ static size_t udp_dgram(uint8_t *out, uint16_t dport, size_t n, const uint8_t *o
   uint8_t data[64];
   for (size_t i = 0; i < n; i++)
     data[i] = (uint8_t)(0x30 + i);
-  size_t ul = t_udp_build(u, T_PEER, T_US, 5555, dport, data, n);
-  struct t_ip ih = {
-    .src = T_PEER, .dst = T_US, .proto = 17, .id = 7, .opts = opts, .opt_len = optlen
+  size_t ul = h_udp_build(u, H_IP4(H_PEER, H_US, 17), 5555, dport, data, n);
+  struct h_ip ih = {
+    .src = H_PEER, .dst = H_US, .proto = 17, .id = 7, .opts = opts, .opt_len = optlen
   };
-  return t_ip_build(out, &ih, u, ul);
+  return h_ip_build(out, &ih, u, ul);
 }
 
 static us_sock_t udp_sock(struct h_stack *h, uint16_t port) {
@@ -88,16 +87,11 @@ static us_sock_t udp_sock(struct h_stack *h, uint16_t port) {
 /* A TCP SYN from `src`:sport to `dst`:dport (no options). */
 static size_t tcp_syn(uint8_t *out, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport) {
   uint8_t t[20];
-  memset(t, 0, sizeof t);
-  t_put16(t, sport);
-  t_put16(t + 2, dport);
-  t_put32(t + 4, 0x01020304);
-  t[12] = 0x50;
-  t[13] = 0x02;
-  t_put16(t + 14, 65535);
-  t_put16(t + 16, t_fold(t_sum(t_pseudo(src, dst, 6, 20), t, 20)));
-  struct t_ip ih = { .src = src, .dst = dst, .proto = 6, .id = 9 };
-  return t_ip_build(out, &ih, t, 20);
+  struct h_tcp syn = {
+    .sport = sport, .dport = dport, .seq = 0x01020304, .flags = 0x02, .wnd = 65535
+  };
+  struct h_ip ih = { .src = src, .dst = dst, .proto = 6, .id = 9 };
+  return h_ip_build(out, &ih, t, h_tcp_build(t, &ih, &syn));
 }
 
 static us_sock_t tcp_listener(struct h_stack *h, uint16_t port) {
@@ -162,11 +156,11 @@ static void test_IP_3_ihl_beyond(void **st) {
   struct h_stack *h = *st;
   uint8_t b[64];
   /* IHL = 15 in a 20-byte packet. */
-  struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 17 };
-  t_ip_build(b, &ih, NULL, 0);
+  struct h_ip ih = { .src = H_PEER, .dst = H_US, .proto = 17 };
+  h_ip_build(b, &ih, NULL, 0);
   b[0] = 0x4f;
-  t_put16(b + 10, 0);
-  t_put16(b + 10, t_csum(b, 20));
+  h_wr16(b + 10, 0);
+  h_wr16(b + 10, h_csum(b, 20));
   struct h_snap sn;
   h_snap_take(h->s, &sn);
   feed(h, b, 20, 0);
@@ -175,12 +169,12 @@ static void test_IP_3_ihl_beyond(void **st) {
   /* IHL = 6 (24 bytes), total length 20, 28 bytes received. */
   memset(b, 0, 28);
   b[0] = 0x46;
-  t_put16(b + 2, 20);
+  h_wr16(b + 2, 20);
   b[8] = 64;
   b[9] = 17;
-  t_put32(b + 12, T_PEER);
-  t_put32(b + 16, T_US);
-  t_put16(b + 10, t_csum(b, 24));
+  h_wr32(b + 12, H_PEER);
+  h_wr32(b + 16, H_US);
+  h_wr16(b + 10, h_csum(b, 24));
   h_snap_take(h->s, &sn);
   feed(h, b, 28, 0);
   expect_silent_drop(h, &sn, US_STAT_ip_in_bad_len);
@@ -195,9 +189,9 @@ static void test_IP_4_total_len_small(void **st) {
   uint8_t b[64];
   for (size_t i = 0; i < 4; i++) {
     size_t n = udp_dgram(b, 7, 8, NULL, 0);
-    t_put16(b + 2, tots[i]);
-    t_put16(b + 10, 0);
-    t_put16(b + 10, t_csum(b, 20));
+    h_wr16(b + 2, tots[i]);
+    h_wr16(b + 10, 0);
+    h_wr16(b + 10, h_csum(b, 20));
     struct h_snap sn;
     h_snap_take(h->s, &sn);
     feed(h, b, n, 0);
@@ -214,9 +208,9 @@ static void test_IP_5_total_len_beyond(void **st) {
   us_sock_t u = udp_sock(h, 7);
   size_t n = udp_dgram(b, 7, 12, NULL, 0); /* 40 bytes */
   assert_int_equal(n, 40);
-  t_put16(b + 2, 1500);
-  t_put16(b + 10, 0);
-  t_put16(b + 10, t_csum(b, 20));
+  h_wr16(b + 2, 1500);
+  h_wr16(b + 10, 0);
+  h_wr16(b + 10, h_csum(b, 20));
   struct h_snap sn;
   h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
@@ -339,7 +333,7 @@ static void test_IP_9_martian_syn(void **st) {
                                    US_IP4(240, 0, 0, 1) };
   uint8_t b[64];
   for (size_t i = 0; i < sizeof srcs / sizeof srcs[0]; i++) {
-    size_t n = tcp_syn(b, srcs[i], T_US, 1234, 80);
+    size_t n = tcp_syn(b, srcs[i], H_US, 1234, 80);
     struct h_snap sn;
     h_snap_take(h->s, &sn);
     feed(h, b, n, 0);
@@ -348,7 +342,7 @@ static void test_IP_9_martian_syn(void **st) {
     assert_int_equal(tcb_count(h), 1); /* the listener only */
   }
   /* LAND: our own address as source, sport == dport. */
-  size_t n = tcp_syn(b, T_US, T_US, 80, 80);
+  size_t n = tcp_syn(b, H_US, H_US, 80, 80);
   struct h_snap sn;
   h_snap_take(h->s, &sn);
   feed(h, b, n, 0);
@@ -376,7 +370,7 @@ static void test_IP_10_tcp_to_broadcast(void **st) {
                 { US_IP4(239, 1, 2, 3), US_STAT_ip_in_multicast } };
   uint8_t b[64];
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    size_t n = tcp_syn(b, T_PEER, cases[i].dst, 1234, 80);
+    size_t n = tcp_syn(b, H_PEER, cases[i].dst, 1234, 80);
     struct h_snap sn;
     h_snap_take(h->s, &sn);
     feed(h, b, n, 0);
@@ -392,16 +386,16 @@ static void test_IP_10_tcp_to_broadcast(void **st) {
 static void check_proto_unreach(struct h_stack *h, const uint8_t *orig, size_t orig_len) {
   const struct h_pkt *p = h_capture_take(&h->cap);
   assert_non_null(p);
-  struct t_out o;
-  t_out_check(p, &o);
+  struct h_out o;
+  h_out_check(p, &o);
   assert_int_equal(o.proto, 1);
-  assert_int_equal(o.src, T_US);
-  assert_int_equal(o.dst, T_PEER);
+  assert_int_equal(o.src, H_US);
+  assert_int_equal(o.dst, H_PEER);
   size_t want_quote = 20 + (orig_len - 20 < 8 ? orig_len - 20 : 8);
   assert_int_equal(o.payload_len, 8 + want_quote);
   assert_int_equal(o.payload[0], 3); /* destination unreachable */
   assert_int_equal(o.payload[1], 2); /* protocol unreachable */
-  assert_int_equal(t_csum(o.payload, o.payload_len), 0);
+  assert_int_equal(h_csum(o.payload, o.payload_len), 0);
   assert_memory_equal(o.payload + 8, orig, want_quote);
   assert_null(h_capture_take(&h->cap));
 }
@@ -413,8 +407,8 @@ static void test_IP_11_unknown_proto(void **st) {
   for (size_t i = 0; i < sizeof pay; i++)
     pay[i] = (uint8_t)(0xa0 + i);
   for (size_t i = 0; i < 4; i++) {
-    struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 0x22, .id = (uint16_t)(100 + i) };
-    size_t n = t_ip_build(b, &ih, pay, lens[i]);
+    struct h_ip ih = { .src = H_PEER, .dst = H_US, .proto = 0x22, .id = (uint16_t)(100 + i) };
+    size_t n = h_ip_build(b, &ih, pay, lens[i]);
     struct h_snap sn;
     h_snap_take(h->s, &sn);
     feed(h, b, n, US_SEC((int)i));
@@ -431,10 +425,10 @@ static void test_IP_11_unknown_proto(void **st) {
 static void frag(struct h_stack *h, uint8_t proto, uint16_t id, const uint8_t *l4, uint16_t off,
                  size_t len, bool mf, us_time_t now) {
   uint8_t b[2048];
-  struct t_ip ih = {
-    .src = T_PEER, .dst = T_US, .proto = proto, .id = id, .frag_off = off, .mf = mf
+  struct h_ip ih = {
+    .src = H_PEER, .dst = H_US, .proto = proto, .id = id, .frag_off = off, .mf = mf
   };
-  size_t n = t_ip_build(b, &ih, l4 + off, len);
+  size_t n = h_ip_build(b, &ih, l4 + off, len);
   feed(h, b, n, now);
 }
 
@@ -443,7 +437,7 @@ static void echo_req(uint8_t *out, size_t n, uint16_t seq) {
   uint8_t data[2048];
   for (size_t i = 0; i + 8 < n; i++)
     data[i] = (uint8_t)(i * 7);
-  t_icmp_build(out, 8, 0, 0x77000000u | seq, data, n - 8);
+  h_icmp_build(out, 8, 0, 0x77000000u | seq, data, n - 8);
 }
 
 /* FR-1: teardrop. */
@@ -580,7 +574,7 @@ static void test_FR_5_tcp_header_split(void **st) {
   struct h_stack *h = *st;
   us_sock_t l = tcp_listener(h, 80);
   uint8_t b[64];
-  tcp_syn(b, T_PEER, T_US, 1234, 80);
+  tcp_syn(b, H_PEER, H_US, 1234, 80);
   const uint8_t *seg = b + 20;
   struct h_snap sn;
 
@@ -595,11 +589,11 @@ static void test_FR_5_tcp_header_split(void **st) {
   assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_tcp_in_segs), 1);
   const struct h_pkt *p = h_capture_take(&h->cap);
   assert_non_null(p);
-  struct t_out o;
-  t_out_check(p, &o);
+  struct h_out o;
+  h_out_check(p, &o);
   assert_int_equal(o.proto, 6);
   assert_int_equal(o.payload[13], 0x12); /* SYN-ACK */
-  assert_int_equal(t_get32(o.payload + 8), 0x01020305u);
+  assert_int_equal(h_rd32(o.payload + 8), 0x01020305u);
   assert_null(h_capture_take(&h->cap));
 
   /* Offset-1 overwrite (RFC 1858): a fragment at byte 8 rewriting the
@@ -608,7 +602,7 @@ static void test_FR_5_tcp_header_split(void **st) {
   uint8_t evil[20];
   memcpy(evil, seg, 20);
   evil[13] = 0x04; /* RST */
-  tcp_syn(b, T_PEER, T_US, 1235, 80);
+  tcp_syn(b, H_PEER, H_US, 1235, 80);
   h_snap_take(h->s, &sn);
   frag(h, 6, 0x501, seg, 0, 16, true, 0);
   frag(h, 6, 0x501, evil, 8, 12, false, 0);
@@ -622,12 +616,12 @@ static void test_FR_5_tcp_header_split(void **st) {
   /* Only an unmodified SYN may come through (as if the attack fragment
    * never arrived): never a RST-flagged segment to TCP. */
   while ((p = h_capture_take(&h->cap)) != NULL) {
-    t_out_check(p, &o);
+    h_out_check(p, &o);
     assert_int_equal(o.payload[13], 0x12);
   }
   /* The tiny 8-byte first fragment + offset-8 rest: either reassembled
    * (one SYN-ACK) or refused by the offset-8 rule; never half-parsed. */
-  tcp_syn(b, T_PEER, T_US, 1236, 80);
+  tcp_syn(b, H_PEER, H_US, 1236, 80);
   h_snap_take(h->s, &sn);
   frag(h, 6, 0x502, seg, 0, 8, true, 0);
   frag(h, 6, 0x502, seg, 8, 12, false, 0);

@@ -33,25 +33,12 @@ static void finish(struct th *t) {
 /* A bare TCP segment (no options, no payload) from src:sport to S. */
 static size_t raw_seg(uint8_t *b, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
                       uint32_t seq, uint32_t ack, uint8_t flags) {
-  memset(b, 0, 40);
-  b[0] = 0x45;
-  h_wr16(b + 2, 40);
-  b[8] = 64;
-  b[9] = 6;
-  h_wr32(b + 12, src);
-  h_wr32(b + 16, dst);
-  h_wr16(b + 10, h_csum_fold(h_csum_add(0, b, 20)));
-  uint8_t *t = b + 20;
-  h_wr16(t, sport);
-  h_wr16(t + 2, dport);
-  h_wr32(t + 4, seq);
-  h_wr32(t + 8, ack);
-  t[12] = 0x50;
-  t[13] = flags;
-  h_wr16(t + 14, 65535);
-  uint32_t ps = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6 + 20;
-  h_wr16(t + 16, h_csum_fold(h_csum_add(ps, t, 20)));
-  return 40;
+  const struct h_ip *ip = H_IP4(src, dst, 6);
+  struct h_tcp t = {
+    .sport = sport, .dport = dport, .seq = seq, .ack = ack, .flags = flags, .wnd = 65535
+  };
+  uint8_t seg[20];
+  return h_ip_build(b, ip, seg, h_tcp_build(seg, ip, &t));
 }
 
 /* A random unicast source that no check can call martian. */

@@ -67,32 +67,29 @@ struct raw {
 static void raw_inject(struct th *t, us_time_t now, const struct raw *r) {
   th_advance(t, now);
   struct th_conn *c = t->c;
-  size_t tl = 20 + r->len, tot = 20 + tl;
+  uint8_t *data = malloc(r->len + 1), *seg = malloc(20 + r->len);
+  assert_non_null(data);
+  assert_non_null(seg);
+  th_pat_fill(c->p_salt, r->seq - 1 + ((r->flags & TH_SYN) ? 1u : 0u), data, r->len);
+  struct h_tcp ts = { .sport = c->p_port,
+                      .dport = c->s_port,
+                      .seq = c->p_isn + r->seq,
+                      .ack = (r->flags & TH_ACK) ? c->s_isn + r->ack : 0,
+                      .flags = r->flags,
+                      .reserved = r->reserved,
+                      .wnd = r->wnd ? r->wnd : 65535,
+                      .urp = r->urp,
+                      .data = data,
+                      .len = r->len };
+  /* The checksum may cover a pseudo-header with another destination. */
+  size_t tl = h_tcp_build(seg, H_IP4(TH_P_ADDR, r->csum_dst ? r->csum_dst : TH_S_ADDR, 6), &ts);
+  size_t tot = 20 + tl;
   uint8_t *b = calloc(1, tot + r->pad + 1);
   assert_non_null(b);
-  b[0] = 0x45;
-  h_wr16(b + 2, (uint16_t)tot);
-  h_wr16(b + 4, 0x5151);
-  b[8] = 64;
-  b[9] = 6;
-  h_wr32(b + 12, TH_P_ADDR);
-  h_wr32(b + 16, TH_S_ADDR);
-  h_wr16(b + 10, h_csum_fold(h_csum_add(0, b, 20)));
-  uint8_t *s = b + 20;
-  h_wr16(s, c->p_port);
-  h_wr16(s + 2, c->s_port);
-  h_wr32(s + 4, c->p_isn + r->seq);
-  h_wr32(s + 8, (r->flags & TH_ACK) ? c->s_isn + r->ack : 0);
-  s[12] = (uint8_t)(5 << 4 | (r->reserved & 15));
-  s[13] = r->flags;
-  h_wr16(s + 14, r->wnd ? r->wnd : 65535);
-  h_wr16(s + 18, r->urp);
-  if (r->len)
-    th_pat_fill(c->p_salt, r->seq - 1 + ((r->flags & TH_SYN) ? 1u : 0u), s + 20, r->len);
-  uint32_t dst = r->csum_dst ? r->csum_dst : TH_S_ADDR;
-  uint32_t ps =
-      (TH_P_ADDR >> 16) + (TH_P_ADDR & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6 + (uint32_t)tl;
-  h_wr16(s + 16, h_csum_fold(h_csum_add(ps, s, tl)));
+  struct h_ip ih = { .src = TH_P_ADDR, .dst = TH_S_ADDR, .proto = 6, .id = 0x5151 };
+  h_ip_build(b, &ih, seg, tl);
+  free(seg);
+  free(data);
   memset(b + tot, 0xee, r->pad);
   us_stack_input(t->s, b, tot + r->pad, now);
   us_stack_poll(t->s, now);

@@ -6,8 +6,10 @@
  * and bad quotes, and the RFC 1122 3.2.2 suppression rules of
  * us_icmp_send_unreach.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "harness.h"
-#include "vectors/ip_test_util.h"
 #include "core/stack.h"
 #include "ip/ip.h"
 
@@ -34,25 +36,25 @@ static void echo_roundtrip(struct h_stack *h, size_t n, uint16_t id, uint16_t se
   for (size_t i = 0; i < n; i++)
     pay[i] = (uint8_t)(i * 7 + seq);
   uint8_t *icmp = malloc(8 + n);
-  size_t len = t_icmp_build(icmp, 8, 0, (uint32_t)id << 16 | seq, pay, n);
+  size_t len = h_icmp_build(icmp, 8, 0, (uint32_t)id << 16 | seq, pay, n);
   if (20 + len <= 1500)
-    t_send(h, T_PEER, T_US, 1, icmp, len, now);
+    h_send(h, H_PEER, H_US, 1, icmp, len, now);
   else
-    t_send_frags(h, 1, (uint16_t)(id ^ seq), icmp, len, 1480, now);
+    h_send_frags(h, 1, (uint16_t)(id ^ seq), icmp, len, 1480, now);
 
   size_t rlen, nfr;
-  struct t_out first;
-  uint8_t *r = t_collect(&h->cap, 1500, &rlen, &first, &nfr);
-  assert_int_equal(first.src, T_US);
-  assert_int_equal(first.dst, T_PEER);
+  struct h_out first;
+  uint8_t *r = h_collect(&h->cap, 1500, &rlen, &first, &nfr);
+  assert_int_equal(first.src, H_US);
+  assert_int_equal(first.dst, H_PEER);
   assert_int_equal(first.proto, 1);
   assert_int_equal(rlen, 8 + n);
   assert_int_equal(r[0], 0); /* echo reply */
   assert_int_equal(r[1], 0);
-  assert_int_equal(t_get16(r + 4), id);
-  assert_int_equal(t_get16(r + 6), seq);
+  assert_int_equal(h_rd16(r + 4), id);
+  assert_int_equal(h_rd16(r + 6), seq);
   assert_memory_equal(r + 8, pay, n);
-  assert_int_equal(t_csum(r, rlen), 0); /* checksum over the whole reply */
+  assert_int_equal(h_csum(r, rlen), 0); /* checksum over the whole reply */
   assert_int_equal(nfr, (8 + n + 1479) / 1480);
   free(r);
   free(icmp);
@@ -64,8 +66,8 @@ static void test_echo_sizes(void **st) {
   const size_t sizes[] = { 0, 1, 7, 56, 57, 1471, 1472, 1473, 3000, 8192, 65000, 65507 };
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
     echo_roundtrip(h, sizes[i], 0x1234, (uint16_t)(i + 1), US_SEC(1) + (us_time_t)i);
-  assert_int_equal(t_stat(h, US_STAT_icmp_out_echo_reps), 12);
-  assert_int_equal(t_stat(h, US_STAT_icmp_in_echos), 12);
+  assert_int_equal(h_stat(h, US_STAT_icmp_out_echo_reps), 12);
+  assert_int_equal(h_stat(h, US_STAT_icmp_in_echos), 12);
 }
 
 /* id/seq values that stress byte order and the checksum's carries. */
@@ -79,23 +81,23 @@ static void test_echo_id_seq_values(void **st) {
 static void test_echo_bad(void **st) {
   struct h_stack *h = *st;
   uint8_t icmp[64];
-  size_t len = t_icmp_build(icmp, 8, 0, 0x00010001, "abcdefg", 7);
+  size_t len = h_icmp_build(icmp, 8, 0, 0x00010001, "abcdefg", 7);
   icmp[9] ^= 1; /* bad checksum (odd length) */
-  t_send(h, T_PEER, T_US, 1, icmp, len, US_SEC(1));
+  h_send(h, H_PEER, H_US, 1, icmp, len, US_SEC(1));
   /* IP total length 22: a 2-byte ICMP message (IC-2). */
-  t_send(h, T_PEER, T_US, 1, icmp, 2, US_SEC(1));
-  t_send(h, T_PEER, T_US, 1, icmp, 0, US_SEC(1));
-  assert_int_equal(t_stat(h, US_STAT_icmp_in_errors), 3);
+  h_send(h, H_PEER, H_US, 1, icmp, 2, US_SEC(1));
+  h_send(h, H_PEER, H_US, 1, icmp, 0, US_SEC(1));
+  assert_int_equal(h_stat(h, US_STAT_icmp_in_errors), 3);
   assert_int_equal(h_capture_pending(&h->cap), 0);
 }
 
 static void test_echo_broadcast_not_answered(void **st) {
   struct h_stack *h = *st;
   uint8_t icmp[64];
-  size_t len = t_icmp_build(icmp, 8, 0, 0x00010001, "ping", 4);
-  t_send(h, T_PEER, US_IP4(255, 255, 255, 255), 1, icmp, len, US_SEC(1));
-  t_send(h, T_PEER, US_IP4(10, 0, 0, 255), 1, icmp, len, US_SEC(1));
-  assert_int_equal(t_stat(h, US_STAT_icmp_in_echo_bcast), 2);
+  size_t len = h_icmp_build(icmp, 8, 0, 0x00010001, "ping", 4);
+  h_send(h, H_PEER, US_IP4(255, 255, 255, 255), 1, icmp, len, US_SEC(1));
+  h_send(h, H_PEER, US_IP4(10, 0, 0, 255), 1, icmp, len, US_SEC(1));
+  assert_int_equal(h_stat(h, US_STAT_icmp_in_echo_bcast), 2);
   assert_int_equal(h_capture_pending(&h->cap), 0);
 }
 
@@ -115,9 +117,9 @@ static void test_ignored_types(void **st) {
     { 0, US_STAT_icmp_in_echo_reps },   { 42, US_STAT_icmp_in_other },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    size_t len = t_icmp_build(icmp, cases[i].type, 0, 0, quote, sizeof quote);
-    t_send(h, T_PEER, T_US, 1, icmp, len, US_SEC(1));
-    assert_int_equal(t_stat(h, cases[i].counter), 1);
+    size_t len = h_icmp_build(icmp, cases[i].type, 0, 0, quote, sizeof quote);
+    h_send(h, H_PEER, H_US, 1, icmp, len, US_SEC(1));
+    assert_int_equal(h_stat(h, cases[i].counter), 1);
   }
   assert_int_equal(h_capture_pending(&h->cap), 0);
 }
@@ -132,15 +134,15 @@ static void test_echo_rate_limit(void **st) {
   struct h_stack h;
   h_stack_init(&h, 8, tweak_echo_rate);
   uint8_t icmp[16];
-  size_t len = t_icmp_build(icmp, 8, 0, 1, "x", 1);
+  size_t len = h_icmp_build(icmp, 8, 0, 1, "x", 1);
   for (int i = 0; i < 100; i++)
-    t_send(&h, T_PEER, T_US, 1, icmp, len, US_SEC(1));
+    h_send(&h, H_PEER, H_US, 1, icmp, len, US_SEC(1));
   assert_int_equal(h_capture_pending(&h.cap), 2);
-  assert_int_equal(t_stat(&h, US_STAT_icmp_out_echo_rate_limited), 98);
+  assert_int_equal(h_stat(&h, US_STAT_icmp_out_echo_rate_limited), 98);
   /* 5 per second: one token per 200 ms. */
-  t_send(&h, T_PEER, T_US, 1, icmp, len, US_SEC(1) + US_MSEC(199));
+  h_send(&h, H_PEER, H_US, 1, icmp, len, US_SEC(1) + US_MSEC(199));
   assert_int_equal(h_capture_pending(&h.cap), 2);
-  t_send(&h, T_PEER, T_US, 1, icmp, len, US_SEC(1) + US_MSEC(200));
+  h_send(&h, H_PEER, H_US, 1, icmp, len, US_SEC(1) + US_MSEC(200));
   assert_int_equal(h_capture_pending(&h.cap), 3);
   h_assert_pools_full(h.s);
   h_stack_fini(&h);
@@ -153,9 +155,9 @@ static void test_echo_unlimited(void **st) {
   struct h_stack h;
   h_stack_init(&h, 9, tweak_unlimited);
   uint8_t icmp[16];
-  size_t len = t_icmp_build(icmp, 8, 0, 1, "x", 1);
+  size_t len = h_icmp_build(icmp, 8, 0, 1, "x", 1);
   for (int i = 0; i < 1000; i++)
-    t_send(&h, T_PEER, T_US, 1, icmp, len, US_SEC(1));
+    h_send(&h, H_PEER, H_US, 1, icmp, len, US_SEC(1));
   assert_int_equal(h_capture_pending(&h.cap), 1000);
   h_assert_pools_full(h.s);
   h_stack_fini(&h);
@@ -190,8 +192,8 @@ static void on_err(struct us_stack *s, uint8_t type, uint8_t code, uint32_t info
 static void send_err(struct h_stack *h, uint8_t type, uint8_t code, uint32_t rest, const uint8_t *q,
                      size_t qlen) {
   uint8_t *icmp = malloc(8 + qlen);
-  size_t len = t_icmp_build(icmp, type, code, rest, q, qlen);
-  t_send(h, T_PEER, T_US, 1, icmp, len, US_SEC(1));
+  size_t len = h_icmp_build(icmp, type, code, rest, q, qlen);
+  h_send(h, H_PEER, H_US, 1, icmp, len, US_SEC(1));
   free(icmp);
 }
 
@@ -206,8 +208,8 @@ static void test_inbound_errors(void **st) {
   assert_int_equal(got.calls, 1);
   assert_int_equal(got.type, 3);
   assert_int_equal(got.code, 3);
-  assert_int_equal(got.qsrc, T_US);
-  assert_int_equal(got.qdst, T_PEER);
+  assert_int_equal(got.qsrc, H_US);
+  assert_int_equal(got.qdst, H_PEER);
   assert_int_equal(got.quote_len, 8);
   assert_memory_equal(got.quote, q + 20, 8);
   /* More than 8 bytes quoted: all of it, bounded by the inner length. */
@@ -227,10 +229,10 @@ static void test_inbound_errors(void **st) {
   assert_int_equal(got.info & 0xffff, 1280);
 
   /* IC-4: truncated quotes and inconsistent inner headers are ignored. */
-  uint64_t bad = t_stat(h, US_STAT_icmp_in_bad_quote);
+  uint64_t bad = h_stat(h, US_STAT_icmp_in_bad_quote);
   for (size_t n = 0; n < 28; n++)
     send_err(h, 3, 3, 0, q, n);
-  assert_int_equal(t_stat(h, US_STAT_icmp_in_bad_quote), bad + 28);
+  assert_int_equal(h_stat(h, US_STAT_icmp_in_bad_quote), bad + 28);
   uint8_t q2[40];
   memcpy(q2, q, sizeof q);
   q2[0] = 0x44; /* inner IHL 4 */
@@ -245,14 +247,14 @@ static void test_inbound_errors(void **st) {
   memcpy(q2, q, sizeof q);
   q2[3] = 27; /* the quoted datagram claims fewer than 28 bytes */
   send_err(h, 12, 0, 0, q2, 28);
-  assert_int_equal(t_stat(h, US_STAT_icmp_in_bad_quote), bad + 28 + 5);
+  assert_int_equal(h_stat(h, US_STAT_icmp_in_bad_quote), bad + 28 + 5);
   assert_int_equal(got.calls, 4);
 
   /* Valid quote of a protocol with no handler: counted, ignored. */
   memcpy(q2, q, sizeof q);
   q2[9] = 0x22;
   send_err(h, 3, 2, 0, q2, 28);
-  assert_int_equal(t_stat(h, US_STAT_icmp_in_err_no_handler), 1);
+  assert_int_equal(h_stat(h, US_STAT_icmp_in_err_no_handler), 1);
   assert_int_equal(got.calls, 4);
   assert_int_equal(h_capture_pending(&h->cap), 0);
   h->s->l4_icmp_err[17] = NULL;
@@ -268,8 +270,8 @@ static void test_send_unreach_rules(void **st) {
                            .id = 1,
                            .ttl = 64,
                            .proto = 0x22,
-                           .src = T_PEER,
-                           .dst = T_US,
+                           .src = H_PEER,
+                           .dst = H_US,
                            .payload = pay,
                            .payload_len = 8 };
   struct us_ip4_hdr t;
@@ -295,7 +297,7 @@ static void test_send_unreach_rules(void **st) {
                                 US_IP4(224, 0, 0, 1),
                                 US_IP4(255, 255, 255, 255),
                                 US_IP4(10, 0, 0, 255),
-                                T_US,
+                                H_US,
                                 US_IP4(240, 1, 2, 3) };
   for (size_t i = 0; i < sizeof martians / sizeof martians[0]; i++) {
     t = ip;
@@ -316,7 +318,7 @@ static void test_send_unreach_rules(void **st) {
   t.payload_len = 0;
   us_icmp_send_unreach(h->s, &t, 2, US_SEC(1));
   assert_int_equal(h_capture_pending(&h->cap), 0);
-  assert_int_equal(t_stat(h, US_STAT_icmp_out_suppressed), 1 + 3 + 7 + 6 + 1);
+  assert_int_equal(h_stat(h, US_STAT_icmp_out_suppressed), 1 + 3 + 7 + 6 + 1);
   /* An ICMP query (echo request) may be answered with an error. */
   uint8_t echo[8] = { 8 };
   t = ip;
@@ -332,14 +334,14 @@ static void test_unreach_quotes_options(void **st) {
   struct h_stack *h = *st;
   uint8_t opts[4] = { 0x94, 4, 0, 0 }; /* router alert */
   uint8_t b[64];
-  struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 0x33, .opts = opts, .opt_len = 4 };
-  size_t n = t_ip_build(b, &ih, "0123456789", 10);
+  struct h_ip ih = { .src = H_PEER, .dst = H_US, .proto = 0x33, .opts = opts, .opt_len = 4 };
+  size_t n = h_ip_build(b, &ih, "0123456789", 10);
   h_input(h, b, n, US_SEC(1));
-  struct t_out o;
-  t_out_check(h_capture_take(&h->cap), &o);
+  struct h_out o;
+  h_out_check(h_capture_take(&h->cap), &o);
   assert_int_equal(o.payload_len, 8 + 24 + 8);
   assert_memory_equal(o.payload + 8, b, 24 + 8);
-  assert_int_equal(t_csum(o.payload, o.payload_len), 0);
+  assert_int_equal(h_csum(o.payload, o.payload_len), 0);
 }
 
 int main(void) {

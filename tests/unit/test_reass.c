@@ -9,8 +9,10 @@
  * Fragments carry UDP to a bound socket, so a completed datagram is
  * observable byte for byte through us_udp_recvfrom.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "harness.h"
-#include "vectors/ip_test_util.h"
 #include "core/testing.h"
 
 #define PORT 4000
@@ -58,7 +60,7 @@ static uint8_t *make_udp(size_t n, uint8_t seed, size_t *len) {
   for (size_t i = 0; i < n; i++)
     pay[i] = (uint8_t)(seed + i * 31);
   uint8_t *u = malloc(8 + n);
-  *len = t_udp_build(u, T_PEER, T_US, 999, PORT, pay, n);
+  *len = h_udp_build(u, H_IP4(H_PEER, H_US, 17), 999, PORT, pay, n);
   free(pay);
   return u;
 }
@@ -67,10 +69,10 @@ static uint8_t *make_udp(size_t n, uint8_t seed, size_t *len) {
 static void frag(struct fx *f, uint16_t id, const uint8_t *l4, size_t off, size_t n, bool mf,
                  us_time_t now) {
   uint8_t *b = malloc(20 + n + 1);
-  struct t_ip ih = {
-    .src = T_PEER, .dst = T_US, .proto = 17, .id = id, .frag_off = (uint16_t)off, .mf = mf
+  struct h_ip ih = {
+    .src = H_PEER, .dst = H_US, .proto = 17, .id = id, .frag_off = (uint16_t)off, .mf = mf
   };
-  size_t tot = t_ip_build(b, &ih, l4 + off, n);
+  size_t tot = h_ip_build(b, &ih, l4 + off, n);
   h_input(&f->h, b, tot, now);
   free(b);
 }
@@ -83,7 +85,7 @@ static void expect_datagram(struct fx *f, const uint8_t *l4, size_t len) {
   long n = us_udp_recvfrom(f->h.s, f->sock, buf, cap, &src, &sport);
   assert_int_equal(n, (long)(len - 8));
   assert_memory_equal(buf, l4 + 8, len - 8);
-  assert_int_equal(src, T_PEER);
+  assert_int_equal(src, H_PEER);
   assert_int_equal(sport, 999);
   free(buf);
 }
@@ -100,8 +102,8 @@ static void test_in_order(void **st) {
   for (size_t off = 0; off < len; off += 1480)
     frag(f, 1, u, off, len - off < 1480 ? len - off : 1480, off + 1480 < len, US_SEC(1));
   expect_datagram(f, u, len);
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_oks), 1);
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_reqds), 3);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_oks), 1);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_reqds), 3);
   assert_int_equal(active(f->h.s), 0);
   free(u);
 }
@@ -137,8 +139,8 @@ static void test_keys_distinct(void **st) {
   frag(f, 9, u, 0, 64, true, US_SEC(1));
   /* Same id, other protocol (0x22): its own context. */
   uint8_t b[128];
-  struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 0x22, .id = 9, .frag_off = 64 };
-  size_t n = t_ip_build(b, &ih, u + 64, len - 64);
+  struct h_ip ih = { .src = H_PEER, .dst = H_US, .proto = 0x22, .id = 9, .frag_off = 64 };
+  size_t n = h_ip_build(b, &ih, u + 64, len - 64);
   h_input(&f->h, b, n, US_SEC(1));
   expect_nothing(f);
   assert_int_equal(active(f->h.s), 2);
@@ -155,22 +157,22 @@ static void test_overlap(void **st) {
   uint8_t *u = make_udp(200, 4, &len);
   frag(f, 5, u, 0, 64, true, US_SEC(1));
   frag(f, 5, u, 56, 64, true, US_SEC(1)); /* overlaps [56, 64) */
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_overlap), 1);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_overlap), 1);
   assert_int_equal(active(f->h.s), 0);
   frag(f, 5, u, 64, len - 64, false, US_SEC(1));
   expect_nothing(f);
   /* Exact duplicate: also an overlap (policy: drop the datagram). */
   frag(f, 6, u, 0, 64, true, US_SEC(1));
   frag(f, 6, u, 0, 64, true, US_SEC(1));
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_overlap), 2);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_overlap), 2);
   /* Contained in an earlier one. */
   frag(f, 7, u, 0, 128, true, US_SEC(1));
   frag(f, 7, u, 64, 8, true, US_SEC(1));
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_overlap), 3);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_overlap), 3);
   /* Straddling the end of a later one, arriving first. */
   frag(f, 8, u, 64, len - 64, false, US_SEC(1));
   frag(f, 8, u, 0, 72, true, US_SEC(1));
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_overlap), 4);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_overlap), 4);
   /* Only the fresh context the late fragment of id 5 opened is left. */
   assert_int_equal(active(f->h.s), 1);
   free(u);
@@ -181,10 +183,10 @@ static void test_oversize(void **st) {
   struct fx *f = *st;
   uint8_t data[64] = { 0 };
   uint8_t b[128];
-  struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 17, .id = 11, .frag_off = 0x1fff * 8 };
-  size_t n = t_ip_build(b, &ih, data, 16);
+  struct h_ip ih = { .src = H_PEER, .dst = H_US, .proto = 17, .id = 11, .frag_off = 0x1fff * 8 };
+  size_t n = h_ip_build(b, &ih, data, 16);
   h_input(&f->h, b, n, US_SEC(1));
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_oversize), 1);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_oversize), 1);
   assert_int_equal(active(f->h.s), 0);
   /* A context in progress is dropped when an oversize piece arrives. */
   size_t len;
@@ -193,9 +195,9 @@ static void test_oversize(void **st) {
   ih.id = 12;
   ih.frag_off = 65528;
   ih.mf = false;
-  n = t_ip_build(b, &ih, data, 8);
+  n = h_ip_build(b, &ih, data, 8);
   h_input(&f->h, b, n, US_SEC(1));
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_oversize), 2);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_oversize), 2);
   assert_int_equal(active(f->h.s), 0);
   /* Exactly 65535: 20 + 65515 is legal (the largest UDP datagram). */
   free(u);
@@ -205,7 +207,7 @@ static void test_oversize(void **st) {
    * cap refuses it without harm. */
   for (size_t off = 0; off < len; off += 1480)
     frag(f, 13, u, off, len - off < 1480 ? len - off : 1480, off + 1480 < len, US_SEC(1));
-  assert_true(t_stat(&f->h, US_STAT_ip_reasm_no_bytes) > 0);
+  assert_true(h_stat(&f->h, US_STAT_ip_reasm_no_bytes) > 0);
   expect_nothing(f);
   free(u);
 }
@@ -216,9 +218,9 @@ static void test_zero_length_and_misaligned(void **st) {
   uint8_t *u = make_udp(100, 7, &len);
   frag(f, 20, u, 0, 0, true, US_SEC(1));   /* zero length, MF */
   frag(f, 20, u, 64, 0, false, US_SEC(1)); /* zero length, last */
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_bad_frag), 2);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_bad_frag), 2);
   frag(f, 21, u, 0, 60, true, US_SEC(1)); /* MF with a length not a multiple of 8 */
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_bad_frag), 3);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_bad_frag), 3);
   assert_int_equal(active(f->h.s), 0);
   /* The datagram still completes with good fragments. */
   frag(f, 20, u, 0, 64, true, US_SEC(1));
@@ -234,24 +236,24 @@ static void test_contradictory_last(void **st) {
   uint8_t *u = make_udp(200, 8, &len);              /* 208 bytes */
   frag(f, 30, u, 64, 64, false, US_SEC(1));         /* claims the end is 128 */
   frag(f, 30, u, 128, len - 128, false, US_SEC(1)); /* claims 208 */
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_bad_frag), 1);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_bad_frag), 1);
   assert_int_equal(active(f->h.s), 0);
   frag(f, 30, u, 0, 64, true, US_SEC(1));
   expect_nothing(f);
   /* MF set on a fragment that reaches past the known end. */
   frag(f, 31, u, 128, len - 128, false, US_SEC(1));
   frag(f, 31, u, 200, 8, true, US_SEC(1));
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_bad_frag), 2);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_bad_frag), 2);
   /* A last fragment that ends before data already held. */
   frag(f, 32, u, 128, 64, true, US_SEC(1));
   frag(f, 32, u, 64, 8, false, US_SEC(1));
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_bad_frag), 3);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_bad_frag), 3);
   /* Only the fresh context the late first fragment of id 30 opened. */
   assert_int_equal(active(f->h.s), 1);
   /* A second last fragment with a smaller end, not overlapping anything. */
   frag(f, 33, u, 128, len - 128, false, US_SEC(1));
   frag(f, 33, u, 64, 8, false, US_SEC(1));
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_bad_frag), 4);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_bad_frag), 4);
   assert_int_equal(active(f->h.s), 1);
   frag(f, 33, u, 0, 64, true, US_SEC(1));
   frag(f, 33, u, 64, 64, true, US_SEC(1));
@@ -272,13 +274,13 @@ static void test_flood_bounded_and_timeout(void **st) {
     size_t off = (size_t)((x >> 33) % 8000) * 8;
     frag(f, (uint16_t)(1000 + i), data, 8, 0, true, US_SEC(1)); /* zero-length noise */
     uint8_t b[1100];
-    struct t_ip ih = { .src = T_PEER,
-                       .dst = T_US,
+    struct h_ip ih = { .src = H_PEER,
+                       .dst = H_US,
                        .proto = 17,
                        .id = (uint16_t)(1000 + i),
                        .frag_off = (uint16_t)off,
                        .mf = true };
-    size_t n = t_ip_build(b, &ih, data, 1024);
+    size_t n = h_ip_build(b, &ih, data, 1024);
     h_input(&f->h, b, n, US_SEC(1) + i);
     struct us_pool_usage pu;
     us_stack_pool_usage(f->h.s, &pu);
@@ -286,10 +288,10 @@ static void test_flood_bounded_and_timeout(void **st) {
   }
   assert_int_equal(active(f->h.s), 4);
   /* Each new datagram past the cap pushed the oldest one out. */
-  assert_true(t_stat(&f->h, US_STAT_ip_reasm_evicted) +
-                  t_stat(&f->h, US_STAT_ip_reasm_evicted_source) >
+  assert_true(h_stat(&f->h, US_STAT_ip_reasm_evicted) +
+                  h_stat(&f->h, US_STAT_ip_reasm_evicted_source) >
               4000);
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_no_context), 0);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_no_context), 0);
   /* Not yet: the four left are the flood's last four (the others were
    * pushed out), the oldest of them from t = 1 s + 4996 us. */
   us_time_t next = h_poll(&f->h, US_SEC(30));
@@ -298,7 +300,7 @@ static void test_flood_bounded_and_timeout(void **st) {
   next = h_poll(&f->h, US_SEC(31) + 5000);
   assert_int_equal(next, US_TIME_NEVER);
   assert_int_equal(active(f->h.s), 0);
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_timeout), 4);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_timeout), 4);
   struct us_pool_usage pu;
   us_stack_pool_usage(f->h.s, &pu);
   assert_int_equal(pu.big_free, pu.big_total);
@@ -320,7 +322,7 @@ static void test_timeout_single(void **st) {
   frag(f, 40, u, 0, 64, true, US_SEC(10));
   assert_int_equal(h_poll(&f->h, US_SEC(10)), US_SEC(40));
   h_poll(&f->h, US_SEC(40));
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_timeout), 1);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_timeout), 1);
   frag(f, 40, u, 64, len - 64, false, US_SEC(41));
   expect_nothing(f);
   free(u);
@@ -334,25 +336,25 @@ static void test_tcp_tiny_and_offset_one(void **st) {
   uint8_t data[64];
   memset(data, 0x11, sizeof data);
   uint8_t b[128];
-  struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 6, .id = 70, .frag_off = 0, .mf = true };
-  size_t n = t_ip_build(b, &ih, data, 8);
+  struct h_ip ih = { .src = H_PEER, .dst = H_US, .proto = 6, .id = 70, .frag_off = 0, .mf = true };
+  size_t n = h_ip_build(b, &ih, data, 8);
   h_input(&f->h, b, n, US_SEC(1));
   ih.frag_off = 8;
   ih.mf = false;
-  n = t_ip_build(b, &ih, data, 12);
+  n = h_ip_build(b, &ih, data, 12);
   h_input(&f->h, b, n, US_SEC(1));
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_oks), 1);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_oks), 1);
   ih.id = 71;
   ih.frag_off = 0;
   ih.mf = true;
-  n = t_ip_build(b, &ih, data, 16);
+  n = h_ip_build(b, &ih, data, 16);
   h_input(&f->h, b, n, US_SEC(1));
   ih.frag_off = 8;
   ih.mf = false;
-  n = t_ip_build(b, &ih, data, 12);
+  n = h_ip_build(b, &ih, data, 12);
   h_input(&f->h, b, n, US_SEC(1));
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_overlap), 1);
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_oks), 1);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_overlap), 1);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_oks), 1);
   assert_int_equal(active(f->h.s), 0);
   h_capture_reset(&f->h.cap);
 }
@@ -393,10 +395,10 @@ static void test_disabled(void **st) {
   h_stack_init(&f.h, 6, tweak_none);
   uint8_t data[64] = { 0 };
   uint8_t b[128];
-  struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 17, .id = 1, .mf = true };
-  size_t n = t_ip_build(b, &ih, data, 64);
+  struct h_ip ih = { .src = H_PEER, .dst = H_US, .proto = 17, .id = 1, .mf = true };
+  size_t n = h_ip_build(b, &ih, data, 64);
   h_input(&f.h, b, n, US_SEC(1));
-  assert_int_equal(t_stat(&f.h, US_STAT_ip_reasm_no_context), 1);
+  assert_int_equal(h_stat(&f.h, US_STAT_ip_reasm_no_context), 1);
   h_assert_pools_full(f.h.s);
   h_stack_fini(&f.h);
 }
@@ -423,8 +425,8 @@ static void lone(struct fx *f, uint32_t src, uint16_t id, us_time_t now) {
   uint8_t data[1024];
   memset(data, 0x5a, sizeof data);
   uint8_t b[1100];
-  struct t_ip ih = { .src = src, .dst = T_US, .proto = 17, .id = id, .mf = true };
-  size_t n = t_ip_build(b, &ih, data, sizeof data);
+  struct h_ip ih = { .src = src, .dst = H_US, .proto = 17, .id = id, .mf = true };
+  size_t n = h_ip_build(b, &ih, data, sizeof data);
   h_input(&f->h, b, n, now);
 }
 
@@ -454,10 +456,10 @@ static void test_flood_evicts_oldest_real_completes(void **st) {
     lone(f, flood_src(k), (uint16_t)k, now + k);
     assert_true(active(f->h.s) <= 4);
   }
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_oks), 1);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_oks), 1);
   /* 203 flood datagrams, 4 left in the table: the rest were evicted. */
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_evicted), 203 - 4);
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_no_context), 0);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_evicted), 203 - 4);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_no_context), 0);
   free(u);
 }
 
@@ -481,7 +483,7 @@ static void test_per_source_cap(void **st) {
     lone(&f, x, (uint16_t)i, US_SEC(1) + i);
     assert_true(active(f.h.s) <= 2);
   }
-  assert_int_equal(t_stat(&f.h, US_STAT_ip_reasm_evicted_source), 18);
+  assert_int_equal(h_stat(&f.h, US_STAT_ip_reasm_evicted_source), 18);
   size_t len;
   uint8_t *u = make_udp(3000, 22, &len);
   frag(&f, 9, u, 0, 1480, true, US_SEC(2));
@@ -490,8 +492,8 @@ static void test_per_source_cap(void **st) {
   frag(&f, 9, u, 1480, 1480, true, US_SEC(3));
   frag(&f, 9, u, 2960, len - 2960, false, US_SEC(3));
   expect_datagram(&f, u, len);
-  assert_int_equal(t_stat(&f.h, US_STAT_ip_reasm_evicted_source), 68);
-  assert_int_equal(t_stat(&f.h, US_STAT_ip_reasm_evicted), 0);
+  assert_int_equal(h_stat(&f.h, US_STAT_ip_reasm_evicted_source), 68);
+  assert_int_equal(h_stat(&f.h, US_STAT_ip_reasm_evicted), 0);
   free(u);
   assert_int_equal(us_udp_close(f.h.s, f.sock), 0);
   h_poll(&f.h, US_SEC(100));
@@ -507,29 +509,29 @@ static void test_byte_cap_evicts_oldest(void **st) {
   memset(big, 0x11, sizeof big);
   uint8_t b[4200];
   for (uint16_t id = 1; id <= 3; id++) {
-    struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 17, .id = id, .mf = true };
-    size_t n = t_ip_build(b, &ih, big, sizeof big);
+    struct h_ip ih = { .src = H_PEER, .dst = H_US, .proto = 17, .id = id, .mf = true };
+    size_t n = h_ip_build(b, &ih, big, sizeof big);
     h_input(&f->h, b, n, US_SEC(1) + id);
   }
   assert_int_equal(active(f->h.s), 3);
   size_t len;
   uint8_t *u = make_udp(2000, 23, &len);
   frag(f, 40, u, 0, 1480, true, US_SEC(2));
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_evicted), 1);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_evicted), 1);
   assert_int_equal(active(f->h.s), 3);
   frag(f, 40, u, 1480, len - 1480, false, US_SEC(2));
   expect_datagram(f, u, len);
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_no_bytes), 0);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_no_bytes), 0);
   /* The one that went was the oldest: a fragment overlapping id 3's data
    * is an overlap (id 3 is still held), one overlapping id 1's is not. */
-  struct t_ip ih = { .src = T_PEER, .dst = T_US, .proto = 17, .id = 3, .mf = true };
-  size_t n = t_ip_build(b, &ih, big, 8);
+  struct h_ip ih = { .src = H_PEER, .dst = H_US, .proto = 17, .id = 3, .mf = true };
+  size_t n = h_ip_build(b, &ih, big, 8);
   h_input(&f->h, b, n, US_SEC(3));
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_overlap), 1);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_overlap), 1);
   ih.id = 1;
-  n = t_ip_build(b, &ih, big, 8);
+  n = h_ip_build(b, &ih, big, 8);
   h_input(&f->h, b, n, US_SEC(3));
-  assert_int_equal(t_stat(&f->h, US_STAT_ip_reasm_overlap), 1);
+  assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_overlap), 1);
   free(u);
 }
 

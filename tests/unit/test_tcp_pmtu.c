@@ -18,7 +18,6 @@
 
 #include "harness.h"
 #include "tcp_harness.h"
-#include "vectors/ip_test_util.h"
 
 #define MS(x)  US_MSEC(x)
 #define ROUTER US_IP4(10, 0, 0, 254)
@@ -31,10 +30,10 @@ static void frag_needed(struct th *h, const struct th_pkt *p, uint16_t mtu, uint
   uint8_t q[28], m[64], b[128];
   memcpy(q, p->buf, 28);
   if (seq_override)
-    t_put32(q + 24, seq_override);
-  size_t ml = t_icmp_build(m, 3, 4, mtu, q, sizeof q);
-  struct t_ip ih = { .src = ROUTER, .dst = TH_S_ADDR, .proto = 1, .id = 0x77 };
-  size_t n = t_ip_build(b, &ih, m, ml);
+    h_wr32(q + 24, seq_override);
+  size_t ml = h_icmp_build(m, 3, 4, mtu, q, sizeof q);
+  struct h_ip ih = { .src = ROUTER, .dst = TH_S_ADDR, .proto = 1, .id = 0x77 };
+  size_t n = h_ip_build(b, &ih, m, ml);
   us_stack_input(h->s, b, n, h->now);
   us_stack_poll(h->s, h->now);
 }

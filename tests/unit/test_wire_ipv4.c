@@ -4,8 +4,10 @@
  * Every input is copied into a buffer of exactly its length, so ASan
  * catches any read past what was "received".
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "harness.h"
-#include "vectors/ip_test_util.h"
 #include "wire/ipv4.h"
 
 static void test_round_trip(void **st) {
@@ -23,7 +25,7 @@ static void test_round_trip(void **st) {
   uint8_t b[48] = { 0 };
   assert_int_equal(us_ip4_build(&h, b, 10), 0); /* cap too small */
   assert_int_equal(us_ip4_build(&h, b, sizeof b), 20);
-  assert_int_equal(t_csum(b, 20), 0);
+  assert_int_equal(h_csum(b, 20), 0);
   struct us_ip4_hdr p;
   assert_int_equal(us_ip4_parse(b, sizeof b, &p), US_IP4_OK);
   assert_int_equal(p.hdr_len, 20);
@@ -52,16 +54,16 @@ static void test_round_trip(void **st) {
   assert_true(p.mf);
   assert_false(p.df);
   assert_int_equal(p.frag_off, 8 * 0x1fff);
-  assert_int_equal(t_get16(b + 6), 0x3fff);
+  assert_int_equal(h_rd16(b + 6), 0x3fff);
 }
 
 static void test_options_and_trim(void **st) {
   (void)st;
   uint8_t opts[8] = { 1, 1, 7, 3, 4, 0, 0, 0 }; /* NOP NOP RR(len 3) EOL pad */
-  struct t_ip ih = { .src = 1, .dst = 2, .proto = 17, .opts = opts, .opt_len = 8 };
+  struct h_ip ih = { .src = 1, .dst = 2, .proto = 17, .opts = opts, .opt_len = 8 };
   uint8_t pay[10] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
   uint8_t b[64];
-  size_t n = t_ip_build(b, &ih, pay, sizeof pay);
+  size_t n = h_ip_build(b, &ih, pay, sizeof pay);
   /* Six bytes of link padding after the datagram. */
   memset(b + n, 0xee, 6);
   struct us_ip4_hdr p;
@@ -129,7 +131,7 @@ static void test_malformed_table(void **st) {
     if (t->fix_csum) {
       size_t hl = (size_t)(b[0] & 15) * 4;
       b[10] = b[11] = 0;
-      t_put16(b + 10, t_csum(b, hl <= t->len ? hl : t->len));
+      h_wr16(b + 10, h_csum(b, hl <= t->len ? hl : t->len));
     }
     struct us_ip4_hdr p;
     enum us_ip4_parse_result r = us_ip4_parse(b, t->len, &p);
@@ -145,9 +147,9 @@ static void test_forty_nops(void **st) {
   (void)st;
   uint8_t opts[40];
   memset(opts, 1, sizeof opts);
-  struct t_ip ih = { .src = 1, .dst = 2, .proto = 17, .opts = opts, .opt_len = 40 };
+  struct h_ip ih = { .src = 1, .dst = 2, .proto = 17, .opts = opts, .opt_len = 40 };
   uint8_t b[60];
-  size_t n = t_ip_build(b, &ih, NULL, 0);
+  size_t n = h_ip_build(b, &ih, NULL, 0);
   struct us_ip4_hdr p;
   assert_int_equal(us_ip4_parse(b, n, &p), US_IP4_OK);
   assert_int_equal(p.hdr_len, 60);
@@ -159,9 +161,9 @@ static void test_forty_nops(void **st) {
 static void test_every_truncation(void **st) {
   (void)st;
   uint8_t opts[8] = { 1, 1, 7, 3, 4, 0, 0, 0 };
-  struct t_ip ih = { .src = 1, .dst = 2, .proto = 17, .opts = opts, .opt_len = 8 };
+  struct h_ip ih = { .src = 1, .dst = 2, .proto = 17, .opts = opts, .opt_len = 8 };
   uint8_t full[40];
-  size_t n = t_ip_build(full, &ih, "0123456789ab", 12);
+  size_t n = h_ip_build(full, &ih, "0123456789ab", 12);
   for (size_t len = 0; len < n; len++) {
     uint8_t *b = malloc(len ? len : 1);
     memcpy(b, full, len);

@@ -2,8 +2,10 @@
  * test_wire_tcp.c - TCP header and option parsing/building: round trips,
  * and the malformed option cases of docs/HOSTILE.md (OPT-1..7, TH-1/TH-2).
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "harness.h"
-#include "vectors/ip_test_util.h"
 #include "wire/tcp.h"
 
 #define SRC US_IP4(10, 0, 0, 1)
@@ -117,7 +119,7 @@ static void test_sack(void **st) {
   struct us_tcp_seg s;
   uint8_t o[40] = { 1, 1, 5, 34 };
   for (int k = 0; k < 8; k++)
-    t_put32(o + 4 + 4 * k, (uint32_t)(1000 * (k + 1)));
+    h_wr32(o + 4 + 4 * k, (uint32_t)(1000 * (k + 1)));
   assert_int_equal(opts(o, 36, &s), US_TCP_PARSE_OK);
   assert_int_equal(s.sack_count, 4);
   assert_int_equal(s.sack[0].left, 1000);
@@ -239,13 +241,13 @@ static void test_header_errors(void **st) {
   assert_int_equal(us_tcp_parse(c, 24, SRC, DST, &p), US_TCP_PARSE_BAD_OFFSET);
   /* Bad option length with a valid checksum. */
   uint8_t d[28] = { 0 };
-  t_put16(d, 1);
-  t_put16(d + 2, 2);
+  h_wr16(d, 1);
+  h_wr16(d + 2, 2);
   d[12] = 7 << 4;
   d[13] = US_TH_ACK;
   d[20] = 99;
   d[21] = 0;
-  t_put16(d + 16, t_fold(t_sum(t_pseudo(SRC, DST, 6, 28), d, 28)));
+  h_wr16(d + 16, h_csum_fold(h_csum_add(h_pseudo4(SRC, DST, 6, 28), d, 28)));
   assert_int_equal(us_tcp_parse(d, 28, SRC, DST, &p), US_TCP_PARSE_BAD_OPTIONS);
 }
 

@@ -108,20 +108,4 @@ void h_finish(struct h_stack *h, us_time_t now) {
   h_assert_pools_full(h->s);
 }
 
-/* ---- packets ------------------------------------------------------------------- */
-
-size_t h_ip4_wrap(uint8_t *out, uint32_t src, uint32_t dst, uint8_t proto, const void *payload,
-                  size_t len) {
-  memset(out, 0, 20);
-  out[0] = 0x45;
-  h_wr16(out + 2, (uint16_t)(20 + len));
-  h_wr16(out + 4, 0x1234);
-  out[8] = 64;
-  out[9] = proto;
-  h_wr32(out + 12, src);
-  h_wr32(out + 16, dst);
-  h_wr16(out + 10, h_csum(out, 20));
-  if (len)
-    memcpy(out + 20, payload, len);
-  return 20 + len;
-}
+uint64_t h_stat(struct h_stack *h, enum us_stat id) { return us_stack_stat(h->s, id); }

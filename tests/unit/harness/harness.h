@@ -144,10 +144,97 @@ void h_assert_pools_full(us_stack *s);
 
 /* ---- packet building ------------------------------------------------------ */
 
-/* Write an IPv4 header (20 bytes, valid checksum) + payload into out.
- * Returns the total length. `out` must hold 20 + len bytes. */
-size_t h_ip4_wrap(uint8_t *out, uint32_t src, uint32_t dst, uint8_t proto, const void *payload,
-                  size_t len);
+/*
+ * Builders written independently of stack/wire (plain byte pokes and
+ * h_csum), so a bug in the code under test cannot hide by building its own
+ * inputs. The IP header is described by struct h_ip and the transport
+ * builders take it for their pseudo-header, so one call shape serves every
+ * address family: family 0 (or 4) is IPv4; IPv6 adds family 6 and its
+ * 16-byte addresses here.
+ */
+#define H_PEER US_IP4(10, 0, 0, 1) /* the test's side */
+#define H_US   US_IP4(10, 0, 0, 2) /* the stack under test */
+
+struct h_ip {
+  uint8_t family; /* 0 or 4: IPv4 */
+  uint32_t src, dst;
+  uint8_t proto;
+  uint8_t ttl; /* 0: 64 */
+  uint8_t tos;
+  uint16_t id;
+  bool df, mf;
+  uint16_t frag_off;   /* bytes, a multiple of 8 */
+  const uint8_t *opts; /* IPv4 options, opt_len a multiple of 4 */
+  size_t opt_len;
+};
+/* A struct h_ip for src -> dst carrying `proto`, everything else default. */
+#define H_IP4(s, d, p) (&(const struct h_ip){ .src = (s), .dst = (d), .proto = (p) })
+
+/* Write the IP header + payload into out; returns the total length. The
+ * payload may already be in place (built at out + the header length). */
+size_t h_ip_build(uint8_t *out, const struct h_ip *ip, const void *payload, size_t len);
+/* The pseudo-header's sum for `len` bytes of ip->proto (RFC 9293 3.1, RFC 768). */
+uint32_t h_ip_pseudo(const struct h_ip *ip, size_t len);
+
+/* ICMP message (8-byte header + data) with a correct checksum. */
+size_t h_icmp_build(uint8_t *out, uint8_t type, uint8_t code, uint32_t rest, const void *data,
+                    size_t len);
+/* UDP header + data, checksummed over ip's pseudo-header (0 sent as 0xffff). */
+size_t h_udp_build(uint8_t *out, const struct h_ip *ip, uint16_t sport, uint16_t dport,
+                   const void *data, size_t len);
+
+/* A TCP header (+ options + data), checksummed over ip's pseudo-header. */
+struct h_tcp {
+  uint16_t sport, dport;
+  uint32_t seq, ack;
+  uint8_t flags;
+  bool has_doff; /* write `doff` as the data offset field (else the real one) */
+  uint8_t doff;
+  uint8_t reserved; /* the low nibble of byte 12 */
+  uint16_t wnd, urp;
+  const uint8_t *opts; /* opt_len a multiple of 4 */
+  size_t opt_len;
+  const void *data; /* may already be in place, after the options */
+  size_t len;
+};
+size_t h_tcp_build(uint8_t *out, const struct h_ip *ip, const struct h_tcp *t);
+
+/* Feed `l4` of protocol `proto` from src to dst as one datagram. */
+void h_send(struct h_stack *h, uint32_t src, uint32_t dst, uint8_t proto, const void *l4,
+            size_t len, us_time_t now);
+/* Feed `l4` from H_PEER to H_US as fragments of at most `chunk` payload
+ * bytes (a multiple of 8). */
+void h_send_frags(struct h_stack *h, uint8_t proto, uint16_t id, const uint8_t *l4, size_t len,
+                  size_t chunk, us_time_t now);
+
+/* ---- reading what a stack emitted -------------------------------------------- */
+
+/* A checked view of one emitted IPv4 datagram (or fragment). */
+struct h_out {
+  const uint8_t *pkt;
+  size_t len;
+  size_t hl;
+  uint16_t id, frag_off;
+  bool mf, df;
+  uint8_t proto;
+  uint32_t src, dst;
+  const uint8_t *payload;
+  size_t payload_len;
+};
+/* Check an emitted packet's IPv4 header (version, IHL, length, checksum)
+ * and fill `o`. */
+void h_out_check(const struct h_pkt *p, struct h_out *o);
+/*
+ * Collect every pending captured packet into one datagram: a single
+ * unfragmented one, or fragments of one ID (in any order) which must tile
+ * [0, total) exactly with no overlap and 8-byte alignment. Returns a
+ * malloc'd payload (caller frees) and its length; checks every fragment
+ * fits `mtu`. `first` gets the header of the first packet.
+ */
+uint8_t *h_collect(struct h_capture *cap, size_t mtu, size_t *len_out, struct h_out *first,
+                   size_t *nfrags);
+/* A counter of the stack. */
+uint64_t h_stat(struct h_stack *h, enum us_stat id);
 
 /* ---- two stacks back to back ---------------------------------------------- */
 

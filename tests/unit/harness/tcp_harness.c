@@ -34,10 +34,6 @@ void th_pat_fill(uint32_t salt, uint64_t off, uint8_t *buf, size_t n) {
   h_oracle_fill(salt, off, buf, n);
 }
 
-static uint32_t pseudo(uint32_t src, uint32_t dst, uint16_t len) {
-  return h_pseudo4(src, dst, 6, len);
-}
-
 static double secs(us_time_t t) { return (double)t / 1e6; }
 
 /* ---- parsing what S emits ------------------------------------------------- */
@@ -84,7 +80,7 @@ static void parse_pkt(struct th_pkt *p) {
     snprintf(p->why, sizeof p->why, "bad TCP data offset %zu", doff);
     return;
   }
-  if (h_csum_fold(h_csum_add(pseudo(p->src, p->dst, (uint16_t)tl), t, tl)) != 0) {
+  if (h_csum_fold(h_csum_add(h_pseudo4(p->src, p->dst, 6, (uint16_t)tl), t, tl)) != 0) {
     snprintf(p->why, sizeof p->why, "bad TCP checksum");
     return;
   }
@@ -246,8 +242,8 @@ static void dev_tx_meta(void *ctx, const uint8_t *pkt, size_t len, const struct 
     h_wr32(b + ihl + 4, seq + (uint32_t)off);
     b[ihl + 13] = last ? flags : (uint8_t)(flags & ~(TH_FIN | TH_PSH));
     /* The field must hold the pseudo-header sum for THIS piece's length. */
-    h_wr16(b + ihl + 16,
-           (uint16_t)~h_csum_fold(pseudo(h_rd32(b + 12), h_rd32(b + 16), (uint16_t)(thl + n))));
+    h_wr16(b + ihl + 16, (uint16_t)~h_csum_fold(
+                             h_pseudo4(h_rd32(b + 12), h_rd32(b + 16), 6, (uint16_t)(thl + n))));
     offl_csum(b, hl + n, m);
     dev_tx(h, b, hl + n);
   }
@@ -578,23 +574,10 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
   size_t tot = 20 + tl;
   if (tot > sizeof pkt)
     th_fail(h, file, line, "segment too large");
-  memset(pkt, 0, 20 + thl);
-  pkt[1] = seg->tos;
   uint32_t src = seg->src ? seg->src : TH_P_ADDR;
-  /* IPv4 header. */
-  pkt[0] = 0x45;
-  h_wr16(pkt + 2, (uint16_t)tot);
-  h_wr16(pkt + 4, h->ip_id++);
-  h_wr16(pkt + 6, 0x4000); /* DF */
-  pkt[8] = 64;
-  pkt[9] = 6;
-  h_wr32(pkt + 12, src);
-  h_wr32(pkt + 16, TH_S_ADDR);
-  h_wr16(pkt + 10, h_csum_fold(h_csum_add(0, pkt, 20)));
-  /* TCP header. */
-  uint8_t *tcp = pkt + 20;
-  h_wr16(tcp, seg->sport ? seg->sport : c->p_port);
-  h_wr16(tcp + 2, seg->dport ? seg->dport : c->s_port);
+  struct h_ip ih = {
+    .src = src, .dst = TH_S_ADDR, .proto = 6, .tos = seg->tos, .id = h->ip_id++, .df = true
+  };
   uint32_t seq = seg->seq_abs ? seg->seq : c->p_isn + seg->seq;
   uint32_t ack = 0;
   if (seg->ack_abs) {
@@ -606,29 +589,33 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
   } else if (seg->ack) {
     ack = c->s_isn + seg->ack; /* an ack field without the ACK flag */
   }
-  h_wr32(tcp + 4, seq);
-  h_wr32(tcp + 8, ack);
-  uint8_t doff = seg->raw_doff ? seg->doff : (uint8_t)(thl / 4);
-  tcp[12] = (uint8_t)(doff << 4);
-  tcp[13] = seg->flags;
-  h_wr16(tcp + 14, (uint16_t)(seg->has_wnd ? seg->wnd : TH_P_WND));
-  memcpy(tcp + 20, opts, olen);
-  if (seg->len) {
-    if (seg->data) {
-      memcpy(tcp + thl, seg->data, seg->len);
-    } else {
-      /* P's oracle: relative seq r carries stream byte r-1 (the SYN takes 0). */
-      uint32_t rel = seq - c->p_isn;
-      uint64_t off = (uint32_t)(rel + ((seg->flags & TH_SYN) ? 1u : 0u) - 1u);
-      th_pat_fill(c->p_salt, off, tcp + thl, seg->len);
-    }
+  uint8_t *tcp = pkt + 20;
+  const uint8_t *data = seg->data;
+  if (seg->len && !data) {
+    /* P's oracle: relative seq r carries stream byte r-1 (the SYN takes 0). */
+    uint32_t rel = seq - c->p_isn;
+    uint64_t off = (uint32_t)(rel + ((seg->flags & TH_SYN) ? 1u : 0u) - 1u);
+    th_pat_fill(c->p_salt, off, tcp + thl, seg->len);
+    data = tcp + thl;
   }
-  uint16_t cs = h_csum_fold(h_csum_add(pseudo(src, TH_S_ADDR, (uint16_t)tl), tcp, tl));
-  if (seg->meta && (seg->meta->flags & US_RX_CSUM_PARTIAL))
-    cs = (uint16_t)~h_csum_fold(pseudo(src, TH_S_ADDR, (uint16_t)tl)); /* as the kernel leaves it */
+  struct h_tcp ts = { .sport = seg->sport ? seg->sport : c->p_port,
+                      .dport = seg->dport ? seg->dport : c->s_port,
+                      .seq = seq,
+                      .ack = ack,
+                      .flags = seg->flags,
+                      .has_doff = seg->raw_doff,
+                      .doff = seg->doff,
+                      .wnd = (uint16_t)(seg->has_wnd ? seg->wnd : TH_P_WND),
+                      .opts = opts,
+                      .opt_len = olen,
+                      .data = data,
+                      .len = seg->len };
+  h_tcp_build(tcp, &ih, &ts);
+  if (seg->meta && (seg->meta->flags & US_RX_CSUM_PARTIAL)) /* as the kernel leaves it */
+    h_wr16(tcp + 16, (uint16_t)~h_csum_fold(h_ip_pseudo(&ih, tl)));
   if (seg->bad_csum)
-    cs ^= 0x5a5a;
-  h_wr16(tcp + 16, cs);
+    h_wr16(tcp + 16, h_rd16(tcp + 16) ^ 0x5a5a);
+  h_ip_build(pkt, &ih, tcp, tl);
   if (!seg->sport && !seg->dport && !seg->src) {
     uint32_t end = (seq - c->p_isn) + seg->len + ((seg->flags & TH_SYN) ? 1u : 0u) +
                    ((seg->flags & TH_FIN) ? 1u : 0u);
