@@ -2,14 +2,19 @@
  * ip6_test_util.h - helpers shared by the IPv6 unit tests (test_wire_ipv6.c,
  * test_ip6_input.c, test_icmp6.c, test_reass6.c, test_hostile_ip6.c).
  *
- * Like ip_test_util.h, the builders poke bytes and use the reference sum
- * of ip_test_util.h, never stack/wire, so the code under test cannot build
+ * Like the harness's packet builders (harness.h), these poke bytes and use
+ * the harness's checksum (h_csum_add), never stack/wire, so the code under test cannot build
  * its own inputs.
  */
 #ifndef USTACK_TEST_IP6_UTIL_H
 #define USTACK_TEST_IP6_UTIL_H
 
-#include "ip_test_util.h"
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
 
 /* fd00::1 (the kernel's side of the TUN) and fd00::2 (the stack's). */
 static const uint8_t T6_PEER[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
@@ -26,7 +31,7 @@ static inline void t6_hdr(uint8_t *out, const uint8_t src[16], const uint8_t dst
                           uint16_t plen, uint8_t hop) {
   out[0] = 0x60;
   out[1] = out[2] = out[3] = 0;
-  t_put16(out + 4, plen);
+  h_wr16(out + 4, plen);
   out[6] = nh;
   out[7] = hop;
   memcpy(out + 8, src, 16);
@@ -36,8 +41,8 @@ static inline void t6_hdr(uint8_t *out, const uint8_t src[16], const uint8_t dst
 /* Reference pseudo-header sum (RFC 8200 8.1), unfolded. */
 static inline uint32_t t6_pseudo(const uint8_t src[16], const uint8_t dst[16], uint32_t len,
                                  uint8_t nh) {
-  uint32_t acc = t_sum(0, src, 16);
-  acc = t_sum(acc, dst, 16);
+  uint32_t acc = h_csum_add(0, src, 16);
+  acc = h_csum_add(acc, dst, 16);
   return acc + (len >> 16) + (len & 0xffff) + nh;
 }
 
@@ -47,25 +52,26 @@ static inline size_t t6_icmp(uint8_t *out, const uint8_t src[16], const uint8_t 
                              size_t len) {
   out[0] = type;
   out[1] = code;
-  t_put16(out + 2, 0);
-  t_put32(out + 4, rest);
+  h_wr16(out + 2, 0);
+  h_wr32(out + 4, rest);
   if (len)
     memcpy(out + 8, data, len);
-  t_put16(out + 2, t_fold(t_sum(t6_pseudo(src, dst, (uint32_t)(8 + len), 58), out, 8 + len)));
+  h_wr16(out + 2,
+         h_csum_fold(h_csum_add(t6_pseudo(src, dst, (uint32_t)(8 + len), 58), out, 8 + len)));
   return 8 + len;
 }
 
 /* A UDP datagram over IPv6 with a correct checksum (never 0: RFC 8200 8.1). */
 static inline size_t t6_udp(uint8_t *out, const uint8_t src[16], const uint8_t dst[16],
                             uint16_t sport, uint16_t dport, const void *data, size_t len) {
-  t_put16(out, sport);
-  t_put16(out + 2, dport);
-  t_put16(out + 4, (uint16_t)(8 + len));
-  t_put16(out + 6, 0);
+  h_wr16(out, sport);
+  h_wr16(out + 2, dport);
+  h_wr16(out + 4, (uint16_t)(8 + len));
+  h_wr16(out + 6, 0);
   if (len)
     memcpy(out + 8, data, len);
-  uint16_t c = t_fold(t_sum(t6_pseudo(src, dst, (uint32_t)(8 + len), 17), out, 8 + len));
-  t_put16(out + 6, c ? c : 0xffff);
+  uint16_t c = h_csum_fold(h_csum_add(t6_pseudo(src, dst, (uint32_t)(8 + len), 17), out, 8 + len));
+  h_wr16(out + 6, c ? c : 0xffff);
   return 8 + len;
 }
 
@@ -73,8 +79,8 @@ static inline size_t t6_udp(uint8_t *out, const uint8_t src[16], const uint8_t d
 static inline void t6_frag(uint8_t *out, uint8_t next, uint16_t off, bool mf, uint32_t id) {
   out[0] = next;
   out[1] = 0;
-  t_put16(out + 2, (uint16_t)((off & 0xfff8) | (mf ? 1 : 0)));
-  t_put32(out + 4, id);
+  h_wr16(out + 2, (uint16_t)((off & 0xfff8) | (mf ? 1 : 0)));
+  h_wr32(out + 4, id);
 }
 
 /* An options header of `units` * 8 bytes: next, length, then `opts`
@@ -150,7 +156,7 @@ static inline void t6_out_check(const struct h_pkt *p, struct t6_out *o) {
   assert_non_null(p);
   assert_true(p->len >= 40);
   assert_int_equal(p->data[0] >> 4, 6);
-  assert_int_equal(t_get16(p->data + 4), p->len - 40);
+  assert_int_equal(h_rd16(p->data + 4), p->len - 40);
   o->pkt = p->data;
   o->len = p->len;
   o->nh = p->data[6];
@@ -171,9 +177,9 @@ static inline const uint8_t *t6_take_icmp(struct h_stack *h, size_t *len) {
   assert_int_equal(o.nh, 58);
   assert_memory_equal(o.src, T6_US, 16);
   assert_memory_equal(o.dst, T6_PEER, 16);
-  assert_int_equal(
-      t_fold(t_sum(t6_pseudo(o.src, o.dst, (uint32_t)o.payload_len, 58), o.payload, o.payload_len)),
-      0);
+  assert_int_equal(h_csum_fold(h_csum_add(t6_pseudo(o.src, o.dst, (uint32_t)o.payload_len, 58),
+                                          o.payload, o.payload_len)),
+                   0);
   *len = o.payload_len;
   return o.payload;
 }
