@@ -99,27 +99,6 @@ static void challenge_ack(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   tcp_ack_needed(s, t);
 }
 
-void tcp_drop(struct us_stack *s, struct us_tcb *t, int err, const char *why) {
-  if (err && !t->err)
-    t->err = err;
-  tcp_timers_clear(t);
-  tcb_hash_remove(s, t);
-  t->ack_now = false;
-  if (err)
-    tcb_buf_put(s, t); /* RFC 9293 3.10.7.4: "flush all segment queues" */
-  tcp_set_state(s, t, US_TCP_CLOSED, why);
-  tcb_maybe_release_buf(s, t);
-  tcb_mark(s, t);
-}
-
-void tcp_enter_time_wait(struct us_stack *s, struct us_tcb *t, us_time_t now) {
-  tcp_timers_clear(t);
-  tcp_set_state(s, t, US_TCP_TIME_WAIT, "FIN exchange complete");
-  t->timer[TT_2MSL] = now + 2 * s->cfg.tcp_msl; /* MUST-13 */
-  tcb_maybe_release_buf(s, t);
-  tcp_tw_track(s, t); /* an orphan joins the TIME-WAIT list */
-}
-
 /* A listener's child goes back to LISTEN (MUST-11): the child TCB is
  * freed at the end of this input; the listener itself never left LISTEN. */
 static void back_to_listen(struct us_stack *s, struct us_tcb *t, const char *why) {

@@ -295,6 +295,10 @@ struct us_tcp_layer {
 /* ---- tcp_state.c ---- */
 void tcp_set_state(struct us_stack *s, struct us_tcb *t, enum us_tcp_state st, const char *why);
 bool tcp_state_synchronized(enum us_tcp_state st);
+/* End the connection: flush queues, set the sticky error, go to CLOSED. */
+void tcp_drop(struct us_stack *s, struct us_tcb *t, int err, const char *why);
+/* Both FINs are done: TIME-WAIT, the 2*MSL timer, the TIME-WAIT list. */
+void tcp_enter_time_wait(struct us_stack *s, struct us_tcb *t, us_time_t now);
 
 /* ---- tcb.c ---- */
 int tcb_pool_init(struct us_stack *s);
@@ -332,9 +336,6 @@ static inline uint32_t tcb_snd_base(const struct us_tcb *t) {
 void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now);
 void tcp_icmp_error(struct us_stack *s, uint8_t type, uint8_t code, uint32_t info, uint32_t qsrc,
                     uint32_t qdst, const uint8_t *quote, size_t quote_len, us_time_t now);
-void tcp_enter_time_wait(struct us_stack *s, struct us_tcb *t, us_time_t now);
-/* End the connection: flush queues, set the sticky error, go to CLOSED. */
-void tcp_drop(struct us_stack *s, struct us_tcb *t, int err, const char *why);
 
 /* ---- tcp_output.c ---- */
 void tcp_output(struct us_stack *s, struct us_tcb *t, us_time_t now);

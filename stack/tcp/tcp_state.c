@@ -7,6 +7,10 @@
  * which starts life as a copy of its listener), logs old -> new (reason),
  * counts the edge, keeps the nstat-style gauges, and marks the socket so
  * the application sees the readiness change.
+ *
+ * The two ways out of a connection that input, output, timers and the API
+ * all take live here too, so none of those files needs another of them
+ * for it: tcp_drop() (to CLOSED) and tcp_enter_time_wait().
  */
 #include "core/assert.h"
 #include "core/log.h"
@@ -89,6 +93,33 @@ void tcp_set_state(struct us_stack *s, struct us_tcb *t, enum us_tcp_state st, c
   if (st == US_TCP_TIME_WAIT || st == US_TCP_CLOSED || st == US_TCP_LISTEN)
     tcp_limit_uncharge(s, t);
   tcb_mark(s, t);
+}
+
+/* End the connection: timers off, out of the hash, the sticky error
+ * set, and with an error "flush all segment queues" (RFC 9293 3.10.7.4,
+ * the RST cases); then CLOSED. tcp_gc() frees the TCB once no handle
+ * holds it. */
+void tcp_drop(struct us_stack *s, struct us_tcb *t, int err, const char *why) {
+  if (err && !t->err)
+    t->err = err;
+  tcp_timers_clear(t);
+  tcb_hash_remove(s, t);
+  t->ack_now = false;
+  if (err)
+    tcb_buf_put(s, t); /* RFC 9293 3.10.7.4: "flush all segment queues" */
+  tcp_set_state(s, t, US_TCP_CLOSED, why);
+  tcb_maybe_release_buf(s, t);
+  tcb_mark(s, t);
+}
+
+/* Our FIN is acknowledged and the peer's consumed: TIME-WAIT for 2*MSL
+ * (RFC 9293 3.10.7.4, MUST-13), with every other timer off. */
+void tcp_enter_time_wait(struct us_stack *s, struct us_tcb *t, us_time_t now) {
+  tcp_timers_clear(t);
+  tcp_set_state(s, t, US_TCP_TIME_WAIT, "FIN exchange complete");
+  t->timer[TT_2MSL] = now + 2 * s->cfg.tcp_msl; /* MUST-13 */
+  tcb_maybe_release_buf(s, t);
+  tcp_tw_track(s, t); /* an orphan joins the TIME-WAIT list */
 }
 
 uint64_t us_tcp_edge_count(const struct us_stack *s, enum us_tcp_state from, enum us_tcp_state to) {
