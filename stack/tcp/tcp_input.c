@@ -9,12 +9,17 @@
  *   tcp_input_time_wait() TIME-WAIT specifics (RFC 1337, FIN re-ACK,
  *                         reopening by a new SYN), then the steps below
  *   tcp_input_other()     3.10.7.4  the eight steps, in RFC order
- * Each returns a verdict (docs/ARCHITECTURE.md 4), applied in one place
- * (apply_verdict): continue, drop, drop and ACK, drop and RST.
+ * Each returns a verdict (docs/ARCHITECTURE.md 4) saying what becomes of
+ * the segment and what answers it, applied in one place (apply_verdict):
+ * continue, drop, drop and ACK, challenge ACK, RST from the segment, abort
+ * with a RST, duplicate ACK at once, a listener's stateless SYN-ACK or FIN.
  *
- * Input never sends an ACK itself: it marks the TCB (ack_now, or the
- * delayed-ACK timer) and queues it; us_stack_poll() flushes all queued
- * TCBs once per batch (MUST-58/59). RSTs that need no TCB go out at once.
+ * No step sends anything itself. The ACKs the state machine owes are
+ * marked on the TCB (ack_now, or the delayed-ACK timer) and us_stack_poll()
+ * flushes every marked TCB once per batch (MUST-58/59). What must go out
+ * during this input is a verdict: a RST, the stateless answers of a
+ * listener, and the duplicate ACK for text beyond a hole (one per segment,
+ * RFC 5681 4.2: the sender counts them).
  *
  * RFC 5961 is applied as RFC 9293 folds it in: an RST must carry exactly
  * RCV.NXT to reset, an in-window RST or any SYN on a synchronized
@@ -32,11 +37,19 @@
 #include "wire/ipv4.h"
 
 enum tcp_verdict {
-  TV_CONTINUE, /* go on with the next step */
-  TV_DROP,     /* discard the segment (any ACK owed is already marked) */
-  TV_DROP_ACK, /* discard, and send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
-  TV_DROP_RST, /* discard, and answer with a RST built from the segment */
-  TV_REOPEN,   /* TIME-WAIT only: a new SYN may reuse the 4-tuple */
+  TV_CONTINUE,      /* go on with the next step */
+  TV_DROP,          /* discard the segment (any ACK owed is already marked) */
+  TV_DROP_ACK,      /* discard, and send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
+  TV_CHALLENGE_ACK, /* discard, and send that ACK within the connection's
+                       challenge-ACK budget (RFC 5961 7) */
+  TV_DROP_RST,      /* discard, and answer with a RST built from the segment;
+                       rate-limited when no TCB has its 4-tuple */
+  TV_ABORT_RST,     /* discard, send <SEQ=SND.NXT><CTL=RST>, abort the TCB */
+  TV_DUP_ACK,       /* text held beyond a hole: the later steps still run,
+                       then an ACK goes out at once (RFC 5681 4.2) */
+  TV_COOKIE_SYNACK, /* LISTEN, SYN queue full: a SYN-ACK with a cookie */
+  TV_REFUSE_FIN,    /* LISTEN: a cookie handshake a limit refuses: FIN */
+  TV_REOPEN,        /* TIME-WAIT only: a new SYN may reuse the 4-tuple */
 };
 
 /* One segment being processed. `seg` may be trimmed by the first step;
@@ -121,23 +134,6 @@ static void reply_rst(struct us_stack *s, const struct seg_in *in) {
                  in->now);
 }
 
-static void apply_verdict(struct us_stack *s, struct us_tcb *t, const struct seg_in *in,
-                          enum tcp_verdict v) {
-  switch (v) {
-  case TV_CONTINUE:
-  case TV_DROP:
-  case TV_REOPEN:
-    break;
-  case TV_DROP_ACK:
-    if (t && t->in_use && t->state != US_TCP_CLOSED && !(in->flags0 & US_TH_RST))
-      tcp_ack_needed(s, t);
-    break;
-  case TV_DROP_RST:
-    reply_rst(s, in);
-    break;
-  }
-}
-
 /* RSTs to segments that have no connection (a closed port, an ACK at a
  * listener that matches nothing, a SYN refused by a limit) cost the sender
  * one segment each and us one each: during a flood we would reflect them
@@ -154,15 +150,69 @@ static void reply_rst_limited(struct us_stack *s, const struct seg_in *in) {
   reply_rst(s, in);
 }
 
+/* RFC 4987 3.6: the SYN queue is full, so the SYN gets a SYN-ACK whose ISS
+ * is a SYN cookie and no state at all. Nothing is evicted: every half-open
+ * connection we already answered keeps its place, so its ACK completes it. */
+static void syn_cookie_reply(struct us_stack *s, const struct seg_in *in) {
+  const struct us_tcp_seg *g = &in->seg;
+  uint16_t pm = g->has_mss && g->mss != 0 ? g->mss : TCP_MSS_DEFAULT;
+  struct tcp_cookie_opts o;
+  tcp_syncookie_opts(s, g, &o);
+  uint32_t cookie =
+      tcp_syncookie_make(s, in->dst, g->dport, in->src, g->sport, g->seq, pm, &o, in->now);
+  US_STAT_INC(s, tcp_syncookies_sent);
+  tcp_send_cookie_synack(s, in->dst, g->dport, in->src, g->sport, cookie, g->seq + 1, &o, in->now);
+}
+
+/* The one place a verdict takes effect. `t` is NULL when no TCB has the
+ * segment's 4-tuple (CLOSED, LISTEN). */
+static void apply_verdict(struct us_stack *s, struct us_tcb *t, const struct seg_in *in,
+                          enum tcp_verdict v) {
+  const struct us_tcp_seg *g = &in->seg;
+  switch (v) {
+  case TV_CONTINUE:
+  case TV_DROP:
+  case TV_REOPEN:
+    break;
+  case TV_DROP_ACK:
+    if (t && t->in_use && t->state != US_TCP_CLOSED && !(in->flags0 & US_TH_RST))
+      tcp_ack_needed(s, t);
+    break;
+  case TV_CHALLENGE_ACK:
+    challenge_ack(s, t, in->now);
+    break;
+  case TV_DROP_RST:
+    if (t)
+      reply_rst(s, in);
+    else
+      reply_rst_limited(s, in);
+    break;
+  case TV_ABORT_RST:
+    tcp_send_rst_tcb(s, t, in->now);
+    tcp_drop(s, t, US_ERR_CONNABORTED, "data after close");
+    break;
+  case TV_DUP_ACK:
+    tcp_send_ack(s, t, in->now);
+    break;
+  case TV_COOKIE_SYNACK:
+    syn_cookie_reply(s, in);
+    break;
+  case TV_REFUSE_FIN:
+    tcp_send_stateless(s, in->dst, g->dport, in->src, g->sport, g->ack, g->seq,
+                       US_TH_FIN | US_TH_ACK, g, in->now);
+    break;
+  }
+}
+
 /* ---- 3.10.7.1 CLOSED -------------------------------------------------- */
 
-static void tcp_input_closed(struct us_stack *s, const struct seg_in *in) {
+static enum tcp_verdict tcp_input_closed(struct us_stack *s) {
   US_STAT_INC(s, tcp_no_socket);
   /* "An incoming segment containing a RST is discarded. An incoming
    * segment not containing a RST causes a RST to be sent": with ACK off,
    * <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; with ACK on,
    * <SEQ=SEG.ACK><CTL=RST>. reply_rst() does both. */
-  reply_rst_limited(s, in);
+  return TV_DROP_RST;
 }
 
 /* ---- 3.10.7.2 LISTEN -------------------------------------------------- */
@@ -213,20 +263,6 @@ static bool limit_refuses(struct us_stack *s, const struct us_tcb *l, const stru
   return true;
 }
 
-/* RFC 4987 3.6: the SYN queue is full, so the SYN gets a SYN-ACK whose ISS
- * is a SYN cookie and no state at all. Nothing is evicted: every half-open
- * connection we already answered keeps its place, so its ACK completes it. */
-static void syn_cookie_reply(struct us_stack *s, const struct seg_in *in) {
-  const struct us_tcp_seg *g = &in->seg;
-  uint16_t pm = g->has_mss && g->mss != 0 ? g->mss : TCP_MSS_DEFAULT;
-  struct tcp_cookie_opts o;
-  tcp_syncookie_opts(s, g, &o);
-  uint32_t cookie =
-      tcp_syncookie_make(s, in->dst, g->dport, in->src, g->sport, g->seq, pm, &o, in->now);
-  US_STAT_INC(s, tcp_syncookies_sent);
-  tcp_send_cookie_synack(s, in->dst, g->dport, in->src, g->sport, cookie, g->seq + 1, &o, in->now);
-}
-
 /* The options a valid cookie brought back (tcp_syncookie.c), applied as
  * apply_syn_options() applies a SYN's: what the SYN-ACK offered is what
  * the connection uses. Our shift comes from the configuration, as in the
@@ -257,16 +293,16 @@ static void apply_cookie_options(struct us_stack *s, struct us_tcb *t, const str
  * and returned, and the normal steps take it to ESTABLISHED. Otherwise it
  * matches nothing we sent: RFC 9293 3.10.7.2, "any acknowledgment is bad
  * if it arrives on a connection still in the LISTEN state", gets
- * <SEQ=SEG.ACK><CTL=RST>. Returns NULL when the segment is consumed here. */
-static struct us_tcb *cookie_ack(struct us_stack *s, struct us_tcb *l, const struct seg_in *in) {
+ * <SEQ=SEG.ACK><CTL=RST>. TV_CONTINUE with *child set when the cookie
+ * made a TCB; any other verdict is the segment's end. */
+static enum tcp_verdict cookie_ack(struct us_stack *s, struct us_tcb *l, const struct seg_in *in,
+                                   struct us_tcb **child) {
   const struct us_tcp_seg *g = &in->seg;
   uint16_t mss;
   struct tcp_cookie_opts o;
   uint32_t irs = g->seq - 1, iss = g->ack - 1;
-  if (!s->cfg.tcp_syncookies || !tcp_syncookie_recent(s, in->now)) {
-    reply_rst_limited(s, in); /* no cookie out that it could return */
-    return NULL;
-  }
+  if (!s->cfg.tcp_syncookies || !tcp_syncookie_recent(s, in->now))
+    return TV_DROP_RST; /* no cookie out that it could return */
   if (!tcp_syncookie_check(s, in->dst, g->dport, in->src, g->sport, g, in->now, &mss, &o)) {
     if (g->payload_len > 0 || (g->flags & US_TH_FIN)) {
       /* The MAC covers the peer's ISN, read as SEG.SEQ - 1: only the
@@ -277,11 +313,10 @@ static struct us_tcb *cookie_ack(struct us_stack *s, struct us_tcb *l, const str
        * completes. Text we cannot place is dropped unanswered instead
        * (docs/LIMITS.md); a bare ACK still gets the RST below. */
       US_STAT_INC(s, tcp_syncookies_unverified);
-      return NULL;
+      return TV_DROP;
     }
     US_STAT_INC(s, tcp_syncookies_failed);
-    reply_rst_limited(s, in);
-    return NULL;
+    return TV_DROP_RST;
   }
   US_STAT_INC(s, tcp_syncookies_recv);
   /* The limits were checked at the SYN, but cookies in flight hold
@@ -289,11 +324,8 @@ static struct us_tcb *cookie_ack(struct us_stack *s, struct us_tcb *l, const str
    * The peer's handshake is complete here, so a RST would reach its
    * application as a reset of a connection it has; a FIN closes it
    * cleanly instead (end of file; its close then meets our RST, unseen). */
-  if (limit_refuses(s, l, in)) {
-    tcp_send_stateless(s, in->dst, g->dport, in->src, g->sport, g->ack, g->seq,
-                       US_TH_FIN | US_TH_ACK, g, in->now);
-    return NULL;
-  }
+  if (limit_refuses(s, l, in))
+    return TV_REFUSE_FIN;
   if (l->acq_len >= l->backlog) {
     /* Accept queue full. With room on the SYN queue the connection is
      * rebuilt and the fifth step keeps it in SYN-RECEIVED, where the
@@ -304,13 +336,13 @@ static struct us_tcb *cookie_ack(struct us_stack *s, struct us_tcb *l, const str
     US_STAT_INC(s, tcp_cookie_acq_full);
     if (l->synq_len >= l->backlog) {
       US_STAT_INC(s, tcp_listen_overflows);
-      return NULL;
+      return TV_DROP;
     }
   }
   struct us_tcb *t = child_new(s, l, in);
   if (!t) {
     US_STAT_INC(s, tcp_listen_drops);
-    return NULL;
+    return TV_DROP;
   }
   t->irs = irs;
   t->rcv_nxt = irs + 1;
@@ -333,46 +365,44 @@ static struct us_tcb *cookie_ack(struct us_stack *s, struct us_tcb *l, const str
   tcp_set_state(s, t, US_TCP_SYN_RECEIVED, "ACK with a valid SYN cookie");
   tcb_hash_insert(s, t);
   t->timer[TT_RTO] = in->now + tcp_rto_current(s, t);
-  return t;
+  *child = t;
+  return TV_CONTINUE;
 }
 
-/* Returns a TCB that the caller must process the segment with (a
- * completed SYN-cookie handshake), else NULL. */
-static struct us_tcb *tcp_input_listen(struct us_stack *s, struct us_tcb *l,
-                                       const struct seg_in *in, bool iss_floor_set,
-                                       uint32_t iss_floor) {
+/* TV_CONTINUE with *child set when the segment completed a SYN-cookie
+ * handshake (the caller processes it with that TCB); any other verdict is
+ * the segment's end, applied without a TCB. */
+static enum tcp_verdict tcp_input_listen(struct us_stack *s, struct us_tcb *l,
+                                         const struct seg_in *in, bool iss_floor_set,
+                                         uint32_t iss_floor, struct us_tcb **child) {
   const struct us_tcp_seg *g = &in->seg;
   /* First, check for a RST: ignore it. */
   if (g->flags & US_TH_RST)
-    return NULL;
+    return TV_DROP;
   /* Second, check for an ACK: <SEQ=SEG.ACK><CTL=RST>, unless it returns
    * one of our SYN cookies. */
   if (g->flags & US_TH_ACK) {
-    if (g->flags & US_TH_SYN) {
-      reply_rst_limited(s, in);
-      return NULL;
-    }
-    return cookie_ack(s, l, in);
+    if (g->flags & US_TH_SYN)
+      return TV_DROP_RST;
+    return cookie_ack(s, l, in, child);
   }
   /* Third, check for a SYN (the security check does not apply: no
    * compartments here). Anything else is dropped (fourth). */
   if (!(g->flags & US_TH_SYN)) {
     US_STAT_INC(s, tcp_listen_drops);
-    return NULL;
+    return TV_DROP;
   }
   /* Accept queue full: nobody is taking connections, so do not start
    * another (Linux does the same; the peer retries its SYN). */
   if (l->acq_len >= l->backlog) {
     US_STAT_INC(s, tcp_listen_overflows);
     US_STAT_INC(s, tcp_listen_drops);
-    return NULL;
+    return TV_DROP;
   }
   /* Connection limits: refuse at once, <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK>,
    * so the client's connect fails with "refused" instead of timing out. */
-  if (limit_refuses(s, l, in)) {
-    reply_rst_limited(s, in);
-    return NULL;
-  }
+  if (limit_refuses(s, l, in))
+    return TV_DROP_RST;
   /* SYN queue full (a flood, or a burst of connects; HOSTILE RES-1). A
    * reopened TIME-WAIT pair needs an ISS above its old sequence space,
    * which a cookie cannot promise: that SYN waits for the peer's retry. */
@@ -380,15 +410,14 @@ static struct us_tcb *tcp_input_listen(struct us_stack *s, struct us_tcb *l,
     US_STAT_INC(s, tcp_synq_full);
     if (!s->cfg.tcp_syncookies || iss_floor_set) {
       US_STAT_INC(s, tcp_listen_drops);
-      return NULL;
+      return TV_DROP;
     }
-    syn_cookie_reply(s, in);
-    return NULL;
+    return TV_COOKIE_SYNACK;
   }
   struct us_tcb *t = child_new(s, l, in);
   if (!t) {
     US_STAT_INC(s, tcp_listen_drops);
-    return NULL;
+    return TV_DROP;
   }
   /* "Set RCV.NXT to SEG.SEQ+1, IRS is set to SEG.SEQ ... ISS should be
    * selected". Data in the SYN is not acknowledged: the peer sends it again
@@ -410,15 +439,24 @@ static struct us_tcb *tcp_input_listen(struct us_stack *s, struct us_tcb *l,
   tcb_hash_insert(s, t);
   /* <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, at the next flush. */
   tcp_ack_needed(s, t);
-  return NULL;
+  return TV_DROP;
+}
+
+/* No TCB has the segment's 4-tuple: a listener's (3.10.7.2), else CLOSED
+ * (3.10.7.1). */
+static enum tcp_verdict tcp_input_no_tcb(struct us_stack *s, const struct seg_in *in,
+                                         bool iss_floor_set, uint32_t iss_floor,
+                                         struct us_tcb **child) {
+  struct us_tcb *l = tcb_listener_lookup(s, in->dst, in->seg.dport);
+  if (!l)
+    return tcp_input_closed(s);
+  return tcp_input_listen(s, l, in, iss_floor_set, iss_floor, child);
 }
 
 /* ---- 3.10.7.3 SYN-SENT ------------------------------------------------ */
 
 static enum tcp_verdict step1_check_seq(struct us_stack *s, struct us_tcb *t, struct seg_in *in);
-static enum tcp_verdict step6_check_urg(struct us_stack *s, struct us_tcb *t, struct seg_in *in);
-static enum tcp_verdict step7_text(struct us_stack *s, struct us_tcb *t, struct seg_in *in);
-static enum tcp_verdict step8_check_fin(struct us_stack *s, struct us_tcb *t, struct seg_in *in);
+static enum tcp_verdict steps6_to_8(struct us_stack *s, struct us_tcb *t, struct seg_in *in);
 
 static enum tcp_verdict tcp_input_syn_sent(struct us_stack *s, struct us_tcb *t,
                                            struct seg_in *in) {
@@ -470,12 +508,8 @@ static enum tcp_verdict tcp_input_syn_sent(struct us_stack *s, struct us_tcb *t,
        * SYN's sequence number, trimmed to the window like any segment. */
       in->seg.seq++;
       in->seg.flags &= (uint8_t)~US_TH_SYN;
-      if (step1_check_seq(s, t, in) == TV_CONTINUE) {
-        step6_check_urg(s, t, in);
-        step7_text(s, t, in);
-        if (t->state != US_TCP_CLOSED)
-          step8_check_fin(s, t, in);
-      }
+      enum tcp_verdict v = step1_check_seq(s, t, in);
+      return v != TV_CONTINUE ? v : steps6_to_8(s, t, in);
     }
     return TV_DROP;
   }
@@ -532,8 +566,7 @@ static enum tcp_verdict step1_check_seq(struct us_stack *s, struct us_tcb *t, st
       /* RFC 5961 4.2: a SYN, "irrespective of the sequence number",
        * draws a (rate-limited) challenge ACK. */
       US_STAT_INC(s, tcp_syn_challenge);
-      challenge_ack(s, t, in->now);
-      return TV_DROP;
+      return TV_CHALLENGE_ACK;
     }
     return TV_DROP_ACK;
   }
@@ -576,8 +609,7 @@ static enum tcp_verdict step2_check_rst(struct us_stack *s, struct us_tcb *t, st
     return TV_CONTINUE;
   if (in->seq0 != t->rcv_nxt) {
     /* In the window (step 1 dropped the rest) but not exact. */
-    challenge_ack(s, t, in->now);
-    return TV_DROP;
+    return TV_CHALLENGE_ACK;
   }
   switch (t->state) {
   case US_TCP_SYN_RECEIVED:
@@ -619,12 +651,13 @@ static enum tcp_verdict step4_check_syn(struct us_stack *s, struct us_tcb *t, st
     return TV_DROP;
   }
   US_STAT_INC(s, tcp_syn_challenge);
-  challenge_ack(s, t, in->now);
-  return TV_DROP;
+  return TV_CHALLENGE_ACK;
 }
 
-/* 3.10.7.4 fifth, ESTABLISHED: "If SND.UNA < SEG.ACK =< SND.NXT, then set
- * SND.UNA <- SEG.ACK" and remove what it covers from the send ring. */
+/* The mechanics of SND.UNA <- SEG.ACK: what the ACK covers leaves the
+ * send ring, the SYN's and the FIN's sequence numbers are noted, an RTT
+ * sample is taken (Karn) and the retransmission timer is restarted or
+ * stopped. Returns the bytes acknowledged, with the FIN. */
 static uint32_t ack_new(struct us_stack *s, struct us_tcb *t, uint32_t ack, us_time_t now) {
   uint32_t acked = ack - t->snd_una;
   if (!t->syn_acked) {
@@ -665,41 +698,50 @@ static uint32_t ack_new(struct us_stack *s, struct us_tcb *t, uint32_t ack, us_t
   return data + acked; /* and the FIN, if this ACK covers it */
 }
 
-/* 3.10.7.4 fifth: check the ACK field (with RFC 5961 5). */
-static enum tcp_verdict step5_check_ack(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
+/* 3.10.7.4 fifth, SYN-RECEIVED: "If SND.UNA < SEG.ACK =< SND.NXT, then
+ * enter ESTABLISHED state and continue processing"; if the ACK is not
+ * acceptable, <SEQ=SEG.ACK><CTL=RST>. */
+static enum tcp_verdict step5_syn_received(struct us_stack *s, struct us_tcb *t,
+                                           const struct seg_in *in) {
   const struct us_tcp_seg *g = &in->seg;
-  us_time_t now = in->now;
-  if (!(g->flags & US_TH_ACK))
-    return TV_DROP; /* "if the ACK bit is off, drop the segment" */
-  if (t->state == US_TCP_SYN_RECEIVED) {
-    if (!(us_seq_gt(g->ack, t->snd_una) && us_seq_le(g->ack, t->snd_max))) {
-      US_STAT_INC(s, tcp_bad_syn_rcvd_ack);
-      return TV_DROP_RST; /* <SEQ=SEG.ACK><CTL=RST> */
-    }
-    struct us_tcb *l = t->listener;
-    if (t->passive && l && l->acq_len >= l->backlog) {
-      /* Accept queue full: drop the ACK and stay in SYN-RECEIVED; the
-       * SYN-ACK retransmission tries again later (Linux does the same). */
-      US_STAT_INC(s, tcp_listen_overflows);
-      return TV_DROP;
-    }
-    tcp_set_state(s, t, US_TCP_ESTABLISHED, "ACK of SYN");
-    if (t->passive && l) {
-      tcb_q_remove(&l->synq_head, &l->synq_tail, t);
-      l->synq_len--;
-      t->in_synq = false;
-      tcb_q_push(&l->acq_head, &l->acq_tail, t);
-      l->acq_len++;
-      t->in_acceptq = true;
-      tcb_mark(s, l); /* ACCEPT */
-    }
-    t->snd_wnd = (uint32_t)g->wnd << t->snd_wscale;
-    t->max_snd_wnd = t->snd_wnd;
-    t->snd_wl1 = g->seq;
-    t->snd_wl2 = g->ack;
-    tcp_keepalive_arm(s, t, now);
+  if (t->state != US_TCP_SYN_RECEIVED)
+    return TV_CONTINUE;
+  if (!(us_seq_gt(g->ack, t->snd_una) && us_seq_le(g->ack, t->snd_max))) {
+    US_STAT_INC(s, tcp_bad_syn_rcvd_ack);
+    return TV_DROP_RST; /* <SEQ=SEG.ACK><CTL=RST> */
   }
-  /* RFC 5961 5.2: acceptable only in [SND.UNA - MAX.SND.WND, SND.NXT]. */
+  struct us_tcb *l = t->listener;
+  if (t->passive && l && l->acq_len >= l->backlog) {
+    /* Accept queue full: drop the ACK and stay in SYN-RECEIVED; the
+     * SYN-ACK retransmission tries again later (Linux does the same). */
+    US_STAT_INC(s, tcp_listen_overflows);
+    return TV_DROP;
+  }
+  tcp_set_state(s, t, US_TCP_ESTABLISHED, "ACK of SYN");
+  if (t->passive && l) {
+    tcb_q_remove(&l->synq_head, &l->synq_tail, t);
+    l->synq_len--;
+    t->in_synq = false;
+    tcb_q_push(&l->acq_head, &l->acq_tail, t);
+    l->acq_len++;
+    t->in_acceptq = true;
+    tcb_mark(s, l); /* ACCEPT */
+  }
+  t->snd_wnd = (uint32_t)g->wnd << t->snd_wscale;
+  t->max_snd_wnd = t->snd_wnd;
+  t->snd_wl1 = g->seq;
+  t->snd_wl2 = g->ack;
+  tcp_keepalive_arm(s, t, in->now);
+  return TV_CONTINUE;
+}
+
+/* 3.10.7.4 fifth, ESTABLISHED, with RFC 5961 5.2: an ACK is acceptable
+ * only in [SND.UNA - MAX.SND.WND, SND.NXT]. "If the ACK acks something not
+ * yet sent (SEG.ACK > SND.NXT), then send an ACK, drop the segment"; one
+ * too old to be ours is dropped with an ACK too. */
+static enum tcp_verdict step5_ack_acceptable(struct us_stack *s, const struct us_tcb *t,
+                                             const struct seg_in *in) {
+  const struct us_tcp_seg *g = &in->seg;
   if (us_seq_gt(g->ack, t->snd_max)) {
     US_STAT_INC(s, tcp_ack_unsent);
     return TV_DROP_ACK;
@@ -708,26 +750,41 @@ static enum tcp_verdict step5_check_ack(struct us_stack *s, struct us_tcb *t, st
     US_STAT_INC(s, tcp_old_ack);
     return TV_DROP_ACK;
   }
+  return TV_CONTINUE;
+}
+
+/* 3.10.7.4 fifth, ESTABLISHED: "If SND.UNA < SEG.ACK =< SND.NXT, then set
+ * SND.UNA <- SEG.ACK". Returns the bytes (and the FIN) newly acknowledged. */
+static uint32_t step5_advance_una(struct us_stack *s, struct us_tcb *t, const struct seg_in *in) {
+  /* RFC 7323 4.1: with timestamps, every ACK of new data is an RTT
+   * sample (the SYN's is timed: ack_new). */
+  if (t->syn_acked && tcp_ts_rtt_sample(s, t, &in->seg, in->now))
+    t->rtt_timing = false;
+  uint32_t acked = ack_new(s, t, in->seg.ack, in->now);
+  tcp_loss_check_renege(s, t, in->now);
+  return acked;
+}
+
+/* 3.10.7.4 fifth, ESTABLISHED: "If the ACK is a duplicate (SEG.ACK =<
+ * SND.UNA), it can be ignored" by the state machine, but loss recovery
+ * counts it (RFC 5681 2), and every acceptable ACK goes to loss detection,
+ * recovery and the congestion window (tcp_rack.c) and to ECN (RFC 3168
+ * 6.1.2). Before the window update: a duplicate ACK is one that carries
+ * the window the previous ACK did. `advanced`: SND.UNA moved, by `acked`. */
+static void step5_dup_ack_and_recovery(struct us_stack *s, struct us_tcb *t,
+                                       const struct seg_in *in, bool advanced, uint32_t acked) {
+  const struct us_tcp_seg *g = &in->seg;
   uint32_t wnd = (uint32_t)g->wnd << t->snd_wscale;
   bool classic_dup =
       g->payload_len == 0 && !(g->flags & (US_TH_SYN | US_TH_FIN)) && wnd == t->snd_wnd;
-  uint32_t acked = 0;
-  bool dup = false, advanced = us_seq_gt(g->ack, t->snd_una);
-  if (advanced) {
-    /* RFC 7323 4.1: with timestamps, every ACK of new data is an RTT
-     * sample (the SYN's is timed: ack_new). */
-    if (t->syn_acked && tcp_ts_rtt_sample(s, t, g, now))
-      t->rtt_timing = false;
-    acked = ack_new(s, t, g->ack, now);
-    tcp_loss_check_renege(s, t, now);
-  }
   /* The SACK blocks after the cumulative ACK: RACK wants deliveries in
    * sequence order (RFC 8985 6.2 step 3). */
   bool dsack = false;
-  bool sack_new =
-      t->sack_ok && g->sack_count > 0 && t->syn_acked && tcp_sack_update(s, t, g, now, &dsack) > 0;
+  bool sack_new = t->sack_ok && g->sack_count > 0 && t->syn_acked &&
+                  tcp_sack_update(s, t, g, in->now, &dsack) > 0;
+  bool dup = false;
   if (advanced) {
-    /* done above */
+    /* new data acknowledged: neither a duplicate nor a pure ACK */
   } else if (g->ack == t->snd_una && t->snd_max != t->snd_una && t->snd_wnd != 0 &&
              (classic_dup || sack_new)) {
     /* RFC 5681 2: a duplicate ACK; with SACK, any ACK reporting newly
@@ -738,48 +795,74 @@ static enum tcp_verdict step5_check_ack(struct us_stack *s, struct us_tcb *t, st
   } else if (g->payload_len == 0) {
     US_STAT_INC(s, tcp_pure_acks);
   }
-  /* Loss detection, recovery and the congestion window (tcp_rack.c). */
   if (tcp_state_synchronized(t->state))
-    tcp_loss_on_ack(s, t, acked, dup, dsack, now);
-  tcp_ecn_echo(s, t, g, now); /* RFC 3168 6.1.2, once SND.UNA has moved */
-  /* Send window update: "If SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
-   * SND.WL2 =< SEG.ACK)". */
-  if (us_seq_lt(t->snd_wl1, g->seq) || (t->snd_wl1 == g->seq && us_seq_le(t->snd_wl2, g->ack))) {
-    t->snd_wnd = wnd;
-    t->snd_wl1 = g->seq;
-    t->snd_wl2 = g->ack;
-    if (wnd > t->max_snd_wnd)
-      t->max_snd_wnd = wnd;
-    if (wnd > 0 && t->timer[TT_PERSIST] != US_TIME_NEVER) {
-      t->timer[TT_PERSIST] = US_TIME_NEVER;
-      t->persist_backoff = 0;
-    }
+    tcp_loss_on_ack(s, t, acked, dup, dsack, in->now);
+  tcp_ecn_echo(s, t, g, in->now); /* RFC 3168 6.1.2, once SND.UNA has moved */
+}
+
+/* 3.10.7.4 fifth, ESTABLISHED: "If SND.UNA =< SEG.ACK =< SND.NXT, the
+ * send window should be updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 =
+ * SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set SND.WL1 <-
+ * SEG.SEQ, and set SND.WL2 <- SEG.ACK." A window that opens ends the
+ * zero-window probes (3.8.6.1). */
+static void step5_update_window(struct us_tcb *t, const struct seg_in *in) {
+  const struct us_tcp_seg *g = &in->seg;
+  if (!(us_seq_lt(t->snd_wl1, g->seq) || (t->snd_wl1 == g->seq && us_seq_le(t->snd_wl2, g->ack))))
+    return;
+  uint32_t wnd = (uint32_t)g->wnd << t->snd_wscale;
+  t->snd_wnd = wnd;
+  t->snd_wl1 = g->seq;
+  t->snd_wl2 = g->ack;
+  if (wnd > t->max_snd_wnd)
+    t->max_snd_wnd = wnd;
+  if (wnd > 0 && t->timer[TT_PERSIST] != US_TIME_NEVER) {
+    t->timer[TT_PERSIST] = US_TIME_NEVER;
+    t->persist_backoff = 0;
   }
+}
+
+/* 3.10.7.4 fifth, the closing states, once our FIN is acknowledged:
+ * FIN-WAIT-1 enters FIN-WAIT-2, CLOSING enters TIME-WAIT, LAST-ACK
+ * deletes the TCB ("enter the CLOSED state, and return"). */
+static enum tcp_verdict step5_fin_acked(struct us_stack *s, struct us_tcb *t,
+                                        const struct seg_in *in) {
+  if (!t->fin_acked)
+    return TV_CONTINUE;
   switch (t->state) {
   case US_TCP_FIN_WAIT_1:
-    if (t->fin_acked) {
-      tcp_set_state(s, t, US_TCP_FIN_WAIT_2, "ACK of FIN");
-      /* An orphan cannot be told about the peer's FIN, and a peer that
-       * never sends one would hold its TCB for ever: like Linux
-       * (tcp_fin_timeout), it gets cfg.tcp_fin_timeout at most. */
-      if (t->app_closed)
-        t->timer[TT_2MSL] = now + s->cfg.tcp_fin_timeout;
-    }
+    tcp_set_state(s, t, US_TCP_FIN_WAIT_2, "ACK of FIN");
+    /* An orphan cannot be told about the peer's FIN, and a peer that
+     * never sends one would hold its TCB for ever: like Linux
+     * (tcp_fin_timeout), it gets cfg.tcp_fin_timeout at most. */
+    if (t->app_closed)
+      t->timer[TT_2MSL] = in->now + s->cfg.tcp_fin_timeout;
     break;
   case US_TCP_CLOSING:
-    if (t->fin_acked)
-      tcp_enter_time_wait(s, t, now);
+    tcp_enter_time_wait(s, t, in->now);
     break;
   case US_TCP_LAST_ACK:
-    if (t->fin_acked) {
-      tcp_drop(s, t, 0, "ACK of FIN in LAST-ACK");
-      return TV_DROP;
-    }
-    break;
+    tcp_drop(s, t, 0, "ACK of FIN in LAST-ACK");
+    return TV_DROP;
   default:
     break;
   }
   return TV_CONTINUE;
+}
+
+/* 3.10.7.4 fifth: check the ACK field (with RFC 5961 5), in its parts. */
+static enum tcp_verdict step5_check_ack(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
+  enum tcp_verdict v;
+  if (!(in->seg.flags & US_TH_ACK))
+    return TV_DROP; /* "if the ACK bit is off, drop the segment" */
+  if ((v = step5_syn_received(s, t, in)) != TV_CONTINUE)
+    return v;
+  if ((v = step5_ack_acceptable(s, t, in)) != TV_CONTINUE)
+    return v;
+  bool advanced = us_seq_gt(in->seg.ack, t->snd_una);
+  uint32_t acked = advanced ? step5_advance_una(s, t, in) : 0;
+  step5_dup_ack_and_recovery(s, t, in, advanced, acked);
+  step5_update_window(t, in);
+  return step5_fin_acked(s, t, in);
 }
 
 /* 3.10.7.4 sixth: check the URG bit. We keep RCV.UP = max(RCV.UP, SEG.UP) and
@@ -809,9 +892,7 @@ static enum tcp_verdict step7_text(struct us_stack *s, struct us_tcb *t, struct 
     /* Nobody will read this: reset rather than acknowledge what will never
      * be delivered (Linux TCPAbortOnData, RFC 2525 2.17). */
     US_STAT_INC(s, tcp_abort_on_data);
-    tcp_send_rst_tcb(s, t, in->now);
-    tcp_drop(s, t, US_ERR_CONNABORTED, "data after close");
-    return TV_DROP;
+    return TV_ABORT_RST;
   }
   if (!tcb_rcv_attach(s, t)) {
     /* The receive pool is empty: the text is not accepted (nor a FIN
@@ -853,7 +934,7 @@ static enum tcp_verdict step7_text(struct us_stack *s, struct us_tcb *t, struct 
      * segment, not coalesced: the sender counts them (RFC 5681 4.2, 3.2). */
     tcp_reass_insert(s, t, g->seq, g->payload, g->payload_len);
     tcb_rcv_release_if_empty(s, t); /* refused by a cap: nothing held */
-    tcp_send_ack(s, t, in->now);
+    return TV_DUP_ACK;
   }
   return TV_CONTINUE;
 }
@@ -908,6 +989,20 @@ static enum tcp_verdict step8_check_fin(struct us_stack *s, struct us_tcb *t, st
   return TV_CONTINUE;
 }
 
+/* 3.10.7.4 sixth to eighth, for a segment the fifth step kept (and for
+ * text and FIN that came with a SYN-ACK, 3.10.7.3). A duplicate ACK owed
+ * for text beyond a hole does not stop the FIN step. */
+static enum tcp_verdict steps6_to_8(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
+  enum tcp_verdict v;
+  if ((v = step6_check_urg(s, t, in)) != TV_CONTINUE)
+    return v;
+  v = step7_text(s, t, in);
+  if (v != TV_CONTINUE && v != TV_DUP_ACK)
+    return v;
+  enum tcp_verdict fin = step8_check_fin(s, t, in);
+  return fin != TV_CONTINUE ? fin : v;
+}
+
 static enum tcp_verdict tcp_input_other(struct us_stack *s, struct us_tcb *t, struct seg_in *in) {
   enum tcp_verdict v;
   /* RFC 7323 3.2 and 5.3 (R1), ahead of the sequence check (appendix D). */
@@ -931,13 +1026,7 @@ static enum tcp_verdict tcp_input_other(struct us_stack *s, struct us_tcb *t, st
     return v;
   if ((v = step5_check_ack(s, t, in)) != TV_CONTINUE)
     return v;
-  if ((v = step6_check_urg(s, t, in)) != TV_CONTINUE)
-    return v;
-  if ((v = step7_text(s, t, in)) != TV_CONTINUE)
-    return v;
-  if (t->state == US_TCP_CLOSED)
-    return TV_DROP;
-  return step8_check_fin(s, t, in);
+  return steps6_to_8(s, t, in);
 }
 
 /* ---- TIME-WAIT ---------------------------------------------------------- */
@@ -1048,19 +1137,16 @@ void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
     return;
   }
 
+  enum tcp_verdict v;
   struct us_tcb *t = tcb_lookup(s, ip->dst, in.seg.dport, ip->src, in.seg.sport);
   if (!t) {
-    struct us_tcb *l = tcb_listener_lookup(s, ip->dst, in.seg.dport);
-    if (!l) {
-      tcp_input_closed(s, &in);
+    v = tcp_input_no_tcb(s, &in, false, 0, &t);
+    if (v != TV_CONTINUE) {
+      apply_verdict(s, NULL, &in, v);
       return;
     }
-    t = tcp_input_listen(s, l, &in, false, 0);
-    if (!t)
-      return;
     /* A SYN cookie came back: the new TCB takes the segment from here. */
   }
-  enum tcp_verdict v;
   switch (t->state) {
   case US_TCP_SYN_SENT:
     v = tcp_input_syn_sent(s, t, &in);
@@ -1077,14 +1163,11 @@ void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
     US_STAT_INC(s, tcp_time_wait_recycled);
     tcp_drop(s, t, 0, "TIME-WAIT reopened by a new SYN");
     tcp_gc(s, t);
-    struct us_tcb *l = tcb_listener_lookup(s, ip->dst, in.seg.dport);
-    if (l)
-      tcp_input_listen(s, l, &in, true, floor); /* a SYN: never a cookie ACK */
-    else
-      tcp_input_closed(s, &in);
+    struct us_tcb *child = NULL; /* a SYN: never a cookie ACK, so none */
+    apply_verdict(s, NULL, &in, tcp_input_no_tcb(s, &in, true, floor, &child));
     return;
   }
-  if (t->in_use && t->state != US_TCP_CLOSED && v != TV_DROP_RST && !t->dead) {
+  if (t->in_use && t->state != US_TCP_CLOSED && v != TV_DROP_RST && v != TV_ABORT_RST && !t->dead) {
     /* Any acceptable segment shows the peer is alive (keep-alive idle). */
     t->last_rx = now;
     t->keep_sent = 0;

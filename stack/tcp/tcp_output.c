@@ -15,11 +15,13 @@
  * and nothing else carried it. Every data or FIN segment is noted in the
  * transmit records (tcp_sack.c) with its time.
  *
- * ACK coalescing (MUST-58, MUST-59; docs/ARCHITECTURE.md 2): input never sends an ACK
- * itself. It sets ack_now (or arms the delayed-ACK timer) and puts the TCB
- * on the pending list; us_stack_poll() flushes the list once per batch, so
- * a burst of in-order segments is answered by one ACK, and a window update
- * rides on it.
+ * ACK coalescing (MUST-58, MUST-59; docs/ARCHITECTURE.md 2): the ACKs input
+ * owes are not sent by input. It sets ack_now (or arms the delayed-ACK
+ * timer) and puts the TCB on the pending list; us_stack_poll() flushes the
+ * list once per batch, so a burst of in-order segments is answered by one
+ * ACK, and a window update rides on it. The one ACK input sends at once is
+ * the duplicate ACK for text beyond a hole (RFC 5681 4.2: one per segment,
+ * the sender counts them), through tcp_input.c's TV_DUP_ACK verdict.
  *
  * The receive window (RFC 9293 3.8.6.2.2, receiver SWS avoidance): the
  * right edge we advertise (rcv_adv) moves right only when it can move by at
