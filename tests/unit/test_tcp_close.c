@@ -391,6 +391,26 @@ static void test_close_with_unread_data_rsts(void **state) {
   th_finish(h);
 }
 
+/* Text after the application closed: nobody will read it, so exactly one
+ * RST <SEQ=SND.NXT> answers it and the connection is gone (RFC 2525 2.17,
+ * tcp_input.c's abort verdict); P's retransmission meets no connection. */
+static void test_data_after_close_aborts(void **state) {
+  struct th *h = th_new_state(state, msl3);
+  us_time_t t = th_fx_fin_wait_2(h, 0) + US_MSEC(10);
+  uint64_t rsts = th_stat(h, US_STAT_tcp_out_rsts);
+  th_inject(h, t, TSEG(.flags = TH_ACK | TH_PSH, .seq = 1, .ack = 2, .len = 100));
+  th_expect(h, t, TSEG(.flags = TH_RST, .seq = 2, .ack = 1, .ack_opt = true));
+  th_assert_state(h, -1);
+  th_expect_nothing_until(h, t + US_SEC(5));
+  assert_int_equal(th_stat(h, US_STAT_tcp_abort_on_data), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_out_rsts) - rsts, 1);
+  t += US_SEC(5);
+  th_inject(h, t, TSEG(.flags = TH_ACK | TH_PSH, .seq = 1, .ack = 2, .len = 100));
+  th_expect(h, t, TSEG(.flags = TH_RST, .seq = 2));
+  assert_int_equal(th_stat(h, US_STAT_tcp_abort_on_data), 1);
+  th_finish(h);
+}
+
 /* Close in SYN-SENT: the TCB is deleted, no FIN; the late SYN-ACK meets
  * no connection and gets a RST <SEQ=SEG.ACK>. */
 static void test_close_in_syn_sent(void **state) {
@@ -452,6 +472,7 @@ int main(void) {
     cmocka_unit_test_teardown(test_time_wait_rst_closes, th_teardown),
     cmocka_unit_test_teardown(test_time_wait_new_syn_reopens, th_teardown),
     cmocka_unit_test_teardown(test_close_with_unread_data_rsts, th_teardown),
+    cmocka_unit_test_teardown(test_data_after_close_aborts, th_teardown),
     cmocka_unit_test_teardown(test_close_in_syn_sent, th_teardown),
     cmocka_unit_test_teardown(test_close_in_syn_received, th_teardown),
   };
