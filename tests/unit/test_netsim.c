@@ -639,7 +639,7 @@ static void run_case(const struct ns_case *c0, size_t idx) {
   if (us_fault_held(n->f) != 0)
     ns_failf(&c, seed, "injector still holds packets");
   /* A case whose impairment never fired proves nothing (jitter only
-   * moves release times, which test_fault checks). */
+   * moves release times, which test_fault_timing checks). */
   if (c.spec[0] && !strstr(c.spec, "jitter") && acted == 0)
     ns_failf(&c, seed, "the impairment never acted: the case tests nothing");
 
