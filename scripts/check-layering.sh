@@ -21,6 +21,8 @@
 #       platform  -> assembly, tcp, udp, ip, fault, core, wire (anything below tls; no apps)
 #       apps      -> platform (and other apps/ folders, e.g. apps/common)
 #       include/  -> include/ only
+#    A layer's private headers (*_int.h, *_internal.h) are for its own
+#    folder only, whatever the table allows.
 #    A folder under stack/ that has no row here fails, so a new layer comes
 #    with its row (its arrows) from its first file.
 #    An include is resolved as the compiler would: the including file's own
@@ -137,6 +139,11 @@ arrows=$(ARROW_EXC="$(printf "%s\n" "${arrow_exceptions[@]+"${arrow_exceptions[@
       elsif ($q eq "\"" && -e "stack/platform/$x") { $to = "platform"; }
       elsif ($q eq "\"" && grep { -e "$_/$x" } @appdirs) { $to = "apps"; }
       else { next; }  # a system or third-party header: part 1 judges those
+      if ($to ne $layer && $x =~ m{(?:^|/)\w+_(?:int|internal)\.h$}) {
+        print "$f:$n: $layer includes \"$x\", a header private to stack/$to\n";
+        $bad++;
+        next;
+      }
       next if $to eq "include" || $to eq $layer;
       next if grep { $_ eq $to } @{$allow{$layer}};
       next if $exc{"$f:$x"};
