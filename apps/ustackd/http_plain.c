@@ -66,9 +66,10 @@ static const struct httpd_transport plain_transport = { .name = "http",
                                                         .describe = plain_describe,
                                                         .ctx_free = NULL };
 
-static int http_start(void *state, us_stack *s, us_time_t now, char *err, size_t errlen) {
+static int http_start(void *state, void *shared, us_stack *s, us_time_t now, char *err,
+                      size_t errlen) {
   struct httpd_opts o;
-  httpd_opts_fill(&o, ((struct httpd_instance *)state)->port);
+  httpd_opts_fill(&o, shared, ((struct httpd_instance *)state)->port);
   if (!o.root_dir) {
     snprintf(err, errlen, "needs --root DIR");
     return -1;
@@ -76,9 +77,10 @@ static int http_start(void *state, us_stack *s, us_time_t now, char *err, size_t
   return httpd_instance_start(state, s, &o, &plain_transport, now, err, errlen);
 }
 
-const struct svc_desc svc_http = { "--http",
-                                   "PORT",
-                                   "serve HTTP on PORT (plain TCP; with --root)",
-                                   httpd_instance_parse,
-                                   http_start,
-                                   httpd_instance_stop };
+const struct svc_desc svc_http = { .option = "--http",
+                                   .metavar = "PORT",
+                                   .help = "serve HTTP on PORT (plain TCP; with --root)",
+                                   .group = &httpd_group,
+                                   .parse = httpd_instance_parse,
+                                   .start = http_start,
+                                   .stop = httpd_instance_stop };

@@ -176,19 +176,32 @@ void httpd_stop(struct httpd *svc, us_stack *s, us_time_t now);
 void httpd_accept_some(struct httpd *svc, us_time_t now);
 void httpd_print_counters(const struct httpd *svc);
 
+/*
+ * The settings every --http and --https port shares (the svc_group
+ * httpd_group; httpd_opts.c): the options of httpd_opts.c, the TLS files
+ * of https.c, and how many ports of each kind were given.
+ */
+struct httpd_settings {
+  struct httpd_opts o; /* port unset */
+  unsigned services;   /* --http and --https given */
+  unsigned https;      /* --https given */
+  const char *cert_file, *key_file;
+};
+extern const struct svc_group httpd_group;
+
 /* One --http or --https PORT service (the svc_desc state of both). */
 struct httpd_instance {
   uint16_t port;
   struct httpd *svc;
 };
-/* svc_desc parse: the port, counted for httpd_opts_count_service. */
-int httpd_instance_parse(const char *arg, void **state, char *err, size_t errlen);
+/* svc_desc parse: the port, counted in the shared httpd_settings. */
+int httpd_instance_parse(const char *arg, void *shared, void **state, char *err, size_t errlen);
 /* Start the server with transport `tr` and register its timers. On
  * failure the transport context is freed (tr->ctx_free). 0 or -1. */
 int httpd_instance_start(struct httpd_instance *inst, us_stack *s, const struct httpd_opts *o,
                          const struct httpd_transport *tr, us_time_t now, char *err, size_t errlen);
 /* svc_desc stop: counters printed, server stopped, state freed. */
-void httpd_instance_stop(void *state, us_stack *s, us_time_t now);
+void httpd_instance_stop(void *state, void *shared, us_stack *s, us_time_t now);
 
 /* httpd_conn.c */
 void hconn_init(struct hconn *c, struct httpd *svc, us_sock_t sock, us_ip4_t peer, uint16_t pport,
@@ -234,14 +247,12 @@ void httpd_body(struct hconn *c, const char *type, const struct sbuf *body, cons
 void httpd_status_build(struct httpd *svc, us_time_t now, bool json, struct sbuf *b);
 
 /* httpd_opts.c: the shared options, as the command line set them. */
-void httpd_opts_fill(struct httpd_opts *o, uint16_t port);
+void httpd_opts_fill(struct httpd_opts *o, const struct httpd_settings *hs, uint16_t port);
 /* Zero fields become the documented defaults. */
 void httpd_opts_defaults(struct httpd_opts *o);
 extern const struct svc_desc svc_http_max_conns, svc_http_per_source, svc_http_header_timeout,
     svc_http_request_timeout, svc_http_idle_timeout, svc_http_status_clients;
 /* --root DIR is shared too. */
 extern const struct svc_desc svc_http_root;
-/* 1 + how many --http/--https services were given (for "needs --http"). */
-void httpd_opts_count_service(void);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * httpd_opts.c - the command-line options that --http and --https share
  * (see httpd.h): the document root, the slot count, the per-source limit,
- * the timeouts, and whether /status shows client addresses. ustackd runs
- * one stack, so one set serves every --http and --https port.
+ * the timeouts, and whether /status shows client addresses. They live in
+ * the group's struct httpd_settings (httpd.h), one set for every --http
+ * and --https port of the run.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,15 +12,10 @@
 
 #include "httpd.h"
 
-static struct {
-  struct httpd_opts o; /* port unset */
-  unsigned services;   /* --http / --https given */
-} g_http;
+const struct svc_group httpd_group = { "http", sizeof(struct httpd_settings), NULL };
 
-void httpd_opts_count_service(void) { g_http.services++; }
-
-void httpd_opts_fill(struct httpd_opts *o, uint16_t port) {
-  *o = g_http.o;
+void httpd_opts_fill(struct httpd_opts *o, const struct httpd_settings *hs, uint16_t port) {
+  *o = hs->o;
   o->port = port;
 }
 
@@ -55,21 +51,21 @@ static int parse_num(const char *opt, const char *arg, unsigned long lo, unsigne
   return 0;
 }
 
-static int max_conns_parse(const char *arg, void **state, char *err, size_t errlen) {
-  (void)state;
+static int max_conns_parse(const char *arg, void *shared, void **state, char *err, size_t errlen) {
+  struct httpd_settings *hs = shared;
   unsigned long v;
   if (parse_num("--http-max-conns", arg, 1, HTTPD_MAX_CONNS, &v, err, errlen) != 0)
     return -1;
-  g_http.o.max_conns = (uint32_t)v;
+  hs->o.max_conns = (uint32_t)v;
   return 0;
 }
 
-static int per_source_parse(const char *arg, void **state, char *err, size_t errlen) {
-  (void)state;
+static int per_source_parse(const char *arg, void *shared, void **state, char *err, size_t errlen) {
+  struct httpd_settings *hs = shared;
   unsigned long v;
   if (parse_num("--http-per-source", arg, 0, 65536, &v, err, errlen) != 0)
     return -1;
-  g_http.o.per_source = v == 0 ? UINT32_MAX : (uint32_t)v;
+  hs->o.per_source = v == 0 ? UINT32_MAX : (uint32_t)v;
   return 0;
 }
 
@@ -82,94 +78,100 @@ static int timeout_parse(const char *opt, const char *arg, us_time_t *slot, char
   return 0;
 }
 
-static int header_timeout_parse(const char *arg, void **state, char *err, size_t errlen) {
-  (void)state;
-  return timeout_parse("--http-header-timeout", arg, &g_http.o.header_timeout, err, errlen);
+static int header_timeout_parse(const char *arg, void *shared, void **state, char *err,
+                                size_t errlen) {
+  struct httpd_settings *hs = shared;
+  return timeout_parse("--http-header-timeout", arg, &hs->o.header_timeout, err, errlen);
 }
-static int request_timeout_parse(const char *arg, void **state, char *err, size_t errlen) {
-  (void)state;
-  return timeout_parse("--http-request-timeout", arg, &g_http.o.request_timeout, err, errlen);
+static int request_timeout_parse(const char *arg, void *shared, void **state, char *err,
+                                 size_t errlen) {
+  struct httpd_settings *hs = shared;
+  return timeout_parse("--http-request-timeout", arg, &hs->o.request_timeout, err, errlen);
 }
-static int idle_timeout_parse(const char *arg, void **state, char *err, size_t errlen) {
-  (void)state;
-  return timeout_parse("--http-idle-timeout", arg, &g_http.o.idle_timeout, err, errlen);
+static int idle_timeout_parse(const char *arg, void *shared, void **state, char *err,
+                              size_t errlen) {
+  struct httpd_settings *hs = shared;
+  return timeout_parse("--http-idle-timeout", arg, &hs->o.idle_timeout, err, errlen);
 }
 
-static int status_clients_parse(const char *arg, void **state, char *err, size_t errlen) {
-  (void)arg;
-  (void)state;
-  (void)err;
-  (void)errlen;
-  g_http.o.status_clients = true;
+static int status_clients_parse(const char *arg, void *shared, void **state, char *err,
+                                size_t errlen) {
+  struct httpd_settings *hs = shared;
+  hs->o.status_clients = true;
   return 0;
 }
 
-static int root_parse(const char *arg, void **state, char *err, size_t errlen) {
-  (void)state;
+static int root_parse(const char *arg, void *shared, void **state, char *err, size_t errlen) {
+  struct httpd_settings *hs = shared;
   if (!arg || !*arg) {
     snprintf(err, errlen, "needs a value");
     return -1;
   }
-  g_http.o.root_dir = arg;
+  hs->o.root_dir = arg;
   return 0;
 }
 
 /* These options alone would silently do nothing: say so. */
-static int needs_service(void *state, us_stack *s, us_time_t now, char *err, size_t errlen) {
-  (void)state;
-  (void)s;
-  (void)now;
-  if (g_http.services == 0) {
+static int needs_service(void *state, void *shared, us_stack *s, us_time_t now, char *err,
+                         size_t errlen) {
+  const struct httpd_settings *hs = shared;
+  if (hs->services == 0) {
     snprintf(err, errlen, "needs --http PORT or --https PORT");
     return -1;
   }
   return 0;
 }
 
-const struct svc_desc svc_http_root = {
-  "--root", "DIR", "directory --http/--https serve files from", root_parse, needs_service, NULL
-};
-const struct svc_desc svc_http_max_conns = {
-  "--http-max-conns", "N",           "HTTP(S) connection slots, 1-4096 (default 128)",
-  max_conns_parse,    needs_service, NULL
-};
+const struct svc_desc svc_http_root = { .option = "--root",
+                                        .metavar = "DIR",
+                                        .help = "directory --http/--https serve files from",
+                                        .group = &httpd_group,
+                                        .parse = root_parse,
+                                        .start = needs_service };
+const struct svc_desc svc_http_max_conns = { .option = "--http-max-conns",
+                                             .metavar = "N",
+                                             .help =
+                                                 "HTTP(S) connection slots, 1-4096 (default 128)",
+                                             .group = &httpd_group,
+                                             .parse = max_conns_parse,
+                                             .start = needs_service };
 const struct svc_desc svc_http_per_source = {
-  "--http-per-source",
-  "N",
-  "HTTP(S) connections one source address may hold (default half the slots; 0 = no limit)",
-  per_source_parse,
-  needs_service,
-  NULL
+  .option = "--http-per-source",
+  .metavar = "N",
+  .help = "HTTP(S) connections one source address may hold (default half the slots; 0 = no limit)",
+  .group = &httpd_group,
+  .parse = per_source_parse,
+  .start = needs_service
 };
 const struct svc_desc svc_http_header_timeout = {
-  "--http-header-timeout",
-  "SEC",
-  "a request head must be complete SEC after its first byte (default 10)",
-  header_timeout_parse,
-  needs_service,
-  NULL
+  .option = "--http-header-timeout",
+  .metavar = "SEC",
+  .help = "a request head must be complete SEC after its first byte (default 10)",
+  .group = &httpd_group,
+  .parse = header_timeout_parse,
+  .start = needs_service
 };
 const struct svc_desc svc_http_request_timeout = {
-  "--http-request-timeout",
-  "SEC",
-  "a whole request (head and body) within SEC of its first byte (default 30)",
-  request_timeout_parse,
-  needs_service,
-  NULL
+  .option = "--http-request-timeout",
+  .metavar = "SEC",
+  .help = "a whole request (head and body) within SEC of its first byte (default 30)",
+  .group = &httpd_group,
+  .parse = request_timeout_parse,
+  .start = needs_service
 };
 const struct svc_desc svc_http_idle_timeout = {
-  "--http-idle-timeout",
-  "SEC",
-  "keep-alive wait between requests, and a response stalled by the client (default 30)",
-  idle_timeout_parse,
-  needs_service,
-  NULL
+  .option = "--http-idle-timeout",
+  .metavar = "SEC",
+  .help = "keep-alive wait between requests, and a response stalled by the client (default 30)",
+  .group = &httpd_group,
+  .parse = idle_timeout_parse,
+  .start = needs_service
 };
 const struct svc_desc svc_http_status_clients = {
-  "--status-clients",
-  NULL,
-  "show client addresses on /status and /status.json (off: hidden)",
-  status_clients_parse,
-  needs_service,
-  NULL
+  .option = "--status-clients",
+  .metavar = NULL,
+  .help = "show client addresses on /status and /status.json (off: hidden)",
+  .group = &httpd_group,
+  .parse = status_clients_parse,
+  .start = needs_service
 };

@@ -385,7 +385,8 @@ void httpd_stop(struct httpd *svc, us_stack *s, us_time_t now) {
 
 /* ---- the --http/--https service instance (http_plain.c, https.c) ---- */
 
-int httpd_instance_parse(const char *arg, void **state, char *err, size_t errlen) {
+int httpd_instance_parse(const char *arg, void *shared, void **state, char *err, size_t errlen) {
+  struct httpd_settings *hs = shared;
   struct httpd_instance *inst = calloc(1, sizeof *inst);
   if (!inst) {
     snprintf(err, errlen, "out of memory");
@@ -395,7 +396,7 @@ int httpd_instance_parse(const char *arg, void **state, char *err, size_t errlen
     free(inst);
     return -1;
   }
-  httpd_opts_count_service();
+  hs->services++;
   *state = inst;
   return 0;
 }
@@ -417,7 +418,7 @@ int httpd_instance_start(struct httpd_instance *inst, us_stack *s, const struct 
   return 0;
 }
 
-void httpd_instance_stop(void *state, us_stack *s, us_time_t now) {
+void httpd_instance_stop(void *state, void *shared, us_stack *s, us_time_t now) {
   struct httpd_instance *inst = state;
   if (!inst)
     return;

@@ -161,31 +161,31 @@ static int tls_ctx_make(us_stack *s, const struct httpd_opts *o, const char *cer
 
 /* ---- ustackd options: --https PORT --cert FILE --key FILE ------------------------ */
 
-static struct {
-  const char *cert, *key;
-  unsigned https_count;
-} g_files;
+/* The file names live in the group's struct httpd_settings (httpd.h). */
 
-static int https_parse(const char *arg, void **state, char *err, size_t errlen) {
-  if (httpd_instance_parse(arg, state, err, errlen) != 0)
+static int https_parse(const char *arg, void *shared, void **state, char *err, size_t errlen) {
+  struct httpd_settings *hs = shared;
+  if (httpd_instance_parse(arg, shared, state, err, errlen) != 0)
     return -1;
-  g_files.https_count++;
+  hs->https++;
   return 0;
 }
 
-static int https_start(void *state, us_stack *s, us_time_t now, char *err, size_t errlen) {
+static int https_start(void *state, void *shared, us_stack *s, us_time_t now, char *err,
+                       size_t errlen) {
+  const struct httpd_settings *hs = shared;
   struct httpd_opts o;
-  httpd_opts_fill(&o, ((struct httpd_instance *)state)->port);
-  if (!g_files.cert || !g_files.key || !o.root_dir) {
+  httpd_opts_fill(&o, hs, ((struct httpd_instance *)state)->port);
+  if (!hs->cert_file || !hs->key_file || !o.root_dir) {
     snprintf(err, errlen, "needs %s",
-             !g_files.cert  ? "--cert FILE"
-             : !g_files.key ? "--key FILE"
-                            : "--root DIR");
+             !hs->cert_file  ? "--cert FILE"
+             : !hs->key_file ? "--key FILE"
+                             : "--root DIR");
     return -1;
   }
   httpd_opts_defaults(&o);
   us_tls_server_ctx *ctx = NULL;
-  if (tls_ctx_make(s, &o, g_files.cert, g_files.key, &ctx, err, errlen) != 0)
+  if (tls_ctx_make(s, &o, hs->cert_file, hs->key_file, &ctx, err, errlen) != 0)
     return -1;
   const struct httpd_transport tr = { .name = "https",
                                       .ctx = ctx,
@@ -211,53 +211,64 @@ static int file_opt(const char **slot, const char *opt, const char *arg, char *e
   return 0;
 }
 
-static int cert_parse(const char *arg, void **state, char *err, size_t errlen) {
-  (void)state;
-  return file_opt(&g_files.cert, "--cert", arg, err, errlen);
+static int cert_parse(const char *arg, void *shared, void **state, char *err, size_t errlen) {
+  struct httpd_settings *hs = shared;
+  return file_opt(&hs->cert_file, "--cert", arg, err, errlen);
 }
-static int key_parse(const char *arg, void **state, char *err, size_t errlen) {
-  (void)state;
-  return file_opt(&g_files.key, "--key", arg, err, errlen);
+static int key_parse(const char *arg, void *shared, void **state, char *err, size_t errlen) {
+  struct httpd_settings *hs = shared;
+  return file_opt(&hs->key_file, "--key", arg, err, errlen);
 }
 
 /* --cert/--key alone would silently do nothing: say so. */
-static int files_start(void *state, us_stack *s, us_time_t now, char *err, size_t errlen) {
-  (void)state;
-  (void)s;
-  (void)now;
-  if (g_files.https_count == 0) {
+static int files_start(void *state, void *shared, us_stack *s, us_time_t now, char *err,
+                       size_t errlen) {
+  const struct httpd_settings *hs = shared;
+  if (hs->https == 0) {
     snprintf(err, errlen, "needs --https PORT");
     return -1;
   }
   return 0;
 }
 
-const struct svc_desc svc_https = {
-  "--https",   "PORT",      "serve HTTPS on PORT (with --cert, --key, --root)",
-  https_parse, https_start, httpd_instance_stop
-};
-const struct svc_desc svc_https_cert = {
-  "--cert", "FILE", "HTTPS certificate chain (PEM, leaf first)", cert_parse, files_start, NULL
-};
-const struct svc_desc svc_https_key = {
-  "--key", "FILE", "HTTPS private key (PEM, RSA or EC)", key_parse, files_start, NULL
-};
+const struct svc_desc svc_https = { .option = "--https",
+                                    .metavar = "PORT",
+                                    .help = "serve HTTPS on PORT (with --cert, --key, --root)",
+                                    .group = &httpd_group,
+                                    .parse = https_parse,
+                                    .start = https_start,
+                                    .stop = httpd_instance_stop };
+const struct svc_desc svc_https_cert = { .option = "--cert",
+                                         .metavar = "FILE",
+                                         .help = "HTTPS certificate chain (PEM, leaf first)",
+                                         .group = &httpd_group,
+                                         .parse = cert_parse,
+                                         .start = files_start };
+const struct svc_desc svc_https_key = { .option = "--key",
+                                        .metavar = "FILE",
+                                        .help = "HTTPS private key (PEM, RSA or EC)",
+                                        .group = &httpd_group,
+                                        .parse = key_parse,
+                                        .start = files_start };
 
 #else /* !USTACK_HAVE_TLS: the options exist and say why they cannot work */
 
 #include <stdio.h>
 
-static int no_tls(const char *arg, void **state, char *err, size_t errlen) {
+static int no_tls(const char *arg, void *shared, void **state, char *err, size_t errlen) {
   (void)arg;
   (void)state;
   snprintf(err, errlen, "ustackd was built without TLS (apt-get install libbearssl-dev)");
   return -1;
 }
-const struct svc_desc svc_https = { "--https", "PORT", "serve HTTPS (needs BearSSL)",
-                                    no_tls,    NULL,   NULL };
-const struct svc_desc svc_https_cert = {
-  "--cert", "FILE", "HTTPS certificate", no_tls, NULL, NULL
+const struct svc_desc svc_https = {
+  .option = "--https", .metavar = "PORT", .help = "serve HTTPS (needs BearSSL)", .parse = no_tls
 };
-const struct svc_desc svc_https_key = { "--key", "FILE", "HTTPS key", no_tls, NULL, NULL };
+const struct svc_desc svc_https_cert = {
+  .option = "--cert", .metavar = "FILE", .help = "HTTPS certificate", .parse = no_tls
+};
+const struct svc_desc svc_https_key = {
+  .option = "--key", .metavar = "FILE", .help = "HTTPS key", .parse = no_tls
+};
 
 #endif

@@ -9,8 +9,8 @@
  * BearSSL matches DNS names only (not IP addresses in the SAN), so when the
  * URL's host is an IP address, --https-name gives the name to check (and to
  * send as SNI). The response is parsed with libhttp-parser. The client
- * starts once the stack is up, gives up after 30 s, and
- * https_client_finished() tells the daemon when it is done (and whether it
+ * starts once the stack is up, gives up after 30 s, and its svc_desc's
+ * finished step tells the daemon when it is done (and whether it
  * succeeded: a verified 2xx response read to its end).
  */
 #include "https_client.h"
@@ -33,8 +33,15 @@
 
 #define CLIENT_TIMEOUT US_SEC(30)
 
+/* --https-ca and --https-name: the svc_group's block. */
+struct hclient_settings {
+  const char *ca, *name;
+  unsigned gets; /* --https-get given */
+};
+
 struct hclient {
   struct svc_handler h; /* first: the socket's user pointer */
+  const struct hclient_settings *set;
   char url[1024];
   char host[256], path[800];
   us_ip4_t addr;
@@ -52,10 +59,8 @@ struct hclient {
   int exit_status;
 };
 
-static struct {
-  const char *ca, *name;
-  struct hclient *client;
-} g_cli;
+static const struct svc_group hclient_group = { "https-get", sizeof(struct hclient_settings),
+                                                NULL };
 
 static int on_body(http_parser *p, const char *at, size_t len) {
   struct hclient *c = p->data;
@@ -93,7 +98,7 @@ static void client_finish(struct hclient *c, us_stack *s, us_time_t now, const c
   if (c->tls && us_tls_handshake_done(c->tls))
     fprintf(stderr, "https-get: %s: %u, %llu body bytes, %s, server name \"%s\" verified%s\n", why,
             c->status, (unsigned long long)c->body_bytes, us_tls_suite_name(c->tls),
-            g_cli.name ? g_cli.name : c->host, us_tls_resumed(c->tls) ? ", resumed" : "");
+            c->set->name ? c->set->name : c->host, us_tls_resumed(c->tls) ? ", resumed" : "");
   else
     fprintf(
         stderr, "https-get: %s%s%s\n", why, c->tls && us_tls_engine_error(c->tls) ? ": " : "",
@@ -216,8 +221,9 @@ static int parse_url(struct hclient *c, const char *url, char *err, size_t errle
   return 0;
 }
 
-static int get_parse(const char *arg, void **state, char *err, size_t errlen) {
-  if (g_cli.client) {
+static int get_parse(const char *arg, void *shared, void **state, char *err, size_t errlen) {
+  struct hclient_settings *set = shared;
+  if (set->gets) {
     snprintf(err, errlen, "only one --https-get");
     return -1;
   }
@@ -232,18 +238,21 @@ static int get_parse(const char *arg, void **state, char *err, size_t errlen) {
   }
   c->sock = US_SOCK_INVALID;
   c->exit_status = 1;
-  g_cli.client = c;
+  c->set = set;
+  set->gets++;
   *state = c;
   return 0;
 }
 
-static int get_start(void *state, us_stack *s, us_time_t now, char *err, size_t errlen) {
+static int get_start(void *state, void *shared, us_stack *s, us_time_t now, char *err,
+                     size_t errlen) {
   struct hclient *c = state;
-  if (!g_cli.ca) {
+  const struct hclient_settings *set = shared;
+  if (!set->ca) {
     snprintf(err, errlen, "needs --https-ca FILE (the CA that signed the server)");
     return -1;
   }
-  const char *name = g_cli.name ? g_cli.name : NULL;
+  const char *name = set->name;
   if (!name) {
     snprintf(err, errlen,
              "needs --https-name NAME: the host is an address, and the "
@@ -251,10 +260,10 @@ static int get_start(void *state, us_stack *s, us_time_t now, char *err, size_t 
     return -1;
   }
   /* Read the CA file (a system call: here in the app, not in stack/tls). */
-  int fd = open(g_cli.ca, O_RDONLY | O_CLOEXEC);
+  int fd = open(set->ca, O_RDONLY | O_CLOEXEC);
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0 || st.st_size > (1 << 20)) {
-    snprintf(err, errlen, "--https-ca %s: %s", g_cli.ca,
+    snprintf(err, errlen, "--https-ca %s: %s", set->ca,
              fd < 0 ? strerror(errno) : "empty or not a PEM file");
     if (fd >= 0)
       close(fd);
@@ -264,11 +273,11 @@ static int get_start(void *state, us_stack *s, us_time_t now, char *err, size_t 
   ssize_t n = pem ? read(fd, pem, (size_t)st.st_size) : -1;
   close(fd);
   if (n != st.st_size) {
-    snprintf(err, errlen, "--https-ca %s: short read", g_cli.ca);
+    snprintf(err, errlen, "--https-ca %s: short read", set->ca);
     free(pem);
     return -1;
   }
-  struct us_tls_client_opts o = { pem, (size_t)n, g_cli.ca, 1 };
+  struct us_tls_client_opts o = { pem, (size_t)n, set->ca, 1 };
   char terr[300];
   int rc = us_tls_client_ctx_create(&c->ctx, &o, terr, sizeof terr);
   free(pem);
@@ -306,7 +315,7 @@ static int get_start(void *state, us_stack *s, us_time_t now, char *err, size_t 
   return 0;
 }
 
-static void get_stop(void *state, us_stack *s, us_time_t now) {
+static void get_stop(void *state, void *shared, us_stack *s, us_time_t now) {
   struct hclient *c = state;
   if (!c)
     return;
@@ -314,13 +323,12 @@ static void get_stop(void *state, us_stack *s, us_time_t now) {
   if (s && !c->done)
     client_finish(c, s, now, "stopped");
   us_tls_client_ctx_destroy(c->ctx);
-  if (g_cli.client == c)
-    g_cli.client = NULL;
   free(c);
 }
 
-bool https_client_finished(int *status) {
-  struct hclient *c = g_cli.client;
+/* The daemon exits with the GET's result once it is done. */
+static bool get_finished(void *state, void *shared, int *status) {
+  const struct hclient *c = state;
   if (!c || !c->done)
     return false;
   if (status)
@@ -328,67 +336,75 @@ bool https_client_finished(int *status) {
   return true;
 }
 
-static int ca_parse(const char *arg, void **state, char *err, size_t errlen) {
-  (void)state;
-  g_cli.ca = arg;
+static int ca_parse(const char *arg, void *shared, void **state, char *err, size_t errlen) {
+  struct hclient_settings *set = shared;
+  set->ca = arg;
   return arg && *arg ? 0 : (snprintf(err, errlen, "needs a file"), -1);
 }
 
-static int name_parse(const char *arg, void **state, char *err, size_t errlen) {
-  (void)state;
+static int name_parse(const char *arg, void *shared, void **state, char *err, size_t errlen) {
+  struct hclient_settings *set = shared;
   if (!arg || !*arg || strlen(arg) > 255) {
     snprintf(err, errlen, "needs a DNS name (at most 255 characters)");
     return -1;
   }
-  g_cli.name = arg;
+  set->name = arg;
   return 0;
 }
 
-static int opts_start(void *state, us_stack *s, us_time_t now, char *err, size_t errlen) {
-  (void)state;
-  (void)s;
-  (void)now;
-  if (!g_cli.client) {
+static int opts_start(void *state, void *shared, us_stack *s, us_time_t now, char *err,
+                      size_t errlen) {
+  const struct hclient_settings *set = shared;
+  if (!set->gets) {
     snprintf(err, errlen, "needs --https-get URL");
     return -1;
   }
   return 0;
 }
 
-const struct svc_desc svc_https_get = { "--https-get",
-                                        "URL",
-                                        "fetch URL (https://ADDR[:PORT]/PATH) over the stack; "
-                                        "body to stdout",
-                                        get_parse,
-                                        get_start,
-                                        get_stop };
-const struct svc_desc svc_https_ca = {
-  "--https-ca", "FILE", "CA certificate(s) for --https-get (PEM)", ca_parse, opts_start, NULL
+const struct svc_desc svc_https_get = {
+  .option = "--https-get",
+  .metavar = "URL",
+  .help = "fetch URL (https://ADDR[:PORT]/PATH) over the stack; body to stdout",
+  .group = &hclient_group,
+  .parse = get_parse,
+  .start = get_start,
+  .stop = get_stop,
+  .finished = get_finished
 };
+const struct svc_desc svc_https_ca = { .option = "--https-ca",
+                                       .metavar = "FILE",
+                                       .help = "CA certificate(s) for --https-get (PEM)",
+                                       .group = &hclient_group,
+                                       .parse = ca_parse,
+                                       .start = opts_start };
 const struct svc_desc svc_https_name = {
-  "--https-name", "NAME",     "server name for --https-get: SNI and certificate check",
-  name_parse,     opts_start, NULL
+  .option = "--https-name",
+  .metavar = "NAME",
+  .help = "server name for --https-get: SNI and certificate check",
+  .group = &hclient_group,
+  .parse = name_parse,
+  .start = opts_start
 };
 
 #else /* !USTACK_HAVE_TLS */
 
 #include <stdio.h>
 
-static int no_tls(const char *arg, void **state, char *err, size_t errlen) {
+static int no_tls(const char *arg, void *shared, void **state, char *err, size_t errlen) {
   (void)arg;
   (void)state;
   snprintf(err, errlen, "ustackd was built without TLS (apt-get install libbearssl-dev)");
   return -1;
 }
-const struct svc_desc svc_https_get = { "--https-get", "URL", "HTTPS GET (needs BearSSL)",
-                                        no_tls,        NULL,  NULL };
-const struct svc_desc svc_https_ca = { "--https-ca", "FILE", "CA for --https-get",
-                                       no_tls,       NULL,   NULL };
-const struct svc_desc svc_https_name = { "--https-name", "NAME", "name for --https-get",
-                                         no_tls,         NULL,   NULL };
-bool https_client_finished(int *status) {
-  (void)status;
-  return false;
-}
+const struct svc_desc svc_https_get = {
+  .option = "--https-get", .metavar = "URL", .help = "HTTPS GET (needs BearSSL)", .parse = no_tls
+};
+const struct svc_desc svc_https_ca = {
+  .option = "--https-ca", .metavar = "FILE", .help = "CA for --https-get", .parse = no_tls
+};
+const struct svc_desc svc_https_name = {
+  .option = "--https-name", .metavar = "NAME", .help = "name for --https-get", .parse = no_tls
+};
 
 #endif

@@ -7,16 +7,14 @@
 #ifndef USTACKD_HTTPS_CLIENT_H
 #define USTACKD_HTTPS_CLIENT_H
 
-#include <stdbool.h>
-
 #include "svc.h"
 
 extern const struct svc_desc svc_https_get;
 extern const struct svc_desc svc_https_ca;
 extern const struct svc_desc svc_https_name;
 
-/* True once the GET finished (or failed); *status is 0 for a verified,
- * complete 2xx response, 1 otherwise. The daemon may exit with it. */
-bool https_client_finished(int *status);
+/* --https-get is a one-shot service (svc_desc.finished): once the GET is
+ * done the daemon exits with 0 for a verified, complete 2xx response and
+ * 1 otherwise. */
 
 #endif

@@ -83,3 +83,15 @@ int svc_parse_port(const char *arg, uint16_t *port, char *err, size_t errlen) {
   *port = (uint16_t)v;
   return 0;
 }
+
+int svc_parse_u64(const char *arg, uint64_t *out, char *err, size_t errlen) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = arg ? strtoull(arg, &end, 10) : 0;
+  if (!arg || *arg == '\0' || *arg == '-' || *end != '\0' || errno != 0) {
+    snprintf(err, errlen, "'%s' is not a non-negative integer", arg ? arg : "");
+    return -1;
+  }
+  *out = v;
+  return 0;
+}

@@ -39,7 +39,8 @@ static void echo_on_event(struct svc_handler *self, us_stack *s, us_sock_t sock,
   }
 }
 
-static int echo_parse(const char *arg, void **state, char *err, size_t errlen) {
+static int echo_parse(const char *arg, void *shared, void **state, char *err, size_t errlen) {
+  (void)shared;
   uint16_t port;
   if (svc_parse_port(arg, &port, err, errlen) != 0)
     return -1;
@@ -54,7 +55,10 @@ static int echo_parse(const char *arg, void **state, char *err, size_t errlen) {
   return 0;
 }
 
-static int echo_start(void *state, us_stack *s, us_time_t now, char *err, size_t errlen) {
+static int echo_start(void *state, void *shared, us_stack *s, us_time_t now, char *err,
+                      size_t errlen) {
+  (void)shared;
+  (void)now;
   struct udp_echo *e = state;
   int rc = us_udp_open(s, &e->sock);
   if (rc == 0)
@@ -68,7 +72,8 @@ static int echo_start(void *state, us_stack *s, us_time_t now, char *err, size_t
   return 0;
 }
 
-static void echo_stop(void *state, us_stack *s, us_time_t now) {
+static void echo_stop(void *state, void *shared, us_stack *s, us_time_t now) {
+  (void)shared;
   struct udp_echo *e = state;
   if (!e)
     return;

@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-static int no_http(const char *arg, void **state, char *err, size_t errlen) {
+static int no_http(const char *arg, void *shared, void **state, char *err, size_t errlen) {
   (void)arg;
   (void)state;
   snprintf(err, errlen,
@@ -15,9 +15,11 @@ static int no_http(const char *arg, void **state, char *err, size_t errlen) {
   return -1;
 }
 
-#define NO_HTTP(sym, opt, meta)                                                             \
-  const struct svc_desc sym = { opt,     meta, "(not in this build: needs libhttp-parser)", \
-                                no_http, NULL, NULL }
+#define NO_HTTP(sym, opt, meta)                                                      \
+  const struct svc_desc sym = { .option = opt,                                       \
+                                .metavar = meta,                                     \
+                                .help = "(not in this build: needs libhttp-parser)", \
+                                .parse = no_http }
 NO_HTTP(svc_http, "--http", "PORT");
 NO_HTTP(svc_https, "--https", "PORT");
 NO_HTTP(svc_https_cert, "--cert", "FILE");
@@ -32,8 +34,3 @@ NO_HTTP(svc_http_status_clients, "--status-clients", NULL);
 NO_HTTP(svc_https_get, "--https-get", "URL");
 NO_HTTP(svc_https_ca, "--https-ca", "FILE");
 NO_HTTP(svc_https_name, "--https-name", "NAME");
-
-bool https_client_finished(int *status) {
-  (void)status;
-  return false;
-}
