@@ -16,7 +16,7 @@
 #       udp       -> ip, core, wire
 #       tcp       -> ip, core, wire
 #       assembly  -> tcp, udp, ip, core, wire
-#       tls       -> assembly, tcp, udp, ip, core, wire
+#       tls       -> core, wire (TCP only through the public API: us_tls_transport)
 #       fault     -> core, wire (the fault injector, beside the protocol layers)
 #       platform  -> assembly, tcp, udp, ip, fault, core, wire (anything below tls; no apps)
 #       apps      -> platform (and other apps/ folders, e.g. apps/common)
@@ -109,7 +109,7 @@ arrows=$(ARROW_EXC="$(printf "%s\n" "${arrow_exceptions[@]+"${arrow_exceptions[@
   my %allow = (
     wire => [], core => [qw(wire)], ip => [qw(core wire)], udp => [qw(ip core wire)],
     tcp => [qw(ip core wire)], assembly => [qw(tcp udp ip core wire)],
-    tls => [qw(assembly tcp udp ip core wire)], fault => [qw(core wire)],
+    tls => [qw(core wire)], fault => [qw(core wire)],
     platform => [qw(assembly tcp udp ip fault core wire)], apps => [qw(platform)], include => [],
   );
   my %exc = map { (split /\s+/, $_, 2)[0] => 1 } grep { length } split /\n/, $ENV{ARROW_EXC} // "";
