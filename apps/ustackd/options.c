@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fault/fault.h"
+#include "fault_wrap.h" /* us_fault_check (the fault layer, through the platform) */
 #include "logsink.h"
 #include "svc.h"
 #include "tcp_services.h"
