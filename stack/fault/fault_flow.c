@@ -5,15 +5,23 @@
 
 #include "wire/tcp.h"
 
+/* A total order on addresses: their 16 bytes (an IPv4 address held
+ * IPv4-mapped orders as its 32-bit value would). */
+static int addr_cmp(const us_addr_t *x, const us_addr_t *y) {
+  return memcmp(x->b, y->b, sizeof x->b);
+}
+
 static struct fault_flow *flow_find(struct fault_flows *t, const struct fault_pkt *pi, int *side,
                                     bool create) {
-  bool a_is_src = pi->src < pi->dst || (pi->src == pi->dst && pi->sport <= pi->dport);
-  uint32_t aa = a_is_src ? pi->src : pi->dst, ba = a_is_src ? pi->dst : pi->src;
+  int c = addr_cmp(&pi->src, &pi->dst);
+  bool a_is_src = c < 0 || (c == 0 && pi->sport <= pi->dport);
+  us_addr_t aa = a_is_src ? pi->src : pi->dst, ba = a_is_src ? pi->dst : pi->src;
   uint16_t ap = a_is_src ? pi->sport : pi->dport, bp = a_is_src ? pi->dport : pi->sport;
   *side = a_is_src ? 0 : 1;
   for (uint32_t i = 0; i < FAULT_FLOWS; i++) {
     struct fault_flow *fl = &t->flow[i];
-    if (fl->used && fl->a_addr == aa && fl->b_addr == ba && fl->a_port == ap && fl->b_port == bp)
+    if (fl->used && us_addr_eq(fl->a_addr, aa) && us_addr_eq(fl->b_addr, ba) && fl->a_port == ap &&
+        fl->b_port == bp)
       return fl;
   }
   if (!create)

@@ -5,7 +5,8 @@
  * A connection is in its handshake from its SYN until a segment without
  * SYN has been delivered in each direction (or a RST has been). The table
  * only has to remember connections during their handshake, which are few
- * and short-lived, so it is small and replaces round-robin.
+ * and short-lived, so it is small and replaces round-robin. Connections
+ * over IPv4 and IPv6 share it: addresses are us_addr_t.
  */
 #ifndef USTACK_FAULT_FLOW_H
 #define USTACK_FAULT_FLOW_H
@@ -19,7 +20,7 @@
 
 struct fault_flow {
   bool used;
-  uint32_t a_addr, b_addr; /* a = the smaller (addr, port) end */
+  us_addr_t a_addr, b_addr; /* a = the smaller (addr, port) end */
   uint16_t a_port, b_port;
   bool syn_seen, rst;
   bool nonsyn_delivered[2]; /* [0] from a, [1] from b */

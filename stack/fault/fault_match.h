@@ -8,8 +8,17 @@
  * purpose: the injector models a link, and a link carries a datagram
  * whatever its checksums say, so a corrupted or truncated packet is still
  * classified as far as its bytes go. It does not use the validating
- * parsers of stack/wire (which reject a bad checksum) for that reason;
- * every length is still checked against the bytes received before use.
+ * parsers of stack/wire (which reject a bad checksum) for the fixed
+ * headers for that reason; every length is still checked against the
+ * bytes received before use.
+ *
+ * IPv4 (RFC 791) and IPv6 (RFC 8200) carry the same transport atoms: tcp,
+ * udp and their flags, ports and data, and icmp, which is ICMP over IPv4
+ * and ICMPv6 (RFC 4443) over IPv6. `ip4` and `ip6` ask for the family.
+ * Over IPv6 the upper-layer header is found with stack/wire's walk of the
+ * extension-header chain (wire/ipv6_ext.h); a chain that walk refuses (a
+ * destination would discard the packet) leaves the packet `ip6` without a
+ * transport, like a fragment other than the first.
  */
 #ifndef USTACK_FAULT_MATCH_H
 #define USTACK_FAULT_MATCH_H
@@ -17,6 +26,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "ustack/us_types.h"
 
 enum fault_atom_kind {
   FAULT_AT_IP,
@@ -35,6 +46,8 @@ enum fault_atom_kind {
   FAULT_AT_SPORT,
   FAULT_AT_DPORT,
   FAULT_AT_PORT,
+  FAULT_AT_IP4,
+  FAULT_AT_IP6,
 };
 
 struct fault_atom {
@@ -45,17 +58,19 @@ struct fault_atom {
 
 /* What classification found in one packet. */
 struct fault_pkt {
-  bool l4; /* proto's header was read: ports, flags, payload are valid */
-  uint8_t proto;
-  uint32_t src, dst; /* host byte order */
+  uint8_t family;     /* US_AF_INET/INET6 when the IP header was read, else US_AF_NONE */
+  bool l4;            /* proto's header was read: ports, flags, payload are valid */
+  uint8_t proto;      /* IPv4 protocol, or the upper layer behind IPv6's chain */
+  us_addr_t src, dst; /* IPv4 held IPv4-mapped (us_types.h) */
   uint16_t sport, dport;
   uint8_t tflags; /* TCP flags (US_TH_*) */
   uint32_t payload;
 };
 
-/* Classify `len` bytes. A packet that is not IPv4, or whose headers do not
- * fit, is still a packet: it matches `ip` and negated atoms only. So does
- * a fragment other than the first (its transport header is elsewhere). */
+/* Classify `len` bytes. A packet that is neither IPv4 nor IPv6, or whose
+ * IP header does not fit, is still a packet: it matches `ip` and negated
+ * atoms only. A fragment other than the first (its transport header is
+ * elsewhere) matches its family too. */
 void fault_classify(const uint8_t *b, size_t len, struct fault_pkt *pi);
 
 /* True when every atom holds (a negated atom when it does not). */

@@ -70,14 +70,19 @@
  * Rule keys (one rule per clause; rules are tried in spec order and the
  * first that applies acts on the packet):
  *   match=EXPR      EXPR := atom { '&' atom }, atom := ['!'] name
- *                   names: ip (any packet), tcp, udp, icmp,
+ *                   names: ip (any packet), ip4, ip6 (the family),
+ *                   tcp, udp, icmp (ICMP over IPv4, ICMPv6 over IPv6),
  *                   tcp.syn (SYN without ACK), tcp.synack, tcp.ack (ACK
  *                   flag set), tcp.pureack (ACK, no SYN/FIN/RST, no data),
  *                   tcp.fin, tcp.rst, tcp.psh, tcp.urg,
  *                   data (TCP or UDP payload not empty),
  *                   sport:N, dport:N, port:N (either port)
- *                   Non-first IP fragments and unparseable packets match
- *                   only `ip` and negated atoms.
+ *                   The transport atoms mean the same over IPv4 and
+ *                   IPv6 (behind IPv6's extension headers). Non-first
+ *                   fragments match only `ip`, their family and negated
+ *                   atoms; unparseable packets only `ip` and negated
+ *                   atoms, and so does an IPv6 packet whose extension
+ *                   headers a destination would refuse (plus `ip6`).
  *   action=ACT      drop | pass | dup[:N] | delay:TIME | corrupt[:BITS]
  *                   | truncate:N  (pass = exempt from link impairments)
  *   count=N         act on at most N packets (default: unlimited)

@@ -17,7 +17,8 @@ static const struct {
   { "tcp.ack", FAULT_AT_ACK }, { "tcp.pureack", FAULT_AT_PUREACK },
   { "tcp.fin", FAULT_AT_FIN }, { "tcp.rst", FAULT_AT_RST },
   { "tcp.psh", FAULT_AT_PSH }, { "tcp.urg", FAULT_AT_URG },
-  { "data", FAULT_AT_DATA },
+  { "data", FAULT_AT_DATA },   { "ip4", FAULT_AT_IP4 },
+  { "ip6", FAULT_AT_IP6 },
 };
 
 /* sport:N, dport:N, port:N. */
@@ -32,11 +33,12 @@ static int parse_port_atom(struct fault_pctx *p, const char *t, struct fault_ato
   else if (colon && n == 4 && strncmp(t, "port", 4) == 0)
     kind = FAULT_AT_PORT;
   else
-    return fault_perr(p,
-                      "match: unknown atom '%s' (ip, tcp, udp, icmp, tcp.syn, tcp.synack, "
-                      "tcp.ack, tcp.pureack, tcp.fin, tcp.rst, tcp.psh, tcp.urg, data, "
-                      "sport:N, dport:N, port:N)",
-                      t);
+    return fault_perr(
+        p,
+        "match: unknown atom '%s' (ip, ip4, ip6, tcp, udp, icmp, tcp.syn, tcp.synack, "
+        "tcp.ack, tcp.pureack, tcp.fin, tcp.rst, tcp.psh, tcp.urg, data, "
+        "sport:N, dport:N, port:N)",
+        t);
   uint64_t port = 0;
   if (fault_parse_uint(p, "match port", colon + 1, 65535, &port) < 0)
     return -1;
