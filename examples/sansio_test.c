@@ -135,12 +135,11 @@ int main(void) {
   size_t n = ip4(pkt, 17, l4, 8 + sizeof msg, 6);
   us_stack_input(s, pkt, n, now);
   char got[64];
-  us_ip4_t from;
-  uint16_t sport;
-  long r = us_udp_recvfrom(s, u, got, sizeof got, &from, &sport);
+  us_endpoint_t from;
+  long r = us_udp_recvfrom(s, u, got, sizeof got, &from);
   CHECK(r == (long)sizeof msg && memcmp(got, msg, sizeof msg) == 0);
-  CHECK(from == PEER_ADDR && sport == 5000);
-  CHECK(us_udp_sendto(s, u, from, sport, got, (size_t)r, now) == r);
+  CHECK(us_addr_ip4(from.addr) == PEER_ADDR && from.port == 5000);
+  CHECK(us_udp_sendto(s, u, from, got, (size_t)r, now) == r);
   us_stack_poll(s, now);
   CHECK(cap.n == 1);
   if (cap.n >= 1) {

@@ -129,11 +129,10 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < nev; i++) {
       if (!(ev[i].events & US_EV_READABLE))
         continue;
-      us_ip4_t src;
-      uint16_t sport;
+      us_endpoint_t src;
       long r;
-      while ((r = us_udp_recvfrom(s, ev[i].sock, buf, sizeof buf, &src, &sport)) >= 0) {
-        us_udp_sendto(s, ev[i].sock, src, sport, buf, (size_t)r, now_us());
+      while ((r = us_udp_recvfrom(s, ev[i].sock, buf, sizeof buf, &src)) >= 0) {
+        us_udp_sendto(s, ev[i].sock, src, buf, (size_t)r, now_us());
         echoed++;
       }
     }

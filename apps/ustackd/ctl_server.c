@@ -54,8 +54,8 @@ void ctl_close(int fd, const char *path) {
     unlink(path);
 }
 
-static void fmt_addr(char *buf, size_t n, us_ip4_t a, uint16_t p) {
-  snprintf(buf, n, "%u.%u.%u.%u:%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, p);
+static void fmt_addr(char *buf, size_t n, us_addr_t a, uint16_t p) {
+  us_endpoint_format(us_endpoint(a, p), buf, n);
 }
 
 /* Microseconds as "1.234ms" / "3.5s", like ss. */
@@ -76,7 +76,8 @@ void ctl_write_ss(us_stack *s, FILE *out, us_time_t now) {
           "Peer Address:Port");
   for (size_t i = 0; i < n; i++) {
     const struct us_tcp_info *t = &v[i];
-    char la[32], ra[32], srtt[16], rttvar[16], rto[16], when[16] = "";
+    char la[US_ENDPOINT_STRLEN], ra[US_ENDPOINT_STRLEN], srtt[16], rttvar[16], rto[16],
+        when[16] = "";
     fmt_addr(la, sizeof la, t->laddr, t->lport);
     if (t->state == US_TCP_LISTEN)
       snprintf(ra, sizeof ra, "*:*");

@@ -110,7 +110,7 @@ struct hconn {
   enum hc_state st;
   us_sock_t sock;
   void *tconn;
-  us_ip4_t peer;
+  us_addr_t peer;
   uint16_t pport;
   uint32_t act_idx; /* index in svc->act */
   us_time_t accepted_at;
@@ -204,7 +204,7 @@ int httpd_instance_start(struct httpd_instance *inst, us_stack *s, const struct 
 void httpd_instance_stop(void *state, void *shared, us_stack *s, us_time_t now);
 
 /* httpd_conn.c */
-void hconn_init(struct hconn *c, struct httpd *svc, us_sock_t sock, us_ip4_t peer, uint16_t pport,
+void hconn_init(struct hconn *c, struct httpd *svc, us_sock_t sock, us_addr_t peer, uint16_t pport,
                 us_time_t now);
 void hconn_run(struct hconn *c, us_time_t now);
 void hconn_on_event(struct svc_handler *self, us_stack *s, us_sock_t sock, uint32_t events,
@@ -238,6 +238,7 @@ void sb_free(struct sbuf *b);
 void sb_html(struct sbuf *b, const char *s);
 void sb_json(struct sbuf *b, const char *s);
 const char *ip4_str(us_ip4_t a, char buf[16]);
+const char *addr_str(us_addr_t a, char buf[US_ADDR_STRLEN]);
 const char *httpd_reason(int code);
 void httpd_head(struct hconn *c, int code, const char *type, uint64_t length, const char *extra);
 void httpd_error(struct hconn *c, int code, bool close);

@@ -22,7 +22,7 @@
 
 #include "httpd.h"
 
-void hconn_init(struct hconn *c, struct httpd *svc, us_sock_t sock, us_ip4_t peer, uint16_t pport,
+void hconn_init(struct hconn *c, struct httpd *svc, us_sock_t sock, us_addr_t peer, uint16_t pport,
                 us_time_t now) {
   memset(&c->parser, 0, sizeof c->parser);
   http_parser_init(&c->parser, HTTP_REQUEST);

@@ -120,6 +120,11 @@ const char *ip4_str(us_ip4_t a, char buf[16]) {
   return buf;
 }
 
+const char *addr_str(us_addr_t a, char buf[US_ADDR_STRLEN]) {
+  us_addr_format(a, buf, US_ADDR_STRLEN);
+  return buf;
+}
+
 const char *httpd_reason(int code) {
   switch (code) {
   case 200:

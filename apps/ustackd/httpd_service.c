@@ -170,10 +170,10 @@ static uint32_t handshaking(const struct httpd *svc) {
   return n;
 }
 
-static uint32_t from_source(const struct httpd *svc, us_ip4_t peer) {
+static uint32_t from_source(const struct httpd *svc, us_addr_t peer) {
   uint32_t n = 0;
   for (uint32_t k = 0; k < svc->active; k++)
-    n += svc->act[k]->peer == peer;
+    n += us_addr_eq(svc->act[k]->peer, peer);
   return n;
 }
 
@@ -259,16 +259,15 @@ void httpd_accept_some(struct httpd *svc, us_time_t now) {
       continue;
     }
     us_sock_t cs;
-    us_ip4_t peer = 0;
-    uint16_t pport = 0;
-    if (us_tcp_accept(s, svc->lsock, &cs, &peer, &pport) != 0)
+    us_endpoint_t peer;
+    if (us_tcp_accept(s, svc->lsock, &cs, &peer) != 0)
       break;
-    if (from_source(svc, peer) >= svc->o.per_source) {
+    if (from_source(svc, peer.addr) >= svc->o.per_source) {
       HTTPD_INC(svc, http_refused_per_source);
       us_tcp_abort(s, cs, now);
       continue;
     }
-    hconn_init(c, svc, cs, peer, pport, now);
+    hconn_init(c, svc, cs, peer.addr, peer.port, now);
     c->act_idx = svc->active;
     svc->act[svc->active++] = c;
     us_sock_set_user(s, cs, &c->h);

@@ -30,7 +30,7 @@ static void counters_json(struct httpd *svc, struct sbuf *b) {
 static void status_json(struct httpd *svc, us_stack *s, double up, uint64_t in, uint64_t out,
                         const struct us_tcp_info *ti, size_t n, struct sbuf *b) {
   const struct us_config *cfg = us_stack_config(s);
-  char a[16], r[16];
+  char a[US_ADDR_STRLEN], r[US_ADDR_STRLEN];
   sb_printf(b,
             "{\"uptime_s\":%.3f,\"addr\":\"%s\",\"tcp_bytes_in\":%" PRIu64
             ",\"tcp_bytes_out\":%" PRIu64 ",\n\"%s\":{\"port\":%u,\"active\":%u,\"slots\":%u,",
@@ -40,9 +40,9 @@ static void status_json(struct httpd *svc, us_stack *s, double up, uint64_t in, 
   sb_add(b, "},\n\"connections\":[", 18);
   for (size_t i = 0; i < n; i++) {
     sb_printf(b, "%s\n{\"state\":\"%s\",\"local\":\"%s:%u\",", i ? "," : "",
-              us_tcp_state_name(ti[i].state), ip4_str(ti[i].laddr, a), (unsigned)ti[i].lport);
+              us_tcp_state_name(ti[i].state), addr_str(ti[i].laddr, a), (unsigned)ti[i].lport);
     if (svc->o.status_clients)
-      sb_printf(b, "\"remote\":\"%s:%u\",", ip4_str(ti[i].raddr, r), (unsigned)ti[i].rport);
+      sb_printf(b, "\"remote\":\"%s:%u\",", addr_str(ti[i].raddr, r), (unsigned)ti[i].rport);
     sb_printf(b,
               "\"recv_q\":%u,\"send_q\":%u,\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
               ",\"srtt_us\":%lld,\"rto_us\":%lld,\"cwnd\":%u,\"retransmits\":%u,\"service\":\"",
@@ -66,7 +66,7 @@ static void status_json(struct httpd *svc, us_stack *s, double up, uint64_t in, 
 static void status_html(struct httpd *svc, us_stack *s, double up, uint64_t in, uint64_t out,
                         const struct us_tcp_info *ti, size_t n, struct sbuf *b) {
   const struct us_config *cfg = us_stack_config(s);
-  char a[16], r[16];
+  char a[US_ADDR_STRLEN], r[US_ADDR_STRLEN];
   sb_printf(b,
             "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
             "<meta http-equiv=\"refresh\" content=\"5\">"
@@ -98,15 +98,15 @@ static void status_html(struct httpd *svc, us_stack *s, double up, uint64_t in, 
             "<th>retrans</th><th class=l>service</th></tr>\n",
             n);
   for (size_t i = 0; i < n; i++) {
-    char remote[32] = "hidden";
+    char remote[US_ENDPOINT_STRLEN] = "hidden";
     if (svc->o.status_clients)
-      snprintf(remote, sizeof remote, "%s:%u", ip4_str(ti[i].raddr, r), (unsigned)ti[i].rport);
+      snprintf(remote, sizeof remote, "%s:%u", addr_str(ti[i].raddr, r), (unsigned)ti[i].rport);
     sb_printf(b,
               "<tr><td class=l>%s</td><td class=l>%s:%u</td><td class=l>%s</td><td>%u</td>"
               "<td>%u</td><td>%" PRIu64 "</td><td>%" PRIu64
               "</td><td>%.1f</td><td>%u</td>"
               "<td>%u</td><td class=l>",
-              us_tcp_state_name(ti[i].state), ip4_str(ti[i].laddr, a), (unsigned)ti[i].lport,
+              us_tcp_state_name(ti[i].state), addr_str(ti[i].laddr, a), (unsigned)ti[i].lport,
               remote, ti[i].rcv_queued, ti[i].snd_queued, ti[i].bytes_in, ti[i].bytes_out,
               (double)ti[i].srtt / 1000.0, ti[i].cwnd, ti[i].retransmits);
     sb_html(b, conn_column(svc, ti[i].sock));

@@ -296,7 +296,7 @@ static int get_start(void *state, void *shared, us_stack *s, us_time_t now, char
   if (rc == 0)
     rc = us_sock_set_user(s, c->sock, &c->h);
   if (rc == 0) {
-    rc = us_tcp_connect(s, c->sock, c->addr, c->port, now);
+    rc = us_tcp_connect(s, c->sock, us_endpoint(us_addr_v4(c->addr), c->port), now);
     if (rc == US_ERR_INPROGRESS)
       rc = 0;
   }

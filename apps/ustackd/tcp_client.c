@@ -82,10 +82,10 @@ static void client_begin(struct tcp_client *cl, us_stack *s, us_time_t now) {
     client_failed(cl);
     return;
   }
-  c->peer = cl->addr;
+  c->peer = us_addr_v4(cl->addr);
   c->pport = cl->port;
   c->out_target = cl->set->client_send;
-  rc = us_tcp_connect(s, sock, cl->addr, cl->port, now);
+  rc = us_tcp_connect(s, sock, us_endpoint(c->peer, c->pport), now);
   if (rc != 0 && rc != US_ERR_INPROGRESS) {
     tcp_conn_finish(s, c, rc, now);
     return;

@@ -50,8 +50,8 @@ void tcp_chargen_init(void) {
   }
 }
 
-static void log_addr(char buf[24], us_ip4_t a, uint16_t p) {
-  snprintf(buf, 24, "%u.%u.%u.%u:%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, p);
+static void log_addr(char buf[US_ENDPOINT_STRLEN], us_addr_t a, uint16_t p) {
+  us_endpoint_format(us_endpoint(a, p), buf, US_ENDPOINT_STRLEN);
 }
 
 struct tcp_conn *tcp_conn_new(us_stack *s, enum tcp_kind k, us_sock_t sock,
@@ -76,7 +76,10 @@ struct tcp_conn *tcp_conn_new(us_stack *s, enum tcp_kind k, us_sock_t sock,
     us_sha256_init(&c->sha[0]);
     us_sha256_init(&c->sha[1]);
   }
-  us_tcp_addrs(s, sock, NULL, NULL, &c->peer, &c->pport);
+  us_endpoint_t peer = { 0 };
+  us_tcp_addrs(s, sock, NULL, &peer);
+  c->peer = peer.addr;
+  c->pport = peer.port;
   us_sock_set_user(s, sock, c);
   c->next = list->head;
   c->prev = NULL;
@@ -112,7 +115,7 @@ static void digest_hex(struct us_sha256 *sh, char hex[65]) {
 }
 
 void tcp_conn_finish(us_stack *s, struct tcp_conn *c, int err, us_time_t now) {
-  char peer[24], in_hex[65], out_hex[65];
+  char peer[US_ENDPOINT_STRLEN], in_hex[65], out_hex[65];
   log_addr(peer, c->peer, c->pport);
   in_hex[0] = out_hex[0] = '\0';
   if (c->hashed) {

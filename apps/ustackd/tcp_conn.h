@@ -41,7 +41,7 @@ struct tcp_conn {
   const struct tcp_svc_settings *set;
   struct tcp_conn_list *list;
   us_sock_t sock;
-  us_ip4_t peer;
+  us_addr_t peer;
   uint16_t pport;
   uint64_t bytes_in, bytes_out;
   uint64_t out_target;   /* source/client: bytes to send */

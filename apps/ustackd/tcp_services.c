@@ -43,7 +43,7 @@ static void listener_on_event(struct svc_handler *self, us_stack *s, us_sock_t s
   struct listener *l = (struct listener *)self;
   for (;;) {
     us_sock_t ns;
-    if (us_tcp_accept(s, l->sock, &ns, NULL, NULL) != 0)
+    if (us_tcp_accept(s, l->sock, &ns, NULL) != 0)
       break;
     struct tcp_conn *c = tcp_conn_new(s, l->kind, ns, l->set, &l->conns);
     if (!c) {

@@ -26,12 +26,11 @@ static void echo_on_event(struct svc_handler *self, us_stack *s, us_sock_t sock,
    * cfg.udp_rx_queue and nothing arrives while we run, so this ends; the
    * explicit bound only guards against a broken stack. */
   for (unsigned i = 0; i < 65536; i++) {
-    us_ip4_t src;
-    uint16_t sport;
-    long n = us_udp_recvfrom(s, sock, e->buf, sizeof e->buf, &src, &sport);
+    us_endpoint_t src;
+    long n = us_udp_recvfrom(s, sock, e->buf, sizeof e->buf, &src);
     if (n < 0)
       break; /* US_ERR_AGAIN: drained */
-    long w = us_udp_sendto(s, sock, src, sport, e->buf, (size_t)n, now);
+    long w = us_udp_sendto(s, sock, src, e->buf, (size_t)n, now);
     if (w < 0)
       e->dropped++; /* no buffer: UDP may lose it, the client retries */
     else

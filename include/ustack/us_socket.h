@@ -55,24 +55,27 @@ void *us_sock_user(us_stack *s, us_sock_t sock);
 
 /* Open a UDP socket. */
 int us_udp_open(us_stack *s, us_sock_t *out);
-/* Bind to a local port; 0 picks a random ephemeral port (RFC 6056). */
+/* Bind to a local port, on every address of both IP versions; 0 picks a
+ * random ephemeral port (RFC 6056). */
 int us_udp_bind(us_stack *s, us_sock_t sock, uint16_t port);
 /* The local port (after bind), or 0. */
 uint16_t us_udp_local_port(us_stack *s, us_sock_t sock);
 /*
- * Send one datagram. An unbound socket is bound to an ephemeral port first.
- * Datagrams larger than the MTU are fragmented. Returns `len` or a us_err
- * (US_ERR_MSGSIZE above 65507 bytes, US_ERR_NOMEM when no buffer).
+ * Send one datagram to `dst` (IPv4 or IPv6). An unbound socket is bound to
+ * an ephemeral port first. Datagrams larger than the MTU are fragmented.
+ * Returns `len` or a us_err (US_ERR_MSGSIZE above 65507 bytes,
+ * US_ERR_NOMEM when no buffer, US_ERR_ADDRNOTAVAIL when the stack has no
+ * address of dst's family).
  */
-long us_udp_sendto(us_stack *s, us_sock_t sock, us_ip4_t dst, uint16_t dport, const void *buf,
-                   size_t len, us_time_t now);
+long us_udp_sendto(us_stack *s, us_sock_t sock, us_endpoint_t dst, const void *buf, size_t len,
+                   us_time_t now);
 /*
  * Receive one datagram into `buf`. A datagram longer than `cap` is truncated
  * (the rest is discarded) and its full length is returned. Returns
- * US_ERR_AGAIN when the queue is empty. `src`/`sport` may be NULL.
+ * US_ERR_AGAIN when the queue is empty. `src` (may be NULL) gets the
+ * sender's address and port.
  */
-long us_udp_recvfrom(us_stack *s, us_sock_t sock, void *buf, size_t cap, us_ip4_t *src,
-                     uint16_t *sport);
+long us_udp_recvfrom(us_stack *s, us_sock_t sock, void *buf, size_t cap, us_endpoint_t *src);
 /* Close: queued datagrams are freed; the handle becomes stale. */
 int us_udp_close(us_stack *s, us_sock_t sock);
 
@@ -81,19 +84,22 @@ int us_udp_close(us_stack *s, us_sock_t sock);
 int us_tcp_socket(us_stack *s, us_sock_t *out);
 /* Bind a local port; 0 = ephemeral (randomised, RFC 6056). */
 int us_tcp_bind(us_stack *s, us_sock_t sock, uint16_t port);
-/* Passive open. `backlog` is clamped to cfg->tcp_backlog_max. */
+/* Passive open on the bound port, for every local address of both IP
+ * versions. `backlog` is clamped to cfg->tcp_backlog_max. */
 int us_tcp_listen(us_stack *s, us_sock_t sock, uint32_t backlog);
 /*
  * Take one established connection from the accept queue. US_ERR_AGAIN when
- * empty. `peer`/`pport` may be NULL.
+ * empty. `peer` (may be NULL) gets the remote address and port.
  */
-int us_tcp_accept(us_stack *s, us_sock_t lsock, us_sock_t *out, us_ip4_t *peer, uint16_t *pport);
+int us_tcp_accept(us_stack *s, us_sock_t lsock, us_sock_t *out, us_endpoint_t *peer);
 /*
- * Active open. Returns US_ERR_INPROGRESS once the SYN is on its way; the
- * socket becomes US_EV_CONNECTED (or gets a sticky error: CONNREFUSED,
- * TIMEDOUT).
+ * Active open to `dst` (IPv4 or IPv6). Returns US_ERR_INPROGRESS once the
+ * SYN is on its way; the socket becomes US_EV_CONNECTED (or gets a sticky
+ * error: CONNREFUSED, TIMEDOUT). US_ERR_INVAL for a port 0 or an address
+ * no peer can have, US_ERR_ADDRNOTAVAIL when the stack has no address of
+ * dst's family.
  */
-int us_tcp_connect(us_stack *s, us_sock_t sock, us_ip4_t dst, uint16_t dport, us_time_t now);
+int us_tcp_connect(us_stack *s, us_sock_t sock, us_endpoint_t dst, us_time_t now);
 /*
  * Queue up to `len` bytes for sending. Returns the count accepted (maybe
  * less than `len`), US_ERR_AGAIN when the send buffer is full, US_ERR_PIPE
@@ -131,9 +137,9 @@ enum us_tcp_opt {
 int us_tcp_setopt(us_stack *s, us_sock_t sock, enum us_tcp_opt opt, long value);
 int us_tcp_getopt(us_stack *s, us_sock_t sock, enum us_tcp_opt opt, long *value);
 
-/* Addresses of a TCP socket (any may be NULL). */
-int us_tcp_addrs(us_stack *s, us_sock_t sock, us_ip4_t *laddr, uint16_t *lport, us_ip4_t *raddr,
-                 uint16_t *rport);
+/* Local and remote endpoint of a TCP socket (either may be NULL; a
+ * listener's local address is unset: every address). */
+int us_tcp_addrs(us_stack *s, us_sock_t sock, us_endpoint_t *local, us_endpoint_t *remote);
 
 /* ---- Introspection (ustack-ss) ----------------------------------------- */
 
@@ -158,7 +164,7 @@ const char *us_tcp_state_name(enum us_tcp_state st);
 struct us_tcp_info {
   us_sock_t sock; /* US_SOCK_INVALID once the app has closed it */
   enum us_tcp_state state;
-  us_ip4_t laddr, raddr;
+  us_addr_t laddr, raddr; /* a listener's laddr is unset (US_AF_NONE) */
   uint16_t lport, rport;
   uint32_t rcv_queued, snd_queued; /* bytes */
   uint32_t snd_una, snd_nxt, snd_wnd, rcv_nxt, rcv_wnd;

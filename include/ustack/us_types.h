@@ -115,8 +115,8 @@ static inline bool us_endpoint_eq(us_endpoint_t x, us_endpoint_t y) {
 
 /*
  * Text of an address: "10.0.0.2", "fd00::2" (RFC 5952: lower case, the
- * longest run of two or more zero groups shortened to "::"), "-" for an
- * unset one. Writes at most `cap` bytes with the NUL, truncating; returns
+ * longest run of two or more zero groups shortened to "::"), "*" for an
+ * unset one (the wildcard: a listener's local address). Writes at most `cap` bytes with the NUL, truncating; returns
  * the length the full text has (as snprintf).
  */
 int us_addr_format(us_addr_t a, char *buf, size_t cap);

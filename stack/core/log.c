@@ -28,3 +28,8 @@ char *us_ip4_str(uint32_t addr, char buf[16]) {
            (unsigned)(addr >> 8) & 255u, (unsigned)addr & 255u);
   return buf;
 }
+
+char *us_ep_str(us_addr_t addr, uint16_t port, char buf[US_ENDPOINT_STRLEN]) {
+  us_endpoint_format(us_endpoint(addr, port), buf, US_ENDPOINT_STRLEN);
+  return buf;
+}

@@ -28,5 +28,8 @@ void us_log_emit(struct us_stack *s, enum us_log_level level, const char *fmt, .
 
 /* Format an address as dotted quad into buf (16 bytes). Returns buf. */
 char *us_ip4_str(uint32_t addr, char buf[16]);
+/* "10.0.0.2:80" or "[fd00::2]:443" into buf. Returns buf (for log
+ * arguments, which are only evaluated when the level is on). */
+char *us_ep_str(us_addr_t addr, uint16_t port, char buf[US_ENDPOINT_STRLEN]);
 
 #endif

@@ -25,20 +25,39 @@
 struct us_stack;
 
 /*
- * What a transport handler receives: the validated IPv4 header (its payload
- * pointer and length are the transport segment, after reassembly and with
- * link padding trimmed). Everything is BORROWED for the duration of the call.
+ * What a transport handler receives from IP input, whichever the IP
+ * version: one validated datagram addressed to us, after reassembly, with
+ * link padding trimmed. Everything is BORROWED for the duration of the call.
  */
 struct us_ip4_hdr;
-typedef void (*us_l4_input_fn)(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now);
+struct us_ipinfo {
+  us_addr_t src, dst;
+  /* The pseudo-header sum without the length (wire/checksum.h,
+   * us_csum_pseudo of src, dst, proto): the transport adds its length. */
+  uint32_t pseudo;
+  const uint8_t *payload; /* the transport header and data */
+  uint32_t payload_len;
+  uint8_t proto; /* IPv4 protocol / IPv6 upper-layer next header */
+  uint8_t ecn;   /* the ECN field (RFC 3168 5): TOS or traffic class & 3 */
+  uint8_t ttl;   /* TTL, or the IPv6 hop limit */
+  /* Never from the wire: the device's metadata says the local kernel made
+   * or verified this datagram (us_rx_meta), so the transport skips its
+   * checksum check. */
+  bool l4_csum_trusted;
+  /* The IPv4 header as parsed, for an ICMP error about this datagram
+   * (us_ip_send_port_unreach); NULL for IPv6. */
+  const struct us_ip4_hdr *ip4;
+};
+typedef void (*us_l4_input_fn)(struct us_stack *s, const struct us_ipinfo *ii, us_time_t now);
 
 /*
  * An ICMP error arrived quoting a datagram of this protocol that we sent.
+ * `type`/`code` are those of ICMPv4 or ICMPv6, as qsrc's family says;
  * `quote` is the quoted transport header bytes (at least 8, maybe more);
  * `qsrc`/`qdst` the quoted IP addresses. Borrowed for the call.
  */
 typedef void (*us_l4_icmp_err_fn)(struct us_stack *s, uint8_t type, uint8_t code, uint32_t info,
-                                  uint32_t qsrc, uint32_t qdst, const uint8_t *quote,
+                                  us_addr_t qsrc, us_addr_t qdst, const uint8_t *quote,
                                   size_t quote_len, us_time_t now);
 
 /* Run due work at `now`; return the layer's next deadline. */

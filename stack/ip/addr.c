@@ -6,6 +6,7 @@
  */
 #include "core/stack.h"
 #include "ip.h"
+#include "wire/ipv6.h"
 
 static uint32_t prefix_mask(uint8_t len) {
   if (len == 0)
@@ -38,4 +39,36 @@ bool us_ip4_is_martian_src(const struct us_stack *s, uint32_t addr) {
   if (us_ip4_is_broadcast(s, addr))
     return true;                   /* our subnet's broadcast */
   return us_ip4_is_local(s, addr); /* LAND: our own address as source */
+}
+
+/* Either family (ip.h). IPv6 is on when cfg.addr6 is not all zero. */
+static bool ip6_on(const struct us_stack *s) { return !us_ip6_addr_is_unspecified(s->cfg.addr6); }
+
+bool us_ip_is_local(const struct us_stack *s, us_addr_t a) {
+  if (us_addr_is_v4(a))
+    return us_ip4_is_local(s, us_addr_ip4(a));
+  return us_addr_is_v6(a) && ip6_on(s) && us_addr_eq(a, us_addr_v6(s->cfg.addr6));
+}
+
+bool us_ip_local_addr(const struct us_stack *s, uint8_t family, us_addr_t *out) {
+  if (family == US_AF_INET) {
+    *out = us_addr_v4(s->cfg.addr);
+    return true;
+  }
+  if (family == US_AF_INET6 && ip6_on(s)) {
+    *out = us_addr_v6(s->cfg.addr6);
+    return true;
+  }
+  return false;
+}
+
+/* IPv6: the unspecified and loopback addresses, multicast, IPv4-mapped
+ * (never on the wire, RFC 4291 2.5.5.2) and our own address (LAND). */
+bool us_ip_is_martian(const struct us_stack *s, us_addr_t a) {
+  if (us_addr_is_v4(a))
+    return us_ip4_is_martian_src(s, us_addr_ip4(a));
+  if (!us_addr_is_v6(a))
+    return true;
+  return us_ip6_addr_is_unspecified(a.b) || us_ip6_addr_is_loopback(a.b) ||
+         us_ip6_addr_is_multicast(a.b) || us_ip6_addr_is_v4mapped(a.b) || us_ip_is_local(s, a);
 }

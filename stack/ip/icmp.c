@@ -118,7 +118,7 @@ static void error_input(struct us_stack *s, const struct us_icmp4_hdr *h, us_tim
     US_STAT_INC(s, icmp_in_err_no_handler);
     return;
   }
-  fn(s, h->type, h->code, info, qsrc, qdst, q + ihl, tlen, now);
+  fn(s, h->type, h->code, info, us_addr_v4(qsrc), us_addr_v4(qdst), q + ihl, tlen, now);
 }
 
 void us_icmp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {

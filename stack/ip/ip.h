@@ -13,6 +13,7 @@
 #include "wire/ipv4.h"
 
 struct us_stack;
+struct us_ipinfo;
 
 /* Set up IPv4, ICMP and fragment reassembly; registers the ICMP handler and
  * the layer's poll (reassembly timeouts). Returns 0 or a us_err. */
@@ -56,6 +57,45 @@ int us_ip4_output_tos(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint
 int us_ip4_output_offload(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint8_t proto,
                           bool df, uint8_t tos, uint16_t csum_offset, uint16_t gso_size,
                           us_time_t now);
+
+/*
+ * What a transport hands to us_ip_output with a packet, whichever the IP
+ * version (dst's family picks it). IPv4 sends from cfg.addr, the address
+ * every IPv4 socket has as its local one.
+ */
+struct us_ip_tx {
+  us_addr_t src, dst;
+  uint8_t proto;
+  uint8_t tos; /* IPv4 TOS / IPv6 traffic class; the low 2 bits are ECN */
+  bool df;     /* IPv4: don't fragment (IPv6 routers never fragment) */
+  /* Offload (us_device.h): `offload` asks the device to finish the
+   * checksum at csum_offset from the transport header, and with gso_size
+   * > 0 to cut a TCP super-segment (us_ip4_output_offload). */
+  bool offload;
+  uint16_t csum_offset, gso_size;
+};
+
+/*
+ * Send a transport datagram. CONSUMES `pkt` (data: the transport header
+ * and payload, with headroom for the IP header). Returns 0 or a us_err as
+ * us_ip4_output does. An IPv6 destination is counted (ip_out_no_ip6) and
+ * dropped with US_ERR_ADDRNOTAVAIL until the stack has IPv6 output.
+ */
+int us_ip_output(struct us_stack *s, struct us_pkt *pkt, const struct us_ip_tx *tx, us_time_t now);
+
+/* Address classes of either family, for the transports. */
+/* Our own unicast address (IPv4: cfg.addr). */
+bool us_ip_is_local(const struct us_stack *s, us_addr_t a);
+/* Our address of this family, the source of what we send to it; false
+ * when the stack has none. */
+bool us_ip_local_addr(const struct us_stack *s, uint8_t family, us_addr_t *out);
+/* An address no real peer can have (us_ip4_is_martian_src for IPv4). */
+bool us_ip_is_martian(const struct us_stack *s, us_addr_t a);
+
+/* RFC 1122 4.1.3.1 / RFC 4443 3.1: destination unreachable, port
+ * unreachable, about the datagram `ii` (as us_icmp_send_unreach, with its
+ * exceptions and rate limit). */
+void us_ip_send_port_unreach(struct us_stack *s, const struct us_ipinfo *ii, us_time_t now);
 
 /* Address classes (RFC 1122 3.2.1.3, RFC 5735): used to refuse martian
  * sources and broadcast/multicast destinations (MUST-57, MUST-63). */

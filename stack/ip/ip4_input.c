@@ -18,6 +18,7 @@
 #include "ip_internal.h"
 #include "ustack/us_err.h"
 #include "ustack/us_stack.h"
+#include "wire/checksum.h"
 #include "wire/icmp4.h"
 
 static void ip_fini(struct us_stack *s) {
@@ -42,16 +43,38 @@ int us_ip_init(struct us_stack *s) {
     ip_fini(s);
     return US_ERR_NOMEM;
   }
-  s->l4_input[US_IPPROTO_ICMP] = us_icmp_input;
   us_stack_register_layer(s, ip_poll, ip_fini);
   return 0;
 }
 
+/* The transport's view of an IPv4 datagram (core/stack.h). */
+static void ip4_info(const struct us_ip4_hdr *ip, struct us_ipinfo *ii) {
+  ii->src = us_addr_v4(ip->src);
+  ii->dst = us_addr_v4(ip->dst);
+  ii->pseudo = us_csum_pseudo(ii->src, ii->dst, ip->proto);
+  ii->payload = ip->payload;
+  ii->payload_len = ip->payload_len;
+  ii->proto = ip->proto;
+  ii->ecn = ip->tos & 3;
+  ii->ttl = ip->ttl;
+  ii->l4_csum_trusted = ip->l4_csum_trusted;
+  ii->ip4 = ip;
+}
+
 void us_ip4_dispatch(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
+  /* ICMP is part of this layer: called directly, so an IPv6 datagram
+   * whose next header says 1 never reaches ICMPv4 through the table. */
+  if (ip->proto == US_IPPROTO_ICMP) {
+    US_STAT_INC(s, ip_in_delivers);
+    us_icmp_input(s, ip, now);
+    return;
+  }
   us_l4_input_fn fn = s->l4_input[ip->proto];
   if (fn) {
+    struct us_ipinfo ii;
+    ip4_info(ip, &ii);
     US_STAT_INC(s, ip_in_delivers);
-    fn(s, ip, now);
+    fn(s, &ii, now);
     return;
   }
   US_STAT_INC(s, ip_in_unknown_protos);

@@ -58,7 +58,7 @@ void us_reass_input(struct us_stack *s, const uint8_t *raw, const struct us_ip4_
                     us_time_t now);
 us_time_t us_reass_poll(struct us_stack *s, us_time_t now);
 
-/* ICMP input (icmp.c), registered as s->l4_input[1]. */
+/* ICMP input (icmp.c), called by us_ip4_dispatch for protocol 1. */
 void us_icmp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now);
 
 #endif

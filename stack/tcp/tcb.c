@@ -32,9 +32,9 @@
 
 /* ---- hash ------------------------------------------------------------- */
 
-static uint32_t tuple_hash(const struct us_tcp_layer *ts, us_ip4_t raddr, uint16_t rport,
+static uint32_t tuple_hash(const struct us_tcp_layer *ts, us_addr_t raddr, uint16_t rport,
                            uint16_t lport) {
-  uint32_t h = (raddr ^ ts->hsalt1) * 0x9e3779b1u;
+  uint32_t h = tcp_addr_mix(raddr, ts->hsalt1);
   h ^= (((uint32_t)rport << 16 | lport) ^ ts->hsalt2) * 0x85ebca77u;
   h ^= h >> 15;
   h *= 0xc2b2ae3du;
@@ -65,11 +65,12 @@ void tcb_hash_remove(struct us_stack *s, struct us_tcb *t) {
   t->in_hash = false;
 }
 
-struct us_tcb *tcb_lookup(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+struct us_tcb *tcb_lookup(struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
                           uint16_t rport) {
   struct us_tcp_layer *ts = s->tcp;
   for (struct us_tcb *t = ts->hash[tuple_hash(ts, raddr, rport, lport)]; t; t = t->hnext)
-    if (t->rport == rport && t->lport == lport && t->raddr == raddr && t->laddr == laddr)
+    if (t->rport == rport && t->lport == lport && us_addr_eq(t->raddr, raddr) &&
+        us_addr_eq(t->laddr, laddr))
       return t;
   return NULL;
 }
@@ -94,9 +95,10 @@ void tcb_listener_remove(struct us_stack *s, struct us_tcb *t) {
   t->is_listener = false;
 }
 
-struct us_tcb *tcb_listener_lookup(struct us_stack *s, us_ip4_t laddr, uint16_t lport) {
+/* A listener's unset laddr takes every local address of both families. */
+struct us_tcb *tcb_listener_lookup(struct us_stack *s, us_addr_t laddr, uint16_t lport) {
   for (struct us_tcb *t = s->tcp->listeners; t; t = t->hnext)
-    if (t->lport == lport && (t->laddr == 0 || t->laddr == laddr))
+    if (t->lport == lport && (t->laddr.family == US_AF_NONE || us_addr_eq(t->laddr, laddr)))
       return t;
   return NULL;
 }
@@ -381,7 +383,6 @@ struct us_tcb *tcb_alloc(struct us_stack *s) {
   t->keep_cnt = s->cfg.tcp_keepalive_probes;
   t->mss = TCP_MSS_DEFAULT;
   t->pmtu = s->cfg.mtu; /* RFC 1191: start from the link MTU */
-  t->laddr = s->cfg.addr;
   tcp_rtt_init(s, t);
   t->anext = ts->active;
   t->aprev = NULL;

@@ -106,13 +106,13 @@ int us_tcp_listen(us_stack *s, us_sock_t sock, uint32_t backlog) {
   if (backlog > s->cfg.tcp_backlog_max)
     backlog = s->cfg.tcp_backlog_max ? s->cfg.tcp_backlog_max : 1;
   t->backlog = backlog;
-  t->laddr = s->cfg.addr;
+  t->laddr = (us_addr_t){ 0 }; /* every local address, both families */
   tcp_set_state(s, t, US_TCP_LISTEN, "listen");
   tcb_listener_add(s, t);
   return 0;
 }
 
-int us_tcp_accept(us_stack *s, us_sock_t lsock, us_sock_t *out, us_ip4_t *peer, uint16_t *pport) {
+int us_tcp_accept(us_stack *s, us_sock_t lsock, us_sock_t *out, us_endpoint_t *peer) {
   struct us_tcb *l = get(s, lsock);
   if (!l)
     return US_ERR_BADF;
@@ -128,15 +128,13 @@ int us_tcp_accept(us_stack *s, us_sock_t lsock, us_sock_t *out, us_ip4_t *peer, 
   c->h = h;
   *out = h;
   if (peer)
-    *peer = c->raddr;
-  if (pport)
-    *pport = c->rport;
+    *peer = us_endpoint(c->raddr, c->rport);
   tcb_mark(s, c);
   tcb_mark(s, l);
   return 0;
 }
 
-int us_tcp_connect(us_stack *s, us_sock_t sock, us_ip4_t dst, uint16_t dport, us_time_t now) {
+int us_tcp_connect(us_stack *s, us_sock_t sock, us_endpoint_t dst, us_time_t now) {
   struct us_tcb *t = get(s, sock);
   if (!t)
     return US_ERR_BADF;
@@ -148,24 +146,26 @@ int us_tcp_connect(us_stack *s, us_sock_t sock, us_ip4_t dst, uint16_t dport, us
     return US_ERR_ISCONN;
   /* MUST-46: no OPEN to a broadcast, multicast or impossible address
    * (this also refuses our own address: there is no loopback here). */
-  if (dport == 0 || dst == 0 || us_ip4_is_broadcast(s, dst) || us_ip4_is_multicast(dst) ||
-      us_ip4_is_martian_src(s, dst))
+  if (dst.port == 0 || us_ip_is_martian(s, dst.addr))
     return US_ERR_INVAL;
+  us_addr_t laddr;
+  if (!us_ip_local_addr(s, dst.addr.family, &laddr))
+    return US_ERR_ADDRNOTAVAIL; /* no address of that family to send from */
   if (!t->bound) {
     uint16_t p;
-    int rc = tcp_pick_ephemeral(s, dst, dport, &p);
+    int rc = tcp_pick_ephemeral(s, laddr, dst.addr, dst.port, &p);
     if (rc)
       return rc;
     t->lport = p;
     t->bound = true;
-  } else if (tcb_lookup(s, s->cfg.addr, t->lport, dst, dport)) {
+  } else if (tcb_lookup(s, laddr, t->lport, dst.addr, dst.port)) {
     return US_ERR_ADDRINUSE;
   }
-  t->laddr = s->cfg.addr;
-  t->raddr = dst;
-  t->rport = dport;
+  t->laddr = laddr;
+  t->raddr = dst.addr;
+  t->rport = dst.port;
   t->passive = false;
-  t->rcv_mss = (uint16_t)(s->cfg.mtu - 40);
+  t->rcv_mss = (uint16_t)tcp_mss_for(s->cfg.mtu, laddr.family);
   t->mss = TCP_MSS_DEFAULT;
   t->rcv_wscale = tcp_our_wscale(s);
   t->iss = tcp_isn(s, t->laddr, t->lport, t->raddr, t->rport, now);
@@ -206,7 +206,7 @@ long us_tcp_send(us_stack *s, us_sock_t sock, const void *buf, size_t len, us_ti
   uint32_t n = us_ring_write(&t->snd, buf, len > 0x7fffffffu ? 0x7fffffffu : (uint32_t)len);
   if (n == 0)
     return US_ERR_AGAIN;
-  if (s->dev.caps & US_DEV_TSO4) {
+  if (tcp_tso_ok(s, t)) {
     /* With a device that segments, the writes of one wake-up leave at
      * its poll as super-segments as large as the window allows, not one
      * small one per write (Linux calls this autocorking). The daemon's
@@ -445,19 +445,14 @@ int us_tcp_getopt(us_stack *s, us_sock_t sock, enum us_tcp_opt opt, long *value)
   return US_ERR_INVAL;
 }
 
-int us_tcp_addrs(us_stack *s, us_sock_t sock, us_ip4_t *laddr, uint16_t *lport, us_ip4_t *raddr,
-                 uint16_t *rport) {
+int us_tcp_addrs(us_stack *s, us_sock_t sock, us_endpoint_t *local, us_endpoint_t *remote) {
   struct us_tcb *t = get(s, sock);
   if (!t)
     return US_ERR_BADF;
-  if (laddr)
-    *laddr = t->laddr;
-  if (lport)
-    *lport = t->lport;
-  if (raddr)
-    *raddr = t->raddr;
-  if (rport)
-    *rport = t->rport;
+  if (local)
+    *local = us_endpoint(t->laddr, t->lport);
+  if (remote)
+    *remote = us_endpoint(t->raddr, t->rport);
   return 0;
 }
 

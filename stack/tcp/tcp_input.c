@@ -58,7 +58,7 @@ struct seg_in {
   struct us_tcp_seg seg;
   uint32_t seq0, len0;
   uint8_t flags0;
-  us_ip4_t src, dst;
+  us_addr_t src, dst;
   uint8_t ecn; /* the IP header's ECN field (RFC 3168 5) */
   us_time_t now;
 };
@@ -75,7 +75,7 @@ static void apply_syn_options(struct us_stack *s, struct us_tcb *t, const struct
   uint32_t peer = TCP_MSS_DEFAULT;
   if (g->has_mss && g->mss != 0)
     peer = g->mss < TCP_MSS_FLOOR ? TCP_MSS_FLOOR : g->mss;
-  t->rcv_mss = (uint16_t)(s->cfg.mtu - 40);
+  t->rcv_mss = (uint16_t)tcp_mss_for(s->cfg.mtu, t->laddr.family);
   t->peer_mss = (uint16_t)peer;
   /* RFC 7323 3.2: we offer TSopt in every SYN we send (cfg permitting). */
   tcp_ts_syn(s, t, g, true, now);
@@ -348,7 +348,7 @@ static enum tcp_verdict cookie_ack(struct us_stack *s, struct us_tcb *l, const s
   t->rcv_nxt = irs + 1;
   t->rcv_up = t->rcv_nxt;
   t->rcv_adv = t->rcv_nxt + tcp_cookie_window(s);
-  t->rcv_mss = (uint16_t)(s->cfg.mtu - 40);
+  t->rcv_mss = (uint16_t)tcp_mss_for(s->cfg.mtu, t->laddr.family);
   /* The MSS from the cookie; timestamps, window scaling, SACK and ECN
    * from its TSval, echoed in TSecr, or none when the SYN had no TSopt
    * (docs/TCP.md). The peer's window comes from this ACK (step five),
@@ -1084,15 +1084,15 @@ static enum tcp_verdict tcp_input_time_wait(struct us_stack *s, struct us_tcb *t
 
 /* ---- entry ---------------------------------------------------------------- */
 
-void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
+void tcp_input(struct us_stack *s, const struct us_ipinfo *ii, us_time_t now) {
   US_STAT_INC(s, tcp_in_segs);
   struct seg_in in;
   /* A segment from the local kernel with a partial or verified checksum
    * (docs/OFFLOAD.md) is not summed again; it may also be a GSO
    * super-packet, far larger than the MSS, which is fine on input. */
   enum us_tcp_parse_result pr =
-      ip->l4_csum_trusted ? us_tcp_parse_trusted(ip->payload, ip->payload_len, &in.seg)
-                          : us_tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, &in.seg);
+      ii->l4_csum_trusted ? us_tcp_parse_trusted(ii->payload, ii->payload_len, &in.seg)
+                          : us_tcp_parse(ii->payload, ii->payload_len, ii->pseudo, &in.seg);
   switch (pr) {
   case US_TCP_PARSE_OK:
     break;
@@ -1111,9 +1111,9 @@ void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
     US_STAT_INC(s, tcp_in_errs);
     return;
   }
-  in.src = ip->src;
-  in.dst = ip->dst;
-  in.ecn = ip->tos & TCP_ECN_MASK;
+  in.src = ii->src;
+  in.dst = ii->dst;
+  in.ecn = ii->ecn & TCP_ECN_MASK;
   in.now = now;
   in.seq0 = in.seg.seq;
   in.flags0 = in.seg.flags;
@@ -1121,9 +1121,10 @@ void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
             ((in.seg.flags & US_TH_FIN) ? 1u : 0u);
 
   /* MUST-57/MUST-63: nothing to or from broadcast, multicast or martian
-   * addresses (this includes LAND: our own address as the source). */
-  if (!us_ip4_is_local(s, ip->dst) || us_ip4_is_broadcast(s, ip->dst) ||
-      us_ip4_is_multicast(ip->dst) || us_ip4_is_martian_src(s, ip->src) || in.seg.sport == 0 ||
+   * addresses (this includes LAND: our own address as the source). Only
+   * our unicast address is local, so that one test refuses every
+   * broadcast and multicast destination. */
+  if (!us_ip_is_local(s, ii->dst) || us_ip_is_martian(s, ii->src) || in.seg.sport == 0 ||
       in.seg.dport == 0) {
     US_STAT_INC(s, tcp_bad_addr);
     if (in.seg.flags & US_TH_SYN)
@@ -1138,7 +1139,7 @@ void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
   }
 
   enum tcp_verdict v;
-  struct us_tcb *t = tcb_lookup(s, ip->dst, in.seg.dport, ip->src, in.seg.sport);
+  struct us_tcb *t = tcb_lookup(s, ii->dst, in.seg.dport, ii->src, in.seg.sport);
   if (!t) {
     v = tcp_input_no_tcb(s, &in, false, 0, &t);
     if (v != TV_CONTINUE) {
@@ -1182,8 +1183,8 @@ void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
 
 /* ---- ICMP errors (RFC 5927, RFC 9293 3.9.2.2) ------------------------- */
 
-void tcp_icmp_error(struct us_stack *s, uint8_t type, uint8_t code, uint32_t info, uint32_t qsrc,
-                    uint32_t qdst, const uint8_t *quote, size_t quote_len, us_time_t now) {
+void tcp_icmp_error(struct us_stack *s, uint8_t type, uint8_t code, uint32_t info, us_addr_t qsrc,
+                    us_addr_t qdst, const uint8_t *quote, size_t quote_len, us_time_t now) {
   if (quote_len < 8)
     return;
   uint16_t sport = us_get16(quote), dport = us_get16(quote + 2);
@@ -1199,7 +1200,7 @@ void tcp_icmp_error(struct us_stack *s, uint8_t type, uint8_t code, uint32_t inf
     US_STAT_INC(s, tcp_icmp_ignored);
     return;
   }
-  if (type == US_ICMP_DEST_UNREACH && code == US_ICMP_UNREACH_NEEDFRAG) {
+  if (us_addr_is_v4(qsrc) && type == US_ICMP_DEST_UNREACH && code == US_ICMP_UNREACH_NEEDFRAG) {
     /* RFC 1191: the next-hop MTU, checked by icmp.c, in the low 16 bits. */
     tcp_pmtu_frag_needed(s, t, info & 0xffffu, now);
     tcp_gc(s, t);

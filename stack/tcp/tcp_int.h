@@ -47,8 +47,6 @@
 #include "wire/seq.h"
 #include "wire/tcp.h"
 
-struct us_ip4_hdr;
-
 /* Timers: absolute deadlines, US_TIME_NEVER when off (deadlines, not ticks). */
 enum tcp_timer {
   TT_RTO,     /* retransmission: SYN, SYN-ACK, data, FIN (RFC 6298) */
@@ -139,8 +137,9 @@ struct us_tcb {
   bool lim_counted; /* counted on its listener's limits (tcp_limit.c) */
   bool on_tw;       /* on the TIME-WAIT list (tcp_timewait.c) */
 
-  /* Addresses (host order). */
-  us_ip4_t laddr, raddr;
+  /* Addresses: both of one family once connected; a listener's laddr is
+   * unset (US_AF_NONE: every local address of either family). */
+  us_addr_t laddr, raddr;
   uint16_t lport, rport;
 
   /* Send sequence space (RFC 9293 3.3.1). */
@@ -300,6 +299,21 @@ void tcp_drop(struct us_stack *s, struct us_tcb *t, int err, const char *why);
 /* Both FINs are done: TIME-WAIT, the 2*MSL timer, the TIME-WAIT list. */
 void tcp_enter_time_wait(struct us_stack *s, struct us_tcb *t, us_time_t now);
 
+/* A 32-bit hash of an address of either family under a secret salt, for
+ * the TCB hash and the limit table: each 32-bit word is mixed in turn, so
+ * for an IPv4 address (one varying word) distinct addresses never collide
+ * before the bucket mask. */
+static inline uint32_t tcp_addr_mix(us_addr_t a, uint32_t salt) {
+  uint32_t h = salt ^ a.family;
+  for (int i = 0; i < 16; i += 4) {
+    uint32_t w = (uint32_t)a.b[i] << 24 | (uint32_t)a.b[i + 1] << 16 | (uint32_t)a.b[i + 2] << 8 |
+                 a.b[i + 3];
+    h = (h ^ w) * 0x9e3779b1u;
+    h ^= h >> 16;
+  }
+  return h;
+}
+
 /* ---- tcb.c ---- */
 int tcb_pool_init(struct us_stack *s);
 void tcb_pool_fini(struct us_stack *s);
@@ -308,9 +322,9 @@ void tcb_release(struct us_stack *s, struct us_tcb *t);
 void tcp_gc(struct us_stack *s, struct us_tcb *t);
 void tcb_hash_insert(struct us_stack *s, struct us_tcb *t);
 void tcb_hash_remove(struct us_stack *s, struct us_tcb *t);
-struct us_tcb *tcb_lookup(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+struct us_tcb *tcb_lookup(struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
                           uint16_t rport);
-struct us_tcb *tcb_listener_lookup(struct us_stack *s, us_ip4_t laddr, uint16_t lport);
+struct us_tcb *tcb_listener_lookup(struct us_stack *s, us_addr_t laddr, uint16_t lport);
 void tcb_listener_add(struct us_stack *s, struct us_tcb *t);
 void tcb_listener_remove(struct us_stack *s, struct us_tcb *t);
 bool tcb_port_used(struct us_stack *s, uint16_t port, bool any_use);
@@ -333,25 +347,26 @@ static inline uint32_t tcb_snd_base(const struct us_tcb *t) {
 }
 
 /* ---- tcp_input.c ---- */
-void tcp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now);
-void tcp_icmp_error(struct us_stack *s, uint8_t type, uint8_t code, uint32_t info, uint32_t qsrc,
-                    uint32_t qdst, const uint8_t *quote, size_t quote_len, us_time_t now);
+void tcp_input(struct us_stack *s, const struct us_ipinfo *ii, us_time_t now);
+void tcp_icmp_error(struct us_stack *s, uint8_t type, uint8_t code, uint32_t info, us_addr_t qsrc,
+                    us_addr_t qdst, const uint8_t *quote, size_t quote_len, us_time_t now);
 
 /* ---- tcp_output.c ---- */
+bool tcp_tso_ok(const struct us_stack *s, const struct us_tcb *t);
 void tcp_output(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_flush_pending(struct us_stack *s, us_time_t now);
 int tcp_send_syn(struct us_stack *s, struct us_tcb *t, us_time_t now);
 void tcp_send_rst_tcb(struct us_stack *s, struct us_tcb *t, us_time_t now);
-void tcp_send_rst(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+void tcp_send_rst(struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
                   uint16_t rport, uint32_t seq, uint32_t ack, bool with_ack, us_time_t now);
 uint16_t tcp_cookie_window(const struct us_stack *s);
 /* Our window-scale shift, from cfg.tcp_rcvbuf (the same for every SYN). */
 uint8_t tcp_our_wscale(const struct us_stack *s);
 struct tcp_cookie_opts;
-void tcp_send_cookie_synack(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+void tcp_send_cookie_synack(struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
                             uint16_t rport, uint32_t cookie, uint32_t ack,
                             const struct tcp_cookie_opts *o, us_time_t now);
-void tcp_send_stateless(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+void tcp_send_stateless(struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
                         uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags,
                         const struct us_tcp_seg *seg, us_time_t now);
 void tcp_send_ack(struct us_stack *s, struct us_tcb *t, us_time_t now);
@@ -397,7 +412,7 @@ void tcp_rtt_syn_done(struct us_stack *s, struct us_tcb *t, bool syn_timed_out);
 uint32_t tcp_ts_now(const struct us_tcb *t, us_time_t now);
 void tcp_ts_init(struct us_stack *s, struct us_tcb *t);
 /* The TSval clock a TCB on this 4-tuple would have (for SYN cookies). */
-uint32_t tcp_ts_clock(const struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+uint32_t tcp_ts_clock(const struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
                       uint16_t rport, us_time_t now);
 /* Negotiation from the peer's SYN (or SYN-ACK): sets ts_ok, TS.Recent. */
 void tcp_ts_syn(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g, bool we_offer,
@@ -522,17 +537,17 @@ struct tcp_cookie_opts {
 void tcp_syncookie_opts(const struct us_stack *s, const struct us_tcp_seg *syn,
                         struct tcp_cookie_opts *o);
 /* The cookie SYN-ACK's TSval: the 4-tuple's TS clock carrying o's bits. */
-uint32_t tcp_syncookie_tsval(const struct us_stack *s, us_ip4_t laddr, uint16_t lport,
-                             us_ip4_t raddr, uint16_t rport, const struct tcp_cookie_opts *o,
+uint32_t tcp_syncookie_tsval(const struct us_stack *s, us_addr_t laddr, uint16_t lport,
+                             us_addr_t raddr, uint16_t rport, const struct tcp_cookie_opts *o,
                              us_time_t now);
-uint32_t tcp_syncookie_make(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+uint32_t tcp_syncookie_make(struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
                             uint16_t rport, uint32_t irs, uint16_t peer_mss,
                             const struct tcp_cookie_opts *o, us_time_t now);
 /* Has a cookie gone out recently enough that one could still be valid? */
 bool tcp_syncookie_recent(const struct us_stack *s, us_time_t now);
 /* Does this ACK (SEG.ACK-1 the cookie, SEG.SEQ-1 the peer's ISN, TSecr the
  * options) complete one of our cookies? Fills the MSS and the options. */
-bool tcp_syncookie_check(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+bool tcp_syncookie_check(struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
                          uint16_t rport, const struct us_tcp_seg *ack, us_time_t now, uint16_t *mss,
                          struct tcp_cookie_opts *o);
 
@@ -542,7 +557,7 @@ int tcp_limit_init(struct us_stack *s);
 void tcp_limit_fini(struct us_stack *s);
 /* Would one more connection from `src` at listener `l` pass both limits? */
 enum tcp_limit_verdict tcp_limit_check(const struct us_stack *s, const struct us_tcb *l,
-                                       us_ip4_t src);
+                                       us_addr_t src);
 /* Count child `t` (addresses and ports set) on listener `l`; uncharge is
  * idempotent. */
 void tcp_limit_charge(struct us_stack *s, struct us_tcb *l, struct us_tcb *t);
@@ -563,9 +578,17 @@ bool tcp_tw_reclaim(struct us_stack *s);
 
 /* ---- tcp_isn.c ---- */
 void tcp_isn_init(struct us_stack *s);
-uint32_t tcp_isn(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr, uint16_t rport,
-                 us_time_t now);
-int tcp_pick_ephemeral(struct us_stack *s, us_ip4_t raddr, uint16_t rport, uint16_t *port);
+uint32_t tcp_isn(struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
+                 uint16_t rport, us_time_t now);
+/* From `laddr` to raddr:rport. */
+int tcp_pick_ephemeral(struct us_stack *s, us_addr_t laddr, us_addr_t raddr, uint16_t rport,
+                       uint16_t *port);
+/* The 4-tuple as the keyed hashes take it (ISN, the TS clock's offset,
+ * SYN cookies, ephemeral ports): the family, both addresses' 16 bytes
+ * (IPv4 as mapped, us_types.h) and both ports. */
+#define TCP_TUPLE_KEY_LEN 37
+void tcp_tuple_key(uint8_t out[TCP_TUPLE_KEY_LEN], us_addr_t laddr, uint16_t lport, us_addr_t raddr,
+                   uint16_t rport);
 int tcp_pick_bind_port(struct us_stack *s, uint16_t *port);
 
 /* ---- tcp_api.c ---- */
@@ -573,7 +596,18 @@ uint32_t tcp_events(struct us_stack *s, void *obj);
 int tcp_error(struct us_stack *s, void *obj);
 
 #define TCP_MSS_DEFAULT 536 /* RFC 9293 3.7.1, MUST-15 */
-#define TCP_MSS_FLOOR   64  /* HOSTILE OPT-3; Linux uses 48 */
-#define TCP_PMTU_FLOOR  552 /* Linux's min_pmtu: below it, DF goes off instead */
+
+/* IP and TCP header bytes without options in front of a segment's data:
+ * 40 over IPv4, 60 over IPv6 (RFC 8200 8.3). */
+static inline uint32_t tcp_hdrs_for(uint8_t family) { return family == US_AF_INET6 ? 60u : 40u; }
+/* The MSS of a path with this MTU, before TCP options (RFC 9293 3.7.1:
+ * MTU minus the fixed headers; RFC 6691: options come out of it): what
+ * we advertise in our SYN, and where the send MSS starts. */
+static inline uint32_t tcp_mss_for(uint32_t mtu, uint8_t family) {
+  uint32_t h = tcp_hdrs_for(family);
+  return mtu > h ? mtu - h : TCP_MSS_DEFAULT;
+}
+#define TCP_MSS_FLOOR  64  /* HOSTILE OPT-3; Linux uses 48 */
+#define TCP_PMTU_FLOOR 552 /* Linux's min_pmtu: below it, DF goes off instead */
 
 #endif

@@ -3,7 +3,8 @@
  * (RFC 6056).
  *
  * ISN = M + F(localip, localport, remoteip, remoteport, secretkey)
- * (RFC 6528 section 3): F is SipHash-2-4 under a 128-bit secret drawn from
+ * (RFC 6528 section 3): F is SipHash-2-4 over the 4-tuple (the 128-bit
+ * addresses of either family, tcp_tuple_key) under a 128-bit secret drawn from
  * the injected random source at creation, M is the 4-microsecond clock of
  * RFC 9293 3.4.1, taken from `now`. A new stack draws a new secret, so
  * ISNs differ across restarts (HOSTILE ISN-1).
@@ -30,34 +31,39 @@ void tcp_isn_init(struct us_stack *s) {
   s->tcp->port_next = us_rand_u32(s);
 }
 
-static void put32le(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++)
-    p[i] = (uint8_t)(v >> (8 * i));
+void tcp_tuple_key(uint8_t out[TCP_TUPLE_KEY_LEN], us_addr_t laddr, uint16_t lport, us_addr_t raddr,
+                   uint16_t rport) {
+  out[0] = laddr.family;
+  memcpy(out + 1, laddr.b, 16);
+  memcpy(out + 17, raddr.b, 16);
+  out[33] = (uint8_t)(lport >> 8);
+  out[34] = (uint8_t)lport;
+  out[35] = (uint8_t)(rport >> 8);
+  out[36] = (uint8_t)rport;
 }
 
-uint32_t tcp_isn(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr, uint16_t rport,
-                 us_time_t now) {
+uint32_t tcp_isn(struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
+                 uint16_t rport, us_time_t now) {
   if (s->tcp->iss_forced)
     return s->tcp->iss_value;
-  uint8_t b[12];
-  put32le(b, laddr);
-  put32le(b + 4, raddr);
-  put32le(b + 8, (uint32_t)lport << 16 | rport);
+  uint8_t b[TCP_TUPLE_KEY_LEN];
+  tcp_tuple_key(b, laddr, lport, raddr, rport);
   uint32_t f = (uint32_t)us_siphash24(s->tcp->isn_key, b, sizeof b);
   return f + (uint32_t)((uint64_t)now / 4u);
 }
 
-int tcp_pick_ephemeral(struct us_stack *s, us_ip4_t raddr, uint16_t rport, uint16_t *port) {
-  uint8_t b[12];
-  put32le(b, s->cfg.addr);
-  put32le(b + 4, raddr);
-  put32le(b + 8, rport);
+int tcp_pick_ephemeral(struct us_stack *s, us_addr_t laddr, us_addr_t raddr, uint16_t rport,
+                       uint16_t *port) {
+  /* F(local address, remote address, remote port): the local port is
+   * what is being chosen. */
+  uint8_t b[TCP_TUPLE_KEY_LEN];
+  tcp_tuple_key(b, laddr, 0, raddr, rport);
   uint32_t offset = (uint32_t)us_siphash24(s->tcp->port_key, b, sizeof b);
   for (uint32_t i = 0; i < EPH_N; i++) {
     uint16_t p = (uint16_t)(EPH_MIN + (offset + s->tcp->port_next + i) % EPH_N);
     /* Free for this destination: no connection with the same 4-tuple and
      * no listener or bound socket on the port. */
-    if (tcb_lookup(s, s->cfg.addr, p, raddr, rport) || tcb_port_used(s, p, false))
+    if (tcb_lookup(s, laddr, p, raddr, rport) || tcb_port_used(s, p, false))
       continue;
     s->tcp->port_next += i + 1;
     *port = p;

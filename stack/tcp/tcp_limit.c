@@ -11,9 +11,12 @@
  * cookies) hold nothing, so they count only once their ACK makes a
  * connection.
  *
- * The counts live outside the TCBs, in one table: (listener, source
- * address) -> connections, and (listener, 0.0.0.0) -> the listener's
- * total (0.0.0.0 is never a source: tcp_input drops it as martian). A
+ * The counts live outside the TCBs, in one table: (listener, source)
+ * -> connections, and (listener, the unset address) -> the listener's
+ * total (never a source). A source is an IPv4 address, or an IPv6 /64:
+ * one host or site usually holds a whole /64 (RFC 7421 2) and can pick
+ * any address in it, so counting single IPv6 addresses would limit
+ * nothing. A
  * counted child has lim_counted set, and its listener is the one on its
  * local port (one listener per port). The table is open addressing with
  * linear probing over a power of two of at least twice the TCB pool, so it
@@ -30,16 +33,24 @@
 #include "core/rand.h"
 #include "tcp_int.h"
 
-#define TOTAL 0u /* the source address of a listener's total */
+#define TOTAL ((us_addr_t){ 0 }) /* the source of a listener's total */
 
 struct tcp_src_count {
   uint32_t lidx;  /* the listener's TCB index */
-  us_ip4_t addr;  /* the source address, or TOTAL */
   uint32_t count; /* 0: the slot is free */
+  us_addr_t addr; /* the source (source_key), or TOTAL */
 };
 
-static uint32_t slot_of(const struct us_tcp_layer *ts, uint32_t lidx, us_ip4_t addr) {
-  uint32_t h = (addr ^ ts->lim_salt1) * 0x9e3779b1u;
+/* What a source is counted as: an IPv4 address, an IPv6 /64. */
+static us_addr_t source_key(us_addr_t a) {
+  if (us_addr_is_v6(a))
+    for (int i = 8; i < 16; i++)
+      a.b[i] = 0;
+  return a;
+}
+
+static uint32_t slot_of(const struct us_tcp_layer *ts, uint32_t lidx, us_addr_t addr) {
+  uint32_t h = tcp_addr_mix(addr, ts->lim_salt1);
   h ^= (lidx ^ ts->lim_salt2) * 0x85ebca77u;
   h ^= h >> 16;
   h *= 0x7feb352du;
@@ -69,11 +80,11 @@ void tcp_limit_fini(struct us_stack *s) {
 }
 
 /* The slot holding (lidx, addr), or the free slot where it would go. */
-static struct tcp_src_count *find(const struct us_tcp_layer *ts, uint32_t lidx, us_ip4_t addr) {
+static struct tcp_src_count *find(const struct us_tcp_layer *ts, uint32_t lidx, us_addr_t addr) {
   uint32_t i = slot_of(ts, lidx, addr);
   for (;;) {
     struct tcp_src_count *e = &ts->lim_src[i];
-    if (e->count == 0 || (e->lidx == lidx && e->addr == addr))
+    if (e->count == 0 || (e->lidx == lidx && us_addr_eq(e->addr, addr)))
       return e;
     i = (i + 1) & ts->lim_mask;
   }
@@ -100,7 +111,7 @@ static void slot_free(struct us_tcp_layer *ts, uint32_t i) {
   }
 }
 
-static void add(struct us_tcp_layer *ts, uint32_t lidx, us_ip4_t addr) {
+static void add(struct us_tcp_layer *ts, uint32_t lidx, us_addr_t addr) {
   struct tcp_src_count *e = find(ts, lidx, addr);
   if (e->count == 0) {
     e->lidx = lidx;
@@ -109,7 +120,7 @@ static void add(struct us_tcp_layer *ts, uint32_t lidx, us_ip4_t addr) {
   e->count++;
 }
 
-static void sub(struct us_tcp_layer *ts, uint32_t lidx, us_ip4_t addr) {
+static void sub(struct us_tcp_layer *ts, uint32_t lidx, us_addr_t addr) {
   struct tcp_src_count *e = find(ts, lidx, addr);
   if (US_NEVER(e->count == 0))
     return;
@@ -123,14 +134,14 @@ uint32_t tcp_limit_conns(const struct us_stack *s, const struct us_tcb *l) {
 }
 
 enum tcp_limit_verdict tcp_limit_check(const struct us_stack *s, const struct us_tcb *l,
-                                       us_ip4_t src) {
+                                       us_addr_t src) {
   const struct us_tcp_layer *ts = s->tcp;
   uint32_t lmax = s->cfg.tcp_listener_conn_max, smax = s->cfg.tcp_source_conn_max;
   if (!ts->lim_src)
     return TL_OK;
   if (lmax && find(ts, l->idx, TOTAL)->count >= lmax)
     return TL_LISTENER;
-  if (smax && find(ts, l->idx, src)->count >= smax)
+  if (smax && find(ts, l->idx, source_key(src))->count >= smax)
     return TL_SOURCE;
   return TL_OK;
 }
@@ -141,13 +152,13 @@ void tcp_limit_charge(struct us_stack *s, struct us_tcb *l, struct us_tcb *t) {
     return;
   t->lim_counted = true;
   add(ts, l->idx, TOTAL);
-  add(ts, l->idx, t->raddr);
+  add(ts, l->idx, source_key(t->raddr));
 }
 
 static void uncharge_from(struct us_tcp_layer *ts, const struct us_tcb *l, struct us_tcb *t) {
   t->lim_counted = false;
   sub(ts, l->idx, TOTAL);
-  sub(ts, l->idx, t->raddr);
+  sub(ts, l->idx, source_key(t->raddr));
 }
 
 void tcp_limit_uncharge(struct us_stack *s, struct us_tcb *t) {

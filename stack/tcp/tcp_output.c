@@ -4,7 +4,7 @@
  * Segments are built in one place, emit(): a packet from the pool, the
  * payload copied once from the send ring into it, the header written in
  * front by us_tcp_build() (the only code that writes TCP headers), and the
- * packet handed to us_ip4_output(), which consumes it.
+ * packet handed to us_ip_output(), which consumes it.
  *
  * tcp_output() decides what a connection may send now: SYN-ACK while our
  * SYN is unacknowledged; otherwise, while the congestion window allows
@@ -33,6 +33,7 @@
 #include "core/stats.h"
 #include "ip/ip.h"
 #include "tcp_int.h"
+#include "wire/checksum.h"
 
 static uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
@@ -162,11 +163,13 @@ static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flag
    * payload (t->mss already leaves room for TSopt, the only option left). */
   uint32_t gso_size = 0;
   if (len > t->mss) {
-    if (!(s->dev.caps & US_DEV_TSO4) || hl - US_TCP_HDR_MIN > tcp_ts_optlen(t))
+    if (!tcp_tso_ok(s, t) || hl - US_TCP_HDR_MIN > tcp_ts_optlen(t))
       return US_ERR_INVAL;
     gso_size = t->mss;
   }
-  bool partial = (s->dev.caps & US_DEV_CSUM) != 0;
+  bool partial = (s->dev.caps & US_DEV_CSUM) && us_addr_is_v4(t->raddr);
+  if ((s->dev.caps & US_DEV_CSUM) && !partial)
+    US_STAT_INC(s, tcp_offload_v6_off);
   struct us_pkt *p = us_pkt_alloc(s, hl + len);
   if (!p)
     return US_ERR_NOMEM;
@@ -177,10 +180,11 @@ static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flag
   }
   if (len)
     us_ring_peek(&t->snd, off, d + hl, len);
+  uint32_t pseudo = us_csum_pseudo(t->laddr, t->raddr, US_IPPROTO_TCP);
   if (partial)
-    us_tcp_build_partial(&h, d, hl, len, t->laddr, t->raddr);
+    us_tcp_build_partial(&h, d, hl, len, pseudo);
   else
-    us_tcp_build(&h, d, hl, len, t->laddr, t->raddr);
+    us_tcp_build(&h, d, hl, len, pseudo);
   if (flags & US_TH_ACK) {
     t->last_ack_sent = h.ack; /* RFC 7323 4.3: Last.ACK.sent */
     t->ack_now = false;
@@ -195,14 +199,28 @@ static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flag
     US_STAT_INC(s, tcp_out_rsts);
   /* RFC 1191: DF on, so a router too small for the segment says so
    * (tcp_pmtu.c), unless path MTU discovery is off or hit its floor. */
-  bool df = s->cfg.tcp_pmtud && !t->pmtu_no_df;
+  struct us_ip_tx tx = {
+    .src = t->laddr,
+    .dst = t->raddr,
+    .proto = US_IPPROTO_TCP,
+    .tos = tos,
+    .df = s->cfg.tcp_pmtud && !t->pmtu_no_df,
+  };
   if (partial) {
     US_STAT_INC(s, tcp_csum_offload_out);
-    us_ip4_output_offload(s, p, t->raddr, US_IPPROTO_TCP, df, tos, 16, (uint16_t)gso_size, now);
-  } else {
-    us_ip4_output_tos(s, p, t->raddr, US_IPPROTO_TCP, df, tos, now);
+    tx.offload = true;
+    tx.csum_offset = 16;
+    tx.gso_size = (uint16_t)gso_size;
   }
+  us_ip_output(s, p, &tx, now);
   return 0;
+}
+
+/* The device segments for this connection: it has US_DEV_TSO4, which is
+ * IPv4 only (docs/OFFLOAD.md; an IPv6 connection sends one MSS at a time
+ * with its checksum computed here, counted in tcp_offload_v6_off). */
+bool tcp_tso_ok(const struct us_stack *s, const struct us_tcb *t) {
+  return (s->dev.caps & US_DEV_TSO4) && us_addr_is_v4(t->raddr);
 }
 
 /* The most payload one emit() may carry: one MSS, or with a device that
@@ -210,7 +228,7 @@ static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flag
  * the largest headers (65535 - 20 - 60 bytes), so a super-segment never
  * needs fragmenting and every segment cut from it but the last is full. */
 static uint32_t seg_max(const struct us_stack *s, const struct us_tcb *t) {
-  if (!(s->dev.caps & US_DEV_TSO4) || t->mss == 0)
+  if (!tcp_tso_ok(s, t) || t->mss == 0)
     return t->mss;
   uint32_t room = US_IP4_MAX_DATAGRAM - US_IP4_HDR_MIN - US_TCP_HDR_MAX;
   uint32_t n = room / t->mss;
@@ -255,7 +273,17 @@ void tcp_send_rst_tcb(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   emit(s, t, t->snd_max, US_TH_RST | US_TH_ACK, 0, 0, now);
 }
 
-void tcp_send_rst(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+/* A segment with no TCB behind it (RST, cookie SYN-ACK, the FIN of a
+ * refused cookie): DF set for RFC 1191 as every TCP segment. CONSUMES p. */
+static void send_tuple(struct us_stack *s, struct us_pkt *p, us_addr_t laddr, us_addr_t raddr,
+                       us_time_t now) {
+  struct us_ip_tx tx = {
+    .src = laddr, .dst = raddr, .proto = US_IPPROTO_TCP, .df = s->cfg.tcp_pmtud
+  };
+  us_ip_output(s, p, &tx, now);
+}
+
+void tcp_send_rst(struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
                   uint16_t rport, uint32_t seq, uint32_t ack, bool with_ack, us_time_t now) {
   struct us_tcp_seg h = { 0 };
   h.sport = lport;
@@ -272,10 +300,10 @@ void tcp_send_rst(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t r
     us_pkt_free(s, p);
     return;
   }
-  us_tcp_build(&h, d, hl, 0, laddr, raddr);
+  us_tcp_build(&h, d, hl, 0, us_csum_pseudo(laddr, raddr, US_IPPROTO_TCP));
   US_STAT_INC(s, tcp_out_segs);
   US_STAT_INC(s, tcp_out_rsts);
-  us_ip4_output(s, p, raddr, US_IPPROTO_TCP, s->cfg.tcp_pmtud, now);
+  send_tuple(s, p, laddr, raddr, now);
 }
 
 /* The window a SYN-ACK carried when a SYN cookie was its ISS: unscaled
@@ -296,7 +324,7 @@ uint8_t tcp_our_wscale(const struct us_stack *s) {
   return ws;
 }
 
-static void send_stateless(struct us_stack *s, us_ip4_t laddr, us_ip4_t raddr,
+static void send_stateless(struct us_stack *s, us_addr_t laddr, us_addr_t raddr,
                            const struct us_tcp_seg *h, us_time_t now) {
   size_t hl = us_tcp_hdr_len(h);
   struct us_pkt *p = us_pkt_alloc(s, hl);
@@ -307,9 +335,9 @@ static void send_stateless(struct us_stack *s, us_ip4_t laddr, us_ip4_t raddr,
     us_pkt_free(s, p);
     return;
   }
-  us_tcp_build(h, d, hl, 0, laddr, raddr);
+  us_tcp_build(h, d, hl, 0, us_csum_pseudo(laddr, raddr, US_IPPROTO_TCP));
   US_STAT_INC(s, tcp_out_segs);
-  us_ip4_output(s, p, raddr, US_IPPROTO_TCP, s->cfg.tcp_pmtud, now); /* RFC 1191: DF */
+  send_tuple(s, p, laddr, raddr, now);
 }
 
 /* The SYN-ACK of a full SYN queue (RFC 4987 3.6), sent with no TCB behind
@@ -320,7 +348,7 @@ static void send_stateless(struct us_stack *s, us_ip4_t laddr, us_ip4_t raddr,
  * 6.1.1), as the SYN-ACK of a queued SYN would. The connection rebuilt
  * from the ACK agrees with what the peer was told. If it is lost, the
  * peer's retransmitted SYN gets another. */
-void tcp_send_cookie_synack(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+void tcp_send_cookie_synack(struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
                             uint16_t rport, uint32_t cookie, uint32_t ack,
                             const struct tcp_cookie_opts *o, us_time_t now) {
   struct us_tcp_seg h = { 0 };
@@ -330,7 +358,7 @@ void tcp_send_cookie_synack(struct us_stack *s, us_ip4_t laddr, uint16_t lport, 
   h.ack = ack;
   h.flags = US_TH_SYN | US_TH_ACK;
   h.has_mss = true;
-  h.mss = (uint16_t)(s->cfg.mtu - 40);
+  h.mss = (uint16_t)tcp_mss_for(s->cfg.mtu, laddr.family);
   h.wnd = tcp_cookie_window(s);
   if (o->ts) {
     h.has_ts = true;
@@ -352,7 +380,7 @@ void tcp_send_cookie_synack(struct us_stack *s, us_ip4_t laddr, uint16_t lport, 
  * TCB behind it; with TSopt if the ACK (`seg`) had it, since the cookie
  * then agreed to timestamps (RFC 7323 3.2: on every segment). If it is
  * lost, the peer's retransmission gets it again. */
-void tcp_send_stateless(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+void tcp_send_stateless(struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
                         uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags,
                         const struct us_tcp_seg *seg, us_time_t now) {
   struct us_tcp_seg h = { 0 };

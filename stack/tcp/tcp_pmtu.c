@@ -2,7 +2,8 @@
  * tcp_pmtu.c - the send MSS, and path MTU discovery (RFC 1191).
  *
  * The send MSS (t->mss, the payload of a full-sized segment) is
- *   min(the peer's MSS, path MTU - 40) - the bytes of TSopt
+ *   min(the peer's MSS, tcp_mss_for(path MTU)) - the bytes of TSopt
+ * (path MTU - 40 over IPv4, - 60 over IPv6)
  * (RFC 9293 3.7.1, MUST-16, and RFC 6691: options come out of the
  * segment, not on top of it). Every TCP segment leaves with DF set
  * (cfg.tcp_pmtud); a router that cannot forward one answers with ICMP
@@ -39,7 +40,7 @@
 void tcp_mss_update(struct us_stack *s, struct us_tcb *t) {
   (void)s;
   uint32_t mss = t->peer_mss ? t->peer_mss : TCP_MSS_DEFAULT;
-  uint32_t path = t->pmtu > 40 ? t->pmtu - 40u : TCP_MSS_DEFAULT;
+  uint32_t path = tcp_mss_for(t->pmtu, t->raddr.family);
   if (mss > path)
     mss = path;
   mss -= tcp_ts_optlen(t); /* peer_mss >= TCP_MSS_FLOOR > TSopt */
@@ -98,11 +99,12 @@ void tcp_pmtu_on_rto(struct us_stack *s, struct us_tcb *t) {
   if (t->snd.len < t->mss || t->pmtu_no_df)
     return; /* what timed out was short: not about its size */
   /* Half the MSS, and at most a 1024-byte MSS (Linux's tcp_base_mss). */
-  uint32_t mss = t->pmtu - 40u - tcp_ts_optlen(t);
+  uint32_t hdrs = tcp_hdrs_for(t->raddr.family);
+  uint32_t mss = t->pmtu - hdrs - tcp_ts_optlen(t);
   mss /= 2;
   if (mss > 1024)
     mss = 1024;
-  uint32_t mtu = mss + 40u + tcp_ts_optlen(t);
+  uint32_t mtu = mss + hdrs + tcp_ts_optlen(t);
   if (mtu < TCP_PMTU_FLOOR) {
     mtu = TCP_PMTU_FLOOR;
     t->pmtu_no_df = true; /* even the floor did not pass: let routers fragment */

@@ -66,9 +66,9 @@ void tcp_set_state(struct us_stack *s, struct us_tcb *t, enum us_tcp_state st, c
     US_BUG("illegal TCP state transition"); /* debug builds stop; release survives */
     return;
   }
-  char la[16], ra[16];
-  US_LOGD(s, "tcp %s:%u %s:%u %s -> %s (%s)", us_ip4_str(t->laddr, la), t->lport,
-          us_ip4_str(t->raddr, ra), t->rport, state_names[old], state_names[st], why);
+  char la[US_ENDPOINT_STRLEN], ra[US_ENDPOINT_STRLEN];
+  US_LOGD(s, "tcp %s %s %s -> %s (%s)", us_ep_str(t->laddr, t->lport, la),
+          us_ep_str(t->raddr, t->rport, ra), state_names[old], state_names[st], why);
   t->state = st;
   s->tcp->edges[old][st]++;
   if (old == US_TCP_TIME_WAIT)

@@ -56,13 +56,15 @@
 
 static const uint16_t cookie_mss[8] = { 64, 536, 1200, 1360, 1400, 1440, 1460, 8960 };
 
-static uint32_t cookie_mac(const struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
-                           uint16_t rport, uint32_t irs, uint32_t tc, uint32_t idx, uint32_t optw) {
-  uint32_t w[7] = { laddr, raddr, (uint32_t)lport << 16 | rport, irs, tc, idx, optw };
-  uint8_t b[28];
-  for (int i = 0; i < 7; i++)
+static uint32_t cookie_mac(const struct us_stack *s, us_addr_t laddr, uint16_t lport,
+                           us_addr_t raddr, uint16_t rport, uint32_t irs, uint32_t tc, uint32_t idx,
+                           uint32_t optw) {
+  uint32_t w[4] = { irs, tc, idx, optw };
+  uint8_t b[TCP_TUPLE_KEY_LEN + 16];
+  tcp_tuple_key(b, laddr, lport, raddr, rport);
+  for (int i = 0; i < 4; i++)
     for (int k = 0; k < 4; k++)
-      b[4 * i + k] = (uint8_t)(w[i] >> (8 * k));
+      b[TCP_TUPLE_KEY_LEN + 4 * i + k] = (uint8_t)(w[i] >> (8 * k));
   return (uint32_t)us_siphash24(s->tcp->cookie_key, b, sizeof b) & 0x1ffffffu;
 }
 
@@ -93,8 +95,8 @@ void tcp_syncookie_opts(const struct us_stack *s, const struct us_tcp_seg *syn,
   o->tsecr = syn->tsval;
 }
 
-uint32_t tcp_syncookie_tsval(const struct us_stack *s, us_ip4_t laddr, uint16_t lport,
-                             us_ip4_t raddr, uint16_t rport, const struct tcp_cookie_opts *o,
+uint32_t tcp_syncookie_tsval(const struct us_stack *s, us_addr_t laddr, uint16_t lport,
+                             us_addr_t raddr, uint16_t rport, const struct tcp_cookie_opts *o,
                              us_time_t now) {
   uint32_t clock = tcp_ts_clock(s, laddr, lport, raddr, rport, now);
   uint32_t low = (1u << TCP_COOKIE_OPT_BITS) - 1;
@@ -104,7 +106,7 @@ uint32_t tcp_syncookie_tsval(const struct us_stack *s, us_ip4_t laddr, uint16_t 
   return v;
 }
 
-uint32_t tcp_syncookie_make(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+uint32_t tcp_syncookie_make(struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
                             uint16_t rport, uint32_t irs, uint16_t peer_mss,
                             const struct tcp_cookie_opts *o, us_time_t now) {
   uint32_t idx = 0;
@@ -148,7 +150,7 @@ bool tcp_syncookie_recent(const struct us_stack *s, us_time_t now) {
   return s->tcp->cookie_sent && now - s->tcp->cookie_sent_at <= 2 * COOKIE_PERIOD_US;
 }
 
-bool tcp_syncookie_check(struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+bool tcp_syncookie_check(struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
                          uint16_t rport, const struct us_tcp_seg *ack, us_time_t now, uint16_t *mss,
                          struct tcp_cookie_opts *o) {
   uint32_t irs = ack->seq - 1, cookie = ack->ack - 1;

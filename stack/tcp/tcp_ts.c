@@ -23,6 +23,8 @@
  *    rule is not needed; the gains are divided by the samples expected
  *    per RTT (appendix G) so the estimator keeps its RFC 6298 memory.
  */
+#include <string.h>
+
 #include "core/rand.h"
 #include "core/stats.h"
 #include "tcp_int.h"
@@ -40,19 +42,12 @@ uint32_t tcp_ts_now(const struct us_tcb *t, us_time_t now) {
   return (uint32_t)((uint64_t)now / 1000u) + t->ts_offset;
 }
 
-static void put32le(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++)
-    p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* The clock's per-4-tuple offset (5.4). */
-static uint32_t ts_offset(const struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
-                          uint16_t rport) {
-  uint8_t b[16];
-  put32le(b, laddr);
-  put32le(b + 4, raddr);
-  put32le(b + 8, (uint32_t)lport << 16 | rport);
-  put32le(b + 12, 0x54537473u); /* "stST": not an ISN input (those are 12 bytes) */
+static uint32_t ts_offset(const struct us_stack *s, us_addr_t laddr, uint16_t lport,
+                          us_addr_t raddr, uint16_t rport) {
+  uint8_t b[TCP_TUPLE_KEY_LEN + 4];
+  tcp_tuple_key(b, laddr, lport, raddr, rport);
+  memcpy(b + TCP_TUPLE_KEY_LEN, "stST", 4); /* not an ISN input (those are shorter) */
   return (uint32_t)us_siphash24(s->tcp->isn_key, b, sizeof b);
 }
 
@@ -60,7 +55,7 @@ void tcp_ts_init(struct us_stack *s, struct us_tcb *t) {
   t->ts_offset = ts_offset(s, t->laddr, t->lport, t->raddr, t->rport);
 }
 
-uint32_t tcp_ts_clock(const struct us_stack *s, us_ip4_t laddr, uint16_t lport, us_ip4_t raddr,
+uint32_t tcp_ts_clock(const struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
                       uint16_t rport, us_time_t now) {
   return (uint32_t)((uint64_t)now / 1000u) + ts_offset(s, laddr, lport, raddr, rport);
 }

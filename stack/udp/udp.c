@@ -4,8 +4,8 @@
  * Sockets come from a pool sized at creation (cfg.max_udp_sockets) and
  * are found by local port through a small hash table; each keeps a FIFO of
  * at most cfg.udp_rx_queue received datagrams. A queued datagram is a
- * packet buffer whose data is: source address (4 bytes), source port
- * (2 bytes), then the payload.
+ * packet buffer whose data is the source (a us_endpoint_t), then the
+ * payload. A socket bound to a port takes datagrams of either IP version.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +19,11 @@
 #include "ustack/us_err.h"
 #include "udp.h"
 #include "ustack/us_socket.h"
-#include "wire/bytes.h"
-#include "wire/icmp4.h"
+#include "wire/checksum.h"
 #include "wire/udp.h"
 
 #define UDP_MAX_PAYLOAD (US_IP4_MAX_DATAGRAM - US_IP4_HDR_MIN - US_UDP_HDR_LEN) /* 65507 */
-#define META_LEN        6
+#define META_LEN        sizeof(us_endpoint_t)
 #define PORT_BUCKETS    64
 /* RFC 6056 2.1: the IANA dynamic range 49152-65535. */
 #define EPHEMERAL_MIN   49152u
@@ -79,12 +78,12 @@ static uint32_t udp_events(struct us_stack *s, void *obj) {
   return ev;
 }
 
-static void udp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now) {
+static void udp_input(struct us_stack *s, const struct us_ipinfo *ii, us_time_t now) {
   struct us_udp_layer *u = s->udp;
   struct us_udp_hdr h;
-  enum us_udp_parse_result pr =
-      ip->l4_csum_trusted ? us_udp_parse_trusted(ip->payload, ip->payload_len, &h)
-                          : us_udp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, &h);
+  enum us_udp_parse_result pr = ii->l4_csum_trusted
+                                    ? us_udp_parse_trusted(ii->payload, ii->payload_len, &h)
+                                    : us_udp_parse(ii->payload, ii->payload_len, ii->pseudo, &h);
   switch (pr) {
   case US_UDP_OK:
     break;
@@ -101,9 +100,9 @@ static void udp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t
   struct us_udp_sock *k = h.dport ? lookup(u, h.dport) : NULL;
   if (!k) {
     US_STAT_INC(s, udp_no_ports);
-    /* RFC 1122 4.1.3.1: port unreachable (us_icmp_send_unreach refuses
-     * broadcasts and the other 3.2.2 cases). */
-    us_icmp_send_unreach(s, ip, US_ICMP_UNREACH_PORT, now);
+    /* RFC 1122 4.1.3.1: port unreachable (the IP layer refuses
+     * broadcasts and the other RFC 1122 3.2.2 cases). */
+    us_ip_send_port_unreach(s, ii, now);
     return;
   }
   if (k->qlen >= s->cfg.udp_rx_queue) {
@@ -117,8 +116,8 @@ static void udp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t
     US_STAT_INC(s, udp_in_no_buffer);
     return;
   }
-  us_put32(d, ip->src);
-  us_put16(d + 4, h.sport);
+  us_endpoint_t from = us_endpoint(ii->src, h.sport);
+  memcpy(d, &from, META_LEN);
   memcpy(d + META_LEN, h.payload, h.payload_len);
   p->next = NULL;
   if (k->qtail)
@@ -241,15 +240,18 @@ uint16_t us_udp_local_port(us_stack *s, us_sock_t sock) {
   return k ? k->port : 0;
 }
 
-long us_udp_sendto(us_stack *s, us_sock_t sock, us_ip4_t dst, uint16_t dport, const void *buf,
-                   size_t len, us_time_t now) {
+long us_udp_sendto(us_stack *s, us_sock_t sock, us_endpoint_t dst, const void *buf, size_t len,
+                   us_time_t now) {
   struct us_udp_sock *k = get(s, sock);
   if (!k)
     return US_ERR_BADF;
   if (len > UDP_MAX_PAYLOAD)
     return US_ERR_MSGSIZE;
-  if ((len > 0 && !buf) || dport == 0 || dst == 0)
+  if ((len > 0 && !buf) || dst.port == 0 || us_addr_is_any(dst.addr))
     return US_ERR_INVAL;
+  struct us_ip_tx tx = { .dst = dst.addr, .proto = US_IPPROTO_UDP };
+  if (!us_ip_local_addr(s, dst.addr.family, &tx.src))
+    return US_ERR_ADDRNOTAVAIL;
   if (k->port == 0) {
     int err = us_udp_bind(s, sock, 0);
     if (err)
@@ -264,8 +266,9 @@ long us_udp_sendto(us_stack *s, us_sock_t sock, us_ip4_t dst, uint16_t dport, co
   }
   if (len)
     memcpy(d + US_UDP_HDR_LEN, buf, len);
-  us_udp_build(k->port, dport, d, US_UDP_HDR_LEN + len, len, s->cfg.addr, dst);
-  int err = us_ip4_output(s, p, dst, US_IPPROTO_UDP, false, now);
+  us_udp_build(k->port, dst.port, d, US_UDP_HDR_LEN + len, len,
+               us_csum_pseudo(tx.src, tx.dst, US_IPPROTO_UDP));
+  int err = us_ip_output(s, p, &tx, now);
   if (err) {
     US_STAT_INC(s, udp_out_errors);
     return err;
@@ -274,8 +277,7 @@ long us_udp_sendto(us_stack *s, us_sock_t sock, us_ip4_t dst, uint16_t dport, co
   return (long)len;
 }
 
-long us_udp_recvfrom(us_stack *s, us_sock_t sock, void *buf, size_t cap, us_ip4_t *src,
-                     uint16_t *sport) {
+long us_udp_recvfrom(us_stack *s, us_sock_t sock, void *buf, size_t cap, us_endpoint_t *src) {
   struct us_udp_sock *k = get(s, sock);
   if (!k)
     return US_ERR_BADF;
@@ -291,9 +293,7 @@ long us_udp_recvfrom(us_stack *s, us_sock_t sock, void *buf, size_t cap, us_ip4_
   const uint8_t *d = us_pkt_data(p);
   size_t n = p->len - META_LEN;
   if (src)
-    *src = us_get32(d);
-  if (sport)
-    *sport = us_get16(d + 4);
+    memcpy(src, d, META_LEN);
   /* A datagram longer than the buffer is truncated, the rest discarded,
    * and its full length returned (like recvfrom with MSG_TRUNC). */
   if (cap)

@@ -79,7 +79,7 @@ int us_addr_format(us_addr_t a, char *buf, size_t cap) {
   else if (a.family == US_AF_INET6)
     format_v6(a.b, text);
   else
-    strcpy(text, "-");
+    strcpy(text, "*"); /* unset: a wildcard (a listener's local address) */
   return put_text(buf, cap, 0, text);
 }
 

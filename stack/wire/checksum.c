@@ -72,7 +72,23 @@ uint16_t us_csum_fold(uint32_t sum) {
 
 uint16_t us_csum(const void *data, size_t len) { return us_csum_fold(us_csum_add(0, data, len)); }
 
-uint32_t us_csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len) {
-  uint64_t acc = (src >> 16) + (src & 0xffffu) + (dst >> 16) + (dst & 0xffffu) + proto + len;
-  return fold32(acc);
+static uint64_t sum_words(const uint8_t *b, size_t n) {
+  uint64_t acc = 0;
+  for (size_t i = 0; i < n; i += 2)
+    acc += (uint32_t)b[i] << 8 | b[i + 1];
+  return acc;
+}
+
+uint32_t us_csum_pseudo(us_addr_t src, us_addr_t dst, uint8_t proto) {
+  if (src.family != dst.family)
+    return 0;
+  if (src.family == US_AF_INET) /* the last 4 bytes: IPv4-mapped (us_types.h) */
+    return fold32(sum_words(src.b + 12, 4) + sum_words(dst.b + 12, 4) + proto);
+  if (src.family == US_AF_INET6)
+    return fold32(sum_words(src.b, 16) + sum_words(dst.b, 16) + proto);
+  return 0;
+}
+
+uint32_t us_csum_pseudo_len(uint32_t base, uint32_t len) {
+  return fold32((uint64_t)base + (len >> 16) + (len & 0xffffu));
 }

@@ -77,19 +77,18 @@ enum us_tcp_parse_result us_tcp_parse_options(const uint8_t *opt, size_t len,
   return US_TCP_PARSE_OK;
 }
 
-enum us_tcp_parse_result us_tcp_parse(const uint8_t *b, size_t len, uint32_t src, uint32_t dst,
+enum us_tcp_parse_result us_tcp_parse(const uint8_t *b, size_t len, uint32_t pseudo,
                                       struct us_tcp_seg *out) {
   if (b == NULL || len < US_TCP_HDR_MIN)
     return US_TCP_PARSE_TOO_SHORT;
   size_t hl = (size_t)(b[12] >> 4) * 4;
   if (hl < US_TCP_HDR_MIN || hl > len)
     return US_TCP_PARSE_BAD_OFFSET;
-  /* The pseudo-header length field is 16 bits: a segment that does not fit
-   * in one IPv4 datagram cannot be valid. */
+  /* No datagram we accept carries more (IPv4's total length and IPv6's
+   * payload length are 16 bits; we take no jumbograms, RFC 2675). */
   if (len > 0xffff)
     return US_TCP_PARSE_BAD_CSUM;
-  uint32_t sum = us_csum_pseudo(src, dst, PROTO_TCP, (uint16_t)len);
-  if (us_csum_fold(us_csum_add(sum, b, len)) != 0)
+  if (us_csum_fold(us_csum_add(us_csum_pseudo_len(pseudo, (uint32_t)len), b, len)) != 0)
     return US_TCP_PARSE_BAD_CSUM;
   return us_tcp_parse_trusted(b, len, out);
 }
@@ -224,24 +223,24 @@ static size_t write_hdr(const struct us_tcp_seg *seg, uint8_t *out, size_t cap,
 }
 
 size_t us_tcp_build(const struct us_tcp_seg *seg, uint8_t *out, size_t cap, size_t payload_len,
-                    uint32_t src, uint32_t dst) {
+                    uint32_t pseudo) {
   size_t hl = write_hdr(seg, out, cap, payload_len);
   if (hl == 0)
     return 0;
-  uint32_t sum = us_csum_pseudo(src, dst, PROTO_TCP, (uint16_t)(hl + payload_len));
+  uint32_t sum = us_csum_pseudo_len(pseudo, (uint32_t)(hl + payload_len));
   us_put16(out + 16, us_csum_fold(us_csum_add(sum, out, hl + payload_len)));
   return hl;
 }
 
 size_t us_tcp_build_partial(const struct us_tcp_seg *seg, uint8_t *out, size_t cap,
-                            size_t payload_len, uint32_t src, uint32_t dst) {
+                            size_t payload_len, uint32_t pseudo) {
   size_t hl = write_hdr(seg, out, cap, payload_len);
   if (hl == 0)
     return 0;
   /* The folded pseudo-header sum, NOT complemented: adding the segment's
    * bytes to it and complementing gives the real checksum, which is what
    * the device does (us_device.h). */
-  uint32_t sum = us_csum_pseudo(src, dst, PROTO_TCP, (uint16_t)(hl + payload_len));
+  uint32_t sum = us_csum_pseudo_len(pseudo, (uint32_t)(hl + payload_len));
   us_put16(out + 16, (uint16_t)~us_csum_fold(sum));
   return hl;
 }

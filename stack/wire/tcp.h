@@ -75,13 +75,14 @@ enum us_tcp_parse_result {
   US_TCP_PARSE_BAD_OPTIONS, /* option length 0 or 1, or past the header (MUST-7) */
 };
 
-/* Parse the segment `b` (len bytes: the IP payload) sent from src to dst.
- * The checksum covers the pseudo-header (MUST-2/MUST-3). */
-enum us_tcp_parse_result us_tcp_parse(const uint8_t *b, size_t len, uint32_t src, uint32_t dst,
+/* Parse the segment `b` (len bytes: the IP payload). The checksum covers
+ * the pseudo-header (MUST-2/MUST-3), whose sum without the length is
+ * `pseudo` (us_csum_pseudo() of the datagram's addresses and TCP). */
+enum us_tcp_parse_result us_tcp_parse(const uint8_t *b, size_t len, uint32_t pseudo,
                                       struct us_tcp_seg *out);
 
 /* The same without the checksum check, for a segment whose checksum the
- * local kernel vouched for (us_ip4_hdr.l4_csum_trusted). */
+ * local kernel vouched for (us_ipinfo.l4_csum_trusted). */
 enum us_tcp_parse_result us_tcp_parse_trusted(const uint8_t *b, size_t len, struct us_tcp_seg *out);
 
 /* Parse only the options area (used by the parser; exposed for tests). */
@@ -96,16 +97,17 @@ size_t us_tcp_hdr_len(const struct us_tcp_seg *seg);
 /*
  * Write the header for `seg` at `out` (cap bytes available for it), with
  * `payload_len` payload bytes already placed right after the header, and
- * the checksum over pseudo-header + header + payload. seg->hdr_len and
- * seg->payload are ignored. Returns the header length or 0 if cap is short.
+ * the checksum over pseudo-header + header + payload (`pseudo` as for
+ * us_tcp_parse). seg->hdr_len and seg->payload are ignored. Returns the
+ * header length or 0 if cap is short.
  */
 size_t us_tcp_build(const struct us_tcp_seg *seg, uint8_t *out, size_t cap, size_t payload_len,
-                    uint32_t src, uint32_t dst);
+                    uint32_t pseudo);
 
 /* The same, but the checksum field gets only the pseudo-header sum (folded,
  * not complemented) and the payload is not read: for a device that
  * completes the checksum (US_DEV_CSUM, docs/OFFLOAD.md). */
 size_t us_tcp_build_partial(const struct us_tcp_seg *seg, uint8_t *out, size_t cap,
-                            size_t payload_len, uint32_t src, uint32_t dst);
+                            size_t payload_len, uint32_t pseudo);
 
 #endif

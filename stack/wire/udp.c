@@ -6,9 +6,7 @@
 #include "bytes.h"
 #include "checksum.h"
 
-#define PROTO_UDP 17
-
-enum us_udp_parse_result us_udp_parse(const uint8_t *b, size_t len, uint32_t src, uint32_t dst,
+enum us_udp_parse_result us_udp_parse(const uint8_t *b, size_t len, uint32_t pseudo,
                                       struct us_udp_hdr *out) {
   if (b == NULL || len < US_UDP_HDR_LEN)
     return US_UDP_TOO_SHORT;
@@ -20,8 +18,7 @@ enum us_udp_parse_result us_udp_parse(const uint8_t *b, size_t len, uint32_t src
    * sum over pseudo-header and datagram (length field bytes only) is
    * all ones. */
   if (csum != 0) {
-    uint32_t sum = us_csum_pseudo(src, dst, PROTO_UDP, ulen);
-    sum = us_csum_add(sum, b, ulen);
+    uint32_t sum = us_csum_add(us_csum_pseudo_len(pseudo, ulen), b, ulen);
     if (us_csum_fold(sum) != 0)
       return US_UDP_BAD_CSUM;
   }
@@ -46,7 +43,7 @@ enum us_udp_parse_result us_udp_parse_trusted(const uint8_t *b, size_t len,
 }
 
 size_t us_udp_build(uint16_t sport, uint16_t dport, uint8_t *out, size_t cap, size_t payload_len,
-                    uint32_t src, uint32_t dst) {
+                    uint32_t pseudo) {
   if (out == NULL || cap < US_UDP_HDR_LEN || payload_len > 0xffff - US_UDP_HDR_LEN)
     return 0;
   uint16_t ulen = (uint16_t)(US_UDP_HDR_LEN + payload_len);
@@ -54,8 +51,7 @@ size_t us_udp_build(uint16_t sport, uint16_t dport, uint8_t *out, size_t cap, si
   us_put16(out + 2, dport);
   us_put16(out + 4, ulen);
   us_put16(out + 6, 0);
-  uint32_t sum = us_csum_pseudo(src, dst, PROTO_UDP, ulen);
-  uint16_t c = us_csum_fold(us_csum_add(sum, out, ulen));
+  uint16_t c = us_csum_fold(us_csum_add(us_csum_pseudo_len(pseudo, ulen), out, ulen));
   /* RFC 768: a computed zero is sent as all ones (zero means "none"). */
   us_put16(out + 6, c == 0 ? 0xffff : c);
   return US_UDP_HDR_LEN;

@@ -24,17 +24,21 @@ enum us_udp_parse_result {
   US_UDP_BAD_CSUM,
 };
 
-/* Parse the UDP datagram `b` (len bytes, the IP payload) from src to dst
- * (host order). Bytes beyond the length field are ignored. */
-enum us_udp_parse_result us_udp_parse(const uint8_t *b, size_t len, uint32_t src, uint32_t dst,
+/* Parse the UDP datagram `b` (len bytes, the IP payload). `pseudo` is the
+ * pseudo-header sum without the length (us_csum_pseudo() of the
+ * datagram's addresses and UDP); the parser adds the length field. Bytes
+ * beyond the length field are ignored. A zero checksum field passes (RFC
+ * 768: none computed); IPv6 forbids it, which the caller checks (RFC 8200
+ * 8.1). */
+enum us_udp_parse_result us_udp_parse(const uint8_t *b, size_t len, uint32_t pseudo,
                                       struct us_udp_hdr *out);
 
-/* The same without the checksum check (us_ip4_hdr.l4_csum_trusted). */
+/* The same without the checksum check (us_ipinfo.l4_csum_trusted). */
 enum us_udp_parse_result us_udp_parse_trusted(const uint8_t *b, size_t len, struct us_udp_hdr *out);
 
 /* Write the header at `out` for `payload_len` bytes that already follow it,
  * with the checksum (0 is sent as 0xffff). Returns 8 or 0. */
 size_t us_udp_build(uint16_t sport, uint16_t dport, uint8_t *out, size_t cap, size_t payload_len,
-                    uint32_t src, uint32_t dst);
+                    uint32_t pseudo);
 
 #endif

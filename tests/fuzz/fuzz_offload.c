@@ -119,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (int i = 0; i < 4; i++) {
     us_stack_poll(s, now);
     us_sock_t c;
-    if (us_tcp_accept(s, l, &c, NULL, NULL) == 0) {
+    if (us_tcp_accept(s, l, &c, NULL) == 0) {
       uint8_t buf[4096];
       while (us_tcp_recv(s, c, buf, sizeof buf, now) > 0) {
       }

@@ -245,7 +245,7 @@ static void setup(struct fz *f) {
   f->s_iss = fz_get32(f->last_tcp + 20 + 4);
   send_tcp(f, P_PORT, S_PORT, P_ISN + 1, f->s_iss + 1, 0x10, false);
   us_sock_t c;
-  if (us_tcp_accept(f->s, f->listener, &c, NULL, NULL) != 0)
+  if (us_tcp_accept(f->s, f->listener, &c, NULL) != 0)
     FAIL("accept in the set-up failed");
   track(f, c);
 
@@ -253,7 +253,7 @@ static void setup(struct fz *f) {
   if (us_tcp_socket(f->s, &f->active) != 0)
     FAIL("socket failed");
   f->last_tcp_len = 0;
-  int r = us_tcp_connect(f->s, f->active, P_ADDR, 5000, f->now);
+  int r = us_tcp_connect(f->s, f->active, us_endpoint(us_addr_v4(P_ADDR), 5000), f->now);
   if (r != US_ERR_INPROGRESS && r != 0)
     FAIL("connect failed: %d", r);
   us_stack_poll(f->s, f->now);
@@ -305,7 +305,7 @@ static void app(struct fz *f) {
   if (us_sock_events(f->s, f->listener) & US_EV_ACCEPT) {
     for (int n = 0; n < 8; n++) {
       us_sock_t c;
-      if (us_tcp_accept(f->s, f->listener, &c, NULL, NULL) != 0)
+      if (us_tcp_accept(f->s, f->listener, &c, NULL) != 0)
         break;
       track(f, c);
     }
@@ -320,13 +320,12 @@ static void app(struct fz *f) {
   for (size_t i = f->nconns; i-- > 0;)
     app_conn(f, i, us_sock_events(f->s, f->conns[i]));
   for (int n = 0; n < 8; n++) {
-    us_ip4_t src;
-    uint16_t sport;
-    long r = us_udp_recvfrom(f->s, f->udp, appbuf, sizeof appbuf, &src, &sport);
+    us_endpoint_t src;
+    long r = us_udp_recvfrom(f->s, f->udp, appbuf, sizeof appbuf, &src);
     if (r < 0)
       break;
     size_t len = (size_t)r < sizeof appbuf ? (size_t)r : sizeof appbuf;
-    us_udp_sendto(f->s, f->udp, src, sport, appbuf, len, f->now);
+    us_udp_sendto(f->s, f->udp, src, appbuf, len, f->now);
   }
   us_stack_poll(f->s, f->now);
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
+#include "wire/checksum.h"
 #include "wire/icmp4.h"
 #include "wire/udp.h"
 
@@ -30,8 +31,9 @@ static void udp_one(uint8_t *b, size_t len, uint32_t src, uint32_t dst, bool fix
     fz_put16(b + 4, (uint16_t)len);
     fz_fix_l4(b, len, 6, src, dst, 17);
   }
+  uint32_t ps = us_csum_pseudo(us_addr_v4(src), us_addr_v4(dst), 17);
   struct us_udp_hdr h;
-  enum us_udp_parse_result r = us_udp_parse(b, len, src, dst, &h);
+  enum us_udp_parse_result r = us_udp_parse(b, len, ps, &h);
   CHECK(r >= US_UDP_OK && r <= US_UDP_BAD_CSUM);
   if (r != US_UDP_OK)
     return;
@@ -45,9 +47,9 @@ static void udp_one(uint8_t *b, size_t len, uint32_t src, uint32_t dst, bool fix
   uint8_t *out = malloc(h.len);
   CHECK(out);
   memcpy(out + 8, h.payload, h.payload_len);
-  CHECK(us_udp_build(h.sport, h.dport, out, h.len, h.payload_len, src, dst) == 8);
+  CHECK(us_udp_build(h.sport, h.dport, out, h.len, h.payload_len, ps) == 8);
   struct us_udp_hdr back;
-  CHECK(us_udp_parse(out, h.len, src, dst, &back) == US_UDP_OK);
+  CHECK(us_udp_parse(out, h.len, ps, &back) == US_UDP_OK);
   CHECK(back.sport == h.sport && back.dport == h.dport && back.len == h.len && back.csum != 0);
   free(out);
 }

@@ -47,9 +47,9 @@ it_curl() {
 https_other_conns() {
   local out
   out=$(it_ss) || { echo "(ustack-ss failed)"; return 1; }
-  grep -qE "^LISTEN .*$US_ADDR:$HTTPS_PORT " <<<"$out" || { echo "(no listener in: $out)"; return 1; }
+  grep -qE "^LISTEN .*\\*:$HTTPS_PORT " <<<"$out" || { echo "(no listener in: $out)"; return 1; }
   grep -E '[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+:[0-9]+' <<<"$out" |
-    grep -vE "^LISTEN .*$US_ADDR:$HTTPS_PORT " || true
+    grep -vE "^LISTEN .*\\*:$HTTPS_PORT " || true
 }
 
 # Wait up to SECS seconds until no connection but the listener is left.

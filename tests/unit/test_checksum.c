@@ -74,7 +74,8 @@ static void test_big_buffer_no_overflow(void **st) {
   uint8_t *b = malloc(n);
   assert_non_null(b);
   memset(b, 0xff, n);
-  uint32_t s = us_csum_pseudo(0xffffffff, 0xffffffff, 255, 0xffff);
+  us_addr_t ones = us_addr_v4(0xffffffff);
+  uint32_t s = us_csum_pseudo_len(us_csum_pseudo(ones, ones, 255), 0xffff);
   s = us_csum_add(s, b, n);
   uint32_t ref = h_csum_add(h_pseudo4(0xffffffff, 0xffffffff, 255, 0xffff), b, n);
   assert_int_equal(us_csum_fold(s), h_csum_fold(ref));
@@ -97,10 +98,47 @@ static void test_chaining(void **st) {
 static void test_pseudo(void **st) {
   (void)st;
   uint32_t src = US_IP4(192, 168, 0, 1), dst = US_IP4(10, 0, 0, 2);
-  uint32_t s = us_csum_pseudo(src, dst, 17, 12);
+  uint32_t s = us_csum_pseudo_len(us_csum_pseudo(us_addr_v4(src), us_addr_v4(dst), 17), 12);
   assert_int_equal(us_csum_fold(s), h_csum_fold(h_pseudo4(src, dst, 17, 12)));
+  /* The length is added once, wherever it is added. */
+  assert_int_equal(
+      us_csum_fold(us_csum_pseudo_len(us_csum_pseudo(us_addr_v4(src), us_addr_v4(dst), 17), 0)),
+      h_csum_fold(h_pseudo4(src, dst, 17, 0)));
   /* A zero pseudo-header adds nothing. */
-  assert_int_equal(us_csum_pseudo(0, 0, 0, 0), 0);
+  assert_int_equal(us_csum_pseudo(us_addr_v4(0), us_addr_v4(0), 0), 0);
+  /* Mixed or unset families have no pseudo-header. */
+  us_addr_t none = { 0 };
+  assert_int_equal(us_csum_pseudo(none, none, 6), 0);
+  static const uint8_t v6[16] = { 0xfd, 0, [15] = 2 };
+  assert_int_equal(us_csum_pseudo(us_addr_v4(src), us_addr_v6(v6), 6), 0);
+}
+
+/* RFC 8200 8.1: the IPv6 pseudo-header is src (16), dst (16), the 32-bit
+ * upper-layer length, three zero bytes and the next header. Laid out as
+ * bytes and summed with the plain checksum, it must give the same sum. */
+static void test_pseudo_v6(void **st) {
+  (void)st;
+  static const uint8_t src[16] = { 0xfd, 0x00, 0x12, 0x34, 0,    0,    0,    0,
+                                   0xde, 0xad, 0xbe, 0xef, 0xff, 0xff, 0x00, 0x01 };
+  static const uint8_t dst[16] = { 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xab, 0xcd, 0, 2 };
+  for (uint32_t len = 0; len < 70000; len += 997) {
+    uint8_t ph[40] = { 0 };
+    memcpy(ph, src, 16);
+    memcpy(ph + 16, dst, 16);
+    h_wr16(ph + 32, (uint16_t)(len >> 16));
+    h_wr16(ph + 34, (uint16_t)len);
+    ph[39] = 6;
+    uint32_t s = us_csum_pseudo_len(us_csum_pseudo(us_addr_v6(src), us_addr_v6(dst), 6), len);
+    assert_int_equal(us_csum_fold(s), h_csum(ph, sizeof ph));
+  }
+  /* Any changed address byte changes the sum. */
+  uint32_t base = us_csum_pseudo(us_addr_v6(src), us_addr_v6(dst), 17);
+  for (int i = 0; i < 16; i++) {
+    uint8_t d2[16];
+    memcpy(d2, dst, 16);
+    d2[i] ^= 0x10;
+    assert_int_not_equal(us_csum_pseudo(us_addr_v6(src), us_addr_v6(d2), 17), base);
+  }
 }
 
 /* Verifying: a buffer holding its own correct checksum sums to zero, also
@@ -118,7 +156,7 @@ int main(void) {
     cmocka_unit_test(test_rfc1071_example),   cmocka_unit_test(test_vectors),
     cmocka_unit_test(test_against_reference), cmocka_unit_test(test_big_buffer_no_overflow),
     cmocka_unit_test(test_chaining),          cmocka_unit_test(test_pseudo),
-    cmocka_unit_test(test_verify_odd),
+    cmocka_unit_test(test_pseudo_v6),         cmocka_unit_test(test_verify_odd),
   };
   return H_RUN("checksum", tests);
 }

@@ -141,7 +141,7 @@ static bool tcp_app(void *ctx) {
   us_stack *a = r->l.a, *b = r->l.b;
   us_time_t now = r->l.now;
   if (!us_sock_valid(r->cb)) {
-    int e = us_tcp_accept(b, r->lb, &r->cb, NULL, NULL);
+    int e = us_tcp_accept(b, r->lb, &r->cb, NULL);
     if (e != 0 && e != US_ERR_AGAIN)
       degrade(r, "accept");
   }
@@ -215,7 +215,7 @@ static uint64_t scenario_tcp(enum side side, uint64_t k) {
   if (!r.degraded) {
     e = us_tcp_socket(a, &r.ca);
     if (e == 0)
-      e = us_tcp_connect(a, r.ca, B_ADDR, 80, 0);
+      e = us_tcp_connect(a, r.ca, us_endpoint(us_addr_v4(B_ADDR), 80), 0);
     if (e != 0 && e != US_ERR_INPROGRESS) {
       assert_int_equal(e, US_ERR_NOMEM);
       degrade(&r, "connect");
@@ -248,17 +248,16 @@ static bool udp_app(void *ctx) {
   us_stack *a = r->l.a, *b = r->l.b;
   us_time_t now = r->l.now;
   for (int n = 0; n < 32; n++) {
-    us_ip4_t src;
-    uint16_t sport;
-    long got = us_udp_recvfrom(b, r->ub, buf, sizeof buf, &src, &sport);
+    us_endpoint_t src;
+    long got = us_udp_recvfrom(b, r->ub, buf, sizeof buf, &src);
     if (got < 0)
       break;
-    long w = us_udp_sendto(b, r->ub, src, sport, buf, (size_t)got, now);
+    long w = us_udp_sendto(b, r->ub, src, buf, (size_t)got, now);
     if (w < 0)
       degrade(r, "B sendto");
   }
   for (int n = 0; n < 32; n++) {
-    long got = us_udp_recvfrom(a, r->ua, buf, sizeof buf, NULL, NULL);
+    long got = us_udp_recvfrom(a, r->ua, buf, sizeof buf, NULL);
     if (got < 0)
       break;
     uint32_t id = buf[0];
@@ -290,7 +289,7 @@ static uint64_t scenario_udp(enum side side, uint64_t k) {
       buf[0] = (uint8_t)i;
       for (size_t j = 1; j < n; j++)
         buf[j] = (uint8_t)(i * 31 + (uint32_t)j);
-      long w = us_udp_sendto(a, r.ua, B_ADDR, 7, buf, n, 0);
+      long w = us_udp_sendto(a, r.ua, us_endpoint(us_addr_v4(B_ADDR), 7), buf, n, 0);
       if (w < 0) {
         assert_true(w == US_ERR_NOMEM || w == US_ERR_NOBUFS);
         degrade(&r, "A sendto");

@@ -294,7 +294,7 @@ static void test_RES_3_connection_caps(void **st) {
   /* The accept queue never exceeded the backlog; overflows were counted. */
   int accepted = 0;
   us_sock_t k;
-  while (us_tcp_accept(t->s, t->lsock, &k, NULL, NULL) == 0) {
+  while (us_tcp_accept(t->s, t->lsock, &k, NULL) == 0) {
     th_track(t, k);
     accepted++;
   }
@@ -440,9 +440,12 @@ static void test_ISN_1_unpredictable(void **st) {
   for (int i = 0; i < 300; i++) {
     us_sock_t k;
     assert_int_equal(us_tcp_socket(h.s, &k), 0);
-    int r = us_tcp_connect(h.s, k, US_IP4(10, 0, 0, 1), (uint16_t)(1000 + i), US_SEC(30));
+    int r = us_tcp_connect(
+        h.s, k, us_endpoint(us_addr_v4(US_IP4(10, 0, 0, 1)), (uint16_t)(1000 + i)), US_SEC(30));
     assert_true(r == US_ERR_INPROGRESS || r == 0);
-    assert_int_equal(us_tcp_addrs(h.s, k, NULL, &ports[i], NULL, NULL), 0);
+    us_endpoint_t local;
+    assert_int_equal(us_tcp_addrs(h.s, k, &local, NULL), 0);
+    ports[i] = local.port;
     assert_true(ports[i] >= 1024);
     us_tcp_abort(h.s, k, US_SEC(30));
   }
@@ -471,9 +474,11 @@ static void test_ISN_1_unpredictable(void **st) {
       assert_true(first[q] != first[r]);
     us_sock_t k;
     assert_int_equal(us_tcp_socket(h2.s, &k), 0);
-    int rc = us_tcp_connect(h2.s, k, US_IP4(10, 0, 0, 1), 443, MS(6));
+    int rc = us_tcp_connect(h2.s, k, us_endpoint(us_addr_v4(US_IP4(10, 0, 0, 1)), 443), MS(6));
     assert_true(rc == US_ERR_INPROGRESS || rc == 0);
-    assert_int_equal(us_tcp_addrs(h2.s, k, NULL, &first_port[r], NULL, NULL), 0);
+    us_endpoint_t local;
+    assert_int_equal(us_tcp_addrs(h2.s, k, &local, NULL), 0);
+    first_port[r] = local.port;
     us_tcp_abort(h2.s, k, MS(6));
     us_tcp_close(h2.s, l2, MS(6));
     h_poll(&h2, US_SEC(10));

@@ -979,7 +979,7 @@ static void test_HS_3_simultaneous_open(void **st) {
   assert_int_equal(us_tcp_socket(t->s, &k), 0);
   th_track(t, k);
   assert_int_equal(us_tcp_bind(t->s, k, 6000), 0);
-  int r = us_tcp_connect(t->s, k, TH_S_ADDR, 6000, 0);
+  int r = us_tcp_connect(t->s, k, us_endpoint(us_addr_v4(TH_S_ADDR), 6000), 0);
   if (r == US_ERR_INPROGRESS || r == 0) {
     size_t pkts = 0;
     us_time_t now = 0;

@@ -173,16 +173,17 @@ static struct {
   size_t quote_len;
 } got;
 
-static void on_err(struct us_stack *s, uint8_t type, uint8_t code, uint32_t info, uint32_t qsrc,
-                   uint32_t qdst, const uint8_t *quote, size_t quote_len, us_time_t now) {
+static void on_err(struct us_stack *s, uint8_t type, uint8_t code, uint32_t info, us_addr_t qsrc,
+                   us_addr_t qdst, const uint8_t *quote, size_t quote_len, us_time_t now) {
   (void)s;
   (void)now;
   got.calls++;
   got.type = type;
   got.code = code;
   got.info = info;
-  got.qsrc = qsrc;
-  got.qdst = qdst;
+  assert_true(us_addr_is_v4(qsrc) && us_addr_is_v4(qdst));
+  got.qsrc = us_addr_ip4(qsrc);
+  got.qdst = us_addr_ip4(qdst);
   got.quote_len = quote_len;
   memcpy(got.quote, quote, quote_len < sizeof got.quote ? quote_len : sizeof got.quote);
 }

@@ -309,8 +309,10 @@ static void test_output_header(void **st) {
   struct h_stack *h = *st;
   us_sock_t k;
   assert_int_equal(us_udp_open(h->s, &k), 0);
-  assert_int_equal(us_udp_sendto(h->s, k, H_PEER, 7, "hi", 2, US_SEC(1)), 2);
-  assert_int_equal(us_udp_sendto(h->s, k, H_PEER, 7, "hi", 2, US_SEC(1)), 2);
+  assert_int_equal(us_udp_sendto(h->s, k, us_endpoint(us_addr_v4(H_PEER), 7), "hi", 2, US_SEC(1)),
+                   2);
+  assert_int_equal(us_udp_sendto(h->s, k, us_endpoint(us_addr_v4(H_PEER), 7), "hi", 2, US_SEC(1)),
+                   2);
   struct h_out a, b;
   h_out_check(h_capture_take(&h->cap), &a);
   h_out_check(h_capture_take(&h->cap), &b);
@@ -388,7 +390,8 @@ static void test_output_fragmentation(void **st) {
   uint8_t *data = malloc(5000);
   for (size_t i = 0; i < 5000; i++)
     data[i] = (uint8_t)(i * 3);
-  assert_int_equal(us_udp_sendto(h.s, k, H_PEER, 7, data, 5000, US_SEC(1)), 5000);
+  assert_int_equal(us_udp_sendto(h.s, k, us_endpoint(us_addr_v4(H_PEER), 7), data, 5000, US_SEC(1)),
+                   5000);
   size_t len, nfr;
   struct h_out first;
   uint8_t *d = h_collect(&h.cap, 1006, &len, &first, &nfr);
@@ -397,7 +400,8 @@ static void test_output_fragmentation(void **st) {
   assert_memory_equal(d + 8, data, 5000);
   free(d);
   /* Fragment sizes, looked at directly. */
-  assert_int_equal(us_udp_sendto(h.s, k, H_PEER, 7, data, 2000, US_SEC(1)), 2000);
+  assert_int_equal(us_udp_sendto(h.s, k, us_endpoint(us_addr_v4(H_PEER), 7), data, 2000, US_SEC(1)),
+                   2000);
   struct h_out o;
   h_out_check(h_capture_take(&h.cap), &o);
   assert_int_equal(o.payload_len, 984);

@@ -389,8 +389,9 @@ static bool ns_step(struct ns *n, bool pump) {
     if (pump) {
       /* Accept, and pair each connection with its A side by A's port. */
       us_sock_t s;
-      uint16_t pport = 0;
-      while (us_tcp_accept(n->b, n->listener, &s, NULL, &pport) == 0) {
+      us_endpoint_t peer = { 0 };
+      while (us_tcp_accept(n->b, n->listener, &s, &peer) == 0) {
+        uint16_t pport = peer.port;
         uint32_t i = 0;
         while (i < n->nconn && n->aport[i] != pport)
           i++;
@@ -521,10 +522,13 @@ static void run_case(const struct ns_case *c0, size_t idx) {
     rc = us_tcp_socket(n->a, &n->ea[i].sock);
     if (rc != 0)
       ns_failf(&c, seed, "socket: %s", us_strerror(rc));
-    rc = us_tcp_connect(n->a, n->ea[i].sock, US_IP4(10, 0, 0, 2), NS_PORT, n->now);
+    rc = us_tcp_connect(n->a, n->ea[i].sock, us_endpoint(us_addr_v4(US_IP4(10, 0, 0, 2)), NS_PORT),
+                        n->now);
     if (rc != 0 && rc != US_ERR_INPROGRESS)
       ns_failf(&c, seed, "connect: %s", us_strerror(rc));
-    rc = us_tcp_addrs(n->a, n->ea[i].sock, NULL, &n->aport[i], NULL, NULL);
+    us_endpoint_t local = { 0 };
+    rc = us_tcp_addrs(n->a, n->ea[i].sock, &local, NULL);
+    n->aport[i] = local.port;
     if (rc != 0)
       ns_failf(&c, seed, "addrs: %s", us_strerror(rc));
   }

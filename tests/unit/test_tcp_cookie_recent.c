@@ -28,8 +28,8 @@
  * `now`, as if an attacker had guessed it: no cookie SYN-ACK went out. */
 static uint32_t guessed_cookie(struct th *h, us_time_t now) {
   struct tcp_cookie_opts o = { 0 };
-  uint32_t c = tcp_syncookie_make(h->s, TH_S_ADDR, TH_S_PORT, TH_P_ADDR, h->c->p_port, h->c->p_isn,
-                                  1460, &o, now);
+  uint32_t c = tcp_syncookie_make(h->s, us_addr_v4(TH_S_ADDR), TH_S_PORT, us_addr_v4(TH_P_ADDR),
+                                  h->c->p_port, h->c->p_isn, 1460, &o, now);
   h->s->tcp->cookie_sent = false;
   return c;
 }

@@ -29,7 +29,7 @@ static void test_passive_open(void **state) {
             TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460), .wnd_nonzero = true));
   th_assert_state(h, US_TCP_SYN_RECEIVED);
   us_sock_t tmp;
-  assert_int_equal(us_tcp_accept(h->s, h->lsock, &tmp, NULL, NULL), US_ERR_AGAIN);
+  assert_int_equal(us_tcp_accept(h->s, h->lsock, &tmp, NULL), US_ERR_AGAIN);
   assert_false(us_sock_events(h->s, h->lsock) & US_EV_ACCEPT);
 
   th_inject(h, US_MSEC(50), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
@@ -207,7 +207,7 @@ static void test_backlog_overflow(void **state) {
   assert_true(over > 0);
   int accepted = 0;
   us_sock_t sock;
-  while (us_tcp_accept(h->s, h->lsock, &sock, NULL, NULL) == 0) {
+  while (us_tcp_accept(h->s, h->lsock, &sock, NULL) == 0) {
     th_track(h, sock);
     accepted++;
   }
@@ -225,7 +225,7 @@ static void test_rst_in_syn_received_passive(void **state) {
   th_assert_state(h, -1);
   assert_int_equal(th_tcb_count(h), 1);
   us_sock_t tmp;
-  assert_int_equal(us_tcp_accept(h->s, h->lsock, &tmp, NULL, NULL), US_ERR_AGAIN);
+  assert_int_equal(us_tcp_accept(h->s, h->lsock, &tmp, NULL), US_ERR_AGAIN);
   th_use(h, 1);
   th_fx_established(h, US_SEC(10));
   th_finish(h);

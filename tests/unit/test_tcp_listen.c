@@ -106,13 +106,12 @@ static unsigned collect(struct th *h, struct cl *v, size_t n) {
 static unsigned accept_all(struct th *h, us_sock_t l, struct cl *v, size_t n) {
   unsigned got = 0;
   us_sock_t k;
-  us_ip4_t peer;
-  uint16_t pport;
-  while (us_tcp_accept(h->s, l, &k, &peer, &pport) == 0) {
+  us_endpoint_t peer;
+  while (us_tcp_accept(h->s, l, &k, &peer) == 0) {
     th_track(h, k);
     got++;
     for (size_t i = 0; i < n; i++)
-      if (v[i].src == peer && v[i].port == pport)
+      if (v[i].src == us_addr_ip4(peer.addr) && v[i].port == peer.port)
         v[i].sock = k;
   }
   return got;

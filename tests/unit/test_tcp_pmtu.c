@@ -263,7 +263,8 @@ static void test_udp_without_df(void **state) {
   assert_int_equal(us_udp_bind(h->s, u, 5353), 0);
   static uint8_t buf[3000];
   for (size_t n = 100; n <= sizeof buf; n += sizeof buf - 100) {
-    assert_int_equal(us_udp_sendto(h->s, u, TH_P_ADDR, 53, buf, n, h->now), (long)n);
+    assert_int_equal(us_udp_sendto(h->s, u, us_endpoint(us_addr_v4(TH_P_ADDR), 53), buf, n, h->now),
+                     (long)n);
     th_advance(h, h->now);
     struct th_pkt p;
     int seen = 0;

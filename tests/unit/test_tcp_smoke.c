@@ -72,7 +72,7 @@ static bool step(void *ctx) {
   us_time_t now = x->l->now;
   if (!us_sock_valid(x->b.sock)) {
     us_sock_t c;
-    if (us_tcp_accept(x->l->b, x->lsock, &c, NULL, NULL) == 0)
+    if (us_tcp_accept(x->l->b, x->lsock, &c, NULL) == 0)
       x->b.sock = c;
   }
   int err = us_sock_error(x->l->a, x->a.sock);
@@ -115,8 +115,9 @@ static void run_transfer(uint64_t total_a, uint64_t total_b,
   assert_int_equal(us_tcp_bind(l.b, x.lsock, PORT), 0);
   assert_int_equal(us_tcp_listen(l.b, x.lsock, 8), 0);
   assert_int_equal(us_tcp_socket(l.a, &x.a.sock), 0);
-  assert_int_equal(us_tcp_connect(l.a, x.a.sock, US_IP4(10, 0, 0, 2), PORT, l.now),
-                   US_ERR_INPROGRESS);
+  assert_int_equal(
+      us_tcp_connect(l.a, x.a.sock, us_endpoint(us_addr_v4(US_IP4(10, 0, 0, 2)), PORT), l.now),
+      US_ERR_INPROGRESS);
 
   bool ok = h_link_run(&l, US_SEC(600), step, &x);
   assert_int_equal(x.a_err, 0);
@@ -204,8 +205,9 @@ static void test_connect_refused(void **state) {
   h_link_init(&l, &ca, &cb, 7, US_MSEC(1));
   struct xfer x = { .l = &l };
   assert_int_equal(us_tcp_socket(l.a, &x.a.sock), 0);
-  assert_int_equal(us_tcp_connect(l.a, x.a.sock, US_IP4(10, 0, 0, 2), 81, l.now),
-                   US_ERR_INPROGRESS);
+  assert_int_equal(
+      us_tcp_connect(l.a, x.a.sock, us_endpoint(us_addr_v4(US_IP4(10, 0, 0, 2)), 81), l.now),
+      US_ERR_INPROGRESS);
   assert_true(h_link_run(&l, US_SEC(5), a_has_error, &x));
   assert_int_equal(x.a_err, US_ERR_CONNREFUSED);
   char b[4];
@@ -227,7 +229,7 @@ static bool pump_only(void *ctx) {
   struct xfer *x = ctx;
   if (!us_sock_valid(x->b.sock)) {
     us_sock_t c;
-    if (us_tcp_accept(x->l->b, x->lsock, &c, NULL, NULL) == 0)
+    if (us_tcp_accept(x->l->b, x->lsock, &c, NULL) == 0)
       x->b.sock = c;
   }
   if (us_sock_error(x->l->a, x->a.sock) ||
@@ -258,7 +260,8 @@ static void test_alloc_failures(void **state) {
       bool ok = us_tcp_socket(l.b, &x.lsock) == 0 && us_tcp_bind(l.b, x.lsock, PORT) == 0 &&
                 us_tcp_listen(l.b, x.lsock, 8) == 0;
       ok = ok && us_tcp_socket(l.a, &x.a.sock) == 0 &&
-           us_tcp_connect(l.a, x.a.sock, US_IP4(10, 0, 0, 2), PORT, l.now) == US_ERR_INPROGRESS;
+           us_tcp_connect(l.a, x.a.sock, us_endpoint(us_addr_v4(US_IP4(10, 0, 0, 2)), PORT),
+                          l.now) == US_ERR_INPROGRESS;
       if (ok && h_link_run(&l, US_SEC(300), pump_only, &x) && x.a.rcvd == x.total_b &&
           x.b.rcvd == x.total_a)
         completed++;

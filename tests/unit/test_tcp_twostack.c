@@ -107,7 +107,7 @@ static bool pump(void *ctx) {
   us_time_t now = app->l->now;
   if (!us_sock_valid(app->a.sock)) {
     us_sock_t s;
-    if (us_tcp_accept(app->l->a, app->lsock, &s, NULL, NULL) == 0)
+    if (us_tcp_accept(app->l->a, app->lsock, &s, NULL) == 0)
       app->a.sock = s;
   }
   side_pump(app, &app->a, now);
@@ -162,7 +162,7 @@ static void run_transfer(uint64_t total, uint32_t loss_ppm, uint32_t dup_ppm, ui
   assert_int_equal(us_tcp_bind(l->a, app->lsock, PORT), 0);
   assert_int_equal(us_tcp_listen(l->a, app->lsock, 8), 0);
   assert_int_equal(us_tcp_socket(l->b, &app->b.sock), 0);
-  int r = us_tcp_connect(l->b, app->b.sock, ADDR_A, PORT, l->now);
+  int r = us_tcp_connect(l->b, app->b.sock, us_endpoint(us_addr_v4(ADDR_A), PORT), l->now);
   assert_true(r == US_ERR_INPROGRESS || r == 0);
 
   bool done = h_link_run(l, limit, pump, app);

@@ -55,24 +55,24 @@ static void test_demux(void **st) {
   send_udp(h, H_US, 1002, 117, "to-b2", 5);
   send_udp(h, H_US, 1003, 53 + 128, "to-c", 4);
   char buf[16];
-  us_ip4_t src;
-  uint16_t sport;
-  assert_int_equal(us_udp_recvfrom(h->s, a, buf, sizeof buf, &src, &sport), 4);
+  us_endpoint_t src;
+  assert_int_equal(us_udp_recvfrom(h->s, a, buf, sizeof buf, &src), 4);
   assert_memory_equal(buf, "to-a", 4);
-  assert_int_equal(src, H_PEER);
-  assert_int_equal(sport, 1000);
-  assert_int_equal(us_udp_recvfrom(h->s, a, buf, sizeof buf, &src, &sport), US_ERR_AGAIN);
-  assert_int_equal(us_udp_recvfrom(h->s, b, buf, sizeof buf, &src, &sport), 4);
-  assert_int_equal(sport, 1001);
-  assert_int_equal(us_udp_recvfrom(h->s, b, buf, sizeof buf, NULL, NULL), 5);
+  assert_true(us_addr_is_v4(src.addr));
+  assert_int_equal(us_addr_ip4(src.addr), H_PEER);
+  assert_int_equal(src.port, 1000);
+  assert_int_equal(us_udp_recvfrom(h->s, a, buf, sizeof buf, &src), US_ERR_AGAIN);
+  assert_int_equal(us_udp_recvfrom(h->s, b, buf, sizeof buf, &src), 4);
+  assert_int_equal(src.port, 1001);
+  assert_int_equal(us_udp_recvfrom(h->s, b, buf, sizeof buf, NULL), 5);
   assert_memory_equal(buf, "to-b2", 5);
-  assert_int_equal(us_udp_recvfrom(h->s, c, buf, sizeof buf, NULL, &sport), 4);
-  assert_int_equal(sport, 1003);
+  assert_int_equal(us_udp_recvfrom(h->s, c, buf, sizeof buf, &src), 4);
+  assert_int_equal(src.port, 1003);
   assert_int_equal(h_stat(h, US_STAT_udp_in_datagrams), 4);
   assert_int_equal(h_capture_pending(&h->cap), 0);
   /* Empty datagram. */
   send_udp(h, H_US, 1, 53, NULL, 0);
-  assert_int_equal(us_udp_recvfrom(h->s, a, buf, sizeof buf, NULL, NULL), 0);
+  assert_int_equal(us_udp_recvfrom(h->s, a, buf, sizeof buf, NULL), 0);
   us_udp_close(h->s, a);
   us_udp_close(h->s, b);
   us_udp_close(h->s, c);
@@ -125,7 +125,7 @@ static void test_bad_datagrams(void **st) {
   h_wr16(u + 6, 0);
   h_send(h, H_PEER, H_US, 17, u, n, US_SEC(1));
   char buf[8];
-  assert_int_equal(us_udp_recvfrom(h->s, k, buf, sizeof buf, NULL, NULL), 4);
+  assert_int_equal(us_udp_recvfrom(h->s, k, buf, sizeof buf, NULL), 4);
   assert_int_equal(h_capture_pending(&h->cap), 0);
   us_udp_close(h->s, k);
 }
@@ -137,13 +137,13 @@ static void test_truncation(void **st) {
   char buf[16];
   memset(buf, 'z', sizeof buf);
   /* Full length returned; only cap bytes written; the rest discarded. */
-  assert_int_equal(us_udp_recvfrom(h->s, k, buf, 4, NULL, NULL), 10);
+  assert_int_equal(us_udp_recvfrom(h->s, k, buf, 4, NULL), 10);
   assert_memory_equal(buf, "0123", 4);
   assert_int_equal(buf[4], 'z');
-  assert_int_equal(us_udp_recvfrom(h->s, k, buf, sizeof buf, NULL, NULL), US_ERR_AGAIN);
+  assert_int_equal(us_udp_recvfrom(h->s, k, buf, sizeof buf, NULL), US_ERR_AGAIN);
   /* cap 0 with a NULL buffer: drops the datagram, reports its length. */
   send_udp(h, H_US, 1, 7, "abc", 3);
-  assert_int_equal(us_udp_recvfrom(h->s, k, NULL, 0, NULL, NULL), 3);
+  assert_int_equal(us_udp_recvfrom(h->s, k, NULL, 0, NULL), 3);
   us_udp_close(h->s, k);
 }
 
@@ -158,10 +158,10 @@ static void test_queue_cap(void **st) {
   assert_int_equal(h_stat(h, US_STAT_udp_rcvbuf_errors), 6);
   char c;
   for (int i = 0; i < 4; i++) {
-    assert_int_equal(us_udp_recvfrom(h->s, k, &c, 1, NULL, NULL), 1);
+    assert_int_equal(us_udp_recvfrom(h->s, k, &c, 1, NULL), 1);
     assert_int_equal(c, '0' + i); /* FIFO */
   }
-  assert_int_equal(us_udp_recvfrom(h->s, k, &c, 1, NULL, NULL), US_ERR_AGAIN);
+  assert_int_equal(us_udp_recvfrom(h->s, k, &c, 1, NULL), US_ERR_AGAIN);
   /* Close with datagrams queued frees them (teardown checks the pools). */
   send_udp(h, H_US, 1, 7, "x", 1);
   send_udp(h, H_US, 1, 7, "y", 1);
@@ -203,9 +203,10 @@ static void test_bind_rules(void **st) {
   /* Stale handles. */
   assert_int_equal(us_udp_close(h->s, a), US_ERR_BADF);
   assert_int_equal(us_udp_bind(h->s, a, 1), US_ERR_BADF);
-  assert_int_equal(us_udp_sendto(h->s, a, H_PEER, 1, "x", 1, US_SEC(1)), US_ERR_BADF);
+  assert_int_equal(us_udp_sendto(h->s, a, us_endpoint(us_addr_v4(H_PEER), 1), "x", 1, US_SEC(1)),
+                   US_ERR_BADF);
   char c;
-  assert_int_equal(us_udp_recvfrom(h->s, a, &c, 1, NULL, NULL), US_ERR_BADF);
+  assert_int_equal(us_udp_recvfrom(h->s, a, &c, 1, NULL), US_ERR_BADF);
   assert_int_equal(us_udp_local_port(h->s, a), 0);
   assert_int_equal(us_udp_close(h->s, US_SOCK_INVALID), US_ERR_BADF);
 }
@@ -215,7 +216,8 @@ static void test_sendto(void **st) {
   us_sock_t k;
   assert_int_equal(us_udp_open(h->s, &k), 0);
   /* Unbound: bound to an ephemeral port first. */
-  assert_int_equal(us_udp_sendto(h->s, k, H_PEER, 9999, "hello", 5, US_SEC(1)), 5);
+  assert_int_equal(
+      us_udp_sendto(h->s, k, us_endpoint(us_addr_v4(H_PEER), 9999), "hello", 5, US_SEC(1)), 5);
   uint16_t lport = us_udp_local_port(h->s, k);
   assert_true(lport >= 49152);
   struct h_out o;
@@ -233,7 +235,9 @@ static void test_sendto(void **st) {
   for (size_t i = 0; i < 65508; i++)
     big[i] = (uint8_t)(i ^ (i >> 8));
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-    assert_int_equal(us_udp_sendto(h->s, k, H_PEER, 7, big, sizes[i], US_SEC(1)), (long)sizes[i]);
+    assert_int_equal(
+        us_udp_sendto(h->s, k, us_endpoint(us_addr_v4(H_PEER), 7), big, sizes[i], US_SEC(1)),
+        (long)sizes[i]);
     size_t len, nfr;
     struct h_out first;
     uint8_t *d = h_collect(&h->cap, 1500, &len, &first, &nfr);
@@ -245,8 +249,11 @@ static void test_sendto(void **st) {
     assert_int_equal(nfr, (len + 1479) / 1480);
     free(d);
   }
-  assert_int_equal(us_udp_sendto(h->s, k, H_PEER, 7, big, 65508, US_SEC(1)), US_ERR_MSGSIZE);
-  assert_int_equal(us_udp_sendto(h->s, k, H_PEER, 0, big, 1, US_SEC(1)), US_ERR_INVAL);
+  assert_int_equal(
+      us_udp_sendto(h->s, k, us_endpoint(us_addr_v4(H_PEER), 7), big, 65508, US_SEC(1)),
+      US_ERR_MSGSIZE);
+  assert_int_equal(us_udp_sendto(h->s, k, us_endpoint(us_addr_v4(H_PEER), 0), big, 1, US_SEC(1)),
+                   US_ERR_INVAL);
   assert_int_equal(h_capture_pending(&h->cap), 0);
   free(big);
   us_udp_close(h->s, k);
@@ -265,7 +272,7 @@ static void test_events(void **st) {
   assert_true(us_sock_eq(ev[0].sock, k));
   assert_true(ev[0].events & US_EV_READABLE);
   char c;
-  assert_int_equal(us_udp_recvfrom(h->s, k, &c, 1, NULL, NULL), 1);
+  assert_int_equal(us_udp_recvfrom(h->s, k, &c, 1, NULL), 1);
   assert_int_equal(us_sock_events(h->s, k), US_EV_WRITABLE);
   us_udp_close(h->s, k);
 }
@@ -290,7 +297,8 @@ static void test_alloc_failures(void **st) {
   assert_int_equal(h_stat(h, US_STAT_udp_in_no_buffer), 1);
   /* Send with no buffer. */
   us_stack_fail_alloc_at(h->s, 1);
-  assert_int_equal(us_udp_sendto(h->s, k, H_PEER, 7, "x", 1, US_SEC(1)), US_ERR_NOMEM);
+  assert_int_equal(us_udp_sendto(h->s, k, us_endpoint(us_addr_v4(H_PEER), 7), "x", 1, US_SEC(1)),
+                   US_ERR_NOMEM);
   assert_int_equal(h_capture_pending(&h->cap), 0);
   us_udp_close(h->s, k);
 }
@@ -302,8 +310,8 @@ static void test_broadcast_delivery(void **st) {
   send_udp(h, US_IP4(255, 255, 255, 255), 68, 67, "bc", 2);
   send_udp(h, US_IP4(10, 0, 0, 255), 68, 67, "sb", 2);
   char buf[4];
-  assert_int_equal(us_udp_recvfrom(h->s, k, buf, sizeof buf, NULL, NULL), 2);
-  assert_int_equal(us_udp_recvfrom(h->s, k, buf, sizeof buf, NULL, NULL), 2);
+  assert_int_equal(us_udp_recvfrom(h->s, k, buf, sizeof buf, NULL), 2);
+  assert_int_equal(us_udp_recvfrom(h->s, k, buf, sizeof buf, NULL), 2);
   us_udp_close(h->s, k);
 }
 

@@ -832,15 +832,14 @@ us_sock_t th_listen_(struct th *h, uint16_t port, uint32_t backlog, const char *
 
 void th_accept_(struct th *h, const char *file, int line) {
   us_sock_t sock;
-  us_ip4_t peer = 0;
-  uint16_t pport = 0;
-  int r = us_tcp_accept(h->s, h->lsock, &sock, &peer, &pport);
+  us_endpoint_t peer = { 0 };
+  int r = us_tcp_accept(h->s, h->lsock, &sock, &peer);
   if (r != 0)
     th_fail(h, file, line, "us_tcp_accept: %s", us_err_name(r));
   th_track(h, sock);
-  if (peer != TH_P_ADDR || pport != h->c->p_port)
-    th_fail(h, file, line, "accepted %08x:%u, expected the current conn (port %u)", peer, pport,
-            h->c->p_port);
+  if (us_addr_ip4(peer.addr) != TH_P_ADDR || peer.port != h->c->p_port)
+    th_fail(h, file, line, "accepted %08x:%u, expected the current conn (port %u)",
+            us_addr_ip4(peer.addr), peer.port, h->c->p_port);
   h->c->sock = sock;
 }
 
@@ -855,11 +854,12 @@ void th_connect_(struct th *h, us_time_t t, const char *file, int line) {
   c->sock = sock;
   c->s_isn_known = false;
   c->p_port = TH_P_SERVER + (uint16_t)(c - h->conn);
-  r = us_tcp_connect(h->s, sock, TH_P_ADDR, c->p_port, h->now);
+  r = us_tcp_connect(h->s, sock, us_endpoint(us_addr_v4(TH_P_ADDR), c->p_port), h->now);
   if (r != US_ERR_INPROGRESS && r != 0)
     th_fail(h, file, line, "us_tcp_connect: %s", us_err_name(r));
-  uint16_t lport = 0;
-  r = us_tcp_addrs(h->s, sock, NULL, &lport, NULL, NULL);
+  us_endpoint_t local = { 0 };
+  r = us_tcp_addrs(h->s, sock, &local, NULL);
+  uint16_t lport = local.port;
   if (r != 0 || lport == 0)
     th_fail(h, file, line, "us_tcp_addrs after connect: %s, port %u", us_err_name(r), lport);
   c->s_port = lport;
@@ -922,7 +922,8 @@ static bool find_info(struct th *h, struct us_tcp_info *out) {
   for (size_t i = 0; i < n && i < 256; i++) {
     if (v[i].state == US_TCP_LISTEN)
       continue;
-    if (v[i].lport == h->c->s_port && v[i].rport == h->c->p_port && v[i].raddr == TH_P_ADDR) {
+    if (v[i].lport == h->c->s_port && v[i].rport == h->c->p_port &&
+        us_addr_ip4(v[i].raddr) == TH_P_ADDR) {
       *out = v[i];
       return true;
     }
