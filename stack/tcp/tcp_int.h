@@ -382,7 +382,12 @@ void tcp_ack_needed(struct us_stack *s, struct us_tcb *t);
 /* ---- tcp_timer.c ---- */
 us_time_t tcp_poll(struct us_stack *s, us_time_t now);
 us_time_t tcb_next_deadline(const struct us_tcb *t, const char **name);
-void tcp_timers_clear(struct us_tcb *t);
+/* Every deadline off (the timer queue follows at the next re-key). Inline,
+ * so tcp_state.c's tcp_drop needs nothing from tcp_timer.c, which calls it. */
+static inline void tcp_timers_clear(struct us_tcb *t) {
+  for (int i = 0; i < TT_N; i++)
+    t->timer[i] = US_TIME_NEVER;
+}
 void tcp_keepalive_arm(struct us_stack *s, struct us_tcb *t, us_time_t now);
 
 /* ---- tcp_timerq.c ---- */

@@ -25,11 +25,6 @@
 #include "core/stats.h"
 #include "tcp_int.h"
 
-void tcp_timers_clear(struct us_tcb *t) {
-  for (int i = 0; i < TT_N; i++)
-    t->timer[i] = US_TIME_NEVER;
-}
-
 void tcp_keepalive_arm(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   (void)s;
   bool live = t->state == US_TCP_ESTABLISHED || t->state == US_TCP_CLOSE_WAIT ||
