@@ -149,6 +149,33 @@ static void test_challenge_ack_rate_limit_per_conn(void **state) {
   th_finish(h);
 }
 
+/* SYNs draw challenge ACKs from the same per-connection budget as RSTs,
+ * whether the first step (outside the window) or the fourth (inside)
+ * challenges them: each is counted, the excess is counted as limited and
+ * gets no ACK, and the connection survives (RFC 5961 4.2 and 7). */
+static void test_syn_challenge_ack_budget(void **state) {
+  struct th *h = th_new_state(state, NULL);
+  uint32_t limit = h->cfg.tcp_challenge_ack_per_sec;
+  assert_true(limit > 0 && limit < 50);
+  us_time_t t = th_fx_established(h, 0) + US_MSEC(10);
+  uint64_t syn0 = th_stat(h, US_STAT_tcp_syn_challenge);
+  uint64_t chal0 = th_stat(h, US_STAT_tcp_challenge_ack);
+  uint64_t lim0 = th_stat(h, US_STAT_tcp_challenge_ack_limited);
+  for (uint32_t i = 0; i < 100; i++) {
+    uint32_t seq = (i & 1) ? 1u + 0x40000000u + i : 1u + i; /* outside, inside */
+    th_inject(h, t + US_MSEC(i), TSEG(.flags = TH_SYN, .seq = seq));
+  }
+  int acks = th_expect_acks_until(h, t + US_MSEC(100), 1, NULL);
+  assert_true(acks >= 1);
+  assert_true((uint32_t)acks <= limit + 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_syn_challenge) - syn0, 100);
+  assert_int_equal(th_stat(h, US_STAT_tcp_challenge_ack) - chal0, limit);
+  assert_int_equal(th_stat(h, US_STAT_tcp_challenge_ack_limited) - lim0, 100 - limit);
+  th_assert_state(h, US_TCP_ESTABLISHED);
+  assert_int_equal(us_sock_error(h->s, h->c->sock), 0);
+  th_finish(h);
+}
+
 /* ACK of data never sent: drop and ACK; SND.UNA unchanged (the data in
  * flight is still retransmitted). RFC 9293 ESTABLISHED, RFC 5961 section 5. */
 static void test_ack_of_unsent_data(void **state) {
@@ -275,6 +302,7 @@ int main(void) {
     cmocka_unit_test_teardown(test_rst_outside_window_dropped, th_teardown),
     cmocka_unit_test_teardown(test_syn_on_established_challenge_ack, th_teardown),
     cmocka_unit_test_teardown(test_challenge_ack_rate_limit_per_conn, th_teardown),
+    cmocka_unit_test_teardown(test_syn_challenge_ack_budget, th_teardown),
     cmocka_unit_test_teardown(test_ack_of_unsent_data, th_teardown),
     cmocka_unit_test_teardown(test_rst_for_no_connection, th_teardown),
     cmocka_unit_test_teardown(test_syn_to_closed_port, th_teardown),
