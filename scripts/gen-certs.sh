@@ -9,10 +9,12 @@
 #   ca-key.pem      the CA's private key (only used here, to sign)
 #   server.pem      the server certificate chain: leaf first, then the CA
 #   server-key.pem  the server's private key
-# The server certificate names IP:10.0.0.2 and DNS:ustack.test in its
-# subjectAltName (clients match names against the SAN, RFC 6125 6.4).
+# The server certificate names IP:10.0.0.2, IP:fd00::2 (ustackd's IPv4 and
+# IPv6 addresses) and DNS:ustack.test in its subjectAltName (clients match
+# names against the SAN, RFC 6125 6.4).
 # Keys are EC P-256 by default (cheap handshakes); --rsa makes RSA-2048.
-# If any of the four files already exists, nothing is touched.
+# If the four files exist and the certificate names all of these, nothing
+# is touched; a certificate from before IPv6 (no IP:fd00::2) is replaced.
 set -eu
 
 alg=ec
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
     --rsa) alg=rsa; shift ;;
     --ec) alg=ec; shift ;;
     --days) days="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "gen-certs.sh: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
@@ -31,12 +33,27 @@ done
 dir=$1
 command -v openssl >/dev/null 2>&1 || { echo "gen-certs.sh: openssl not found (apt-get install openssl)" >&2; exit 1; }
 
+SAN="IP:10.0.0.2,IP:fd00::2,DNS:ustack.test"
+
+# True when server.pem names fd00::2 (openssl prints it in full, upper case).
+names_ipv6() {
+  openssl x509 -in "$dir/server.pem" -noout -ext subjectAltName 2>/dev/null |
+    grep -qi 'IP Address:FD00:0:0:0:0:0:0:2'
+}
+
+have=0
 for f in ca.pem ca-key.pem server.pem server-key.pem; do
-  if [ -e "$dir/$f" ]; then
-    echo "gen-certs.sh: $dir/$f exists; keeping the existing certificates"
-    exit 0
-  fi
+  [ -e "$dir/$f" ] && have=$((have + 1))
 done
+if [ "$have" -eq 4 ] && names_ipv6; then
+  echo "gen-certs.sh: $dir has the certificates; keeping them"
+  exit 0
+elif [ "$have" -eq 4 ]; then
+  echo "gen-certs.sh: $dir/server.pem does not name fd00::2; making new certificates"
+elif [ "$have" -gt 0 ]; then
+  echo "gen-certs.sh: $dir holds some of the files already; keeping them, making none"
+  exit 0
+fi
 mkdir -p "$dir"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -63,7 +80,7 @@ cat > "$tmp/ext.cnf" <<EXT
 basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
-subjectAltName=IP:10.0.0.2,DNS:ustack.test
+subjectAltName=$SAN
 EXT
 openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca-key.pem" \
   -CAcreateserial -sha256 -days "$days" -extfile "$tmp/ext.cnf" \

@@ -133,11 +133,20 @@ int main(int argc, char **argv) {
        * its checksum, which a checksum the kernel completes after it (or
        * one the kernel vouches for before it) would hide; and its rules
        * count MSS-sized packets. So --fault runs without offloads. */
-                           .offload = !o->no_offload && !o->fault_spec };
+                           .offload = !o->no_offload && !o->fault_spec,
+                           .ip6 = o->ip6,
+                           .ip6_optional = o->ip6_default,
+                           .prefix6 = (uint8_t)o->prefix6 };
+  memcpy(tc.host6, o->host6, 16);
+  memcpy(tc.peer6, o->addr6, 16);
   if (us_tun_open(&d.tun, &tc, err, sizeof err) != 0)
     goto out;
   if (d.tun.offload_note[0])
     us_logf(&d.log, o->log_level, US_LOG_WARN, "%s", d.tun.offload_note);
+  if (o->ip6_note)
+    us_logf(&d.log, o->log_level, US_LOG_INFO, "%s", o->ip6_note);
+  if (d.tun.ip6_note[0])
+    us_logf(&d.log, o->log_level, US_LOG_WARN, "%s", d.tun.ip6_note);
 
   /* Output chain: stack -> [pcap tee] -> [fault TX] -> TUN. Input chain:
    * TUN -> [fault RX] -> [pcap tee] -> stack. The capture shows what the
@@ -163,6 +172,8 @@ int main(int argc, char **argv) {
   struct us_config cfg;
   ustackd_opts_config(o, &cfg);
   cfg.log = d.log;
+  if (!d.tun.ip6) /* the kernel has no IPv6 on the link: neither has the stack */
+    memset(cfg.addr6, 0, sizeof cfg.addr6);
   cfg.rand = us_sysrand_source();
   d.stack = us_stack_create(&cfg, &dev);
   if (!d.stack) {
@@ -223,9 +234,16 @@ int main(int argc, char **argv) {
   const char *offl = !d.tun.caps        ? "off"
                      : d.tun.rx_offload ? "tso4+csum out, gso+csum in"
                                         : "tso4+csum out";
+  char v6[2 * INET6_ADDRSTRLEN + 48] = "";
+  if (d.tun.ip6) {
+    char hs6[INET6_ADDRSTRLEN], as6[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, o->host6, hs6, sizeof hs6);
+    inet_ntop(AF_INET6, o->addr6, as6, sizeof as6);
+    snprintf(v6, sizeof v6, ", stack %s/%u, host side %s", as6, o->prefix6, hs6);
+  }
   us_logf(&d.log, o->log_level, US_LOG_INFO,
-          "up: %s, stack %s/%u, host side %s, mtu %u, offloads %s%s%s%s%s", d.tun.name, as,
-          o->prefix, hs, o->mtu, offl, d.pcap ? ", pcap " : "", d.pcap ? o->pcap_path : "",
+          "up: %s, stack %s/%u, host side %s%s, mtu %u, offloads %s%s%s%s%s", d.tun.name, as,
+          o->prefix, hs, v6, o->mtu, offl, d.pcap ? ", pcap " : "", d.pcap ? o->pcap_path : "",
           o->ctl_path ? ", ctl " : "", o->ctl_path ? o->ctl_path : "");
 
   int r = us_loop_run(d.loop);

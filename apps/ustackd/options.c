@@ -122,6 +122,35 @@ static int opt_prefix(struct ustackd_opts *d, const char *arg, char *err, size_t
   return 0;
 }
 
+static int opt_ip6(const char *name, const char *arg, uint8_t out[16], bool *have, char *err,
+                   size_t n) {
+  if (inet_pton(AF_INET6, arg, out) != 1) {
+    snprintf(err, n, "%s: '%s' is not an IPv6 address", name, arg);
+    return -1;
+  }
+  *have = true;
+  return 0;
+}
+static int opt_host6(struct ustackd_opts *d, const char *arg, char *err, size_t n) {
+  return opt_ip6("--host6", arg, d->host6, &d->have_host6, err, n);
+}
+static int opt_addr6(struct ustackd_opts *d, const char *arg, char *err, size_t n) {
+  return opt_ip6("--addr6", arg, d->addr6, &d->have_addr6, err, n);
+}
+
+static int opt_prefix6(struct ustackd_opts *d, const char *arg, char *err, size_t n) {
+  if (parse_uint(arg, 1, 128, &d->prefix6) != 0) {
+    snprintf(err, n, "--prefix6: '%s' is not a prefix length (1..128)", arg);
+    return -1;
+  }
+  return 0;
+}
+
+static int opt_no_ipv6(struct ustackd_opts *d, const char *a, char *e, size_t n) {
+  d->no_ipv6 = true;
+  return 0;
+}
+
 static int opt_mtu(struct ustackd_opts *d, const char *arg, char *err, size_t n) {
   /* The stack's own bounds (us_config.h): 576 is the IPv4 minimum every
    * host must accept (RFC 791), 9000 a jumbo frame. */
@@ -381,6 +410,11 @@ static const struct opt options[] = {
   { "--host", "ADDR", "the host's (kernel's) address on the link (required)", opt_host },
   { "--addr", "ADDR", "the stack's address (required)", opt_addr },
   { "--prefix", "LEN", "on-link prefix length (default 24)", opt_prefix },
+  { "--host6", "ADDR", "the host's (kernel's) IPv6 address on the link (default fd00::1)",
+    opt_host6 },
+  { "--addr6", "ADDR", "the stack's IPv6 address (default fd00::2)", opt_addr6 },
+  { "--prefix6", "LEN", "on-link IPv6 prefix length (default 64)", opt_prefix6 },
+  { "--no-ipv6", NULL, "IPv4 only: no IPv6 address on the link or in the stack", opt_no_ipv6 },
   { "--mtu", "BYTES", "link MTU, 576..9000 (default 1500)", opt_mtu },
   { "--no-offload", NULL, "plain TUN: no TSO, GSO or checksum offload (docs/OFFLOAD.md)",
     opt_no_offload },
@@ -451,6 +485,81 @@ static void usage(FILE *f) {
              " --dev tun0 --host 10.0.0.1 --addr 10.0.0.2 --prefix 24 --udp-echo 7\n"
              "  ping 10.0.0.2\n\n"
              "signals: SIGINT/SIGTERM stop (counters are printed), SIGUSR1 prints counters.\n");
+}
+
+/* An address a host can own on a link: not ::, ::1, multicast (ff00::/8),
+ * link-local (fe80::/10, which needs a zone) or IPv4-mapped (RFC 4291
+ * 2.4). NULL, or what it is. */
+static const char *ip6_unusable(const uint8_t a[16]) {
+  static const uint8_t zero[16];
+  if (memcmp(a, zero, 15) == 0 && (a[15] == 0 || a[15] == 1))
+    return a[15] == 0 ? "the unspecified address" : "the loopback address";
+  if (a[0] == 0xff)
+    return "a multicast address";
+  if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+    return "a link-local address";
+  if (memcmp(a, zero, 10) == 0 && a[10] == 0xff && a[11] == 0xff)
+    return "an IPv4-mapped address";
+  return NULL;
+}
+
+static bool same_prefix6(const uint8_t x[16], const uint8_t y[16], unsigned len) {
+  unsigned bytes = len / 8, bits = len % 8;
+  if (memcmp(x, y, bytes) != 0)
+    return false;
+  if (bits == 0)
+    return true;
+  uint8_t m = (uint8_t)(0xff << (8 - bits));
+  return (x[bytes] & m) == (y[bytes] & m);
+}
+
+/* IPv6 on, off or by default (options.h), and its addresses checked. */
+static int check_ip6(struct ustackd_opts *d, char *err, size_t n) {
+  bool given = d->have_host6 || d->have_addr6;
+  if (d->no_ipv6) {
+    if (given) {
+      snprintf(err, n, "--no-ipv6 with %s: choose one", d->have_host6 ? "--host6" : "--addr6");
+      return -1;
+    }
+    return 0;
+  }
+  if (given && !(d->have_host6 && d->have_addr6)) {
+    snprintf(err, n, "missing %s (--host6 and --addr6 go together)",
+             d->have_host6 ? "--addr6 ADDR" : "--host6 ADDR");
+    return -1;
+  }
+  if (!d->prefix6)
+    d->prefix6 = 64;
+  /* RFC 8200 5: every link that carries IPv6 has an MTU of 1280 or more. */
+  if (d->mtu < 1280) {
+    if (given) {
+      snprintf(err, n, "--addr6: IPv6 needs --mtu 1280 or more (RFC 8200 5), not %u", d->mtu);
+      return -1;
+    }
+    d->ip6_note = "IPv6 off: --mtu is below 1280 (RFC 8200 5)";
+    return 0;
+  }
+  if (!given) {
+    static const uint8_t host[16] = { 0xfd, [15] = 1 }, addr[16] = { 0xfd, [15] = 2 };
+    memcpy(d->host6, host, 16);
+    memcpy(d->addr6, addr, 16);
+    d->ip6_default = true;
+  }
+  const char *why = ip6_unusable(d->host6);
+  if (why || (why = ip6_unusable(d->addr6)) != NULL) {
+    snprintf(err, n, "%s is %s", ip6_unusable(d->host6) ? "--host6" : "--addr6", why);
+    return -1;
+  }
+  if (memcmp(d->host6, d->addr6, 16) == 0) {
+    snprintf(err, n, "--host6 and --addr6 must differ");
+    return -1;
+  }
+  if (!same_prefix6(d->host6, d->addr6, d->prefix6)) {
+    snprintf(err, n, "--host6 and --addr6 are not in the same /%u", d->prefix6);
+    return -1;
+  }
+  d->ip6 = true;
+  return 0;
 }
 
 /* Split "--name=value" or take the value from the next argument. */
@@ -547,7 +656,7 @@ int ustackd_opts_parse(struct ustackd_opts *d, struct svc_set *svcs, int argc, c
     snprintf(err, n, "--addr is the network or broadcast address of its /%u", d->prefix);
     return -1;
   }
-  return 0;
+  return check_ip6(d, err, n);
 }
 void ustackd_opts_init(struct ustackd_opts *o) {
   *o = (struct ustackd_opts){ .prefix = 24,
@@ -570,6 +679,8 @@ void ustackd_opts_config(const struct ustackd_opts *d, struct us_config *cfg) {
   us_config_default(cfg);
   cfg->addr = d->addr;
   cfg->prefix_len = (uint8_t)d->prefix;
+  if (d->ip6)
+    memcpy(cfg->addr6, d->addr6, 16);
   cfg->mtu = (uint16_t)d->mtu;
   cfg->log_level = d->log_level;
   if (d->synack_retries >= 0)

@@ -19,6 +19,14 @@ struct ustackd_opts {
   us_ip4_t host, addr;
   bool have_host, have_addr;
   unsigned prefix;
+  /* IPv6 on the link: on with --host6/--addr6, or by default with
+   * fd00::1 / fd00::2 (ip6_default: a kernel without IPv6 then only
+   * turns it off); off with --no-ipv6 or, by default, below MTU 1280. */
+  bool ip6, ip6_default;
+  bool have_host6, have_addr6, no_ipv6;
+  uint8_t host6[16], addr6[16]; /* network order */
+  unsigned prefix6;
+  const char *ip6_note; /* why IPv6 is off although not turned off, or NULL */
   unsigned mtu;
   const char *pcap_path;
   bool no_offload; /* --no-offload */

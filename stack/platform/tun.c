@@ -6,9 +6,10 @@
  * avoid a netlink dependency. A TUN is IFF_POINTOPOINT, so SIOCSIFADDR
  * alone would give a /32; SIOCSIFDSTADDR sets the peer (the stack) and
  * SIOCSIFNETMASK widens the on-link prefix, for which the kernel installs
- * the route into the TUN.
+ * the route into the TUN. IPv6 goes over rtnetlink (tun_addr6.c).
  */
 #include "tun.h"
+#include "tun_addr6.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +37,11 @@ static void ip_str(us_ip4_t a, char out[16]) {
            (unsigned)(a >> 8) & 255u, (unsigned)a & 255u);
 }
 
+static void ip6_str(const uint8_t a[16], char out[INET6_ADDRSTRLEN]) {
+  if (!inet_ntop(AF_INET6, a, out, INET6_ADDRSTRLEN))
+    snprintf(out, INET6_ADDRSTRLEN, "?");
+}
+
 static void set_sin(struct sockaddr *sa, us_ip4_t a) {
   struct sockaddr_in sin;
   memset(&sin, 0, sizeof sin);
@@ -44,11 +50,27 @@ static void set_sin(struct sockaddr *sa, us_ip4_t a) {
   memcpy(sa, &sin, sizeof sin);
 }
 
+/* The IPv6 half of check_addresses_free(). 0, or -1 with err. */
+static int check_addr6_free(const struct us_tun_cfg *cfg, const struct ifaddrs *i, char *err,
+                            size_t errlen) {
+  struct sockaddr_in6 sin6;
+  memcpy(&sin6, i->ifa_addr, sizeof sin6);
+  const char *which = memcmp(&sin6.sin6_addr, cfg->host6, 16) == 0   ? "--host6"
+                      : memcmp(&sin6.sin6_addr, cfg->peer6, 16) == 0 ? "--addr6"
+                                                                     : NULL;
+  if (!which)
+    return 0;
+  char s[INET6_ADDRSTRLEN];
+  ip6_str(sin6.sin6_addr.s6_addr, s);
+  snprintf(err, errlen, "address %s (%s) is already in use on interface %s", s, which, i->ifa_name);
+  return -1;
+}
+
 /*
  * "Address already in use": the kernel happily puts the same address on
  * two interfaces, which then silently steals the traffic. Refuse instead if
  * another interface in this network namespace holds the host address or
- * the stack's address.
+ * the stack's address (of either family).
  */
 static int check_addresses_free(const struct us_tun_cfg *cfg, char *err, size_t errlen) {
   struct ifaddrs *list = NULL;
@@ -56,10 +78,18 @@ static int check_addresses_free(const struct us_tun_cfg *cfg, char *err, size_t 
     return 0; /* cannot check: let the ioctls decide */
   int rc = 0;
   for (struct ifaddrs *i = list; i; i = i->ifa_next) {
-    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+    if (!i->ifa_addr)
       continue;
     if (strcmp(i->ifa_name, cfg->name) == 0)
       continue; /* re-attaching to our own device: its address is ours */
+    if (i->ifa_addr->sa_family == AF_INET6 && cfg->ip6) {
+      rc = check_addr6_free(cfg, i, err, errlen);
+      if (rc != 0)
+        break;
+      continue;
+    }
+    if (i->ifa_addr->sa_family != AF_INET)
+      continue;
     struct sockaddr_in sin;
     memcpy(&sin, i->ifa_addr, sizeof sin);
     us_ip4_t a = ntohl(sin.sin_addr.s_addr);
@@ -243,6 +273,38 @@ fail:;
   return -1;
 }
 
+/*
+ * The kernel's IPv6 address, once the link is up. A kernel without IPv6,
+ * or with IPv6 disabled on the link, is an error when IPv6 was asked for,
+ * and a note when it was only the default (cfg->ip6_optional).
+ */
+static int tun_configure6(struct us_tun *t, const struct us_tun_cfg *cfg, char *err,
+                          size_t errlen) {
+  int rc = us_tun_addr6_set(t->ifindex, cfg->host6, cfg->peer6, cfg->prefix6);
+  if (rc == 0) {
+    t->ip6 = true;
+    return 0;
+  }
+  char hs[INET6_ADDRSTRLEN];
+  ip6_str(cfg->host6, hs);
+  const char *why = rc == -EACCES ? "IPv6 is disabled on the interface (sysctl "
+                                    "net.ipv6.conf.default.disable_ipv6)"
+                    : rc == -EAFNOSUPPORT || rc == -EPROTONOSUPPORT ? "the kernel has no IPv6"
+                                                                    : NULL;
+  if (why && cfg->ip6_optional) {
+    snprintf(t->ip6_note, sizeof t->ip6_note, "IPv6 off: %s", why);
+    return 0;
+  }
+  if (why)
+    snprintf(err, errlen, "cannot set IPv6 address %s on %s: %s", hs, t->name, why);
+  else if (rc == -EPERM)
+    snprintf(err, errlen, "no permission to set IPv6 address %s on %s (need CAP_NET_ADMIN)", hs,
+             t->name);
+  else
+    snprintf(err, errlen, "cannot set IPv6 address %s on %s: %s", hs, t->name, strerror(-rc));
+  return -1;
+}
+
 int us_tun_open(struct us_tun *t, const struct us_tun_cfg *cfg, char *err, size_t errlen) {
   memset(t, 0, sizeof *t);
   t->fd = -1;
@@ -256,6 +318,10 @@ int us_tun_open(struct us_tun *t, const struct us_tun_cfg *cfg, char *err, size_
     snprintf(err, errlen, "bad prefix length %u (1..32)", (unsigned)cfg->prefix);
     return -1;
   }
+  if (cfg->ip6 && (cfg->prefix6 < 1 || cfg->prefix6 > 128)) {
+    snprintf(err, errlen, "bad IPv6 prefix length %u (1..128)", (unsigned)cfg->prefix6);
+    return -1;
+  }
   if (check_addresses_free(cfg, err, errlen) != 0)
     return -1;
   if (tun_attach(t, cfg, err, errlen) != 0) {
@@ -265,7 +331,8 @@ int us_tun_open(struct us_tun *t, const struct us_tun_cfg *cfg, char *err, size_
   /* Before the link comes up, so the kernel never queues a packet for us
    * in a form we did not ask for. */
   tun_offload(t);
-  if (tun_configure(t, cfg, err, errlen) != 0) {
+  if (tun_configure(t, cfg, err, errlen) != 0 ||
+      (cfg->ip6 && tun_configure6(t, cfg, err, errlen) != 0)) {
     us_tun_close(t);
     return -1;
   }

@@ -1,7 +1,7 @@
 /*
- * tun.h - a Linux TUN device (IFF_TUN | IFF_NO_PI): raw IPv4 datagrams in
- * and out of a file descriptor, no link-layer header, no packet-info
- * prefix.
+ * tun.h - a Linux TUN device (IFF_TUN | IFF_NO_PI): raw IPv4 and IPv6
+ * datagrams in and out of a file descriptor, no link-layer header, no
+ * packet-info prefix (the version nibble tells them apart).
  *
  * Offloads (docs/OFFLOAD.md): with cfg.offload the device is opened with
  * IFF_VNET_HDR, so a struct virtio_net_hdr travels in front of every
@@ -15,8 +15,10 @@
  * us_tun_open() creates the interface (or attaches to an existing,
  * persistent TUN of that name), sets its MTU, gives the HOST side of the
  * link its address with the stack's address as the peer, and brings the
- * link up. The host kernel then routes the prefix into the TUN, and what it
- * sends there is what us_tun_read() returns.
+ * link up. With cfg.ip6 it does the same for IPv6 (tun_addr6.c: without
+ * Duplicate Address Detection; a TUN has no Neighbor Discovery). The host
+ * kernel then routes the prefixes into the TUN, and what it sends there is
+ * what us_tun_read() returns.
  */
 #ifndef USTACK_PLATFORM_TUN_H
 #define USTACK_PLATFORM_TUN_H
@@ -34,6 +36,12 @@ struct us_tun_cfg {
   uint8_t prefix;   /* on-link prefix length, 1..32 */
   uint16_t mtu;     /* link MTU */
   bool offload;     /* try IFF_VNET_HDR + TUNSETOFFLOAD (ustackd: unless --no-offload) */
+  /* IPv6 (ustackd --host6, --addr6, --prefix6). */
+  bool ip6;          /* give the link an IPv6 address too */
+  bool ip6_optional; /* a kernel without IPv6 on the link: note it, go on */
+  uint8_t host6[16]; /* the kernel's IPv6 address, network order */
+  uint8_t peer6[16]; /* the stack's IPv6 address */
+  uint8_t prefix6;   /* on-link prefix length, 1..128 */
 };
 
 struct us_tun {
@@ -50,6 +58,8 @@ struct us_tun {
   uint32_t caps;          /* US_DEV_* the device offers the stack (tx side) */
   bool rx_offload;        /* TUNSETOFFLOAD accepted: GSO and partial checksums come in */
   char offload_note[160]; /* why an offload is off ("" when all is on or not asked) */
+  bool ip6;               /* the link has its IPv6 address */
+  char ip6_note[160];     /* why IPv6 is off although asked (ip6_optional) */
   uint64_t rx_gso, rx_csum_partial, rx_csum_valid;
   uint64_t rx_vnet_bad; /* dropped: a virtio header we cannot honour */
   uint64_t tx_gso, tx_csum_partial;

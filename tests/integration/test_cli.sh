@@ -41,6 +41,13 @@ expect_error 2 "--host: '10.0.0.300' is not an IPv4 address" --dev "$US_DEV" --h
 expect_error 2 'missing --dev' --host "$US_HOST" --addr "$US_ADDR"
 expect_error 2 'not in the same /24' --dev "$US_DEV" --host 10.0.1.1 --addr "$US_ADDR"
 expect_error 2 "--udp-echo: bad port '70000'" "${base[@]}" --udp-echo 70000
+# IPv6 on the link (docs/IPV6.md): each wrong combination is one line, exit 2.
+expect_error 2 "--addr6: 'fd00::zz' is not an IPv6 address" "${base[@]}" --host6 fd00::1 --addr6 fd00::zz
+expect_error 2 'missing --addr6 ADDR' "${base[@]}" --host6 fd00::1
+expect_error 2 '--host6 and --addr6 are not in the same /64' "${base[@]}" --host6 fd00::1 --addr6 fd01::2
+expect_error 2 '--host6 is a multicast address' "${base[@]}" --host6 ff02::1 --addr6 ff02::2
+expect_error 2 'IPv6 needs --mtu 1280 or more' "${base[@]}" --mtu 1000 --host6 fd00::1 --addr6 fd00::2
+expect_error 2 '--no-ipv6 with --host6' "${base[@]}" --no-ipv6 --host6 fd00::1 --addr6 fd00::2
 expect_error 2 'log-level' "${base[@]}" --log-level chatty
 # Scale options (docs/MEMORY.md): each bad value is one line, exit 2.
 expect_error 2 "--max-conns: '0' is not 1..1000000" "${base[@]}" --max-conns 0
