@@ -18,6 +18,7 @@ enum us_stat {
 #define US_STAT_DEF(name, desc) US_STAT_##name,
 #include "stats/core.def"
 #include "stats/ip.def"
+#include "stats/ip6.def"
 #include "stats/udp.def"
 #include "stats/tcp.def"
 #include "stats/tls.def"

@@ -17,6 +17,7 @@
 #include "core/stack.h"
 #include "core/stats.h"
 #include "ip/ip.h"
+#include "ip/ip6.h"
 #include "tcp/tcp.h"
 #include "udp/udp.h"
 #include "ustack/us_socket.h"
@@ -125,7 +126,13 @@ void us_stack_input_meta(us_stack *s, const uint8_t *pkt, size_t len, const stru
     r->len = (uint32_t)len;
     s->rx_pkt = r;
   }
-  us_ip4_input(s, pkt, len, meta, now);
+  /* The version nibble picks the IP layer (RFC 8200 3, RFC 791 3.1); a
+   * datagram of neither version is counted by IPv4 input as a bad
+   * version. */
+  if ((pkt[0] >> 4) == 6)
+    us_ip6_input(s, pkt, len, meta, now);
+  else
+    us_ip4_input(s, pkt, len, meta, now);
   if (s->rx_pkt) {
     /* Nobody kept it: it serves the next read. */
     r = s->rx_pkt;

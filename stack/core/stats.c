@@ -7,6 +7,7 @@ static const char *const stat_names[US_STAT_COUNT] = {
 #define US_STAT_DEF(name, desc) #name,
 #include "ustack/stats/core.def"
 #include "ustack/stats/ip.def"
+#include "ustack/stats/ip6.def"
 #include "ustack/stats/udp.def"
 #include "ustack/stats/tcp.def"
 #include "ustack/stats/tls.def"
@@ -17,6 +18,7 @@ static const char *const stat_descs[US_STAT_COUNT] = {
 #define US_STAT_DEF(name, desc) desc,
 #include "ustack/stats/core.def"
 #include "ustack/stats/ip.def"
+#include "ustack/stats/ip6.def"
 #include "ustack/stats/udp.def"
 #include "ustack/stats/tcp.def"
 #include "ustack/stats/tls.def"

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/assert.h"
 #include "core/log.h"
 #include "core/rand.h"
 #include "core/stack.h"
@@ -156,6 +157,43 @@ static bool apply_rx_meta(struct us_stack *s, struct us_ip4_hdr *ip, const struc
   return true;
 }
 
+/* An IPv4 address as the reassembly key holds it: ::ffff:a.b.c.d. */
+static void mapped(uint8_t out[16], uint32_t a) {
+  memset(out, 0, 10);
+  out[10] = out[11] = 0xff;
+  out[12] = (uint8_t)(a >> 24);
+  out[13] = (uint8_t)(a >> 16);
+  out[14] = (uint8_t)(a >> 8);
+  out[15] = (uint8_t)a;
+}
+
+/* A fragment goes to reassembly (reass.c); the datagram it completes, if
+ * any, comes back to be dispatched here. `raw` is the fragment's header
+ * as received, kept if it is the first. */
+static void reassemble(struct us_stack *s, const uint8_t *raw, const struct us_ip4_hdr *ip,
+                       us_time_t now) {
+  struct us_reass_frag f = {
+    .family = 4,
+    .id = ip->id,
+    .proto = ip->proto,
+    .off = ip->frag_off,
+    .mf = ip->mf,
+    .data = ip->payload,
+    .len = ip->payload_len,
+    .hdr = raw,
+    .hdr_len = ip->hdr_len,
+  };
+  mapped(f.src, ip->src);
+  mapped(f.dst, ip->dst);
+  struct us_pkt *whole = us_reass_input(s, &f, now);
+  if (!whole)
+    return;
+  struct us_ip4_hdr w;
+  if (US_ALWAYS(us_ip4_parse(us_pkt_data(whole), whole->len, &w) == US_IP4_OK))
+    us_ip4_dispatch(s, &w, now);
+  us_pkt_free(s, whole);
+}
+
 void us_ip4_input(struct us_stack *s, const uint8_t *b, size_t len, const struct us_rx_meta *meta,
                   us_time_t now) {
   US_STAT_INC(s, ip_in_receives);
@@ -208,7 +246,7 @@ void us_ip4_input(struct us_stack *s, const uint8_t *b, size_t len, const struct
    * because its TTL is below 2, so a TTL of 0 is accepted. */
 
   if (ip.mf || ip.frag_off != 0) {
-    us_reass_input(s, b, &ip, now);
+    reassemble(s, b, &ip, now);
     return;
   }
   us_ip4_dispatch(s, &ip, now);

@@ -1,11 +1,13 @@
 /*
- * ip_config.c - the IPv4 layer's defaults and checks: the interface
- * address, the MTU, the TTL, reassembly and ICMP rate limits. Each value
+ * ip_config.c - the IP layer's defaults and checks: the interface
+ * addresses (IPv6 only when addr6 is set), the MTU, the TTL, reassembly
+ * and ICMP rate limits. Each value
  * says where it comes from; where we follow Linux rather than the letter
  * of an RFC, the comment says so.
  */
 #include "ip.h"
 #include "ustack/us_config.h"
+#include "wire/ipv6.h"
 
 void us_ip_defaults(struct us_config *cfg) {
   cfg->addr = US_IP4(10, 0, 0, 2);
@@ -31,5 +33,11 @@ const char *us_ip_config_check(const struct us_config *cfg) {
     return "prefix length must be 0..32";
   if (cfg->addr == 0)
     return "an address is required";
+  const uint8_t *a6 = cfg->addr6;
+  if (!us_ip6_addr_is_unspecified(a6) &&
+      (us_ip6_addr_is_multicast(a6) || us_ip6_addr_is_loopback(a6) || us_ip6_addr_is_v4mapped(a6)))
+    return "addr6 must be a unicast IPv6 address (not multicast, loopback or IPv4-mapped)";
+  if (!us_ip6_addr_is_unspecified(a6) && cfg->mtu < US_IP6_MIN_MTU)
+    return "with IPv6 (addr6 set) mtu must be at least 1280 (RFC 8200 5)";
   return NULL;
 }

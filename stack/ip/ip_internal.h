@@ -15,24 +15,52 @@
 
 struct us_stack;
 
-/* RFC 791 3.2 / RFC 815: one datagram being reassembled, keyed by
- * (src, dst, protocol, id). Data goes straight into a 64 KiB buffer at its
- * offset; `blocks` records which 8-byte blocks hold data, which makes the
- * overlap test and the completeness test simple and bounded. */
-#define US_REASS_BLOCKS (65536 / 8)
+/* RFC 791 3.2 / RFC 815 / RFC 8200 4.5: one datagram being reassembled,
+ * keyed by (family, src, dst, id, and for IPv4 the protocol; RFC 8200 4.5
+ * keys IPv6 on the addresses and the identification alone). Data goes
+ * straight into a 64 KiB buffer at its offset; `blocks` records which
+ * 8-byte blocks hold data, which makes the overlap test and the
+ * completeness test simple and bounded. The first fragment's header is
+ * kept: IPv4's header, or IPv6's unfragmentable part (the fixed header and
+ * the extension headers before the fragment header), at most
+ * US_REASS_HDR_MAX bytes. */
+#define US_REASS_BLOCKS  (65536 / 8)
+#define US_REASS_HDR_MAX 256
 struct us_reass_ctx {
   bool used;
-  uint32_t src, dst;
-  uint16_t id;
+  uint8_t family; /* 4 or 6 */
+  uint8_t src[16], dst[16];
+  uint32_t id;
   uint8_t proto;
   struct us_pkt *buf; /* payload at us_pkt_data(buf) + offset */
   uint64_t blocks[US_REASS_BLOCKS / 64];
   uint32_t received; /* payload bytes held */
   uint32_t total;    /* payload length, known once the last fragment came */
   bool have_last, have_first;
-  uint8_t first_hdr[US_IP4_HDR_MAX];
-  uint8_t first_hdr_len;
+  uint8_t first_hdr[US_REASS_HDR_MAX];
+  uint16_t first_hdr_len;
+  uint16_t first_len;    /* data bytes of the first fragment */
+  uint16_t first_nh_ptr; /* IPv6: offset of the Next Header field holding 44 */
+  uint8_t first_next;    /* IPv6: the first fragment's fragment header Next Header */
   us_time_t deadline;
+};
+
+/* One fragment as the reassembly engine sees it, either family. */
+struct us_reass_frag {
+  uint8_t family;           /* 4 or 6 */
+  uint8_t src[16], dst[16]; /* IPv4 as ::ffff:a.b.c.d */
+  uint32_t id;
+  uint8_t proto; /* IPv4 protocol; 0 for IPv6 */
+  uint16_t off;  /* bytes */
+  bool mf;
+  const uint8_t *data; /* the fragment's data */
+  uint32_t len;
+  /* The header to keep if this is the first fragment (IPv4: the whole
+   * header; IPv6: the unfragmentable part, <= US_REASS_HDR_MAX bytes). */
+  const uint8_t *hdr;
+  uint16_t hdr_len;
+  uint16_t nh_ptr; /* IPv6: offset in hdr of the Next Header field holding 44 */
+  uint8_t next;    /* IPv6: this fragment header's Next Header */
 };
 
 struct us_ip_layer {
@@ -43,22 +71,31 @@ struct us_ip_layer {
   uint32_t reass_count;
   uint32_t reass_used;
   uint32_t reass_bytes; /* payload bytes held by all contexts */
+  /* IPv6 (ip6_*.c, icmp6.c): its own ICMP limits, apart from IPv4's. */
+  struct us_tbucket echo6_tb;
+  struct us_tbucket err6_tb;
 };
 
 /* Hand a complete, validated datagram to its protocol handler, or answer
  * protocol unreachable. Borrows `ip`. */
 void us_ip4_dispatch(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now);
 
-/* Reassembly (reass.c). `raw` is the fragment as received (its header is
- * kept if it is the first fragment). Borrows both. Dispatches the datagram
- * when it is complete. */
+/* Reassembly (reass.c), for both families. us_reass_input BORROWS the
+ * fragment; when it completes a datagram it returns it as a packet the
+ * caller owns (data: the whole datagram, header first, its length fields
+ * rewritten and fragmentation gone), else NULL. */
 int us_reass_init(struct us_stack *s);
 void us_reass_fini(struct us_stack *s);
-void us_reass_input(struct us_stack *s, const uint8_t *raw, const struct us_ip4_hdr *ip,
-                    us_time_t now);
+struct us_pkt *us_reass_input(struct us_stack *s, const struct us_reass_frag *f, us_time_t now);
 us_time_t us_reass_poll(struct us_stack *s, us_time_t now);
 
 /* ICMP input (icmp.c), called by us_ip4_dispatch for protocol 1. */
 void us_icmp_input(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t now);
+
+/* IPv6 ICMP input (icmp6.c): `msg`/`len` is the ICMPv6 message of the
+ * datagram `ip`. Borrows both. */
+struct us_ip6_hdr;
+void us_icmp6_input(struct us_stack *s, const struct us_ip6_hdr *ip, const uint8_t *msg, size_t len,
+                    us_time_t now);
 
 #endif

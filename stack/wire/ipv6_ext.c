@@ -184,3 +184,24 @@ size_t us_ip6_l4_min(uint8_t proto, const uint8_t *h, size_t avail) {
     return 0;
   }
 }
+
+bool us_ip6_find_upper(const uint8_t *d, size_t len, uint8_t *proto, size_t *off) {
+  if (d == NULL || len < US_IP6_HDR_LEN)
+    return false;
+  uint8_t nh = d[6];
+  size_t o = US_IP6_HDR_LEN;
+  for (int n = 0; is_ext(nh); n++) {
+    if (n == US_IP6_EXT_MAX || len - o < 2)
+      return false;
+    size_t hlen = nh == US_IP6_NH_FRAGMENT ? FRAG_HDR_LEN : ((size_t)d[o + 1] + 1) * 8;
+    if (hlen > len - o)
+      return false;
+    if (nh == US_IP6_NH_FRAGMENT && (us_get16(d + o + 2) & 0xfff8u) != 0)
+      return false; /* a later fragment: no upper-layer header in it */
+    nh = d[o];
+    o += hlen;
+  }
+  *proto = nh;
+  *off = o;
+  return true;
+}

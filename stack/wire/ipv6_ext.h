@@ -94,6 +94,16 @@ struct us_ip6_chain {
 enum us_ip6_ext_verdict us_ip6_walk(const uint8_t *d, size_t len, bool allow_frag,
                                     struct us_ip6_chain *out);
 
+/*
+ * Find the upper-layer header of `d` (`len` bytes, maybe a cut quote) by
+ * the lengths of its extension headers alone, with none of the walk's
+ * rules: for judging a datagram the walk refused (is it an ICMPv6 error?)
+ * and datagrams quoted in ICMPv6 errors. False when the chain is longer
+ * than US_IP6_EXT_MAX, runs past `len`, or is cut by a fragment header
+ * with a non-zero offset.
+ */
+bool us_ip6_find_upper(const uint8_t *d, size_t len, uint8_t *proto, size_t *off);
+
 /* The bytes of upper-layer header RFC 7112 wants in a first fragment:
  * the fixed TCP header (with its options, when the data offset is there),
  * UDP's 8, ICMPv6's 8 (type, code, checksum and the 32-bit field every

@@ -443,6 +443,50 @@ static void test_walk_tiny_first(void **st) {
   assert_int_equal(c.proto, 17);
 }
 
+/* The lengths-only search for the upper layer, which ignores the rules
+ * (used to judge datagrams the walk refused). */
+static void test_find_upper(void **st) {
+  (void)st;
+  struct pk p;
+  uint8_t hdr[64], proto = 0;
+  size_t off = 0;
+  /* RH0 with segments left, which the walk refuses: found behind it. */
+  pk_start(&p, 43);
+  pk_add(&p, hdr, t6_routing(hdr, 58, 0, 1, 2));
+  pk_zeros(&p, 8);
+  h_wr16(p.b + 4, (uint16_t)(p.n - 40));
+  uint8_t *x = exact(p.b, p.n);
+  assert_true(us_ip6_find_upper(x, p.n, &proto, &off));
+  assert_int_equal(proto, 58);
+  assert_int_equal(off, 64);
+  /* Cut inside the routing header. */
+  assert_false(us_ip6_find_upper(x, 50, &proto, &off));
+  assert_false(us_ip6_find_upper(x, 39, &proto, &off));
+  free(x);
+  /* Through a first fragment; not through a later one. */
+  pk_start(&p, 44);
+  t6_frag(hdr, 17, 0, true, 1);
+  pk_add(&p, hdr, 8);
+  x = exact(p.b, p.n);
+  assert_true(us_ip6_find_upper(x, p.n, &proto, &off));
+  assert_int_equal(proto, 17);
+  assert_int_equal(off, 48); /* may equal len: the header itself is cut */
+  free(x);
+  pk_start(&p, 44);
+  t6_frag(hdr, 17, 8, true, 1);
+  pk_add(&p, hdr, 8);
+  x = exact(p.b, p.n);
+  assert_false(us_ip6_find_upper(x, p.n, &proto, &off));
+  free(x);
+  /* Nine headers: too many. */
+  pk_start(&p, 60);
+  for (int i = 0; i < 9; i++)
+    pk_add(&p, hdr, t6_opts(hdr, 60, 1, NULL, 0));
+  x = exact(p.b, p.n);
+  assert_false(us_ip6_find_upper(x, p.n, &proto, &off));
+  free(x);
+}
+
 static void test_l4_min(void **st) {
   (void)st;
   uint8_t tcp[20] = { 0 };
@@ -500,7 +544,8 @@ int main(void) {
     cmocka_unit_test(test_walk_plain),     cmocka_unit_test(test_walk_options),
     cmocka_unit_test(test_walk_structure), cmocka_unit_test(test_walk_routing),
     cmocka_unit_test(test_walk_fragments), cmocka_unit_test(test_walk_tiny_first),
-    cmocka_unit_test(test_l4_min),         cmocka_unit_test(test_icmp6),
+    cmocka_unit_test(test_find_upper),     cmocka_unit_test(test_l4_min),
+    cmocka_unit_test(test_icmp6),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,7 +121,8 @@ static inline void t6_send(struct h_stack *h, const uint8_t src[16], const uint8
   uint8_t *b = malloc(40 + len + 1);
   assert_non_null(b);
   t6_hdr(b, src, dst, nh, (uint16_t)len, 64);
-  memcpy(b + 40, l4, len);
+  if (len)
+    memcpy(b + 40, l4, len);
   h_input(h, b, 40 + len, now);
   free(b);
 }
@@ -182,6 +183,104 @@ static inline const uint8_t *t6_take_icmp(struct h_stack *h, size_t *len) {
                    0);
   *len = o.payload_len;
   return o.payload;
+}
+
+/*
+ * Collect every pending captured packet into one datagram's upper-layer
+ * bytes: a single unfragmented IPv6 packet (no extension headers), or
+ * fragments (fixed header + fragment header) of one identification that
+ * tile [0, total) with no overlap, each within `mtu`. Returns a malloc'd
+ * copy (caller frees); `nh` gets the upper-layer protocol.
+ */
+static inline uint8_t *t6_collect(struct h_capture *cap, size_t mtu, size_t *len_out, uint8_t *nh,
+                                  size_t *nfrags) {
+  uint8_t *buf = calloc(1, 65536);
+  uint8_t *seen = calloc(1, 65536);
+  assert_non_null(buf);
+  assert_non_null(seen);
+  size_t total = 0, got = 0, n = 0;
+  bool have_last = false, have_id = false;
+  uint32_t id = 0;
+  const struct h_pkt *p;
+  while ((p = h_capture_take(cap)) != NULL) {
+    struct t6_out o;
+    t6_out_check(p, &o);
+    assert_true(p->len <= mtu);
+    assert_memory_equal(o.src, T6_US, 16);
+    n++;
+    if (o.nh != 44) {
+      assert_int_equal(n, 1); /* a whole datagram comes alone */
+      memcpy(buf, o.payload, o.payload_len);
+      *nh = o.nh;
+      *len_out = o.payload_len;
+      assert_null(h_capture_take(cap));
+      *nfrags = 1;
+      free(seen);
+      return buf;
+    }
+    assert_true(o.payload_len > 8);
+    const uint8_t *fh = o.payload;
+    uint16_t w = h_rd16(fh + 2);
+    size_t off = w & 0xfff8;
+    bool mf = w & 1;
+    size_t dl = o.payload_len - 8;
+    if (have_id)
+      assert_int_equal(h_rd32(fh + 4), id);
+    id = h_rd32(fh + 4);
+    have_id = true;
+    if (off == 0)
+      *nh = fh[0];
+    if (mf)
+      assert_int_equal(dl % 8, 0);
+    else {
+      have_last = true;
+      total = off + dl;
+    }
+    for (size_t i = 0; i < dl; i++) {
+      assert_false(seen[off + i]);
+      seen[off + i] = 1;
+    }
+    memcpy(buf + off, fh + 8, dl);
+    got += dl;
+  }
+  assert_true(have_last);
+  assert_int_equal(got, total);
+  *len_out = total;
+  *nfrags = n;
+  free(seen);
+  return buf;
+}
+
+/* Send an echo request with `n` data bytes (fragmented at `chunk` when it
+ * does not fit 1500), collect the reply and check it byte for byte;
+ * returns the number of packets the reply took. */
+static inline size_t t6_echo(struct h_stack *h, size_t n, uint16_t id, uint16_t seq, size_t chunk,
+                             size_t mtu, us_time_t now) {
+  uint8_t *pay = malloc(n + 1);
+  for (size_t i = 0; i < n; i++)
+    pay[i] = (uint8_t)(i * 13 + seq);
+  uint8_t *icmp = malloc(8 + n);
+  size_t len = t6_icmp(icmp, T6_PEER, T6_US, 128, 0, (uint32_t)id << 16 | seq, pay, n);
+  if (40 + len <= 1500)
+    t6_send(h, T6_PEER, T6_US, 58, icmp, len, now);
+  else
+    t6_send_frags(h, 58, 0x1000u + seq, icmp, len, chunk, now);
+  size_t rlen, nfr;
+  uint8_t nh = 0;
+  uint8_t *r = t6_collect(&h->cap, mtu, &rlen, &nh, &nfr);
+  assert_int_equal(nh, 58);
+  assert_int_equal(rlen, 8 + n);
+  assert_int_equal(r[0], 129);
+  assert_int_equal(r[1], 0);
+  assert_int_equal(h_rd16(r + 4), id);
+  assert_int_equal(h_rd16(r + 6), seq);
+  assert_memory_equal(r + 8, pay, n);
+  assert_int_equal(h_csum_fold(h_csum_add(t6_pseudo(T6_US, T6_PEER, (uint32_t)rlen, 58), r, rlen)),
+                   0);
+  free(r);
+  free(icmp);
+  free(pay);
+  return nfr;
 }
 
 #endif

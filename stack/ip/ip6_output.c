@@ -1,0 +1,103 @@
+/*
+ * ip6_output.c - IPv6 output and fragmentation (RFC 8200 4.5 and 5).
+ *
+ * The upper layer hands over a packet whose data is its header and
+ * payload. A datagram that fits the link MTU gets its 40-byte header in
+ * the headroom. A larger one is cut into fragments of (MTU - 48) rounded
+ * down to 8 bytes, each behind a copy of the fixed header and a fragment
+ * header, and sent in order with no copy of the data: fragment k's 48
+ * header bytes are written over the last 48 bytes of fragment k-1, which is
+ * safe because us_stack_tx borrows the bytes only for the call. We add no
+ * extension headers, so the unfragmentable part is the fixed header alone
+ * and the first fragment holds the whole upper-layer header (RFC 7112).
+ */
+#include <string.h>
+
+#include "core/log.h"
+#include "core/rand.h"
+#include "core/stack.h"
+#include "core/stats.h"
+#include "ip6.h"
+#include "ip_internal.h"
+#include "ustack/us_err.h"
+#include "wire/bytes.h"
+
+#define FRAG_HDR_LEN 8
+
+static void fill_hdr(struct us_stack *s, struct us_ip6_hdr *h, const uint8_t dst[16], uint8_t nh,
+                     uint8_t tclass) {
+  memset(h, 0, sizeof *h);
+  h->tclass = tclass;
+  h->flow = 0; /* RFC 6437 allows a zero flow label */
+  h->next_hdr = nh;
+  h->hop_limit = s->cfg.ttl ? s->cfg.ttl : 64; /* never 0 */
+  memcpy(h->src, s->cfg.addr6, US_IP6_ADDR_LEN);
+  memcpy(h->dst, dst, US_IP6_ADDR_LEN);
+}
+
+static int fragment(struct us_stack *s, struct us_pkt *pkt, struct us_ip6_hdr *h) {
+  size_t plen = pkt->len;
+  /* RFC 8200 5: the MTU is at least 1280 (checked at creation), so a
+   * chunk is at least 1232 bytes and never 0. */
+  size_t chunk = (s->cfg.mtu - US_IP6_HDR_LEN - FRAG_HDR_LEN) & ~(size_t)7;
+  if (pkt->off < US_IP6_HDR_LEN + FRAG_HDR_LEN) {
+    US_STAT_INC(s, ip6_out_no_buffer);
+    us_pkt_free(s, pkt);
+    return US_ERR_NOMEM;
+  }
+  /* RFC 7739 5.1 / RFC 8200 4.5: an identification an off-path attacker
+   * cannot guess, so fragments cannot be injected into our datagrams. */
+  uint32_t id = us_rand_u32(s);
+  uint8_t next = h->next_hdr;
+  h->next_hdr = US_IP6_NH_FRAGMENT;
+  uint8_t *data = us_pkt_data(pkt);
+  US_STAT_INC(s, ip6_frag_oks);
+  for (size_t off = 0; off < plen; off += chunk) {
+    size_t n = plen - off < chunk ? plen - off : chunk;
+    uint8_t *hdr = data + off - US_IP6_HDR_LEN - FRAG_HDR_LEN;
+    h->payload_len = (uint16_t)(FRAG_HDR_LEN + n);
+    us_ip6_build(h, hdr, US_IP6_HDR_LEN);
+    uint8_t *fh = hdr + US_IP6_HDR_LEN;
+    fh[0] = next;
+    fh[1] = 0;
+    us_put16(fh + 2, (uint16_t)(off | (off + n < plen ? 1 : 0)));
+    us_put32(fh + 4, id);
+    US_STAT_INC(s, ip6_frag_creates);
+    us_stack_tx(s, hdr, US_IP6_HDR_LEN + FRAG_HDR_LEN + n);
+  }
+  us_pkt_free(s, pkt);
+  return 0;
+}
+
+int us_ip6_output(struct us_stack *s, struct us_pkt *pkt, const uint8_t dst[US_IP6_ADDR_LEN],
+                  uint8_t next_hdr, uint8_t tclass, us_time_t now) {
+  (void)now;
+  if (!pkt)
+    return US_ERR_INVAL;
+  if (!us_ip6_enabled(s)) {
+    US_STAT_INC(s, ip6_out_off);
+    us_pkt_free(s, pkt);
+    return US_ERR_ADDRNOTAVAIL;
+  }
+  size_t plen = pkt->len;
+  if (plen > US_IP6_MAX_PAYLOAD) {
+    us_pkt_free(s, pkt);
+    return US_ERR_MSGSIZE;
+  }
+  US_STAT_INC(s, ip6_out_requests);
+  struct us_ip6_hdr h;
+  fill_hdr(s, &h, dst, next_hdr, tclass);
+  if (plen + US_IP6_HDR_LEN > s->cfg.mtu)
+    return fragment(s, pkt, &h);
+  uint8_t *hdr = us_pkt_push(pkt, US_IP6_HDR_LEN);
+  if (!hdr) {
+    US_STAT_INC(s, ip6_out_no_buffer);
+    us_pkt_free(s, pkt);
+    return US_ERR_NOMEM;
+  }
+  h.payload_len = (uint16_t)plen;
+  us_ip6_build(&h, hdr, US_IP6_HDR_LEN);
+  us_stack_tx(s, hdr, US_IP6_HDR_LEN + plen);
+  us_pkt_free(s, pkt);
+  return 0;
+}
