@@ -18,7 +18,8 @@
  * Then it prints a table of simulated throughput and retransmissions.
  *
  * Replay: a failure prints the seed. Environment:
- *   NETSIM_SEED=N   base seed (default fixed), NETSIM_CASE=name (one case),
+ *   US_TEST_SEED=N  reseed (XORed into each case's fixed seed, as in every
+ *                   unit test), NETSIM_CASE=name (one case),
  *   NETSIM_SCALE=x  multiply the transfer sizes (default 1; CI keeps the
  *                   whole sweep well under a minute).
  */
@@ -43,6 +44,7 @@
 #define NS_PKT_MAX 2048
 #define NS_KB      1024u
 #define NS_MB      (1024u * 1024u)
+#define NS_SEED    0x5eed0000u /* + the case index */
 
 /* ---- The sweep ---------------------------------------------------------- */
 
@@ -145,17 +147,7 @@ static size_t inbox_pop(struct inbox *q, uint8_t *out) {
 /* ---- One endpoint's application ----------------------------------------- */
 
 struct ep {
-  const char *name;
-  us_stack *s;
-  us_sock_t sock;
-  uint64_t tx_seed, rx_seed;
-  uint64_t total, sent, rcvd;
-  uint32_t sndbuf;
-  bool connected, shut, eof, closed;
-  int eofs;
-  long long bad_at; /* first offset that did not match the oracle */
-  uint64_t after_eof;
-  int err; /* sticky error or unexpected return */
+  struct h_bulk b; /* the application: a bulk transfer each way */
   struct us_sha256 sha_tx, sha_rx;
 };
 
@@ -180,7 +172,6 @@ struct ns {
   uint16_t aport[NS_MAXC]; /* A's local port of each connection */
   uint32_t nconn;
   us_sock_t listener;
-  uint8_t buf[NS_CHUNK];
 };
 
 static void to_a(void *ctx, const uint8_t *p, size_t len) {
@@ -222,83 +213,10 @@ static void dev_tx_b(void *ctx, const uint8_t *p, size_t len) {
   us_fault_process(n->f, US_FAULT_RX, p, len, n->now, to_a, n);
 }
 
-static void ep_pump(struct ns *n, struct ep *e) {
-  if (!us_sock_valid(e->sock) || e->closed || e->err)
-    return;
-  uint32_t ev = us_sock_events(e->s, e->sock);
-  if (ev & US_EV_ERROR) {
-    e->err = us_sock_error(e->s, e->sock);
-    return;
-  }
-  /* An application waits for the handshake before it sends or closes
-   * (a CLOSE in SYN-SENT would delete the connection, RFC 9293 3.10.4). */
-  if (ev & US_EV_CONNECTED)
-    e->connected = true;
-  if (!e->connected)
-    return;
-  /* Send what the buffer takes. */
-  while (e->sent < e->total) {
-    size_t want = e->total - e->sent < NS_CHUNK ? (size_t)(e->total - e->sent) : NS_CHUNK;
-    /* Generate only what the send buffer can take: the oracle is not free
-     * and most rounds find the buffer full. */
-    uint32_t queued = us_tcp_send_queued(e->s, e->sock);
-    size_t room = queued < e->sndbuf ? e->sndbuf - queued : 0;
-    if (room == 0)
-      break;
-    if (want > room)
-      want = room;
-    h_oracle_fill(e->tx_seed, e->sent, n->buf, want);
-    long r = us_tcp_send(e->s, e->sock, n->buf, want, n->now);
-    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN)
-      break;
-    if (r < 0) {
-      e->err = (int)r;
-      return;
-    }
-    us_sha256_update(&e->sha_tx, n->buf, (size_t)r);
-    e->sent += (uint64_t)r;
-    if ((size_t)r < want)
-      break;
-  }
-  if (e->sent == e->total && !e->shut) {
-    int r = us_tcp_shutdown(e->s, e->sock, n->now);
-    if (r < 0) {
-      e->err = r;
-      return;
-    }
-    e->shut = true;
-  }
-  /* Read everything there is. */
-  for (int guard = 0; guard < 10000; guard++) {
-    long r = us_tcp_recv(e->s, e->sock, n->buf, NS_CHUNK, n->now);
-    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN)
-      break;
-    if (r < 0) {
-      e->err = (int)r;
-      return;
-    }
-    if (r == 0) {
-      if (!e->eof)
-        e->eofs++;
-      e->eof = true;
-      break;
-    }
-    if (e->eof) {
-      e->after_eof += (uint64_t)r;
-      continue;
-    }
-    if (e->bad_at < 0) {
-      long long bad = h_oracle_check(e->rx_seed, e->rcvd, n->buf, (size_t)r);
-      if (bad >= 0)
-        e->bad_at = bad;
-    }
-    us_sha256_update(&e->sha_rx, n->buf, (size_t)r);
-    e->rcvd += (uint64_t)r;
-  }
-}
-
-static bool ep_done(const struct ep *e) {
-  return e->sent == e->total && e->shut && e->eof && e->rcvd == e->total;
+/* Both directions' bytes go into SHA-256 as well as past the oracle. */
+static void ep_hash(struct h_bulk *b, bool tx, const uint8_t *p, size_t len) {
+  struct ep *e = b->ctx;
+  us_sha256_update(tx ? &e->sha_tx : &e->sha_rx, p, len);
 }
 
 /* ---- The simulation loop ------------------------------------------------ */
@@ -344,15 +262,14 @@ static void ns_init(struct ns *n, const struct ns_case *c, uint64_t seed) {
   n->nconn = c->conns ? c->conns : 1;
   for (uint32_t i = 0; i < n->nconn; i++) {
     struct ep *ea = &n->ea[i], *eb = &n->eb[i];
-    ea->name = "A";
-    eb->name = "B";
-    ea->s = n->a;
-    eb->s = n->b;
-    ea->total = eb->total = c->sizes ? c->sizes[i] : c->bytes;
-    ea->sndbuf = eb->sndbuf = c->buf;
-    ea->tx_seed = eb->rx_seed = seed * 64 + 2 * i + 1;
-    eb->tx_seed = ea->rx_seed = seed * 64 + 2 * i + 2;
-    ea->bad_at = eb->bad_at = -1;
+    uint64_t total = c->sizes ? c->sizes[i] : c->bytes;
+    h_bulk_init(&ea->b, n->a, US_SOCK_INVALID, total, seed * 64 + 2 * i + 1, seed * 64 + 2 * i + 2);
+    h_bulk_init(&eb->b, n->b, US_SOCK_INVALID, total, seed * 64 + 2 * i + 2, seed * 64 + 2 * i + 1);
+    ea->b.chunk = eb->b.chunk = NS_CHUNK;
+    ea->b.sndbuf = eb->b.sndbuf = c->buf;
+    ea->b.on_data = eb->b.on_data = ep_hash;
+    ea->b.ctx = ea;
+    eb->b.ctx = eb;
     us_sha256_init(&ea->sha_tx);
     us_sha256_init(&ea->sha_rx);
     us_sha256_init(&eb->sha_tx);
@@ -395,14 +312,14 @@ static bool ns_step(struct ns *n, bool pump) {
         uint32_t i = 0;
         while (i < n->nconn && n->aport[i] != pport)
           i++;
-        if (i == n->nconn || us_sock_valid(n->eb[i].sock))
+        if (i == n->nconn || us_sock_valid(n->eb[i].b.sock))
           fail_msg("netsim: accepted a connection from unknown port %u", pport);
-        n->eb[i].sock = s;
-        n->eb[i].connected = true;
+        n->eb[i].b.sock = s;
+        n->eb[i].b.connected = true;
       }
       for (uint32_t i = 0; i < n->nconn; i++) {
-        ep_pump(n, &n->ea[i]);
-        ep_pump(n, &n->eb[i]);
+        h_bulk_pump(&n->ea[i].b, n->now);
+        h_bulk_pump(&n->eb[i].b, n->now);
       }
     }
     struct us_event evs[16];
@@ -427,10 +344,8 @@ static bool ns_step(struct ns *n, bool pump) {
   return false;
 }
 
-/* The case being run, so the teardown frees it when an assertion jumps out,
- * and the seed base it was derived from (case seed = base + case index). */
+/* The case being run, so the teardown frees it when an assertion jumps out. */
 static struct ns *g_cur;
-static uint64_t g_seed_base;
 
 static void ns_dump(struct ns *n) {
   static const char *const who[2] = { "A", "B" };
@@ -490,13 +405,8 @@ static void ns_failf(const struct ns_case *c, uint64_t seed, const char *fmt, ..
   }
   fail_msg(
       "netsim case '%s' (spec '%s%s', buf %u, %u bytes each way per connection): %s\n"
-      "  case seed %" PRIu64 "; replay: NETSIM_CASE=%s NETSIM_SEED=%" PRIu64 " ./test_netsim",
-      c->name, NS_BASE, c->spec, c->buf, c->bytes, msg, seed, c->name, g_seed_base);
-}
-
-static uint64_t env_u64(const char *name, uint64_t dflt) {
-  const char *v = getenv(name);
-  return v && *v ? strtoull(v, NULL, 0) : dflt;
+      "  case seed %" PRIu64 "; replay: NETSIM_CASE=%s US_TEST_SEED=%#" PRIx64 " ./test_netsim",
+      c->name, NS_BASE, c->spec, c->buf, c->bytes, msg, seed, c->name, h_seed_env());
 }
 
 static void run_case(const struct ns_case *c0, size_t idx) {
@@ -504,8 +414,7 @@ static void run_case(const struct ns_case *c0, size_t idx) {
   double scale = getenv("NETSIM_SCALE") ? atof(getenv("NETSIM_SCALE")) : 1.0;
   if (scale > 0 && scale != 1.0)
     c.bytes = (uint32_t)(c.bytes * scale);
-  g_seed_base = env_u64("NETSIM_SEED", 0x5eed0000);
-  uint64_t seed = g_seed_base + idx;
+  uint64_t seed = h_seed(NS_SEED + idx);
   struct ns *n = calloc(1, sizeof *n);
   assert_non_null(n);
   g_cur = n;
@@ -519,15 +428,15 @@ static void run_case(const struct ns_case *c0, size_t idx) {
   if (rc != 0)
     ns_failf(&c, seed, "listen: %s", us_strerror(rc));
   for (uint32_t i = 0; i < n->nconn; i++) {
-    rc = us_tcp_socket(n->a, &n->ea[i].sock);
+    rc = us_tcp_socket(n->a, &n->ea[i].b.sock);
     if (rc != 0)
       ns_failf(&c, seed, "socket: %s", us_strerror(rc));
-    rc = us_tcp_connect(n->a, n->ea[i].sock, us_endpoint(us_addr_v4(US_IP4(10, 0, 0, 2)), NS_PORT),
-                        n->now);
+    rc = us_tcp_connect(n->a, n->ea[i].b.sock,
+                        us_endpoint(us_addr_v4(US_IP4(10, 0, 0, 2)), NS_PORT), n->now);
     if (rc != 0 && rc != US_ERR_INPROGRESS)
       ns_failf(&c, seed, "connect: %s", us_strerror(rc));
     us_endpoint_t local = { 0 };
-    rc = us_tcp_addrs(n->a, n->ea[i].sock, &local, NULL);
+    rc = us_tcp_addrs(n->a, n->ea[i].b.sock, &local, NULL);
     n->aport[i] = local.port;
     if (rc != 0)
       ns_failf(&c, seed, "addrs: %s", us_strerror(rc));
@@ -539,19 +448,19 @@ static void run_case(const struct ns_case *c0, size_t idx) {
     bool done = true;
     for (uint32_t i = 0; i < n->nconn; i++) {
       const struct ep *ea = &n->ea[i], *eb = &n->eb[i];
-      done = done && ep_done(ea) && ep_done(eb);
-      if (ea->err || eb->err)
+      done = done && h_bulk_done(&ea->b, eb->b.total) && h_bulk_done(&eb->b, ea->b.total);
+      if (ea->b.err || eb->b.err)
         ns_failf(&c, seed,
                  "conn %u: socket error A=%s B=%s at t=%.3fs (A sent %" PRIu64 " rcvd %" PRIu64
                  ", B sent %" PRIu64 " rcvd %" PRIu64 ")",
-                 i, us_err_name(ea->err), us_err_name(eb->err), (double)(n->now - t0) / 1e6,
-                 ea->sent, ea->rcvd, eb->sent, eb->rcvd);
-      if (ea->bad_at >= 0 || eb->bad_at >= 0)
+                 i, us_err_name(ea->b.err), us_err_name(eb->b.err), (double)(n->now - t0) / 1e6,
+                 ea->b.sent, ea->b.rcvd, eb->b.sent, eb->b.rcvd);
+      if (ea->b.bad_at >= 0 || eb->b.bad_at >= 0)
         ns_failf(&c, seed, "conn %u: corrupt byte delivered: A at offset %lld, B at offset %lld", i,
-                 ea->bad_at, eb->bad_at);
-      if (ea->after_eof || eb->after_eof)
-        ns_failf(&c, seed, "conn %u: bytes after EOF: A %" PRIu64 ", B %" PRIu64, i, ea->after_eof,
-                 eb->after_eof);
+                 ea->b.bad_at, eb->b.bad_at);
+      if (ea->b.after_eof || eb->b.after_eof)
+        ns_failf(&c, seed, "conn %u: bytes after EOF: A %" PRIu64 ", B %" PRIu64, i,
+                 ea->b.after_eof, eb->b.after_eof);
     }
     if (done)
       break;
@@ -560,11 +469,12 @@ static void run_case(const struct ns_case *c0, size_t idx) {
       size_t off = 0;
       for (uint32_t i = 0; i < n->nconn && off < sizeof what; i++) {
         const struct ep *ea = &n->ea[i], *eb = &n->eb[i];
-        int w = snprintf(what + off, sizeof what - off,
-                         "%sconn %u: A sent %" PRIu64 " rcvd %" PRIu64
-                         " eof %d err %s, B sent %" PRIu64 " rcvd %" PRIu64 " eof %d err %s",
-                         i ? "; " : "", i, ea->sent, ea->rcvd, ea->eof, us_err_name(ea->err),
-                         eb->sent, eb->rcvd, eb->eof, us_err_name(eb->err));
+        int w =
+            snprintf(what + off, sizeof what - off,
+                     "%sconn %u: A sent %" PRIu64 " rcvd %" PRIu64 " eof %d err %s, B sent %" PRIu64
+                     " rcvd %" PRIu64 " eof %d err %s",
+                     i ? "; " : "", i, ea->b.sent, ea->b.rcvd, ea->b.eof, us_err_name(ea->b.err),
+                     eb->b.sent, eb->b.rcvd, eb->b.eof, us_err_name(eb->b.err));
         if (w < 0)
           break;
         off += (size_t)w;
@@ -595,18 +505,19 @@ static void run_case(const struct ns_case *c0, size_t idx) {
       us_sha256_hex(d4, x2);
       ns_failf(&c, seed, "conn %u: B->A SHA-256 differs: sent %s, received %s", i, x1, x2);
     }
-    if (ea->rcvd != ea->total || eb->rcvd != eb->total || ea->eofs != 1 || eb->eofs != 1)
+    if (ea->b.rcvd != ea->b.total || eb->b.rcvd != eb->b.total || ea->b.eofs != 1 ||
+        eb->b.eofs != 1)
       ns_failf(&c, seed,
                "conn %u: counts: A rcvd %" PRIu64 " (eof %d), B rcvd %" PRIu64
                " (eof %d), want %" PRIu64,
-               i, ea->rcvd, ea->eofs, eb->rcvd, eb->eofs, ea->total);
+               i, ea->b.rcvd, ea->b.eofs, eb->b.rcvd, eb->b.eofs, ea->b.total);
   }
 
   /* Close both and let TIME_WAIT and every retransmission run out. */
   for (uint32_t i = 0; i < n->nconn; i++) {
-    us_tcp_close(n->a, n->ea[i].sock, n->now);
-    us_tcp_close(n->b, n->eb[i].sock, n->now);
-    n->ea[i].closed = n->eb[i].closed = true;
+    us_tcp_close(n->a, n->ea[i].b.sock, n->now);
+    us_tcp_close(n->b, n->eb[i].b.sock, n->now);
+    n->ea[i].b.closed = n->eb[i].b.closed = true;
   }
   us_tcp_close(n->b, n->listener, n->now);
   const us_time_t close_limit = n->now + US_SEC(1800);
@@ -653,7 +564,7 @@ static void run_case(const struct ns_case *c0, size_t idx) {
   r->secs = (double)(t_done - t0) / 1e6;
   r->bytes = 0;
   for (uint32_t i = 0; i < n->nconn; i++)
-    r->bytes += n->ea[i].total + n->eb[i].total;
+    r->bytes += n->ea[i].b.total + n->eb[i].b.total;
   r->mbps = r->secs > 0 ? (double)r->bytes / r->secs / 1e6 : 0;
   us_stack *both[2] = { n->a, n->b };
   r->retrans = 0;
@@ -742,7 +653,7 @@ static const struct {
 };
 
 static void print_before_after(void) {
-  if (getenv("NETSIM_SEED") || getenv("NETSIM_SCALE"))
+  if (h_seed_env() || getenv("NETSIM_SCALE"))
     return; /* the reference holds for the default seed and sizes only */
   printf("\n%-16s %14s %14s %8s\n", "case", "285648a MB/s", "now MB/s", "now/then");
   for (size_t k = 0; k < sizeof before_285648a / sizeof before_285648a[0]; k++)
@@ -771,8 +682,10 @@ static void test_print_table(void **state) {
   printf(
       "(bytes and MB/s: both directions and all connections together, simulated time; retrans: data, SYN and SYN-ACK\n"
       " retransmissions of both stacks; harmed: packets the injector dropped, corrupted or\n"
-      " truncated. Seed base %#" PRIx64 "; replay a case with NETSIM_CASE=name NETSIM_SEED=base)\n",
-      env_u64("NETSIM_SEED", 0x5eed0000));
+      " truncated. Case seeds %#x + case index, XOR US_TEST_SEED=%#" PRIx64
+      "; replay a case with\n"
+      " NETSIM_CASE=name US_TEST_SEED=...)\n",
+      NS_SEED, h_seed_env());
   print_before_after();
   /* The table itself is the output; at least one case must have run. */
   assert_true(ran > 0);

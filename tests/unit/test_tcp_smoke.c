@@ -15,74 +15,41 @@
 
 #define PORT 5000
 
-struct side {
-  us_sock_t sock;
-  uint64_t sent, rcvd;
-  bool shut, eof, closed;
-  uint64_t out_seed, in_seed;
-};
-
 struct xfer {
   struct h_link *l;
   us_sock_t lsock;
-  struct side a, b;
-  uint64_t total_a, total_b; /* bytes A sends, bytes B sends */
+  struct h_bulk a, b; /* A connects, B accepts */
   int a_err;
 };
 
-static uint8_t chunk[65536];
-static uint8_t rbuf[65536];
-
 /* One application step for one side: send what fits, read what is there,
- * shut down once everything is queued. */
-static void pump(us_stack *s, struct side *sd, uint64_t total, us_time_t now) {
-  if (!us_sock_valid(sd->sock))
-    return;
-  for (int k = 0; k < 64 && sd->sent < total; k++) {
-    size_t n = sizeof chunk;
-    if (total - sd->sent < n)
-      n = (size_t)(total - sd->sent);
-    h_oracle_fill(sd->out_seed, sd->sent, chunk, n);
-    long r = us_tcp_send(s, sd->sock, chunk, n, now);
-    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN)
-      break;
-    assert_true(r > 0);
-    sd->sent += (uint64_t)r;
-  }
-  if (sd->sent == total && !sd->shut) {
-    assert_int_equal(us_tcp_shutdown(s, sd->sock, now), 0);
-    sd->shut = true;
-  }
-  for (int k = 0; k < 256 && !sd->eof; k++) {
-    long r = us_tcp_recv(s, sd->sock, rbuf, sizeof rbuf, now);
-    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN)
-      break;
-    assert_true(r >= 0);
-    if (r == 0) {
-      sd->eof = true;
-      break;
-    }
-    assert_int_equal(h_oracle_check(sd->in_seed, sd->rcvd, rbuf, (size_t)r), -1);
-    sd->rcvd += (uint64_t)r;
-  }
+ * shut down once everything is queued; nothing may fail. */
+static void pump(struct h_bulk *sd, us_time_t now) {
+  h_bulk_pump(sd, now);
+  assert_int_equal(sd->err, 0);
+  assert_int_equal(sd->bad_at, -1);
 }
 
 static bool step(void *ctx) {
   struct xfer *x = ctx;
   us_time_t now = x->l->now;
-  if (!us_sock_valid(x->b.sock)) {
-    us_sock_t c;
-    if (us_tcp_accept(x->l->b, x->lsock, &c, NULL) == 0)
-      x->b.sock = c;
-  }
+  h_bulk_accept(&x->b, x->lsock);
   int err = us_sock_error(x->l->a, x->a.sock);
   if (err) {
     x->a_err = err;
     return true;
   }
-  pump(x->l->a, &x->a, x->total_a, now);
-  pump(x->l->b, &x->b, x->total_b, now);
+  pump(&x->a, now);
+  pump(&x->b, now);
   return x->a.eof && x->b.eof && x->a.shut && x->b.shut;
+}
+
+/* The two ends: A sends total_a bytes of stream 1, B total_b of stream 2. */
+static void xfer_init(struct xfer *x, struct h_link *l, uint64_t total_a, uint64_t total_b) {
+  *x = (struct xfer){ .l = l };
+  h_bulk_init(&x->a, l->a, US_SOCK_INVALID, total_a, 1, 2);
+  h_bulk_init(&x->b, l->b, US_SOCK_INVALID, total_b, 2, 1);
+  x->a.chunk = x->b.chunk = 65536;
 }
 
 static void small_cfg(struct us_config *c, us_ip4_t addr) {
@@ -106,11 +73,8 @@ static void run_transfer(uint64_t total_a, uint64_t total_b,
   l.filter = filter;
   l.filter_ctx = &l;
 
-  struct xfer x = { .l = &l, .total_a = total_a, .total_b = total_b };
-  x.a.out_seed = 1;
-  x.a.in_seed = 2;
-  x.b.out_seed = 2;
-  x.b.in_seed = 1;
+  struct xfer x;
+  xfer_init(&x, &l, total_a, total_b);
   assert_int_equal(us_tcp_socket(l.b, &x.lsock), 0);
   assert_int_equal(us_tcp_bind(l.b, x.lsock, PORT), 0);
   assert_int_equal(us_tcp_listen(l.b, x.lsock, 8), 0);
@@ -203,7 +167,8 @@ static void test_connect_refused(void **state) {
   small_cfg(&cb, US_IP4(10, 0, 0, 2));
   struct h_link l;
   h_link_init(&l, &ca, &cb, 7, US_MSEC(1));
-  struct xfer x = { .l = &l };
+  struct xfer x;
+  xfer_init(&x, &l, 0, 0);
   assert_int_equal(us_tcp_socket(l.a, &x.a.sock), 0);
   assert_int_equal(
       us_tcp_connect(l.a, x.a.sock, us_endpoint(us_addr_v4(US_IP4(10, 0, 0, 2)), 81), l.now),
@@ -227,16 +192,12 @@ static void test_connect_refused(void **state) {
  * segment, US_ERR_NOMEM, a reset), nothing may leak. */
 static bool pump_only(void *ctx) {
   struct xfer *x = ctx;
-  if (!us_sock_valid(x->b.sock)) {
-    us_sock_t c;
-    if (us_tcp_accept(x->l->b, x->lsock, &c, NULL) == 0)
-      x->b.sock = c;
-  }
+  h_bulk_accept(&x->b, x->lsock);
   if (us_sock_error(x->l->a, x->a.sock) ||
       (us_sock_valid(x->b.sock) && us_sock_error(x->l->b, x->b.sock)))
     return true;
-  pump(x->l->a, &x->a, x->total_a, x->l->now);
-  pump(x->l->b, &x->b, x->total_b, x->l->now);
+  pump(&x->a, x->l->now);
+  pump(&x->b, x->l->now);
   return x->a.eof && x->b.eof;
 }
 
@@ -250,11 +211,8 @@ static void test_alloc_failures(void **state) {
       small_cfg(&cb, US_IP4(10, 0, 0, 2));
       struct h_link l;
       h_link_init(&l, &ca, &cb, 99, US_MSEC(1));
-      struct xfer x = { .l = &l, .total_a = 50000, .total_b = 30000 };
-      x.a.out_seed = 1;
-      x.a.in_seed = 2;
-      x.b.out_seed = 2;
-      x.b.in_seed = 1;
+      struct xfer x;
+      xfer_init(&x, &l, 50000, 30000);
       us_stack *victim = side ? l.b : l.a;
       us_stack_fail_alloc_at(victim, k);
       bool ok = us_tcp_socket(l.b, &x.lsock) == 0 && us_tcp_bind(l.b, x.lsock, PORT) == 0 &&
@@ -262,8 +220,8 @@ static void test_alloc_failures(void **state) {
       ok = ok && us_tcp_socket(l.a, &x.a.sock) == 0 &&
            us_tcp_connect(l.a, x.a.sock, us_endpoint(us_addr_v4(US_IP4(10, 0, 0, 2)), PORT),
                           l.now) == US_ERR_INPROGRESS;
-      if (ok && h_link_run(&l, US_SEC(300), pump_only, &x) && x.a.rcvd == x.total_b &&
-          x.b.rcvd == x.total_a)
+      if (ok && h_link_run(&l, US_SEC(300), pump_only, &x) && x.a.rcvd == x.b.total &&
+          x.b.rcvd == x.a.total)
         completed++;
       if (us_sock_valid(x.a.sock))
         us_tcp_close(l.a, x.a.sock, l.now);

@@ -27,92 +27,23 @@
 #define ADDR_A US_IP4(10, 0, 0, 1)
 #define ADDR_B US_IP4(10, 0, 0, 2)
 #define PORT   80
-#define CHUNK  16384
-
-struct side {
-  us_stack *s;
-  us_sock_t sock;
-  uint64_t out_seed, in_seed;
-  uint64_t sent, rcvd;
-  bool shut, eof, closed;
-};
 
 struct app {
   struct h_link *l;
   us_sock_t lsock;
-  struct side a, b;
-  uint64_t total;
-  long long bad_offset; /* -1, or the first wrong byte */
-  int err;              /* first unexpected error */
+  struct h_bulk a, b; /* A accepts, B connects */
   uint64_t loss_rng;
   uint32_t loss_ppm;
   uint32_t dup_ppm; /* duplicates, delivered one link delay later */
 };
 
-static uint8_t buf[CHUNK];
-
-static void side_pump(struct app *app, struct side *sd, us_time_t now) {
-  if (!us_sock_valid(sd->sock) || sd->closed)
-    return;
-  uint32_t ev = us_sock_events(sd->s, sd->sock);
-  if (!(ev & US_EV_CONNECTED) && !(ev & US_EV_WRITABLE) && !(ev & US_EV_READABLE))
-    return;
-  while (sd->sent < app->total) {
-    size_t n = app->total - sd->sent < CHUNK ? (size_t)(app->total - sd->sent) : CHUNK;
-    h_oracle_fill(sd->out_seed, sd->sent, buf, n);
-    long r = us_tcp_send(sd->s, sd->sock, buf, n, now);
-    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN)
-      break;
-    if (r <= 0) {
-      if (!app->err)
-        app->err = (int)r;
-      return;
-    }
-    sd->sent += (uint64_t)r;
-  }
-  if (sd->sent == app->total && !sd->shut) {
-    int r = us_tcp_shutdown(sd->s, sd->sock, now);
-    if (r != 0 && !app->err)
-      app->err = r;
-    sd->shut = true;
-  }
-  for (;;) {
-    long r = us_tcp_recv(sd->s, sd->sock, buf, CHUNK, now);
-    if (r == US_ERR_AGAIN || r == US_ERR_NOTCONN)
-      break;
-    if (r < 0) {
-      if (!app->err)
-        app->err = (int)r;
-      return;
-    }
-    if (r == 0) {
-      sd->eof = true;
-      break;
-    }
-    long long bad = h_oracle_check(sd->in_seed, sd->rcvd, buf, (size_t)r);
-    if (bad >= 0 && app->bad_offset < 0)
-      app->bad_offset = bad;
-    sd->rcvd += (uint64_t)r;
-  }
-  if (sd->eof && sd->shut) {
-    int r = us_tcp_close(sd->s, sd->sock, now);
-    if (r != 0 && !app->err)
-      app->err = r;
-    sd->closed = true;
-  }
-}
-
 static bool pump(void *ctx) {
   struct app *app = ctx;
   us_time_t now = app->l->now;
-  if (!us_sock_valid(app->a.sock)) {
-    us_sock_t s;
-    if (us_tcp_accept(app->l->a, app->lsock, &s, NULL) == 0)
-      app->a.sock = s;
-  }
-  side_pump(app, &app->a, now);
-  side_pump(app, &app->b, now);
-  return (app->a.closed && app->b.closed) || app->err || app->bad_offset >= 0;
+  h_bulk_accept(&app->a, app->lsock);
+  h_bulk_pump(&app->a, now);
+  h_bulk_pump(&app->b, now);
+  return (app->a.closed && app->b.closed) || h_bulk_failed(&app->a) || h_bulk_failed(&app->b);
 }
 
 static bool no_tcbs(void *ctx) {
@@ -146,13 +77,12 @@ static void run_transfer(uint64_t total, uint32_t loss_ppm, uint32_t dup_ppm, ui
   struct app *app = calloc(1, sizeof *app);
   assert_non_null(app);
   app->l = l;
-  app->total = total;
-  app->bad_offset = -1;
   app->loss_ppm = loss_ppm;
   app->dup_ppm = dup_ppm;
   app->loss_rng = h_seed(seed);
-  app->a = (struct side){ .s = l->a, .out_seed = seed * 2 + 1, .in_seed = seed * 2 + 2 };
-  app->b = (struct side){ .s = l->b, .out_seed = seed * 2 + 2, .in_seed = seed * 2 + 1 };
+  h_bulk_init(&app->a, l->a, US_SOCK_INVALID, total, seed * 2 + 1, seed * 2 + 2);
+  h_bulk_init(&app->b, l->b, US_SOCK_INVALID, total, seed * 2 + 2, seed * 2 + 1);
+  app->a.close_at_eof = app->b.close_at_eof = true;
   if (loss_ppm || dup_ppm) {
     l->filter = lossy;
     l->filter_ctx = app;
@@ -166,12 +96,14 @@ static void run_transfer(uint64_t total, uint32_t loss_ppm, uint32_t dup_ppm, ui
   assert_true(r == US_ERR_INPROGRESS || r == 0);
 
   bool done = h_link_run(l, limit, pump, app);
-  if (!done || app->err || app->bad_offset >= 0 || !app->a.closed || !app->b.closed) {
+  int err = app->a.err ? app->a.err : app->b.err; /* the first of either side */
+  long long bad_offset = app->a.bad_at >= 0 ? app->a.bad_at : app->b.bad_at;
+  if (!done || err || bad_offset >= 0 || !app->a.closed || !app->b.closed) {
     fprintf(stderr,
             "seed %llu loss %u ppm: done=%d err=%s bad_offset=%lld at t=%.3f s\n"
             "  A: sent %llu rcvd %llu shut %d eof %d closed %d\n"
             "  B: sent %llu rcvd %llu shut %d eof %d closed %d\n",
-            (unsigned long long)seed, loss_ppm, done, us_err_name(app->err), app->bad_offset,
+            (unsigned long long)seed, loss_ppm, done, us_err_name(err), bad_offset,
             (double)l->now / 1e6, (unsigned long long)app->a.sent, (unsigned long long)app->a.rcvd,
             app->a.shut, app->a.eof, app->a.closed, (unsigned long long)app->b.sent,
             (unsigned long long)app->b.rcvd, app->b.shut, app->b.eof, app->b.closed);
@@ -184,8 +116,8 @@ static void run_transfer(uint64_t total, uint32_t loss_ppm, uint32_t dup_ppm, ui
           (unsigned long long)l->delivered[1], (unsigned long long)l->dropped[0],
           (unsigned long long)l->dropped[1]);
   assert_true(done);
-  assert_int_equal(app->err, 0);
-  assert_true(app->bad_offset == -1);
+  assert_int_equal(err, 0);
+  assert_true(bad_offset == -1);
   assert_true(app->a.rcvd == total && app->b.rcvd == total);
   assert_true(app->a.sent == total && app->b.sent == total);
 

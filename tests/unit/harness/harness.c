@@ -50,7 +50,7 @@ void h_stack_init(struct h_stack *h, uint64_t seed, void (*tweak)(struct us_conf
   memset(h, 0, sizeof *h);
   us_config_default(&h->cfg);
   h_log_config(&h->cfg, "S");
-  h->cfg.rand = h_rand_source(&h->rand, seed);
+  h->cfg.rand = h_rand_source(&h->rand, h_seed(seed));
   if (tweak)
     tweak(&h->cfg);
   struct us_device dev = h_capture_device(&h->cap);

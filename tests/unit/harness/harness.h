@@ -56,9 +56,10 @@ uint64_t h_rand_next(uint64_t *state);
 /* A number in [0, n) (0 when n is 0). */
 uint32_t h_rand_below(uint64_t *state, uint32_t n);
 
-/* A stack's random source, seeded with h_seed(seed): same seed, same bytes. */
+/* A stack's random source: same seed, same bytes. (h_stack_init,
+ * h_link_init and th_new pass their seeds through h_seed first.) */
 struct h_rand {
-  uint64_t seed; /* after h_seed(): what a failure report prints */
+  uint64_t seed; /* what a failure report prints */
   uint64_t state;
 };
 struct us_rand_source h_rand_source(struct h_rand *r, uint64_t seed);
@@ -275,5 +276,56 @@ void h_link_inject(struct h_link *l, int dir, const uint8_t *pkt, size_t len);
 /* Run until `until`, or until done(ctx) is true (checked after every step).
  * Returns true if `done` was satisfied. */
 bool h_link_run(struct h_link *l, us_time_t until, bool (*done)(void *ctx), void *ctx);
+
+/* ---- bulk transfer between two stacks ----------------------------------------- */
+
+/*
+ * One application end of a TCP bulk transfer: it sends `total` bytes of
+ * the oracle stream tx_seed, shuts its sending side down when all are
+ * queued, and reads the peer's bytes, each checked against the oracle
+ * stream rx_seed as it arrives. Pump both ends from the done() callback of
+ * h_link_run (or any loop that moves packets); nothing here asserts, so
+ * the test states what it requires:
+ *
+ *   h_bulk_init(&x.a, l.a, sock_a, total, 1, 2);
+ *   h_bulk_init(&x.b, l.b, US_SOCK_INVALID, total, 2, 1);
+ *   ... in done(): h_bulk_accept(&x.b, listener); h_bulk_pump(&x.a, now); ...
+ *   assert_false(h_bulk_failed(&x.a));
+ *   assert_true(h_bulk_done(&x.a, total));
+ *
+ * An end waits for the handshake before it sends (RFC 9293 3.10.4); a
+ * socket error, a failed call or a wrong byte stops it and is kept.
+ */
+struct h_bulk {
+  /* Set by h_bulk_init; the options after it may be set by the test. */
+  us_stack *s;
+  us_sock_t sock;            /* US_SOCK_INVALID until h_bulk_accept */
+  uint64_t total;            /* bytes to send */
+  uint64_t tx_seed, rx_seed; /* oracle streams: sent, expected */
+  size_t chunk;              /* bytes per us_tcp_send (0: 16 KiB) */
+  uint32_t sndbuf;           /* nonzero: offer only the send buffer's free room */
+  bool close_at_eof;         /* us_tcp_close once shut down and the EOF is read */
+  /* Sees every byte sent (tx) and received before EOF, in order. */
+  void (*on_data)(struct h_bulk *b, bool tx, const uint8_t *p, size_t n);
+  void *ctx; /* for on_data */
+
+  /* What happened. */
+  bool connected, shut, eof, closed;
+  uint64_t sent, rcvd;
+  uint64_t after_eof; /* bytes read after the EOF (must stay 0) */
+  int eofs;           /* EOFs seen (must be 1) */
+  long long bad_at;   /* the first offset that did not match rx_seed, or -1 */
+  int err;            /* the first socket error or failed call, or 0 */
+};
+void h_bulk_init(struct h_bulk *b, us_stack *s, us_sock_t sock, uint64_t total, uint64_t tx_seed,
+                 uint64_t rx_seed);
+/* Take a connection from `listener` of b->s if b has none; true once it has one. */
+bool h_bulk_accept(struct h_bulk *b, us_sock_t listener);
+/* One application step at `now`: send, shut down, read, close. */
+void h_bulk_pump(struct h_bulk *b, us_time_t now);
+/* Everything sent and shut down, EOF read after exactly `expect` bytes. */
+bool h_bulk_done(const struct h_bulk *b, uint64_t expect);
+/* A socket error, a failed call, a wrong byte or bytes after the EOF. */
+bool h_bulk_failed(const struct h_bulk *b);
 
 #endif

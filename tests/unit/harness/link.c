@@ -49,8 +49,8 @@ void h_link_init(struct h_link *l, const struct us_config *cfg_a, const struct u
     h_log_config(&a, "A");
   if (!b.log.fn)
     h_log_config(&b, "B");
-  a.rand = h_rand_source(&l->rand_a, seed);
-  b.rand = h_rand_source(&l->rand_b, seed ^ 0xabcdef);
+  a.rand = h_rand_source(&l->rand_a, h_seed(seed));
+  b.rand = h_rand_source(&l->rand_b, h_seed(seed) ^ 0xabcdef);
   struct us_device da = { .tx = link_tx_a, .ctx = l }, db = { .tx = link_tx_b, .ctx = l };
   l->a = us_stack_create(&a, &da);
   l->b = us_stack_create(&b, &db);

@@ -39,8 +39,8 @@ static void rand_fill(void *ctx, void *buf, size_t len) {
 }
 
 struct us_rand_source h_rand_source(struct h_rand *r, uint64_t seed) {
-  r->seed = h_seed(seed);
-  r->state = r->seed;
+  r->seed = seed;
+  r->state = seed;
   return (struct us_rand_source){ .fill = rand_fill, .ctx = r };
 }
 

@@ -287,7 +287,7 @@ struct th *th_new_seeded(const struct us_config *cfg, uint64_t seed) {
     h->cfg = *cfg;
   else
     th_config(&h->cfg);
-  h->cfg.rand = h_rand_source(&h->rand, seed);
+  h->cfg.rand = h_rand_source(&h->rand, h_seed(seed));
   h->seed = h->rand.seed;
   h_log_config(&h->cfg, "S");
   h->log_level = h->cfg.log_level;
