@@ -5,9 +5,10 @@
 #   sudo scripts/demo.sh --keep     ... then keep the stack running until Ctrl-C
 #
 # A network namespace of our own holds the TUN. ustackd owns 10.0.0.2 and
-# the kernel's side of the link is 10.0.0.1; the kernel in the namespace
-# pings the stack, talks UDP and TCP to it, and fetches
-# https://10.0.0.2/ with curl: TLS (BearSSL) over ustack's TCP. A demo CA
+# fd00::2, the kernel's side of the link is 10.0.0.1 and fd00::1; the kernel
+# in the namespace pings the stack (ping and ping -6), talks UDP and TCP to
+# it, and fetches https://10.0.0.2/ and https://[fd00::2]/ with curl: TLS
+# (BearSSL) over ustack's TCP, over IPv4 and IPv6. A demo CA
 # and server certificate are made with openssl in out/demo-certs the first
 # time. Everything is captured to a pcap that tshark reads back. Nothing leaves the namespace; it is deleted on
 # exit, also on Ctrl-C or failure.
@@ -54,11 +55,16 @@ DEMO_USTACKD_ARGS=(--pcap "$DEMO_PCAP" --ctl "$DEMO_CTL" --udp-echo 7 --tcp-echo
   --tcp-discard 9 --tcp-chargen 19
   --https 443 --cert "$DEMO_CERTS/server.pem" --key "$DEMO_CERTS/server-key.pem"
   --root "$DEMO_WWW")
-DEMO_STEPS=(ping ping_big udp tcp https)
+DEMO_STEPS=(ping ping6 ping_big udp tcp https https6)
 
 demo_ping() {
   say "ping the stack from the kernel's side of the TUN (the replies come from ustack)"
   run ip netns exec "$NS" ping -n -c 5 -i 0.2 "$US_ADDR"
+}
+
+demo_ping6() {
+  say "ping -6: the same over IPv6 (ICMPv6 echo, RFC 4443), to the stack's $US_ADDR6"
+  run ip netns exec "$NS" ping -6 -n -c 3 -i 0.2 "$US_ADDR6"
 }
 
 demo_ping_big() {
@@ -89,6 +95,14 @@ demo_https() {
   printf '$ curl --cacert %s https://%s/\n' "$DEMO_CERTS/ca.pem" "$US_ADDR"
   ns_exec timeout 20 curl -sS --cacert "$DEMO_CERTS/ca.pem" "https://$US_ADDR/" |
     tee "$DEMO_DIR/index.html"
+}
+
+demo_https6() {
+  say "HTTPS over IPv6: curl -6 to https://[$US_ADDR6]/ (the certificate names IP:$US_ADDR6 too)"
+  printf '$ curl -6 --cacert %s https://[%s]/\n' "$DEMO_CERTS/ca.pem" "$US_ADDR6"
+  ns_exec timeout 20 curl -6 -sS --cacert "$DEMO_CERTS/ca.pem" "https://[$US_ADDR6]/" |
+    head -n 4
+  echo "..."
 }
 
 # The web root and the certificates the HTTPS service needs.
@@ -137,11 +151,12 @@ main() {
   fi
   demo_prepare
   ns_create demo
-  say "namespace $NS: ustackd owns $US_ADDR on $US_DEV, the kernel is $US_HOST"
+  say "namespace $NS: ustackd owns $US_ADDR and $US_ADDR6 on $US_DEV, the kernel is $US_HOST and $US_HOST6"
   printf '$ ustackd --dev %s --host %s --addr %s --prefix %s %s\n' "$US_DEV" "$US_HOST" \
     "$US_ADDR" "$US_PREFIX" "${DEMO_USTACKD_ARGS[*]}"
   ns_start_ustackd "$DEMO_LOG" "${DEMO_USTACKD_ARGS[@]}"
-  run ip -n "$NS" -4 addr show dev "$US_DEV"
+  ns_wait_addr6 || echo "(no IPv6 on the link: see $DEMO_LOG)"
+  run ip -n "$NS" addr show dev "$US_DEV"
 
   local step
   for step in "${DEMO_STEPS[@]}"; do
@@ -150,10 +165,11 @@ main() {
 
   if [[ $KEEP -eq 1 ]]; then
     say "ustackd keeps running. Try, in another terminal:"
-    echo "  sudo ip netns exec $NS ping $US_ADDR"
+    echo "  sudo ip netns exec $NS ping $US_ADDR; sudo ip netns exec $NS ping -6 $US_ADDR6"
     echo "  sudo ip netns exec $NS nc -u $US_ADDR 7            # UDP echo"
     echo "  sudo ip netns exec $NS nc $US_ADDR 7               # TCP echo (9 discard, 19 chargen)"
     echo "  sudo ip netns exec $NS curl --cacert $DEMO_CERTS/ca.pem https://$US_ADDR/status"
+    echo "  sudo ip netns exec $NS curl -6 --cacert $DEMO_CERTS/ca.pem 'https://[$US_ADDR6]/'"
     echo "  sudo $USTACK_SS --ctl $DEMO_CTL        # connections;  -s for counters"
     echo "  sudo kill -USR1 $USTACKD_PID    # print the stack's counters here"
     echo "The status page in a browser: the namespace is private, so run the browser in it:"

@@ -237,8 +237,8 @@ void sb_u64(struct sbuf *b, uint64_t v);
 void sb_free(struct sbuf *b);
 void sb_html(struct sbuf *b, const char *s);
 void sb_json(struct sbuf *b, const char *s);
-const char *ip4_str(us_ip4_t a, char buf[16]);
-const char *addr_str(us_addr_t a, char buf[US_ADDR_STRLEN]);
+/* "10.0.0.2:443", "[fd00::2]:443" (RFC 5952 6), "*:443" for a listener. */
+const char *endpoint_str(us_addr_t a, uint16_t port, char buf[US_ENDPOINT_STRLEN]);
 const char *httpd_reason(int code);
 void httpd_head(struct hconn *c, int code, const char *type, uint64_t length, const char *extra);
 void httpd_error(struct hconn *c, int code, bool close);

@@ -114,14 +114,8 @@ void sb_json(struct sbuf *b, const char *s) {
   }
 }
 
-const char *ip4_str(us_ip4_t a, char buf[16]) {
-  snprintf(buf, 16, "%u.%u.%u.%u", (unsigned)(a >> 24), (unsigned)(a >> 16) & 255,
-           (unsigned)(a >> 8) & 255, (unsigned)a & 255);
-  return buf;
-}
-
-const char *addr_str(us_addr_t a, char buf[US_ADDR_STRLEN]) {
-  us_addr_format(a, buf, US_ADDR_STRLEN);
+const char *endpoint_str(us_addr_t a, uint16_t port, char buf[US_ENDPOINT_STRLEN]) {
+  us_endpoint_format(us_endpoint(a, port), buf, US_ENDPOINT_STRLEN);
   return buf;
 }
 

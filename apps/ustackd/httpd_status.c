@@ -27,22 +27,33 @@ static void counters_json(struct httpd *svc, struct sbuf *b) {
     sb_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "", httpd_ctr_name((enum httpd_ctr)i), svc->ctr[i]);
 }
 
+/* The stack's own addresses: IPv4, and IPv6 ("" when it has none). */
+static void own_addrs(us_stack *s, char a4[US_ADDR_STRLEN], char a6[US_ADDR_STRLEN]) {
+  const struct us_config *cfg = us_stack_config(s);
+  us_addr_format(us_addr_v4(cfg->addr), a4, US_ADDR_STRLEN);
+  us_addr_t v6 = us_addr_v6(cfg->addr6);
+  if (us_addr_is_any(v6))
+    a6[0] = '\0';
+  else
+    us_addr_format(v6, a6, US_ADDR_STRLEN);
+}
+
 static void status_json(struct httpd *svc, us_stack *s, double up, uint64_t in, uint64_t out,
                         const struct us_tcp_info *ti, size_t n, struct sbuf *b) {
-  const struct us_config *cfg = us_stack_config(s);
-  char a[US_ADDR_STRLEN], r[US_ADDR_STRLEN];
+  char a4[US_ADDR_STRLEN], a6[US_ADDR_STRLEN];
+  char a[US_ENDPOINT_STRLEN], r[US_ENDPOINT_STRLEN];
+  own_addrs(s, a4, a6);
   sb_printf(b,
-            "{\"uptime_s\":%.3f,\"addr\":\"%s\",\"tcp_bytes_in\":%" PRIu64
+            "{\"uptime_s\":%.3f,\"addr\":\"%s\",\"addr6\":\"%s\",\"tcp_bytes_in\":%" PRIu64
             ",\"tcp_bytes_out\":%" PRIu64 ",\n\"%s\":{\"port\":%u,\"active\":%u,\"slots\":%u,",
-            up, ip4_str(cfg->addr, a), in, out, svc->tr.name, (unsigned)svc->o.port, svc->active,
-            svc->nconns);
+            up, a4, a6, in, out, svc->tr.name, (unsigned)svc->o.port, svc->active, svc->nconns);
   counters_json(svc, b);
   sb_add(b, "},\n\"connections\":[", 18);
   for (size_t i = 0; i < n; i++) {
-    sb_printf(b, "%s\n{\"state\":\"%s\",\"local\":\"%s:%u\",", i ? "," : "",
-              us_tcp_state_name(ti[i].state), addr_str(ti[i].laddr, a), (unsigned)ti[i].lport);
+    sb_printf(b, "%s\n{\"state\":\"%s\",\"local\":\"%s\",", i ? "," : "",
+              us_tcp_state_name(ti[i].state), endpoint_str(ti[i].laddr, ti[i].lport, a));
     if (svc->o.status_clients)
-      sb_printf(b, "\"remote\":\"%s:%u\",", addr_str(ti[i].raddr, r), (unsigned)ti[i].rport);
+      sb_printf(b, "\"remote\":\"%s\",", endpoint_str(ti[i].raddr, ti[i].rport, r));
     sb_printf(b,
               "\"recv_q\":%u,\"send_q\":%u,\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
               ",\"srtt_us\":%lld,\"rto_us\":%lld,\"cwnd\":%u,\"retransmits\":%u,\"service\":\"",
@@ -65,8 +76,9 @@ static void status_json(struct httpd *svc, us_stack *s, double up, uint64_t in, 
 
 static void status_html(struct httpd *svc, us_stack *s, double up, uint64_t in, uint64_t out,
                         const struct us_tcp_info *ti, size_t n, struct sbuf *b) {
-  const struct us_config *cfg = us_stack_config(s);
-  char a[US_ADDR_STRLEN], r[US_ADDR_STRLEN];
+  char a4[US_ADDR_STRLEN], a6[US_ADDR_STRLEN];
+  char a[US_ENDPOINT_STRLEN];
+  own_addrs(s, a4, a6);
   sb_printf(b,
             "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
             "<meta http-equiv=\"refresh\" content=\"5\">"
@@ -75,12 +87,12 @@ static void status_html(struct httpd *svc, us_stack *s, double up, uint64_t in, 
             "table{border-collapse:collapse;margin-bottom:1.5em}"
             "td,th{border:1px solid #bbb;padding:2px 8px;text-align:right}"
             "th{background:#eee}td.l,th.l{text-align:left}"
-            "</style></head><body>\n<h1>ustack on %s</h1>\n"
+            "</style></head><body>\n<h1>ustack on %s%s%s</h1>\n"
             "<p>A userspace TCP/IP stack, serving this page itself. "
             "Up %.0f s. Bytes in %" PRIu64 " and out %" PRIu64
             " on the connections below. "
             "<a href=\"/status.json\">JSON</a>. Refreshes every 5 s.</p>\n",
-            ip4_str(cfg->addr, a), up, in, out);
+            a4, a6[0] ? " and " : "", a6, up, in, out);
   sb_printf(b,
             "<h2>%s service (port %u): %u of %u slots in use</h2>\n<table>"
             "<tr><th class=l>counter</th><th>value</th><th class=l>meaning</th></tr>\n",
@@ -100,14 +112,14 @@ static void status_html(struct httpd *svc, us_stack *s, double up, uint64_t in, 
   for (size_t i = 0; i < n; i++) {
     char remote[US_ENDPOINT_STRLEN] = "hidden";
     if (svc->o.status_clients)
-      snprintf(remote, sizeof remote, "%s:%u", addr_str(ti[i].raddr, r), (unsigned)ti[i].rport);
+      endpoint_str(ti[i].raddr, ti[i].rport, remote);
     sb_printf(b,
-              "<tr><td class=l>%s</td><td class=l>%s:%u</td><td class=l>%s</td><td>%u</td>"
+              "<tr><td class=l>%s</td><td class=l>%s</td><td class=l>%s</td><td>%u</td>"
               "<td>%u</td><td>%" PRIu64 "</td><td>%" PRIu64
               "</td><td>%.1f</td><td>%u</td>"
               "<td>%u</td><td class=l>",
-              us_tcp_state_name(ti[i].state), addr_str(ti[i].laddr, a), (unsigned)ti[i].lport,
-              remote, ti[i].rcv_queued, ti[i].snd_queued, ti[i].bytes_in, ti[i].bytes_out,
+              us_tcp_state_name(ti[i].state), endpoint_str(ti[i].laddr, ti[i].lport, a), remote,
+              ti[i].rcv_queued, ti[i].snd_queued, ti[i].bytes_in, ti[i].bytes_out,
               (double)ti[i].srtt / 1000.0, ti[i].cwnd, ti[i].retransmits);
     sb_html(b, conn_column(svc, ti[i].sock));
     sb_add(b, "</td></tr>\n", 11);

@@ -17,7 +17,6 @@
 
 #ifdef USTACK_HAVE_TLS
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -44,7 +43,7 @@ struct hclient {
   const struct hclient_settings *set;
   char url[1024];
   char host[256], path[800];
-  us_ip4_t addr;
+  us_addr_t addr;
   uint16_t port;
   us_tls_client_ctx *ctx;
   us_sock_t sock;
@@ -176,7 +175,9 @@ static us_time_t client_poll(void *ctx, us_stack *s, us_time_t now) {
   return c->deadline;
 }
 
-/* https://HOST[:PORT]/PATH with HOST an IPv4 address. */
+/* https://HOST[:PORT]/PATH with HOST an IPv4 address or a bracketed IPv6
+ * one (RFC 3986 3.2.2: https://[fd00::2]:443/; libhttp-parser hands us
+ * the address without its brackets). */
 static int parse_url(struct hclient *c, const char *url, char *err, size_t errlen) {
   struct http_parser_url u;
   http_parser_url_init(&u);
@@ -198,12 +199,10 @@ static int parse_url(struct hclient *c, const char *url, char *err, size_t errle
   }
   memcpy(c->host, url + u.field_data[UF_HOST].off, hl);
   c->host[hl] = '\0';
-  struct in_addr a;
-  if (inet_pton(AF_INET, c->host, &a) != 1) {
-    snprintf(err, errlen, "bad URL '%s': the host must be an IPv4 address (no DNS here)", url);
+  if (!us_addr_parse(c->host, &c->addr)) {
+    snprintf(err, errlen, "bad URL '%s': the host must be an IP address (no DNS here)", url);
     return -1;
   }
-  c->addr = ntohl(a.s_addr);
   c->port = (u.field_set & (1 << UF_PORT)) ? u.port : 443;
   if (u.field_set & (1 << UF_PATH)) {
     size_t pl = u.field_data[UF_PATH].len;
@@ -296,7 +295,7 @@ static int get_start(void *state, void *shared, us_stack *s, us_time_t now, char
   if (rc == 0)
     rc = us_sock_set_user(s, c->sock, &c->h);
   if (rc == 0) {
-    rc = us_tcp_connect(s, c->sock, us_endpoint(us_addr_v4(c->addr), c->port), now);
+    rc = us_tcp_connect(s, c->sock, us_endpoint(c->addr, c->port), now);
     if (rc == US_ERR_INPROGRESS)
       rc = 0;
   }
@@ -304,7 +303,9 @@ static int get_start(void *state, void *shared, us_stack *s, us_time_t now, char
   if (rc == 0)
     rc = us_tls_connect(c->ctx, s, c->sock, name, (int64_t)time(NULL), false, NULL, 0, &c->tls);
   if (rc != 0) {
-    snprintf(err, errlen, "connect to %s:%u: %s", c->host, (unsigned)c->port, us_strerror(rc));
+    char to[US_ENDPOINT_STRLEN];
+    us_endpoint_format(us_endpoint(c->addr, c->port), to, sizeof to);
+    snprintf(err, errlen, "connect to %s: %s", to, us_strerror(rc));
     return -1;
   }
   c->deadline = now + CLIENT_TIMEOUT;
@@ -365,7 +366,7 @@ static int opts_start(void *state, void *shared, us_stack *s, us_time_t now, cha
 const struct svc_desc svc_https_get = {
   .option = "--https-get",
   .metavar = "URL",
-  .help = "fetch URL (https://ADDR[:PORT]/PATH) over the stack; body to stdout",
+  .help = "fetch URL (https://ADDR[:PORT]/PATH, IPv6 as [ADDR]) over the stack; body to stdout",
   .group = &hclient_group,
   .parse = get_parse,
   .start = get_start,

@@ -6,7 +6,6 @@
  * --client-delay MS starts it later; with --client-exit the daemon exits
  * with the client's status once it is done.
  */
-#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,31 +16,19 @@
 
 struct tcp_client {
   const struct tcp_svc_settings *set;
-  us_ip4_t addr;
-  uint16_t port;
+  us_endpoint_t dst;
   us_time_t at; /* when to connect */
   bool started;
   struct tcp_conn_list conns; /* its one connection; finished/status */
 };
 
-/* "ADDR:PORT". 0, or -1 with one line in err. */
-static int parse_addr_port(const char *arg, us_ip4_t *addr, uint16_t *port, char *err,
-                           size_t errlen) {
-  char host[64], perr[64];
-  const char *colon = arg ? strrchr(arg, ':') : NULL;
-  size_t hl = colon ? (size_t)(colon - arg) : 0;
-  struct in_addr a;
-  if (colon && hl > 0 && hl < sizeof host) {
-    memcpy(host, arg, hl);
-    host[hl] = '\0';
-    if (inet_pton(AF_INET, host, &a) == 1 &&
-        svc_parse_port(colon + 1, port, perr, sizeof perr) == 0) {
-      *addr = ntohl(a.s_addr);
-      return 0;
-    }
+/* "10.0.0.1:PORT" or "[fd00::1]:PORT" (RFC 5952 6), a real port. */
+static int parse_dst(const char *arg, us_endpoint_t *dst, char *err, size_t errlen) {
+  if (!arg || !us_endpoint_parse(arg, dst) || dst->port == 0 || us_addr_is_any(dst->addr)) {
+    snprintf(err, errlen, "'%s' is not ADDR:PORT or [IPV6]:PORT", arg ? arg : "");
+    return -1;
   }
-  snprintf(err, errlen, "'%s' is not ADDR:PORT", arg ? arg : "");
-  return -1;
+  return 0;
 }
 
 static int connect_parse(const char *arg, void *shared, void **state, char *err, size_t errlen) {
@@ -51,7 +38,7 @@ static int connect_parse(const char *arg, void *shared, void **state, char *err,
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  if (parse_addr_port(arg, &cl->addr, &cl->port, err, errlen) != 0) {
+  if (parse_dst(arg, &cl->dst, err, errlen) != 0) {
     free(cl);
     return -1;
   }
@@ -82,16 +69,17 @@ static void client_begin(struct tcp_client *cl, us_stack *s, us_time_t now) {
     client_failed(cl);
     return;
   }
-  c->peer = us_addr_v4(cl->addr);
-  c->pport = cl->port;
+  c->peer = cl->dst.addr;
+  c->pport = cl->dst.port;
   c->out_target = cl->set->client_send;
   rc = us_tcp_connect(s, sock, us_endpoint(c->peer, c->pport), now);
   if (rc != 0 && rc != US_ERR_INPROGRESS) {
     tcp_conn_finish(s, c, rc, now);
     return;
   }
-  fprintf(stderr, "ustackd: client: connecting to %u.%u.%u.%u:%u, sending %" PRIu64 " bytes\n",
-          cl->addr >> 24, (cl->addr >> 16) & 255, (cl->addr >> 8) & 255, cl->addr & 255, cl->port,
+  char to[US_ENDPOINT_STRLEN];
+  us_endpoint_format(cl->dst, to, sizeof to);
+  fprintf(stderr, "ustackd: client: connecting to %s, sending %" PRIu64 " bytes\n", to,
           c->out_target);
 }
 
@@ -166,7 +154,9 @@ static int client_exit_parse(const char *arg, void *shared, void **state, char *
 
 const struct svc_desc svc_connect = { .option = "--connect",
                                       .metavar = "ADDR:PORT",
-                                      .help = "active open: the stack connects to a server",
+                                      .help =
+                                          "active open: the stack connects to a server "
+                                          "(IPv6: [ADDR]:PORT)",
                                       .group = &tcp_svc_group,
                                       .parse = connect_parse,
                                       .start = connect_start,

@@ -19,7 +19,8 @@
 # namespace. Nothing on the host's own interfaces is touched.
 #
 # Environment: USTACKD (path to the binary; default build/apps/ustackd/ustackd),
-# US_DEV (tun0), US_HOST (10.0.0.1), US_ADDR (10.0.0.2), US_PREFIX (24).
+# US_DEV (tun0), US_HOST (10.0.0.1), US_ADDR (10.0.0.2), US_PREFIX (24), and the
+# IPv6 side ustackd gives the link by default: US_HOST6 (fd00::1), US_ADDR6 (fd00::2).
 
 NS_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 US_ROOT=${US_ROOT:-$(cd "$NS_LIB_DIR/../.." && pwd)}
@@ -28,6 +29,8 @@ US_DEV=${US_DEV:-tun0}
 US_HOST=${US_HOST:-10.0.0.1}
 US_ADDR=${US_ADDR:-10.0.0.2}
 US_PREFIX=${US_PREFIX:-24}
+US_HOST6=${US_HOST6:-fd00::1}
+US_ADDR6=${US_ADDR6:-fd00::2}
 NS_STOP_TIMEOUT=${NS_STOP_TIMEOUT:-10}
 NS=""
 USTACKD_PID=""
@@ -124,6 +127,19 @@ ns_wait_link() {
     if [[ $addr == *"inet $US_HOST/"* || $addr == *"inet $US_HOST "* ]] && [[ $link == *,UP* ]]; then
       return 0
     fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# Wait until the TUN has the kernel's IPv6 address (ustackd adds it right
+# after the IPv4 one), or ustackd has died.
+ns_wait_addr6() {
+  local i addr
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$USTACKD_PID" 2>/dev/null || return 1
+    addr=$(ip -n "$NS" -6 addr show dev "$US_DEV" 2>/dev/null || true)
+    [[ $addr == *"inet6 $US_HOST6 "* ]] && return 0
     sleep 0.1
   done
   return 1
