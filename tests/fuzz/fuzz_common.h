@@ -16,7 +16,9 @@
  *           it (a destination port of 0 becomes that connection's local
  *           port); bits 0..12 = length of the packet bytes that follow
  *   u16 be  time delta before this packet, in milliseconds
- *   bytes   the IPv4 datagram (cut short if the input ends)
+ *   bytes   the IPv4 or IPv6 datagram (cut short if the input ends); for
+ *           IPv6 bit 15 fixes the payload length and, for ICMPv6, UDP or
+ *           TCP right after the fixed header, the checksum (fz_fix_ip6)
  * With both bits clear, the bytes reach us_stack_input exactly as given.
  */
 #ifndef USTACK_FUZZ_COMMON_H
@@ -118,6 +120,49 @@ static inline void fz_fix_ip(uint8_t *b, size_t len) {
   default:
     break;
   }
+}
+
+/* ---- IPv6 (RFC 8200) ---------------------------------------------------- */
+
+/* The IPv6 upper-layer pseudo-header sum (RFC 8200 8.1) of src/dst (16
+ * bytes each, in the datagram at b + 8 and b + 24). */
+static inline uint32_t fz_pseudo6(const uint8_t *b, uint8_t nh, uint32_t len) {
+  uint32_t acc = fz_sum(0, b + 8, 32);
+  return acc + (len >> 16) + (len & 0xffff) + nh;
+}
+
+/* Make an IPv6 datagram's payload length agree with the bytes present and,
+ * when the upper-layer header follows the fixed header directly (ICMPv6,
+ * UDP, TCP), its checksum right (UDP's length field too). */
+static inline void fz_fix_ip6(uint8_t *b, size_t len) {
+  if (len < 40 || len - 40 > 0xffff)
+    return;
+  size_t tl = len - 40;
+  fz_put16(b + 4, (uint16_t)tl);
+  uint8_t *t = b + 40;
+  size_t at;
+  switch (b[6]) {
+  case 58:
+    at = 2;
+    break;
+  case 17:
+    at = 6;
+    if (tl >= 8)
+      fz_put16(t + 4, (uint16_t)tl);
+    break;
+  case 6:
+    at = 16;
+    break;
+  default:
+    return;
+  }
+  if (tl < at + 2)
+    return;
+  fz_put16(t + at, 0);
+  uint16_t c = fz_fold(fz_sum(fz_pseudo6(b, b[6], (uint32_t)tl), t, tl));
+  if (b[6] == 17 && c == 0)
+    c = 0xffff;
+  fz_put16(t + at, c);
 }
 
 #endif

@@ -15,7 +15,9 @@
  *  - ASan/UBSan, of course;
  *  - every datagram S emits is well formed (IPv4 header and transport
  *    checksums right, our source address) and never goes to a broadcast,
- *    multicast or martian destination (RFC 1122 3.2.2, MUST-57/63);
+ *    multicast or martian destination (RFC 1122 3.2.2, MUST-57/63); the
+ *    same over IPv6 (S is also fd00::2), where no error may go to a
+ *    multicast or martian address either (RFC 4443 2.4 (e));
  *  - the clock never spins: poll never keeps returning a deadline that is
  *    already past;
  *  - no illegal TCP state transition was counted (in this NDEBUG build
@@ -92,8 +94,51 @@ static bool bad_dst(uint32_t d) {
          d == S_ADDR;
 }
 
+/* S's IPv6 address, fd00::2, and its peer's, fd00::1. */
+static const uint8_t S_ADDR6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2 };
+
+/* What S emits over IPv6: the fixed header, from S, never to a multicast,
+ * unspecified, loopback, v4-mapped or S's own address (RFC 4443 2.4 (e)),
+ * and the ICMPv6/UDP/TCP checksum right when no extension header is in
+ * front (S adds none but the fragment header). */
+static void check_output6(const uint8_t *b, size_t len) {
+  static const uint8_t zero[16];
+  if (len < 40 || fz_get16(b + 4) != len - 40)
+    FAIL("S emitted a bad IPv6 length (%zu bytes)", len);
+  if (memcmp(b + 8, S_ADDR6, 16) != 0)
+    FAIL("S emitted from another IPv6 address");
+  const uint8_t *d = b + 24;
+  bool mapped = memcmp(d, zero, 10) == 0 && d[10] == 0xff && d[11] == 0xff;
+  bool loop = memcmp(d, zero, 15) == 0 && d[15] <= 1;
+  if (d[0] == 0xff || mapped || loop || memcmp(d, S_ADDR6, 16) == 0)
+    FAIL("S emitted to a multicast/unspecified/martian IPv6 address (next header %u)", b[6]);
+  if (b[7] == 0)
+    FAIL("S emitted hop limit 0");
+  const uint8_t *t = b + 40;
+  size_t tl = len - 40;
+  switch (b[6]) {
+  case 44:
+    return; /* a fragment: its checksum spans the datagram */
+  case 58:
+  case 6:
+  case 17:
+    if ((b[6] == 58 && tl < 8) || (b[6] == 17 && (tl < 8 || fz_get16(t + 4) != tl)) ||
+        (b[6] == 6 && (tl < 20 || (size_t)(t[12] >> 4) * 4 < 20 || (size_t)(t[12] >> 4) * 4 > tl)))
+      FAIL("S emitted a malformed header over IPv6 (next header %u, %zu bytes)", b[6], tl);
+    if (fz_fold(fz_sum(fz_pseudo6(b, b[6], (uint32_t)tl), t, tl)) != 0)
+      FAIL("S emitted a bad checksum over IPv6 (next header %u)", b[6]);
+    return;
+  default:
+    FAIL("S emitted IPv6 next header %u", b[6]);
+  }
+}
+
 /* Our own check of what S emits (independent of stack/wire). */
 static void check_output(const uint8_t *b, size_t len) {
+  if (len >= 1 && (b[0] >> 4) == 6) {
+    check_output6(b, len);
+    return;
+  }
   if (len < 20 || (b[0] >> 4) != 4)
     FAIL("S emitted a non-IPv4 datagram of %zu bytes", len);
   size_t ihl = (size_t)(b[0] & 15) * 4;
@@ -198,6 +243,7 @@ static void setup(struct fz *f) {
   us_config_default(&cfg);
   cfg.addr = S_ADDR;
   cfg.prefix_len = 24;
+  memcpy(cfg.addr6, S_ADDR6, 16); /* IPv6 inputs reach the whole IPv6 path */
   cfg.rand.fill = rand_fill;
   cfg.rand.ctx = &f->rng;
   cfg.log.fn = NULL;
@@ -416,7 +462,9 @@ static void feed(struct fz *f, uint16_t word, const uint8_t *bytes, size_t len) 
     if (fz_get16(t + 2) == 0)
       fz_put16(t + 2, f->a_port);
   }
-  if (word & FZ_FIX_CSUM) {
+  if ((word & FZ_FIX_CSUM) && len >= 1 && (b[0] >> 4) == 6) {
+    fz_fix_ip6(b, len);
+  } else if (word & FZ_FIX_CSUM) {
     fz_fix_lengths(b, len);
     fz_fix_ip(b, len);
   }

@@ -449,6 +449,149 @@ static void stack_vectors(void) {
   put("fuzz_stack", "raw_malformed", r.buf, r.n);
 }
 
+/* ---- IPv6 (fuzz_ipv6_parse and IPv6 records for fuzz_stack) --------------- */
+
+static const uint8_t P6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+static const uint8_t S6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2 };
+
+/* A datagram from P6 to S6: fixed header, `ext` (extension headers, the
+ * first named by nh), then the upper layer `up` of protocol `last` with its
+ * checksum made right when it follows the fixed header directly. */
+static size_t ip6(uint8_t *out, uint8_t nh, const uint8_t *ext, size_t elen, const uint8_t *up,
+                  size_t ulen) {
+  memset(out, 0, 40);
+  out[0] = 0x60;
+  fz_put16(out + 4, (uint16_t)(elen + ulen));
+  out[6] = nh;
+  out[7] = 64;
+  memcpy(out + 8, P6, 16);
+  memcpy(out + 24, S6, 16);
+  if (elen)
+    memcpy(out + 40, ext, elen);
+  if (ulen)
+    memcpy(out + 40 + elen, up, ulen);
+  if (elen == 0)
+    fz_fix_ip6(out, 40 + ulen);
+  return 40 + elen + ulen;
+}
+
+/* An ICMPv6 echo request of `n` data bytes, checksummed for P6 -> S6. */
+static size_t echo6(uint8_t *m, size_t n) {
+  uint8_t h[40] = { 0 };
+  memcpy(h + 8, P6, 16);
+  memcpy(h + 24, S6, 16);
+  memset(m, 0, 8 + n);
+  m[0] = 128;
+  fz_put32(m + 4, 0x00420001);
+  for (size_t i = 0; i < n; i++)
+    m[8 + i] = (uint8_t)i;
+  fz_put16(m + 2, fz_fold(fz_sum(fz_pseudo6(h, 58, (uint32_t)(8 + n)), m, 8 + n)));
+  return 8 + n;
+}
+
+static void ipv6_vectors(void) {
+  uint8_t b[4096], m[2048], e[512];
+  size_t ml = echo6(m, 32);
+  put("fuzz_ipv6_parse", "echo", b, ip6(b, 58, NULL, 0, m, ml));
+  /* Hop-by-hop (Router Alert), destination options (an unknown option of
+   * each action), routing type 0 with and without segments left. */
+  uint8_t hbh[8] = { 60, 0, 5, 2, 0, 0, 1, 0 };
+  uint8_t dst[16] = { 43, 1, 0x1e, 1, 0, 0x5e, 1, 0, 0x9e, 1, 0, 0xde, 1, 0, 1, 0 };
+  uint8_t rh0[24] = { 58, 2, 0, 1 };
+  memcpy(e, hbh, 8);
+  memcpy(e + 8, dst, 16);
+  memcpy(e + 24, rh0, 24);
+  put("fuzz_ipv6_parse", "chain_hbh_dst_rh0", b, ip6(b, 0, e, 48, m, ml));
+  rh0[3] = 0;
+  put("fuzz_ipv6_parse", "rh0_segs_left_0", b, ip6(b, 43, rh0, 24, m, ml));
+  /* Nine destination options headers (one past the chain limit). */
+  for (int i = 0; i < 9; i++) {
+    uint8_t *h = e + 8 * i;
+    memset(h, 0, 8);
+    h[0] = i == 8 ? 58 : 60;
+    h[2] = 1;
+    h[3] = 4;
+  }
+  put("fuzz_ipv6_parse", "chain_too_long", b, ip6(b, 60, e, 72, m, ml));
+  /* Fragments: a first one, a later one, an atomic one, a tiny first. */
+  uint8_t fh[16] = { 58, 0, 0, 1, 0, 0, 0, 7 };
+  put("fuzz_ipv6_parse", "frag_first", b, ip6(b, 44, fh, 8, m, 32));
+  fh[3] = 0x20;
+  put("fuzz_ipv6_parse", "frag_later", b, ip6(b, 44, fh, 8, m + 32, ml - 32));
+  fh[3] = 0;
+  put("fuzz_ipv6_parse", "frag_atomic", b, ip6(b, 44, fh, 8, m, ml));
+  uint8_t tiny[16] = { 60, 0, 0, 1, 0, 0, 0, 8, 58, 0, 1, 4, 0, 0, 0, 0 };
+  put("fuzz_ipv6_parse", "frag_tiny_first", b, ip6(b, 44, tiny, 16, NULL, 0));
+  /* Jumbogram and zero payload length. */
+  uint8_t jumbo[8] = { 58, 0, 0xc2, 4, 0, 1, 0x11, 0x70 };
+  size_t n = ip6(b, 0, jumbo, 8, m, ml);
+  fz_put16(b + 4, 0);
+  put("fuzz_ipv6_parse", "jumbo", b, n);
+  n = ip6(b, 58, NULL, 0, m, ml);
+  fz_put16(b + 4, 0);
+  put("fuzz_ipv6_parse", "zero_len", b, n);
+  /* An ICMPv6 error quoting a datagram. */
+  uint8_t q[128];
+  size_t ql = ip6(q, 17, NULL, 0, m, 16);
+  memcpy(q + 8, S6, 16);
+  memcpy(q + 24, P6, 16);
+  uint8_t err[256] = { 2, 0, 0, 0, 0, 0, 0x05, 0x00 };
+  memcpy(err + 8, q, ql);
+  n = ip6(b, 58, NULL, 0, err, 8 + ql);
+  put("fuzz_ipv6_parse", "ptb", b, n);
+}
+
+static void stack_vectors6(void) {
+  uint8_t pkt[2048], m[4096];
+  const uint16_t F = FZ_FIX_CSUM;
+  struct rec r;
+
+  /* Echo, an echo behind extension headers, a fragmented echo, RH0, an
+   * unknown next header, UDP to the echo port, what the kernel sends (a
+   * router solicitation to ff02::2, MLDv2 behind hop-by-hop). */
+  r.n = 0;
+  size_t ml = echo6(m, 56);
+  rec_add(&r, F, 1, pkt, ip6(pkt, 58, NULL, 0, m, ml));
+  uint8_t dst[8] = { 58, 0, 1, 4, 0, 0, 0, 0 };
+  rec_add(&r, 0, 1, pkt, ip6(pkt, 60, dst, 8, m, ml));
+  size_t big = echo6(m, 2000);
+  uint8_t fh[8] = { 58, 0, 0, 1, 0, 0, 0x12, 0x34 };
+  rec_add(&r, 0, 1, pkt, ip6(pkt, 44, fh, 8, m, 1232));
+  fz_put16(fh + 2, 1232);
+  rec_add(&r, 0, 1, pkt, ip6(pkt, 44, fh, 8, m + 1232, big - 1232));
+  uint8_t rh0[24] = { 58, 2, 0, 1 };
+  rec_add(&r, 0, 1, pkt, ip6(pkt, 43, rh0, 24, m, ml));
+  rec_add(&r, F, 1, pkt, ip6(pkt, 253, NULL, 0, m, 16));
+  uint8_t u[16] = { 0x9c, 0x40, 0, 7, 0, 16, 0, 0, 'h', 'e', 'l', 'l', 'o', '6', '!', '\n' };
+  rec_add(&r, F, 1, pkt, ip6(pkt, 17, NULL, 0, u, sizeof u));
+  size_t n = ip6(pkt, 58, NULL, 0, m, 8);
+  pkt[0] = 0x60;
+  pkt[8] = 0xfe;
+  pkt[9] = 0x80;
+  memset(pkt + 24, 0, 16);
+  pkt[24] = 0xff;
+  pkt[25] = 2;
+  pkt[39] = 2;
+  pkt[40] = 133;
+  rec_add(&r, F, 1, pkt, n);
+  put("fuzz_stack", "ipv6_mix", r.buf, r.n);
+
+  /* A fragment flood and an overlap, then the reassembly timeout. */
+  r.n = 0;
+  for (int i = 0; i < 6; i++) {
+    fz_put16(fh + 2, 8 | 1);
+    fz_put32(fh + 4, (uint32_t)i);
+    rec_add(&r, 0, 1, pkt, ip6(pkt, 44, fh, 8, m, 64));
+  }
+  fz_put16(fh + 2, 1);
+  fz_put32(fh + 4, 99);
+  rec_add(&r, 0, 1, pkt, ip6(pkt, 44, fh, 8, m, 64));
+  fz_put16(fh + 2, 56);
+  rec_add(&r, 0, 1, pkt, ip6(pkt, 44, fh, 8, m, 64));
+  rec_add(&r, 0, 40000, pkt, ip6(pkt, 59, NULL, 0, NULL, 0));
+  put("fuzz_stack", "ipv6_frags", r.buf, r.n);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s <corpus-dir>\n", argv[0]);
@@ -463,5 +606,7 @@ int main(int argc, char **argv) {
   tcp_vectors();
   udp_icmp_vectors();
   stack_vectors();
+  ipv6_vectors();
+  stack_vectors6();
   return 0;
 }
