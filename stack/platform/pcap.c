@@ -32,7 +32,9 @@ struct pcap_rec_hdr {
   uint32_t ts_sec, ts_usec, incl_len, orig_len;
 };
 
-/* Larger than any IPv4 datagram (65535), so nothing is ever cut. */
+/* Larger than any IPv4 or IPv6 datagram short of a jumbogram (65535 and
+ * 40 + 65535; jumbograms are refused on input, RFC 2675 needs a jumbo
+ * link), so nothing is ever cut. */
 #define SNAPLEN 262144u
 
 struct us_pcap *us_pcap_open(const char *path, char *err, size_t errlen) {

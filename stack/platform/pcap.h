@@ -1,8 +1,9 @@
 /*
  * pcap.h - write packets to a classic pcap file (tcpdump/tshark/Wireshark).
  *
- * The link type is LINKTYPE_RAW (101): each record is a bare IPv4 datagram,
- * exactly what crosses the TUN. Timestamps are microseconds of wall-clock
+ * The link type is LINKTYPE_RAW (101): each record is a bare IPv4 or IPv6
+ * datagram, exactly what crosses the TUN (readers tell the two apart by the
+ * version nibble, as the TUN itself does). Timestamps are microseconds of wall-clock
  * time, derived from the loop's monotonic `now` so the clock is not read
  * again per packet.
  *
