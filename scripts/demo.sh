@@ -151,6 +151,7 @@ main() {
   fi
   demo_prepare
   ns_create demo
+  ns_enable_ipv6 || echo "(cannot turn IPv6 on in the namespace: the IPv6 steps will fail)"
   say "namespace $NS: ustackd owns $US_ADDR and $US_ADDR6 on $US_DEV, the kernel is $US_HOST and $US_HOST6"
   printf '$ ustackd --dev %s --host %s --addr %s --prefix %s %s\n' "$US_DEV" "$US_HOST" \
     "$US_ADDR" "$US_PREFIX" "${DEMO_USTACKD_ARGS[*]}"

@@ -145,8 +145,8 @@ int main(int argc, char **argv) {
     us_logf(&d.log, o->log_level, US_LOG_WARN, "%s", d.tun.offload_note);
   if (o->ip6_note)
     us_logf(&d.log, o->log_level, US_LOG_INFO, "%s", o->ip6_note);
-  if (d.tun.ip6_note[0])
-    us_logf(&d.log, o->log_level, US_LOG_WARN, "%s", d.tun.ip6_note);
+  if (d.tun.ip6_note[0]) /* the default only: an explicit IPv6 side failed above */
+    us_logf(&d.log, o->log_level, US_LOG_INFO, "%s", d.tun.ip6_note);
 
   /* Output chain: stack -> [pcap tee] -> [fault TX] -> TUN. Input chain:
    * TUN -> [fault RX] -> [pcap tee] -> stack. The capture shows what the

@@ -3,6 +3,7 @@
 #
 # Source it, then:
 #   ns_create [TAG]                 make a namespace "us-TAG-<pid>-<rand>" ($NS)
+#   ns_enable_ipv6                  IPv6 on in it (off by default)
 #   ns_start_ustackd LOG ARGS...    start ustackd in it (TUN inside the
 #                                   namespace), wait until the link is up;
 #                                   sets USTACKD_PID
@@ -130,6 +131,17 @@ ns_wait_link() {
     sleep 0.1
   done
   return 1
+}
+
+# IPv6 in the namespace, for the tests and demos that use it (ns_create
+# turns it off). Only what the TUN needs: ustackd gives the link its
+# address without DAD; no link-local address (addr_gen_mode 1), so the
+# kernel sends no router solicitations into the TUN. Call it before
+# ns_start_ustackd, since a new interface takes the "default" settings.
+ns_enable_ipv6() {
+  ip netns exec "$NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 \
+    net.ipv6.conf.default.disable_ipv6=0 net.ipv6.conf.default.addr_gen_mode=1 \
+    net.ipv6.conf.default.accept_ra=0 net.ipv6.conf.default.router_solicitations=0 >/dev/null
 }
 
 # Wait until the TUN has the kernel's IPv6 address (ustackd adds it right
