@@ -43,17 +43,7 @@ static size_t icmp_dgram(uint8_t *out, uint32_t src, uint32_t dst, uint8_t type,
 }
 
 static int setup(void **st) {
-  struct h_stack *h = calloc(1, sizeof *h);
-  assert_non_null(h);
-  h_stack_init(h, 0x1c, NULL);
-  *st = h;
-  return 0;
-}
-
-static int teardown(void **st) {
-  struct h_stack *h = *st;
-  h_stack_fini(h);
-  free(h);
+  *st = h_stack_new(0x1c, NULL);
   return 0;
 }
 
@@ -458,14 +448,14 @@ static void test_IC_8_echo_flood(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_IC_1_echo_sizes, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IC_2_bad_or_short, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IC_3_no_reply, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IC_4_bad_quotes, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IC_1_echo_sizes, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_IC_2_bad_or_short, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_IC_3_no_reply, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_IC_4_bad_quotes, setup, h_teardown),
     cmocka_unit_test(test_IC_5_blind_icmp_reset),
     cmocka_unit_test(test_IC_6_frag_needed_mtu),
-    cmocka_unit_test_setup_teardown(test_IC_7_no_error_about, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IC_8_echo_flood, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IC_7_no_error_about, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_IC_8_echo_flood, setup, h_teardown),
   };
   return H_RUN("hostile_icmp", tests);
 }

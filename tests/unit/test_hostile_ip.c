@@ -49,17 +49,7 @@ static void expect_silent_drop(struct h_stack *h, const struct h_snap *sn, enum 
 /* Run the clock past every timer (reassembly timeout included) and check
  * that every pool is full. */
 static int setup(void **st) {
-  struct h_stack *h = calloc(1, sizeof *h);
-  assert_non_null(h);
-  h_stack_init(h, 0x1905, NULL);
-  *st = h;
-  return 0;
-}
-
-static int teardown(void **st) {
-  struct h_stack *h = *st;
-  h_stack_fini(h);
-  free(h);
+  *st = h_stack_new(0x1905, NULL);
   return 0;
 }
 
@@ -640,22 +630,22 @@ static void test_FR_5_tcp_header_split(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_IP_1_version, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP_2_ihl_below_5, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP_3_ihl_beyond, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP_4_total_len_small, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP_5_total_len_beyond, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP_6_padding_trimmed, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP_7_bad_checksum, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP_8_options, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP_9_martian_syn, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP_10_tcp_to_broadcast, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP_11_unknown_proto, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_FR_1_overlap, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_FR_2_oversize, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_FR_3_contradictions, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_FR_4_flood, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_FR_5_tcp_header_split, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IP_1_version, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_IP_2_ihl_below_5, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_IP_3_ihl_beyond, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_IP_4_total_len_small, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_IP_5_total_len_beyond, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_IP_6_padding_trimmed, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_IP_7_bad_checksum, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_IP_8_options, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_IP_9_martian_syn, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_IP_10_tcp_to_broadcast, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_IP_11_unknown_proto, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_FR_1_overlap, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_FR_2_oversize, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_FR_3_contradictions, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_FR_4_flood, setup, h_teardown),
+    cmocka_unit_test_setup_teardown(test_FR_5_tcp_header_split, setup, h_teardown),
   };
   return H_RUN("hostile_ip", tests);
 }

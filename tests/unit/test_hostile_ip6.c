@@ -24,19 +24,7 @@ static void tweak(struct us_config *c) {
 }
 
 static int setup(void **st) {
-  struct h_stack *h = calloc(1, sizeof *h);
-  h_stack_init(h, 41, tweak);
-  *st = h;
-  return 0;
-}
-
-static int teardown(void **st) {
-  struct h_stack *h = *st;
-  h_poll(h, US_SEC(100000));
-  h_capture_reset(&h->cap);
-  h_assert_pools_full(h->s);
-  h_stack_fini(h);
-  free(h);
+  *st = h_stack_new(41, tweak);
   return 0;
 }
 
@@ -544,18 +532,18 @@ static void test_IP6_12_long_unfragmentable(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_IP6_1_lengths, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP6_2_jumbo_and_zero, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP6_3_chains, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP6_4_options, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP6_5_rh0, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP6_6_tiny_first_fragment, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP6_7_overlap, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP6_8_fragment_fields, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP6_9_nested, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP6_10_icmp_checksum, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP6_11_flood, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_IP6_12_long_unfragmentable, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_IP6_1_lengths, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_IP6_2_jumbo_and_zero, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_IP6_3_chains, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_IP6_4_options, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_IP6_5_rh0, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_IP6_6_tiny_first_fragment, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_IP6_7_overlap, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_IP6_8_fragment_fields, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_IP6_9_nested, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_IP6_10_icmp_checksum, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_IP6_11_flood, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_IP6_12_long_unfragmentable, setup, h_teardown_drained),
   };
   return H_RUN("hostile_ip6", tests);
 }

@@ -14,18 +14,7 @@
 #include "ip/ip.h"
 
 static int setup(void **st) {
-  struct h_stack *h = calloc(1, sizeof *h);
-  h_stack_init(h, 7, NULL);
-  *st = h;
-  return 0;
-}
-
-static int teardown(void **st) {
-  struct h_stack *h = *st;
-  h_poll(h, US_SEC(100000));
-  h_assert_pools_full(h->s);
-  h_stack_fini(h);
-  free(h);
+  *st = h_stack_new(7, NULL);
   return 0;
 }
 
@@ -347,16 +336,16 @@ static void test_unreach_quotes_options(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_echo_sizes, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_echo_id_seq_values, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_echo_bad, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_echo_broadcast_not_answered, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_ignored_types, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_echo_sizes, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_echo_id_seq_values, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_echo_bad, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_echo_broadcast_not_answered, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_ignored_types, setup, h_teardown_drained),
     cmocka_unit_test(test_echo_rate_limit),
     cmocka_unit_test(test_echo_unlimited),
-    cmocka_unit_test_setup_teardown(test_inbound_errors, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_send_unreach_rules, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_unreach_quotes_options, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_inbound_errors, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_send_unreach_rules, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_unreach_quotes_options, setup, h_teardown_drained),
   };
   return H_RUN("icmp", tests);
 }

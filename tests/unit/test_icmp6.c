@@ -14,18 +14,7 @@
 #include "wire/icmp6.h"
 
 static int setup(void **st) {
-  struct h_stack *h = calloc(1, sizeof *h);
-  h_stack_init(h, 21, t6_tweak);
-  *st = h;
-  return 0;
-}
-
-static int teardown(void **st) {
-  struct h_stack *h = *st;
-  h_poll(h, US_SEC(100000));
-  h_assert_pools_full(h->s);
-  h_stack_fini(h);
-  free(h);
+  *st = h_stack_new(21, t6_tweak);
   return 0;
 }
 
@@ -241,10 +230,10 @@ static void test_error_rate_limit(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_echo_rate_limit),
-    cmocka_unit_test_setup_teardown(test_bad_messages, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_inbound_errors, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_error_quote_cut, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_error_rules, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_bad_messages, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_inbound_errors, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_error_quote_cut, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_error_rules, setup, h_teardown_drained),
     cmocka_unit_test(test_error_rate_limit),
   };
   return H_RUN("icmp6", tests);

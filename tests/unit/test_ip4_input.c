@@ -14,17 +14,7 @@
 #include "ip/ip.h"
 
 static int setup(void **st) {
-  struct h_stack *h = calloc(1, sizeof *h);
-  h_stack_init(h, 1, NULL);
-  *st = h;
-  return 0;
-}
-
-static int teardown(void **st) {
-  struct h_stack *h = *st;
-  h_assert_pools_full(h->s);
-  h_stack_fini(h);
-  free(h);
+  *st = h_stack_new(1, NULL);
   return 0;
 }
 
@@ -443,15 +433,15 @@ static void test_output_fragmentation(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_malformed_table, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_accepted_variants, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_destination_and_source, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_proto_unreach_quote, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_no_error_cases, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_malformed_table, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_accepted_variants, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_destination_and_source, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_proto_unreach_quote, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_no_error_cases, setup, h_teardown_full),
     cmocka_unit_test(test_error_rate_limit),
-    cmocka_unit_test_setup_teardown(test_output_header, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_output_header, setup, h_teardown_full),
     cmocka_unit_test(test_output_fragmentation),
-    cmocka_unit_test_setup_teardown(test_random_inputs, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_random_inputs, setup, h_teardown_full),
   };
   return H_RUN("ip4_input", tests);
 }

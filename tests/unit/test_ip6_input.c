@@ -13,18 +13,7 @@
 #include "ip/ip6.h"
 
 static int setup(void **st) {
-  struct h_stack *h = calloc(1, sizeof *h);
-  h_stack_init(h, 11, t6_tweak);
-  *st = h;
-  return 0;
-}
-
-static int teardown(void **st) {
-  struct h_stack *h = *st;
-  h_poll(h, US_SEC(100000));
-  h_assert_pools_full(h->s);
-  h_stack_fini(h);
-  free(h);
+  *st = h_stack_new(11, t6_tweak);
   return 0;
 }
 
@@ -307,14 +296,14 @@ static void test_config_checks(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_echo, setup, h_teardown_drained),
     cmocka_unit_test(test_off_without_address),
-    cmocka_unit_test_setup_teardown(test_destination_and_source, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_nd_and_mld_ignored, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_unknown_next_header, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_transport_not_yet, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_padding_and_meta, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_output_fragments, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_destination_and_source, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_nd_and_mld_ignored, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_unknown_next_header, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_transport_not_yet, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_padding_and_meta, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_output_fragments, setup, h_teardown_drained),
     cmocka_unit_test(test_output_min_mtu),
     cmocka_unit_test(test_config_checks),
   };

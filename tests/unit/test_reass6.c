@@ -20,18 +20,7 @@ static void tweak(struct us_config *c) {
 }
 
 static int setup(void **st) {
-  struct h_stack *h = calloc(1, sizeof *h);
-  h_stack_init(h, 31, tweak);
-  *st = h;
-  return 0;
-}
-
-static int teardown(void **st) {
-  struct h_stack *h = *st;
-  h_poll(h, US_SEC(100000));
-  h_assert_pools_full(h->s);
-  h_stack_fini(h);
-  free(h);
+  *st = h_stack_new(31, tweak);
   return 0;
 }
 
@@ -198,11 +187,11 @@ static void test_families_apart(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_in_order_and_reversed, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_tiny_pieces, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_atomic_fragment, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_families_apart, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_in_order_and_reversed, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_tiny_pieces, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_atomic_fragment, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_timeout, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_families_apart, setup, h_teardown_drained),
   };
   return H_RUN("reass6", tests);
 }

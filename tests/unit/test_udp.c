@@ -17,17 +17,7 @@ static void tweak(struct us_config *c) {
 }
 
 static int setup(void **st) {
-  struct h_stack *h = calloc(1, sizeof *h);
-  h_stack_init(h, 11, tweak);
-  *st = h;
-  return 0;
-}
-
-static int teardown(void **st) {
-  struct h_stack *h = *st;
-  h_assert_pools_full(h->s);
-  h_stack_fini(h);
-  free(h);
+  *st = h_stack_new(11, tweak);
   return 0;
 }
 
@@ -317,16 +307,16 @@ static void test_broadcast_delivery(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_demux, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_port_unreachable, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_bad_datagrams, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_queue_cap, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_bind_rules, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_sendto, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_events, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_broadcast_delivery, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_demux, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_port_unreachable, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_bad_datagrams, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_truncation, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_queue_cap, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_bind_rules, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_sendto, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_events, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_alloc_failures, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_broadcast_delivery, setup, h_teardown_full),
   };
   return H_RUN("udp", tests);
 }

@@ -65,6 +65,40 @@ void h_stack_fini(struct h_stack *h) {
   h_capture_reset(&h->cap);
 }
 
+struct h_stack *h_stack_new(uint64_t seed, void (*tweak)(struct us_config *)) {
+  struct h_stack *h = calloc(1, sizeof *h);
+  assert_non_null(h);
+  h_stack_init(h, seed, tweak);
+  return h;
+}
+
+void h_stack_free(struct h_stack *h) {
+  if (!h)
+    return;
+  h_stack_fini(h);
+  free(h);
+}
+
+int h_teardown(void **state) {
+  h_stack_free(*state);
+  *state = NULL;
+  return 0;
+}
+
+int h_teardown_full(void **state) {
+  struct h_stack *h = *state;
+  h_assert_pools_full(h->s);
+  return h_teardown(state);
+}
+
+int h_teardown_drained(void **state) {
+  struct h_stack *h = *state;
+  h_poll(h, US_SEC(100000));
+  h_capture_reset(&h->cap);
+  h_assert_pools_full(h->s);
+  return h_teardown(state);
+}
+
 void h_input(struct h_stack *h, const uint8_t *pkt, size_t len, us_time_t now) {
   h->cap.now = now;
   us_stack_input(h->s, pkt, len, now);

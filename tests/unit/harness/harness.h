@@ -122,6 +122,18 @@ struct h_stack {
  * `tweak` (may be NULL) edits the config before creation. Asserts success. */
 void h_stack_init(struct h_stack *h, uint64_t seed, void (*tweak)(struct us_config *));
 void h_stack_fini(struct h_stack *h);
+
+/* cmocka fixtures. A setup stores h_stack_new(seed, tweak) in *state:
+ *   static int setup(void **st) { *st = h_stack_new(7, NULL); return 0; }
+ * and one of these teardowns frees it: h_teardown only frees;
+ * h_teardown_full first asserts every pool is full as the test left it;
+ * h_teardown_drained first runs the clock 100000 s on (timers, reassembly)
+ * and then asserts it. */
+struct h_stack *h_stack_new(uint64_t seed, void (*tweak)(struct us_config *));
+void h_stack_free(struct h_stack *h);
+int h_teardown(void **state);
+int h_teardown_full(void **state);
+int h_teardown_drained(void **state);
 /* Move the clock, feed a packet. */
 void h_input(struct h_stack *h, const uint8_t *pkt, size_t len, us_time_t now);
 us_time_t h_poll(struct h_stack *h, us_time_t now);
