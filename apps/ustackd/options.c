@@ -2,7 +2,7 @@
  * options.c - ustackd's command line: the option table (one row per
  * option: name, value, help line, setter), --help, the parse loop that
  * hands service options to their svc_desc rows (svc_set.c), the checks
- * across options, and the us_config the options make.
+ * across options (link_check.c for the link), and the defaults.
  *
  * A wrong value is ONE line in err and exit 2 (main.c), before anything
  * is set up.
@@ -487,81 +487,6 @@ static void usage(FILE *f) {
              "signals: SIGINT/SIGTERM stop (counters are printed), SIGUSR1 prints counters.\n");
 }
 
-/* An address a host can own on a link: not ::, ::1, multicast (ff00::/8),
- * link-local (fe80::/10, which needs a zone) or IPv4-mapped (RFC 4291
- * 2.4). NULL, or what it is. */
-static const char *ip6_unusable(const uint8_t a[16]) {
-  static const uint8_t zero[16];
-  if (memcmp(a, zero, 15) == 0 && (a[15] == 0 || a[15] == 1))
-    return a[15] == 0 ? "the unspecified address" : "the loopback address";
-  if (a[0] == 0xff)
-    return "a multicast address";
-  if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
-    return "a link-local address";
-  if (memcmp(a, zero, 10) == 0 && a[10] == 0xff && a[11] == 0xff)
-    return "an IPv4-mapped address";
-  return NULL;
-}
-
-static bool same_prefix6(const uint8_t x[16], const uint8_t y[16], unsigned len) {
-  unsigned bytes = len / 8, bits = len % 8;
-  if (memcmp(x, y, bytes) != 0)
-    return false;
-  if (bits == 0)
-    return true;
-  uint8_t m = (uint8_t)(0xff << (8 - bits));
-  return (x[bytes] & m) == (y[bytes] & m);
-}
-
-/* IPv6 on, off or by default (options.h), and its addresses checked. */
-static int check_ip6(struct ustackd_opts *d, char *err, size_t n) {
-  bool given = d->have_host6 || d->have_addr6;
-  if (d->no_ipv6) {
-    if (given) {
-      snprintf(err, n, "--no-ipv6 with %s: choose one", d->have_host6 ? "--host6" : "--addr6");
-      return -1;
-    }
-    return 0;
-  }
-  if (given && !(d->have_host6 && d->have_addr6)) {
-    snprintf(err, n, "missing %s (--host6 and --addr6 go together)",
-             d->have_host6 ? "--addr6 ADDR" : "--host6 ADDR");
-    return -1;
-  }
-  if (!d->prefix6)
-    d->prefix6 = 64;
-  /* RFC 8200 5: every link that carries IPv6 has an MTU of 1280 or more. */
-  if (d->mtu < 1280) {
-    if (given) {
-      snprintf(err, n, "--addr6: IPv6 needs --mtu 1280 or more (RFC 8200 5), not %u", d->mtu);
-      return -1;
-    }
-    d->ip6_note = "IPv6 off: --mtu is below 1280 (RFC 8200 5)";
-    return 0;
-  }
-  if (!given) {
-    static const uint8_t host[16] = { 0xfd, [15] = 1 }, addr[16] = { 0xfd, [15] = 2 };
-    memcpy(d->host6, host, 16);
-    memcpy(d->addr6, addr, 16);
-    d->ip6_default = true;
-  }
-  const char *why = ip6_unusable(d->host6);
-  if (why || (why = ip6_unusable(d->addr6)) != NULL) {
-    snprintf(err, n, "%s is %s", ip6_unusable(d->host6) ? "--host6" : "--addr6", why);
-    return -1;
-  }
-  if (memcmp(d->host6, d->addr6, 16) == 0) {
-    snprintf(err, n, "--host6 and --addr6 must differ");
-    return -1;
-  }
-  if (!same_prefix6(d->host6, d->addr6, d->prefix6)) {
-    snprintf(err, n, "--host6 and --addr6 are not in the same /%u", d->prefix6);
-    return -1;
-  }
-  d->ip6 = true;
-  return 0;
-}
-
 /* Split "--name=value" or take the value from the next argument. */
 static int take_value(int argc, char **argv, int *i, const char *eq, const char **val) {
   if (eq) {
@@ -636,28 +561,9 @@ int ustackd_opts_parse(struct ustackd_opts *d, struct svc_set *svcs, int argc, c
   }
   if (svc_set_check(svcs, err, n) != 0)
     return -1;
-  if (!d->dev || !d->have_host || !d->have_addr) {
-    snprintf(err, n, "missing %s (try --help)",
-             !d->dev         ? "--dev NAME"
-             : !d->have_host ? "--host ADDR"
-                             : "--addr ADDR");
-    return -1;
-  }
-  uint32_t mask = d->prefix >= 32 ? 0xffffffffu : ~(0xffffffffu >> d->prefix);
-  if (d->host == d->addr) {
-    snprintf(err, n, "--host and --addr must differ");
-    return -1;
-  }
-  if ((d->host & mask) != (d->addr & mask)) {
-    snprintf(err, n, "--host and --addr are not in the same /%u", d->prefix);
-    return -1;
-  }
-  if (d->prefix <= 30 && ((d->addr & ~mask) == 0 || (d->addr & ~mask) == ~mask)) {
-    snprintf(err, n, "--addr is the network or broadcast address of its /%u", d->prefix);
-    return -1;
-  }
-  return check_ip6(d, err, n);
+  return ustackd_check_link(d, err, n);
 }
+
 void ustackd_opts_init(struct ustackd_opts *o) {
   *o = (struct ustackd_opts){ .prefix = 24,
                               .mtu = 1500,
@@ -673,56 +579,4 @@ void ustackd_opts_init(struct ustackd_opts *o) {
                               .source_limit = -1,
                               .rst_rate = -1,
                               .rst_burst = -1 };
-}
-
-void ustackd_opts_config(const struct ustackd_opts *d, struct us_config *cfg) {
-  us_config_default(cfg);
-  cfg->addr = d->addr;
-  cfg->prefix_len = (uint8_t)d->prefix;
-  if (d->ip6)
-    memcpy(cfg->addr6, d->addr6, 16);
-  cfg->mtu = (uint16_t)d->mtu;
-  cfg->log_level = d->log_level;
-  if (d->synack_retries >= 0)
-    cfg->tcp_synack_retries = (uint32_t)d->synack_retries;
-  if (d->msl_sec >= 0)
-    cfg->tcp_msl = US_SEC(d->msl_sec);
-  if (d->fin_timeout_sec >= 0)
-    cfg->tcp_fin_timeout = US_SEC(d->fin_timeout_sec);
-  if (d->max_time_wait)
-    cfg->tcp_max_time_wait = d->max_time_wait;
-  if (d->tcp_r2 >= 0)
-    cfg->tcp_r2 = (uint32_t)d->tcp_r2;
-  if (d->cc >= 0)
-    cfg->tcp_cc = (enum us_tcp_cc)d->cc;
-  if (d->max_conns)
-    cfg->max_tcp_sockets = d->max_conns;
-  if (d->sndbuf)
-    cfg->tcp_sndbuf = d->sndbuf;
-  if (d->rcvbuf)
-    cfg->tcp_rcvbuf = d->rcvbuf;
-  if (d->buf_mem)
-    cfg->tcp_buf_mem = d->buf_mem;
-  cfg->tcp_timestamps = !d->no_timestamps;
-  cfg->tcp_pmtud = !d->no_pmtud;
-  cfg->tcp_pmtu_blackhole = d->pmtu_blackhole;
-  if (d->ecn >= 0)
-    cfg->tcp_ecn = (uint8_t)d->ecn;
-  if (d->rto_max_ms >= 0) {
-    cfg->tcp_rto_max = US_MSEC(d->rto_max_ms);
-    if (cfg->tcp_rto_initial > cfg->tcp_rto_max)
-      cfg->tcp_rto_initial = cfg->tcp_rto_max;
-  }
-  if (d->rst_rate >= 0)
-    cfg->tcp_rst_rate = (uint32_t)d->rst_rate;
-  if (d->rst_burst >= 0)
-    cfg->tcp_rst_burst = (uint32_t)d->rst_burst;
-  /* Connection limits, derived from the TCB pool unless given, so one
-   * busy service leaves a quarter of the pool to the others and one
-   * client leaves half of a service to everyone else (docs/LIMITS.md).
-   * Keep this after everything that sets the pool size. */
-  cfg->tcp_listener_conn_max =
-      d->conn_limit >= 0 ? (uint32_t)d->conn_limit : cfg->max_tcp_sockets / 4 * 3;
-  cfg->tcp_source_conn_max =
-      d->source_limit >= 0 ? (uint32_t)d->source_limit : cfg->max_tcp_sockets / 2;
 }

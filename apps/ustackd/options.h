@@ -55,6 +55,10 @@ void ustackd_opts_init(struct ustackd_opts *o);
 int ustackd_opts_parse(struct ustackd_opts *o, struct svc_set *svcs, int argc, char **argv,
                        char *err, size_t n);
 
+/* link_check.c: the link options together (both ends given, one prefix,
+ * usable addresses; IPv6 resolved to on or off). 0, or -1 with err. */
+int ustackd_check_link(struct ustackd_opts *o, char *err, size_t n);
+
 /* The stack's configuration the options ask for (the rest: defaults). */
 void ustackd_opts_config(const struct ustackd_opts *o, struct us_config *cfg);
 
