@@ -16,7 +16,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds=30
 build="$here/build-fuzz"
 targets=()
-all_targets=(fuzz_ipv4_parse fuzz_ipv6_parse fuzz_tcp_parse fuzz_udp_icmp_parse fuzz_stack fuzz_offload fuzz_http_decide)
+all_targets=(fuzz_ipv4_parse fuzz_ipv6_parse fuzz_tcp_parse fuzz_udp_icmp_parse fuzz_stack fuzz_offload fuzz_http_decide fuzz_fault)
 
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 

@@ -592,6 +592,97 @@ static void stack_vectors6(void) {
   put("fuzz_stack", "ipv6_frags", r.buf, r.n);
 }
 
+/* ---- fuzz_fault ----------------------------------------------------------- */
+
+/* One record of fuzz_fault's packet mode: [u16 RX bit | length][u8 ms]. */
+static size_t fault_rec(uint8_t *out, bool rx, uint8_t dt_ms, const uint8_t *pkt, size_t len) {
+  fz_put16(out, (uint16_t)((rx ? 0x8000u : 0) | len));
+  out[2] = dt_ms;
+  memcpy(out + 3, pkt, len);
+  return 3 + len;
+}
+
+/* IPv6 + hop-by-hop options (PadN) + TCP header, no checksum (the
+ * injector checks none). */
+static size_t ip6_tcp_hbh(uint8_t *out, uint8_t flags, uint16_t dport) {
+  memset(out, 0, 68);
+  out[0] = 0x60;
+  fz_put16(out + 4, 28);
+  out[6] = 0; /* hop-by-hop */
+  out[7] = 64;
+  out[8] = 0xfd;
+  out[23] = 1;
+  out[24] = 0xfd;
+  out[39] = 2;
+  out[40] = 6; /* then TCP */
+  out[42] = 1; /* PadN */
+  out[43] = 4;
+  fz_put16(out + 48, 5000);
+  fz_put16(out + 50, dport);
+  out[60] = 5 << 4;
+  out[61] = flags;
+  return 68;
+}
+
+static void fault_vectors(void) {
+  static const char *const specs[] = {
+    "rx:loss=5%,burst=3;tx:delay=20ms,jitter=5ms",
+    "tx:match=tcp.synack,count=2,action=drop;rx:match=ip6&tcp.ack,when=handshake,action=drop",
+    "both:reorder=2%,gap=3;both:dup=1%;both:corrupt=1%,bits=1;tx:blackhole=5s-25s",
+    "rx:rate=10mbit,bucket=15kB,qlen=50;match=udp&dport:53&!ip4,action=dup:2",
+    "loss=90%,burst=2",
+  };
+  for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+    uint8_t b[256];
+    b[0] = 1;
+    size_t n = strlen(specs[i]);
+    memcpy(b + 1, specs[i], n);
+    char name[32];
+    snprintf(name, sizeof name, "spec_%zu", i);
+    put("fuzz_fault", name, b, 1 + n);
+  }
+  /* A TCP/IPv4 handshake with data both ways, then IPv6 segments behind
+   * a hop-by-hop header, a UDP datagram to port 53 and junk. */
+  static uint8_t r[32768];
+  uint8_t seg[1200], pkt[1300];
+  size_t n = 0;
+  r[n++] = 0;
+  size_t l = tcp(seg, 5000, 80, 1, 0, 0x02, 65535, 0, NULL, 0, 0, P, S);
+  l = ip(pkt, P, S, 6, NULL, 0, seg, l, 0);
+  n += fault_rec(r + n, true, 0, pkt, l);
+  l = tcp(seg, 80, 5000, 100, 2, 0x12, 65535, 0, NULL, 0, 0, S, P);
+  l = ip(pkt, S, P, 6, NULL, 0, seg, l, 0);
+  n += fault_rec(r + n, false, 1, pkt, l);
+  l = tcp(seg, 5000, 80, 2, 101, 0x10, 65535, 0, NULL, 0, 0, P, S);
+  l = ip(pkt, P, S, 6, NULL, 0, seg, l, 0);
+  n += fault_rec(r + n, true, 1, pkt, l);
+  for (int i = 0; i < 6; i++) {
+    l = tcp(seg, 5000, 80, 2 + (uint32_t)i * 100, 101, 0x18, 65535, 0, NULL, 0, 100, P, S);
+    l = ip(pkt, P, S, 6, NULL, 0, seg, l, 0);
+    n += fault_rec(r + n, true, 2, pkt, l);
+    l = tcp(seg, 80, 5000, 101, 102 + (uint32_t)i * 100, 0x10, 65535, 0, NULL, 0, 0, S, P);
+    l = ip(pkt, S, P, 6, NULL, 0, seg, l, 0);
+    n += fault_rec(r + n, false, 0, pkt, l);
+  }
+  /* A burst the TX shaper (1 Mbit/s, 3000 B, 4 waiting) must queue and
+   * then drop from. */
+  for (int i = 0; i < 10; i++) {
+    l = tcp(seg, 8080, 5001, 1 + (uint32_t)i * 1000, 1, 0x10, 65535, 0, NULL, 0, 1000, S, P);
+    l = ip(pkt, S, P, 6, NULL, 0, seg, l, 0);
+    n += fault_rec(r + n, false, 0, pkt, l);
+  }
+  l = ip6_tcp_hbh(pkt, 0x02, 80);
+  n += fault_rec(r + n, false, 5, pkt, l);
+  l = ip6_tcp_hbh(pkt, 0x12, 80);
+  n += fault_rec(r + n, true, 5, pkt, l);
+  uint8_t udp[16] = { 0x13, 0x88, 0, 53, 0, 16 };
+  l = ip(pkt, P, S, 17, NULL, 0, udp, sizeof udp, 0);
+  n += fault_rec(r + n, false, 60, pkt, l);
+  uint8_t junk[7] = { 0x6f, 1, 2, 3, 4, 5, 6 };
+  n += fault_rec(r + n, true, 200, junk, sizeof junk);
+  put("fuzz_fault", "trace_v4_v6", r, n);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s <corpus-dir>\n", argv[0]);
@@ -608,5 +699,6 @@ int main(int argc, char **argv) {
   stack_vectors();
   ipv6_vectors();
   stack_vectors6();
+  fault_vectors();
   return 0;
 }
