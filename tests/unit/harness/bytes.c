@@ -42,6 +42,13 @@ uint16_t h_csum_fold(uint32_t sum) {
 
 uint16_t h_csum(const void *data, size_t n) { return h_csum_fold(h_csum_add(0, data, n)); }
 
+uint32_t h_pseudo6(const uint8_t src[16], const uint8_t dst[16], uint8_t proto, uint32_t len) {
+  uint32_t acc = (len >> 16) + (len & 0xffff) + proto;
+  for (int i = 0; i < 16; i += 2)
+    acc += (uint32_t)h_rd16(src + i) + h_rd16(dst + i);
+  return acc;
+}
+
 uint32_t h_pseudo4(uint32_t src, uint32_t dst, uint8_t proto, uint32_t len) {
   return (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + proto + (len >> 16) +
          (len & 0xffff);

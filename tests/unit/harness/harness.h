@@ -108,6 +108,9 @@ uint16_t h_csum(const void *p, size_t n);
 /* The IPv4 pseudo-header's sum (RFC 9293 3.1, RFC 768) for `len` bytes of
  * transport header and data. */
 uint32_t h_pseudo4(uint32_t src, uint32_t dst, uint8_t proto, uint32_t len);
+/* The IPv6 pseudo-header's sum (RFC 8200 8.1): both addresses, the 32-bit
+ * length, three zero bytes and the next header. */
+uint32_t h_pseudo6(const uint8_t src[16], const uint8_t dst[16], uint8_t proto, uint32_t len);
 
 /* ---- a stack under test ------------------------------------------------- */
 
@@ -167,10 +170,15 @@ void h_assert_pools_full(us_stack *s);
  */
 #define H_PEER US_IP4(10, 0, 0, 1) /* the test's side */
 #define H_US   US_IP4(10, 0, 0, 2) /* the stack under test */
+/* The same over IPv6: fd00::1 and fd00::2. */
+extern const uint8_t h_peer6[16], h_us6[16];
 
 struct h_ip {
-  uint8_t family; /* 0 or 4: IPv4 */
+  uint8_t family; /* 0 or 4: IPv4; 6: IPv6 with src6/dst6, tos as the
+                     traffic class, ttl as the hop limit, and no options or
+                     fragment fields (a 40-byte header, next header proto) */
   uint32_t src, dst;
+  uint8_t src6[16], dst6[16];
   uint8_t proto;
   uint8_t ttl; /* 0: 64 */
   uint8_t tos;
@@ -182,6 +190,8 @@ struct h_ip {
 };
 /* A struct h_ip for src -> dst carrying `proto`, everything else default. */
 #define H_IP4(s, d, p) (&(const struct h_ip){ .src = (s), .dst = (d), .proto = (p) })
+/* A struct h_ip for IPv6 h_peer6 -> h_us6 carrying `proto`. */
+struct h_ip h_ip6_to_us(uint8_t proto);
 
 /* Write the IP header + payload into out; returns the total length. The
  * payload may already be in place (built at out + the header length). */

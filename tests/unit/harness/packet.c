@@ -10,7 +10,33 @@
 
 /* ---- building ------------------------------------------------------------------ */
 
+const uint8_t h_peer6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+const uint8_t h_us6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2 };
+
+struct h_ip h_ip6_to_us(uint8_t proto) {
+  struct h_ip ip = { .family = 6, .proto = proto };
+  memcpy(ip.src6, h_peer6, 16);
+  memcpy(ip.dst6, h_us6, 16);
+  return ip;
+}
+
+/* RFC 8200 3: version 6, traffic class, flow label 0, payload length,
+ * next header, hop limit, the addresses. */
+static size_t ip6_build(uint8_t *out, const struct h_ip *ip, const void *payload, size_t len) {
+  if (len)
+    memmove(out + 40, payload, len); /* it may already be there */
+  h_wr32(out, 6u << 28 | (uint32_t)ip->tos << 20);
+  h_wr16(out + 4, (uint16_t)len);
+  out[6] = ip->proto;
+  out[7] = ip->ttl ? ip->ttl : 64;
+  memcpy(out + 8, ip->src6, 16);
+  memcpy(out + 24, ip->dst6, 16);
+  return 40 + len;
+}
+
 size_t h_ip_build(uint8_t *out, const struct h_ip *ip, const void *payload, size_t len) {
+  if (ip->family == 6)
+    return ip6_build(out, ip, payload, len);
   size_t hl = 20 + ip->opt_len;
   memset(out, 0, 20);
   out[0] = (uint8_t)(0x40 | (hl / 4));
@@ -36,6 +62,8 @@ size_t h_ip_build(uint8_t *out, const struct h_ip *ip, const void *payload, size
 }
 
 uint32_t h_ip_pseudo(const struct h_ip *ip, size_t len) {
+  if (ip->family == 6)
+    return h_pseudo6(ip->src6, ip->dst6, ip->proto, (uint32_t)len);
   return h_pseudo4(ip->src, ip->dst, ip->proto, (uint32_t)len);
 }
 

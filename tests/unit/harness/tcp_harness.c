@@ -36,12 +36,50 @@ void th_pat_fill(uint32_t salt, uint64_t off, uint8_t *buf, size_t n) {
 
 static double secs(us_time_t t) { return (double)t / 1e6; }
 
+/* P's address as the socket API shows it. */
+static us_addr_t th_p_addr(const struct th *h) {
+  return h->v6 ? us_addr_v6(h_peer6) : us_addr_v4(TH_P_ADDR);
+}
+
 /* ---- parsing what S emits ------------------------------------------------- */
+
+static void parse_tcp(struct th_pkt *p, const uint8_t *t, size_t tl, uint32_t pseudo);
+
+/* RFC 8200 3: S sends no extension headers, so the next header is TCP. */
+static void parse_pkt6(struct th_pkt *p) {
+  const uint8_t *b = p->buf;
+  size_t len = p->len;
+  p->v6 = true;
+  if (len < 40) {
+    snprintf(p->why, sizeof p->why, "IPv6 datagram of %zu bytes", len);
+    return;
+  }
+  size_t plen = h_rd16(b + 4);
+  if (40 + plen != len) {
+    snprintf(p->why, sizeof p->why, "IPv6 payload length %zu, got %zu", plen, len - 40);
+    return;
+  }
+  memcpy(p->src6, b + 8, 16);
+  memcpy(p->dst6, b + 24, 16);
+  p->ttl = b[7];
+  p->tos = (uint8_t)(h_rd32(b) >> 20);
+  p->df = true;
+  if (b[6] != 6) {
+    snprintf(p->why, sizeof p->why, "IPv6 next header %u, not TCP", b[6]);
+    return;
+  }
+  parse_tcp(p, b + 40, plen, h_pseudo6(p->src6, p->dst6, 6, (uint32_t)plen));
+}
 
 static void parse_pkt(struct th_pkt *p) {
   const uint8_t *b = p->buf;
   size_t len = p->len;
   p->ok = false;
+  p->v6 = false;
+  if (len >= 1 && (b[0] >> 4) == 6) {
+    parse_pkt6(p);
+    return;
+  }
   if (len < 20 || (b[0] >> 4) != 4) {
     snprintf(p->why, sizeof p->why, "not IPv4 (%zu bytes)", len);
     return;
@@ -69,8 +107,11 @@ static void parse_pkt(struct th_pkt *p) {
     snprintf(p->why, sizeof p->why, "an IP fragment");
     return;
   }
-  const uint8_t *t = b + ihl;
-  size_t tl = tot - ihl;
+  parse_tcp(p, b + ihl, tot - ihl, h_pseudo4(p->src, p->dst, 6, (uint32_t)(tot - ihl)));
+}
+
+/* The TCP segment `t` (tl bytes) whose pseudo-header sums to `pseudo`. */
+static void parse_tcp(struct th_pkt *p, const uint8_t *t, size_t tl, uint32_t pseudo) {
   if (tl < 20) {
     snprintf(p->why, sizeof p->why, "TCP segment of %zu bytes", tl);
     return;
@@ -80,7 +121,7 @@ static void parse_pkt(struct th_pkt *p) {
     snprintf(p->why, sizeof p->why, "bad TCP data offset %zu", doff);
     return;
   }
-  if (h_csum_fold(h_csum_add(h_pseudo4(p->src, p->dst, 6, (uint16_t)tl), t, tl)) != 0) {
+  if (h_csum_fold(h_csum_add(pseudo, t, tl)) != 0) {
     snprintf(p->why, sizeof p->why, "bad TCP checksum");
     return;
   }
@@ -268,6 +309,24 @@ void th_config(struct us_config *cfg) {
   cfg->addr = TH_S_ADDR;
   cfg->prefix_len = 24;
   cfg->tcp_msl = US_SEC(1);
+}
+
+void th_config6(struct us_config *cfg) {
+  th_config(cfg);
+  memcpy(cfg->addr6, h_us6, 16);
+}
+
+struct th *th_new_v6(const struct us_config *cfg) {
+  struct us_config c;
+  if (cfg)
+    c = *cfg;
+  else
+    th_config6(&c);
+  if (memcmp(c.addr6, h_us6, 16) != 0)
+    fail_msg("th_new_v6: addr6 must be fd00::2 (th_config6)");
+  struct th *h = th_new(&c);
+  h->v6 = true;
+  return h;
 }
 
 struct th_conn *th_use(struct th *h, int i) {
@@ -571,13 +630,20 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
     opts[olen++] = 0;
   size_t thl = 20 + olen;
   size_t tl = thl + seg->len;
-  size_t tot = 20 + tl;
+  size_t iphl = h->v6 ? 40 : 20;
+  size_t tot = iphl + tl;
   if (tot > sizeof pkt)
     th_fail(h, file, line, "segment too large");
   uint32_t src = seg->src ? seg->src : TH_P_ADDR;
   struct h_ip ih = {
     .src = src, .dst = TH_S_ADDR, .proto = 6, .tos = seg->tos, .id = h->ip_id++, .df = true
   };
+  if (h->v6) {
+    if (seg->src)
+      th_fail(h, file, line, "an IPv4 source override on an IPv6 harness");
+    ih = h_ip6_to_us(6);
+    ih.tos = seg->tos;
+  }
   uint32_t seq = seg->seq_abs ? seg->seq : c->p_isn + seg->seq;
   uint32_t ack = 0;
   if (seg->ack_abs) {
@@ -589,7 +655,7 @@ void th_inject_(struct th *h, us_time_t t, const struct th_seg *seg, const char 
   } else if (seg->ack) {
     ack = c->s_isn + seg->ack; /* an ack field without the ACK flag */
   }
-  uint8_t *tcp = pkt + 20;
+  uint8_t *tcp = pkt + iphl;
   const uint8_t *data = seg->data;
   if (seg->len && !data) {
     /* P's oracle: relative seq r carries stream byte r-1 (the SYN takes 0). */
@@ -710,8 +776,11 @@ retry:
     TH_MISMATCH("wrong time");
   if (!p->ok)
     TH_MISMATCH("not a valid TCP segment");
-  if (p->src != TH_S_ADDR || p->dst != TH_P_ADDR)
-    TH_MISMATCH("wrong addresses %08x -> %08x", p->src, p->dst);
+  if (p->v6 != h->v6)
+    TH_MISMATCH("IPv%d, expected IPv%d", p->v6 ? 6 : 4, h->v6 ? 6 : 4);
+  if (h->v6 ? memcmp(p->src6, h_us6, 16) != 0 || memcmp(p->dst6, h_peer6, 16) != 0
+            : p->src != TH_S_ADDR || p->dst != TH_P_ADDR)
+    TH_MISMATCH("wrong addresses");
   if (p->dport != c->p_port)
     TH_MISMATCH("wrong destination port (another connection?)");
   if (c->s_port == 0)
@@ -837,9 +906,11 @@ void th_accept_(struct th *h, const char *file, int line) {
   if (r != 0)
     th_fail(h, file, line, "us_tcp_accept: %s", us_err_name(r));
   th_track(h, sock);
-  if (us_addr_ip4(peer.addr) != TH_P_ADDR || peer.port != h->c->p_port)
-    th_fail(h, file, line, "accepted %08x:%u, expected the current conn (port %u)",
-            us_addr_ip4(peer.addr), peer.port, h->c->p_port);
+  if (!us_addr_eq(peer.addr, th_p_addr(h)) || peer.port != h->c->p_port) {
+    char got[US_ENDPOINT_STRLEN];
+    us_endpoint_format(peer, got, sizeof got);
+    th_fail(h, file, line, "accepted %s, expected the current conn (port %u)", got, h->c->p_port);
+  }
   h->c->sock = sock;
 }
 
@@ -854,7 +925,7 @@ void th_connect_(struct th *h, us_time_t t, const char *file, int line) {
   c->sock = sock;
   c->s_isn_known = false;
   c->p_port = TH_P_SERVER + (uint16_t)(c - h->conn);
-  r = us_tcp_connect(h->s, sock, us_endpoint(us_addr_v4(TH_P_ADDR), c->p_port), h->now);
+  r = us_tcp_connect(h->s, sock, us_endpoint(th_p_addr(h), c->p_port), h->now);
   if (r != US_ERR_INPROGRESS && r != 0)
     th_fail(h, file, line, "us_tcp_connect: %s", us_err_name(r));
   us_endpoint_t local = { 0 };
@@ -923,7 +994,7 @@ static bool find_info(struct th *h, struct us_tcp_info *out) {
     if (v[i].state == US_TCP_LISTEN)
       continue;
     if (v[i].lport == h->c->s_port && v[i].rport == h->c->p_port &&
-        us_addr_ip4(v[i].raddr) == TH_P_ADDR) {
+        us_addr_eq(v[i].raddr, th_p_addr(h))) {
       *out = v[i];
       return true;
     }

@@ -24,6 +24,10 @@
  * used: the harness builds and parses packets itself, with its own
  * checksum code, so it does not trust the stack's wire layer either.
  *
+ * Over IPv6 (th_new_v6): S is fd00::2 and P fd00::1 (h_us6, h_peer6);
+ * everything else is the same, so a script runs unchanged over either
+ * family.
+ *
  * Two stacks back to back: use h_link in harness.h.
  *
  * Failures print the expected and the emitted segment with their times and
@@ -122,10 +126,12 @@ struct th_pkt {
   us_time_t at; /* virtual time it was emitted */
   uint8_t *buf;
   size_t len;
-  bool ok;      /* a valid IPv4 TCP segment with good checksums */
+  bool ok;      /* a valid IPv4 or IPv6 TCP segment with good checksums */
   char why[96]; /* when !ok: why not */
-  uint32_t src, dst;
-  uint8_t ttl;
+  bool v6;
+  uint32_t src, dst;          /* IPv4 */
+  uint8_t src6[16], dst6[16]; /* IPv6 */
+  uint8_t ttl;                /* or the hop limit */
   uint16_t sport, dport;
   uint32_t seq, ack;
   uint8_t flags;
@@ -135,8 +141,8 @@ struct th_pkt {
   uint8_t ws;
   uint32_t tsval, tsecr; /* when has_ts */
   uint8_t nsack;         /* SACK blocks */
-  bool df;               /* the IP header's DF bit */
-  uint8_t tos;           /* the IP header's TOS byte (low 2 bits: ECN) */
+  bool df;               /* the IP header's DF bit (always set over IPv6) */
+  uint8_t tos;           /* TOS byte / traffic class (low 2 bits: ECN) */
   const uint8_t *payload;
   uint32_t plen;
 };
@@ -176,6 +182,7 @@ struct th_queue {
 
 struct th {
   us_stack *s;
+  bool v6;           /* th_new_v6: S and P talk IPv6 */
   bool rx_zero_copy; /* inject through us_stack_rx_buffer, as the loop reads */
   struct us_config cfg;
   us_time_t now;
@@ -212,6 +219,11 @@ void th_config(struct us_config *cfg);
 struct th *th_new(const struct us_config *cfg);
 /* The same with an explicit seed. */
 struct th *th_new_seeded(const struct us_config *cfg, uint64_t seed);
+/* th_config() with S's IPv6 address (fd00::2) as well. */
+void th_config6(struct us_config *cfg);
+/* A stack that S and P reach over IPv6: `cfg` (NULL = th_config6()) must
+ * have addr6 = h_us6. */
+struct th *th_new_v6(const struct us_config *cfg);
 /*
  * A stack whose device advertises offloads `caps` (US_DEV_CSUM,
  * US_DEV_TSO4) and plays the kernel behind a TUN (docs/OFFLOAD.md): every
