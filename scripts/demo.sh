@@ -108,7 +108,7 @@ demo_https6() {
 # The web root and the certificates the HTTPS service needs.
 demo_prepare() {
   if [[ ! -f $DEMO_CERTS/server.pem ]]; then
-    say "making a demo CA and a server certificate for $US_ADDR in $DEMO_CERTS (openssl)"
+    say "making a demo CA and a server certificate for $US_ADDR and $US_ADDR6 in $DEMO_CERTS (openssl)"
   fi
   "$ROOT/scripts/gen-certs.sh" "$DEMO_CERTS" >/dev/null
   mkdir -p "$DEMO_WWW"
