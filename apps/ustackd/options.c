@@ -483,7 +483,7 @@ static void usage(FILE *f) {
   }
   fprintf(f, "\nexample (as root):\n  " PROG
              " --dev tun0 --host 10.0.0.1 --addr 10.0.0.2 --prefix 24 --udp-echo 7\n"
-             "  ping 10.0.0.2\n\n"
+             "  ping 10.0.0.2; ping -6 fd00::2   (IPv6: fd00::1 and fd00::2 by default)\n\n"
              "signals: SIGINT/SIGTERM stop (counters are printed), SIGUSR1 prints counters.\n");
 }
 
