@@ -23,6 +23,17 @@
 #include "ustack/us_socket.h"
 #include "ustack/us_stack.h"
 
+/* Each layer names its own slot of struct us_stack (core/stack.h). */
+_Static_assert(US_LAYER_IP != US_LAYER_UDP && US_LAYER_IP != US_LAYER_TCP &&
+                   US_LAYER_UDP != US_LAYER_TCP,
+               "two layers share a slot of struct us_stack");
+_Static_assert(US_HK_UDP != US_HK_TCP && US_HK_UDP != US_HK_FREE && US_HK_TCP != US_HK_FREE &&
+                   US_HK_UDP < US_HK_NKINDS && US_HK_TCP < US_HK_NKINDS,
+               "socket kinds must differ and fit the handle table");
+_Static_assert(US_LAYER_IP < US_MAX_LAYERS && US_LAYER_UDP < US_MAX_LAYERS &&
+                   US_LAYER_TCP < US_MAX_LAYERS,
+               "a layer slot beyond US_MAX_LAYERS");
+
 us_stack *us_stack_create(const struct us_config *cfg, const struct us_device *dev) {
   const char *why = NULL;
   if (!cfg || (why = stack_config_check(cfg)) != NULL) {

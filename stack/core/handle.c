@@ -43,7 +43,7 @@ void us_handle_table_fini(struct us_handle_table *t) {
   t->count = t->nfree = t->nmarked = t->nstack = t->nfresh = 0;
 }
 
-us_sock_t us_handle_alloc(struct us_stack *s, enum us_handle_kind kind, void *obj) {
+us_sock_t us_handle_alloc(struct us_stack *s, uint8_t kind, void *obj) {
   struct us_handle_table *t = &s->handles;
   if (t->nfree == 0 || us_stack_alloc_should_fail(s))
     return US_SOCK_INVALID;
@@ -92,7 +92,7 @@ void us_handle_free(struct us_stack *s, us_sock_t h) {
   t->nfree++;
 }
 
-void *us_handle_get(struct us_stack *s, us_sock_t h, enum us_handle_kind kind) {
+void *us_handle_get(struct us_stack *s, us_sock_t h, uint8_t kind) {
   struct us_handle_slot *sl = us_handle_slot(s, h);
   return sl && sl->kind == kind ? sl->obj : NULL;
 }

@@ -1,12 +1,13 @@
 /*
  * handle.h - the socket handle table and the readiness-event list.
  *
- * One table serves every socket kind (UDP sockets live in stack/ip, TCP
- * sockets in stack/tcp). A slot holds a generation, a kind and a pointer to
- * the layer's object; a us_sock_t carries (generation << 20 | index + 1), so
- * a handle kept after its slot was freed and reused fails the generation
- * check. 20 index bits allow about a million sockets (--max-conns); the
- * generation has the 12 bits left. Layers mark a slot when its readiness may have changed; the
+ * One table serves every socket kind (UDP sockets live in stack/udp, TCP
+ * sockets in stack/tcp); each layer names its kind in its own header. A
+ * slot holds a generation, a kind and a pointer to the layer's object; a
+ * us_sock_t carries (generation << 20 | index + 1), so a handle kept after
+ * its slot was freed and reused fails the generation check. 20 index bits
+ * allow about a million sockets (--max-conns); the generation has the 12
+ * bits left. Layers mark a slot when its readiness may have changed; the
  * application drains the marked slots with us_stack_events().
  */
 #ifndef USTACK_CORE_HANDLE_H
@@ -19,7 +20,11 @@
 
 struct us_stack;
 
-enum us_handle_kind { US_HK_FREE = 0, US_HK_UDP = 1, US_HK_TCP = 2, US_HK_NKINDS };
+/* A slot's kind: 0 is a free slot; 1..US_HK_NKINDS-1 are socket kinds,
+ * each named by the layer whose sockets it holds (US_HK_UDP in udp/udp.h,
+ * US_HK_TCP in tcp/tcp.h), so the core names no layer above it. */
+#define US_HK_FREE   0
+#define US_HK_NKINDS 4
 
 /* Each kind tells the table how to compute its current readiness. */
 typedef uint32_t (*us_handle_events_fn)(struct us_stack *s, void *obj);
@@ -55,11 +60,11 @@ int us_handle_table_init(struct us_handle_table *t, uint32_t count);
 void us_handle_table_fini(struct us_handle_table *t);
 
 /* A new handle for `obj`; US_SOCK_INVALID when the table is full. */
-us_sock_t us_handle_alloc(struct us_stack *s, enum us_handle_kind kind, void *obj);
+us_sock_t us_handle_alloc(struct us_stack *s, uint8_t kind, void *obj);
 /* Free the slot; the handle (and any copy of it) becomes stale. */
 void us_handle_free(struct us_stack *s, us_sock_t h);
 /* The object behind `h` if it is live and of `kind`, else NULL. */
-void *us_handle_get(struct us_stack *s, us_sock_t h, enum us_handle_kind kind);
+void *us_handle_get(struct us_stack *s, us_sock_t h, uint8_t kind);
 /* The slot behind `h` of any kind, or NULL. */
 struct us_handle_slot *us_handle_slot(struct us_stack *s, us_sock_t h);
 /* The handle value of slot `index` in generation `gen`. */

@@ -2,7 +2,7 @@
  * stack.h - the stack object, seen from inside.
  *
  * struct us_stack holds all state of one stack: config, counters, pools,
- * the handle table, and a pointer to each layer's state. There is no global
+ * the handle table, and a slot for each layer's state. There is no global
  * mutable state anywhere, so two stacks run side by side in one process.
  *
  * Layers register themselves here at creation (stack/assembly/stack.c does the
@@ -66,13 +66,6 @@ typedef void (*us_layer_fini_fn)(struct us_stack *s);
 
 #define US_MAX_LAYERS 8
 
-/* Each layer defines its own state struct (the names end in _layer:
- * `enum us_tcp_state` is the public TCP state enum, so the TCP layer's
- * private struct is `struct us_tcp_layer`). */
-struct us_ip_layer;
-struct us_udp_layer;
-struct us_tcp_layer;
-
 struct us_stack {
   struct us_config cfg;
   struct us_device dev;
@@ -99,9 +92,12 @@ struct us_stack {
   uint64_t alloc_fail_at;
   bool check_invariants; /* us_stack_check_invariants() */
 
-  struct us_ip_layer *ip;
-  struct us_udp_layer *udp;
-  struct us_tcp_layer *tcp;
+  /* The state of each layer above core, one slot per layer. A layer
+   * names its slot in its own header (US_LAYER_IP in ip/ip.h,
+   * US_LAYER_UDP in udp/udp.h, US_LAYER_TCP in tcp/tcp.h), keeps its
+   * state struct private (struct us_tcp_layer, ...) and reads the slot
+   * back typed (tcp_layer(s), ...): the core knows slots, not layers. */
+  void *layer[US_MAX_LAYERS];
 
   us_l4_input_fn l4_input[256];
   us_l4_icmp_err_fn l4_icmp_err[256];

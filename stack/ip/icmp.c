@@ -37,7 +37,7 @@ static void echo_reply(struct us_stack *s, const struct us_ip4_hdr *ip,
     US_STAT_INC(s, icmp_in_echo_bcast);
     return;
   }
-  if (!us_tbucket_take(&s->ip->echo_tb, s->cfg.icmp_echo_rate, s->cfg.icmp_echo_burst, now)) {
+  if (!us_tbucket_take(&ip_layer(s)->echo_tb, s->cfg.icmp_echo_rate, s->cfg.icmp_echo_burst, now)) {
     US_STAT_INC(s, icmp_out_echo_rate_limited);
     US_STAT_INC(s, icmp_out_rate_limited);
     return;
@@ -196,7 +196,7 @@ void us_icmp_send_unreach(struct us_stack *s, const struct us_ip4_hdr *orig, uin
     US_STAT_INC(s, icmp_out_suppressed);
     return;
   }
-  if (!us_tbucket_take(&s->ip->err_tb, s->cfg.icmp_err_rate, s->cfg.icmp_err_burst, now)) {
+  if (!us_tbucket_take(&ip_layer(s)->err_tb, s->cfg.icmp_err_rate, s->cfg.icmp_err_burst, now)) {
     US_STAT_INC(s, icmp_out_rate_limited);
     return;
   }

@@ -30,7 +30,8 @@
  * arrives reassembled; us_ip6_output fragments the reply. */
 static void echo_reply(struct us_stack *s, const struct us_ip6_hdr *ip,
                        const struct us_icmp6_hdr *req, us_time_t now) {
-  if (!us_tbucket_take(&s->ip->echo6_tb, s->cfg.icmp_echo_rate, s->cfg.icmp_echo_burst, now)) {
+  if (!us_tbucket_take(&ip_layer(s)->echo6_tb, s->cfg.icmp_echo_rate, s->cfg.icmp_echo_burst,
+                       now)) {
     US_STAT_INC(s, icmp6_out_rate_limited);
     return;
   }
@@ -183,7 +184,7 @@ void us_icmp6_send_error(struct us_stack *s, const uint8_t *orig, size_t len, ui
     US_STAT_INC(s, icmp6_out_suppressed);
     return;
   }
-  if (!us_tbucket_take(&s->ip->err6_tb, s->cfg.icmp_err_rate, s->cfg.icmp_err_burst, now)) {
+  if (!us_tbucket_take(&ip_layer(s)->err6_tb, s->cfg.icmp_err_rate, s->cfg.icmp_err_burst, now)) {
     US_STAT_INC(s, icmp6_out_rate_limited);
     return;
   }

@@ -13,6 +13,9 @@
 #include "wire/ipv4.h"
 
 struct us_stack;
+
+/* The layer's slot in struct us_stack (core/stack.h). */
+#define US_LAYER_IP 0
 struct us_ipinfo;
 
 /* Set up IPv4, ICMP and fragment reassembly; registers the ICMP handler and

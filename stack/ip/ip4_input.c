@@ -23,11 +23,11 @@
 #include "wire/icmp4.h"
 
 static void ip_fini(struct us_stack *s) {
-  if (!s->ip)
+  if (!ip_layer(s))
     return;
   us_reass_fini(s);
-  free(s->ip);
-  s->ip = NULL;
+  free(ip_layer(s));
+  s->layer[US_LAYER_IP] = NULL;
 }
 
 static us_time_t ip_poll(struct us_stack *s, us_time_t now) { return us_reass_poll(s, now); }
@@ -36,7 +36,7 @@ int us_ip_init(struct us_stack *s) {
   struct us_ip_layer *ip = calloc(1, sizeof *ip);
   if (!ip)
     return US_ERR_NOMEM;
-  s->ip = ip;
+  s->layer[US_LAYER_IP] = ip;
   /* RFC 6864 4.1 / RFC 7739: a predictable ID sequence leaks traffic
    * volume and helps blind fragment injection; start at a random value. */
   ip->next_id = (uint16_t)us_rand_u32(s);
@@ -252,4 +252,6 @@ void us_ip4_input(struct us_stack *s, const uint8_t *b, size_t len, const struct
   us_ip4_dispatch(s, &ip, now);
 }
 
-uint32_t us_ip_reass_active(const struct us_stack *s) { return s->ip ? s->ip->reass_used : 0; }
+uint32_t us_ip_reass_active(const struct us_stack *s) {
+  return ip_layer(s) ? ip_layer(s)->reass_used : 0;
+}

@@ -48,7 +48,7 @@ int us_ip4_output_tos(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, uint
   }
   US_STAT_INC(s, ip_out_requests);
   struct us_ip4_hdr h;
-  fill_hdr(s, &h, dst, proto, df, tos, s->ip->next_id++);
+  fill_hdr(s, &h, dst, proto, df, tos, ip_layer(s)->next_id++);
 
   if (plen + US_IP4_HDR_MIN <= mtu) {
     uint8_t *hdr = us_pkt_push(pkt, US_IP4_HDR_MIN);
@@ -122,7 +122,7 @@ int us_ip4_output_offload(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, 
   /* The kernel gives each segment cut from a super-segment this header
    * with its own ID, counting up from this one (so a super-segment uses up
    * as many IDs of ours as the segments it becomes), and DF as we set it. */
-  fill_hdr(s, &h, dst, proto, df, tos, s->ip->next_id);
+  fill_hdr(s, &h, dst, proto, df, tos, ip_layer(s)->next_id);
   uint32_t segs = 1;
   if (gso_size > 0) {
     const uint8_t *th = hdr + US_IP4_HDR_MIN;
@@ -134,7 +134,7 @@ int us_ip4_output_offload(struct us_stack *s, struct us_pkt *pkt, uint32_t dst, 
   }
   h.total_len = (uint16_t)(plen + US_IP4_HDR_MIN);
   us_ip4_build(&h, hdr, US_IP4_HDR_MIN);
-  s->ip->next_id = (uint16_t)(s->ip->next_id + segs);
+  ip_layer(s)->next_id = (uint16_t)(ip_layer(s)->next_id + segs);
   struct us_tx_meta m = {
     .csum_partial = true,
     .csum_start = US_IP4_HDR_MIN,

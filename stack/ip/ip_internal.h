@@ -9,8 +9,10 @@
 #include <stdint.h>
 
 #include "core/pkt.h"
+#include "core/stack.h"
 #include "core/tbucket.h"
 #include "ustack/us_types.h"
+#include "ip.h"
 #include "wire/ipv4.h"
 
 struct us_stack;
@@ -75,6 +77,11 @@ struct us_ip_layer {
   struct us_tbucket echo6_tb;
   struct us_tbucket err6_tb;
 };
+
+/* The layer's state (core/stack.h, "one slot per layer"). */
+static inline struct us_ip_layer *ip_layer(const struct us_stack *s) {
+  return s->layer[US_LAYER_IP];
+}
 
 /* Hand a complete, validated datagram to its protocol handler, or answer
  * protocol unreachable. Borrows `ip`. */

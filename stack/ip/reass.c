@@ -161,7 +161,7 @@ static void count(struct us_stack *s, uint8_t family, enum reass_ev ev) {
 static uint32_t hdr_uncounted(uint8_t family) { return family == 6 ? US_IP6_HDR_LEN : 0; }
 
 int us_reass_init(struct us_stack *s) {
-  struct us_ip_layer *ip = s->ip;
+  struct us_ip_layer *ip = ip_layer(s);
   ip->reass_count = s->cfg.reass_contexts;
   ip->reass_used = 0;
   ip->reass_bytes = 0;
@@ -172,7 +172,7 @@ int us_reass_init(struct us_stack *s) {
 }
 
 static void ctx_free(struct us_stack *s, struct us_reass_ctx *c) {
-  struct us_ip_layer *ip = s->ip;
+  struct us_ip_layer *ip = ip_layer(s);
   us_pkt_free(s, c->buf);
   ip->reass_bytes -= c->received;
   ip->reass_used--;
@@ -186,7 +186,7 @@ static void ctx_drop(struct us_stack *s, struct us_reass_ctx *c) {
 }
 
 void us_reass_fini(struct us_stack *s) {
-  struct us_ip_layer *ip = s->ip;
+  struct us_ip_layer *ip = ip_layer(s);
   if (!ip->reass)
     return;
   for (uint32_t i = 0; i < ip->reass_count; i++)
@@ -222,7 +222,7 @@ static void time_exceeded(struct us_stack *s, struct us_reass_ctx *c, us_time_t 
 }
 
 us_time_t us_reass_poll(struct us_stack *s, us_time_t now) {
-  struct us_ip_layer *ip = s->ip;
+  struct us_ip_layer *ip = ip_layer(s);
   us_time_t next = US_TIME_NEVER;
   for (uint32_t i = 0; i < ip->reass_count && ip->reass_used > 0; i++) {
     struct us_reass_ctx *c = &ip->reass[i];
@@ -239,7 +239,7 @@ us_time_t us_reass_poll(struct us_stack *s, us_time_t now) {
 }
 
 static struct us_reass_ctx *ctx_find(struct us_stack *s, const struct us_reass_frag *f) {
-  struct us_ip_layer *ip = s->ip;
+  struct us_ip_layer *ip = ip_layer(s);
   for (uint32_t i = 0; i < ip->reass_count; i++) {
     struct us_reass_ctx *c = &ip->reass[i];
     if (c->used && c->id == f->id && c->family == f->family && c->proto == f->proto &&
@@ -258,7 +258,7 @@ static bool same_source(const struct us_reass_ctx *c, const struct us_reass_frag
 
 static struct us_reass_ctx *ctx_oldest(struct us_stack *s, const struct us_reass_frag *by_src,
                                        const struct us_reass_ctx *keep) {
-  struct us_ip_layer *ip = s->ip;
+  struct us_ip_layer *ip = ip_layer(s);
   struct us_reass_ctx *best = NULL;
   for (uint32_t i = 0; i < ip->reass_count; i++) {
     struct us_reass_ctx *c = &ip->reass[i];
@@ -271,7 +271,7 @@ static struct us_reass_ctx *ctx_oldest(struct us_stack *s, const struct us_reass
 }
 
 static uint32_t ctx_count_src(const struct us_stack *s, const struct us_reass_frag *f) {
-  const struct us_ip_layer *ip = s->ip;
+  const struct us_ip_layer *ip = ip_layer(s);
   uint32_t n = 0;
   for (uint32_t i = 0; i < ip->reass_count; i++)
     if (ip->reass[i].used && same_source(&ip->reass[i], f))
@@ -287,7 +287,7 @@ static uint32_t ctx_count_src(const struct us_stack *s, const struct us_reass_fr
  * whose fragments arrive together, completes between its evictions. */
 static struct us_reass_ctx *ctx_new(struct us_stack *s, const struct us_reass_frag *f,
                                     us_time_t now) {
-  struct us_ip_layer *ip = s->ip;
+  struct us_ip_layer *ip = ip_layer(s);
   uint32_t per = s->cfg.reass_per_source;
   if (per && ctx_count_src(s, f) >= per) {
     struct us_reass_ctx *old = ctx_oldest(s, f, NULL);
@@ -423,7 +423,7 @@ static void keep_first(struct us_reass_ctx *c, const struct us_reass_frag *f) {
 }
 
 struct us_pkt *us_reass_input(struct us_stack *s, const struct us_reass_frag *f, us_time_t now) {
-  struct us_ip_layer *ip = s->ip;
+  struct us_ip_layer *ip = ip_layer(s);
   uint8_t fam = f->family;
   count(s, fam, EV_REQD);
   uint32_t off = f->off;

@@ -43,7 +43,7 @@ static uint32_t tuple_hash(const struct us_tcp_layer *ts, us_addr_t raddr, uint1
 }
 
 void tcb_hash_insert(struct us_stack *s, struct us_tcb *t) {
-  struct us_tcp_layer *ts = s->tcp;
+  struct us_tcp_layer *ts = tcp_layer(s);
   if (t->in_hash)
     return;
   uint32_t b = tuple_hash(ts, t->raddr, t->rport, t->lport);
@@ -53,7 +53,7 @@ void tcb_hash_insert(struct us_stack *s, struct us_tcb *t) {
 }
 
 void tcb_hash_remove(struct us_stack *s, struct us_tcb *t) {
-  struct us_tcp_layer *ts = s->tcp;
+  struct us_tcp_layer *ts = tcp_layer(s);
   if (!t->in_hash)
     return;
   struct us_tcb **pp = &ts->hash[tuple_hash(ts, t->raddr, t->rport, t->lport)];
@@ -67,7 +67,7 @@ void tcb_hash_remove(struct us_stack *s, struct us_tcb *t) {
 
 struct us_tcb *tcb_lookup(struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
                           uint16_t rport) {
-  struct us_tcp_layer *ts = s->tcp;
+  struct us_tcp_layer *ts = tcp_layer(s);
   for (struct us_tcb *t = ts->hash[tuple_hash(ts, raddr, rport, lport)]; t; t = t->hnext)
     if (t->rport == rport && t->lport == lport && us_addr_eq(t->raddr, raddr) &&
         us_addr_eq(t->laddr, laddr))
@@ -78,15 +78,15 @@ struct us_tcb *tcb_lookup(struct us_stack *s, us_addr_t laddr, uint16_t lport, u
 /* ---- listeners (few: a list) ----------------------------------------- */
 
 void tcb_listener_add(struct us_stack *s, struct us_tcb *t) {
-  t->hnext = s->tcp->listeners;
-  s->tcp->listeners = t;
+  t->hnext = tcp_layer(s)->listeners;
+  tcp_layer(s)->listeners = t;
   t->is_listener = true;
 }
 
 void tcb_listener_remove(struct us_stack *s, struct us_tcb *t) {
   if (!t->is_listener)
     return;
-  struct us_tcb **pp = &s->tcp->listeners;
+  struct us_tcb **pp = &tcp_layer(s)->listeners;
   while (*pp && *pp != t)
     pp = &(*pp)->hnext;
   if (*pp)
@@ -97,7 +97,7 @@ void tcb_listener_remove(struct us_stack *s, struct us_tcb *t) {
 
 /* A listener's unset laddr takes every local address of both families. */
 struct us_tcb *tcb_listener_lookup(struct us_stack *s, us_addr_t laddr, uint16_t lport) {
-  for (struct us_tcb *t = s->tcp->listeners; t; t = t->hnext)
+  for (struct us_tcb *t = tcp_layer(s)->listeners; t; t = t->hnext)
     if (t->lport == lport && (t->laddr.family == US_AF_NONE || us_addr_eq(t->laddr, laddr)))
       return t;
   return NULL;
@@ -106,7 +106,7 @@ struct us_tcb *tcb_listener_lookup(struct us_stack *s, us_addr_t laddr, uint16_t
 /* A port is taken by a listener or a bound, unconnected socket; with
  * `any_use`, also by any connection (for ephemeral choice). */
 bool tcb_port_used(struct us_stack *s, uint16_t port, bool any_use) {
-  for (struct us_tcb *t = s->tcp->active; t; t = t->anext) {
+  for (struct us_tcb *t = tcp_layer(s)->active; t; t = t->anext) {
     if (!t->bound || t->lport != port)
       continue;
     if (any_use || t->state == US_TCP_LISTEN || (t->state == US_TCP_CLOSED && !t->in_hash))
@@ -161,7 +161,7 @@ void tcb_unlink_listener(struct us_stack *s, struct us_tcb *t) {
 void tcb_pending_add(struct us_stack *s, struct us_tcb *t) {
   if (t->on_pending)
     return;
-  struct us_tcp_layer *ts = s->tcp;
+  struct us_tcp_layer *ts = tcp_layer(s);
   t->pprev = NULL;
   t->pnext = ts->pending;
   if (ts->pending)
@@ -176,7 +176,7 @@ void tcb_pending_remove(struct us_stack *s, struct us_tcb *t) {
   if (t->pprev)
     t->pprev->pnext = t->pnext;
   else
-    s->tcp->pending = t->pnext;
+    tcp_layer(s)->pending = t->pnext;
   if (t->pnext)
     t->pnext->pprev = t->pprev;
   t->pnext = t->pprev = NULL;
@@ -241,7 +241,7 @@ static void ring_give(struct tcp_ring_pool *p, struct us_ring *r) {
 }
 
 bool tcb_snd_attach(struct us_stack *s, struct us_tcb *t) {
-  struct us_tcp_layer *ts = s->tcp;
+  struct us_tcp_layer *ts = tcp_layer(s);
   if (t->snd.buf)
     return true;
   if (ring_take(s, &ts->sndp, &t->snd)) {
@@ -260,7 +260,7 @@ bool tcb_snd_attach(struct us_stack *s, struct us_tcb *t) {
  * stays in packet buffers (tcp_rcvq.c). Taking one is what bounds how many
  * connections hold received data at once. */
 bool tcb_rcv_attach(struct us_stack *s, struct us_tcb *t) {
-  struct tcp_ring_pool *p = &s->tcp->rcvp;
+  struct tcp_ring_pool *p = &tcp_layer(s)->rcvp;
   if (t->ooo)
     return true;
   if (p->nfree == 0 || us_stack_alloc_should_fail(s)) {
@@ -275,7 +275,7 @@ bool tcb_rcv_attach(struct us_stack *s, struct us_tcb *t) {
 /* A send buffer came back to an empty pool: the connections whose send
  * found none are told they may write again. Only under exhaustion. */
 static void snd_waiters_wake(struct us_stack *s) {
-  for (struct us_tcb *t = s->tcp->active; t; t = t->anext)
+  for (struct us_tcb *t = tcp_layer(s)->active; t; t = t->anext)
     if (t->snd_wait) {
       t->snd_wait = false;
       tcb_mark(s, t);
@@ -285,7 +285,7 @@ static void snd_waiters_wake(struct us_stack *s) {
 void tcb_snd_release_if_empty(struct us_stack *s, struct us_tcb *t) {
   if (!t->snd.buf || t->snd.len > 0)
     return;
-  struct tcp_ring_pool *p = &s->tcp->sndp;
+  struct tcp_ring_pool *p = &tcp_layer(s)->sndp;
   ring_give(p, &t->snd);
   tcp_xr_init(t, NULL, 0);
   if (p->nfree == 1)
@@ -293,7 +293,7 @@ void tcb_snd_release_if_empty(struct us_stack *s, struct us_tcb *t) {
 }
 
 void tcb_rcv_release_if_empty(struct us_stack *s, struct us_tcb *t) {
-  struct tcp_ring_pool *p = &s->tcp->rcvp;
+  struct tcp_ring_pool *p = &tcp_layer(s)->rcvp;
   if (t->ooo && t->rq_len == 0 && !t->oq_head && t->nooo == 0) {
     US_ASSERT(p->nfree < p->count && t->rq_held == 0);
     p->free[p->nfree++] = (uint32_t)((size_t)((uint8_t *)t->ooo - p->mem) / p->stride);
@@ -314,7 +314,7 @@ uint32_t tcb_rcv_space_max(const struct us_stack *s) {
  * block can be had or the packet pool is low: the edge already advertised
  * stays (it never moves left), but does not grow. */
 uint32_t tcb_rcv_space(const struct us_stack *s, const struct us_tcb *t) {
-  if (!t->ooo && s->tcp->rcvp.nfree == 0)
+  if (!t->ooo && tcp_layer(s)->rcvp.nfree == 0)
     return 0;
   if (us_pkt_pool_low(&s->pkts))
     return 0;
@@ -351,7 +351,7 @@ void tcb_maybe_release_buf(struct us_stack *s, struct us_tcb *t) {
 /* ---- TCB pool ---------------------------------------------------------- */
 
 struct us_tcb *tcb_alloc(struct us_stack *s) {
-  struct us_tcp_layer *ts = s->tcp;
+  struct us_tcp_layer *ts = tcp_layer(s);
   /* Freed TCBs first, then ones never used: the array is not written
    * at creation, so TCBs never used cost no memory (docs/MEMORY.md). */
   if (us_stack_alloc_should_fail(s)) {
@@ -394,7 +394,7 @@ struct us_tcb *tcb_alloc(struct us_stack *s) {
 }
 
 void tcb_release(struct us_stack *s, struct us_tcb *t) {
-  struct us_tcp_layer *ts = s->tcp;
+  struct us_tcp_layer *ts = tcp_layer(s);
   if (!t->in_use)
     return;
   if (t->is_listener) {
@@ -449,7 +449,7 @@ void tcp_gc(struct us_stack *s, struct us_tcb *t) {
 
 int tcb_pool_init(struct us_stack *s) {
   const struct us_config *c = &s->cfg;
-  struct us_tcp_layer *ts = s->tcp;
+  struct us_tcp_layer *ts = tcp_layer(s);
   uint32_t n = c->max_tcp_sockets;
   uint32_t nb = 1;
   while (nb < n && nb < (1u << 20))
@@ -473,7 +473,7 @@ int tcb_pool_init(struct us_stack *s) {
 }
 
 void tcb_pool_fini(struct us_stack *s) {
-  struct us_tcp_layer *ts = s->tcp;
+  struct us_tcp_layer *ts = tcp_layer(s);
   free(ts->tcbs);
   free(ts->hash);
   ts->tcbs = NULL;
@@ -484,7 +484,7 @@ void tcb_pool_fini(struct us_stack *s) {
 
 void us_tcp_pool_usage(const struct us_stack *s, uint32_t *used, uint32_t *total,
                        uint32_t *ooo_bytes) {
-  const struct us_tcp_layer *ts = s->tcp;
+  const struct us_tcp_layer *ts = tcp_layer(s);
   *used = ts ? ts->nused : 0;
   *total = ts ? ts->ntcb : 0;
   *ooo_bytes = ts ? ts->ooo_total : 0;
@@ -492,13 +492,13 @@ void us_tcp_pool_usage(const struct us_stack *s, uint32_t *used, uint32_t *total
 
 void us_tcp_buf_usage(const struct us_stack *s, uint32_t *snd_free, uint32_t *rcv_free,
                       uint32_t *total) {
-  const struct us_tcp_layer *ts = s->tcp;
+  const struct us_tcp_layer *ts = tcp_layer(s);
   *snd_free = ts ? ts->sndp.nfree : 0;
   *rcv_free = ts ? ts->rcvp.nfree : 0;
   *total = ts ? ts->sndp.count : 0;
 }
 
 void us_tcp_test_force_iss(struct us_stack *s, bool on, uint32_t iss) {
-  s->tcp->iss_forced = on;
-  s->tcp->iss_value = iss;
+  tcp_layer(s)->iss_forced = on;
+  tcp_layer(s)->iss_value = iss;
 }

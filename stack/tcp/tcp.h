@@ -13,6 +13,11 @@
 
 struct us_stack;
 
+/* The layer's slot in struct us_stack (core/stack.h). */
+#define US_LAYER_TCP 2
+/* The kind of TCP sockets in the handle table (core/handle.h). */
+#define US_HK_TCP    2
+
 /* Set up the TCP layer (tcp_layer.c): pools, protocol 6, the layer poll. Returns 0
  * or a us_err. The public us_tcp_* functions of us_socket.h are implemented
  * in this layer. */

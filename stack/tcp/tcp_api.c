@@ -39,7 +39,7 @@ uint32_t tcp_events(struct us_stack *s, void *obj) {
     ev |= US_EV_READABLE;
   /* Writable with room in the attached send ring, or with none attached
    * while the pool has one to give. */
-  bool room = t->snd.buf ? us_ring_free(&t->snd) > 0 : s->tcp->sndp.nfree > 0;
+  bool room = t->snd.buf ? us_ring_free(&t->snd) > 0 : tcp_layer(s)->sndp.nfree > 0;
   if ((t->state == US_TCP_ESTABLISHED || t->state == US_TCP_CLOSE_WAIT) && !t->fin_queued && room)
     ev |= US_EV_WRITABLE;
   if (t->was_connected)
@@ -458,7 +458,7 @@ int us_tcp_addrs(us_stack *s, us_sock_t sock, us_endpoint_t *local, us_endpoint_
 
 size_t us_tcp_list(us_stack *s, struct us_tcp_info *out, size_t max) {
   size_t n = 0;
-  for (struct us_tcb *t = s->tcp->active; t && n < max; t = t->anext) {
+  for (struct us_tcb *t = tcp_layer(s)->active; t && n < max; t = t->anext) {
     struct us_tcp_info *i = &out[n++];
     memset(i, 0, sizeof *i);
     i->sock = t->h;
@@ -480,7 +480,7 @@ size_t us_tcp_list(us_stack *s, struct us_tcp_info *out, size_t max) {
     i->rto = tcp_rto_current(s, t);
     i->cwnd = tcp_cc_window(t);
     i->ssthresh = t->cc.ops ? t->cc.ops->ssthresh(&t->cc) : 0;
-    i->cc = t->cc.ops ? t->cc.ops->name : s->tcp->cc->name;
+    i->cc = t->cc.ops ? t->cc.ops->name : tcp_layer(s)->cc->name;
     i->recovery = t->recovery == TCP_REC_FAST ? "fast" : t->recovery == TCP_REC_RTO ? "rto" : "";
     i->sacked = t->fl ? t->fl->sacked : 0;
     i->retransmits = t->retransmits;

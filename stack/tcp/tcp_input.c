@@ -143,7 +143,7 @@ static void reply_rst(struct us_stack *s, const struct seg_in *in) {
 static void reply_rst_limited(struct us_stack *s, const struct seg_in *in) {
   if (in->flags0 & US_TH_RST)
     return;
-  if (!us_tbucket_take(&s->tcp->rst_tb, s->cfg.tcp_rst_rate, s->cfg.tcp_rst_burst, in->now)) {
+  if (!us_tbucket_take(&tcp_layer(s)->rst_tb, s->cfg.tcp_rst_rate, s->cfg.tcp_rst_burst, in->now)) {
     US_STAT_INC(s, tcp_out_rsts_limited);
     return;
   }

@@ -43,6 +43,7 @@
 #include "core/ring.h"
 #include "core/stack.h"
 #include "core/tbucket.h"
+#include "tcp.h"
 #include "ustack/us_socket.h"
 #include "wire/seq.h"
 #include "wire/tcp.h"
@@ -290,6 +291,11 @@ struct us_tcp_layer {
   struct us_tbucket rst_tb;
   uint64_t edges[US_TCP_NSTATES][US_TCP_NSTATES];
 };
+
+/* The layer's state (core/stack.h, "one slot per layer"). */
+static inline struct us_tcp_layer *tcp_layer(const struct us_stack *s) {
+  return s->layer[US_LAYER_TCP];
+}
 
 /* ---- tcp_state.c ---- */
 void tcp_set_state(struct us_stack *s, struct us_tcb *t, enum us_tcp_state st, const char *why);

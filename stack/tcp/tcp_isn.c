@@ -25,10 +25,10 @@
 #define EPH_N   (EPH_MAX - EPH_MIN + 1u)
 
 void tcp_isn_init(struct us_stack *s) {
-  us_rand_bytes(s, s->tcp->isn_key, sizeof s->tcp->isn_key);
-  us_rand_bytes(s, s->tcp->port_key, sizeof s->tcp->port_key);
-  us_rand_bytes(s, s->tcp->cookie_key, sizeof s->tcp->cookie_key);
-  s->tcp->port_next = us_rand_u32(s);
+  us_rand_bytes(s, tcp_layer(s)->isn_key, sizeof tcp_layer(s)->isn_key);
+  us_rand_bytes(s, tcp_layer(s)->port_key, sizeof tcp_layer(s)->port_key);
+  us_rand_bytes(s, tcp_layer(s)->cookie_key, sizeof tcp_layer(s)->cookie_key);
+  tcp_layer(s)->port_next = us_rand_u32(s);
 }
 
 void tcp_tuple_key(uint8_t out[TCP_TUPLE_KEY_LEN], us_addr_t laddr, uint16_t lport, us_addr_t raddr,
@@ -44,11 +44,11 @@ void tcp_tuple_key(uint8_t out[TCP_TUPLE_KEY_LEN], us_addr_t laddr, uint16_t lpo
 
 uint32_t tcp_isn(struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,
                  uint16_t rport, us_time_t now) {
-  if (s->tcp->iss_forced)
-    return s->tcp->iss_value;
+  if (tcp_layer(s)->iss_forced)
+    return tcp_layer(s)->iss_value;
   uint8_t b[TCP_TUPLE_KEY_LEN];
   tcp_tuple_key(b, laddr, lport, raddr, rport);
-  uint32_t f = (uint32_t)us_siphash24(s->tcp->isn_key, b, sizeof b);
+  uint32_t f = (uint32_t)us_siphash24(tcp_layer(s)->isn_key, b, sizeof b);
   return f + (uint32_t)((uint64_t)now / 4u);
 }
 
@@ -58,14 +58,14 @@ int tcp_pick_ephemeral(struct us_stack *s, us_addr_t laddr, us_addr_t raddr, uin
    * what is being chosen. */
   uint8_t b[TCP_TUPLE_KEY_LEN];
   tcp_tuple_key(b, laddr, 0, raddr, rport);
-  uint32_t offset = (uint32_t)us_siphash24(s->tcp->port_key, b, sizeof b);
+  uint32_t offset = (uint32_t)us_siphash24(tcp_layer(s)->port_key, b, sizeof b);
   for (uint32_t i = 0; i < EPH_N; i++) {
-    uint16_t p = (uint16_t)(EPH_MIN + (offset + s->tcp->port_next + i) % EPH_N);
+    uint16_t p = (uint16_t)(EPH_MIN + (offset + tcp_layer(s)->port_next + i) % EPH_N);
     /* Free for this destination: no connection with the same 4-tuple and
      * no listener or bound socket on the port. */
     if (tcb_lookup(s, laddr, p, raddr, rport) || tcb_port_used(s, p, false))
       continue;
-    s->tcp->port_next += i + 1;
+    tcp_layer(s)->port_next += i + 1;
     *port = p;
     return 0;
   }

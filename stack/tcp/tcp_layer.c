@@ -19,14 +19,14 @@
 #include "wire/ipv4.h"
 
 static void tcp_fini(struct us_stack *s) {
-  struct us_tcp_layer *ts = s->tcp;
+  struct us_tcp_layer *ts = tcp_layer(s);
   if (!ts)
     return;
   tcp_limit_fini(s);
   tcb_pool_fini(s);
   tcp_timerq_fini(&ts->tq);
   free(ts);
-  s->tcp = NULL;
+  s->layer[US_LAYER_TCP] = NULL;
 }
 
 int us_tcp_init(struct us_stack *s) {
@@ -34,7 +34,7 @@ int us_tcp_init(struct us_stack *s) {
   struct us_tcp_layer *ts = calloc(1, sizeof *ts);
   if (!ts)
     return US_ERR_NOMEM;
-  s->tcp = ts;
+  s->layer[US_LAYER_TCP] = ts;
   if (tcp_timerq_init(&ts->tq, c->max_tcp_sockets) || tcb_pool_init(s) != 0) {
     tcp_fini(s);
     return US_ERR_NOMEM;

@@ -59,7 +59,7 @@ static uint32_t slot_of(const struct us_tcp_layer *ts, uint32_t lidx, us_addr_t 
 }
 
 int tcp_limit_init(struct us_stack *s) {
-  struct us_tcp_layer *ts = s->tcp;
+  struct us_tcp_layer *ts = tcp_layer(s);
   ts->lim_salt1 = us_rand_u32(s);
   ts->lim_salt2 = us_rand_u32(s);
   if (s->cfg.tcp_listener_conn_max == 0 && s->cfg.tcp_source_conn_max == 0)
@@ -75,8 +75,8 @@ int tcp_limit_init(struct us_stack *s) {
 }
 
 void tcp_limit_fini(struct us_stack *s) {
-  free(s->tcp->lim_src);
-  s->tcp->lim_src = NULL;
+  free(tcp_layer(s)->lim_src);
+  tcp_layer(s)->lim_src = NULL;
 }
 
 /* The slot holding (lidx, addr), or the free slot where it would go. */
@@ -129,13 +129,13 @@ static void sub(struct us_tcp_layer *ts, uint32_t lidx, us_addr_t addr) {
 }
 
 uint32_t tcp_limit_conns(const struct us_stack *s, const struct us_tcb *l) {
-  const struct us_tcp_layer *ts = s->tcp;
+  const struct us_tcp_layer *ts = tcp_layer(s);
   return ts->lim_src ? find(ts, l->idx, TOTAL)->count : 0;
 }
 
 enum tcp_limit_verdict tcp_limit_check(const struct us_stack *s, const struct us_tcb *l,
                                        us_addr_t src) {
-  const struct us_tcp_layer *ts = s->tcp;
+  const struct us_tcp_layer *ts = tcp_layer(s);
   uint32_t lmax = s->cfg.tcp_listener_conn_max, smax = s->cfg.tcp_source_conn_max;
   if (!ts->lim_src)
     return TL_OK;
@@ -147,7 +147,7 @@ enum tcp_limit_verdict tcp_limit_check(const struct us_stack *s, const struct us
 }
 
 void tcp_limit_charge(struct us_stack *s, struct us_tcb *l, struct us_tcb *t) {
-  struct us_tcp_layer *ts = s->tcp;
+  struct us_tcp_layer *ts = tcp_layer(s);
   if (t->lim_counted || !ts->lim_src)
     return;
   t->lim_counted = true;
@@ -171,14 +171,14 @@ void tcp_limit_uncharge(struct us_stack *s, struct us_tcb *t) {
     t->lim_counted = false;
     return;
   }
-  uncharge_from(s->tcp, l, t);
+  uncharge_from(tcp_layer(s), l, t);
 }
 
 /* A listener is being freed: the connections counted on it stop counting
  * (they go on, unlimited, like any accepted connection of a closed
  * listener). Walks every TCB once; listeners close rarely. */
 void tcp_limit_listener_gone(struct us_stack *s, struct us_tcb *l) {
-  for (struct us_tcb *t = s->tcp->active; t; t = t->anext)
+  for (struct us_tcb *t = tcp_layer(s)->active; t; t = t->anext)
     if (t->lim_counted && t != l && t->lport == l->lport)
-      uncharge_from(s->tcp, l, t);
+      uncharge_from(tcp_layer(s), l, t);
 }

@@ -643,8 +643,8 @@ void tcp_persist_probe(struct us_stack *s, struct us_tcb *t, us_time_t now) {
 }
 
 void tcp_flush_pending(struct us_stack *s, us_time_t now) {
-  while (s->tcp->pending) {
-    struct us_tcb *t = s->tcp->pending;
+  while (tcp_layer(s)->pending) {
+    struct us_tcb *t = tcp_layer(s)->pending;
     tcb_pending_remove(s, t);
     tcp_output(s, t, now);
     tcp_gc(s, t);

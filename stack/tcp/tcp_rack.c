@@ -95,7 +95,7 @@ void tcp_loss_init(struct us_stack *s, struct us_tcb *t, us_time_t now) {
   t->rack_reordering = false;
   t->tlp_out = false;
   t->timer[TT_LOSS] = US_TIME_NEVER;
-  t->cc.ops = s->tcp->cc;
+  t->cc.ops = tcp_layer(s)->cc;
   tcp_cc_event_fill(t, now, &ev, &rtt);
   t->cc.ops->init(&t->cc, &ev, iw);
 }

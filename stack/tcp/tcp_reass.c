@@ -51,7 +51,7 @@ bool tcp_reass_insert(struct us_stack *s, struct us_tcb *t, uint32_t seq, const 
     out[n++] = (struct tcp_ooo){ lo, hi };
   uint32_t added = len - dup;
   if (n > TCP_OOO_MAX || t->ooo_bytes + added > s->cfg.tcp_ooo_bytes_max ||
-      s->tcp->ooo_total + added > s->cfg.tcp_ooo_bytes_total) {
+      tcp_layer(s)->ooo_total + added > s->cfg.tcp_ooo_bytes_total) {
     US_STAT_INC(s, tcp_ofo_drop);
     return false;
   }
@@ -69,7 +69,7 @@ held:
     US_STAT_INC(s, tcp_ofo_merge);
   t->nooo = (uint8_t)n;
   t->ooo_bytes += added;
-  s->tcp->ooo_total += added;
+  tcp_layer(s)->ooo_total += added;
   US_STAT_INC(s, tcp_ofo_queue);
   return true;
 }
@@ -86,7 +86,7 @@ uint32_t tcp_reass_pull(struct us_stack *s, struct us_tcb *t) {
     }
     uint32_t held = iv.end - iv.start;
     t->ooo_bytes -= held;
-    s->tcp->ooo_total -= held;
+    tcp_layer(s)->ooo_total -= held;
   }
   if (k > 0) {
     for (unsigned i = k; i < t->nooo; i++)
@@ -98,7 +98,7 @@ uint32_t tcp_reass_pull(struct us_stack *s, struct us_tcb *t) {
 }
 
 void tcp_reass_clear(struct us_stack *s, struct us_tcb *t) {
-  s->tcp->ooo_total -= t->ooo_bytes;
+  tcp_layer(s)->ooo_total -= t->ooo_bytes;
   t->ooo_bytes = 0;
   t->nooo = 0;
   t->peer_fin_ooo = false;

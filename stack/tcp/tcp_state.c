@@ -70,7 +70,7 @@ void tcp_set_state(struct us_stack *s, struct us_tcb *t, enum us_tcp_state st, c
   US_LOGD(s, "tcp %s %s %s -> %s (%s)", us_ep_str(t->laddr, t->lport, la),
           us_ep_str(t->raddr, t->rport, ra), state_names[old], state_names[st], why);
   t->state = st;
-  s->tcp->edges[old][st]++;
+  tcp_layer(s)->edges[old][st]++;
   if (old == US_TCP_TIME_WAIT)
     tcp_tw_untrack(s, t);
   US_STAT_INC(s, tcp_state_changes);
@@ -123,7 +123,7 @@ void tcp_enter_time_wait(struct us_stack *s, struct us_tcb *t, us_time_t now) {
 }
 
 uint64_t us_tcp_edge_count(const struct us_stack *s, enum us_tcp_state from, enum us_tcp_state to) {
-  if ((unsigned)from >= US_TCP_NSTATES || (unsigned)to >= US_TCP_NSTATES || !s->tcp)
+  if ((unsigned)from >= US_TCP_NSTATES || (unsigned)to >= US_TCP_NSTATES || !tcp_layer(s))
     return 0;
-  return s->tcp->edges[from][to];
+  return tcp_layer(s)->edges[from][to];
 }

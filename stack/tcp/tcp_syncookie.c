@@ -65,7 +65,7 @@ static uint32_t cookie_mac(const struct us_stack *s, us_addr_t laddr, uint16_t l
   for (int i = 0; i < 4; i++)
     for (int k = 0; k < 4; k++)
       b[TCP_TUPLE_KEY_LEN + 4 * i + k] = (uint8_t)(w[i] >> (8 * k));
-  return (uint32_t)us_siphash24(s->tcp->cookie_key, b, sizeof b) & 0x1ffffffu;
+  return (uint32_t)us_siphash24(tcp_layer(s)->cookie_key, b, sizeof b) & 0x1ffffffu;
 }
 
 /* The options word a cookie's MAC covers. */
@@ -114,8 +114,8 @@ uint32_t tcp_syncookie_make(struct us_stack *s, us_addr_t laddr, uint16_t lport,
     if (cookie_mss[i] <= peer_mss)
       idx = i;
   uint32_t tc = (uint32_t)((uint64_t)now / COOKIE_PERIOD_US) & 0xf;
-  s->tcp->cookie_sent = true;
-  s->tcp->cookie_sent_at = now;
+  tcp_layer(s)->cookie_sent = true;
+  tcp_layer(s)->cookie_sent_at = now;
   return tc << 28 | idx << 25 |
          cookie_mac(s, laddr, lport, raddr, rport, irs, tc, idx, opt_word(o));
 }
@@ -147,7 +147,7 @@ static bool opts_from_ack(const struct us_stack *s, const struct us_tcp_seg *ack
  * chance in 2^25 each of passing the MAC is never taken while no flood
  * fills the SYN queue. */
 bool tcp_syncookie_recent(const struct us_stack *s, us_time_t now) {
-  return s->tcp->cookie_sent && now - s->tcp->cookie_sent_at <= 2 * COOKIE_PERIOD_US;
+  return tcp_layer(s)->cookie_sent && now - tcp_layer(s)->cookie_sent_at <= 2 * COOKIE_PERIOD_US;
 }
 
 bool tcp_syncookie_check(struct us_stack *s, us_addr_t laddr, uint16_t lport, us_addr_t raddr,

@@ -191,7 +191,7 @@ static void run_timers(struct us_stack *s, struct us_tcb *t, us_time_t now) {
 /* us_stack_check_invariants(): every deadline a TCB has is in the queue,
  * under a key no later than it (an earlier key only costs a look). */
 static void timerq_check(struct us_stack *s) {
-  for (struct us_tcb *t = s->tcp->active; t; t = t->anext) {
+  for (struct us_tcb *t = tcp_layer(s)->active; t; t = t->anext) {
     us_time_t d = tcb_next_deadline(t, NULL);
     if (d != US_TIME_NEVER)
       US_ASSERT(t->tq_pos != 0 && t->tq_key <= d);
@@ -202,7 +202,7 @@ static void timerq_check(struct us_stack *s) {
  * are taken off first, so a timer that re-arms itself at `now` runs once
  * per poll, then each runs its timers and is re-keyed by tcp_gc(). */
 us_time_t tcp_poll(struct us_stack *s, us_time_t now) {
-  struct us_tcp_layer *ts = s->tcp;
+  struct us_tcp_layer *ts = tcp_layer(s);
   if (s->check_invariants)
     timerq_check(s);
   tcp_flush_pending(s, now);

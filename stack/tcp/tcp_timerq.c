@@ -112,8 +112,8 @@ us_time_t tcp_timerq_next(const struct tcp_timerq *q) {
 
 void tcp_timer_sync(struct us_stack *s, struct us_tcb *t) {
   if (!t->in_use) {
-    tcp_timerq_remove(&s->tcp->tq, t);
+    tcp_timerq_remove(&tcp_layer(s)->tq, t);
     return;
   }
-  tcp_timerq_set(&s->tcp->tq, t, tcb_next_deadline(t, NULL));
+  tcp_timerq_set(&tcp_layer(s)->tq, t, tcb_next_deadline(t, NULL));
 }

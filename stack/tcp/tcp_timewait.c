@@ -38,12 +38,12 @@ static void tw_unlink(struct us_tcp_layer *ts, struct us_tcb *t) {
 
 void tcp_tw_untrack(struct us_stack *s, struct us_tcb *t) {
   if (t->on_tw)
-    tw_unlink(s->tcp, t);
+    tw_unlink(tcp_layer(s), t);
 }
 
 /* End the oldest TIME-WAIT and free its TCB; false when there is none. */
 static bool tw_end_oldest(struct us_stack *s, const char *why) {
-  struct us_tcb *o = s->tcp->tw_head;
+  struct us_tcb *o = tcp_layer(s)->tw_head;
   if (!o)
     return false;
   US_ASSERT(o->state == US_TCP_TIME_WAIT && !us_sock_valid(o->h));
@@ -53,7 +53,7 @@ static bool tw_end_oldest(struct us_stack *s, const char *why) {
 }
 
 void tcp_tw_track(struct us_stack *s, struct us_tcb *t) {
-  struct us_tcp_layer *ts = s->tcp;
+  struct us_tcp_layer *ts = tcp_layer(s);
   if (t->state != US_TCP_TIME_WAIT || us_sock_valid(t->h))
     return;
   US_ASSERT(!t->in_synq && !t->in_acceptq);
@@ -69,7 +69,7 @@ void tcp_tw_track(struct us_stack *s, struct us_tcb *t) {
 }
 
 void us_tcp_time_wait_usage(const struct us_stack *s, uint32_t *count, uint32_t *max) {
-  const struct us_tcp_layer *ts = s->tcp;
+  const struct us_tcp_layer *ts = tcp_layer(s);
   *count = ts ? ts->tw_count : 0;
   *max = ts ? ts->tw_max : 0;
 }

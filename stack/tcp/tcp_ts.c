@@ -48,7 +48,7 @@ static uint32_t ts_offset(const struct us_stack *s, us_addr_t laddr, uint16_t lp
   uint8_t b[TCP_TUPLE_KEY_LEN + 4];
   tcp_tuple_key(b, laddr, lport, raddr, rport);
   memcpy(b + TCP_TUPLE_KEY_LEN, "stST", 4); /* not an ISN input (those are shorter) */
-  return (uint32_t)us_siphash24(s->tcp->isn_key, b, sizeof b);
+  return (uint32_t)us_siphash24(tcp_layer(s)->isn_key, b, sizeof b);
 }
 
 void tcp_ts_init(struct us_stack *s, struct us_tcb *t) {

@@ -46,6 +46,11 @@ struct us_udp_layer {
   struct us_udp_sock *buckets[PORT_BUCKETS];
 };
 
+/* The layer's state (core/stack.h, "one slot per layer"). */
+static inline struct us_udp_layer *udp_layer(const struct us_stack *s) {
+  return s->layer[US_LAYER_UDP];
+}
+
 static struct us_udp_sock *lookup(struct us_udp_layer *u, uint16_t port) {
   for (struct us_udp_sock *k = u->buckets[port % PORT_BUCKETS]; k; k = k->hnext)
     if (k->port == port)
@@ -79,7 +84,7 @@ static uint32_t udp_events(struct us_stack *s, void *obj) {
 }
 
 static void udp_input(struct us_stack *s, const struct us_ipinfo *ii, us_time_t now) {
-  struct us_udp_layer *u = s->udp;
+  struct us_udp_layer *u = udp_layer(s);
   struct us_udp_hdr h;
   enum us_udp_parse_result pr = ii->l4_csum_trusted
                                     ? us_udp_parse_trusted(ii->payload, ii->payload_len, &h)
@@ -141,7 +146,7 @@ static void queue_flush(struct us_stack *s, struct us_udp_sock *k) {
 }
 
 static void udp_fini(struct us_stack *s) {
-  struct us_udp_layer *u = s->udp;
+  struct us_udp_layer *u = udp_layer(s);
   if (!u)
     return;
   for (uint32_t i = 0; i < u->count; i++)
@@ -149,7 +154,7 @@ static void udp_fini(struct us_stack *s) {
       queue_flush(s, &u->socks[i]);
   free(u->socks);
   free(u);
-  s->udp = NULL;
+  s->layer[US_LAYER_UDP] = NULL;
 }
 
 void us_udp_defaults(struct us_config *cfg) {
@@ -173,7 +178,7 @@ int us_udp_init(struct us_stack *s) {
     u->socks[i].fnext = u->free_list;
     u->free_list = &u->socks[i];
   }
-  s->udp = u;
+  s->layer[US_LAYER_UDP] = u;
   s->l4_input[US_IPPROTO_UDP] = udp_input;
   s->handles.events_fn[US_HK_UDP] = udp_events;
   us_stack_register_layer(s, NULL, udp_fini);
@@ -181,11 +186,11 @@ int us_udp_init(struct us_stack *s) {
 }
 
 static struct us_udp_sock *get(struct us_stack *s, us_sock_t sock) {
-  return s->udp ? us_handle_get(s, sock, US_HK_UDP) : NULL;
+  return udp_layer(s) ? us_handle_get(s, sock, US_HK_UDP) : NULL;
 }
 
 int us_udp_open(us_stack *s, us_sock_t *out) {
-  struct us_udp_layer *u = s->udp;
+  struct us_udp_layer *u = udp_layer(s);
   if (!out)
     return US_ERR_INVAL;
   *out = US_SOCK_INVALID;
@@ -209,7 +214,7 @@ static int pick_ephemeral(struct us_stack *s, uint16_t *port) {
   uint32_t start = us_rand_u32(s) % EPHEMERAL_COUNT;
   for (uint32_t i = 0; i < EPHEMERAL_COUNT; i++) {
     uint16_t p = (uint16_t)(EPHEMERAL_MIN + (start + i) % EPHEMERAL_COUNT);
-    if (!lookup(s->udp, p)) {
+    if (!lookup(udp_layer(s), p)) {
       *port = p;
       return 0;
     }
@@ -227,11 +232,11 @@ int us_udp_bind(us_stack *s, us_sock_t sock, uint16_t port) {
     int err = pick_ephemeral(s, &port);
     if (err)
       return err;
-  } else if (lookup(s->udp, port)) {
+  } else if (lookup(udp_layer(s), port)) {
     return US_ERR_ADDRINUSE;
   }
   k->port = port;
-  hash_insert(s->udp, k);
+  hash_insert(udp_layer(s), k);
   return 0;
 }
 
@@ -309,10 +314,10 @@ int us_udp_close(us_stack *s, us_sock_t sock) {
     return US_ERR_BADF;
   queue_flush(s, k);
   if (k->port)
-    hash_remove(s->udp, k);
+    hash_remove(udp_layer(s), k);
   us_handle_free(s, sock);
   memset(k, 0, sizeof *k);
-  k->fnext = s->udp->free_list;
-  s->udp->free_list = k;
+  k->fnext = udp_layer(s)->free_list;
+  udp_layer(s)->free_list = k;
   return 0;
 }

@@ -7,6 +7,11 @@
 
 struct us_stack;
 
+/* The layer's slot in struct us_stack (core/stack.h). */
+#define US_LAYER_UDP 1
+/* The kind of UDP sockets in the handle table (core/handle.h). */
+#define US_HK_UDP    1
+
 /* Set up UDP: registers protocol 17. Returns 0 or a us_err. */
 int us_udp_init(struct us_stack *s);
 

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "core/handle.h"
+#include "tcp/tcp.h"
+#include "udp/udp.h"
 #include "core/pkt.h"
 #include "core/rand.h"
 #include "core/ring.h"

@@ -30,7 +30,7 @@ static uint32_t guessed_cookie(struct th *h, us_time_t now) {
   struct tcp_cookie_opts o = { 0 };
   uint32_t c = tcp_syncookie_make(h->s, us_addr_v4(TH_S_ADDR), TH_S_PORT, us_addr_v4(TH_P_ADDR),
                                   h->c->p_port, h->c->p_isn, 1460, &o, now);
-  h->s->tcp->cookie_sent = false;
+  tcp_layer(h->s)->cookie_sent = false;
   return c;
 }
 
@@ -77,8 +77,8 @@ static void test_cookie_window_follows_last_cookie(void **state) {
   th_advance(h, late);
   th_drain(h);
   uint32_t ck = guessed_cookie(h, late);
-  h->s->tcp->cookie_sent = true; /* the cookie at 2 ms is the last one out */
-  h->s->tcp->cookie_sent_at = MS(2);
+  tcp_layer(h->s)->cookie_sent = true; /* the cookie at 2 ms is the last one out */
+  tcp_layer(h->s)->cookie_sent_at = MS(2);
   th_inject(h, late, TSEG(.flags = TH_ACK, .seq = 1, .ack = ck + 1, .ack_abs = true));
   assert_int_equal(th_state(h), -1);
   assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_recv), 1);
