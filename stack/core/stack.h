@@ -44,9 +44,12 @@ struct us_ipinfo {
    * or verified this datagram (us_rx_meta), so the transport skips its
    * checksum check. */
   bool l4_csum_trusted;
-  /* The IPv4 header as parsed, for an ICMP error about this datagram
-   * (us_ip_send_port_unreach); NULL for IPv6. */
+  /* For an ICMP error about this datagram (us_ip_send_port_unreach): the
+   * IPv4 header as parsed, or the IPv6 datagram from its header on
+   * (ip6_len bytes); the other is NULL. */
   const struct us_ip4_hdr *ip4;
+  const uint8_t *ip6;
+  size_t ip6_len;
 };
 typedef void (*us_l4_input_fn)(struct us_stack *s, const struct us_ipinfo *ii, us_time_t now);
 

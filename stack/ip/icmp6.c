@@ -88,14 +88,16 @@ static void error_input(struct us_stack *s, const struct us_icmp6_hdr *h, us_tim
     US_STAT_INC(s, icmp6_in_bad_quote); /* no upper-layer header to match */
     return;
   }
-  (void)proto;
   uint32_t info = h->rest;
   if (h->type == US_ICMP6_PKT_TOO_BIG)
     info = ptb_mtu(s, info);
-  (void)info;
-  /* The transports' ICMP error handlers take IPv6 quotes once they run
-   * over IPv6 (docs/IPV6.md); until then nothing can use it. */
-  US_STAT_INC(s, icmp6_in_err_no_handler);
+  us_l4_icmp_err_fn fn = proto == US_IPPROTO_ICMP ? NULL : s->l4_icmp_err[proto];
+  if (!fn) {
+    US_STAT_INC(s, icmp6_in_err_no_handler);
+    return;
+  }
+  fn(s, h->type, h->code, info, us_addr_v6(inner.src), us_addr_v6(inner.dst), q + l4, avail - l4,
+     now);
 }
 
 void us_icmp6_input(struct us_stack *s, const struct us_ip6_hdr *ip, const uint8_t *msg, size_t len,

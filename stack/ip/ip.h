@@ -81,8 +81,8 @@ struct us_ip_tx {
 /*
  * Send a transport datagram. CONSUMES `pkt` (data: the transport header
  * and payload, with headroom for the IP header). Returns 0 or a us_err as
- * us_ip4_output does. An IPv6 destination is counted (ip_out_no_ip6) and
- * dropped with US_ERR_ADDRNOTAVAIL until the stack has IPv6 output.
+ * us_ip4_output / us_ip6_output do (US_ERR_ADDRNOTAVAIL for IPv6 while the
+ * stack has no IPv6 address).
  */
 int us_ip_output(struct us_stack *s, struct us_pkt *pkt, const struct us_ip_tx *tx, us_time_t now);
 

@@ -16,6 +16,7 @@
 #include "core/stack.h"
 #include "core/stats.h"
 #include "ip6.h"
+#include "wire/checksum.h"
 #include "ip_internal.h"
 #include "ustack/us_stack.h"
 #include "wire/icmp6.h"
@@ -121,7 +122,6 @@ static void multicast_input(struct us_stack *s, const struct us_ip6_hdr *ip) {
 static void deliver(struct us_stack *s, const struct us_ip6_hdr *ip, const struct us_ip6_chain *c,
                     bool trusted, us_time_t now) {
   size_t len = dgram_len(ip);
-  (void)trusted; /* for the transports' checksum, once they take IPv6 */
   switch (c->proto) {
   case US_IP6_NH_ICMPV6:
     US_STAT_INC(s, ip6_in_delivers);
@@ -130,16 +130,32 @@ static void deliver(struct us_stack *s, const struct us_ip6_hdr *ip, const struc
   case US_IP6_NH_NONE:
     US_STAT_INC(s, ip6_in_no_next); /* RFC 8200 4.7: ignore what follows */
     return;
-  case US_IP6_NH_TCP:
-  case US_IP6_NH_UDP:
-    US_STAT_INC(s, ip6_in_no_transport);
-    return;
   default:
-    US_STAT_INC(s, ip6_in_unknown_protos);
-    us_icmp6_send_error(s, ip->raw, len, US_ICMP6_PARAM_PROBLEM, US_ICMP6_PARAM_NEXT_HDR,
-                        c->proto_ptr, now);
+    break;
+  }
+  us_l4_input_fn fn = s->l4_input[c->proto];
+  if (fn && c->proto != US_IPPROTO_ICMP) {
+    /* The transport's view (core/stack.h); ICMPv4 never runs over IPv6. */
+    struct us_ipinfo ii = {
+      .src = us_addr_v6(ip->src),
+      .dst = us_addr_v6(ip->dst),
+      .payload = ip->raw + c->l4_off,
+      .payload_len = (uint32_t)(len - c->l4_off),
+      .proto = c->proto,
+      .ecn = ip->tclass & 3,
+      .ttl = ip->hop_limit,
+      .l4_csum_trusted = trusted,
+      .ip6 = ip->raw,
+      .ip6_len = len,
+    };
+    ii.pseudo = us_csum_pseudo(ii.src, ii.dst, c->proto);
+    US_STAT_INC(s, ip6_in_delivers);
+    fn(s, &ii, now);
     return;
   }
+  US_STAT_INC(s, ip6_in_unknown_protos);
+  us_icmp6_send_error(s, ip->raw, len, US_ICMP6_PARAM_PROBLEM, US_ICMP6_PARAM_NEXT_HDR,
+                      c->proto_ptr, now);
 }
 
 /* Walk the chain of `ip` and act on the verdict; true with `c` filled
