@@ -63,7 +63,8 @@ uint16_t us_udp_local_port(us_stack *s, us_sock_t sock);
 /*
  * Send one datagram to `dst` (IPv4 or IPv6). An unbound socket is bound to
  * an ephemeral port first. Datagrams larger than the MTU are fragmented.
- * Returns `len` or a us_err (US_ERR_MSGSIZE above 65507 bytes,
+ * Returns `len` or a us_err (US_ERR_MSGSIZE above 65507 bytes, 65527 to
+ * IPv6,
  * US_ERR_NOMEM when no buffer, US_ERR_ADDRNOTAVAIL when the stack has no
  * address of dst's family).
  */

@@ -34,6 +34,7 @@
 #include "tcp_int.h"
 #include "wire/bytes.h"
 #include "wire/icmp4.h"
+#include "wire/icmp6.h"
 #include "wire/ipv4.h"
 
 enum tcp_verdict {
@@ -1203,6 +1204,12 @@ void tcp_icmp_error(struct us_stack *s, uint8_t type, uint8_t code, uint32_t inf
   if (us_addr_is_v4(qsrc) && type == US_ICMP_DEST_UNREACH && code == US_ICMP_UNREACH_NEEDFRAG) {
     /* RFC 1191: the next-hop MTU, checked by icmp.c, in the low 16 bits. */
     tcp_pmtu_frag_needed(s, t, info & 0xffffu, now);
+    tcp_gc(s, t);
+    return;
+  }
+  if (us_addr_is_v6(qsrc) && type == US_ICMP6_PKT_TOO_BIG) {
+    /* RFC 8201 4: the MTU field, at least 1280 (icmp6.c raised it). */
+    tcp_pmtu_frag_needed(s, t, info, now);
     tcp_gc(s, t);
     return;
   }

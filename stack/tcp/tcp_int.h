@@ -618,7 +618,8 @@ static inline uint32_t tcp_mss_for(uint32_t mtu, uint8_t family) {
   uint32_t h = tcp_hdrs_for(family);
   return mtu > h ? mtu - h : TCP_MSS_DEFAULT;
 }
-#define TCP_MSS_FLOOR  64  /* HOSTILE OPT-3; Linux uses 48 */
-#define TCP_PMTU_FLOOR 552 /* Linux's min_pmtu: below it, DF goes off instead */
+#define TCP_MSS_FLOOR   64   /* HOSTILE OPT-3; Linux uses 48 */
+#define TCP_PMTU_FLOOR  552  /* Linux's min_pmtu: below it, DF goes off instead */
+#define TCP_PMTU_FLOOR6 1280 /* IPv6's minimum MTU (RFC 8200 5, RFC 8201 4) */
 
 #endif

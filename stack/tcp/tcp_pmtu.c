@@ -23,6 +23,11 @@
  *  - the data in flight is resent at once at the new size (RFC 1191 6.5),
  *    without treating the drop as congestion: cwnd and ssthresh stay.
  *
+ * Over IPv6 (RFC 8201) a router never fragments, so a packet too big
+ * (type 2) is acted on even with cfg.tcp_pmtud off, and the floor is the
+ * IPv6 minimum MTU, 1280: icmp6.c raises a smaller report to it (RFC 8201
+ * 4; RFC 8021: no atomic fragments), and there is no DF to turn off.
+ *
  * Black holes (cfg.tcp_pmtu_blackhole, off by default as in Linux): a
  * router that drops DF segments too big for it without sending the ICMP
  * (or a firewall that drops the ICMP) stalls a connection with nothing
@@ -47,8 +52,13 @@ void tcp_mss_update(struct us_stack *s, struct us_tcb *t) {
   t->mss = (uint16_t)mss;
 }
 
+static uint32_t pmtu_floor(const struct us_tcb *t) {
+  return us_addr_is_v6(t->raddr) ? TCP_PMTU_FLOOR6 : TCP_PMTU_FLOOR;
+}
+
 void tcp_pmtu_frag_needed(struct us_stack *s, struct us_tcb *t, uint32_t mtu, us_time_t now) {
-  if (!s->cfg.tcp_pmtud) {
+  bool v6 = us_addr_is_v6(t->raddr);
+  if (!s->cfg.tcp_pmtud && !v6) {
     US_STAT_INC(s, tcp_pmtu_ignored); /* we never set DF: not about us */
     return;
   }
@@ -59,11 +69,11 @@ void tcp_pmtu_frag_needed(struct us_stack *s, struct us_tcb *t, uint32_t mtu, us
     return;
   }
   bool floor = false;
-  if (mtu < TCP_PMTU_FLOOR) {
+  if (mtu < pmtu_floor(t)) {
     US_STAT_INC(s, tcp_pmtu_floor);
-    mtu = TCP_PMTU_FLOOR;
-    floor = !t->pmtu_no_df;
-    t->pmtu_no_df = true;
+    mtu = pmtu_floor(t);
+    floor = !t->pmtu_no_df && !v6;
+    t->pmtu_no_df = !v6;
   }
   if (mtu >= t->pmtu && !floor) {
     US_STAT_INC(s, tcp_pmtu_ignored); /* RFC 1191 6.3: never raise it here */
@@ -105,9 +115,10 @@ void tcp_pmtu_on_rto(struct us_stack *s, struct us_tcb *t) {
   if (mss > 1024)
     mss = 1024;
   uint32_t mtu = mss + hdrs + tcp_ts_optlen(t);
-  if (mtu < TCP_PMTU_FLOOR) {
-    mtu = TCP_PMTU_FLOOR;
-    t->pmtu_no_df = true; /* even the floor did not pass: let routers fragment */
+  if (mtu < pmtu_floor(t)) {
+    mtu = pmtu_floor(t);
+    /* Even the floor did not pass: let IPv4 routers fragment. */
+    t->pmtu_no_df = us_addr_is_v4(t->raddr);
   }
   if (mtu >= t->pmtu && !t->pmtu_no_df)
     return;

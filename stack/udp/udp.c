@@ -22,12 +22,13 @@
 #include "wire/checksum.h"
 #include "wire/udp.h"
 
-#define UDP_MAX_PAYLOAD (US_IP4_MAX_DATAGRAM - US_IP4_HDR_MIN - US_UDP_HDR_LEN) /* 65507 */
-#define META_LEN        sizeof(us_endpoint_t)
-#define PORT_BUCKETS    64
+#define UDP_MAX_PAYLOAD  (US_IP4_MAX_DATAGRAM - US_IP4_HDR_MIN - US_UDP_HDR_LEN) /* 65507 */
+#define UDP_MAX_PAYLOAD6 (65535u - US_UDP_HDR_LEN) /* 65527: IPv6's payload length is 16 bits */
+#define META_LEN         sizeof(us_endpoint_t)
+#define PORT_BUCKETS     64
 /* RFC 6056 2.1: the IANA dynamic range 49152-65535. */
-#define EPHEMERAL_MIN   49152u
-#define EPHEMERAL_COUNT (65536u - EPHEMERAL_MIN)
+#define EPHEMERAL_MIN    49152u
+#define EPHEMERAL_COUNT  (65536u - EPHEMERAL_MIN)
 
 struct us_udp_sock {
   bool used;
@@ -99,6 +100,13 @@ static void udp_input(struct us_stack *s, const struct us_ipinfo *ii, us_time_t 
   case US_UDP_TOO_SHORT:
   case US_UDP_BAD_LEN:
     US_STAT_INC(s, udp_in_bad_len);
+    US_STAT_INC(s, udp_in_errors);
+    return;
+  }
+  /* RFC 8200 8.1: over IPv6 the checksum is mandatory; a zero one is
+   * dropped (and counted) rather than taken as "none". */
+  if (us_addr_is_v6(ii->src) && h.csum == 0 && !ii->l4_csum_trusted) {
+    US_STAT_INC(s, udp_in_zero_csum6);
     US_STAT_INC(s, udp_in_errors);
     return;
   }
@@ -250,7 +258,7 @@ long us_udp_sendto(us_stack *s, us_sock_t sock, us_endpoint_t dst, const void *b
   struct us_udp_sock *k = get(s, sock);
   if (!k)
     return US_ERR_BADF;
-  if (len > UDP_MAX_PAYLOAD)
+  if (len > (us_addr_is_v6(dst.addr) ? UDP_MAX_PAYLOAD6 : UDP_MAX_PAYLOAD))
     return US_ERR_MSGSIZE;
   if ((len > 0 && !buf) || dst.port == 0 || us_addr_is_any(dst.addr))
     return US_ERR_INVAL;
