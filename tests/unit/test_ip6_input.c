@@ -182,15 +182,22 @@ static void test_unknown_next_header(void **st) {
   expect_drop(h, &sn, US_STAT_ip6_in_no_next);
 }
 
-static void test_transport_not_yet(void **st) {
+/* UDP and TCP take IPv6 (docs/IPV6.md): a datagram to a UDP port with no
+ * socket reaches UDP, which answers port unreachable (RFC 4443 3.1). */
+static void test_transport_delivery(void **st) {
   struct h_stack *h = *st;
   uint8_t u[32];
   size_t n = t6_udp(u, T6_PEER, T6_US, 1000, 7, "hi", 2);
   struct h_snap sn;
   h_snap_take(h->s, &sn);
   t6_send(h, T6_PEER, T6_US, 17, u, n, US_SEC(1));
-  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip6_in_no_transport), 1);
-  assert_int_equal(h_capture_pending(&h->cap), 0);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip6_in_delivers), 1);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_udp_no_ports), 1);
+  size_t len;
+  const uint8_t *m = t6_take_icmp(h, &len);
+  assert_int_equal(m[0], 1);
+  assert_int_equal(m[1], 4);
+  assert_int_equal(len, 8 + 40 + n);
 }
 
 static void test_padding_and_meta(void **st) {
@@ -301,7 +308,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_destination_and_source, setup, h_teardown_drained),
     cmocka_unit_test_setup_teardown(test_nd_and_mld_ignored, setup, h_teardown_drained),
     cmocka_unit_test_setup_teardown(test_unknown_next_header, setup, h_teardown_drained),
-    cmocka_unit_test_setup_teardown(test_transport_not_yet, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_transport_delivery, setup, h_teardown_drained),
     cmocka_unit_test_setup_teardown(test_padding_and_meta, setup, h_teardown_drained),
     cmocka_unit_test_setup_teardown(test_output_fragments, setup, h_teardown_drained),
     cmocka_unit_test(test_output_min_mtu),
