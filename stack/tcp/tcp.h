@@ -1,7 +1,7 @@
 /*
- * tcp.h - the TCP layer's entry points for the stack assembly and the
- * generic socket calls, plus two hooks for tests. Internals live in
- * tcp_int.h.
+ * tcp.h - the TCP layer as the stack assembly sees it (set-up, config,
+ * pool usage, its slot and socket kind), plus hooks for tests. The socket
+ * calls are the public ones of us_socket.h; internals live in tcp_int.h.
  */
 #ifndef USTACK_TCP_TCP_H
 #define USTACK_TCP_TCP_H
