@@ -64,7 +64,6 @@ static uint32_t ptb_mtu(struct us_stack *s, uint32_t mtu) {
  * reads it (Ripple20 CVE-2020-11898/11910), then hand the upper-layer
  * bytes to the protocol that sent the datagram. */
 static void error_input(struct us_stack *s, const struct us_icmp6_hdr *h, us_time_t now) {
-  (void)now;
   const uint8_t *q = h->payload;
   size_t qlen = h->payload_len;
   struct us_ip6_hdr inner;
@@ -89,8 +88,10 @@ static void error_input(struct us_stack *s, const struct us_icmp6_hdr *h, us_tim
     return;
   }
   uint32_t info = h->rest;
-  if (h->type == US_ICMP6_PKT_TOO_BIG)
+  if (h->type == US_ICMP6_PKT_TOO_BIG) {
     info = ptb_mtu(s, info);
+    us_ip6_pmtu_update(s, inner.dst, info, now); /* for our own output (pmtu6.c) */
+  }
   us_l4_icmp_err_fn fn = proto == US_IPPROTO_ICMP ? NULL : s->l4_icmp_err[proto];
   if (!fn) {
     US_STAT_INC(s, icmp6_in_err_no_handler);

@@ -37,13 +37,23 @@ void us_ip6_input(struct us_stack *s, const uint8_t *b, size_t len, const struct
 /*
  * Send a datagram to `dst` from our IPv6 address. CONSUMES `pkt`, whose
  * data is the upper-layer header and payload (with at least 48 bytes of
- * headroom). A datagram larger than the link MTU is fragmented (RFC 8200
- * 4.5; the MTU is at least 1280, RFC 8200 5). Returns 0, US_ERR_MSGSIZE
+ * headroom). A datagram larger than the path MTU (us_ip6_pmtu) is
+ * fragmented (RFC 8200 4.5; the MTU is at least 1280, RFC 8200 5). Returns 0, US_ERR_MSGSIZE
  * (beyond 65535 bytes of payload), US_ERR_ADDRNOTAVAIL (IPv6 is off) or
  * US_ERR_NOMEM.
  */
 int us_ip6_output(struct us_stack *s, struct us_pkt *pkt, const uint8_t dst[US_IP6_ADDR_LEN],
                   uint8_t next_hdr, uint8_t tclass, us_time_t now);
+
+/* The path MTU towards `dst` (RFC 8201): what a packet too big taught us
+ * in the last 10 minutes, else the link MTU. IPv6 output fragments at it;
+ * a transport may size its segments by it. */
+uint32_t us_ip6_pmtu(struct us_stack *s, const uint8_t dst[US_IP6_ADDR_LEN], us_time_t now);
+/* Lower the estimate for `dst` to `mtu` (raised to 1280 if below, never
+ * above the current estimate). icmp6.c calls it for every packet too big
+ * whose quote is about a datagram we sent. */
+void us_ip6_pmtu_update(struct us_stack *s, const uint8_t dst[US_IP6_ADDR_LEN], uint32_t mtu,
+                        us_time_t now);
 
 /*
  * Send an ICMPv6 error (RFC 4443 3) about `orig`, the offending datagram

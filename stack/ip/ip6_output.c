@@ -2,9 +2,9 @@
  * ip6_output.c - IPv6 output and fragmentation (RFC 8200 4.5 and 5).
  *
  * The upper layer hands over a packet whose data is its header and
- * payload. A datagram that fits the link MTU gets its 40-byte header in
- * the headroom. A larger one is cut into fragments of (MTU - 48) rounded
- * down to 8 bytes, each behind a copy of the fixed header and a fragment
+ * payload. A datagram that fits the path MTU (pmtu6.c: the link MTU unless
+ * a packet too big said less) gets its 40-byte header in the headroom. A
+ * larger one is cut into fragments of (MTU - 48) rounded down to 8 bytes, each behind a copy of the fixed header and a fragment
  * header, and sent in order with no copy of the data: fragment k's 48
  * header bytes are written over the last 48 bytes of fragment k-1, which is
  * safe because us_stack_tx borrows the bytes only for the call. We add no
@@ -35,11 +35,11 @@ static void fill_hdr(struct us_stack *s, struct us_ip6_hdr *h, const uint8_t dst
   memcpy(h->dst, dst, US_IP6_ADDR_LEN);
 }
 
-static int fragment(struct us_stack *s, struct us_pkt *pkt, struct us_ip6_hdr *h) {
+static int fragment(struct us_stack *s, struct us_pkt *pkt, struct us_ip6_hdr *h, size_t mtu) {
   size_t plen = pkt->len;
-  /* RFC 8200 5: the MTU is at least 1280 (checked at creation), so a
-   * chunk is at least 1232 bytes and never 0. */
-  size_t chunk = (s->cfg.mtu - US_IP6_HDR_LEN - FRAG_HDR_LEN) & ~(size_t)7;
+  /* RFC 8200 5: the MTU is at least 1280 (the link's checked at creation,
+   * a path's floored by pmtu6.c), so a chunk is at least 1232 bytes. */
+  size_t chunk = (mtu - US_IP6_HDR_LEN - FRAG_HDR_LEN) & ~(size_t)7;
   if (pkt->off < US_IP6_HDR_LEN + FRAG_HDR_LEN) {
     US_STAT_INC(s, ip6_out_no_buffer);
     us_pkt_free(s, pkt);
@@ -71,7 +71,6 @@ static int fragment(struct us_stack *s, struct us_pkt *pkt, struct us_ip6_hdr *h
 
 int us_ip6_output(struct us_stack *s, struct us_pkt *pkt, const uint8_t dst[US_IP6_ADDR_LEN],
                   uint8_t next_hdr, uint8_t tclass, us_time_t now) {
-  (void)now;
   if (!pkt)
     return US_ERR_INVAL;
   if (!us_ip6_enabled(s)) {
@@ -87,8 +86,9 @@ int us_ip6_output(struct us_stack *s, struct us_pkt *pkt, const uint8_t dst[US_I
   US_STAT_INC(s, ip6_out_requests);
   struct us_ip6_hdr h;
   fill_hdr(s, &h, dst, next_hdr, tclass);
-  if (plen + US_IP6_HDR_LEN > s->cfg.mtu)
-    return fragment(s, pkt, &h);
+  size_t mtu = us_ip6_pmtu(s, dst, now);
+  if (plen + US_IP6_HDR_LEN > mtu)
+    return fragment(s, pkt, &h, mtu);
   uint8_t *hdr = us_pkt_push(pkt, US_IP6_HDR_LEN);
   if (!hdr) {
     US_STAT_INC(s, ip6_out_no_buffer);

@@ -65,6 +65,14 @@ struct us_reass_frag {
   uint8_t next;    /* IPv6: this fragment header's Next Header */
 };
 
+/* A path MTU learnt from a packet too big (pmtu6.c); mtu 0 = free. */
+#define US_PMTU6_ENTRIES 16
+struct us_pmtu6 {
+  uint8_t dst[16];
+  uint16_t mtu;
+  us_time_t expires;
+};
+
 struct us_ip_layer {
   uint16_t next_id; /* IP identification, seeded at random */
   struct us_tbucket echo_tb;
@@ -76,6 +84,7 @@ struct us_ip_layer {
   /* IPv6 (ip6_*.c, icmp6.c): its own ICMP limits, apart from IPv4's. */
   struct us_tbucket echo6_tb;
   struct us_tbucket err6_tb;
+  struct us_pmtu6 pmtu6[US_PMTU6_ENTRIES];
 };
 
 /* The layer's state (core/stack.h, "one slot per layer"). */

@@ -227,6 +227,63 @@ static void test_error_rate_limit(void **st) {
   h_stack_fini(&h);
 }
 
+/* Packet too big lowers the path MTU our own output fragments at (RFC
+ * 8201): never below 1280, never raised, forgotten after 10 minutes. */
+static void test_pmtu(void **st) {
+  struct h_stack *h = *st;
+  uint8_t q[128], icmp[256];
+  size_t ql = our_datagram(q, T6_US);
+  struct h_snap sn;
+  /* 1400 for fd00::1: a 1400-byte echo reply (1448 on the wire) is cut. */
+  size_t n = t6_icmp(icmp, T6_PEER, T6_US, 2, 0, 1400, q, ql);
+  h_snap_take(h->s, &sn);
+  t6_send(h, T6_PEER, T6_US, 58, icmp, n, US_SEC(1));
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip6_pmtu_lowered), 1);
+  assert_int_equal(us_ip6_pmtu(h->s, T6_PEER, US_SEC(1)), 1400);
+  assert_int_equal(us_ip6_pmtu(h->s, T6_OTHER, US_SEC(1)), 1500); /* only that path */
+  assert_int_equal(t6_echo(h, 1400, 1, 1, 1232, 1400, US_SEC(2)), 2);
+  /* 1300 lowers it, 1450 does not raise it. */
+  n = t6_icmp(icmp, T6_PEER, T6_US, 2, 0, 1300, q, ql);
+  t6_send(h, T6_PEER, T6_US, 58, icmp, n, US_SEC(3));
+  n = t6_icmp(icmp, T6_PEER, T6_US, 2, 0, 1450, q, ql);
+  h_snap_take(h->s, &sn);
+  t6_send(h, T6_PEER, T6_US, 58, icmp, n, US_SEC(3));
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_icmp6_in_pkt_too_big_ignored), 1);
+  assert_int_equal(us_ip6_pmtu(h->s, T6_PEER, US_SEC(3)), 1300);
+  /* 600: 1280, the IPv6 minimum. */
+  n = t6_icmp(icmp, T6_PEER, T6_US, 2, 0, 600, q, ql);
+  t6_send(h, T6_PEER, T6_US, 58, icmp, n, US_SEC(4));
+  assert_int_equal(us_ip6_pmtu(h->s, T6_PEER, US_SEC(4)), 1280);
+  assert_int_equal(t6_echo(h, 3000, 1, 2, 1232, 1280, US_SEC(5)), 3);
+  /* A bad quote teaches nothing. */
+  uint8_t other[128];
+  size_t ol = our_datagram(other, T6_OTHER);
+  n = t6_icmp(icmp, T6_PEER, T6_US, 2, 0, 1280, other, ol);
+  t6_send(h, T6_PEER, T6_US, 58, icmp, n, US_SEC(5));
+  assert_int_equal(us_ip6_pmtu(h->s, T6_OTHER, US_SEC(5)), 1500);
+  /* Ten minutes after the last lowering, the link MTU again. */
+  assert_int_equal(us_ip6_pmtu(h->s, T6_PEER, US_SEC(4) + US_SEC(600) - 1), 1280);
+  assert_int_equal(us_ip6_pmtu(h->s, T6_PEER, US_SEC(4) + US_SEC(600)), 1500);
+  assert_int_equal(t6_echo(h, 1400, 1, 3, 1232, 1500, US_SEC(700)), 1);
+}
+
+/* The table is bounded: more destinations than entries replace the
+ * estimate that expires first. */
+static void test_pmtu_table_full(void **st) {
+  struct h_stack *h = *st;
+  uint8_t dst[16];
+  memcpy(dst, T6_OTHER, 16);
+  for (int i = 0; i < 40; i++) {
+    dst[14] = (uint8_t)i;
+    us_ip6_pmtu_update(h->s, dst, 1300 + (uint32_t)i, US_SEC(1) + i);
+  }
+  dst[14] = 39;
+  assert_int_equal(us_ip6_pmtu(h->s, dst, US_SEC(100)), 1339);
+  dst[14] = 0; /* the oldest: replaced */
+  assert_int_equal(us_ip6_pmtu(h->s, dst, US_SEC(100)), 1500);
+  assert_int_equal(h_stat(h, US_STAT_ip6_pmtu_lowered), 40);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_echo_rate_limit),
@@ -235,6 +292,8 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_error_quote_cut, setup, h_teardown_drained),
     cmocka_unit_test_setup_teardown(test_error_rules, setup, h_teardown_drained),
     cmocka_unit_test(test_error_rate_limit),
+    cmocka_unit_test_setup_teardown(test_pmtu, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_pmtu_table_full, setup, h_teardown_drained),
   };
   return H_RUN("icmp6", tests);
 }
