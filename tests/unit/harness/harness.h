@@ -164,9 +164,8 @@ void h_assert_pools_full(us_stack *s);
  * Builders written independently of stack/wire (plain byte pokes and
  * h_csum), so a bug in the code under test cannot hide by building its own
  * inputs. The IP header is described by struct h_ip and the transport
- * builders take it for their pseudo-header, so one call shape serves every
- * address family: family 0 (or 4) is IPv4; IPv6 adds family 6 and its
- * 16-byte addresses here.
+ * builders take it for their pseudo-header, so one call shape serves
+ * both address families: H_IP4(src, dst, proto) or H_IP6(src, dst, proto).
  */
 #define H_PEER US_IP4(10, 0, 0, 1) /* the test's side */
 #define H_US   US_IP4(10, 0, 0, 2) /* the stack under test */
@@ -188,20 +187,29 @@ struct h_ip {
   const uint8_t *opts; /* IPv4 options, opt_len a multiple of 4 */
   size_t opt_len;
 };
-/* A struct h_ip for src -> dst carrying `proto`, everything else default. */
 #define H_IP4(s, d, p) (&(const struct h_ip){ .src = (s), .dst = (d), .proto = (p) })
-/* A struct h_ip for IPv6 h_peer6 -> h_us6 carrying `proto`. */
+/* A struct h_ip for IPv6 src -> dst carrying `proto`; h_ip6_to_us is
+ * h_peer6 -> h_us6. */
+struct h_ip h_ip6(const uint8_t src[16], const uint8_t dst[16], uint8_t proto);
 struct h_ip h_ip6_to_us(uint8_t proto);
+/* The IPv6 twin of H_IP4: a pointer to a temporary h_ip6(src, dst, proto). */
+#define H_IP6(s, d, p) ((const struct h_ip[]){ h_ip6((s), (d), (p)) })
 
-/* Write the IP header + payload into out; returns the total length. The
- * payload may already be in place (built at out + the header length). */
+/* Write the IP header (IPv4: 20 bytes + options; IPv6: the 40-byte fixed
+ * header) + payload into out; returns the total length. The payload may
+ * already be in place (built at out + the header length). */
 size_t h_ip_build(uint8_t *out, const struct h_ip *ip, const void *payload, size_t len);
-/* The pseudo-header's sum for `len` bytes of ip->proto (RFC 9293 3.1, RFC 768). */
+/* The pseudo-header's sum for `len` bytes of ip->proto (RFC 9293 3.1,
+ * RFC 768; RFC 8200 8.1 for IPv6), unfolded. */
 uint32_t h_ip_pseudo(const struct h_ip *ip, size_t len);
 
-/* ICMP message (8-byte header + data) with a correct checksum. */
+/* ICMP message (8-byte header + data) with a correct checksum: ICMPv4
+ * (RFC 792: no pseudo-header), and ICMPv6 (RFC 4443 2.3: over ip's
+ * pseudo-header, next header 58). */
 size_t h_icmp_build(uint8_t *out, uint8_t type, uint8_t code, uint32_t rest, const void *data,
                     size_t len);
+size_t h_icmp6_build(uint8_t *out, const struct h_ip *ip, uint8_t type, uint8_t code, uint32_t rest,
+                     const void *data, size_t len);
 /* UDP header + data, checksummed over ip's pseudo-header (0 sent as 0xffff). */
 size_t h_udp_build(uint8_t *out, const struct h_ip *ip, uint16_t sport, uint16_t dport,
                    const void *data, size_t len);

@@ -13,11 +13,15 @@
 const uint8_t h_peer6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
 const uint8_t h_us6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2 };
 
-struct h_ip h_ip6_to_us(uint8_t proto) {
+struct h_ip h_ip6(const uint8_t src[16], const uint8_t dst[16], uint8_t proto) {
   struct h_ip ip = { .family = 6, .proto = proto };
-  memcpy(ip.src6, h_peer6, 16);
-  memcpy(ip.dst6, h_us6, 16);
+  memcpy(ip.src6, src, 16);
+  memcpy(ip.dst6, dst, 16);
   return ip;
+}
+
+struct h_ip h_ip6_to_us(uint8_t proto) {
+  return h_ip6(h_peer6, h_us6, proto);
 }
 
 /* RFC 8200 3: version 6, traffic class, flow label 0, payload length,
@@ -76,6 +80,20 @@ size_t h_icmp_build(uint8_t *out, uint8_t type, uint8_t code, uint32_t rest, con
   if (len)
     memcpy(out + 8, data, len);
   h_wr16(out + 2, h_csum(out, 8 + len));
+  return 8 + len;
+}
+
+size_t h_icmp6_build(uint8_t *out, const struct h_ip *ip, uint8_t type, uint8_t code, uint32_t rest,
+                     const void *data, size_t len) {
+  struct h_ip icmp6 = *ip;
+  icmp6.proto = 58;
+  out[0] = type;
+  out[1] = code;
+  h_wr16(out + 2, 0);
+  h_wr32(out + 4, rest);
+  if (len)
+    memcpy(out + 8, data, len);
+  h_wr16(out + 2, h_csum_fold(h_csum_add(h_ip_pseudo(&icmp6, 8 + len), out, 8 + len)));
   return 8 + len;
 }
 

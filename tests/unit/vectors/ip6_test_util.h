@@ -2,8 +2,9 @@
  * ip6_test_util.h - helpers shared by the IPv6 unit tests (test_wire_ipv6.c,
  * test_ip6_input.c, test_icmp6.c, test_reass6.c, test_hostile_ip6.c).
  *
- * Like the harness's packet builders (harness.h), these poke bytes and use
- * the harness's checksum (h_csum_add), never stack/wire, so the code under test cannot build
+ * The builders are the harness's (harness.h: H_IP6, h_icmp6_build,
+ * h_udp_build, h_pseudo6) or, like them, poke bytes and use the
+ * harness's checksum, never stack/wire, so the code under test cannot build
  * its own inputs.
  */
 #ifndef USTACK_TEST_IP6_UTIL_H
@@ -38,41 +39,23 @@ static inline void t6_hdr(uint8_t *out, const uint8_t src[16], const uint8_t dst
   memcpy(out + 24, dst, 16);
 }
 
-/* Reference pseudo-header sum (RFC 8200 8.1), unfolded. */
+/* Reference pseudo-header sum (RFC 8200 8.1), unfolded: the harness's. */
 static inline uint32_t t6_pseudo(const uint8_t src[16], const uint8_t dst[16], uint32_t len,
                                  uint8_t nh) {
-  uint32_t acc = h_csum_add(0, src, 16);
-  acc = h_csum_add(acc, dst, 16);
-  return acc + (len >> 16) + (len & 0xffff) + nh;
+  return h_pseudo6(src, dst, nh, len);
 }
 
 /* An ICMPv6 message with a correct checksum into out; returns its length. */
 static inline size_t t6_icmp(uint8_t *out, const uint8_t src[16], const uint8_t dst[16],
                              uint8_t type, uint8_t code, uint32_t rest, const void *data,
                              size_t len) {
-  out[0] = type;
-  out[1] = code;
-  h_wr16(out + 2, 0);
-  h_wr32(out + 4, rest);
-  if (len)
-    memcpy(out + 8, data, len);
-  h_wr16(out + 2,
-         h_csum_fold(h_csum_add(t6_pseudo(src, dst, (uint32_t)(8 + len), 58), out, 8 + len)));
-  return 8 + len;
+  return h_icmp6_build(out, H_IP6(src, dst, 58), type, code, rest, data, len);
 }
 
 /* A UDP datagram over IPv6 with a correct checksum (never 0: RFC 8200 8.1). */
 static inline size_t t6_udp(uint8_t *out, const uint8_t src[16], const uint8_t dst[16],
                             uint16_t sport, uint16_t dport, const void *data, size_t len) {
-  h_wr16(out, sport);
-  h_wr16(out + 2, dport);
-  h_wr16(out + 4, (uint16_t)(8 + len));
-  h_wr16(out + 6, 0);
-  if (len)
-    memcpy(out + 8, data, len);
-  uint16_t c = h_csum_fold(h_csum_add(t6_pseudo(src, dst, (uint32_t)(8 + len), 17), out, 8 + len));
-  h_wr16(out + 6, c ? c : 0xffff);
-  return 8 + len;
+  return h_udp_build(out, H_IP6(src, dst, 17), sport, dport, data, len);
 }
 
 /* A fragment header (8 bytes). */
