@@ -72,7 +72,17 @@ void ctl_write_ss(us_stack *s, FILE *out, us_time_t now) {
   if (!v)
     return;
   size_t n = us_tcp_list(s, v, cap);
-  fprintf(out, "%-12s %8s %8s %-21s %-21s\n", "State", "Recv-Q", "Send-Q", "Local Address:Port",
+  /* The address columns are as wide as the longest endpoint, as in ss:
+   * "[fd00:1:2:3:4:5:6:7]:65535" does not fit the 21 of IPv4. */
+  int w = 21;
+  for (size_t i = 0; i < n; i++) {
+    char e[US_ENDPOINT_STRLEN];
+    fmt_addr(e, sizeof e, v[i].laddr, v[i].lport);
+    w = (int)strlen(e) > w ? (int)strlen(e) : w;
+    fmt_addr(e, sizeof e, v[i].raddr, v[i].rport);
+    w = (int)strlen(e) > w ? (int)strlen(e) : w;
+  }
+  fprintf(out, "%-12s %8s %8s %-*s %-*s\n", "State", "Recv-Q", "Send-Q", w, "Local Address:Port", w,
           "Peer Address:Port");
   for (size_t i = 0; i < n; i++) {
     const struct us_tcp_info *t = &v[i];
@@ -90,8 +100,8 @@ void ctl_write_ss(us_stack *s, FILE *out, us_time_t now) {
       /* As ss does for listeners: Recv-Q is the accept queue, Send-Q the
        * backlog; then the SYN queue and the connection limits. */
       const struct us_config *c = us_stack_config(s);
-      fprintf(out, "%-12s %8" PRIu32 " %8" PRIu32 " %-21s %-21s\n", "LISTEN", t->acceptq_len,
-              t->backlog, la, ra);
+      fprintf(out, "%-12s %8" PRIu32 " %8" PRIu32 " %-*s %-*s\n", "LISTEN", t->acceptq_len,
+              t->backlog, w, la, w, ra);
       fprintf(out,
               "\t synq:%" PRIu32 "/%" PRIu32 " acceptq:%" PRIu32 "/%" PRIu32 " conns:%" PRIu32
               " conn_limit:%" PRIu32 " per_source_limit:%" PRIu32 "\n",
@@ -99,8 +109,8 @@ void ctl_write_ss(us_stack *s, FILE *out, us_time_t now) {
               c->tcp_listener_conn_max, c->tcp_source_conn_max);
       continue;
     }
-    fprintf(out, "%-12s %8" PRIu32 " %8" PRIu32 " %-21s %-21s\n", us_tcp_state_name(t->state),
-            t->rcv_queued, t->snd_queued, la, ra);
+    fprintf(out, "%-12s %8" PRIu32 " %8" PRIu32 " %-*s %-*s\n", us_tcp_state_name(t->state),
+            t->rcv_queued, t->snd_queued, w, la, w, ra);
     if (t->timer && t->timer[0] && t->timer_at != US_TIME_NEVER)
       fmt_us(when, sizeof when, t->timer_at > now ? t->timer_at - now : 0);
     char ws[24] = ""; /* as ss(8): the peer's shift, then ours */
