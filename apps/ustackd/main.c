@@ -232,8 +232,8 @@ int main(int argc, char **argv) {
   ia.s_addr = htonl(o->addr);
   inet_ntop(AF_INET, &ia, as, sizeof as);
   const char *offl = !d.tun.caps        ? "off"
-                     : d.tun.rx_offload ? "tso4+csum out, gso+csum in"
-                                        : "tso4+csum out";
+                     : d.tun.rx_offload ? "tso4+tso6+csum out, gso+csum in"
+                                        : "tso4+tso6+csum out";
   char v6[2 * INET6_ADDRSTRLEN + 48] = "";
   if (d.tun.ip6) {
     char hs6[INET6_ADDRSTRLEN], as6[INET6_ADDRSTRLEN];

@@ -2,7 +2,7 @@
  * us_device.h - the output seam of the stack.
  *
  * The core never writes to a file descriptor: every packet it emits is a
- * whole IPv4 datagram handed to `tx`. The bytes are BORROWED: `tx` must copy
+ * whole IPv4 or IPv6 datagram handed to `tx`. The bytes are BORROWED: `tx` must copy
  * or send them before it returns, and must not keep the pointer. The TUN
  * device, the pcap tee, the fault injector and the unit tests' capture device
  * all implement this one interface, so they stack like wrappers.
@@ -13,12 +13,12 @@
  * datagrams no larger than the MTU, every checksum complete, through `tx`.
  * When `caps` is non-zero the stack may instead call `tx_meta` with:
  *
- *   US_DEV_CSUM: a TCP segment whose checksum field holds only the sum of
- *     the pseudo-header (RFC 9293 3.1: addresses, protocol, TCP length),
- *     folded but not complemented. The device (the kernel behind the TUN)
- *     adds the bytes from csum_start to the end and stores the complement
- *     at csum_start + csum_offset. The IPv4 header checksum is always
- *     complete.
+ *   US_DEV_CSUM: a TCP segment, over IPv4 or IPv6, whose checksum field
+ *     holds only the sum of the pseudo-header (RFC 9293 3.1, RFC 8200 8.1:
+ *     addresses, protocol, TCP length), folded but not complemented. The
+ *     device (the kernel behind the TUN) adds the bytes from csum_start to
+ *     the end and stores the complement at csum_start + csum_offset. The
+ *     IPv4 header checksum is always complete.
  *   US_DEV_TSO4 (only together with US_DEV_CSUM): a TCP/IPv4 super-segment
  *     of up to 65535 bytes: one IPv4 header (total length = the whole
  *     datagram), one TCP header, and a payload that the device cuts into
@@ -26,6 +26,9 @@
  *     gets a copy of the headers with the sequence number advanced, the IP
  *     length and ID fixed up, PSH and FIN only on the last, and its own
  *     checksum. The super-segment itself always carries a partial checksum.
+ *   US_DEV_TSO6 (only together with US_DEV_CSUM): the same for TCP/IPv6:
+ *     one 40-byte IPv6 header (payload length = the rest), no extension
+ *     headers, each segment's payload length fixed up.
  *
  * A wrapper (pcap tee) that passes offloaded packets on copies `caps` and
  * implements `tx_meta`; one that cannot (the fault injector) leaves `caps`
@@ -51,11 +54,12 @@
 
 #define US_DEV_CSUM 0x1u /* completes partial TCP checksums */
 #define US_DEV_TSO4 0x2u /* segments TCP/IPv4 super-segments (needs US_DEV_CSUM) */
+#define US_DEV_TSO6 0x4u /* segments TCP/IPv6 super-segments (needs US_DEV_CSUM) */
 
 /* What the device must do to a packet before it goes on the link. */
 struct us_tx_meta {
   bool csum_partial;    /* complete the transport checksum: */
-  uint16_t csum_start;  /*   sum from here (bytes from the IPv4 header) to the end */
+  uint16_t csum_start;  /*   sum from here (bytes from the IP header) to the end */
   uint16_t csum_offset; /*   and store it at csum_start + csum_offset */
   uint16_t gso_size;    /* 0: one packet; else TCP payload bytes per segment */
 };

@@ -51,10 +51,10 @@ us_stack *us_stack_create(const struct us_config *cfg, const struct us_device *d
     US_LOGW(s, "device advertises offloads but has no tx_meta: sending plain packets");
     s->dev.caps = 0;
   }
-  if ((s->dev.caps & US_DEV_TSO4) && !(s->dev.caps & US_DEV_CSUM)) {
+  if ((s->dev.caps & (US_DEV_TSO4 | US_DEV_TSO6)) && !(s->dev.caps & US_DEV_CSUM)) {
     /* A super-segment always carries a partial checksum (us_device.h). */
     US_LOGW(s, "device advertises TSO without checksum offload: TSO not used");
-    s->dev.caps &= ~US_DEV_TSO4;
+    s->dev.caps &= ~(US_DEV_TSO4 | US_DEV_TSO6);
   }
   s->log_level = cfg->log_level;
   s->rand_state = 0x5eed5eed5eed5eedull;

@@ -73,7 +73,8 @@ struct us_ip_tx {
   bool df;     /* IPv4: don't fragment (IPv6 routers never fragment) */
   /* Offload (us_device.h): `offload` asks the device to finish the
    * checksum at csum_offset from the transport header, and with gso_size
-   * > 0 to cut a TCP super-segment (us_ip4_output_offload). */
+   * > 0 to cut a TCP super-segment (us_ip4_output_offload,
+   * us_ip6_output_offload). */
   bool offload;
   uint16_t csum_offset, gso_size;
 };

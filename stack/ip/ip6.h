@@ -56,6 +56,17 @@ void us_ip6_pmtu_update(struct us_stack *s, const uint8_t dst[US_IP6_ADDR_LEN], 
                         us_time_t now);
 
 /*
+ * Send a TCP segment the device finishes (us_device.h): its checksum field
+ * holds the pseudo-header sum and the device completes it; with gso_size
+ * > 0 it is a super-segment (US_DEV_TSO6) the device cuts into segments of
+ * gso_size payload bytes. Never fragmented. Only when the device has the
+ * caps (tcp_output checks). CONSUMES `pkt`.
+ */
+int us_ip6_output_offload(struct us_stack *s, struct us_pkt *pkt,
+                          const uint8_t dst[US_IP6_ADDR_LEN], uint8_t next_hdr, uint8_t tclass,
+                          uint16_t csum_offset, uint16_t gso_size, us_time_t now);
+
+/*
  * Send an ICMPv6 error (RFC 4443 3) about `orig`, the offending datagram
  * from its IPv6 header on (`len` bytes of it; at most 1232 are quoted, RFC
  * 4443 2.4 (c)). `info` is the 32-bit field after the checksum (the

@@ -223,8 +223,8 @@ static void reassemble(struct us_stack *s, const struct us_ip6_hdr *ip,
  * local kernel may hand us a TCP or UDP datagram with its checksum left
  * partial or already checked, which is believed when it describes THIS
  * datagram (the checksum field of its upper-layer header, found by the
- * walk, and no fragment); anything else, a GSO super-packet included (we
- * ask the kernel for IPv4 TSO only), is dropped.
+ * walk, and no fragment), and a GSO super-packet when it is one whole TCP
+ * datagram (TUN_F_TSO6); anything else is dropped.
  */
 static bool rx_meta(struct us_stack *s, const struct us_ip6_chain *c, const struct us_rx_meta *m,
                     size_t len, bool *trusted) {
@@ -232,7 +232,9 @@ static bool rx_meta(struct us_stack *s, const struct us_ip6_chain *c, const stru
   if (m->flags == 0 && m->gso_size == 0)
     return true;
   int field = c->proto == US_IP6_NH_TCP ? 16 : c->proto == US_IP6_NH_UDP ? 6 : -1;
-  bool ok = !(m->flags & ~known) && !c->frag && m->gso_size == 0 && field >= 0;
+  bool ok = !(m->flags & ~known) && !c->frag && field >= 0;
+  if (ok && m->gso_size > 0)
+    ok = c->proto == US_IP6_NH_TCP;
   if (ok && (m->flags & US_RX_CSUM_PARTIAL))
     ok = m->csum_start == c->l4_off && m->csum_offset == field &&
          (size_t)c->l4_off + (size_t)field + 2 <= len;
@@ -240,8 +242,12 @@ static bool rx_meta(struct us_stack *s, const struct us_ip6_chain *c, const stru
     US_STAT_INC(s, ip_in_bad_offload);
     return false;
   }
-  US_STAT_INC(s, ip_in_csum_offload);
-  *trusted = true;
+  if (m->gso_size > 0)
+    US_STAT_INC(s, ip_gso_in);
+  if (m->flags & known) {
+    US_STAT_INC(s, ip_in_csum_offload);
+    *trusted = true;
+  }
   return true;
 }
 

@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "core/assert.h"
 #include "core/log.h"
 #include "core/rand.h"
 #include "core/stack.h"
@@ -98,6 +99,49 @@ int us_ip6_output(struct us_stack *s, struct us_pkt *pkt, const uint8_t dst[US_I
   h.payload_len = (uint16_t)plen;
   us_ip6_build(&h, hdr, US_IP6_HDR_LEN);
   us_stack_tx(s, hdr, US_IP6_HDR_LEN + plen);
+  us_pkt_free(s, pkt);
+  return 0;
+}
+
+int us_ip6_output_offload(struct us_stack *s, struct us_pkt *pkt,
+                          const uint8_t dst[US_IP6_ADDR_LEN], uint8_t next_hdr, uint8_t tclass,
+                          uint16_t csum_offset, uint16_t gso_size, us_time_t now) {
+  (void)now;
+  if (!pkt)
+    return US_ERR_INVAL;
+  size_t plen = pkt->len;
+  uint32_t need = gso_size > 0 ? US_DEV_TSO6 | US_DEV_CSUM : US_DEV_CSUM;
+  bool fits = gso_size > 0 || plen + US_IP6_HDR_LEN <= s->cfg.mtu;
+  if (US_NEVER((s->dev.caps & need) != need || !fits || !us_ip6_enabled(s) ||
+               plen > US_IP6_MAX_PAYLOAD || (size_t)csum_offset + 2 > plen ||
+               (gso_size > 0 && next_hdr != US_IP6_NH_TCP))) {
+    /* A caller bug (tcp_output checks the caps): never send a packet the
+     * device was not promised to finish. */
+    us_pkt_free(s, pkt);
+    return US_ERR_INVAL;
+  }
+  uint8_t *hdr = us_pkt_push(pkt, US_IP6_HDR_LEN);
+  if (!hdr) {
+    US_STAT_INC(s, ip6_out_no_buffer);
+    us_pkt_free(s, pkt);
+    return US_ERR_NOMEM;
+  }
+  US_STAT_INC(s, ip6_out_requests);
+  struct us_ip6_hdr h;
+  fill_hdr(s, &h, dst, next_hdr, tclass);
+  h.payload_len = (uint16_t)plen;
+  us_ip6_build(&h, hdr, US_IP6_HDR_LEN);
+  /* Each segment the device cuts gets this header with its own payload
+   * length; nothing else in it changes (no identification, no checksum). */
+  struct us_tx_meta m = {
+    .csum_partial = true,
+    .csum_start = US_IP6_HDR_LEN,
+    .csum_offset = csum_offset,
+    .gso_size = gso_size,
+  };
+  if (gso_size > 0)
+    US_STAT_INC(s, ip_out_gso);
+  us_stack_tx_meta(s, hdr, US_IP6_HDR_LEN + plen, &m);
   us_pkt_free(s, pkt);
   return 0;
 }

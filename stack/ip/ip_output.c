@@ -20,8 +20,12 @@ int us_ip_output(struct us_stack *s, struct us_pkt *pkt, const struct us_ip_tx *
                                    tx->gso_size, now);
     return us_ip4_output_tos(s, pkt, dst, tx->proto, tx->df, tx->tos, now);
   }
-  if (us_addr_is_v6(tx->dst))
+  if (us_addr_is_v6(tx->dst)) {
+    if (tx->offload)
+      return us_ip6_output_offload(s, pkt, tx->dst.b, tx->proto, tx->tos, tx->csum_offset,
+                                   tx->gso_size, now);
     return us_ip6_output(s, pkt, tx->dst.b, tx->proto, tx->tos, now);
+  }
   us_pkt_free(s, pkt);
   return US_ERR_INVAL;
 }

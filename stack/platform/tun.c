@@ -176,11 +176,12 @@ static bool host_is_le(void) {
  *   - TUNSETVNETHDRSZ 10: the plain struct virtio_net_hdr (no num_buffers);
  *   - TUNSETVNETLE: the header's 16-bit fields are little-endian whatever
  *     the host (on a little-endian host that is also the legacy default);
- *   - our writes may then carry NEEDS_CSUM and GSO_TCPV4: the TUN driver
- *     accepts them whatever TUNSETOFFLOAD says (that ioctl is about what
- *     the kernel may send US), so the tx caps depend on the header alone;
- *   - TUNSETOFFLOAD TUN_F_CSUM | TUN_F_TSO4: the kernel may send us partial
- *     checksums and TCPv4 GSO super-packets.
+ *   - our writes may then carry NEEDS_CSUM, GSO_TCPV4 and GSO_TCPV6: the
+ *     TUN driver accepts them whatever TUNSETOFFLOAD says (that ioctl is
+ *     about what the kernel may send US), so the tx caps depend on the
+ *     header alone;
+ *   - TUNSETOFFLOAD TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6: the kernel may
+ *     send us partial checksums and TCPv4 and TCPv6 GSO super-packets.
  * A refusal turns off what depends on it and leaves a note; never an error.
  */
 static void tun_offload(struct us_tun *t) {
@@ -199,8 +200,8 @@ static void tun_offload(struct us_tun *t) {
              "offloads off: TUNSETVNETLE refused on a big-endian host (%s)", strerror(errno));
     return;
   }
-  t->caps = US_DEV_CSUM | US_DEV_TSO4;
-  if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) != 0) {
+  t->caps = US_DEV_CSUM | US_DEV_TSO4 | US_DEV_TSO6;
+  if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)) != 0) {
     snprintf(t->offload_note, sizeof t->offload_note,
              "receive offloads off: TUNSETOFFLOAD refused (%s); sending with TSO", strerror(errno));
     return;
@@ -359,14 +360,16 @@ bool us_tun_vnet_to_meta(const uint8_t h[VNET_HDR_LEN], size_t pkt_len, struct u
   case VIRTIO_NET_HDR_GSO_NONE:
     break;
   case VIRTIO_NET_HDR_GSO_TCPV4:
+  case VIRTIO_NET_HDR_GSO_TCPV6:
     /* The ECN bit only says the first segment carried CWR; the super-
-     * packet arrives as one segment, so it changes nothing for us. */
+     * packet arrives as one segment, so it changes nothing for us. IP
+     * input checks that the version matches (ip4_input.c, ip6_input.c). */
     if (gso_size == 0)
       return false;
     meta->gso_size = gso_size;
     break;
   default:
-    return false; /* UDP or TCPv6: never enabled, never expected */
+    return false; /* UDP: never enabled, never expected */
   }
   if (flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
     if ((size_t)start + off + 2 > pkt_len)
@@ -392,7 +395,7 @@ void us_tun_meta_to_vnet(const struct us_tx_meta *m, const uint8_t *pkt, size_t 
     put_le16(h + 2, (uint16_t)(m->csum_start + m->csum_offset + 2));
   }
   if (m->gso_size > 0) {
-    h[1] = VIRTIO_NET_HDR_GSO_TCPV4;
+    h[1] = pkt_len > 0 && (pkt[0] >> 4) == 6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
     put_le16(h + 4, m->gso_size);
     /* hdr_len: the bytes each segment repeats, IP + TCP headers (a hint
      * the kernel checks against csum_start + csum_offset + 2). */

@@ -167,9 +167,7 @@ static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flag
       return US_ERR_INVAL;
     gso_size = t->mss;
   }
-  bool partial = (s->dev.caps & US_DEV_CSUM) && us_addr_is_v4(t->raddr);
-  if ((s->dev.caps & US_DEV_CSUM) && !partial)
-    US_STAT_INC(s, tcp_offload_v6_off);
+  bool partial = (s->dev.caps & US_DEV_CSUM) != 0;
   struct us_pkt *p = us_pkt_alloc(s, hl + len);
   if (!p)
     return US_ERR_NOMEM;
@@ -216,20 +214,22 @@ static int emit(struct us_stack *s, struct us_tcb *t, uint32_t seq, uint8_t flag
   return 0;
 }
 
-/* The device segments for this connection: it has US_DEV_TSO4, which is
- * IPv4 only (docs/OFFLOAD.md; an IPv6 connection sends one MSS at a time
- * with its checksum computed here, counted in tcp_offload_v6_off). */
+/* The device segments for this connection: US_DEV_TSO4 over IPv4,
+ * US_DEV_TSO6 over IPv6 (docs/OFFLOAD.md). */
 bool tcp_tso_ok(const struct us_stack *s, const struct us_tcb *t) {
-  return (s->dev.caps & US_DEV_TSO4) && us_addr_is_v4(t->raddr);
+  return (s->dev.caps & (us_addr_is_v6(t->raddr) ? US_DEV_TSO6 : US_DEV_TSO4)) != 0;
 }
 
 /* The most payload one emit() may carry: one MSS, or with a device that
  * segments (US_DEV_TSO4) as many whole MSS as fit in one IPv4 datagram with
  * the largest headers (65535 - 20 - 60 bytes), so a super-segment never
  * needs fragmenting and every segment cut from it but the last is full. */
-static uint32_t seg_max(const struct us_stack *s, const struct us_tcb *t) {
-  if (!tcp_tso_ok(s, t) || t->mss == 0)
+static uint32_t seg_max(struct us_stack *s, const struct us_tcb *t) {
+  if (!tcp_tso_ok(s, t) || t->mss == 0) {
+    if ((s->dev.caps & US_DEV_TSO4) && us_addr_is_v6(t->raddr))
+      US_STAT_INC(s, tcp_tso_v6_off); /* a device that segments IPv4 only */
     return t->mss;
+  }
   uint32_t room = US_IP4_MAX_DATAGRAM - US_IP4_HDR_MIN - US_TCP_HDR_MAX;
   uint32_t n = room / t->mss;
   return n > 1 ? n * t->mss : t->mss;

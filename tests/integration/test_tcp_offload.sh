@@ -32,7 +32,7 @@ both_ways() {
 
 cap=$IT_WORK/offload.pcap
 both_ways "offloads on" --pcap "$cap"
-grep -q 'offloads tso4+csum out, gso+csum in' "$IT_LOG" ||
+grep -q 'offloads tso4+tso6+csum out, gso+csum in' "$IT_LOG" ||
   it_fail "the daemon did not report offloads on: $(grep -m1 'up:' "$IT_LOG")"
 gso_in=$(it_counter ip_gso_in)
 tso_out=$(it_counter tcp_tso_segs_out)

@@ -319,12 +319,15 @@ static void test_vnet_header_to_meta(void **state) {
   const uint8_t none[10] = { 0 };
   assert_true(us_tun_vnet_to_meta(none, 60, &m));
   assert_int_equal(m.flags, 0);
-  /* Refused: UDP and TCPv6 GSO (never enabled), gso_size 0, a checksum
-   * field beyond the packet. */
+  /* TCPv6 GSO (TUN_F_TSO6): the same, behind a 40-byte header. */
+  const uint8_t v6[10] = { 1, 4, 72, 0, 0xa8, 0x05, 40, 0, 16, 0 };
+  assert_true(us_tun_vnet_to_meta(v6, 30000, &m));
+  assert_int_equal(m.gso_size, 1448);
+  assert_int_equal(m.csum_start, 40);
+  /* Refused: UDP GSO (never enabled), gso_size 0, a checksum field beyond
+   * the packet. */
   const uint8_t udp[10] = { 1, 3, 28, 0, 0xa8, 0x05, 20, 0, 6, 0 };
   assert_false(us_tun_vnet_to_meta(udp, 30000, &m));
-  const uint8_t v6[10] = { 1, 4, 72, 0, 0xa8, 0x05, 40, 0, 16, 0 };
-  assert_false(us_tun_vnet_to_meta(v6, 30000, &m));
   const uint8_t zero[10] = { 1, 1, 52, 0, 0, 0, 20, 0, 16, 0 };
   assert_false(us_tun_vnet_to_meta(zero, 30000, &m));
   assert_false(us_tun_vnet_to_meta(gso, 37, &m)); /* 20 + 16 + 2 > 37 */
@@ -348,6 +351,15 @@ static void test_meta_to_vnet_header(void **state) {
   us_tun_meta_to_vnet(NULL, pkt, sizeof pkt, h);
   const uint8_t zero[10] = { 0 };
   assert_memory_equal(h, zero, 10);
+  /* An IPv6 super-segment: GSO_TCPV6, hdr_len 40 + 32. */
+  uint8_t pkt6[80] = { 0x60 };
+  pkt6[52] = 0x80;
+  struct us_tx_meta tso6 = {
+    .csum_partial = true, .csum_start = 40, .csum_offset = 16, .gso_size = 1428
+  };
+  us_tun_meta_to_vnet(&tso6, pkt6, sizeof pkt6, h);
+  const uint8_t want6[10] = { 1, 4, 72, 0, 0x94, 0x05, 40, 0, 16, 0 };
+  assert_memory_equal(h, want6, 10);
 }
 
 int main(void) {

@@ -4,7 +4,7 @@
  * th_new_v6). Handshakes both ways with MSS = MTU - 60 (RFC 8200 8.3),
  * data, both closes, RSTs, a SYN cookie, packet too big (RFC 8201), ISNs
  * and cookies keyed on all 128 bits of each address (RFC 6528), and IPv6
- * sent without the IPv4-only offloads.
+ * sent through the device's offloads (TSO6) or without them.
  */
 #include <string.h>
 
@@ -196,10 +196,40 @@ static void test_packet_too_big(void **state) {
   th_finish(h);
 }
 
-/* The device's offloads are IPv4 only (docs/OFFLOAD.md): an IPv6
- * connection on a TSO/checksum device sends plain MSS-sized segments
- * through the ordinary path, checksummed here, and counts them. */
-static void test_no_offload(void **state) {
+/* A device that segments IPv6 (US_DEV_TSO6, the TUN with TUN_F_TSO6):
+ * 4000 bytes leave as one super-segment with a partial checksum behind a
+ * 40-byte header, which the device (the harness playing the kernel) cuts
+ * into 1440-byte segments with their own payload length and checksum. */
+static void test_tso6(void **state) {
+  struct us_config c;
+  th_config6(&c);
+  struct th *h = th_new_offload(&c, US_DEV_CSUM | US_DEV_TSO4 | US_DEV_TSO6);
+  *state = h;
+  h->v6 = true;
+  us_time_t t = th_fx_established(h, 0);
+  uint64_t before = h->offl.total;
+  assert_int_equal(th_send(h, t, 4000), 4000);
+  us_stack_poll(h->s, t);
+  th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 1440));
+  th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1441, .ack = 1, .len = 1440));
+  th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 2881, .ack = 1, .len = 1120));
+  assert_int_equal(h->offl.super, 1);
+  const struct th_offl_pkt *sp = &h->offl.v[h->offl.kept - 1];
+  assert_int_equal(sp->meta.gso_size, 1440);
+  assert_int_equal(sp->meta.csum_start, 40);
+  assert_int_equal(sp->meta.csum_offset, 16);
+  assert_int_equal(sp->buf[0] >> 4, 6);
+  assert_int_equal(h_rd16(sp->buf + 4), sp->len - 40);
+  assert_true(h->offl.total > before);
+  assert_int_equal(th_stat(h, US_STAT_tcp_tso_segs_out), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_tso_v6_off), 0);
+  th_inject(h, t + MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 4001));
+  th_finish(h);
+}
+
+/* A device that segments IPv4 only: an IPv6 connection still hands it
+ * partial checksums, one MSS per segment, and counts each such pass. */
+static void test_tso4_only(void **state) {
   struct us_config c;
   th_config6(&c);
   struct th *h = th_new_offload(&c, US_DEV_CSUM | US_DEV_TSO4);
@@ -211,10 +241,36 @@ static void test_no_offload(void **state) {
   th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 1440));
   th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1441, .ack = 1, .len = 1440));
   th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 2881, .ack = 1, .len = 1120));
-  assert_int_equal(h->offl.total, 0);
-  assert_true(th_stat(h, US_STAT_tcp_offload_v6_off) >= 3);
+  assert_int_equal(h->offl.super, 0);
+  assert_true(h->offl.total >= 3); /* checksums still completed by the device */
+  assert_true(th_stat(h, US_STAT_tcp_tso_v6_off) >= 3);
   assert_int_equal(th_stat(h, US_STAT_tcp_tso_segs_out), 0);
   th_inject(h, t + MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 4001));
+  th_finish(h);
+}
+
+/* A TCPv6 GSO super-packet from the local kernel (TUN_F_TSO6), its
+ * checksum left partial at the TCP field behind the 40-byte header, is
+ * taken whole; the same metadata naming the wrong place is refused. */
+static void test_gso6_input(void **state) {
+  struct th *h = new6(state, NULL);
+  us_time_t t = th_fx_established(h, 0);
+  static const struct us_rx_meta gso6 = {
+    .flags = US_RX_CSUM_PARTIAL, .csum_start = 40, .csum_offset = 16, .gso_size = 1440
+  };
+  th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 20000, .meta = &gso6));
+  assert_int_equal(th_stat(h, US_STAT_ip_gso_in), 1);
+  assert_int_equal(th_stat(h, US_STAT_ip_in_csum_offload), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_in_csum_errors), 0);
+  th_expect(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 20001));
+  th_recv_expect(h, t, 20000);
+  static const struct us_rx_meta wrong = {
+    .flags = US_RX_CSUM_PARTIAL, .csum_start = 20, .csum_offset = 16, .gso_size = 1440
+  };
+  th_inject(h, t + MS(1),
+            TSEG(.flags = TH_ACK, .seq = 20001, .ack = 1, .len = 3000, .meta = &wrong));
+  assert_int_equal(th_stat(h, US_STAT_ip_in_bad_offload), 1);
+  assert_int_equal(th_recv(h, t + MS(1), 65536), US_ERR_AGAIN);
   th_finish(h);
 }
 
@@ -256,7 +312,9 @@ int main(void) {
     cmocka_unit_test_teardown(test_rst, th_teardown),
     cmocka_unit_test_teardown(test_syn_cookie, th_teardown),
     cmocka_unit_test_teardown(test_packet_too_big, th_teardown),
-    cmocka_unit_test_teardown(test_no_offload, th_teardown),
+    cmocka_unit_test_teardown(test_tso6, th_teardown),
+    cmocka_unit_test_teardown(test_tso4_only, th_teardown),
+    cmocka_unit_test_teardown(test_gso6_input, th_teardown),
     cmocka_unit_test_teardown(test_keys_cover_128_bits, th_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -244,10 +244,13 @@ static void offl_csum(uint8_t *b, size_t len, const struct us_tx_meta *m) {
 static void dev_tx_meta(void *ctx, const uint8_t *pkt, size_t len, const struct us_tx_meta *m) {
   struct th *h = ctx;
   offl_keep(h, pkt, len, m);
-  size_t ihl = len >= 20 ? (size_t)(pkt[0] & 15) * 4 : 0;
+  /* IPv6 (TSO6): a 40-byte header and TCP right behind it. */
+  bool v6 = len >= 40 && (pkt[0] >> 4) == 6;
+  size_t ihl = v6 ? 40 : len >= 20 ? (size_t)(pkt[0] & 15) * 4 : 0;
+  bool ip_ok = v6 ? pkt[6] == 6 && h_rd16(pkt + 4) + 40u == len
+                  : ihl >= 20 && pkt[9] == 6 && h_rd16(pkt + 2) == len;
   /* What the TUN driver checks before it takes the packet. */
-  if (!m->csum_partial || ihl < 20 || m->csum_start != ihl || m->csum_offset != 16 ||
-      len < ihl + 20 || pkt[9] != 6 || h_rd16(pkt + 2) != len)
+  if (!m->csum_partial || !ip_ok || m->csum_start != ihl || m->csum_offset != 16 || len < ihl + 20)
     th_fail(h, __FILE__, __LINE__, "tx_meta: a packet the kernel would refuse (%zu bytes)", len);
   size_t thl = (size_t)(pkt[ihl + 12] >> 4) * 4;
   size_t hl = ihl + thl;
@@ -276,15 +279,21 @@ static void dev_tx_meta(void *ctx, const uint8_t *pkt, size_t len, const struct 
     bool last = off + n == payload;
     memcpy(b, pkt, hl);
     memcpy(b + hl, pkt + hl + off, n);
-    h_wr16(b + 2, (uint16_t)(hl + n));
-    h_wr16(b + 4, (uint16_t)(id + i));
-    h_wr16(b + 10, 0);
-    h_wr16(b + 10, h_csum_fold(h_csum_add(0, b, ihl)));
+    uint32_t ps;
+    if (v6) {
+      h_wr16(b + 4, (uint16_t)(thl + n)); /* the payload length; nothing else moves */
+      ps = h_pseudo6(b + 8, b + 24, 6, (uint32_t)(thl + n));
+    } else {
+      h_wr16(b + 2, (uint16_t)(hl + n));
+      h_wr16(b + 4, (uint16_t)(id + i));
+      h_wr16(b + 10, 0);
+      h_wr16(b + 10, h_csum_fold(h_csum_add(0, b, ihl)));
+      ps = h_pseudo4(h_rd32(b + 12), h_rd32(b + 16), 6, (uint16_t)(thl + n));
+    }
     h_wr32(b + ihl + 4, seq + (uint32_t)off);
     b[ihl + 13] = last ? flags : (uint8_t)(flags & ~(TH_FIN | TH_PSH));
     /* The field must hold the pseudo-header sum for THIS piece's length. */
-    h_wr16(b + ihl + 16, (uint16_t)~h_csum_fold(
-                             h_pseudo4(h_rd32(b + 12), h_rd32(b + 16), 6, (uint16_t)(thl + n))));
+    h_wr16(b + ihl + 16, (uint16_t)~h_csum_fold(ps));
     offl_csum(b, hl + n, m);
     dev_tx(h, b, hl + n);
   }
