@@ -92,12 +92,6 @@ static us_sock_t tcp_listener(struct h_stack *h, uint16_t port) {
   return l;
 }
 
-static uint32_t reass_active(struct h_stack *h) {
-  struct us_pool_usage u;
-  us_stack_pool_usage(h->s, &u);
-  return u.reass_active;
-}
-
 static size_t tcb_count(struct h_stack *h) {
   struct us_tcp_info v[16];
   return us_tcp_list(h->s, v, 16);
@@ -476,7 +470,7 @@ static void test_FR_2_oversize(void **st) {
   h_snap_take(h->s, &sn);
   frag(h, 1, 0x201, m, 0x1fff * 8, 16, false, 0);
   assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_oversize), 1);
-  assert_int_equal(reass_active(h), 0);
+  assert_int_equal(h_pool_usage(h->s).reass_active, 0);
   h_finish(h, 0);
 }
 
@@ -491,7 +485,7 @@ static void test_FR_3_contradictions(void **st) {
   h_snap_take(h->s, &sn);
   frag(h, 1, 0x300, m, 16, 0, true, 0);
   assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_bad_frag), 1);
-  assert_int_equal(reass_active(h), 0);
+  assert_int_equal(h_pool_usage(h->s).reass_active, 0);
 
   /* Two last fragments ending at different places. */
   h_snap_take(h->s, &sn);
@@ -540,7 +534,7 @@ static void test_FR_4_flood(void **st) {
     uint16_t off = (uint16_t)(((rng >> 33) % 100) * 8);
     frag(h, 1, (uint16_t)(0x4000 + i), m, off, 8, true, US_MSEC(i));
     /* Bounded at every step: contexts, and no packet buffer held. */
-    assert_true(reass_active(h) <= 8);
+    assert_true(h_pool_usage(h->s).reass_active <= 8);
     struct us_pool_usage u;
     us_stack_pool_usage(h->s, &u);
     assert_int_equal(u.pkt_free, u.pkt_total);
@@ -553,7 +547,7 @@ static void test_FR_4_flood(void **st) {
   /* After the timeout every context is gone... */
   us_time_t t = US_MSEC(5000) + US_SEC(31);
   h_poll(h, t);
-  assert_int_equal(reass_active(h), 0);
+  assert_int_equal(h_pool_usage(h->s).reass_active, 0);
   assert_true(h_snap_delta(h->s, &sn, US_STAT_ip_reasm_timeout) >= 8);
   /* ...and a legitimate fragmented ping is answered again. */
   echo_req(m, 1024, 5);

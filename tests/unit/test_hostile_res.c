@@ -50,12 +50,6 @@ static uint32_t spoofed_src(uint64_t *x) {
   return a;
 }
 
-static struct us_pool_usage usage(us_stack *s) {
-  struct us_pool_usage u;
-  us_stack_pool_usage(s, &u);
-  return u;
-}
-
 /* ---- RES-1: SYN flood ------------------------------------------------------------ */
 
 static void test_RES_1_syn_flood(void **st) {
@@ -65,7 +59,7 @@ static void test_RES_1_syn_flood(void **st) {
   th_use(t, 1);
   us_time_t now = th_fx_established(t, 0) + MS(10);
   uint32_t backlog = 16; /* th_fx_listen's */
-  struct us_pool_usage u0 = usage(t->s);
+  struct us_pool_usage u0 = h_pool_usage(t->s);
   struct h_snap sn;
   h_snap_take(t->s, &sn);
   uint64_t rng = h_seed(0xf100d);
@@ -81,7 +75,7 @@ static void test_RES_1_syn_flood(void **st) {
             (uint32_t)h_rand_next(&rng), 0, TH_SYN);
     us_stack_input(t->s, b, 40, now);
     us_stack_poll(t->s, now);
-    struct us_pool_usage u = usage(t->s);
+    struct us_pool_usage u = h_pool_usage(t->s);
     if (u.tcb_free < min_tcb_free)
       min_tcb_free = u.tcb_free;
     if (i % 500 == 0)
@@ -127,7 +121,7 @@ static void test_RES_1_syn_flood(void **st) {
    * connections stay. */
   th_advance(t, now + US_SEC(300));
   th_drain(t);
-  struct us_pool_usage u = usage(t->s);
+  struct us_pool_usage u = h_pool_usage(t->s);
   assert_int_equal(u0.tcb_free - u.tcb_free, 1); /* the new legitimate one */
   th_use(t, 1);
   th_assert_state(t, US_TCP_ESTABLISHED);
@@ -214,7 +208,7 @@ static void test_RES_2_ooo_flood(void **st) {
   th_use(t, 0);
   for (uint32_t i = 0; i < 5000; i++) {
     th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 3 + 2 * i, .ack = 1, .len = 1));
-    struct us_pool_usage u = usage(t->s);
+    struct us_pool_usage u = h_pool_usage(t->s);
     assert_true(u.ooo_bytes <= cfg.tcp_ooo_bytes_max);
     if (i % 256 == 0)
       th_drain(t);
@@ -223,20 +217,20 @@ static void test_RES_2_ooo_flood(void **st) {
   assert_true(h_snap_delta(t->s, &sn, US_STAT_tcp_ofo_drop) >= 4000);
   assert_true(h_snap_delta(t->s, &sn, US_STAT_tcp_ofo_queue) >= 1);
   /* Beyond the window: ACK, not queued. */
-  size_t ooo_before = usage(t->s).ooo_bytes;
+  size_t ooo_before = h_pool_usage(t->s).ooo_bytes;
   th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 5000000, .ack = 1, .len = 100));
   th_expect(t, now, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
-  assert_int_equal(usage(t->s).ooo_bytes, ooo_before);
+  assert_int_equal(h_pool_usage(t->s).ooo_bytes, ooo_before);
   /* B: 200-byte pieces with 200-byte holes, against the byte caps (per
    * connection, and all connections together). */
   th_use(t, 1);
   for (uint32_t i = 0; i < 100; i++) {
     th_inject(t, now, TSEG(.flags = TH_ACK, .seq = 201 + 400 * i, .ack = 1, .len = 200));
-    struct us_pool_usage u = usage(t->s);
+    struct us_pool_usage u = h_pool_usage(t->s);
     assert_true(u.ooo_bytes <= cfg.tcp_ooo_bytes_total);
     th_drain(t);
   }
-  assert_true(usage(t->s).ooo_bytes <= cfg.tcp_ooo_bytes_total);
+  assert_true(h_pool_usage(t->s).ooo_bytes <= cfg.tcp_ooo_bytes_total);
   /* A fills its stream in order: every byte correct, holes filled by P. */
   th_use(t, 0);
   th_inject(t, now + MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 20000));
@@ -246,7 +240,7 @@ static void test_RES_2_ooo_flood(void **st) {
     th_inject(t, now + MS(10), TSEG(.flags = TH_ACK, .seq = off, .ack = 1, .len = 1000));
   th_recv_expect(t, now + MS(10), 40400);
   th_drain(t);
-  assert_int_equal(usage(t->s).ooo_bytes, 0);
+  assert_int_equal(h_pool_usage(t->s).ooo_bytes, 0);
   finish(t);
 }
 
@@ -286,7 +280,7 @@ static void test_RES_3_connection_caps(void **st) {
       us_stack_input(t->s, b, 40, now);
       us_stack_poll(t->s, now);
     }
-    struct us_pool_usage u = usage(t->s);
+    struct us_pool_usage u = h_pool_usage(t->s);
     assert_true(u.tcb_total - u.tcb_free <= cfg.max_tcp_sockets);
     now += MS(1);
   }
@@ -310,12 +304,12 @@ static void test_RES_3_connection_caps(void **st) {
   th_recv_expect(t, now + MS(20), 10);
   /* Slowloris: the accepted connections dribble one byte every 10 s for
    * ten minutes; nothing grows. */
-  struct us_pool_usage u0 = usage(t->s);
+  struct us_pool_usage u0 = h_pool_usage(t->s);
   for (int i = 0; i < 60; i++) {
     us_time_t at = now + MS(100) + US_SEC(10) * i;
     th_inject(t, at, TSEG(.flags = TH_ACK, .seq = 11 + (uint32_t)i, .ack = 1, .len = 1));
     th_drain(t);
-    struct us_pool_usage u = usage(t->s);
+    struct us_pool_usage u = h_pool_usage(t->s);
     assert_true(u.tcb_free >= u0.tcb_free);
     /* The unread bytes are packed into one buffer (tcp_rcvq.c), not one
      * per segment. */

@@ -17,12 +17,6 @@
 
 #define PORT 4000
 
-static uint32_t active(us_stack *s) {
-  struct us_pool_usage pu;
-  us_stack_pool_usage(s, &pu);
-  return pu.reass_active;
-}
-
 struct fx {
   struct h_stack h;
   us_sock_t sock;
@@ -103,7 +97,7 @@ static void test_in_order(void **st) {
   expect_datagram(f, u, len);
   assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_oks), 1);
   assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_reqds), 3);
-  assert_int_equal(active(f->h.s), 0);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 0);
   free(u);
 }
 
@@ -142,7 +136,7 @@ static void test_keys_distinct(void **st) {
   size_t n = h_ip_build(b, &ih, u + 64, len - 64);
   h_input(&f->h, b, n, US_SEC(1));
   expect_nothing(f);
-  assert_int_equal(active(f->h.s), 2);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 2);
   frag(f, 9, u, 64, len - 64, false, US_SEC(1));
   expect_datagram(f, u, len);
   free(u);
@@ -157,7 +151,7 @@ static void test_overlap(void **st) {
   frag(f, 5, u, 0, 64, true, US_SEC(1));
   frag(f, 5, u, 56, 64, true, US_SEC(1)); /* overlaps [56, 64) */
   assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_overlap), 1);
-  assert_int_equal(active(f->h.s), 0);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 0);
   frag(f, 5, u, 64, len - 64, false, US_SEC(1));
   expect_nothing(f);
   /* Exact duplicate: also an overlap (policy: drop the datagram). */
@@ -173,7 +167,7 @@ static void test_overlap(void **st) {
   frag(f, 8, u, 0, 72, true, US_SEC(1));
   assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_overlap), 4);
   /* Only the fresh context the late fragment of id 5 opened is left. */
-  assert_int_equal(active(f->h.s), 1);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 1);
   free(u);
 }
 
@@ -186,7 +180,7 @@ static void test_oversize(void **st) {
   size_t n = h_ip_build(b, &ih, data, 16);
   h_input(&f->h, b, n, US_SEC(1));
   assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_oversize), 1);
-  assert_int_equal(active(f->h.s), 0);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 0);
   /* A context in progress is dropped when an oversize piece arrives. */
   size_t len;
   uint8_t *u = make_udp(100, 5, &len);
@@ -197,7 +191,7 @@ static void test_oversize(void **st) {
   n = h_ip_build(b, &ih, data, 8);
   h_input(&f->h, b, n, US_SEC(1));
   assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_oversize), 2);
-  assert_int_equal(active(f->h.s), 0);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 0);
   /* Exactly 65535: 20 + 65515 is legal (the largest UDP datagram). */
   free(u);
   u = make_udp(65507, 6, &len);
@@ -220,7 +214,7 @@ static void test_zero_length_and_misaligned(void **st) {
   assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_bad_frag), 2);
   frag(f, 21, u, 0, 60, true, US_SEC(1)); /* MF with a length not a multiple of 8 */
   assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_bad_frag), 3);
-  assert_int_equal(active(f->h.s), 0);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 0);
   /* The datagram still completes with good fragments. */
   frag(f, 20, u, 0, 64, true, US_SEC(1));
   frag(f, 20, u, 64, len - 64, false, US_SEC(1));
@@ -236,7 +230,7 @@ static void test_contradictory_last(void **st) {
   frag(f, 30, u, 64, 64, false, US_SEC(1));         /* claims the end is 128 */
   frag(f, 30, u, 128, len - 128, false, US_SEC(1)); /* claims 208 */
   assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_bad_frag), 1);
-  assert_int_equal(active(f->h.s), 0);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 0);
   frag(f, 30, u, 0, 64, true, US_SEC(1));
   expect_nothing(f);
   /* MF set on a fragment that reaches past the known end. */
@@ -248,12 +242,12 @@ static void test_contradictory_last(void **st) {
   frag(f, 32, u, 64, 8, false, US_SEC(1));
   assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_bad_frag), 3);
   /* Only the fresh context the late first fragment of id 30 opened. */
-  assert_int_equal(active(f->h.s), 1);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 1);
   /* A second last fragment with a smaller end, not overlapping anything. */
   frag(f, 33, u, 128, len - 128, false, US_SEC(1));
   frag(f, 33, u, 64, 8, false, US_SEC(1));
   assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_bad_frag), 4);
-  assert_int_equal(active(f->h.s), 1);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 1);
   frag(f, 33, u, 0, 64, true, US_SEC(1));
   frag(f, 33, u, 64, 64, true, US_SEC(1));
   expect_nothing(f);
@@ -285,7 +279,7 @@ static void test_flood_bounded_and_timeout(void **st) {
     us_stack_pool_usage(f->h.s, &pu);
     assert_true(pu.reass_active <= 4);
   }
-  assert_int_equal(active(f->h.s), 4);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 4);
   /* Each new datagram past the cap pushed the oldest one out. */
   assert_true(h_stat(&f->h, US_STAT_ip_reasm_evicted) +
                   h_stat(&f->h, US_STAT_ip_reasm_evicted_source) >
@@ -295,10 +289,10 @@ static void test_flood_bounded_and_timeout(void **st) {
    * pushed out), the oldest of them from t = 1 s + 4996 us. */
   us_time_t next = h_poll(&f->h, US_SEC(30));
   assert_int_equal(next, US_SEC(31) + 4996);
-  assert_int_equal(active(f->h.s), 4);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 4);
   next = h_poll(&f->h, US_SEC(31) + 5000);
   assert_int_equal(next, US_TIME_NEVER);
-  assert_int_equal(active(f->h.s), 0);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 0);
   assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_timeout), 4);
   struct us_pool_usage pu;
   us_stack_pool_usage(f->h.s, &pu);
@@ -354,7 +348,7 @@ static void test_tcp_tiny_and_offset_one(void **st) {
   h_input(&f->h, b, n, US_SEC(1));
   assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_overlap), 1);
   assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_oks), 1);
-  assert_int_equal(active(f->h.s), 0);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 0);
   h_capture_reset(&f->h.cap);
 }
 
@@ -409,7 +403,7 @@ static void test_alloc_failure(void **st) {
   uint8_t *u = make_udp(100, 12, &len);
   us_stack_fail_alloc_at(f->h.s, 1);
   frag(f, 60, u, 0, 64, true, US_SEC(1));
-  assert_int_equal(active(f->h.s), 0);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 0);
   frag(f, 61, u, 0, 64, true, US_SEC(1));
   frag(f, 61, u, 64, len - 64, false, US_SEC(1));
   expect_datagram(f, u, len);
@@ -441,7 +435,7 @@ static void test_flood_evicts_oldest_real_completes(void **st) {
   int k = 0;
   for (int i = 0; i < 100; i++, k++)
     lone(f, flood_src(k), (uint16_t)k, now + k);
-  assert_int_equal(active(f->h.s), 4);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 4);
   size_t len;
   uint8_t *u = make_udp(3000, 21, &len); /* 1480 + 1480 + 48 */
   frag(f, 7, u, 0, 1480, true, now + k);
@@ -453,7 +447,7 @@ static void test_flood_evicts_oldest_real_completes(void **st) {
   expect_datagram(f, u, len);
   for (int i = 0; i < 100; i++, k++) {
     lone(f, flood_src(k), (uint16_t)k, now + k);
-    assert_true(active(f->h.s) <= 4);
+    assert_true(h_pool_usage(f->h.s).reass_active <= 4);
   }
   assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_oks), 1);
   /* 203 flood datagrams, 4 left in the table: the rest were evicted. */
@@ -480,7 +474,7 @@ static void test_per_source_cap(void **st) {
   const uint32_t x = US_IP4(192, 0, 2, 77);
   for (int i = 0; i < 20; i++) {
     lone(&f, x, (uint16_t)i, US_SEC(1) + i);
-    assert_true(active(f.h.s) <= 2);
+    assert_true(h_pool_usage(f.h.s).reass_active <= 2);
   }
   assert_int_equal(h_stat(&f.h, US_STAT_ip_reasm_evicted_source), 18);
   size_t len;
@@ -512,12 +506,12 @@ static void test_byte_cap_evicts_oldest(void **st) {
     size_t n = h_ip_build(b, &ih, big, sizeof big);
     h_input(&f->h, b, n, US_SEC(1) + id);
   }
-  assert_int_equal(active(f->h.s), 3);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 3);
   size_t len;
   uint8_t *u = make_udp(2000, 23, &len);
   frag(f, 40, u, 0, 1480, true, US_SEC(2));
   assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_evicted), 1);
-  assert_int_equal(active(f->h.s), 3);
+  assert_int_equal(h_pool_usage(f->h.s).reass_active, 3);
   frag(f, 40, u, 1480, len - 1480, false, US_SEC(2));
   expect_datagram(f, u, len);
   assert_int_equal(h_stat(&f->h, US_STAT_ip_reasm_no_bytes), 0);

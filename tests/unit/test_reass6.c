@@ -24,12 +24,6 @@ static int setup(void **st) {
   return 0;
 }
 
-static uint32_t active(us_stack *s) {
-  struct us_pool_usage pu;
-  us_stack_pool_usage(s, &pu);
-  return pu.reass_active;
-}
-
 /* An echo request of `n` data bytes (pattern from seq). */
 static uint8_t *echo_req(size_t n, uint16_t seq, size_t *len) {
   uint8_t *pay = malloc(n + 1);
@@ -75,19 +69,19 @@ static void test_in_order_and_reversed(void **st) {
   for (size_t off = 0; off < mlen; off += 1232)
     send_frag(h, m, mlen, off, mlen - off < 1232 ? mlen - off : 1232, 77, false, US_SEC(1));
   expect_reply(h, m, mlen);
-  assert_int_equal(active(h->s), 0);
+  assert_int_equal(h_pool_usage(h->s).reass_active, 0);
   /* Reversed, and with a destination options header before the fragment
    * header: the unfragmentable part comes from the first fragment. */
   send_frag(h, m, mlen, 2464, mlen - 2464, 78, true, US_SEC(2));
   send_frag(h, m, mlen, 1232, 1232, 78, true, US_SEC(2));
-  assert_int_equal(active(h->s), 1);
+  assert_int_equal(h_pool_usage(h->s).reass_active, 1);
   assert_int_equal(h_capture_pending(&h->cap), 0);
   send_frag(h, m, mlen, 0, 1232, 78, true, US_SEC(2));
   expect_reply(h, m, mlen);
   assert_int_equal(h_stat(h, US_STAT_ip6_reasm_oks), 2);
   assert_int_equal(h_stat(h, US_STAT_ip6_reasm_reqds), 6);
   assert_int_equal(h_stat(h, US_STAT_ip_reasm_reqds), 0); /* IPv4's untouched */
-  assert_int_equal(active(h->s), 0);
+  assert_int_equal(h_pool_usage(h->s).reass_active, 0);
   free(m);
 }
 
@@ -121,12 +115,12 @@ static void test_timeout(void **st) {
   size_t mlen;
   uint8_t *m = echo_req(3000, 4, &mlen);
   send_frag(h, m, mlen, 0, 1232, 0xabcd, true, US_SEC(1));
-  assert_int_equal(active(h->s), 1);
+  assert_int_equal(h_pool_usage(h->s).reass_active, 1);
   h_poll(h, US_SEC(1) + US_SEC(30) - 1);
-  assert_int_equal(active(h->s), 1);
+  assert_int_equal(h_pool_usage(h->s).reass_active, 1);
   assert_int_equal(h_capture_pending(&h->cap), 0);
   h_poll(h, US_SEC(31));
-  assert_int_equal(active(h->s), 0);
+  assert_int_equal(h_pool_usage(h->s).reass_active, 0);
   assert_int_equal(h_stat(h, US_STAT_ip6_reasm_timeout), 1);
   size_t n;
   const uint8_t *e = t6_take_icmp(h, &n);
@@ -164,11 +158,11 @@ static void test_families_apart(void **st) {
   struct h_ip ih = { .src = H_PEER, .dst = H_US, .proto = 1, .id = 1, .frag_off = 1232 };
   size_t n = h_ip_build(v4, &ih, m + 1232, mlen - 1232);
   h_input(h, v4, n, US_SEC(1));
-  assert_int_equal(active(h->s), 2);
+  assert_int_equal(h_pool_usage(h->s).reass_active, 2);
   assert_int_equal(h_capture_pending(&h->cap), 0);
   send_frag(h, m, mlen, 1232, mlen - 1232, 1, false, US_SEC(1));
   expect_reply(h, m, mlen);
-  assert_int_equal(active(h->s), 1); /* the IPv4 one waits for its timeout */
+  assert_int_equal(h_pool_usage(h->s).reass_active, 1); /* the IPv4 one waits for its timeout */
   /* The table (4 contexts) is shared: a fourth IPv6 datagram evicts the
    * IPv4 one, the oldest. */
   uint8_t *big = echo_req(20000, 6, &mlen);
@@ -176,11 +170,11 @@ static void test_families_apart(void **st) {
     send_frag(h, big, mlen, 0, 3000, id, false, US_SEC(2));
   assert_int_equal(h_stat(h, US_STAT_ip_reasm_evicted), 1);
   assert_int_equal(h_stat(h, US_STAT_ip6_reasm_evicted), 0);
-  assert_int_equal(active(h->s), 4);
+  assert_int_equal(h_pool_usage(h->s).reass_active, 4);
   /* And the byte cap (3 * 4096): the next one evicts the oldest IPv6. */
   send_frag(h, big, mlen, 0, 3000, 14, false, US_SEC(3));
   assert_int_equal(h_stat(h, US_STAT_ip6_reasm_evicted), 1);
-  assert_int_equal(active(h->s), 4);
+  assert_int_equal(h_pool_usage(h->s).reass_active, 4);
   free(big);
   free(m);
 }

@@ -27,19 +27,13 @@
 #include "tcp/tcp_int.h"
 #include "tcp_harness.h"
 
-static struct us_pool_usage usage(us_stack *s) {
-  struct us_pool_usage u;
-  us_stack_pool_usage(s, &u);
-  return u;
-}
-
 static uint32_t snd_used(struct th *h) {
-  struct us_pool_usage u = usage(h->s);
+  struct us_pool_usage u = h_pool_usage(h->s);
   return u.tcp_buf_total - u.tcp_sndbuf_free;
 }
 
 static uint32_t rcv_used(struct th *h) {
-  struct us_pool_usage u = usage(h->s);
+  struct us_pool_usage u = h_pool_usage(h->s);
   return u.tcp_buf_total - u.tcp_rcvbuf_free;
 }
 

@@ -23,16 +23,10 @@
 
 #define SMSS 1460
 
-static struct us_pool_usage usage(us_stack *s) {
-  struct us_pool_usage u;
-  us_stack_pool_usage(s, &u);
-  return u;
-}
-
 /* Packet buffers of the MTU pool in use (the one kept for the next read
  * counts as free). */
 static uint32_t pkts_held(struct th *h) {
-  struct us_pool_usage u = usage(h->s);
+  struct us_pool_usage u = h_pool_usage(h->s);
   return u.pkt_total - u.pkt_free;
 }
 

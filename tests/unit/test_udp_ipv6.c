@@ -14,24 +14,12 @@
 static void with_v6(struct us_config *c) { memcpy(c->addr6, h_us6, 16); }
 
 static int setup(void **st) {
-  struct h_stack *h = calloc(1, sizeof *h);
-  h_stack_init(h, 21, with_v6);
-  *st = h;
+  *st = h_stack_new(21, with_v6);
   return 0;
 }
 
 static int setup_v4_only(void **st) {
-  struct h_stack *h = calloc(1, sizeof *h);
-  h_stack_init(h, 22, NULL);
-  *st = h;
-  return 0;
-}
-
-static int teardown(void **st) {
-  struct h_stack *h = *st;
-  h_assert_pools_full(h->s);
-  h_stack_fini(h);
-  free(h);
+  *st = h_stack_new(22, NULL);
   return 0;
 }
 
@@ -224,12 +212,12 @@ static void test_tcp_listener_both_families(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_zero_checksum_dropped, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_port_unreachable, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_sendto_sizes, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_no_ipv6_address, setup_v4_only, teardown),
-    cmocka_unit_test_setup_teardown(test_tcp_listener_both_families, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_echo, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_zero_checksum_dropped, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_port_unreachable, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_sendto_sizes, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_no_ipv6_address, setup_v4_only, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_tcp_listener_both_families, setup, h_teardown_full),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

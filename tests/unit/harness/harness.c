@@ -109,6 +109,12 @@ us_time_t h_poll(struct h_stack *h, us_time_t now) {
   return us_stack_poll(h->s, now);
 }
 
+struct us_pool_usage h_pool_usage(us_stack *s) {
+  struct us_pool_usage u;
+  us_stack_pool_usage(s, &u);
+  return u;
+}
+
 void h_assert_pools_full(us_stack *s) {
   struct us_pool_usage u;
   us_stack_pool_usage(s, &u);

@@ -154,6 +154,9 @@ uint64_t h_snap_delta(us_stack *s, const struct h_snap *sn, enum us_stat id);
  * every pool is full. */
 void h_finish(struct h_stack *h, us_time_t now);
 
+/* The pools' use now (us_stack_pool_usage as a value). */
+struct us_pool_usage h_pool_usage(us_stack *s);
+
 /* Assert every pool of `s` is full (no buffer, TCB, socket or context
  * held), printing what is not. */
 void h_assert_pools_full(us_stack *s);
