@@ -152,8 +152,8 @@ void us_icmp6_input(struct us_stack *s, const struct us_ip6_hdr *ip, const uint8
   }
 }
 
-/* RFC 4443 2.4 (e.1): is `orig` itself an ICMPv6 error (or cut before we
- * can tell its type, which is then taken as one)? */
+/* RFC 4443 2.4 (e.1, e.2): is `orig` itself an ICMPv6 error or a redirect
+ * (or cut before we can tell its type, which is then taken as one)? */
 static bool is_icmp6_error(const uint8_t *orig, size_t len) {
   uint8_t proto;
   size_t off;
@@ -161,7 +161,7 @@ static bool is_icmp6_error(const uint8_t *orig, size_t len) {
    * the walk refused (an RH0 in front of an ICMPv6 error). */
   if (!us_ip6_find_upper(orig, len, &proto, &off) || proto != US_IP6_NH_ICMPV6)
     return false;
-  return off >= len || us_icmp6_is_error(orig[off]);
+  return off >= len || us_icmp6_is_error(orig[off]) || orig[off] == US_ICMP6_ND_REDIRECT;
 }
 
 /* RFC 4443 2.4 (e): the cases that get no error. */
@@ -170,7 +170,7 @@ static bool error_allowed(struct us_stack *s, const uint8_t *orig, size_t len, u
   const uint8_t *src = orig + 8, *dst = orig + 24;
   if (is_icmp6_error(orig, len))
     return false;
-  /* (e.2, e.3): to a multicast destination only packet too big and a
+  /* (e.3): to a multicast destination only packet too big and a
    * parameter problem about an unknown option of action 10. */
   if (us_ip6_addr_is_multicast(dst) &&
       !(type == US_ICMP6_PKT_TOO_BIG ||

@@ -46,7 +46,7 @@ static int fragment(struct us_stack *s, struct us_pkt *pkt, struct us_ip6_hdr *h
     us_pkt_free(s, pkt);
     return US_ERR_NOMEM;
   }
-  /* RFC 7739 5.1 / RFC 8200 4.5: an identification an off-path attacker
+  /* RFC 7739 5.2 / RFC 8200 4.5: a random identification an off-path attacker
    * cannot guess, so fragments cannot be injected into our datagrams. */
   uint32_t id = us_rand_u32(s);
   uint8_t next = h->next_hdr;

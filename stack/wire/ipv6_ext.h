@@ -6,7 +6,7 @@
  * are read; the walk only moves forward and stops after US_IP6_EXT_MAX
  * headers, so no chain, however built, makes it loop or read outside the
  * buffer. The walk applies the rules RFC 8200 gives the destination:
- *  - hop-by-hop options only right after the fixed header (4.3);
+ *  - hop-by-hop options only right after the fixed header (4.1);
  *  - options in hop-by-hop and destination options headers: Pad1, PadN and
  *    Router Alert (RFC 2711) are known; an unknown one is handled by the two
  *    high bits of its type (4.2): skip, discard, discard and send a

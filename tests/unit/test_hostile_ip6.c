@@ -191,7 +191,7 @@ static void test_IP6_3_chains(void **st) {
   pk_feed(h, p, US_SEC(1));
   expect_silent(h, &sn, US_STAT_ip6_in_ext_truncated);
   free(p);
-  /* Hop-by-hop behind a destination options header: RFC 8200 4.3. */
+  /* Hop-by-hop behind a destination options header: RFC 8200 4.1. */
   p = pk_new(60);
   pk_add(p, hdr, t6_opts(hdr, 0, 1, NULL, 0));
   pk_add(p, hdr, t6_opts(hdr, 58, 1, NULL, 0));

@@ -179,6 +179,11 @@ static void test_error_rules(void **st) {
   us_icmp6_send_error(h->s, b, 56, 4, 0, 0, US_SEC(1));
   assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_icmp6_out_suppressed), 1);
   assert_int_equal(h_capture_pending(&h->cap), 0);
+  /* Nor about a redirect (RFC 4443 2.4 (e.2)). */
+  t6_icmp(b + 40, T6_PEER, T6_US, 137, 0, 0, "12345678", 8);
+  us_icmp6_send_error(h->s, b, 56, 4, 0, 0, US_SEC(1));
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_icmp6_out_suppressed), 2);
+  assert_int_equal(h_capture_pending(&h->cap), 0);
   /* ... but about an echo request, yes. */
   t6_icmp(b + 40, T6_PEER, T6_US, 128, 0, 0, "12345678", 8);
   us_icmp6_send_error(h->s, b, 56, 4, 0, 0, US_SEC(1));

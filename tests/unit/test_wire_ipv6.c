@@ -243,7 +243,7 @@ static void test_walk_structure(void **st) {
   struct us_ip6_chain c;
   uint8_t hdr[64];
 
-  /* Hop-by-hop after a destination options header: RFC 8200 4.3. */
+  /* Hop-by-hop after a destination options header: RFC 8200 4.1. */
   pk_start(&p, 60);
   pk_add(&p, hdr, t6_opts(hdr, 0, 1, NULL, 0));
   pk_add(&p, hdr, t6_opts(hdr, 59, 1, NULL, 0));
