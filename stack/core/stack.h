@@ -5,11 +5,12 @@
  * the handle table, and a slot for each layer's state. There is no global
  * mutable state anywhere, so two stacks run side by side in one process.
  *
- * Layers register themselves here at creation (stack/assembly/stack.c does the
- * assembly), so that lower layers reach upper ones only through these
- * tables and the link-time arrows keep pointing down: IPv4 input dispatches
- * to the protocol handler registered for the protocol number, and poll asks
- * every registered layer for its next deadline.
+ * Layers register their poll and fini hooks here at creation
+ * (stack/assembly/stack.c does the assembly), so that poll asks every
+ * layer for its next deadline and destroy frees them top down without the
+ * core naming any of them. Transports register with IP the same way
+ * (us_ip_register_proto in ip/ip.h), so the link-time arrows keep pointing
+ * down.
  */
 #ifndef USTACK_CORE_STACK_H
 #define USTACK_CORE_STACK_H
@@ -23,45 +24,6 @@
 #include "pkt.h"
 
 struct us_stack;
-
-/*
- * What a transport handler receives from IP input, whichever the IP
- * version: one validated datagram addressed to us, after reassembly, with
- * link padding trimmed. Everything is BORROWED for the duration of the call.
- */
-struct us_ip4_hdr;
-struct us_ipinfo {
-  us_addr_t src, dst;
-  /* The pseudo-header sum without the length (wire/checksum.h,
-   * us_csum_pseudo of src, dst, proto): the transport adds its length. */
-  uint32_t pseudo;
-  const uint8_t *payload; /* the transport header and data */
-  uint32_t payload_len;
-  uint8_t proto; /* IPv4 protocol / IPv6 upper-layer next header */
-  uint8_t ecn;   /* the ECN field (RFC 3168 5): TOS or traffic class & 3 */
-  uint8_t ttl;   /* TTL, or the IPv6 hop limit */
-  /* Never from the wire: the device's metadata says the local kernel made
-   * or verified this datagram (us_rx_meta), so the transport skips its
-   * checksum check. */
-  bool l4_csum_trusted;
-  /* For an ICMP error about this datagram (us_ip_send_port_unreach): the
-   * IPv4 header as parsed, or the IPv6 datagram from its header on
-   * (ip6_len bytes); the other is NULL. */
-  const struct us_ip4_hdr *ip4;
-  const uint8_t *ip6;
-  size_t ip6_len;
-};
-typedef void (*us_l4_input_fn)(struct us_stack *s, const struct us_ipinfo *ii, us_time_t now);
-
-/*
- * An ICMP error arrived quoting a datagram of this protocol that we sent.
- * `type`/`code` are those of ICMPv4 or ICMPv6, as qsrc's family says;
- * `quote` is the quoted transport header bytes (at least 8, maybe more);
- * `qsrc`/`qdst` the quoted IP addresses. Borrowed for the call.
- */
-typedef void (*us_l4_icmp_err_fn)(struct us_stack *s, uint8_t type, uint8_t code, uint32_t info,
-                                  us_addr_t qsrc, us_addr_t qdst, const uint8_t *quote,
-                                  size_t quote_len, us_time_t now);
 
 /* Run due work at `now`; return the layer's next deadline. */
 typedef us_time_t (*us_layer_poll_fn)(struct us_stack *s, us_time_t now);
@@ -101,9 +63,6 @@ struct us_stack {
    * state struct private (struct us_tcp_layer, ...) and reads the slot
    * back typed (tcp_layer(s), ...): the core knows slots, not layers. */
   void *layer[US_MAX_LAYERS];
-
-  us_l4_input_fn l4_input[256];
-  us_l4_icmp_err_fn l4_icmp_err[256];
 
   us_layer_poll_fn pollers[US_MAX_LAYERS];
   us_layer_fini_fn finis[US_MAX_LAYERS];

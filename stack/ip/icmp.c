@@ -113,7 +113,7 @@ static void error_input(struct us_stack *s, const struct us_icmp4_hdr *h, us_tim
   uint32_t info = h->rest;
   if (h->type == US_ICMP_DEST_UNREACH && h->code == US_ICMP_UNREACH_NEEDFRAG)
     info = frag_needed_mtu(s, h->rest, qtot);
-  us_l4_icmp_err_fn fn = s->l4_icmp_err[proto];
+  us_l4_icmp_err_fn fn = ip_layer(s)->l4_icmp_err[proto];
   if (!fn) {
     US_STAT_INC(s, icmp_in_err_no_handler);
     return;

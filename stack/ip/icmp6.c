@@ -92,7 +92,7 @@ static void error_input(struct us_stack *s, const struct us_icmp6_hdr *h, us_tim
     info = ptb_mtu(s, info);
     us_ip6_pmtu_update(s, inner.dst, info, now); /* for our own output (pmtu6.c) */
   }
-  us_l4_icmp_err_fn fn = proto == US_IPPROTO_ICMP ? NULL : s->l4_icmp_err[proto];
+  us_l4_icmp_err_fn fn = proto == US_IPPROTO_ICMP ? NULL : ip_layer(s)->l4_icmp_err[proto];
   if (!fn) {
     US_STAT_INC(s, icmp6_in_err_no_handler);
     return;

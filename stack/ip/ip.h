@@ -16,7 +16,51 @@ struct us_stack;
 
 /* The layer's slot in struct us_stack (core/stack.h). */
 #define US_LAYER_IP 0
-struct us_ipinfo;
+
+/*
+ * What a transport handler receives from IP input, whichever the IP
+ * version: one validated datagram addressed to us, after reassembly, with
+ * link padding trimmed. Everything is BORROWED for the duration of the call.
+ */
+struct us_ipinfo {
+  us_addr_t src, dst;
+  /* The pseudo-header sum without the length (wire/checksum.h,
+   * us_csum_pseudo of src, dst, proto): the transport adds its length. */
+  uint32_t pseudo;
+  const uint8_t *payload; /* the transport header and data */
+  uint32_t payload_len;
+  uint8_t proto; /* IPv4 protocol / IPv6 upper-layer next header */
+  uint8_t ecn;   /* the ECN field (RFC 3168 5): TOS or traffic class & 3 */
+  uint8_t ttl;   /* TTL, or the IPv6 hop limit */
+  /* Never from the wire: the device's metadata says the local kernel made
+   * or verified this datagram (us_rx_meta), so the transport skips its
+   * checksum check. */
+  bool l4_csum_trusted;
+  /* For an ICMP error about this datagram (us_ip_send_port_unreach): the
+   * IPv4 header as parsed, or the IPv6 datagram from its header on
+   * (ip6_len bytes); the other is NULL. */
+  const struct us_ip4_hdr *ip4;
+  const uint8_t *ip6;
+  size_t ip6_len;
+};
+typedef void (*us_l4_input_fn)(struct us_stack *s, const struct us_ipinfo *ii, us_time_t now);
+
+/*
+ * An ICMP error arrived quoting a datagram of this protocol that we sent.
+ * `type`/`code` are those of ICMPv4 or ICMPv6, as qsrc's family says;
+ * `quote` is the quoted transport header bytes (at least 8, maybe more);
+ * `qsrc`/`qdst` the quoted IP addresses. Borrowed for the call.
+ */
+typedef void (*us_l4_icmp_err_fn)(struct us_stack *s, uint8_t type, uint8_t code, uint32_t info,
+                                  us_addr_t qsrc, us_addr_t qdst, const uint8_t *quote,
+                                  size_t quote_len, us_time_t now);
+
+/* The transport for protocol number `proto` (IPv4 protocol, IPv6 upper-
+ * layer next header: one IANA registry): IP input hands it the datagrams
+ * of that protocol, and ICMP/ICMPv6 the errors that quote one. Either
+ * function may be NULL. Called by the transports' set-up. */
+void us_ip_register_proto(struct us_stack *s, uint8_t proto, us_l4_input_fn input,
+                          us_l4_icmp_err_fn icmp_err);
 
 /* Set up IPv4, ICMP and fragment reassembly; registers the ICMP handler and
  * the layer's poll (reassembly timeouts). Returns 0 or a us_err. */
@@ -118,8 +162,8 @@ void us_icmp_send_unreach(struct us_stack *s, const struct us_ip4_hdr *orig, uin
                           us_time_t now);
 
 /*
- * ICMP errors reach the transport through s->l4_icmp_err[proto] (see
- * core/stack.h) only after icmp.c has checked the quote: inner version 4,
+ * ICMP errors reach the transport registered for the protocol
+ * (us_ip_register_proto) only after icmp.c has checked the quote: inner version 4,
  * inner IHL >= 5 with IHL*4 + 8 bytes present, an inner total length that
  * covers them, and an inner source that is our address. The arguments:
  * `type`/`code` as received; `info` is the ICMP header's second 32-bit

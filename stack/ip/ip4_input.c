@@ -48,7 +48,13 @@ int us_ip_init(struct us_stack *s) {
   return 0;
 }
 
-/* The transport's view of an IPv4 datagram (core/stack.h). */
+void us_ip_register_proto(struct us_stack *s, uint8_t proto, us_l4_input_fn input,
+                          us_l4_icmp_err_fn icmp_err) {
+  ip_layer(s)->l4_input[proto] = input;
+  ip_layer(s)->l4_icmp_err[proto] = icmp_err;
+}
+
+/* The transport's view of an IPv4 datagram (ip.h). */
 static void ip4_info(const struct us_ip4_hdr *ip, struct us_ipinfo *ii) {
   ii->src = us_addr_v4(ip->src);
   ii->dst = us_addr_v4(ip->dst);
@@ -70,7 +76,7 @@ void us_ip4_dispatch(struct us_stack *s, const struct us_ip4_hdr *ip, us_time_t 
     us_icmp_input(s, ip, now);
     return;
   }
-  us_l4_input_fn fn = s->l4_input[ip->proto];
+  us_l4_input_fn fn = ip_layer(s)->l4_input[ip->proto];
   if (fn) {
     struct us_ipinfo ii;
     ip4_info(ip, &ii);

@@ -133,9 +133,9 @@ static void deliver(struct us_stack *s, const struct us_ip6_hdr *ip, const struc
   default:
     break;
   }
-  us_l4_input_fn fn = s->l4_input[c->proto];
+  us_l4_input_fn fn = ip_layer(s)->l4_input[c->proto];
   if (fn && c->proto != US_IPPROTO_ICMP) {
-    /* The transport's view (core/stack.h); ICMPv4 never runs over IPv6. */
+    /* The transport's view (ip.h); ICMPv4 never runs over IPv6. */
     struct us_ipinfo ii = {
       .src = us_addr_v6(ip->src),
       .dst = us_addr_v6(ip->dst),

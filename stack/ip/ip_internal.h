@@ -85,6 +85,9 @@ struct us_ip_layer {
   struct us_tbucket echo6_tb;
   struct us_tbucket err6_tb;
   struct us_pmtu6 pmtu6[US_PMTU6_ENTRIES];
+  /* The transports, by protocol number (us_ip_register_proto). */
+  us_l4_input_fn l4_input[256];
+  us_l4_icmp_err_fn l4_icmp_err[256];
 };
 
 /* The layer's state (core/stack.h, "one slot per layer"). */

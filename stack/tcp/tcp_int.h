@@ -43,6 +43,7 @@
 #include "core/ring.h"
 #include "core/stack.h"
 #include "core/tbucket.h"
+#include "ip/ip.h"
 #include "tcp.h"
 #include "ustack/us_socket.h"
 #include "wire/seq.h"

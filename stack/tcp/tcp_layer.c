@@ -50,8 +50,7 @@ int us_tcp_init(struct us_stack *s) {
     return US_ERR_NOMEM;
   }
 
-  s->l4_input[US_IPPROTO_TCP] = tcp_input;
-  s->l4_icmp_err[US_IPPROTO_TCP] = tcp_icmp_error;
+  us_ip_register_proto(s, US_IPPROTO_TCP, tcp_input, tcp_icmp_error);
   s->handles.events_fn[US_HK_TCP] = tcp_events;
   s->handles.error_fn[US_HK_TCP] = tcp_error;
   us_stack_register_layer(s, tcp_poll, tcp_fini);

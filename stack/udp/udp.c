@@ -187,7 +187,7 @@ int us_udp_init(struct us_stack *s) {
     u->free_list = &u->socks[i];
   }
   s->layer[US_LAYER_UDP] = u;
-  s->l4_input[US_IPPROTO_UDP] = udp_input;
+  us_ip_register_proto(s, US_IPPROTO_UDP, udp_input, NULL);
   s->handles.events_fn[US_HK_UDP] = udp_events;
   us_stack_register_layer(s, NULL, udp_fini);
   return 0;

@@ -12,6 +12,7 @@
 #include "harness.h"
 #include "core/stack.h"
 #include "ip/ip.h"
+#include "ip/ip_internal.h"
 
 static int setup(void **st) {
   *st = h_stack_new(7, NULL);
@@ -190,7 +191,7 @@ static void send_err(struct h_stack *h, uint8_t type, uint8_t code, uint32_t res
 static void test_inbound_errors(void **st) {
   struct h_stack *h = *st;
   memset(&got, 0, sizeof got);
-  h->s->l4_icmp_err[17] = on_err;
+  ip_layer(h->s)->l4_icmp_err[17] = on_err;
   /* The quote of a UDP datagram we sent: 20-byte header + 8 bytes. */
   uint8_t q[40] = { 0x45, 0, 0, 36, 0,    7,    0,    0,    64,   17,   0,    0,    10, 0, 0, 2,
                     10,   0, 0, 1,  0xc0, 0x00, 0x00, 0x35, 0x00, 0x10, 0xab, 0xcd, 1,  2, 3, 4 };
@@ -247,7 +248,7 @@ static void test_inbound_errors(void **st) {
   assert_int_equal(h_stat(h, US_STAT_icmp_in_err_no_handler), 1);
   assert_int_equal(got.calls, 4);
   assert_int_equal(h_capture_pending(&h->cap), 0);
-  h->s->l4_icmp_err[17] = NULL;
+  ip_layer(h->s)->l4_icmp_err[17] = NULL;
 }
 
 /* ---- us_icmp_send_unreach rules ------------------------------------------ */
