@@ -46,10 +46,9 @@ struct run {
   bool degraded;    /* an error reached the application */
   bool done;
   const char *why; /* first error seen, for the log */
-  /* TCP */
-  us_sock_t lb, ca, cb;
-  bool a_closed, b_eof;
-  size_t sent, rcvd;
+  /* TCP: A sends and closes, B reads to the EOF and closes */
+  us_sock_t lb;
+  struct h_bulk ta, tb;
   /* UDP */
   us_sock_t ua, ub;
   uint32_t udp_sent, udp_back;
@@ -98,10 +97,10 @@ static bool pools_full(void *ctx) {
  * check every pool of both stacks. */
 static void teardown_and_check(struct run *r, uint64_t k, const char *scenario, enum side side) {
   us_time_t now = r->l.now;
-  if (us_sock_valid(r->ca) && !r->a_closed)
-    us_tcp_abort(r->l.a, r->ca, now);
-  if (us_sock_valid(r->cb))
-    us_tcp_close(r->l.b, r->cb, now);
+  if (us_sock_valid(r->ta.sock) && !r->ta.closed)
+    us_tcp_abort(r->l.a, r->ta.sock, now);
+  if (us_sock_valid(r->tb.sock) && !r->tb.closed)
+    us_tcp_close(r->l.b, r->tb.sock, now);
   if (us_sock_valid(r->lb))
     us_tcp_close(r->l.b, r->lb, now);
   if (us_sock_valid(r->ua))
@@ -138,60 +137,23 @@ static void teardown_and_check(struct run *r, uint64_t k, const char *scenario, 
 
 static bool tcp_app(void *ctx) {
   struct run *r = ctx;
-  us_stack *a = r->l.a, *b = r->l.b;
   us_time_t now = r->l.now;
-  if (!us_sock_valid(r->cb)) {
-    int e = us_tcp_accept(b, r->lb, &r->cb, NULL);
+  if (!us_sock_valid(r->tb.sock)) {
+    int e = us_tcp_accept(r->l.b, r->lb, &r->tb.sock, NULL);
     if (e != 0 && e != US_ERR_AGAIN)
       degrade(r, "accept");
   }
-  if (us_sock_valid(r->ca) && !r->a_closed) {
-    int err = us_sock_error(a, r->ca);
-    if (err) {
-      degrade(r, "A socket error");
-    } else if (us_sock_events(a, r->ca) & US_EV_CONNECTED) {
-      while (r->sent < TCP_BYTES) {
-        size_t n = TCP_BYTES - r->sent < 8192 ? TCP_BYTES - r->sent : 8192;
-        h_oracle_fill(ORACLE_SEED, r->sent, buf, n);
-        long w = us_tcp_send(a, r->ca, buf, n, now);
-        if (w > 0) {
-          r->sent += (size_t)w;
-          continue;
-        }
-        if (w != US_ERR_AGAIN)
-          degrade(r, "send");
-        break;
-      }
-      if (r->sent == TCP_BYTES) {
-        if (us_tcp_close(a, r->ca, now) != 0)
-          degrade(r, "close A");
-        r->a_closed = true;
-      }
-    }
-  }
-  if (us_sock_valid(r->cb) && !r->b_eof) {
-    for (;;) {
-      long n = us_tcp_recv(b, r->cb, buf, sizeof buf, now);
-      if (n > 0) {
-        long long bad = h_oracle_check(ORACLE_SEED, r->rcvd, buf, (size_t)n);
-        if (bad >= 0)
-          fail_msg("TCP byte %lld corrupted", bad);
-        r->rcvd += (size_t)n;
-        continue;
-      }
-      if (n == 0) {
-        r->b_eof = true;
-        us_tcp_close(b, r->cb, now);
-        r->cb = US_SOCK_INVALID;
-      } else if (n != US_ERR_AGAIN) {
-        degrade(r, "recv");
-      }
-      break;
-    }
-  }
-  if (r->b_eof) {
+  h_bulk_pump(&r->ta, now);
+  h_bulk_pump(&r->tb, now);
+  if (r->ta.err)
+    degrade(r, "A: socket error or failed call");
+  if (r->tb.err)
+    degrade(r, "B: socket error or failed call");
+  if (r->tb.bad_at >= 0)
+    fail_msg("TCP byte %lld corrupted", r->tb.bad_at);
+  if (r->tb.eof) {
     /* EOF only after every byte. */
-    assert_int_equal(r->rcvd, TCP_BYTES);
+    assert_int_equal(r->tb.rcvd, TCP_BYTES);
     return true;
   }
   return r->degraded;
@@ -203,6 +165,10 @@ static uint64_t scenario_tcp(enum side side, uint64_t k) {
   run_init(&r, side, k);
   uint64_t c0 = us_stack_alloc_count(r.victim);
   us_stack *a = r.l.a, *b = r.l.b;
+  h_bulk_init(&r.ta, a, US_SOCK_INVALID, TCP_BYTES, ORACLE_SEED, 0);
+  h_bulk_init(&r.tb, b, US_SOCK_INVALID, 0, 0, ORACLE_SEED);
+  r.ta.chunk = 8192;
+  r.ta.end = r.tb.end = H_BULK_CLOSE;
   int e = us_tcp_socket(b, &r.lb);
   if (e == 0)
     e = us_tcp_bind(b, r.lb, 80);
@@ -213,9 +179,9 @@ static uint64_t scenario_tcp(enum side side, uint64_t k) {
     degrade(&r, "listen");
   }
   if (!r.degraded) {
-    e = us_tcp_socket(a, &r.ca);
+    e = us_tcp_socket(a, &r.ta.sock);
     if (e == 0)
-      e = us_tcp_connect(a, r.ca, us_endpoint(us_addr_v4(B_ADDR), 80), 0);
+      e = us_tcp_connect(a, r.ta.sock, us_endpoint(us_addr_v4(B_ADDR), 80), 0);
     if (e != 0 && e != US_ERR_INPROGRESS) {
       assert_int_equal(e, US_ERR_NOMEM);
       degrade(&r, "connect");
@@ -227,11 +193,11 @@ static uint64_t scenario_tcp(enum side side, uint64_t k) {
       fail_msg(
           "TCP, fail at k=%llu on %c: no completion and no error after 30 min (sent %zu, "
           "received %zu)",
-          (unsigned long long)k, side == SIDE_A ? 'A' : 'B', r.sent, r.rcvd);
+          (unsigned long long)k, side == SIDE_A ? 'A' : 'B', (size_t)r.ta.sent, (size_t)r.tb.rcvd);
   }
   if (k == 0) {
     assert_false(r.degraded);
-    assert_int_equal(r.rcvd, TCP_BYTES);
+    assert_int_equal(r.tb.rcvd, TCP_BYTES);
   }
   uint64_t used = us_stack_alloc_count(r.victim) - c0;
   teardown_and_check(&r, k, "TCP", side);

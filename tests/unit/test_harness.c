@@ -126,7 +126,7 @@ static void run_pair(uint64_t b_expects, bool *done, long long *bad_at) {
   assert_true(r == 0 || r == US_ERR_INPROGRESS);
   h_bulk_init(&p.a, l.a, c, 100000, 1, 2);
   h_bulk_init(&p.b, l.b, US_SOCK_INVALID, 50000, 2, b_expects);
-  p.a.close_at_eof = p.b.close_at_eof = true;
+  p.a.end = p.b.end = H_BULK_SHUT_CLOSE;
   *done = h_link_run(&l, US_SEC(60), pair_pump, &p) && !h_bulk_failed(&p.a) && !h_bulk_failed(&p.b);
   *bad_at = p.b.bad_at;
   if (*done) {

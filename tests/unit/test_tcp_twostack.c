@@ -82,7 +82,7 @@ static void run_transfer(uint64_t total, uint32_t loss_ppm, uint32_t dup_ppm, ui
   app->loss_rng = h_seed(seed);
   h_bulk_init(&app->a, l->a, US_SOCK_INVALID, total, seed * 2 + 1, seed * 2 + 2);
   h_bulk_init(&app->b, l->b, US_SOCK_INVALID, total, seed * 2 + 2, seed * 2 + 1);
-  app->a.close_at_eof = app->b.close_at_eof = true;
+  app->a.end = app->b.end = H_BULK_SHUT_CLOSE;
   if (loss_ppm || dup_ppm) {
     l->filter = lossy;
     l->filter_ctx = app;

@@ -98,6 +98,13 @@ static void bulk_recv(struct h_bulk *b, us_time_t now) {
   }
 }
 
+static void bulk_close(struct h_bulk *b, us_time_t now) {
+  int r = us_tcp_close(b->s, b->sock, now);
+  if (r != 0)
+    note_err(b, r);
+  b->closed = true;
+}
+
 void h_bulk_pump(struct h_bulk *b, us_time_t now) {
   if (!us_sock_valid(b->sock) || b->closed || b->err)
     return;
@@ -115,6 +122,15 @@ void h_bulk_pump(struct h_bulk *b, us_time_t now) {
   bulk_send(b, now);
   if (b->err)
     return;
+  if (b->end == H_BULK_CLOSE) {
+    /* A sender closes once all is queued (RFC 9293 3.10.4: CLOSE still
+     * sends it, then FIN); a receive-only end reads to the EOF first. */
+    if (!b->total)
+      bulk_recv(b, now);
+    if (b->total ? b->sent == b->total : b->eof && !b->err)
+      bulk_close(b, now);
+    return;
+  }
   if (b->sent == b->total && !b->shut) {
     int r = us_tcp_shutdown(b->s, b->sock, now);
     if (r != 0) {
@@ -124,12 +140,8 @@ void h_bulk_pump(struct h_bulk *b, us_time_t now) {
     b->shut = true;
   }
   bulk_recv(b, now);
-  if (b->close_at_eof && b->eof && b->shut && !b->err) {
-    int r = us_tcp_close(b->s, b->sock, now);
-    if (r != 0)
-      note_err(b, r);
-    b->closed = true;
-  }
+  if (b->end == H_BULK_SHUT_CLOSE && b->eof && b->shut && !b->err)
+    bulk_close(b, now);
 }
 
 bool h_bulk_done(const struct h_bulk *b, uint64_t expect) {

@@ -327,7 +327,8 @@ bool h_link_run(struct h_link *l, us_time_t until, bool (*done)(void *ctx), void
  *   assert_true(h_bulk_done(&x.a, total));
  *
  * An end waits for the handshake before it sends (RFC 9293 3.10.4); a
- * socket error, a failed call or a wrong byte stops it and is kept.
+ * socket error, a failed call or a wrong byte stops it and is kept. How it
+ * ends is b->end.
  */
 struct h_bulk {
   /* Set by h_bulk_init; the options after it may be set by the test. */
@@ -337,7 +338,12 @@ struct h_bulk {
   uint64_t tx_seed, rx_seed; /* oracle streams: sent, expected */
   size_t chunk;              /* bytes per us_tcp_send (0: 16 KiB) */
   uint32_t sndbuf;           /* nonzero: offer only the send buffer's free room */
-  bool close_at_eof;         /* us_tcp_close once shut down and the EOF is read */
+  enum h_bulk_end {
+    H_BULK_SHUT = 0,   /* shut down when all is sent; the test closes */
+    H_BULK_SHUT_CLOSE, /* ... and us_tcp_close once the EOF is read too */
+    H_BULK_CLOSE,      /* us_tcp_close (no shutdown) once all is sent; an end
+                          that sends nothing closes once it read the EOF */
+  } end;
   /* Sees every byte sent (tx) and received before EOF, in order. */
   void (*on_data)(struct h_bulk *b, bool tx, const uint8_t *p, size_t n);
   void *ctx; /* for on_data */
