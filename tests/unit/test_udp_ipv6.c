@@ -4,7 +4,8 @@
  * back as an IPv6 endpoint, replies leave as IPv6 with the IPv6
  * pseudo-header checksum, a zero checksum is dropped, a closed port draws
  * ICMPv6 port unreachable (RFC 4443 3.1), and a stack without an IPv6
- * address refuses IPv6 destinations. Every test ends with every pool full.
+ * address refuses IPv6 destinations; the per-source connection limit counts
+ * an IPv6 /64 as one source. Every test ends with every pool full.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,52 @@ static void test_tcp_listener_both_families(void **st) {
     h_poll(h, US_SEC(sec)); /* the half-open children give up and are freed */
 }
 
+static void limit_2(struct us_config *c) {
+  memcpy(c->addr6, h_us6, 16);
+  c->tcp_source_conn_max = 2;
+}
+
+static int setup_limit(void **st) {
+  *st = h_stack_new(23, limit_2);
+  return 0;
+}
+
+/* A SYN to port 80 from fd00::/16 with its last byte and its 8th byte
+ * (the end of the /64 prefix) set as given. */
+static void syn_from(struct h_stack *h, uint8_t prefix_byte, uint8_t host_byte, uint16_t sport) {
+  struct h_ip ip = h_ip6_to_us(6);
+  ip.src6[7] = prefix_byte;
+  ip.src6[15] = host_byte;
+  struct h_tcp syn = { .sport = sport, .dport = 80, .seq = 1, .flags = 0x02, .wnd = 65535 };
+  uint8_t b[128];
+  size_t n = h_tcp_build(b + 40, &ip, &syn);
+  h_input(h, b, h_ip_build(b, &ip, b + 40, n), US_SEC(1));
+  h_poll(h, US_SEC(1));
+}
+
+/* tcp_source_conn_max counts an IPv6 source by its /64 (docs/IPV6.md): two
+ * hosts of one /64 fill it, a third address in it is refused, a host of
+ * another /64 is not. */
+static void test_source_limit_per_64(void **st) {
+  struct h_stack *h = *st;
+  us_sock_t l;
+  assert_int_equal(us_tcp_socket(h->s, &l), 0);
+  assert_int_equal(us_tcp_bind(h->s, l, 80), 0);
+  assert_int_equal(us_tcp_listen(h->s, l, 8), 0);
+  syn_from(h, 0, 0x11, 4001);
+  syn_from(h, 0, 0x12, 4002);
+  assert_int_equal(h_stat(h, US_STAT_tcp_conn_limit_source), 0);
+  syn_from(h, 0, 0x13, 4003); /* the same /64: refused */
+  assert_int_equal(h_stat(h, US_STAT_tcp_conn_limit_source), 1);
+  syn_from(h, 1, 0x13, 4004); /* fd00:0:0:1::13, another /64 */
+  assert_int_equal(h_stat(h, US_STAT_tcp_conn_limit_source), 1);
+  assert_int_equal(h_stat(h, US_STAT_tcp_passive_opens), 3);
+  h_capture_reset(&h->cap);
+  us_tcp_close(h->s, l, US_SEC(1));
+  for (int sec = 2; sec < 200; sec++)
+    h_poll(h, US_SEC(sec));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_echo, setup, h_teardown_full),
@@ -218,6 +265,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_sendto_sizes, setup, h_teardown_full),
     cmocka_unit_test_setup_teardown(test_no_ipv6_address, setup_v4_only, h_teardown_full),
     cmocka_unit_test_setup_teardown(test_tcp_listener_both_families, setup, h_teardown_full),
+    cmocka_unit_test_setup_teardown(test_source_limit_per_64, setup_limit, h_teardown_full),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
