@@ -58,7 +58,7 @@ static int check_link6(struct ustackd_opts *d, char *err, size_t n) {
       snprintf(err, n, "--addr6: IPv6 needs --mtu 1280 or more (RFC 8200 5), not %u", d->mtu);
       return -1;
     }
-    d->ip6_note = "IPv6 off: --mtu is below 1280 (RFC 8200 5)";
+    d->ip6_note = "--mtu is below 1280 (RFC 8200 5)";
     return 0;
   }
   if (!given) {

@@ -143,10 +143,6 @@ int main(int argc, char **argv) {
     goto out;
   if (d.tun.offload_note[0])
     us_logf(&d.log, o->log_level, US_LOG_WARN, "%s", d.tun.offload_note);
-  if (o->ip6_note)
-    us_logf(&d.log, o->log_level, US_LOG_INFO, "%s", o->ip6_note);
-  if (d.tun.ip6_note[0]) /* the default only: an explicit IPv6 side failed above */
-    us_logf(&d.log, o->log_level, US_LOG_INFO, "%s", d.tun.ip6_note);
 
   /* Output chain: stack -> [pcap tee] -> [fault TX] -> TUN. Input chain:
    * TUN -> [fault RX] -> [pcap tee] -> stack. The capture shows what the
@@ -234,12 +230,16 @@ int main(int argc, char **argv) {
   const char *offl = !d.tun.caps        ? "off"
                      : d.tun.rx_offload ? "tso4+tso6+csum out, gso+csum in"
                                         : "tso4+tso6+csum out";
-  char v6[2 * INET6_ADDRSTRLEN + 48] = "";
+  /* Why a default IPv6 side is off goes on this line, not one of its own:
+   * a service that fails to start must still be the only line on stderr. */
+  char v6[2 * INET6_ADDRSTRLEN + 200] = "";
   if (d.tun.ip6) {
     char hs6[INET6_ADDRSTRLEN], as6[INET6_ADDRSTRLEN];
     inet_ntop(AF_INET6, o->host6, hs6, sizeof hs6);
     inet_ntop(AF_INET6, o->addr6, as6, sizeof as6);
     snprintf(v6, sizeof v6, ", stack %s/%u, host side %s", as6, o->prefix6, hs6);
+  } else if (!o->no_ipv6) {
+    snprintf(v6, sizeof v6, ", IPv6 off (%s)", o->ip6_note ? o->ip6_note : d.tun.ip6_note);
   }
   us_logf(&d.log, o->log_level, US_LOG_INFO,
           "up: %s, stack %s/%u, host side %s%s, mtu %u, offloads %s%s%s%s%s", d.tun.name, as,

@@ -293,7 +293,7 @@ static int tun_configure6(struct us_tun *t, const struct us_tun_cfg *cfg, char *
                     : rc == -EAFNOSUPPORT || rc == -EPROTONOSUPPORT ? "the kernel has no IPv6"
                                                                     : NULL;
   if (why && cfg->ip6_optional) {
-    snprintf(t->ip6_note, sizeof t->ip6_note, "IPv6 off: %s", why);
+    snprintf(t->ip6_note, sizeof t->ip6_note, "%s", why);
     return 0;
   }
   if (why)

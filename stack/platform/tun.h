@@ -59,7 +59,7 @@ struct us_tun {
   bool rx_offload;        /* TUNSETOFFLOAD accepted: GSO and partial checksums come in */
   char offload_note[160]; /* why an offload is off ("" when all is on or not asked) */
   bool ip6;               /* the link has its IPv6 address */
-  char ip6_note[160];     /* why IPv6 is off although asked (ip6_optional) */
+  char ip6_note[160];     /* why IPv6 is off although asked (ip6_optional), or "" */
   uint64_t rx_gso, rx_csum_partial, rx_csum_valid;
   uint64_t rx_vnet_bad; /* dropped: a virtio header we cannot honour */
   uint64_t tx_gso, tx_csum_partial;
