@@ -61,6 +61,9 @@ static void test_ipv4_tcp_segment(void **st) {
   assert_int_equal(h_csum(pkt, 20), 0);
   uint8_t ph[12] = { 10, 0, 0, 1, 10, 0, 0, 2, 0, 6, 0, 20 };
   assert_int_equal(h_csum_fold(h_csum_add(h_csum_add(0, ph, sizeof ph), pkt + 20, 20)), 0);
+  char fl[H_TCP_FLAGS_LEN];
+  assert_string_equal(h_tcp_flags(pkt[33], fl), "S");
+  assert_string_equal(h_tcp_flags(0xff, fl), "SFRPU.EW");
 }
 
 /* ICMPv6 (RFC 4443 2.3) covers the pseudo-header; ICMPv4 does not. */

@@ -380,10 +380,9 @@ static void ns_dump(struct ns *n) {
     fprintf(stderr, "  last segments sent by %s (before the injector):\n", who[k]);
     for (uint64_t i = first; i < n->nnotes[k]; i++) {
       const struct pkt_note *pn = &n->notes[k][i % NS_TRACE];
-      fprintf(stderr, "    t=%.6f seq=%u ack=%u len=%u win=%u flags=%s%s%s%s%s\n",
-              (double)pn->t / 1e6, pn->seq, pn->ack, pn->len, pn->win, pn->flags & 0x02 ? "S" : "",
-              pn->flags & 0x10 ? "A" : "", pn->flags & 0x08 ? "P" : "", pn->flags & 0x01 ? "F" : "",
-              pn->flags & 0x04 ? "R" : "");
+      char fl[H_TCP_FLAGS_LEN];
+      fprintf(stderr, "    t=%.6f seq=%u ack=%u len=%u win=%u flags=%s\n", (double)pn->t / 1e6,
+              pn->seq, pn->ack, pn->len, pn->win, h_tcp_flags(pn->flags, fl));
     }
   }
   char buf[1024];

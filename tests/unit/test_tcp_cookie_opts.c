@@ -27,8 +27,6 @@
 #define BIT_SACK 0x10u
 #define BIT_ECN  0x20u
 
-static uint64_t stat(struct th *h, enum us_stat id) { return th_stat(h, id); }
-
 /* Fill S's SYN queue (backlog 1) with connection 0 and switch to
  * connection 1, whose SYN will find it full. */
 static void fill_synq(struct th *h) {
@@ -49,7 +47,7 @@ static struct th_pkt cookie_synack(struct th *h, bool ecn, bool ece) {
             TSEG(.flags = fl, .seq = 0, MSS(1460), WSCALE(7), .sack_perm = true, TS(100, 0)));
   th_expect(h, MS(1),
             TSEG(.flags = TH_SYN | TH_ACK | (ece ? TH_ECE : 0), .seq = 0, .ack = 1, MSS(1460)));
-  assert_int_equal(stat(h, US_STAT_tcp_syncookies_sent), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_sent), 1);
   return *th_last(h);
 }
 
@@ -87,9 +85,9 @@ static void test_cookie_keeps_ws_sack_ts(void **state) {
   /* P's window field 2 with shift 7: 256 bytes. */
   th_inject(h, MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, WND(2), TS(101, synack_tsval)));
   th_assert_state(h, US_TCP_ESTABLISHED);
-  assert_int_equal(stat(h, US_STAT_tcp_syncookies_recv), 1);
-  assert_int_equal(stat(h, US_STAT_tcp_syncookies_opts), 1);
-  assert_int_equal(stat(h, US_STAT_tcp_syncookies_failed), 0);
+  assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_recv), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_opts), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_failed), 0);
   th_accept(h);
   struct us_tcp_info in;
   assert_true(th_info(h, &in));
@@ -167,7 +165,7 @@ static void test_cookie_ecn_off(void **state) {
   assert_false(sa.flags & TH_ECE);
   assert_int_equal(sa.tsval & BIT_ECN, 0);
   th_inject(h, MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, TS(101, sa.tsval | BIT_ECN)));
-  assert_int_equal(stat(h, US_STAT_tcp_syncookies_failed), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_failed), 1);
   assert_int_equal(th_state(h), -1);
   th_drain(h);
   th_inject(h, MS(20), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, TS(102, sa.tsval)));
@@ -199,19 +197,19 @@ static void test_cookie_forged_tsecr(void **state) {
   uint64_t n = 0;
   for (size_t i = 0; i < sizeof forged / sizeof forged[0]; i++) {
     th_inject(h, MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, TS(101, forged[i])));
-    assert_int_equal(stat(h, US_STAT_tcp_syncookies_failed), ++n);
+    assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_failed), ++n);
     assert_int_equal(th_state(h), -1);
     th_expect(h, MS(10), TSEG(.flags = TH_RST, .seq = 1, .ack_opt = true));
   }
   /* No TSopt although the SYN-ACK agreed to timestamps. */
   th_inject(h, MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
-  assert_int_equal(stat(h, US_STAT_tcp_syncookies_failed), ++n);
+  assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_failed), ++n);
   assert_int_equal(th_state(h), -1);
   th_drain(h);
-  assert_int_equal(stat(h, US_STAT_tcp_syncookies_recv), 0);
+  assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_recv), 0);
   th_inject(h, MS(20), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, TS(101, v)));
   th_assert_state(h, US_TCP_ESTABLISHED);
-  assert_int_equal(stat(h, US_STAT_tcp_syncookies_recv), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_recv), 1);
   th_accept(h);
   th_drain(h);
   th_finish(h);
@@ -231,13 +229,13 @@ static void test_cookie_no_tsopt_mss_only(void **state) {
   assert_false(sa->has_ts);
   assert_false(sa->has_ws);
   assert_false(sa->sack_perm);
-  assert_int_equal(stat(h, US_STAT_tcp_syncookies_sent), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_sent), 1);
   th_inject(h, MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, TS(101, 7 | BIT_SACK)));
-  assert_int_equal(stat(h, US_STAT_tcp_syncookies_failed), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_failed), 1);
   th_drain(h);
   th_inject(h, MS(20), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, WND(2)));
   th_assert_state(h, US_TCP_ESTABLISHED);
-  assert_int_equal(stat(h, US_STAT_tcp_syncookies_opts), 0);
+  assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_opts), 0);
   th_accept(h);
   struct us_tcp_info in;
   assert_true(th_info(h, &in));

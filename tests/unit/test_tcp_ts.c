@@ -54,14 +54,12 @@ static us_time_t ts_established(struct th *h, uint32_t p_ts) {
   return ts_established_at(h, 0, p_ts);
 }
 
-static uint64_t stat(struct th *h, enum us_stat id) { return th_stat(h, id); }
-
 /* ---- negotiation ------------------------------------------------------- */
 
 static void test_ts_passive_negotiated(void **state) {
   struct th *h = th_new_state(state, NULL);
   us_time_t t = ts_established(h, 100);
-  assert_int_equal(stat(h, US_STAT_tcp_ts_negotiated), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_ts_negotiated), 1);
   /* Data carries TSopt, echoes TS.Recent (101, from the ACK), and full
    * segments are 1460 - 12 bytes: TSopt comes out of the MSS (RFC 6691). */
   assert_int_equal(us_tcp_setopt(h->s, h->c->sock, US_TCP_NODELAY, 1), 0);
@@ -141,7 +139,7 @@ static void test_ts_switched_off(void **state) {
   th_inject(h, 0, TSEG(.flags = TH_SYN, .seq = 0, MSS(1460), TS(5, 0)));
   th_expect(h, 0, TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
   assert_false(th_last(h)->has_ts);
-  assert_int_equal(stat(h, US_STAT_tcp_ts_negotiated), 0);
+  assert_int_equal(th_stat(h, US_STAT_tcp_ts_negotiated), 0);
   th_finish(h);
 }
 
@@ -219,7 +217,7 @@ static void test_rtt_from_tsecr(void **state) {
   assert_int_equal(b.rtt_samples, 2);
   /* RFC 6298 2.3 with one sample expected per RTT: 7/8 * 10 + 1/8 * 50. */
   assert_int_equal(b.srtt, MS(15));
-  assert_int_equal(stat(h, US_STAT_tcp_rtt_ts_samples), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_rtt_ts_samples), 1);
   /* An echo from the future (not a TSval we sent): no sample. */
   t += MS(100);
   assert_int_equal(th_send(h, t, 100), 100);
@@ -349,12 +347,12 @@ static void test_paws_across_wrap(void **state) {
   th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 10, TS(0x10u, 0)));
   th_recv_expect(h, t, 10);
   th_drain(h);
-  uint64_t d0 = stat(h, US_STAT_tcp_paws_dropped);
+  uint64_t d0 = th_stat(h, US_STAT_tcp_paws_dropped);
   th_inject(h, t + MS(10),
             TSEG(.flags = TH_ACK, .seq = 11, .ack = 1, .len = 10, TS(0xfffffff0u, 0)));
   th_expect(h, t + MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 11));
   assert_int_equal(last_ts(h)->tsecr, 0x10u);
-  assert_int_equal(stat(h, US_STAT_tcp_paws_dropped), d0 + 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_paws_dropped), d0 + 1);
   th_finish(h);
 }
 
@@ -366,12 +364,12 @@ static void test_paws_24_days(void **state) {
   us_time_t t1 = t + 23 * DAY;
   th_inject(h, t1, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 10, TS(40000, 0)));
   th_expect(h, t1, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
-  assert_int_equal(stat(h, US_STAT_tcp_paws_dropped), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_paws_dropped), 1);
   /* 25 days after the last refresh: accepted, and TS.Recent restarts. */
   us_time_t t2 = t + 25 * DAY;
   th_inject(h, t2, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 10, TS(40000, 0)));
   th_recv_expect(h, t2, 10);
-  assert_int_equal(stat(h, US_STAT_tcp_paws_dropped), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_paws_dropped), 1);
   th_expect_within(h, t2, t2 + MS(200), TSEG(.flags = TH_ACK, .seq = 1, .ack = 11));
   assert_int_equal(last_ts(h)->tsecr, 40000);
   th_finish(h);
@@ -383,13 +381,13 @@ static void test_paws_rst_exempt(void **state) {
   us_time_t t = ts_established(h, 9000) + MS(10);
   th_inject(h, t, TSEG(.flags = TH_RST, .seq = 1, TS(1, 0)));
   assert_int_equal(th_state(h), -1);
-  assert_int_equal(stat(h, US_STAT_tcp_paws_dropped), 0);
+  assert_int_equal(th_stat(h, US_STAT_tcp_paws_dropped), 0);
   th_drain(h);
   th_use(h, 1);
   t = ts_established_at(h, t, 9000) + MS(10);
   th_inject(h, t, TSEG(.flags = TH_RST, .seq = 1));
   assert_int_equal(th_state(h), -1);
-  assert_int_equal(stat(h, US_STAT_tcp_ts_missing), 0);
+  assert_int_equal(th_stat(h, US_STAT_tcp_ts_missing), 0);
   th_drain(h);
   th_finish(h);
 }
@@ -401,7 +399,7 @@ static void test_ts_missing_dropped(void **state) {
   th_inject(h, t, TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 10));
   th_expect_nothing_until(h, t + MS(500));
   assert_int_equal(us_tcp_recv_queued(h->s, h->c->sock), 0);
-  assert_int_equal(stat(h, US_STAT_tcp_ts_missing), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_ts_missing), 1);
   th_assert_state(h, US_TCP_ESTABLISHED);
   /* With TSopt the same segment is data. */
   th_inject(h, t + MS(600), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 10, TS(101, 0)));
@@ -438,13 +436,13 @@ static void test_time_wait_reopen_by_tsval(void **state) {
   h->c->p_isn = old_isn + 100000;
   th_inject(h, t, TSEG(.flags = TH_SYN, .seq = 0, MSS(1460), TS(500, 0)));
   th_expect(h, t, TSEG(.flags = TH_ACK, .seq_any = true, .ack_any = true));
-  assert_int_equal(stat(h, US_STAT_tcp_time_wait_recycled), 0);
-  assert_int_equal(stat(h, US_STAT_tcp_paws_dropped), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_time_wait_recycled), 0);
+  assert_int_equal(th_stat(h, US_STAT_tcp_paws_dropped), 1);
   h->c->p_isn = old_isn - 100000;
   th_inject(h, t + MS(1), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460), TS(2000, 0)));
   th_expect(h, t + MS(1), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
   assert_int_equal(last_ts(h)->tsecr, 2000);
-  assert_int_equal(stat(h, US_STAT_tcp_time_wait_recycled), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_time_wait_recycled), 1);
   th_assert_state(h, US_TCP_SYN_RECEIVED);
   th_finish(h);
 }
@@ -460,7 +458,7 @@ static void test_time_wait_paws(void **state) {
   th_expect(h, t + MS(100), TSEG(.flags = TH_ACK, .seq = 2, .ack = 2));
   assert_true(th_info(h, &b));
   assert_int_equal(b.timer_at, a.timer_at);
-  assert_int_equal(stat(h, US_STAT_tcp_paws_dropped), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_paws_dropped), 1);
   /* The same FIN with a current TSval restarts it (our ACK was lost). */
   th_inject(h, t + MS(200), TSEG(.flags = TH_FIN | TH_ACK, .seq = 1, .ack = 2, TS(1004, 0)));
   th_expect(h, t + MS(200), TSEG(.flags = TH_ACK, .seq = 2, .ack = 2));
@@ -509,7 +507,7 @@ static void test_ts_syn_cookie(void **state) {
   th_inject(h, MS(1), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460), TS(20, 0)));
   th_expect(h, MS(1), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
   assert_int_equal(last_ts(h)->tsecr, 20);
-  assert_int_equal(stat(h, US_STAT_tcp_syncookies_sent), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_sent), 1);
   th_inject(h, MS(10), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, TS(21, s_tsval)));
   th_assert_state(h, US_TCP_ESTABLISHED);
   th_accept(h);
@@ -521,7 +519,7 @@ static void test_ts_syn_cookie(void **state) {
   th_inject(h, MS(20), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 10, TS(15, s_tsval)));
   th_expect(h, MS(20), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
   assert_int_equal(last_ts(h)->tsecr, 21);
-  assert_int_equal(stat(h, US_STAT_tcp_paws_dropped), 1);
+  assert_int_equal(th_stat(h, US_STAT_tcp_paws_dropped), 1);
   th_drain(h);
   th_finish(h);
 }

@@ -232,6 +232,10 @@ struct h_tcp {
   size_t len;
 };
 size_t h_tcp_build(uint8_t *out, const struct h_ip *ip, const struct h_tcp *t);
+/* TCP flags as tcpdump prints them (S F R P U . then E W for ECE, CWR)
+ * into out, which holds H_TCP_FLAGS_LEN bytes; returns out. */
+#define H_TCP_FLAGS_LEN 9
+const char *h_tcp_flags(uint8_t flags, char *out);
 
 /* Feed `l4` of protocol `proto` from src to dst as one datagram. */
 void h_send(struct h_stack *h, uint32_t src, uint32_t dst, uint8_t proto, const void *l4,

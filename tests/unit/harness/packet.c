@@ -133,6 +133,20 @@ size_t h_tcp_build(uint8_t *out, const struct h_ip *ip, const struct h_tcp *t) {
   return hl + t->len;
 }
 
+const char *h_tcp_flags(uint8_t flags, char *out) {
+  static const struct {
+    uint8_t bit;
+    char c;
+  } f[] = { { 0x02, 'S' }, { 0x01, 'F' }, { 0x04, 'R' }, { 0x08, 'P' },
+            { 0x20, 'U' }, { 0x10, '.' }, { 0x40, 'E' }, { 0x80, 'W' } };
+  int n = 0;
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+    if (flags & f[i].bit)
+      out[n++] = f[i].c;
+  out[n] = 0;
+  return out;
+}
+
 void h_send(struct h_stack *h, uint32_t src, uint32_t dst, uint8_t proto, const void *l4,
             size_t len, us_time_t now) {
   uint8_t *b = malloc(20 + len + 1);

@@ -422,21 +422,8 @@ const char *th_fmt(struct th *h, const struct th_pkt *p, char *buf, size_t cap) 
     snprintf(buf, cap, "t=%.6f %zu bytes: %s", secs(p->at), p->len, p->why);
     return buf;
   }
-  char fl[8];
-  int n = 0;
-  if (p->flags & TH_SYN)
-    fl[n++] = 'S';
-  if (p->flags & TH_FIN)
-    fl[n++] = 'F';
-  if (p->flags & TH_RST)
-    fl[n++] = 'R';
-  if (p->flags & TH_PSH)
-    fl[n++] = 'P';
-  if (p->flags & TH_URG)
-    fl[n++] = 'U';
-  if (p->flags & TH_ACK)
-    fl[n++] = '.';
-  fl[n] = 0;
+  char fl[H_TCP_FLAGS_LEN];
+  h_tcp_flags(p->flags, fl);
   struct th_conn *c = h->c;
   char seqs[32], acks[32];
   if (c->s_isn_known)
@@ -461,19 +448,8 @@ const char *th_fmt(struct th *h, const struct th_pkt *p, char *buf, size_t cap) 
 }
 
 static const char *fmt_seg(const struct th_seg *s, char *buf, size_t cap) {
-  char fl[8];
-  int n = 0;
-  if (s->flags & TH_SYN)
-    fl[n++] = 'S';
-  if (s->flags & TH_FIN)
-    fl[n++] = 'F';
-  if (s->flags & TH_RST)
-    fl[n++] = 'R';
-  if (s->flags & TH_PSH)
-    fl[n++] = 'P';
-  if (s->flags & TH_ACK)
-    fl[n++] = '.';
-  fl[n] = 0;
+  char fl[H_TCP_FLAGS_LEN];
+  h_tcp_flags(s->flags, fl);
   char w[24] = "any";
   if (s->has_wnd)
     snprintf(w, sizeof w, "%u", s->wnd);
