@@ -239,7 +239,7 @@ int main(int argc, char **argv) {
     inet_ntop(AF_INET6, o->addr6, as6, sizeof as6);
     snprintf(v6, sizeof v6, ", stack %s/%u, host side %s", as6, o->prefix6, hs6);
   } else if (!o->no_ipv6) {
-    snprintf(v6, sizeof v6, ", IPv6 off (%s)", o->ip6_note ? o->ip6_note : d.tun.ip6_note);
+    snprintf(v6, sizeof v6, ", IPv6 off: %s", o->ip6_note ? o->ip6_note : d.tun.ip6_note);
   }
   us_logf(&d.log, o->log_level, US_LOG_INFO,
           "up: %s, stack %s/%u, host side %s%s, mtu %u, offloads %s%s%s%s%s", d.tun.name, as,
