@@ -7,7 +7,8 @@
 # length, overlapping fragments, a jumbogram, a bad ICMPv6 checksum): each
 # is counted under its reason and answered with exactly the parameter
 # problem RFC 8200 / 5095 / 7112 ask for, or with nothing, while a ping -6
-# running at the same time loses nothing.
+# running at the same time loses nothing; and a flood of lone fragments
+# that does not stop fragmented pings from completing.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_begin ip6_hostile
 ns_enable_ipv6 || it_fail "cannot turn IPv6 on in the namespace"
@@ -36,7 +37,23 @@ grep -q ' 30 received, 0% packet loss' "$ping_out" ||
   it_fail "ping -6 lost replies: $(tail -n 2 "$ping_out")"
 it_ok "ping -6 during injection: 30/30"
 
+# IP6-11: a flood of lone first fragments (20 000/s for 4 s, from the
+# kernel's own address) while ping -6 -s 3000 runs: the oldest context is
+# evicted for each new datagram, so the pings' datagrams still complete.
+ns_bg timeout 15 python3 "$IT_DIR/frag_flood6.py" "$US_DEV" "$US_HOST6" "$US_ADDR6" 4 20000 \
+  >"$IT_WORK/flood6.out"
+flood_pid=${NS_PIDS[-1]}
+sleep 0.3
+out=$(ns_exec ping -6 -n -c 15 -i 0.2 -s 3000 -W 2 "$US_ADDR6" 2>&1) || true
+wait "$flood_pid" 2>/dev/null || true
+got=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$out")
+# As in test_frag_flood.sh: a ping may lose a fragment to the TUN queue.
+[[ ${got:-0} -ge 11 ]] || it_fail "fragment flood: only ${got:-0}/15 ping -6 -s 3000 answered"
+it_ok "fragment flood ($(cat "$IT_WORK/flood6.out")): ${got}/15 ping -6 -s 3000 answered"
+
 it_stop
+[[ $(it_counter ip6_reasm_evicted_source) -gt 0 ]] || it_fail "no IPv6 context evicted by source"
+it_ok "evicted by source: $(it_counter ip6_reasm_evicted_source)"
 for c in ip6_in_rh0 ip6_in_unknown_protos ip6_in_unknown_option ip6_in_frag_incomplete \
   ip6_in_frag_bad ip6_reasm_overlap ip6_in_jumbo icmp6_in_errors; do
   v=$(it_counter "$c")
@@ -46,8 +63,9 @@ done
 [[ $(it_counter ip6_reasm_oks) -ge 6 ]] || it_fail "ip6_reasm_oks = $(it_counter ip6_reasm_oks), want >= 6"
 [[ $(it_counter ip6_frag_oks) -ge 6 ]] || it_fail "ip6_frag_oks = $(it_counter ip6_frag_oks), want >= 6"
 it_ok "reassembled $(it_counter ip6_reasm_oks), fragmented $(it_counter ip6_frag_oks) replies into $(it_counter ip6_frag_creates) fragments"
-# 6 large + 30 small requests answered; none of the injected ones.
-[[ $(it_counter icmp6_out_echo_reps) -eq 36 ]] ||
-  it_fail "icmp6_out_echo_reps = $(it_counter icmp6_out_echo_reps), want 36"
+# 6 large + 30 small requests answered, and the flood's pings; none of
+# the injected requests.
+[[ $(it_counter icmp6_out_echo_reps) -eq $((36 + got)) ]] ||
+  it_fail "icmp6_out_echo_reps = $(it_counter icmp6_out_echo_reps), want $((36 + got))"
 it_ok "no reply to any hostile request"
 it_end
