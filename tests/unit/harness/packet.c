@@ -71,30 +71,32 @@ uint32_t h_ip_pseudo(const struct h_ip *ip, size_t len) {
   return h_pseudo4(ip->src, ip->dst, ip->proto, (uint32_t)len);
 }
 
-size_t h_icmp_build(uint8_t *out, uint8_t type, uint8_t code, uint32_t rest, const void *data,
-                    size_t len) {
+/* Type, code, the rest of the header and the data; checksum field 0. */
+static size_t icmp_fill(uint8_t *out, uint8_t type, uint8_t code, uint32_t rest, const void *data,
+                        size_t len) {
   out[0] = type;
   out[1] = code;
   h_wr16(out + 2, 0);
   h_wr32(out + 4, rest);
   if (len)
     memcpy(out + 8, data, len);
-  h_wr16(out + 2, h_csum(out, 8 + len));
   return 8 + len;
+}
+
+size_t h_icmp_build(uint8_t *out, uint8_t type, uint8_t code, uint32_t rest, const void *data,
+                    size_t len) {
+  size_t n = icmp_fill(out, type, code, rest, data, len);
+  h_wr16(out + 2, h_csum(out, n));
+  return n;
 }
 
 size_t h_icmp6_build(uint8_t *out, const struct h_ip *ip, uint8_t type, uint8_t code, uint32_t rest,
                      const void *data, size_t len) {
   struct h_ip icmp6 = *ip;
   icmp6.proto = 58;
-  out[0] = type;
-  out[1] = code;
-  h_wr16(out + 2, 0);
-  h_wr32(out + 4, rest);
-  if (len)
-    memcpy(out + 8, data, len);
-  h_wr16(out + 2, h_csum_fold(h_csum_add(h_ip_pseudo(&icmp6, 8 + len), out, 8 + len)));
-  return 8 + len;
+  size_t n = icmp_fill(out, type, code, rest, data, len);
+  h_wr16(out + 2, h_csum_fold(h_csum_add(h_ip_pseudo(&icmp6, n), out, n)));
+  return n;
 }
 
 size_t h_udp_build(uint8_t *out, const struct h_ip *ip, uint16_t sport, uint16_t dport,
