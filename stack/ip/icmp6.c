@@ -25,9 +25,10 @@
 #include "wire/ipv6_ext.h"
 
 /* RFC 4443 4.2: the reply carries the request's identifier, sequence
- * number and data unchanged, from the address the request was sent to (our
- * unicast address: multicast never reaches here). A 65527-byte request
- * arrives reassembled; us_ip6_output fragments the reply. */
+ * number and data unchanged, from our unicast address (the request's
+ * destination, or for a request to all-nodes the address it MUST come
+ * from). A 65527-byte request arrives reassembled; us_ip6_output
+ * fragments the reply. */
 static void echo_reply(struct us_stack *s, const struct us_ip6_hdr *ip,
                        const struct us_icmp6_hdr *req, us_time_t now) {
   if (!us_tbucket_take(&ip_layer(s)->echo6_tb, s->cfg.icmp_echo_rate, s->cfg.icmp_echo_burst,

@@ -88,15 +88,25 @@ static size_t dgram_len(const struct us_ip6_hdr *ip) {
   return US_IP6_HDR_LEN + (size_t)ip->payload_len;
 }
 
+/* ff01::1 and ff02::1, the all-nodes groups every node is in (RFC 4291
+ * 2.7.1). */
+static bool all_nodes(const uint8_t a[US_IP6_ADDR_LEN]) {
+  static const uint8_t tail[14] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+  return a[0] == 0xff && (a[1] == 0x01 || a[1] == 0x02) && memcmp(a + 2, tail, 14) == 0;
+}
+
 /*
- * Multicast: we join no group, but the kernel on the other end of the TUN
- * sends router solicitations, MLD reports and neighbor solicitations to
- * the all-routers, MLD and solicited-node groups. On a point-to-point
- * link none of them needs an answer (docs/IPV6.md), so they are counted
- * as what they are and dropped; anything else multicast is counted as
- * such. Nothing is ever sent about a multicast datagram.
+ * Multicast: we join no group but all-nodes, and the kernel on the other
+ * end of the TUN sends router solicitations, MLD reports and neighbor
+ * solicitations to the all-routers, MLD and solicited-node groups. On a
+ * point-to-point link none of them needs an answer (docs/IPV6.md), so
+ * they are counted as what they are and dropped. An echo request to
+ * all-nodes is answered from our address, as RFC 4443 4.2 says it should
+ * be (`ping -6 ff02::1%tun0`), under the same rate limit as any echo.
+ * Anything else multicast is counted as such; no error is ever sent about
+ * a multicast datagram.
  */
-static void multicast_input(struct us_stack *s, const struct us_ip6_hdr *ip) {
+static void multicast_input(struct us_stack *s, const struct us_ip6_hdr *ip, us_time_t now) {
   struct us_ip6_chain c;
   size_t len = dgram_len(ip);
   if (us_ip6_walk(ip->raw, len, true, &c) == US_IP6_EXT_OK && !c.frag &&
@@ -109,6 +119,15 @@ static void multicast_input(struct us_stack *s, const struct us_ip6_hdr *ip) {
     }
     if (type >= US_ICMP6_ND_RS && type <= US_ICMP6_ND_REDIRECT) {
       US_STAT_INC(s, icmp6_in_nd);
+      return;
+    }
+    if (type == US_ICMP6_ECHO_REQUEST && all_nodes(ip->dst)) {
+      if (us_ip6_is_martian_src(s, ip->src)) {
+        US_STAT_INC(s, ip6_in_martian);
+        return;
+      }
+      US_STAT_INC(s, ip6_in_delivers);
+      us_icmp6_input(s, ip, ip->raw + c.l4_off, len - c.l4_off, now);
       return;
     }
   }
@@ -268,7 +287,7 @@ void us_ip6_input(struct us_stack *s, const uint8_t *b, size_t len, const struct
     US_STAT_INC(s, ip6_in_trimmed); /* link padding: never payload */
 
   if (us_ip6_addr_is_multicast(ip.dst)) {
-    multicast_input(s, &ip);
+    multicast_input(s, &ip, now);
     return;
   }
   if (!us_ip6_is_local(s, ip.dst)) {

@@ -2,7 +2,7 @@
  * test_ip6_input.c - IPv6 input and output through a whole stack (RFC
  * 8200): echo answered byte for byte, IPv6 off without an address, the
  * destination and source checks, neighbor discovery and MLD counted and
- * never answered, the parameter problem for an unknown next header with
+ * never answered, an echo to all-nodes answered from our address, the parameter problem for an unknown next header with
  * the right pointer, No Next Header, link padding, device metadata,
  * fragmentation on output at the link MTU (1500 and 1280), and the
  * configuration checks (MTU >= 1280 with IPv6, a unicast address).
@@ -130,6 +130,23 @@ static void test_nd_and_mld_ignored(void **st) {
   h_snap_take(h->s, &sn);
   h_input(h, b, 40 + hl + n, US_SEC(1));
   expect_drop(h, &sn, US_STAT_icmp6_in_mld);
+
+  /* An echo request to all-nodes is answered from our address (RFC 4443
+   * 4.2); to all-routers, or from a martian source, it is not. */
+  n = t6_icmp(icmp, T6_PEER, T6_ALL_NODES, 128, 0, 0x00090001, "ab", 2);
+  t6_send(h, T6_PEER, T6_ALL_NODES, 58, icmp, n, US_SEC(1));
+  size_t rn;
+  const uint8_t *r = t6_take_icmp(h, &rn); /* from fd00::2 to fd00::1 */
+  assert_int_equal(r[0], 129);
+  assert_int_equal(h_rd32(r + 4), 0x00090001);
+  n = t6_icmp(icmp, T6_PEER, all_routers, 128, 0, 1, NULL, 0);
+  h_snap_take(h->s, &sn);
+  t6_send(h, T6_PEER, all_routers, 58, icmp, n, US_SEC(1));
+  expect_drop(h, &sn, US_STAT_ip6_in_multicast);
+  n = t6_icmp(icmp, T6_US, T6_ALL_NODES, 128, 0, 1, NULL, 0);
+  h_snap_take(h->s, &sn);
+  t6_send(h, T6_US, T6_ALL_NODES, 58, icmp, n, US_SEC(1));
+  expect_drop(h, &sn, US_STAT_ip6_in_martian);
 
   /* Other multicast: counted as such. */
   n = t6_udp(icmp, T6_PEER, T6_ALL_NODES, 1, 2, NULL, 0);
