@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "checksum.h"
 
 enum us_ip6_parse_result us_ip6_parse(const uint8_t *b, size_t len, struct us_ip6_hdr *out) {
   if (b == NULL || len < US_IP6_HDR_LEN)
@@ -57,12 +58,9 @@ size_t us_ip6_build(const struct us_ip6_hdr *h, uint8_t *out, size_t cap) {
 
 uint32_t us_ip6_pseudo_sum(const uint8_t src[US_IP6_ADDR_LEN], const uint8_t dst[US_IP6_ADDR_LEN],
                            uint32_t len, uint8_t next_hdr) {
-  /* 8 + 8 + 2 + 1 words of at most 0xffff: no overflow in 32 bits. */
-  uint32_t sum = 0;
-  for (int i = 0; i < US_IP6_ADDR_LEN; i += 2)
-    sum += us_get16(src + i) + (uint32_t)us_get16(dst + i);
-  sum += (len >> 16) + (len & 0xffffu) + next_hdr;
-  return sum;
+  /* One implementation of the pseudo-header for every protocol and family
+   * (checksum.c); this is its IPv6 spelling for ICMPv6. */
+  return us_csum_pseudo_len(us_csum_pseudo(us_addr_v6(src), us_addr_v6(dst), next_hdr), len);
 }
 
 static bool all_zero(const uint8_t *a, size_t n) {

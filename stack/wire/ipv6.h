@@ -66,7 +66,8 @@ size_t us_ip6_build(const struct us_ip6_hdr *h, uint8_t *out, size_t cap);
 
 /* The sum (not folded) of the upper-layer pseudo-header of RFC 8200 8.1:
  * source, destination, 32-bit upper-layer length, 24 zero bits and the
- * next header value. */
+ * next header value: us_csum_pseudo() and us_csum_pseudo_len() of
+ * checksum.h for these addresses. */
 uint32_t us_ip6_pseudo_sum(const uint8_t src[US_IP6_ADDR_LEN], const uint8_t dst[US_IP6_ADDR_LEN],
                            uint32_t len, uint8_t next_hdr);
 
