@@ -528,10 +528,9 @@ static void test_FR_4_flood(void **st) {
   echo_req(m, 1024, 4);
   struct h_snap sn;
   h_snap_take(h->s, &sn);
-  uint64_t rng = 12345;
+  uint64_t rng = h_seed(12345);
   for (uint32_t i = 0; i < 5000; i++) {
-    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-    uint16_t off = (uint16_t)(((rng >> 33) % 100) * 8);
+    uint16_t off = (uint16_t)(h_rand_below(&rng, 100) * 8);
     frag(h, 1, (uint16_t)(0x4000 + i), m, off, 8, true, US_MSEC(i));
     /* Bounded at every step: contexts, and no packet buffer held. */
     assert_true(h_pool_usage(h->s).reass_active <= 8);

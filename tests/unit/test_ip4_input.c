@@ -326,8 +326,8 @@ static void test_output_header(void **st) {
  * timeout nothing is held. */
 static void test_random_inputs(void **st) {
   struct h_stack *h = *st;
-  uint64_t x = 0x9e3779b97f4a7c15ull;
-#define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+  uint64_t x = h_seed(0x9e3779b97f4a7c15ull);
+#define RND() h_rand_next(&x)
   static const uint8_t protos[] = { 1, 6, 17, 0x22 };
   for (int i = 0; i < 20000; i++) {
     size_t len = (size_t)(RND() % 1600);

@@ -226,8 +226,7 @@ static uint32_t g_buf; /* for the config tweak */
 static void ns_config(struct us_config *c, us_ip4_t addr, const char *name) {
   us_config_default(c);
   c->addr = addr;
-  c->log = h_log_sink(name);
-  c->log_level = h_log_level();
+  h_log_config(c, name);
   c->tcp_sndbuf = g_buf;
   c->tcp_rcvbuf = g_buf;
   c->tcp_msl = US_MSEC(500); /* TIME_WAIT 1 s: the test waits it out */

@@ -261,10 +261,9 @@ static void test_flood_bounded_and_timeout(void **st) {
   struct fx *f = *st;
   uint8_t data[1024];
   memset(data, 0xcc, sizeof data);
-  uint64_t x = 42;
+  uint64_t x = h_seed(42);
   for (int i = 0; i < 5000; i++) {
-    x = x * 6364136223846793005ull + 1;
-    size_t off = (size_t)((x >> 33) % 8000) * 8;
+    size_t off = (size_t)h_rand_below(&x, 8000) * 8;
     frag(f, (uint16_t)(1000 + i), data, 8, 0, true, US_SEC(1)); /* zero-length noise */
     uint8_t b[1100];
     struct h_ip ih = { .src = H_PEER,

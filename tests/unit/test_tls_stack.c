@@ -319,8 +319,7 @@ static bool lossy(void *ctx, int dir, uint8_t *pkt, size_t *len, us_time_t now) 
   (void)pkt;
   (void)len;
   (void)now;
-  l->state = l->state * 6364136223846793005ull + 1442695040888963407ull;
-  return (unsigned)((l->state >> 33) % 100) >= l->pct;
+  return h_rand_below(&l->state, 100) >= l->pct;
 }
 
 static void test_stack_handshake_under_loss(void **st) {
@@ -329,7 +328,7 @@ static void test_stack_handshake_under_loss(void **st) {
     struct t *t = calloc(1, sizeof *t);
     assert_non_null(t);
     t_init(t, 10 + seed, "ustack.test");
-    struct loss loss = { seed, 20 };
+    struct loss loss = { h_seed(seed), 20 };
     t->l.filter = lossy;
     t->l.filter_ctx = &loss;
     t_connect(t, false);
