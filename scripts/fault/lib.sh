@@ -31,6 +31,8 @@ FAULT_SEED=${FAULT_SEED:-}
 FAULT_LOG=""
 FAULT_T0=""
 FAULT_CTL=""
+# The stack's address the kernel's clients connect to (fault_use_ipv6: fd00::2).
+FAULT_ADDR=$US_ADDR
 
 # Start a scenario: check the machine, make the namespace and a work dir.
 fault_begin() {
@@ -63,6 +65,15 @@ fault_finish_() {
   fi
 }
 
+# Run the scenario's transfers over IPv6 (call between fault_begin and
+# fault_start): IPv6 on in the namespace, clients connect to $US_ADDR6.
+# fault_start then also waits for the kernel's $US_HOST6 on the TUN.
+fault_use_ipv6() {
+  [[ -d /proc/sys/net/ipv6 ]] || fault_fail "the kernel has no IPv6"
+  ns_enable_ipv6 || fault_fail "cannot turn IPv6 on in the namespace"
+  FAULT_ADDR=$US_ADDR6
+}
+
 # Start ustackd with the injector: fault_start SPEC [more ustackd args].
 # The stack gets a short MSL (TIME-WAIT 2 s) and a control socket.
 fault_start() {
@@ -72,6 +83,9 @@ fault_start() {
   ns_start_ustackd "$FAULT_LOG" --fault "$FAULT_SPEC" --fault-seed "$FAULT_SEED" \
     --ctl "$FAULT_CTL" --msl 1 "$@" ||
     fault_fail "ustackd did not start (spec '$FAULT_SPEC')"
+  if [[ $FAULT_ADDR == "$US_ADDR6" ]]; then
+    ns_wait_addr6 || fault_fail "no $US_HOST6 on $US_DEV"
+  fi
   local i
   for ((i = 0; i < 50; i++)); do
     [[ -S $FAULT_CTL ]] && return 0
@@ -179,7 +193,7 @@ fault_upload() {
   local f=$FAULT_WORK/up.bin line got_bytes got_sha
   fault_make_file "$f" "$bytes"
   local rc=0
-  timeout "$timeout" ip netns exec "$NS" nc -N "$US_ADDR" "$port" <"$f" >/dev/null \
+  timeout "$timeout" ip netns exec "$NS" nc -N "$FAULT_ADDR" "$port" <"$f" >/dev/null \
     2>"$FAULT_WORK/nc-up.err" || rc=$?
   [[ $rc -ne 124 ]] || fault_fail "upload of $bytes B to port $port did not finish within ${timeout}s"
   [[ $rc -eq 0 ]] ||
@@ -202,7 +216,7 @@ fault_download() {
   local port=$1 bytes=$2 timeout=${3:-120}
   local f=$FAULT_WORK/down.bin line want_sha got
   local rc=0
-  timeout "$timeout" ip netns exec "$NS" nc -d "$US_ADDR" "$port" >"$f" \
+  timeout "$timeout" ip netns exec "$NS" nc -d "$FAULT_ADDR" "$port" >"$f" \
     2>"$FAULT_WORK/nc-down.err" || rc=$?
   [[ $rc -ne 124 ]] || fault_fail "download from port $port did not finish within ${timeout}s"
   [[ $rc -eq 0 ]] ||
