@@ -18,8 +18,8 @@
 #
 #   sudo scripts/bench.sh [--only LIST] [--repeat K] [--quick] ...
 #
-# What is measured (sections for --only): bulk (MB/s both ways and the
-# stack side's CPU seconds per GB), rr (100-byte echo at 10 and 100
+# What is measured (sections for --only): bulk (MB/s both ways, over IPv4
+# and then IPv6, and the stack side's CPU seconds per GB), rr (100-byte echo at 10 and 100
 # connections: transactions/s, p99), conns (connect/close cycles per s),
 # http (wrk keep-alive over HTTP and HTTPS; TLS handshakes/s with openssl
 # s_time), ping (RTT median and p99), idle (ustackd's RSS while 10k and 100k
@@ -326,6 +326,10 @@ if ((HAVE_NOOFF)); then
   row out_nooff MB/s "bulk stack -> host, ustackd --no-offload"
   row out_nooff.cpu "s/GB" "  CPU per GB, stack -> host, --no-offload"
 fi
+row in_v6 MB/s "bulk host -> stack over IPv6 (references: IPv4)"
+row in_v6.cpu "s/GB" "  CPU per GB, host -> stack, IPv6"
+row out_v6 MB/s "bulk stack -> host over IPv6 (references: IPv4)"
+row out_v6.cpu "s/GB" "  CPU per GB, stack -> host, IPv6"
 row rr10 "trans/s" "echo $RR_SIZE B request/response, 10 connections"
 row rr10.p99 "us" "  p99 latency, 10 connections"
 row rr100 "trans/s" "echo $RR_SIZE B request/response, 100 connections"
@@ -791,12 +795,28 @@ if target ustack; then
       fail "ustackd --no-offload did not start: $(tail -n 3 "$WORK/ustackd-nooff.log")"
     fi
   fi
+  if want bulk; then
+    # The same transfers over IPv6 (docs/IPV6.md): the namespace gets IPv6
+    # only now, so every row above ran as before.
+    say "(d'') ustack over IPv6"
+    ns_enable_ipv6
+    if ustackd_start "$WORK/ustackd-v6.log" && ns_wait_addr6; then
+      measure in_v6 ustack bulk_send "$NS" "$US_ADDR6" 9 "$BYTES" "$USTACKD_PID"
+      measure out_v6 ustack bulk_recv "$NS" "$US_ADDR6" 19 "$BYTES" "$USTACKD_PID"
+      ustackd_stop "$WORK/ustackd-v6.log"
+    else
+      fail "ustackd over IPv6 did not start: $(tail -n 3 "$WORK/ustackd-v6.log")"
+    fi
+  fi
 fi
 
 # --- the table ---------------------------------------------------------------
 # Rows without any figure (a section not run) are left out. References of
-# the --no-offload rows are the same direction's.
-ref_key() { local k=${1/_nooff/}; echo "$k"; }
+# the --no-offload and IPv6 rows are the same direction's (over IPv4).
+ref_key() {
+  local k=${1/_nooff/}
+  echo "${k/_v6/}"
+}
 ratio() { # ratio VALUE REF
   awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "-" }'
 }

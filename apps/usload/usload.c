@@ -15,6 +15,8 @@
  *                                  source, chargen or http
  *   usload sha   MBYTES            speed of our SHA-256 (a reference line)
  *
+ * HOST is an IPv4 address; send, recv and rr also take an IPv6 one.
+ *
  * The clock holds nothing but the transfer. A timed run (no --seed) sends
  * one buffer filled before the clock starts and only counts what arrives:
  * no byte is generated, compared or hashed while the clock runs. A verified
@@ -121,7 +123,8 @@ _Noreturn static void usage(void) {
           "  --from A,B,...  hold: source addresses, used in turn\n"
           "  --bind ADDR     serve: listen on ADDR only\n"
           "  --cc NAME       send, recv: this socket's congestion control (TCP_CONGESTION,\n"
-          "                  e.g. cubic; any available one with CAP_NET_ADMIN)\n",
+          "                  e.g. cubic; any available one with CAP_NET_ADMIN)\n"
+          "HOST is an IPv4 address; send, recv and rr also take an IPv6 one.\n",
           CONNS_PARALLEL_MAX, RR_SIZE_MAX);
   exit(2);
 }
@@ -158,6 +161,20 @@ static struct sockaddr_in parse_addr(const char *host, uint16_t port) {
     exit(2);
   }
   return sin;
+}
+
+/* The blocking client modes (send, recv, rr) also take an IPv6 address. */
+static socklen_t parse_addr_any(const char *host, uint16_t port, struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof *ss);
+  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+  if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(port);
+    return sizeof *s6;
+  }
+  struct sockaddr_in sin = parse_addr(host, port);
+  memcpy(ss, &sin, sizeof sin);
+  return sizeof sin;
 }
 
 static void parse_from(const char *list) {
@@ -272,8 +289,9 @@ static double mbps(uint64_t bytes, double secs) {
 /* --- blocking client modes: send, recv ----------------------------------- */
 
 static int connect_to(const char *host, uint16_t port, const char *who) {
-  struct sockaddr_in sin = parse_addr(host, port);
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_storage sin;
+  socklen_t slen = parse_addr_any(host, port, &sin);
+  int fd = socket(sin.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     fprintf(stderr, "usload %s: socket: %s\n", who, strerror(errno));
     exit(1);
@@ -283,7 +301,7 @@ static int connect_to(const char *host, uint16_t port, const char *who) {
     fprintf(stderr, "usload %s: congestion control '%s': %s\n", who, opt.cc, strerror(errno));
     exit(2);
   }
-  while (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
+  while (connect(fd, (struct sockaddr *)&sin, slen) != 0) {
     if (errno == EINTR)
       continue;
     fprintf(stderr, "usload %s: connect to %s:%u: %s\n", who, host, port, strerror(errno));
