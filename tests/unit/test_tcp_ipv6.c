@@ -10,6 +10,7 @@
 
 #include "harness.h"
 #include "tcp/tcp_int.h"
+#include "wire/icmp6.h"
 #include "tcp_harness.h"
 
 #define MS(x) US_MSEC(x)
@@ -153,17 +154,21 @@ static void test_syn_cookie(void **state) {
   th_finish(h);
 }
 
-/* ICMPv6 packet too big (RFC 4443 3.2, RFC 8201) about a segment in
- * flight: the path MTU and MSS drop and the data is resent at the new size
- * at once; a report below 1280 counts as 1280. */
-static void send_ptb(struct th *h, us_time_t t, uint32_t mtu, const struct th_pkt *quoted) {
+/* An ICMPv6 error (RFC 4443 2.1) from P quoting `quoted` (a segment S
+ * sent), with the quoted TCP sequence number replaced by `seq` unless
+ * `seq` is SEQ_AS_SENT. */
+#define SEQ_AS_SENT 0xffffffffffffull
+static void send_icmp6_err(struct th *h, us_time_t t, uint8_t type, uint8_t code, uint32_t info,
+                           const struct th_pkt *quoted, uint64_t seq) {
   uint8_t msg[8 + 1232];
   size_t ql = quoted->len < 1232 ? quoted->len : 1232;
-  msg[0] = 2; /* packet too big */
-  msg[1] = 0;
+  msg[0] = type;
+  msg[1] = code;
   h_wr16(msg + 2, 0);
-  h_wr32(msg + 4, mtu);
+  h_wr32(msg + 4, info);
   memcpy(msg + 8, quoted->buf, ql);
+  if (seq != SEQ_AS_SENT)
+    h_wr32(msg + 8 + 40 + 4, (uint32_t)seq); /* behind the quoted IPv6 header */
   struct h_ip ip = h_ip6_to_us(58);
   uint32_t sum = h_ip_pseudo(&ip, 8 + ql);
   h_wr16(msg + 2, h_csum_fold(h_csum_add(sum, msg, 8 + ql)));
@@ -175,6 +180,13 @@ static void send_ptb(struct th *h, us_time_t t, uint32_t mtu, const struct th_pk
   th_advance(h, t);
 }
 
+static void send_ptb(struct th *h, us_time_t t, uint32_t mtu, const struct th_pkt *quoted) {
+  send_icmp6_err(h, t, US_ICMP6_PKT_TOO_BIG, 0, mtu, quoted, SEQ_AS_SENT);
+}
+
+/* ICMPv6 packet too big (RFC 4443 3.2, RFC 8201) about a segment in
+ * flight: the path MTU and MSS drop and the data is resent at the new size
+ * at once; a report below 1280 counts as 1280. */
 static void test_packet_too_big(void **state) {
   struct th *h = new6(state, NULL);
   us_time_t t = th_fx_established(h, 0);
@@ -193,6 +205,63 @@ static void test_packet_too_big(void **state) {
   th_expect(h, t + MS(5), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1, .len = 1220));
   th_expect(h, t + MS(5), TSEG(.flags = TH_ACK, .seq = 1221, .ack = 1, .len = 220));
   th_inject(h, t + MS(20), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1441));
+  th_finish(h);
+}
+
+/* Blind ICMPv6 attacks (RFC 5927 4.1, docs/HOSTILE.md IP6-13): an error
+ * whose quoted sequence number is not in [SND.UNA, SND.NXT) is ignored,
+ * so a forged packet too big lowers no MSS and a forged unreachable does
+ * nothing; inside the window, unreachable, time exceeded and parameter
+ * problem are soft errors (RFC 9293 MUST-56, RFC 5461): the connection
+ * stays and no RST or ICMPv6 goes out. */
+static void test_blind_icmp6(void **state) {
+  struct th *h = new6(state, NULL);
+  us_time_t t = th_fx_established(h, 0) + MS(10);
+  assert_int_equal(th_send(h, t, 1000), 1000);
+  th_expect(h, t, TSEG(.flags = TH_ACK | TH_PSH, .seq = 1, .ack = 1, .len = 1000));
+  struct th_pkt seg = *th_last(h);
+  uint8_t copy[1500];
+  memcpy(copy, seg.buf, seg.len);
+  seg.buf = copy;
+  struct us_tcp_info in;
+  assert_true(th_info(h, &in));
+  uint32_t una = in.snd_una, nxt = in.snd_nxt;
+  assert_int_equal(nxt - una, 1000);
+
+  struct h_snap sn;
+  h_snap_take(h->s, &sn);
+  static const uint32_t outside[] = { 0, 1, 1000, 0x80000000u };
+  for (size_t i = 0; i < 4; i++) {
+    uint32_t bad[2] = { nxt + outside[i], una - 1 - outside[i] };
+    for (size_t j = 0; j < 2; j++) {
+      send_icmp6_err(h, t, US_ICMP6_PKT_TOO_BIG, 0, 1280, &seg, bad[j]);
+      for (uint8_t code = 0; code <= 6; code++)
+        send_icmp6_err(h, t, US_ICMP6_DEST_UNREACH, code, 0, &seg, bad[j]);
+      th_assert_state(h, US_TCP_ESTABLISHED);
+      assert_int_equal(us_sock_error(h->s, h->c->sock), 0);
+    }
+  }
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_tcp_icmp_ignored), 4 * 2 * 8);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_tcp_pmtu_reduced), 0);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_tcp_icmp_soft), 0);
+  assert_true(th_info(h, &in));
+  assert_int_equal(in.mss, 1440);
+  assert_int_equal(th_queued(h), 0); /* nothing resent, no RST, no ICMPv6 */
+
+  /* Inside the window: soft errors only, whatever the code. */
+  for (uint8_t code = 0; code <= 6; code++)
+    send_icmp6_err(h, t, US_ICMP6_DEST_UNREACH, code, 0, &seg, una + 500);
+  send_icmp6_err(h, t, US_ICMP6_TIME_EXCEEDED, 0, 0, &seg, una);
+  send_icmp6_err(h, t, US_ICMP6_PARAM_PROBLEM, 0, 6, &seg, una);
+  th_assert_state(h, US_TCP_ESTABLISHED);
+  assert_int_equal(us_sock_error(h->s, h->c->sock), 0);
+  assert_int_equal(h_snap_delta(h->s, &sn, US_STAT_tcp_icmp_soft), 9);
+  assert_int_equal(th_queued(h), 0);
+
+  /* The connection still moves data both ways. */
+  th_inject(h, t + MS(20), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1001, .len = 10));
+  th_recv_expect(h, t + MS(20), 10);
+  th_drain(h);
   th_finish(h);
 }
 
@@ -312,6 +381,7 @@ int main(void) {
     cmocka_unit_test_teardown(test_rst, th_teardown),
     cmocka_unit_test_teardown(test_syn_cookie, th_teardown),
     cmocka_unit_test_teardown(test_packet_too_big, th_teardown),
+    cmocka_unit_test_teardown(test_blind_icmp6, th_teardown),
     cmocka_unit_test_teardown(test_tso6, th_teardown),
     cmocka_unit_test_teardown(test_tso4_only, th_teardown),
     cmocka_unit_test_teardown(test_gso6_input, th_teardown),
