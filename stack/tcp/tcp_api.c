@@ -340,7 +340,7 @@ int us_tcp_close(us_stack *s, us_sock_t sock, us_time_t now) {
       queue_fin(t);
       tcp_set_state(s, t, US_TCP_LAST_ACK, "close");
     } else if (t->state == US_TCP_FIN_WAIT_2) {
-      t->timer[TT_2MSL] = now + s->cfg.tcp_fin_timeout; /* orphan: see tcp_input.c */
+      t->timer[TT_2MSL] = now + s->cfg.tcp_fin_timeout; /* orphan: see tcp_step5_ack.c */
     }
     tcp_output(s, t, now);
     break;

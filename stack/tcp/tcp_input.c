@@ -44,11 +44,10 @@
 #include "wire/icmp6.h"
 #include "wire/ipv4.h"
 
-/* Our window-scale shift: the smallest that lets the whole receive buffer
- * be advertised (RFC 7323 2.3), at most 14. */
-/* MSS policy (MUST-14..16, HOSTILE OPT-3): none or zero -> 536, tiny ->
- * a floor of 64, and never more than what the path MTU can carry, less
- * TSopt when timestamps are on (tcp_pmtu.c). */
+/* The options of the peer's SYN (or SYN-ACK), for tcp_listen.c and
+ * tcp_synsent.c. MSS policy (MUST-14..16, HOSTILE OPT-3): none or zero ->
+ * 536, tiny -> a floor of 64, and never more than what the path MTU can
+ * carry, less TSopt when timestamps are on (tcp_pmtu.c). */
 void tcp_apply_syn_options(struct us_stack *s, struct us_tcb *t, const struct us_tcp_seg *g,
                            bool we_offered_ws, us_time_t now) {
   uint32_t peer = TCP_MSS_DEFAULT;

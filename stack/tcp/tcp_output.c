@@ -376,7 +376,7 @@ void tcp_send_cookie_synack(struct us_stack *s, us_addr_t laddr, uint16_t lport,
 }
 
 /* The FIN that closes at once a SYN-cookie handshake a connection limit
- * refuses (tcp_input.c), <SEQ=SEG.ACK><ACK=SEG.SEQ><CTL=FIN,ACK>, with no
+ * refuses (tcp_listen.c), <SEQ=SEG.ACK><ACK=SEG.SEQ><CTL=FIN,ACK>, with no
  * TCB behind it; with TSopt if the ACK (`seg`) had it, since the cookie
  * then agreed to timestamps (RFC 7323 3.2: on every segment). If it is
  * lost, the peer's retransmission gets it again. */

@@ -4,7 +4,7 @@
  *
  * When a listener's SYN queue is full, a new SYN gets a SYN-ACK and no
  * state: its ISS is a cookie carrying what the connection needs, and the
- * peer's ACK rebuilds it (tcp_input.c). Nothing already in the queue is
+ * peer's ACK rebuilds it (tcp_listen.c). Nothing already in the queue is
  * evicted, so every peer we answered completes its handshake. The cookie:
  *   bits 31..28  T, a 64-second time counter (mod 16)
  *   bits 27..25  index of the peer's MSS in a small table
@@ -39,7 +39,7 @@
  * Against an earlier incarnation of the 4-tuple it may be up to 63 ms
  * behind that incarnation's last segment; the peer does not compare them
  * (it starts TS.Recent from this SYN-ACK, 4.3 (1)), and our own reopening
- * of a TIME-WAIT pair never uses a cookie (tcp_input.c).
+ * of a TIME-WAIT pair never uses a cookie (tcp_listen.c).
  *
  * Without TSopt in the SYN (or with timestamps off) the cookie keeps the
  * MSS only: no WS, SACK-permitted, TSopt or ECE in its SYN-ACK, so that
