@@ -183,7 +183,7 @@ static enum tcp_verdict tcp_input_closed(struct us_stack *s) {
   return TV_DROP_RST;
 }
 
-/* ---- 3.10.7.2 LISTEN, or 3.10.7.1 CLOSED --------------------------- */
+/* ---- no TCB: a listener (tcp_listen.c), else CLOSED ---------------- */
 
 /* No TCB has the segment's 4-tuple: a listener's (3.10.7.2), else CLOSED
  * (3.10.7.1). */
