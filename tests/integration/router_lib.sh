@@ -9,6 +9,8 @@
 # namespace made here and deleted on exit like the test's own.
 CLIENT=10.0.1.2
 ROUTER_IN=10.0.1.1
+CLIENT6=fd00:1::2
+ROUTER_IN6=fd00:1::1
 
 # router_setup [ROUTER_MTU] [CLIENT_MTU]: make the client namespace ($NS2)
 # and the veth pair, route the client through the router and turn on
@@ -32,6 +34,22 @@ router_setup() {
   # Forwarding in the router namespace only (a namespace's own sysctl).
   ns_exec sysctl -qw net.ipv4.ip_forward=1
   ns_exec sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+}
+
+# router_add_ipv6: after router_setup (and before ustackd starts), IPv6 on
+# both sides of the router too: $ROUTER_IN6 on vr, $CLIENT6 on vc with a
+# default route through the router, IPv6 forwarding in the router only.
+# No duplicate address detection (nodad), so the addresses work at once.
+router_add_ipv6() {
+  ns_enable_ipv6 || it_fail "cannot turn IPv6 on in the namespace"
+  ip netns exec "$NS2" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 \
+    net.ipv6.conf.default.disable_ipv6=0 net.ipv6.conf.vc.disable_ipv6=0 >/dev/null ||
+    it_fail "cannot turn IPv6 on in $NS2"
+  ns_exec sysctl -qw net.ipv6.conf.vr.disable_ipv6=0 >/dev/null
+  ns_exec ip -6 addr add "$ROUTER_IN6/64" dev vr nodad || it_fail "cannot add $ROUTER_IN6"
+  ip -n "$NS2" -6 addr add "$CLIENT6/64" dev vc nodad || it_fail "cannot add $CLIENT6"
+  ip -n "$NS2" -6 route add default via "$ROUTER_IN6" || it_fail "no IPv6 route in $NS2"
+  ns_exec sysctl -qw net.ipv6.conf.all.forwarding=1
 }
 
 # router_client_recv BYTES FILE SECS [PEER_OPTION...]: the client reads
