@@ -34,6 +34,20 @@ static uint32_t guessed_cookie(struct th *h, us_time_t now) {
   return c;
 }
 
+/* A listener with a SYN queue of one, filled by connection 0's SYN at
+ * 1 ms; connection 1's SYN at 2 ms gets a cookie SYN-ACK (MSS only, no
+ * TSopt) and is the current connection afterwards. */
+static void cookie_out(struct th *h) {
+  th_listen(h, TH_S_PORT, 1);
+  h->c->s_port = TH_S_PORT;
+  th_inject(h, MS(1), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
+  th_expect(h, MS(1), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
+  th_use(h, 1);
+  h->c->s_port = TH_S_PORT;
+  th_inject(h, MS(2), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
+  th_expect(h, MS(2), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460)));
+}
+
 /* No cookie out: the ACK is answered <SEQ=SEG.ACK><CTL=RST> (RFC 9293
  * 3.10.7.2) without a look at its cookie, and makes no connection. */
 static void test_guessed_cookie_without_flood_refused(void **state) {
@@ -54,14 +68,7 @@ static void test_guessed_cookie_without_flood_refused(void **state) {
  * cookie, checking stops again. */
 static void test_cookie_window_follows_last_cookie(void **state) {
   struct th *h = th_new_state(state, NULL);
-  th_listen(h, TH_S_PORT, 1);
-  h->c->s_port = TH_S_PORT;
-  th_inject(h, MS(1), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
-  th_expect(h, MS(1), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
-  th_use(h, 1);
-  h->c->s_port = TH_S_PORT;
-  th_inject(h, MS(2), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
-  th_expect(h, MS(2), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460)));
+  cookie_out(h);
   assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_sent), 1);
   th_inject(h, MS(3), TSEG(.flags = TH_ACK, .seq = 1, .ack = 1));
   th_assert_state(h, US_TCP_ESTABLISHED);
@@ -94,14 +101,7 @@ static void test_cookie_window_follows_last_cookie(void **state) {
  * bytes carries the cookie and opens the connection with nothing lost. */
 static void test_cookie_data_after_lost_first_segment(void **state) {
   struct th *h = th_new_state(state, NULL);
-  th_listen(h, TH_S_PORT, 1);
-  h->c->s_port = TH_S_PORT;
-  th_inject(h, MS(1), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
-  th_expect(h, MS(1), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
-  th_use(h, 1);
-  h->c->s_port = TH_S_PORT;
-  th_inject(h, MS(2), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
-  th_expect(h, MS(2), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460)));
+  cookie_out(h);
   assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_sent), 1);
 
   th_inject(h, MS(3), TSEG(.flags = TH_ACK, .seq = 1001, .ack = 1, .len = 500));
@@ -123,14 +123,7 @@ static void test_cookie_data_after_lost_first_segment(void **state) {
  * (RFC 9293 3.10.7.2): only text we cannot place is dropped unanswered. */
 static void test_cookie_bare_ack_mismatch_reset(void **state) {
   struct th *h = th_new_state(state, NULL);
-  th_listen(h, TH_S_PORT, 1);
-  h->c->s_port = TH_S_PORT;
-  th_inject(h, MS(1), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
-  th_expect(h, MS(1), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1));
-  th_use(h, 1);
-  h->c->s_port = TH_S_PORT;
-  th_inject(h, MS(2), TSEG(.flags = TH_SYN, .seq = 0, MSS(1460)));
-  th_expect(h, MS(2), TSEG(.flags = TH_SYN | TH_ACK, .seq = 0, .ack = 1, MSS(1460)));
+  cookie_out(h);
   th_inject(h, MS(3), TSEG(.flags = TH_ACK, .seq = 1001, .ack = 1));
   assert_int_equal(th_state(h), -1);
   assert_int_equal(th_stat(h, US_STAT_tcp_syncookies_failed), 1);
