@@ -27,8 +27,9 @@ def raise_nofile(n):
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
-def new_socket(src):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def new_socket(src, host):
+    # IPv6 when the destination is an IPv6 address (it has a colon).
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     if src:
         s.bind((src, 0))
     return s
@@ -52,7 +53,7 @@ def cmd_burst(a):
     ep = select.epoll()
     socks = {}
     for _ in range(a.n):
-        s = new_socket(a.src)
+        s = new_socket(a.src, a.host)
         s.setblocking(False)
         rc = s.connect_ex((a.host, a.port))
         if rc not in (0, errno.EINPROGRESS):
@@ -109,7 +110,7 @@ def cmd_hold(a):
     counts = {"ok": 0, "refused": 0, "reset": 0, "timeout": 0}
     held = []
     for _ in range(a.n):
-        s = new_socket(a.src)
+        s = new_socket(a.src, a.host)
         s.settimeout(min(a.timeout, 10))
         try:
             s.connect((a.host, a.port))
