@@ -1,10 +1,11 @@
 /*
- * test_hostile_ip6.c - the IPv6 rows of docs/HOSTILE.md (IP6-1..IP6-12),
- * one test per row: malformed fixed headers, jumbo and zero payload
+ * test_hostile_ip6.c - the IPv6 rows of docs/HOSTILE.md (IP6-1..IP6-12,
+ * and IP6-21), one test per row: malformed fixed headers, jumbo and zero payload
  * lengths, extension-header chains that are long, truncated, looping or
  * out of order, option action bits, RH0, tiny first fragments that hide
  * the upper-layer header, overlapping and contradictory fragments, nested
- * fragments, fragment floods, bad ICMPv6 checksums.
+ * fragments, fragment floods, bad ICMPv6 checksums, a TCP header split
+ * across fragments or rewritten by one.
  *
  * Every test checks that the datagram was dropped for the right reason
  * (the counter of that reason), that nothing was delivered that should not
@@ -530,6 +531,88 @@ static void test_IP6_12_long_unfragmentable(void **st) {
   expect_echo_reply(h);
 }
 
+/* ---- IP6-21: a TCP header split across fragments (FR-5 over IPv6) --------- */
+
+/* One fragment of `seg`: bytes [off, off + n) behind a fragment header. */
+static void tcp_piece(struct h_stack *h, const uint8_t *seg, size_t off, size_t n, bool mf,
+                      uint32_t id, us_time_t now) {
+  struct pk *p = pk_new(44);
+  uint8_t fh[8];
+  t6_frag(fh, 6, (uint16_t)off, mf, id);
+  pk_add(p, fh, 8);
+  pk_add(p, seg + off, n);
+  pk_feed(h, p, now);
+  free(p);
+}
+
+/* A SYN with 32 data bytes to a listener, in two fragments: cut inside
+ * the TCP header it is refused at the first fragment (RFC 7112 5); whole
+ * in the first fragment but rewritten by an overlapping second one (the
+ * flags made SYN+FIN, RFC 1858 3) the datagram is dropped (RFC 5722), so
+ * TCP never sees a segment; the same SYN cut cleanly draws a SYN-ACK. */
+static void test_IP6_21_tcp_header_split(void **st) {
+  struct h_stack *h = *st;
+  us_sock_t l;
+  assert_int_equal(us_tcp_socket(h->s, &l), 0);
+  assert_int_equal(us_tcp_bind(h->s, l, 80), 0);
+  assert_int_equal(us_tcp_listen(h->s, l, 8), 0);
+  static const uint8_t mss[4] = { 2, 4, 0x05, 0xa0 };
+  uint8_t data[32] = { 0 }, seg[64], bad[64];
+  struct h_tcp syn = { .sport = 4000,
+                       .dport = 80,
+                       .seq = 1,
+                       .flags = 0x02,
+                       .wnd = 65535,
+                       .opts = mss,
+                       .opt_len = 4,
+                       .data = data,
+                       .len = sizeof data };
+  struct h_ip ip = h_ip6_to_us(6);
+  size_t n = h_tcp_build(seg, &ip, &syn);
+  assert_int_equal(n, 56);
+  struct h_snap sn;
+
+  /* Ports and sequence number in the first fragment, the rest (flags,
+   * window, checksum, MSS) in the second. */
+  h_snap_take(h->s, &sn);
+  tcp_piece(h, seg, 0, 8, true, 0x61, US_SEC(1));
+  expect_param(h, &sn, US_STAT_ip6_in_frag_incomplete, 3, 0);
+  expect_count(h, &sn, US_STAT_ip6_reasm_reqds, 0); /* never held */
+  tcp_piece(h, seg, 8, n - 8, false, 0x61, US_SEC(1));
+  h_poll(h, US_SEC(100));
+  expect_count(h, &sn, US_STAT_ip6_reasm_timeout, 1);
+  expect_count(h, &sn, US_STAT_tcp_in_segs, 0);
+  assert_int_equal(h_capture_pending(&h->cap), 0);
+
+  /* A whole header first, then a fragment at offset 8 whose byte 13
+   * makes the flags SYN+FIN. */
+  memcpy(bad, seg, n);
+  bad[13] = 0x03;
+  h_snap_take(h->s, &sn);
+  tcp_piece(h, seg, 0, 32, true, 0x62, US_SEC(200));
+  tcp_piece(h, bad, 8, n - 8, false, 0x62, US_SEC(200));
+  h_poll(h, US_SEC(200));
+  expect_count(h, &sn, US_STAT_ip6_reasm_overlap, 1);
+  expect_count(h, &sn, US_STAT_ip6_reasm_oks, 0);
+  expect_count(h, &sn, US_STAT_tcp_in_segs, 0);
+  assert_int_equal(h_capture_pending(&h->cap), 0);
+
+  /* Cut after the header: reassembled, and answered with a SYN-ACK. */
+  h_snap_take(h->s, &sn);
+  tcp_piece(h, seg, 0, 32, true, 0x63, US_SEC(300));
+  tcp_piece(h, seg, 32, n - 32, false, 0x63, US_SEC(300));
+  h_poll(h, US_SEC(300));
+  expect_count(h, &sn, US_STAT_ip6_reasm_oks, 1);
+  expect_count(h, &sn, US_STAT_tcp_in_segs, 1);
+  const struct h_pkt *r = h_capture_take(&h->cap);
+  assert_non_null(r);
+  assert_int_equal(r->data[0] >> 4, 6);
+  assert_int_equal(r->data[6], 6);
+  assert_int_equal(r->data[40 + 13], 0x12);      /* SYN-ACK */
+  assert_int_equal(h_rd32(r->data + 40 + 8), 2); /* it acknowledges the SYN */
+  us_tcp_close(h->s, l, US_SEC(300));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_IP6_1_lengths, setup, h_teardown_drained),
@@ -544,6 +627,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_IP6_10_icmp_checksum, setup, h_teardown_drained),
     cmocka_unit_test_setup_teardown(test_IP6_11_flood, setup, h_teardown_drained),
     cmocka_unit_test_setup_teardown(test_IP6_12_long_unfragmentable, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_IP6_21_tcp_header_split, setup, h_teardown_drained),
   };
   return H_RUN("hostile_ip6", tests);
 }
