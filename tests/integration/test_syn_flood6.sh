@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SYN flood over IPv6 (docs/HOSTILE.md IP6-20, RFC 4987): syn_flood6.py
+# SYN flood over IPv6 (docs/HOSTILE.md IP6-20, RFC 4987): tcp_flood6.py
 # writes SYNs from random sources of fd00:0:0:ff::/64 into the TUN for a
 # bounded time (hping3 has no IPv6). Meanwhile real clients from the
 # kernel's fd00::1 connect to the echo service over IPv6 and move data,
@@ -21,7 +21,7 @@ ns_wait_addr6 || it_fail "no $US_HOST6 on $US_DEV"
 it_peer echo "$US_ADDR6" 7 100000 >/dev/null || it_fail "echo over IPv6 before the flood"
 
 secs=${US_FLOOD_SECONDS:-5}
-ns_bg timeout $((secs + 5)) python3 "$IT_DIR/syn_flood6.py" "$US_DEV" fd00:0:0:ff:: "$US_ADDR6" 7 \
+ns_bg timeout $((secs + 5)) python3 "$IT_DIR/tcp_flood6.py" "$US_DEV" fd00:0:0:ff::/64 "$US_ADDR6" 7 \
   "$secs"
 fl=${NS_PIDS[-1]}
 sleep 0.5

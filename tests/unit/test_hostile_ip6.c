@@ -1,6 +1,6 @@
 /*
- * test_hostile_ip6.c - the IPv6 rows of docs/HOSTILE.md (IP6-1..IP6-12,
- * and IP6-21), one test per row: malformed fixed headers, jumbo and zero payload
+ * test_hostile_ip6.c - the IPv6 rows of docs/HOSTILE.md (IP6-1..IP6-13),
+ * one test per row: malformed fixed headers, jumbo and zero payload
  * lengths, extension-header chains that are long, truncated, looping or
  * out of order, option action bits, RH0, tiny first fragments that hide
  * the upper-layer header, overlapping and contradictory fragments, nested
@@ -531,7 +531,7 @@ static void test_IP6_12_long_unfragmentable(void **st) {
   expect_echo_reply(h);
 }
 
-/* ---- IP6-21: a TCP header split across fragments (FR-5 over IPv6) --------- */
+/* ---- IP6-13: a TCP header split across fragments (FR-5 over IPv6) --------- */
 
 /* One fragment of `seg`: bytes [off, off + n) behind a fragment header. */
 static void tcp_piece(struct h_stack *h, const uint8_t *seg, size_t off, size_t n, bool mf,
@@ -550,7 +550,7 @@ static void tcp_piece(struct h_stack *h, const uint8_t *seg, size_t off, size_t 
  * in the first fragment but rewritten by an overlapping second one (the
  * flags made SYN+FIN, RFC 1858 3) the datagram is dropped (RFC 5722), so
  * TCP never sees a segment; the same SYN cut cleanly draws a SYN-ACK. */
-static void test_IP6_21_tcp_header_split(void **st) {
+static void test_IP6_13_tcp_header_split(void **st) {
   struct h_stack *h = *st;
   us_sock_t l;
   assert_int_equal(us_tcp_socket(h->s, &l), 0);
@@ -627,7 +627,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_IP6_10_icmp_checksum, setup, h_teardown_drained),
     cmocka_unit_test_setup_teardown(test_IP6_11_flood, setup, h_teardown_drained),
     cmocka_unit_test_setup_teardown(test_IP6_12_long_unfragmentable, setup, h_teardown_drained),
-    cmocka_unit_test_setup_teardown(test_IP6_21_tcp_header_split, setup, h_teardown_drained),
+    cmocka_unit_test_setup_teardown(test_IP6_13_tcp_header_split, setup, h_teardown_drained),
   };
   return H_RUN("hostile_ip6", tests);
 }

@@ -208,7 +208,7 @@ static void test_packet_too_big(void **state) {
   th_finish(h);
 }
 
-/* Blind ICMPv6 attacks (RFC 5927 4.1, docs/HOSTILE.md IP6-13): an error
+/* Blind ICMPv6 attacks (RFC 5927 4.1, docs/HOSTILE.md IP6-14): an error
  * whose quoted sequence number is not in [SND.UNA, SND.NXT) is ignored,
  * so a forged packet too big lowers no MSS and a forged unreachable does
  * nothing; inside the window, unreachable, time exceeded and parameter
