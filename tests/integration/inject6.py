@@ -43,6 +43,12 @@ def udp(src, dst, sport, dport, data):
     return h[:6] + struct.pack("!H", c) + h[8:]
 
 
+def tcp_syn(src, dst, sport, dport, data=bytes(32)):
+    h = struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 5 << 4, 0x02, 65535, 0, 0) + data
+    c = csum(src + dst + struct.pack("!IxxxB", len(h), 6) + h)
+    return h[:16] + struct.pack("!H", c) + h[18:]
+
+
 def frag(nh, off, mf, ident):
     return struct.pack("!BBHI", nh, 0, off | (1 if mf else 0), ident)
 
@@ -76,6 +82,19 @@ def cases(src, dst):
     out.append(("ip6_in_jumbo", [ip6(src, dst, 0, jumbo + e, plen=0)], None))
     # IP6-10: a bad ICMPv6 checksum.
     out.append(("icmp6_in_errors", [ip6(src, dst, 58, echo(src, dst, 0x6004, bad=True))], None))
+    # IP6-13: a SYN cut inside its TCP header (RFC 7112): the first
+    # fragment is refused, the second alone never completes.
+    syn = tcp_syn(src, dst, 40001, 7)
+    out.append(("ip6_in_frag_incomplete", [ip6(src, dst, 44, frag(6, 0, True, 0x65) + syn[:8]),
+                                           ip6(src, dst, 44, frag(6, 8, False, 0x65) + syn[8:])],
+                (3, 0)))
+    # IP6-13: a whole SYN header, then a fragment at offset 8 that makes
+    # its flags SYN+FIN (RFC 1858 3): the overlap drops the datagram.
+    rw = bytearray(syn)
+    rw[13] = 0x03
+    out.append(("ip6_reasm_overlap", [ip6(src, dst, 44, frag(6, 0, True, 0x66) + syn[:32]),
+                                      ip6(src, dst, 44, frag(6, 8, False, 0x66) + bytes(rw[8:]))],
+                None))
     # RFC 4443 3.1: UDP to a closed port is answered with port unreachable
     # once UDP takes IPv6; until then it is only counted (not checked here).
     return out

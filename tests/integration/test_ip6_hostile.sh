@@ -4,10 +4,12 @@
 # requests, the stack reassembles them and fragments its replies), then
 # hostile datagrams written into the TUN (RH0, an unknown next header, an
 # unknown option of action 10, a tiny first fragment, a bad fragment
-# length, overlapping fragments, a jumbogram, a bad ICMPv6 checksum): each
+# length, overlapping fragments, a jumbogram, a bad ICMPv6 checksum, a SYN
+# cut inside its TCP header, a SYN whose flags a fragment rewrites): each
 # is counted under its reason and answered with exactly the parameter
 # problem RFC 8200 / 5095 / 7112 ask for, or with nothing, while a ping -6
-# running at the same time loses nothing; and a flood of lone fragments
+# running at the same time loses nothing and no fragmented SYN reaches
+# TCP; and a flood of lone fragments
 # that does not stop fragmented pings from completing.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_begin ip6_hostile
@@ -54,6 +56,11 @@ it_ok "fragment flood ($(cat "$IT_WORK/flood6.out")): ${got}/15 ping -6 -s 3000 
 it_stop
 [[ $(it_counter ip6_reasm_evicted_source) -gt 0 ]] || it_fail "no IPv6 context evicted by source"
 it_ok "evicted by source: $(it_counter ip6_reasm_evicted_source)"
+# The two TCP cases (IP6-13): no segment ever reached TCP (this test
+# sends no other TCP).
+[[ $(it_counter tcp_in_segs) -eq 0 ]] ||
+  it_fail "tcp_in_segs = $(it_counter tcp_in_segs): a fragmented SYN reached TCP"
+it_ok "no SYN cut inside its header or rewritten by a fragment reached TCP"
 for c in ip6_in_rh0 ip6_in_unknown_protos ip6_in_unknown_option ip6_in_frag_incomplete \
   ip6_in_frag_bad ip6_reasm_overlap ip6_in_jumbo icmp6_in_errors; do
   v=$(it_counter "$c")
