@@ -97,3 +97,16 @@ it_end() {
   [[ $IT_CHECKS -gt 0 ]] || it_fail "no check was made"
   echo "PASS $IT_NAME ($IT_CHECKS checks)"
 }
+
+# This test needs IPv6 in the kernel: without it the test is skipped, or
+# fails with CI=true (a test that cannot run proves nothing); with it, the
+# namespace gets IPv6 turned on (ns_enable_ipv6; test namespaces keep it
+# off otherwise).
+it_need_ipv6() {
+  if [[ ! -d /proc/sys/net/ipv6 ]]; then
+    [[ ${CI:-} == true ]] && it_fail "the kernel has no IPv6 (CI=true: a test that cannot run fails)"
+    echo "SKIP $IT_NAME: the kernel has no IPv6" >&2
+    exit 77
+  fi
+  ns_enable_ipv6 || it_fail "cannot turn IPv6 on in the namespace"
+}

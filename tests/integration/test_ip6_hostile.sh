@@ -13,7 +13,7 @@
 # that does not stop fragmented pings from completing.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_begin ip6_hostile
-ns_enable_ipv6 || it_fail "cannot turn IPv6 on in the namespace"
+it_need_ipv6
 it_start
 ns_wait_addr6 || it_fail "no $US_HOST6 on $US_DEV"
 

@@ -12,13 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$IT_DIR/tcp_lib.sh"
 source "$IT_DIR/https_lib.sh"
 it_begin ipv6
-if [[ ! -d /proc/sys/net/ipv6 ]]; then
-  [[ ${CI:-} == true ]] && it_fail "the kernel has no IPv6 (CI=true: a test that cannot run fails)"
-  echo "SKIP ipv6: the kernel has no IPv6" >&2
-  exit 77
-fi
-ns_enable_ipv6 || it_fail "cannot turn IPv6 on in the namespace"
-ns_enable_ipv6 || it_fail "cannot turn IPv6 on in the namespace"
+it_need_ipv6
 
 # The kernel's server for the stack's client: reads to the end, prints
 # the byte count and SHA-256, closes.

@@ -18,11 +18,7 @@ it_begin ipv6_pmtu
 source "$IT_DIR/tcp_lib.sh"
 source "$IT_DIR/router_lib.sh"
 command -v tshark >/dev/null || it_fail "tshark not installed (apt-get install tshark)"
-if [[ ! -d /proc/sys/net/ipv6 ]]; then
-  [[ ${CI:-} == true ]] && it_fail "the kernel has no IPv6 (CI=true: a test that cannot run fails)"
-  echo "SKIP ipv6_pmtu: the kernel has no IPv6" >&2
-  exit 77
-fi
+it_need_ipv6
 
 bytes=$((2 * 1024 * 1024))
 cap=$IT_WORK/capture.pcap

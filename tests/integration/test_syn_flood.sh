@@ -25,34 +25,14 @@ rss() { awk '/^VmRSS/ {print $2}' "/proc/$USTACKD_PID/status"; }
 it_peer echo "$US_ADDR" 7 100000 >/dev/null || it_fail "echo before the flood"
 rss0=$(rss)
 
-# What the stack counted about resets, cookies and limits, for a failure
-# message: a reset client is a bug, and these say which path sent it.
-why_reset() {
-  it_ss -s 2>/dev/null | grep -E 'rst|syncookie|synq|limit|listen|bad_syn' | tr -s ' ' | paste -sd ';' -
-}
-
 secs=${US_FLOOD_SECONDS:-5}
 # flood NAME HPING3-ARGS...: hping3 for $secs seconds while real clients
 # work; every client must succeed.
 flood() {
-  local name=$1 i out ok=0 bursts=0
+  local name=$1
   shift
   ns_bg timeout "$secs" hping3 --flood --syn -p 7 -q "$@" "$US_ADDR"
-  local hp=${NS_PIDS[-1]}
-  sleep 0.5
-  for ((i = 1; i <= 3; i++)); do
-    out=$(it_peer --timeout 20 echo "$US_ADDR" 7 100000) ||
-      it_fail "$name: echo client $i during the flood: $out; counters: $(why_reset)"
-    ok=$((ok + 1))
-    out=$(ns_exec timeout 60 python3 "$IT_DIR/conn_load.py" --timeout 40 burst "$US_ADDR" 7 100) ||
-      it_fail "$name: burst $i: $out; counters: $(why_reset)"
-    [[ $out == "connected 100 refused 0 reset 0 timeout 0 echoed 100 of 100" ]] ||
-      it_fail "$name: burst $i during the flood: $out; counters: $(why_reset)"
-    bursts=$((bursts + 1))
-    kill -0 "$hp" 2>/dev/null || break
-  done
-  wait "$hp" 2>/dev/null || true
-  it_ok "$name: $ok echo clients (100 KB) and $bursts bursts of 100 connects served, none reset"
+  it_clients_during_flood "$name" "${NS_PIDS[-1]}" "$US_ADDR" 7
 }
 flood "flood from random sources" --rand-source
 flood "flood from one source ($SRC_B)" -a "$SRC_B"

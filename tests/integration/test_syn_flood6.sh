@@ -10,12 +10,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_begin syn_flood6
 source "$IT_DIR/tcp_lib.sh"
-if [[ ! -d /proc/sys/net/ipv6 ]]; then
-  [[ ${CI:-} == true ]] && it_fail "the kernel has no IPv6 (CI=true: a test that cannot run fails)"
-  echo "SKIP syn_flood6: the kernel has no IPv6" >&2
-  exit 77
-fi
-ns_enable_ipv6 || it_fail "cannot turn IPv6 on in the namespace"
+it_need_ipv6
 it_start --tcp-echo 7 --ctl "$IT_WORK/ctl.sock"
 ns_wait_addr6 || it_fail "no $US_HOST6 on $US_DEV"
 it_peer echo "$US_ADDR6" 7 100000 >/dev/null || it_fail "echo over IPv6 before the flood"
@@ -23,22 +18,7 @@ it_peer echo "$US_ADDR6" 7 100000 >/dev/null || it_fail "echo over IPv6 before t
 secs=${US_FLOOD_SECONDS:-5}
 ns_bg timeout $((secs + 5)) python3 "$IT_DIR/tcp_flood6.py" "$US_DEV" fd00:0:0:ff::/64 "$US_ADDR6" 7 \
   "$secs"
-fl=${NS_PIDS[-1]}
-sleep 0.5
-ok=0 bursts=0
-for ((i = 1; i <= 3; i++)); do
-  out=$(it_peer --timeout 20 echo "$US_ADDR6" 7 100000) ||
-    it_fail "echo client $i during the flood: $out"
-  ok=$((ok + 1))
-  out=$(ns_exec timeout 60 python3 "$IT_DIR/conn_load.py" --timeout 40 burst "$US_ADDR6" 7 100) ||
-    it_fail "burst $i: $out"
-  [[ $out == "connected 100 refused 0 reset 0 timeout 0 echoed 100 of 100" ]] ||
-    it_fail "burst $i during the flood: $out"
-  bursts=$((bursts + 1))
-  kill -0 "$fl" 2>/dev/null || break
-done
-wait "$fl" 2>/dev/null || true
-it_ok "during the flood: $ok echo clients (100 KB) and $bursts bursts of 100 connects over IPv6, none reset"
+it_clients_during_flood "flood from fd00:0:0:ff::/64" "${NS_PIDS[-1]}" "$US_ADDR6" 7
 out=$(it_peer echo "$US_ADDR6" 7 100000) || it_fail "echo after the flood: $out"
 it_ok "served after the flood: $out"
 
