@@ -38,6 +38,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cc.h"
 #include "core/ring.h"
@@ -313,8 +314,8 @@ void tcp_enter_time_wait(struct us_stack *s, struct us_tcb *t, us_time_t now);
 static inline uint32_t tcp_addr_mix(us_addr_t a, uint32_t salt) {
   uint32_t h = salt ^ a.family;
   for (int i = 0; i < 16; i += 4) {
-    uint32_t w = (uint32_t)a.b[i] << 24 | (uint32_t)a.b[i + 1] << 16 | (uint32_t)a.b[i + 2] << 8 |
-                 a.b[i + 3];
+    uint32_t w; /* any fixed byte order will do: one load, not four */
+    memcpy(&w, a.b + i, sizeof w);
     h = (h ^ w) * 0x9e3779b1u;
     h ^= h >> 16;
   }
